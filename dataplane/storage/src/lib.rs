@@ -1,0 +1,16 @@
+//! Pluggable storage backends of Quarry.
+//!
+//! Two traits, each with more than one implementation and one conformance suite
+//! ([`testsuite`]) that every implementation must pass:
+//! - [`ObjectStore`]: immutable blobs by key (local directory, memory; S3 in cluster mode).
+//! - [`LogStore`]: ordered, durable shard logs addressed by offset (embedded files, memory;
+//!   Kafka in cluster mode). The offset is Quarry's notion of time within a shard.
+
+mod error;
+pub mod log;
+pub mod object;
+pub mod testsuite;
+
+pub use error::{Result, StorageError};
+pub use log::{embedded::EmbeddedLog, memory::MemoryLog, LogEntry, LogStore};
+pub use object::{local::LocalObjectStore, memory::MemoryObjectStore, ObjectStore};

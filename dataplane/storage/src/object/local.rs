@@ -1,0 +1,149 @@
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use super::{check_key, ObjectStore};
+use crate::error::{blocking, io_err};
+use crate::{Result, StorageError};
+
+/// An object store in a local directory. Every write goes to a temporary file that is fsynced
+/// and then renamed (or hard-linked, for `put_if_absent`) into place, so readers never see a
+/// partial object and a crash leaves either the old state or the new one.
+#[derive(Debug)]
+pub struct LocalObjectStore {
+    root: PathBuf,
+    tmp_seq: AtomicU64,
+}
+
+const TMP_DIR: &str = ".tmp";
+
+impl LocalObjectStore {
+    pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
+        let root = root.into();
+        let tmp = root.join(TMP_DIR);
+        // leftovers of writes interrupted by a crash
+        let _ = fs::remove_dir_all(&tmp);
+        fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
+        Ok(Self { root, tmp_seq: AtomicU64::new(0) })
+    }
+
+    fn write_tmp(&self, data: &[u8]) -> Result<PathBuf> {
+        let n = self.tmp_seq.fetch_add(1, Ordering::Relaxed);
+        let tmp = self.root.join(TMP_DIR).join(format!("{}-{n}", std::process::id()));
+        let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
+        f.write_all(data).map_err(io_err(&tmp))?;
+        f.sync_all().map_err(io_err(&tmp))?;
+        Ok(tmp)
+    }
+
+    fn target(&self, key: &str) -> Result<PathBuf> {
+        check_key(key)?;
+        let path = self.root.join(key);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(io_err(parent))?;
+        }
+        Ok(path)
+    }
+}
+
+fn sync_parent(path: &Path) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        File::open(parent).and_then(|d| d.sync_all()).map_err(io_err(parent))?;
+    }
+    Ok(())
+}
+
+fn list_into(root: &Path, dir: &Path, prefix: &str, out: &mut Vec<String>) -> Result<()> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err(dir)(e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(io_err(dir))?;
+        let path = entry.path();
+        let rel = path.strip_prefix(root).expect("below root").to_string_lossy().replace('\\', "/");
+        if rel == TMP_DIR {
+            continue;
+        }
+        let is_dir = entry.file_type().map_err(io_err(&path))?.is_dir();
+        if is_dir {
+            let as_prefix = format!("{rel}/");
+            if as_prefix.starts_with(prefix) || prefix.starts_with(&as_prefix) {
+                list_into(root, &path, prefix, out)?;
+            }
+        } else if rel.starts_with(prefix) {
+            out.push(rel);
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl ObjectStore for LocalObjectStore {
+    async fn put(&self, key: &str, data: Bytes) -> Result<()> {
+        let target = self.target(key)?;
+        let tmp = self.write_tmp(&data)?;
+        blocking(move || {
+            fs::rename(&tmp, &target).map_err(io_err(&target))?;
+            sync_parent(&target)
+        })
+        .await
+    }
+
+    async fn put_if_absent(&self, key: &str, data: Bytes) -> Result<()> {
+        let target = self.target(key)?;
+        let tmp = self.write_tmp(&data)?;
+        let key = key.to_string();
+        blocking(move || {
+            // link(2) fails when the target exists: the atomic "if none match" of a filesystem
+            let linked = fs::hard_link(&tmp, &target);
+            let _ = fs::remove_file(&tmp);
+            match linked {
+                Ok(()) => sync_parent(&target),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(StorageError::AlreadyExists(key)),
+                Err(e) => Err(io_err(&target)(e)),
+            }
+        })
+        .await
+    }
+
+    async fn get(&self, key: &str) -> Result<Bytes> {
+        check_key(key)?;
+        let path = self.root.join(key);
+        let key = key.to_string();
+        blocking(move || match fs::read(&path) {
+            Ok(data) => Ok(Bytes::from(data)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StorageError::NotFound(key)),
+            Err(e) => Err(io_err(&path)(e)),
+        })
+        .await
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        let root = self.root.clone();
+        let prefix = prefix.to_string();
+        blocking(move || {
+            let mut out = Vec::new();
+            list_into(&root, &root, &prefix, &mut out)?;
+            out.sort();
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        check_key(key)?;
+        let path = self.root.join(key);
+        blocking(move || match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_err(&path)(e)),
+        })
+        .await
+    }
+}

@@ -1,0 +1,35 @@
+//! Object stores: write-once blobs addressed by `/`-separated keys.
+
+pub mod local;
+pub mod memory;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use crate::{Result, StorageError};
+
+#[async_trait]
+pub trait ObjectStore: Send + Sync + std::fmt::Debug {
+    /// Writes (or replaces) an object; durable when this returns.
+    async fn put(&self, key: &str, data: Bytes) -> Result<()>;
+    /// Writes an object only if the key is free, atomically: of two racing callers exactly one
+    /// succeeds and the other gets [`StorageError::AlreadyExists`]. Catalog commits rely on it.
+    async fn put_if_absent(&self, key: &str, data: Bytes) -> Result<()>;
+    /// Reads a whole object, or [`StorageError::NotFound`].
+    async fn get(&self, key: &str) -> Result<Bytes>;
+    /// Keys that start with `prefix`, sorted.
+    async fn list(&self, prefix: &str) -> Result<Vec<String>>;
+    /// Removes an object; removing a missing object is not an error.
+    async fn delete(&self, key: &str) -> Result<()>;
+}
+
+pub(crate) fn check_key(key: &str) -> Result<()> {
+    let bad = key.is_empty()
+        || key.starts_with('/')
+        || key.ends_with('/')
+        || key.split('/').any(|p| p.is_empty() || p == "." || p == "..");
+    if bad {
+        return Err(StorageError::InvalidKey(key.to_string()));
+    }
+    Ok(())
+}

@@ -1,0 +1,22 @@
+//! IO-free domain types shared by every Quarry component: collection schemas, values and
+//! primary keys, columnar row batches (Apache Arrow) and the shard-log record format.
+
+pub mod batch;
+mod error;
+pub mod record;
+pub mod schema;
+pub mod value;
+
+pub use error::SchemaError;
+pub use schema::{CollectionSchema, ConsistencyLevel, DataType, FieldSchema, META_FIELD, OFFSET_FIELD};
+pub use value::{Pk, Value};
+
+/// Stable shard of a primary key: every mutation of one key lands in one shard, so per-key
+/// order is the shard's log order.
+pub fn shard_of(pk: &Pk, shards: u32) -> u32 {
+    let h = match pk {
+        Pk::Int(v) => crc32fast::hash(&v.to_le_bytes()),
+        Pk::Str(s) => crc32fast::hash(s.as_bytes()),
+    };
+    h % shards.max(1)
+}

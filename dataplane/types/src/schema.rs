@@ -1,0 +1,354 @@
+//! Collection schemas as Quarry stores them: a faithful echo of what the user created plus
+//! server-assigned field ids (from 100, as in Milvus) and the hidden dynamic field `$meta`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_schema::{DataType as ArrowType, Field as ArrowField, Schema as ArrowSchema};
+use serde::{Deserialize, Serialize};
+
+use crate::{SchemaError, Value};
+
+/// Name of the hidden JSON field holding dynamic (schema-less) keys.
+pub const META_FIELD: &str = "$meta";
+/// Name of the system column holding each row's log offset (its version within the shard).
+pub const OFFSET_FIELD: &str = "$offset";
+pub const FIRST_FIELD_ID: i64 = 100;
+pub const MAX_DIM: usize = 32768;
+pub const MAX_VARCHAR: usize = 65535;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DataType {
+    Bool,
+    Int8,
+    Int16,
+    Int32,
+    Int64,
+    Float,
+    Double,
+    VarChar,
+    Json,
+    FloatVector,
+}
+
+impl DataType {
+    /// The Milvus wire number of this type.
+    pub fn code(self) -> i32 {
+        match self {
+            DataType::Bool => 1,
+            DataType::Int8 => 2,
+            DataType::Int16 => 3,
+            DataType::Int32 => 4,
+            DataType::Int64 => 5,
+            DataType::Float => 10,
+            DataType::Double => 11,
+            DataType::VarChar => 21,
+            DataType::Json => 23,
+            DataType::FloatVector => 101,
+        }
+    }
+
+    pub fn from_code(code: i32) -> Result<Self, SchemaError> {
+        Ok(match code {
+            1 => DataType::Bool,
+            2 => DataType::Int8,
+            3 => DataType::Int16,
+            4 => DataType::Int32,
+            5 => DataType::Int64,
+            10 => DataType::Float,
+            11 => DataType::Double,
+            21 => DataType::VarChar,
+            23 => DataType::Json,
+            101 => DataType::FloatVector,
+            other => return Err(SchemaError::UnsupportedType(type_name(other).to_string())),
+        })
+    }
+
+    pub fn is_vector(self) -> bool {
+        matches!(self, DataType::FloatVector)
+    }
+
+    pub fn is_integer(self) -> bool {
+        matches!(self, DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64)
+    }
+
+    pub fn is_numeric(self) -> bool {
+        self.is_integer() || matches!(self, DataType::Float | DataType::Double)
+    }
+}
+
+fn type_name(code: i32) -> &'static str {
+    match code {
+        0 => "None",
+        20 => "String",
+        22 => "Array",
+        24 => "Geometry",
+        25 => "Text",
+        100 => "BinaryVector",
+        102 => "Float16Vector",
+        103 => "BFloat16Vector",
+        104 => "SparseFloatVector",
+        105 => "Int8Vector",
+        _ => "unknown",
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum ConsistencyLevel {
+    Strong,
+    Session,
+    #[default]
+    Bounded,
+    Eventually,
+    Customized,
+}
+
+impl ConsistencyLevel {
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+
+    pub fn from_code(code: i32) -> Self {
+        match code {
+            0 => ConsistencyLevel::Strong,
+            1 => ConsistencyLevel::Session,
+            3 => ConsistencyLevel::Eventually,
+            4 => ConsistencyLevel::Customized,
+            _ => ConsistencyLevel::Bounded,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldSchema {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub data_type: DataType,
+    pub is_primary_key: bool,
+    pub auto_id: bool,
+    pub is_partition_key: bool,
+    pub is_clustering_key: bool,
+    pub nullable: bool,
+    pub is_dynamic: bool,
+    pub type_params: Vec<(String, String)>,
+    pub index_params: Vec<(String, String)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_value: Option<DefaultValue>,
+}
+
+/// A field's default value, kept in its wire form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum DefaultValue {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+}
+
+impl DefaultValue {
+    pub fn to_value(&self) -> Value {
+        match self {
+            DefaultValue::Bool(b) => Value::Bool(*b),
+            DefaultValue::Int(i) => Value::Int(*i),
+            DefaultValue::Float(f) => Value::Float(*f),
+            DefaultValue::Str(s) => Value::Str(s.clone()),
+        }
+    }
+}
+
+impl FieldSchema {
+    pub fn param(&self, key: &str) -> Option<&str> {
+        self.type_params.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// Vector dimension (FloatVector only).
+    pub fn dim(&self) -> usize {
+        self.param("dim").and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+    }
+
+    /// Maximum length in bytes (VarChar only).
+    pub fn max_length(&self) -> usize {
+        self.param("max_length").and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+    }
+
+    pub fn arrow_type(&self) -> ArrowType {
+        match self.data_type {
+            DataType::Bool => ArrowType::Boolean,
+            DataType::Int8 => ArrowType::Int8,
+            DataType::Int16 => ArrowType::Int16,
+            DataType::Int32 => ArrowType::Int32,
+            DataType::Int64 => ArrowType::Int64,
+            DataType::Float => ArrowType::Float32,
+            DataType::Double => ArrowType::Float64,
+            DataType::VarChar | DataType::Json => ArrowType::Utf8,
+            DataType::FloatVector => {
+                ArrowType::FixedSizeList(Arc::new(ArrowField::new("item", ArrowType::Float32, false)), self.dim() as i32)
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollectionSchema {
+    pub name: String,
+    pub description: String,
+    pub auto_id: bool,
+    /// user fields in creation order, then `$meta` when dynamic fields are enabled
+    pub fields: Vec<FieldSchema>,
+    pub enable_dynamic_field: bool,
+    pub properties: Vec<(String, String)>,
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name.len() <= 255
+}
+
+/// Checks a collection or field name the way Milvus does.
+pub fn check_name(kind: &str, name: &str) -> Result<(), SchemaError> {
+    if name.is_empty() {
+        return Err(SchemaError::Invalid(format!("{kind} name should not be empty")));
+    }
+    if !valid_name(name) {
+        return Err(SchemaError::Invalid(format!(
+            "invalid {kind} name {name:?}: the first character must be a letter or an underscore, \
+             the rest letters, digits or underscores, at most 255 characters"
+        )));
+    }
+    Ok(())
+}
+
+impl CollectionSchema {
+    /// Validates a schema received from a client and assigns field ids, adding `$meta` when
+    /// dynamic fields are enabled. Field ids the client sent are ignored, as in Milvus.
+    pub fn prepare_new(mut self) -> Result<Self, SchemaError> {
+        check_name("collection", &self.name)?;
+        if self.fields.is_empty() {
+            return Err(SchemaError::Invalid("schema has no fields".into()));
+        }
+        let mut names = HashMap::new();
+        let mut pk_count = 0;
+        for (i, f) in self.fields.iter_mut().enumerate() {
+            check_name("field", &f.name)?;
+            if names.insert(f.name.clone(), i).is_some() {
+                return Err(SchemaError::Invalid(format!("duplicated field name {:?}", f.name)));
+            }
+            f.id = FIRST_FIELD_ID + i as i64;
+            f.is_dynamic = false;
+            if f.is_primary_key {
+                pk_count += 1;
+                if !matches!(f.data_type, DataType::Int64 | DataType::VarChar) {
+                    return Err(SchemaError::Invalid(format!("primary key field {:?} must be Int64 or VarChar", f.name)));
+                }
+                if f.nullable {
+                    return Err(SchemaError::Invalid(format!("primary key field {:?} cannot be nullable", f.name)));
+                }
+                if self.auto_id {
+                    f.auto_id = true;
+                }
+                if f.auto_id && f.data_type == DataType::VarChar {
+                    return Err(SchemaError::Invalid("auto_id is only supported on an Int64 primary key in quarry".into()));
+                }
+            } else if f.auto_id {
+                return Err(SchemaError::Invalid(format!("auto_id can only be set on the primary key, not on {:?}", f.name)));
+            }
+            match f.data_type {
+                DataType::FloatVector => {
+                    let dim = f.dim();
+                    if dim == 0 || dim > MAX_DIM {
+                        return Err(SchemaError::Invalid(format!("invalid dim of vector field {:?}: must be between 1 and {MAX_DIM}", f.name)));
+                    }
+                    if f.nullable {
+                        return Err(SchemaError::Invalid(format!("vector field {:?} cannot be nullable", f.name)));
+                    }
+                }
+                DataType::VarChar => {
+                    let max = f.max_length();
+                    if max == 0 || max > MAX_VARCHAR {
+                        return Err(SchemaError::Invalid(format!(
+                            "type param max_length of varchar field {:?} must be between 1 and {MAX_VARCHAR}",
+                            f.name
+                        )));
+                    }
+                }
+                _ => {}
+            }
+        }
+        if pk_count != 1 {
+            return Err(SchemaError::Invalid(if pk_count == 0 {
+                "schema does not contain a primary key field".into()
+            } else {
+                "there can be only one primary key field".into()
+            }));
+        }
+        if !self.fields.iter().any(|f| f.data_type.is_vector()) {
+            return Err(SchemaError::Invalid("schema does not contain a vector field".into()));
+        }
+        self.auto_id = self.primary().auto_id;
+        if self.enable_dynamic_field {
+            let id = FIRST_FIELD_ID + self.fields.len() as i64;
+            self.fields.push(FieldSchema {
+                id,
+                name: META_FIELD.into(),
+                description: "dynamic field".into(),
+                data_type: DataType::Json,
+                is_primary_key: false,
+                auto_id: false,
+                is_partition_key: false,
+                is_clustering_key: false,
+                nullable: false,
+                is_dynamic: true,
+                type_params: vec![],
+                index_params: vec![],
+                default_value: None,
+            });
+        }
+        Ok(self)
+    }
+
+    pub fn primary(&self) -> &FieldSchema {
+        self.fields.iter().find(|f| f.is_primary_key).expect("validated schema has a primary key")
+    }
+
+    pub fn field(&self, name: &str) -> Option<&FieldSchema> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    pub fn field_by_id(&self, id: i64) -> Option<&FieldSchema> {
+        self.fields.iter().find(|f| f.id == id)
+    }
+
+    /// Fields the user declared (without `$meta`).
+    pub fn user_fields(&self) -> impl Iterator<Item = &FieldSchema> {
+        self.fields.iter().filter(|f| !f.is_dynamic)
+    }
+
+    pub fn dynamic_field(&self) -> Option<&FieldSchema> {
+        self.fields.iter().find(|f| f.is_dynamic)
+    }
+
+    pub fn vector_fields(&self) -> impl Iterator<Item = &FieldSchema> {
+        self.fields.iter().filter(|f| f.data_type.is_vector())
+    }
+
+    /// Arrow schema of the rows written to the log and to segment files:
+    /// every field in order, then the system offset column.
+    pub fn arrow_schema(&self, with_offset: bool) -> Arc<ArrowSchema> {
+        let mut fields: Vec<ArrowField> = self
+            .fields
+            .iter()
+            .map(|f| {
+                let nullable = f.nullable || f.default_value.is_some();
+                ArrowField::new(&f.name, f.arrow_type(), nullable)
+                    .with_metadata([("quarry:field_id".to_string(), f.id.to_string())].into())
+            })
+            .collect();
+        if with_offset {
+            fields.push(ArrowField::new(OFFSET_FIELD, ArrowType::UInt64, false));
+        }
+        Arc::new(ArrowSchema::new(fields))
+    }
+}
