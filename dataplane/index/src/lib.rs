@@ -1,1 +1,35 @@
+//! Vector search for Quarry segments.
+//!
+//! - [`brute_force`]: exact search over a contiguous block of vectors (FLAT indexes, growing
+//!   data, and the ground truth of recall tests).
+//! - [`HnswIndex`]: an HNSW graph built with usearch, serializable to bytes.
+//!
+//! Scores follow Milvus: L2 is the squared Euclidean distance (smaller is better), IP the inner
+//! product and COSINE the cosine similarity (larger is better).
 
+mod flat;
+mod hnsw;
+mod spec;
+
+pub use flat::brute_force;
+pub use hnsw::HnswIndex;
+pub use spec::{IndexKind, IndexSpec, Metric, SearchParams};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("invalid index parameter: {0}")]
+    InvalidParam(String),
+    #[error("index type {0} is not supported by quarry yet (supported: FLAT, HNSW, AUTOINDEX)")]
+    UnsupportedType(String),
+    #[error("metric type {0} is not supported (supported: L2, IP, COSINE)")]
+    UnsupportedMetric(String),
+    #[error("vector index failure: {0}")]
+    Native(String),
+}
+
+/// One search hit inside a segment: the row number and its score.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hit {
+    pub row: u32,
+    pub score: f32,
+}

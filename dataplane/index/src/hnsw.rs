@@ -1,0 +1,141 @@
+use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
+
+use crate::{Hit, IndexError, Metric, SearchParams};
+
+/// An HNSW graph over one sealed segment; keys are row numbers.
+pub struct HnswIndex {
+    index: Index,
+    metric: Metric,
+}
+
+impl std::fmt::Debug for HnswIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HnswIndex").field("rows", &self.index.size()).field("metric", &self.metric).finish()
+    }
+}
+
+fn native(e: impl std::fmt::Display) -> IndexError {
+    IndexError::Native(e.to_string())
+}
+
+fn options(dim: usize, metric: Metric, m: usize, ef_construction: usize) -> IndexOptions {
+    IndexOptions {
+        dimensions: dim,
+        metric: match metric {
+            Metric::L2 => MetricKind::L2sq,
+            Metric::Ip => MetricKind::IP,
+            Metric::Cosine => MetricKind::Cos,
+        },
+        quantization: ScalarKind::F32,
+        connectivity: m,
+        expansion_add: ef_construction,
+        expansion_search: 64,
+        multi: false,
+    }
+}
+
+impl HnswIndex {
+    /// Builds the graph over `vectors` (row-major, `dim` floats per row). CPU-heavy: call it off
+    /// the async runtime. One thread per graph: concurrent `add` through the usearch binding
+    /// was seen to lose exact self-matches here, so parallelism comes from building several
+    /// segments at once instead.
+    pub fn build(vectors: &[f32], dim: usize, metric: Metric, m: usize, ef_construction: usize) -> Result<Self, IndexError> {
+        let index = Index::new(&options(dim, metric, m, ef_construction)).map_err(native)?;
+        let rows = vectors.len() / dim.max(1);
+        index.reserve(rows.max(1)).map_err(native)?;
+        for (row, v) in vectors.chunks_exact(dim).enumerate() {
+            index.add(row as u64, v).map_err(native)?;
+        }
+        Ok(Self { index, metric })
+    }
+
+    pub fn to_bytes(&self) -> Result<Vec<u8>, IndexError> {
+        let mut buf = vec![0u8; self.index.serialized_length()];
+        self.index.save_to_buffer(&mut buf).map_err(native)?;
+        Ok(buf)
+    }
+
+    pub fn from_bytes(bytes: &[u8], dim: usize, metric: Metric, m: usize, ef_construction: usize) -> Result<Self, IndexError> {
+        let index = Index::new(&options(dim, metric, m, ef_construction)).map_err(native)?;
+        index.load_from_buffer(bytes).map_err(native)?;
+        if index.dimensions() != dim {
+            return Err(IndexError::Native(format!("index file has dim {} where {dim} was expected", index.dimensions())));
+        }
+        Ok(Self { index, metric })
+    }
+
+    pub fn len(&self) -> usize {
+        self.index.size()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Approximate top-`k` among rows for which `keep` is true, best first, with Milvus scores.
+    pub fn search(&self, query: &[f32], k: usize, params: &SearchParams, keep: &(dyn Fn(u32) -> bool + Sync)) -> Result<Vec<Hit>, IndexError> {
+        if k == 0 || self.is_empty() {
+            return Ok(Vec::new());
+        }
+        // ef is a per-index setting in usearch; searches of one segment share one value, which is
+        // fine: the engine passes the same ef to every segment of a request.
+        let ef = params.ef.unwrap_or(64).max(k);
+        if self.index.expansion_search() != ef {
+            self.index.change_expansion_search(ef);
+        }
+        let matches = self.index.filtered_search(query, k, |key| keep(key as u32)).map_err(native)?;
+        Ok(matches
+            .keys
+            .iter()
+            .zip(&matches.distances)
+            .map(|(key, d)| Hit {
+                row: *key as u32,
+                score: match self.metric {
+                    Metric::L2 => *d,
+                    Metric::Ip | Metric::Cosine => 1.0 - d,
+                },
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::brute_force;
+
+    fn data(n: usize, dim: usize) -> Vec<f32> {
+        // deterministic pseudo-random vectors
+        let mut x = 0x2545F4914F6CDD1Du64;
+        (0..n * dim)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x % 2000) as f32 / 1000.0 - 1.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn recall_and_round_trip() {
+        let (n, dim) = (2000, 16);
+        let v = data(n, dim);
+        for metric in [Metric::L2, Metric::Ip, Metric::Cosine] {
+            let idx = HnswIndex::build(&v, dim, metric, 16, 100).unwrap();
+            let idx = HnswIndex::from_bytes(&idx.to_bytes().unwrap(), dim, metric, 16, 100).unwrap();
+            assert_eq!(idx.len(), n);
+            let mut found = 0;
+            for q in 0..50 {
+                let query = &v[q * 7 * dim..(q * 7 + 1) * dim];
+                let exact = brute_force(&v, dim, metric, query, 10, &|_| true);
+                let approx = idx.search(query, 10, &SearchParams { ef: Some(128) }, &|_| true).unwrap();
+                assert!((approx[0].score - exact[0].score).abs() < 1e-3, "{metric:?} scores agree: {:?} vs {:?}", approx[0], exact[0]);
+                found += approx.iter().filter(|h| exact.iter().any(|e| e.row == h.row)).count();
+            }
+            assert!(found as f64 / 500.0 > 0.9, "{metric:?} recall {found}/500");
+            let odd = idx.search(&v[..dim], 5, &SearchParams::default(), &|r| r % 2 == 1).unwrap();
+            assert!(odd.iter().all(|h| h.row % 2 == 1));
+        }
+    }
+}
