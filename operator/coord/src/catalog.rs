@@ -1,0 +1,224 @@
+//! The catalog: Quarry's durable metadata (collections, indexes, segments, per-shard log
+//! checkpoints, id high-water marks), stored in the object store as versioned manifests
+//! `catalog/manifest-{version:020}.json`. A commit writes version v+1 with a conditional put,
+//! so two coordinators can never both commit the same version; the newest manifest wins.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::RwLock;
+use quarry_storage::{ObjectStore, StorageError};
+use quarry_types::{CollectionSchema, ConsistencyLevel};
+use serde::{Deserialize, Serialize};
+
+const PREFIX: &str = "catalog/manifest-";
+const KEEP_MANIFESTS: usize = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoordError {
+    #[error("catalog storage: {0}")]
+    Storage(#[from] StorageError),
+    #[error("catalog manifest {key} is unreadable: {reason}")]
+    BadManifest { key: String, reason: String },
+    #[error("another coordinator committed catalog version {0} first")]
+    Conflict(u64),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartitionMeta {
+    pub id: i64,
+    pub name: String,
+    pub created_ts: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexMeta {
+    pub id: i64,
+    pub name: String,
+    pub field_name: String,
+    /// normalized parameters: index_type, metric_type and the knobs, as strings
+    pub params: BTreeMap<String, String>,
+    pub created_ts: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentMeta {
+    pub id: i64,
+    pub shard: u32,
+    pub partition_id: i64,
+    /// log offsets covered: every row with offset < `end_offset` of this shard that was live at
+    /// seal time is in this segment or in an older one
+    pub start_offset: u64,
+    pub end_offset: u64,
+    pub rows: u64,
+    pub data_key: String,
+    pub deletes_key: Option<String>,
+    pub deleted_rows: u64,
+    /// index id -> object key of the index file
+    pub index_files: BTreeMap<i64, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollectionMeta {
+    pub id: i64,
+    pub name: String,
+    pub db: String,
+    pub schema: CollectionSchema,
+    pub shards: u32,
+    pub consistency: ConsistencyLevel,
+    pub properties: Vec<(String, String)>,
+    pub created_ts: u64,
+    pub updated_ts: u64,
+    pub loaded: bool,
+    pub partitions: Vec<PartitionMeta>,
+    pub indexes: Vec<IndexMeta>,
+    pub segments: Vec<SegmentMeta>,
+    /// per shard: the log offset to replay from after a restart
+    pub checkpoints: Vec<u64>,
+}
+
+impl CollectionMeta {
+    pub fn topic(&self) -> String {
+        format!("collection-{}", self.id)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CatalogState {
+    pub version: u64,
+    /// ids below this were handed out (collections, partitions, indexes, segments, rows)
+    pub next_id: i64,
+    /// the largest timestamp handed out before this commit
+    pub last_ts: u64,
+    pub collections: BTreeMap<i64, CollectionMeta>,
+}
+
+impl CatalogState {
+    pub fn alloc_id(&mut self) -> i64 {
+        if self.next_id < 1 {
+            // leave room below for well-known ids; 0 is never an id
+            self.next_id = 1 << 20;
+        }
+        self.next_id += 1;
+        self.next_id - 1
+    }
+
+    pub fn by_name(&self, db: &str, name: &str) -> Option<&CollectionMeta> {
+        self.collections.values().find(|c| c.db == db && c.name == name)
+    }
+}
+
+#[derive(Debug)]
+pub struct Catalog {
+    store: Arc<dyn ObjectStore>,
+    state: RwLock<Arc<CatalogState>>,
+    commit_lock: tokio::sync::Mutex<()>,
+}
+
+fn key(version: u64) -> String {
+    format!("{PREFIX}{version:020}.json")
+}
+
+impl Catalog {
+    /// Loads the newest manifest, or starts empty.
+    pub async fn open(store: Arc<dyn ObjectStore>) -> Result<Self, CoordError> {
+        let keys = store.list(PREFIX).await?;
+        let state = match keys.last() {
+            None => CatalogState::default(),
+            Some(k) => {
+                let bytes = store.get(k).await?;
+                serde_json::from_slice(&bytes).map_err(|e| CoordError::BadManifest { key: k.clone(), reason: e.to_string() })?
+            }
+        };
+        Ok(Self { store, state: RwLock::new(Arc::new(state)), commit_lock: tokio::sync::Mutex::new(()) })
+    }
+
+    pub fn snapshot(&self) -> Arc<CatalogState> {
+        self.state.read().clone()
+    }
+
+    /// Applies `change` to a copy of the state and commits it as the next version. The change
+    /// is visible to readers only once the manifest is durable. A failing change commits nothing.
+    pub async fn commit<T, E: From<CoordError>>(&self, change: impl FnOnce(&mut CatalogState) -> Result<T, E>) -> Result<T, E> {
+        let _guard = self.commit_lock.lock().await;
+        let mut next = (*self.snapshot()).clone();
+        let out = change(&mut next)?;
+        next.version += 1;
+        let body = serde_json::to_vec(&next).expect("catalog serializes");
+        match self.store.put_if_absent(&key(next.version), Bytes::from(body)).await {
+            Ok(()) => {}
+            Err(StorageError::AlreadyExists(_)) => return Err(CoordError::Conflict(next.version).into()),
+            Err(e) => return Err(CoordError::Storage(e).into()),
+        }
+        let version = next.version;
+        *self.state.write() = Arc::new(next);
+        if version > KEEP_MANIFESTS as u64 {
+            // best effort: old manifests are garbage once a newer one is durable
+            let _ = self.store.delete(&key(version - KEEP_MANIFESTS as u64)).await;
+        }
+        Ok(out)
+    }
+
+    /// Keys of objects the catalog references (for garbage collection and tests).
+    pub fn referenced_keys(&self) -> HashMap<String, i64> {
+        let s = self.snapshot();
+        let mut out = HashMap::new();
+        for c in s.collections.values() {
+            for seg in &c.segments {
+                out.insert(seg.data_key.clone(), seg.id);
+                if let Some(d) = &seg.deletes_key {
+                    out.insert(d.clone(), seg.id);
+                }
+                for f in seg.index_files.values() {
+                    out.insert(f.clone(), seg.id);
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use quarry_storage::MemoryObjectStore;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn commits_are_durable_versioned_and_exclusive() {
+        let store: Arc<dyn ObjectStore> = Arc::new(MemoryObjectStore::new());
+        let cat = Catalog::open(store.clone()).await.unwrap();
+        let id = cat.commit(|s| Ok::<_, CoordError>(s.alloc_id())).await.unwrap();
+        cat.commit(|s| {
+            s.last_ts = 42;
+            Ok::<_, CoordError>(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(cat.snapshot().version, 2);
+
+        // a failed change commits nothing
+        let r: Result<(), CoordError> = cat.commit(|s| {
+            s.last_ts = 99;
+            Err(CoordError::Conflict(0))
+        })
+        .await;
+        assert!(r.is_err());
+        assert_eq!(cat.snapshot().last_ts, 42);
+
+        // a second coordinator on the same store sees the state, and the loser of a race fails
+        let other = Catalog::open(store.clone()).await.unwrap();
+        assert_eq!(other.snapshot().last_ts, 42);
+        assert!(other.snapshot().next_id > id);
+        other.commit(|_| Ok::<_, CoordError>(())).await.unwrap();
+        let lost = cat.commit(|_| Ok::<_, CoordError>(())).await;
+        assert!(matches!(lost, Err(CoordError::Conflict(3))), "{lost:?}");
+
+        // old manifests are pruned
+        for _ in 0..10 {
+            other.commit(|_| Ok::<_, CoordError>(())).await.unwrap();
+        }
+        assert!(store.list(PREFIX).await.unwrap().len() <= KEEP_MANIFESTS + 1);
+    }
+}
