@@ -1,1 +1,155 @@
+//! The Quarry engine: collections split into shards, each shard an ordered log (the source of
+//! truth) applied to in-memory growing data, sealed into immutable Parquet segments with
+//! per-segment vector indexes in the object store. See `docs/architecture.md`.
 
+mod ddl;
+mod error;
+mod flush;
+mod output;
+mod read;
+mod recovery;
+mod segment;
+mod write;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use quarry_coord::{Catalog, CollectionMeta, Tso};
+use quarry_storage::log::embedded::EmbeddedLogOptions;
+use quarry_storage::{EmbeddedLog, LocalObjectStore, LogStore, ObjectStore};
+use quarry_types::CollectionSchema;
+use tokio_util::sync::CancellationToken;
+
+pub use ddl::{CreateCollection, IndexInfo};
+pub use error::{EngineError, Result};
+pub use output::{OutputColumn, Outputs};
+pub use read::{QueryInput, QueryOutput, SearchHits, SearchInput};
+pub use write::{InsertInput, MutationOutcome};
+
+use segment::{SegmentData, Sealed};
+
+pub const DEFAULT_DB: &str = "default";
+pub const DEFAULT_PARTITION: &str = "_default";
+
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// a shard's growing data is sealed into a segment when it reaches this many rows
+    pub segment_rows: usize,
+    /// how often the background task checks for growing data to seal
+    pub seal_check: std::time::Duration,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self { segment_rows: 500_000, seal_check: std::time::Duration::from_secs(5) }
+    }
+}
+
+pub(crate) struct ShardData {
+    pub growing: SegmentData,
+    pub sealed: Vec<Sealed>,
+    /// next log offset to apply
+    pub applied: u64,
+}
+
+pub(crate) struct Shard {
+    /// serializes appends so that apply order is log order
+    pub writer: tokio::sync::Mutex<()>,
+    pub data: RwLock<ShardData>,
+}
+
+pub(crate) struct CollectionRt {
+    pub id: i64,
+    pub topic: String,
+    pub schema: CollectionSchema,
+    pub pk_index: usize,
+    pub shards: Vec<Shard>,
+}
+
+impl CollectionRt {
+    fn new(meta: &CollectionMeta) -> Self {
+        let pk_index = meta.schema.fields.iter().position(|f| f.is_primary_key).expect("validated schema");
+        let shards = (0..meta.shards)
+            .map(|s| Shard {
+                writer: tokio::sync::Mutex::new(()),
+                data: RwLock::new(ShardData { growing: SegmentData::default(), sealed: Vec::new(), applied: meta.checkpoints.get(s as usize).copied().unwrap_or(0) }),
+            })
+            .collect();
+        Self { id: meta.id, topic: meta.topic(), schema: meta.schema.clone(), pk_index, shards }
+    }
+}
+
+pub struct Engine {
+    pub(crate) catalog: Catalog,
+    pub(crate) tso: Tso,
+    pub(crate) store: Arc<dyn ObjectStore>,
+    pub(crate) log: Arc<dyn LogStore>,
+    pub(crate) options: EngineOptions,
+    pub(crate) collections: RwLock<HashMap<i64, Arc<CollectionRt>>>,
+    /// row ids handed out by the current block: (next, end)
+    pub(crate) row_ids: tokio::sync::Mutex<(i64, i64)>,
+    pub(crate) index_wakeup: Arc<tokio::sync::Notify>,
+    pub(crate) shutdown: CancellationToken,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("collections", &self.collections.read().len()).finish()
+    }
+}
+
+impl Engine {
+    /// Opens the standalone flavour: embedded log in `dir/log`, objects in `dir/objects`.
+    pub async fn open_dir(dir: impl Into<PathBuf>, options: EngineOptions) -> Result<Arc<Self>> {
+        let dir = dir.into();
+        let store = Arc::new(LocalObjectStore::open(dir.join("objects"))?);
+        let log = Arc::new(EmbeddedLog::open(dir.join("log"), EmbeddedLogOptions::default())?);
+        Self::open(store, log, options).await
+    }
+
+    /// Opens over any backends: loads the catalog, sealed segments and indexes, replays the
+    /// log from each shard's checkpoint, and starts the background sealer and index builder.
+    pub async fn open(store: Arc<dyn ObjectStore>, log: Arc<dyn LogStore>, options: EngineOptions) -> Result<Arc<Self>> {
+        let catalog = Catalog::open(store.clone()).await?;
+        let tso = Tso::new();
+        tso.observe(catalog.snapshot().last_ts);
+        let engine = Arc::new(Self {
+            catalog,
+            tso,
+            store,
+            log,
+            options,
+            collections: RwLock::new(HashMap::new()),
+            row_ids: tokio::sync::Mutex::new((0, 0)),
+            index_wakeup: Arc::new(tokio::sync::Notify::new()),
+            shutdown: CancellationToken::new(),
+        });
+        engine.recover().await?;
+        flush::spawn_background(&engine);
+        Ok(engine)
+    }
+
+    /// Stops background work (in-flight index builds finish their current segment).
+    pub fn shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// A fresh hybrid timestamp.
+    pub fn now_ts(&self) -> u64 {
+        self.tso.now()
+    }
+
+    pub(crate) fn runtime(&self, id: i64) -> Result<Arc<CollectionRt>> {
+        self.collections.read().get(&id).cloned().ok_or_else(|| EngineError::Internal(format!("collection {id} has no runtime")))
+    }
+
+    /// The catalog entry and runtime of a collection by name.
+    pub(crate) fn resolve(&self, name: &str) -> Result<(CollectionMeta, Arc<CollectionRt>)> {
+        let snap = self.catalog.snapshot();
+        let meta = snap.by_name(DEFAULT_DB, name).cloned().ok_or_else(|| EngineError::CollectionNotFound(name.to_string()))?;
+        let rt = self.runtime(meta.id)?;
+        Ok((meta, rt))
+    }
+}

@@ -1,0 +1,276 @@
+//! Collection and index definitions: everything that changes the catalog but no rows.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use quarry_coord::{CollectionMeta, IndexMeta, PartitionMeta};
+use quarry_index::IndexSpec;
+use quarry_types::{CollectionSchema, ConsistencyLevel, DataType};
+
+use crate::error::invalid;
+use crate::{CollectionRt, Engine, EngineError, Result, DEFAULT_DB, DEFAULT_PARTITION};
+
+pub const MAX_SHARDS: u32 = 16;
+
+#[derive(Debug, Clone)]
+pub struct CreateCollection {
+    pub name: String,
+    pub schema: CollectionSchema,
+    pub shards: i32,
+    pub consistency: ConsistencyLevel,
+    pub properties: Vec<(String, String)>,
+}
+
+/// An index and its build progress.
+#[derive(Debug, Clone)]
+pub struct IndexInfo {
+    pub meta: IndexMeta,
+    pub indexed_rows: u64,
+    pub total_rows: u64,
+    pub pending_rows: u64,
+    pub finished: bool,
+}
+
+impl Engine {
+    pub async fn create_collection(&self, req: CreateCollection) -> Result<()> {
+        if req.schema.name != req.name && !req.schema.name.is_empty() {
+            return Err(invalid(format!("collection name {:?} does not match the schema name {:?}", req.name, req.schema.name)));
+        }
+        let mut schema = req.schema;
+        schema.name = req.name.clone();
+        let schema = schema.prepare_new()?;
+        let shards = if req.shards <= 0 { 1 } else { req.shards as u32 };
+        if shards > MAX_SHARDS {
+            return Err(invalid(format!("shard number {shards} exceeds the maximum of {MAX_SHARDS}")));
+        }
+        let now = self.tso.now();
+        if let Some(existing) = self.catalog.snapshot().by_name(DEFAULT_DB, &req.name) {
+            // Milvus accepts an identical re-create and rejects a different one
+            if existing.schema == schema && existing.shards == shards {
+                return Ok(());
+            }
+            return Err(EngineError::CollectionExists(req.name));
+        }
+        let meta = self
+            .catalog
+            .commit(|s| {
+                if s.by_name(DEFAULT_DB, &req.name).is_some() {
+                    return Err(EngineError::CollectionExists(req.name.clone()));
+                }
+                let id = s.alloc_id();
+                let partition = PartitionMeta { id: s.alloc_id(), name: DEFAULT_PARTITION.into(), created_ts: now };
+                let meta = CollectionMeta {
+                    id,
+                    name: req.name.clone(),
+                    db: DEFAULT_DB.into(),
+                    schema,
+                    shards,
+                    consistency: req.consistency,
+                    properties: req.properties,
+                    created_ts: now,
+                    updated_ts: now,
+                    loaded: false,
+                    partitions: vec![partition],
+                    indexes: vec![],
+                    segments: vec![],
+                    checkpoints: vec![0; shards as usize],
+                };
+                s.last_ts = now;
+                s.collections.insert(id, meta.clone());
+                Ok(meta)
+            })
+            .await?;
+        self.log.create_topic(&meta.topic(), shards).await?;
+        self.collections.write().insert(meta.id, Arc::new(CollectionRt::new(&meta)));
+        tracing::info!(collection = %meta.name, id = meta.id, shards, "collection created");
+        Ok(())
+    }
+
+    pub async fn drop_collection(&self, name: &str) -> Result<()> {
+        let meta = match self.resolve(name) {
+            Ok((meta, _)) => meta,
+            // dropping a missing collection succeeds in Milvus
+            Err(EngineError::CollectionNotFound(_)) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        self.catalog
+            .commit(|s| {
+                s.collections.remove(&meta.id);
+                Ok::<_, EngineError>(())
+            })
+            .await?;
+        self.collections.write().remove(&meta.id);
+        self.log.delete_topic(&meta.topic()).await?;
+        for key in self.store.list(&format!("collections/{}/", meta.id)).await? {
+            self.store.delete(&key).await?;
+        }
+        tracing::info!(collection = %name, id = meta.id, "collection dropped");
+        Ok(())
+    }
+
+    pub fn describe_collection(&self, name: &str) -> Result<CollectionMeta> {
+        Ok(self.resolve(name)?.0)
+    }
+
+    pub fn describe_collection_by_id(&self, id: i64) -> Result<CollectionMeta> {
+        self.catalog.snapshot().collections.get(&id).cloned().ok_or_else(|| EngineError::CollectionNotFound(id.to_string()))
+    }
+
+    pub fn list_collections(&self) -> Vec<CollectionMeta> {
+        let mut all: Vec<_> = self.catalog.snapshot().collections.values().cloned().collect();
+        all.sort_by_key(|c| c.created_ts);
+        all
+    }
+
+    /// Live rows of a collection (all partitions; Quarry has only `_default` so far).
+    pub fn row_count(&self, name: &str) -> Result<u64> {
+        let (_, rt) = self.resolve(name)?;
+        Ok(rt
+            .shards
+            .iter()
+            .map(|s| {
+                let d = s.data.read();
+                (d.growing.live + d.sealed.iter().map(|x| x.data.live).sum::<usize>()) as u64
+            })
+            .sum())
+    }
+
+    pub fn check_partition(&self, meta: &CollectionMeta, partition: &str) -> Result<i64> {
+        let name = if partition.is_empty() { DEFAULT_PARTITION } else { partition };
+        meta.partitions.iter().find(|p| p.name == name).map(|p| p.id).ok_or_else(|| EngineError::PartitionNotFound(name.to_string()))
+    }
+
+    async fn set_loaded(&self, name: &str, loaded: bool) -> Result<()> {
+        let (meta, _) = self.resolve(name)?;
+        if loaded {
+            let missing: Vec<_> = meta.schema.vector_fields().filter(|f| !meta.indexes.iter().any(|i| i.field_name == f.name)).map(|f| f.name.clone()).collect();
+            if !missing.is_empty() {
+                return Err(EngineError::IndexNotFound(format!(
+                    "there is no vector index on field: {missing:?}, please create index firstly: collection={name}"
+                )));
+            }
+        }
+        if meta.loaded == loaded {
+            return Ok(());
+        }
+        self.catalog
+            .commit(|s| {
+                if let Some(c) = s.collections.get_mut(&meta.id) {
+                    c.loaded = loaded;
+                }
+                Ok::<_, EngineError>(())
+            })
+            .await
+    }
+
+    pub async fn load_collection(&self, name: &str) -> Result<()> {
+        self.set_loaded(name, true).await
+    }
+
+    pub async fn release_collection(&self, name: &str) -> Result<()> {
+        self.set_loaded(name, false).await
+    }
+
+    /// Creates an index from Milvus-style parameters. An empty name defaults to the field name.
+    pub async fn create_index(&self, name: &str, field_name: &str, index_name: &str, params: BTreeMap<String, String>) -> Result<()> {
+        let (meta, _) = self.resolve(name)?;
+        let field = match field_name {
+            "" => {
+                let mut vectors = meta.schema.vector_fields();
+                match (vectors.next(), vectors.next()) {
+                    (Some(f), None) => f,
+                    _ => return Err(invalid("field_name must be given when the collection has several vector fields")),
+                }
+            }
+            f => meta.schema.field(f).ok_or_else(|| invalid(format!("cannot create index on non-existent field: {f}")))?,
+        };
+        if field.data_type != DataType::FloatVector {
+            return Err(invalid(format!("quarry indexes vector fields only; field {} is {:?}", field.name, field.data_type)));
+        }
+        let spec = IndexSpec::from_params(&params)?;
+        let mut normalized = params.clone();
+        normalized.insert("metric_type".into(), spec.metric.name().into());
+        normalized.entry("index_type".into()).or_insert_with(|| "AUTOINDEX".into());
+        let index_name = if index_name.is_empty() { field.name.clone() } else { index_name.to_string() };
+        if let Some(existing) = meta.indexes.iter().find(|i| i.field_name == field.name || i.name == index_name) {
+            if existing.params == normalized && existing.name == index_name {
+                return Ok(());
+            }
+            return Err(invalid(format!(
+                "at most one distinct index is allowed per field: field {} already has index {} with other parameters",
+                field.name, existing.name
+            )));
+        }
+        let now = self.tso.now();
+        let field_name = field.name.clone();
+        self.catalog
+            .commit(|s| {
+                let id = s.alloc_id();
+                let c = s.collections.get_mut(&meta.id).ok_or_else(|| EngineError::CollectionNotFound(name.to_string()))?;
+                c.indexes.push(IndexMeta { id, name: index_name.clone(), field_name, params: normalized, created_ts: now });
+                s.last_ts = now;
+                Ok::<_, EngineError>(())
+            })
+            .await?;
+        self.index_wakeup.notify_one();
+        Ok(())
+    }
+
+    /// Indexes with progress; `index_name` empty means all.
+    pub fn describe_index(&self, name: &str, field_name: &str, index_name: &str) -> Result<Vec<IndexInfo>> {
+        let (meta, rt) = self.resolve(name)?;
+        let total: u64 = rt.shards.iter().map(|s| {
+            let d = s.data.read();
+            (d.growing.live + d.sealed.iter().map(|x| x.data.live).sum::<usize>()) as u64
+        }).sum();
+        let out: Vec<IndexInfo> = meta
+            .indexes
+            .iter()
+            .filter(|i| (index_name.is_empty() || i.name == index_name) && (field_name.is_empty() || i.field_name == field_name))
+            .map(|i| {
+                let (mut indexed, mut pending) = (0u64, 0u64);
+                for seg in &meta.segments {
+                    let live = seg.rows - seg.deleted_rows;
+                    if seg.index_files.contains_key(&i.id) { indexed += live } else { pending += live }
+                }
+                IndexInfo { meta: i.clone(), indexed_rows: indexed, total_rows: total, pending_rows: pending, finished: pending == 0 }
+            })
+            .collect();
+        if out.is_empty() {
+            return Err(EngineError::IndexNotFound(format!("collection={name}, index={index_name}")));
+        }
+        Ok(out)
+    }
+
+    pub async fn drop_index(&self, name: &str, field_name: &str, index_name: &str) -> Result<()> {
+        let (meta, rt) = self.resolve(name)?;
+        if meta.loaded {
+            return Err(invalid("index cannot be dropped, collection is loaded, please release it first"));
+        }
+        let Some(index) = meta.indexes.iter().find(|i| (index_name.is_empty() || i.name == index_name) && (field_name.is_empty() || i.field_name == field_name)).cloned() else {
+            return Err(EngineError::IndexNotFound(format!("collection={name}, index={index_name}")));
+        };
+        self.catalog
+            .commit(|s| {
+                if let Some(c) = s.collections.get_mut(&meta.id) {
+                    c.indexes.retain(|i| i.id != index.id);
+                    for seg in &mut c.segments {
+                        seg.index_files.remove(&index.id);
+                    }
+                }
+                Ok::<_, EngineError>(())
+            })
+            .await?;
+        for shard in &rt.shards {
+            for seg in shard.data.write().sealed.iter_mut() {
+                seg.indexes.remove(&index.id);
+            }
+        }
+        for seg in &meta.segments {
+            if let Some(key) = seg.index_files.get(&index.id) {
+                self.store.delete(key).await?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,43 @@
+use quarry_coord::CoordError;
+use quarry_expr::ExprError;
+use quarry_index::IndexError;
+use quarry_storage::StorageError;
+use quarry_types::SchemaError;
+use thiserror::Error;
+
+/// Everything the engine can answer with; the access layer maps each kind to a Milvus status.
+#[derive(Debug, Error)]
+pub enum EngineError {
+    #[error("collection not found[collection={0}]")]
+    CollectionNotFound(String),
+    #[error("collection {0} already exists")]
+    CollectionExists(String),
+    #[error("partition not found[partition={0}]")]
+    PartitionNotFound(String),
+    #[error("index not found[{0}]")]
+    IndexNotFound(String),
+    #[error("collection not loaded[collection={0}]")]
+    NotLoaded(String),
+    #[error("collection schema mismatch[collection={0}]")]
+    SchemaMismatch(String),
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+    #[error(transparent)]
+    Expr(#[from] ExprError),
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    #[error("storage failure: {0}")]
+    Storage(#[from] StorageError),
+    #[error("catalog failure: {0}")]
+    Coord(#[from] CoordError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;
+
+pub(crate) fn invalid(msg: impl Into<String>) -> EngineError {
+    EngineError::InvalidArgument(msg.into())
+}

@@ -1,0 +1,260 @@
+//! Sealing and indexing. Flush turns each shard's growing rows into an immutable segment:
+//! a Parquet file in the object store, delete files for rows deleted in older segments, and a
+//! catalog commit that advances the shard checkpoint (the log offset replay starts from). A
+//! background task seals large growing data and builds missing vector indexes.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow_array::{BooleanArray, RecordBatch};
+use arrow_select::concat::concat_batches;
+use arrow_select::filter::filter_record_batch;
+use bytes::Bytes;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ArrowWriter;
+use quarry_coord::SegmentMeta;
+use quarry_index::{HnswIndex, IndexKind, IndexSpec};
+use quarry_types::batch::offsets;
+use quarry_types::CollectionSchema;
+
+use crate::segment::{SegmentData, Sealed};
+use crate::{CollectionRt, Engine, EngineError, Result};
+
+pub(crate) fn encode_parquet(batch: &RecordBatch) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut w = ArrowWriter::try_new(&mut out, batch.schema(), None).map_err(|e| EngineError::Internal(e.to_string()))?;
+    w.write(batch).map_err(|e| EngineError::Internal(e.to_string()))?;
+    w.close().map_err(|e| EngineError::Internal(e.to_string()))?;
+    Ok(out)
+}
+
+pub(crate) fn decode_parquet(schema: &CollectionSchema, bytes: Bytes) -> Result<RecordBatch> {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes).and_then(|b| b.build()).map_err(|e| EngineError::Internal(format!("segment file: {e}")))?;
+    let batches = reader.collect::<Result<Vec<_>, _>>().map_err(|e| EngineError::Internal(format!("segment file: {e}")))?;
+    let arrow = schema.arrow_schema(true);
+    let batches: Vec<RecordBatch> = batches.into_iter().map(|b| RecordBatch::try_new(arrow.clone(), b.columns().to_vec())).collect::<Result<_, _>>().map_err(|e| EngineError::Internal(e.to_string()))?;
+    concat_batches(&arrow, &batches).map_err(|e| EngineError::Internal(e.to_string()))
+}
+
+fn live_rows(schema: &CollectionSchema, seg: &SegmentData) -> Result<RecordBatch> {
+    let arrow = schema.arrow_schema(true);
+    let mut parts = Vec::new();
+    for (b, batch) in seg.batches.iter().enumerate() {
+        let start = seg.starts[b] as usize;
+        let mask = BooleanArray::from(seg.deleted[start..start + batch.num_rows()].iter().map(|d| !d).collect::<Vec<_>>());
+        parts.push(filter_record_batch(batch, &mask).map_err(|e| EngineError::Internal(e.to_string()))?);
+    }
+    concat_batches(&arrow, &parts).map_err(|e| EngineError::Internal(e.to_string()))
+}
+
+fn segment_prefix(collection: i64, segment: i64) -> String {
+    format!("collections/{collection}/segments/{segment}")
+}
+
+impl Engine {
+    /// Seals every shard's growing data; returns the ids of the new segments.
+    pub async fn flush(&self, name: &str) -> Result<Vec<i64>> {
+        let (_, rt) = self.resolve(name)?;
+        let mut ids = Vec::new();
+        for shard in 0..rt.shards.len() as u32 {
+            if let Some(id) = self.seal_shard(&rt, shard).await? {
+                ids.push(id);
+            }
+        }
+        self.index_wakeup.notify_one();
+        Ok(ids)
+    }
+
+    async fn seal_shard(&self, rt: &Arc<CollectionRt>, shard: u32) -> Result<Option<i64>> {
+        let s = &rt.shards[shard as usize];
+        // holding the writer keeps the shard still: nothing is appended while we seal
+        let _writer = s.writer.lock().await;
+        let (growing, sealed_deletes, applied) = {
+            let d = s.data.read();
+            let deletes: Vec<(i64, Vec<u32>, usize)> = d
+                .sealed
+                .iter()
+                .filter(|x| x.deleted_count() != x.persisted_deletes)
+                .map(|x| (x.meta.id, x.data.deleted.iter().enumerate().filter(|(_, d)| **d).map(|(i, _)| i as u32).collect(), x.deleted_count()))
+                .collect();
+            (d.growing.clone(), deletes, d.applied)
+        };
+        let meta = self.describe_collection_by_id(rt.id)?;
+        if growing.rows() == 0 && sealed_deletes.is_empty() && meta.checkpoints[shard as usize] == applied {
+            return Ok(None);
+        }
+        let schema = rt.schema.clone();
+        let new_segment = if growing.live > 0 {
+            let g = growing.clone();
+            let batch = tokio::task::spawn_blocking(move || live_rows(&schema, &g)).await.map_err(|e| EngineError::Internal(e.to_string()))??;
+            let id = self.catalog.commit(|st| Ok::<_, EngineError>(st.alloc_id())).await?;
+            let data_key = format!("{}/data.parquet", segment_prefix(rt.id, id));
+            let b2 = batch.clone();
+            let bytes = tokio::task::spawn_blocking(move || encode_parquet(&b2)).await.map_err(|e| EngineError::Internal(e.to_string()))??;
+            self.store.put(&data_key, Bytes::from(bytes)).await?;
+            let offs = offsets(&batch);
+            let seg_meta = SegmentMeta {
+                id,
+                shard,
+                partition_id: meta.partitions[0].id,
+                start_offset: offs.iter().copied().min().unwrap_or(0),
+                end_offset: applied,
+                rows: batch.num_rows() as u64,
+                data_key,
+                deletes_key: None,
+                deleted_rows: 0,
+                index_files: BTreeMap::new(),
+            };
+            Some((seg_meta, batch))
+        } else {
+            None
+        };
+        let version = self.catalog.snapshot().version + 1;
+        let mut delete_keys = Vec::new();
+        for (seg_id, rows, count) in &sealed_deletes {
+            let key = format!("{}/deletes-{version}.json", segment_prefix(rt.id, *seg_id));
+            self.store.put(&key, Bytes::from(serde_json::to_vec(rows).expect("json"))).await?;
+            delete_keys.push((*seg_id, key, *count));
+        }
+        let now = self.tso.now();
+        let new_meta = new_segment.as_ref().map(|(m, _)| m.clone());
+        let old_delete_keys = self
+            .catalog
+            .commit(|st| {
+                let c = st.collections.get_mut(&rt.id).ok_or_else(|| EngineError::CollectionNotFound(rt.id.to_string()))?;
+                let mut old = Vec::new();
+                for (seg_id, key, count) in &delete_keys {
+                    if let Some(seg) = c.segments.iter_mut().find(|s| s.id == *seg_id) {
+                        old.extend(seg.deletes_key.replace(key.clone()));
+                        seg.deleted_rows = *count as u64;
+                    }
+                }
+                if let Some(m) = &new_meta {
+                    c.segments.push(m.clone());
+                }
+                c.checkpoints[shard as usize] = applied;
+                st.last_ts = now;
+                Ok::<_, EngineError>(old)
+            })
+            .await?;
+        {
+            let mut d = s.data.write();
+            for (seg_id, _, count) in &delete_keys {
+                if let Some(seg) = d.sealed.iter_mut().find(|x| x.meta.id == *seg_id) {
+                    seg.persisted_deletes = *count;
+                    seg.meta.deleted_rows = *count as u64;
+                }
+            }
+            if let Some((meta, batch)) = new_segment.clone() {
+                let mut data = SegmentData::default();
+                data.append(batch, &rt.schema, rt.pk_index);
+                d.sealed.push(Sealed { meta, data, indexes: Default::default(), persisted_deletes: 0 });
+            }
+            d.growing = SegmentData::default();
+        }
+        for key in old_delete_keys {
+            self.store.delete(&key).await?;
+        }
+        self.log.truncate_before(&rt.topic, shard, applied).await?;
+        let id = new_segment.map(|(m, _)| m.id);
+        tracing::info!(collection = rt.id, shard, segment = ?id, checkpoint = applied, "shard flushed");
+        Ok(id)
+    }
+
+    /// Builds one missing index file, if any; returns whether it did work.
+    async fn build_one_index(&self) -> Result<bool> {
+        let snap = self.catalog.snapshot();
+        let mut job = None;
+        'outer: for c in snap.collections.values() {
+            for idx in &c.indexes {
+                for seg in &c.segments {
+                    if !seg.index_files.contains_key(&idx.id) {
+                        job = Some((c.clone(), idx.clone(), seg.clone()));
+                        break 'outer;
+                    }
+                }
+            }
+        }
+        let Some((meta, idx, seg)) = job else { return Ok(false) };
+        let spec = IndexSpec::from_params(&idx.params)?;
+        let rt = self.runtime(meta.id)?;
+        let field_index = meta.schema.fields.iter().position(|f| f.name == idx.field_name).ok_or_else(|| EngineError::Internal("indexed field vanished".into()))?;
+        let dim = meta.schema.fields[field_index].dim();
+        let batch = {
+            let d = rt.shards[seg.shard as usize].data.read();
+            d.sealed.iter().find(|s| s.meta.id == seg.id).map(|s| s.data.batches[0].clone())
+        };
+        let Some(batch) = batch else { return Ok(false) };
+        let key = format!("{}/index-{}.usearch", segment_prefix(meta.id, seg.id), idx.id);
+        let built = match spec.kind {
+            IndexKind::Flat => {
+                // FLAT searches the segment's vectors directly; the marker records that it is ready
+                self.store.put(&key, Bytes::from_static(b"FLAT")).await?;
+                None
+            }
+            IndexKind::Hnsw { m, ef_construction } => {
+                let started = std::time::Instant::now();
+                let index = tokio::task::spawn_blocking(move || {
+                    let reader = quarry_types::batch::ColumnReader::new(batch.column(field_index), quarry_types::DataType::FloatVector);
+                    let quarry_types::batch::ColumnReader::Vector { values, .. } = reader else { unreachable!() };
+                    HnswIndex::build(values, dim, spec.metric, m, ef_construction)
+                })
+                .await
+                .map_err(|e| EngineError::Internal(e.to_string()))??;
+                let bytes = index.to_bytes()?;
+                self.store.put(&key, Bytes::from(bytes)).await?;
+                tracing::info!(collection = meta.id, segment = seg.id, index = idx.id, rows = seg.rows, secs = started.elapsed().as_secs_f64(), "index built");
+                Some(Arc::new(index))
+            }
+        };
+        self.catalog
+            .commit(|st| {
+                if let Some(s) = st.collections.get_mut(&meta.id).and_then(|c| c.segments.iter_mut().find(|s| s.id == seg.id)) {
+                    s.index_files.insert(idx.id, key.clone());
+                }
+                Ok::<_, EngineError>(())
+            })
+            .await?;
+        if let Some(index) = built {
+            let mut d = rt.shards[seg.shard as usize].data.write();
+            if let Some(s) = d.sealed.iter_mut().find(|s| s.meta.id == seg.id) {
+                s.indexes.insert(idx.id, index);
+            }
+        }
+        Ok(true)
+    }
+}
+
+pub(crate) fn spawn_background(engine: &Arc<Engine>) {
+    let weak = Arc::downgrade(engine);
+    let token = engine.shutdown.clone();
+    let wakeup_signal = engine.index_wakeup.clone();
+    tokio::spawn(async move {
+        loop {
+            let Some(engine) = weak.upgrade() else { return };
+            match engine.build_one_index().await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => tracing::error!(error = %e, "index build failed; will retry"),
+            }
+            let wait = engine.options.seal_check;
+            for c in engine.list_collections() {
+                let Ok(rt) = engine.runtime(c.id) else { continue };
+                for shard in 0..rt.shards.len() as u32 {
+                    if rt.shards[shard as usize].data.read().growing.rows() >= engine.options.segment_rows {
+                        if let Err(e) = engine.seal_shard(&rt, shard).await {
+                            tracing::error!(error = %e, collection = c.id, shard, "automatic seal failed");
+                        }
+                    }
+                }
+            }
+            drop(engine);
+            let wakeup = wakeup_signal.notified();
+            tokio::select! {
+                _ = token.cancelled() => return,
+                _ = wakeup => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    });
+}

@@ -1,0 +1,138 @@
+//! Rows of one segment in memory: Arrow batches (with the `$offset` column), a deletion bitmap
+//! and a primary-key map. Growing segments append batches; sealed segments hold one batch and
+//! may carry an HNSW index keyed by row number.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use quarry_expr::{Expr, RowAccess};
+use quarry_index::HnswIndex;
+use quarry_types::batch::{offsets, ColumnReader};
+use quarry_types::{CollectionSchema, Pk, Value};
+
+#[derive(Debug, Default, Clone)]
+pub struct SegmentData {
+    pub batches: Vec<RecordBatch>,
+    /// first row number of each batch
+    pub(crate) starts: Vec<u32>,
+    pub deleted: Vec<bool>,
+    pks: HashMap<Pk, Vec<u32>>,
+    pub live: usize,
+}
+
+/// A view of one row for expression evaluation.
+pub struct RowView<'a> {
+    pub schema: &'a CollectionSchema,
+    pub readers: &'a [ColumnReader<'a>],
+    pub row: usize,
+}
+
+impl RowAccess for RowView<'_> {
+    fn value(&self, field: &str) -> Value {
+        match self.schema.fields.iter().position(|f| f.name == field) {
+            Some(i) => self.readers[i].get(self.row),
+            None => Value::Null,
+        }
+    }
+}
+
+pub fn readers<'a>(schema: &CollectionSchema, batch: &'a RecordBatch) -> Vec<ColumnReader<'a>> {
+    schema.fields.iter().enumerate().map(|(i, f)| ColumnReader::new(batch.column(i), f.data_type)).collect()
+}
+
+fn pk_at(reader: &ColumnReader<'_>, row: usize) -> Pk {
+    match reader.get(row) {
+        Value::Int(i) => Pk::Int(i),
+        Value::Str(s) => Pk::Str(s),
+        other => panic!("primary key column holds {other:?}"),
+    }
+}
+
+impl SegmentData {
+    pub fn rows(&self) -> usize {
+        self.deleted.len()
+    }
+
+    /// Appends a batch; `pk_index` is the position of the primary key column.
+    pub fn append(&mut self, batch: RecordBatch, schema: &CollectionSchema, pk_index: usize) {
+        let start = self.deleted.len() as u32;
+        let reader = ColumnReader::new(batch.column(pk_index), schema.fields[pk_index].data_type);
+        for r in 0..batch.num_rows() {
+            self.pks.entry(pk_at(&reader, r)).or_default().push(start + r as u32);
+        }
+        self.deleted.extend(std::iter::repeat_n(false, batch.num_rows()));
+        self.live += batch.num_rows();
+        self.starts.push(start);
+        self.batches.push(batch);
+    }
+
+    /// Batch index and row within it of a segment row number.
+    pub fn locate(&self, row: u32) -> (usize, usize) {
+        let b = self.starts.partition_point(|s| *s <= row) - 1;
+        (b, (row - self.starts[b]) as usize)
+    }
+
+    pub fn offset_of(&self, row: u32) -> u64 {
+        let (b, r) = self.locate(row);
+        offsets(&self.batches[b])[r]
+    }
+
+    /// Deletes the live rows with this key written before `offset`; returns how many.
+    pub fn delete(&mut self, pk: &Pk, offset: u64) -> usize {
+        let Some(rows) = self.pks.get(pk) else { return 0 };
+        let mut n = 0;
+        for &row in rows.clone().iter() {
+            if !self.deleted[row as usize] && self.offset_of(row) < offset {
+                self.deleted[row as usize] = true;
+                n += 1;
+            }
+        }
+        self.live -= n;
+        n
+    }
+
+    pub fn mark_deleted(&mut self, row: u32) {
+        if !self.deleted[row as usize] {
+            self.deleted[row as usize] = true;
+            self.live -= 1;
+        }
+    }
+
+    pub fn rows_of(&self, pk: &Pk) -> &[u32] {
+        self.pks.get(pk).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Live rows matching `filter` (all live rows without one), as a bitmap over row numbers.
+    pub fn matching(&self, schema: &CollectionSchema, filter: Option<&Expr>) -> Vec<bool> {
+        let mut out: Vec<bool> = self.deleted.iter().map(|d| !d).collect();
+        let Some(filter) = filter else { return out };
+        for (b, batch) in self.batches.iter().enumerate() {
+            let readers = readers(schema, batch);
+            let start = self.starts[b] as usize;
+            for r in 0..batch.num_rows() {
+                if out[start + r] && !filter.matches(&RowView { schema, readers: &readers, row: r }) {
+                    out[start + r] = false;
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A sealed segment in memory.
+#[derive(Debug, Clone)]
+pub struct Sealed {
+    pub meta: quarry_coord::SegmentMeta,
+    pub data: SegmentData,
+    /// index id -> loaded index
+    pub indexes: HashMap<i64, Arc<HnswIndex>>,
+    /// deleted rows already persisted in the segment's delete file
+    pub persisted_deletes: usize,
+}
+
+impl Sealed {
+    pub fn deleted_count(&self) -> usize {
+        self.data.rows() - self.data.live
+    }
+}

@@ -1,0 +1,161 @@
+//! The write path: validate rows against the schema, assign auto ids, hash primary keys to
+//! shards, append one record per shard to the log and only then apply it to memory and
+//! acknowledge. The log is the source of truth: what was appended is replayed after a crash.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_array::{RecordBatch, UInt32Array};
+use arrow_select::take::take_record_batch;
+use bytes::Bytes;
+use quarry_types::batch::{build_batch, with_offset, Column, ColumnData, ColumnReader};
+use quarry_types::record::LogRecord;
+use quarry_types::{shard_of, Pk, Value};
+
+use crate::error::invalid;
+use crate::{CollectionRt, Engine, EngineError, Result, ShardData};
+
+const ROW_ID_BLOCK: i64 = 100_000;
+
+#[derive(Debug, Clone)]
+pub struct InsertInput {
+    pub partition: String,
+    /// columns by field name; the dynamic field under `$meta`
+    pub columns: HashMap<String, Column>,
+    pub rows: usize,
+    pub upsert: bool,
+    /// the schema version the client built the rows for (0 = unknown)
+    pub schema_ts: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct MutationOutcome {
+    /// primary keys in request order (empty for deletes)
+    pub ids: Vec<Pk>,
+    pub count: u64,
+    pub timestamp: u64,
+}
+
+/// Applies one log record to a shard's memory. Deletes hit rows written before the record;
+/// rows are appended after, so an upsert replaces atomically.
+pub(crate) fn apply(rt: &CollectionRt, data: &mut ShardData, offset: u64, record: LogRecord) -> usize {
+    let mut deleted = 0;
+    for pk in &record.deletes {
+        deleted += data.growing.delete(pk, offset);
+        for seg in data.sealed.iter_mut() {
+            deleted += seg.data.delete(pk, offset);
+        }
+    }
+    if let Some(rows) = record.rows {
+        data.growing.append(with_offset(&rt.schema, &rows, offset), &rt.schema, rt.pk_index);
+    }
+    data.applied = offset + 1;
+    deleted
+}
+
+impl Engine {
+    async fn alloc_row_ids(&self, n: usize) -> Result<i64> {
+        let mut ids = self.row_ids.lock().await;
+        if ids.1 - ids.0 < n as i64 {
+            let want = (n as i64).max(ROW_ID_BLOCK);
+            let start = self
+                .catalog
+                .commit(|s| {
+                    let start = s.alloc_id().max(1);
+                    s.next_id = start + want;
+                    Ok::<_, EngineError>(start)
+                })
+                .await?;
+            *ids = (start, start + want);
+        }
+        let first = ids.0;
+        ids.0 += n as i64;
+        Ok(first)
+    }
+
+    /// Appends one record to a shard and applies it; returns the rows it deleted.
+    pub(crate) async fn append_and_apply(&self, rt: &Arc<CollectionRt>, shard: u32, record: LogRecord) -> Result<usize> {
+        let payload = Bytes::from(record.encode());
+        let s = &rt.shards[shard as usize];
+        let _writer = s.writer.lock().await;
+        let offset = self.log.append(&rt.topic, shard, payload).await?;
+        let mut data = s.data.write();
+        if data.applied != offset {
+            return Err(EngineError::Internal(format!("shard {shard} of collection {} applied up to {} but the log appended at {offset}", rt.id, data.applied)));
+        }
+        Ok(apply(rt, &mut data, offset, record))
+    }
+
+    pub async fn insert(&self, name: &str, mut input: InsertInput) -> Result<MutationOutcome> {
+        let (meta, rt) = self.resolve(name)?;
+        if input.schema_ts != 0 && input.schema_ts != meta.updated_ts {
+            return Err(EngineError::SchemaMismatch(name.to_string()));
+        }
+        let partition_id = self.check_partition(&meta, &input.partition)?;
+        if input.rows == 0 {
+            return Err(invalid("no rows to insert: the data is empty"));
+        }
+        let pk_field = meta.schema.primary().clone();
+        if pk_field.auto_id {
+            if input.columns.contains_key(&pk_field.name) && !input.upsert {
+                return Err(invalid(format!(
+                    "the primary key {} is auto-generated (auto_id=true): do not pass it in the inserted data",
+                    pk_field.name
+                )));
+            }
+            if !input.upsert {
+                let first = self.alloc_row_ids(input.rows).await?;
+                input.columns.insert(pk_field.name.clone(), Column { data: ColumnData::Int((first..first + input.rows as i64).collect()), valid: None });
+            }
+        }
+        let schema = meta.schema.clone();
+        let rows = input.rows;
+        let columns = input.columns;
+        // validation and encoding are CPU work
+        let batch = tokio::task::spawn_blocking(move || build_batch(&schema, columns, rows))
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))??;
+        let pk_reader = ColumnReader::new(batch.column(rt.pk_index), pk_field.data_type);
+        let pks: Vec<Pk> = (0..rows)
+            .map(|r| match pk_reader.get(r) {
+                Value::Int(i) => Pk::Int(i),
+                Value::Str(s) => Pk::Str(s),
+                _ => unreachable!("pk column is Int64 or VarChar"),
+            })
+            .collect();
+        let mut by_shard: HashMap<u32, Vec<u32>> = HashMap::new();
+        for (row, pk) in pks.iter().enumerate() {
+            by_shard.entry(shard_of(pk, meta.shards)).or_default().push(row as u32);
+        }
+        for (shard, rows) in by_shard {
+            let part: RecordBatch = if rows.len() == batch.num_rows() {
+                batch.clone()
+            } else {
+                take_record_batch(&batch, &UInt32Array::from(rows.clone())).map_err(|e| EngineError::Internal(e.to_string()))?
+            };
+            let deletes = if input.upsert { rows.iter().map(|r| pks[*r as usize].clone()).collect() } else { vec![] };
+            self.append_and_apply(&rt, shard, LogRecord { partition_id, deletes, rows: Some(part) }).await?;
+        }
+        Ok(MutationOutcome { count: pks.len() as u64, ids: pks, timestamp: self.tso.now() })
+    }
+
+    /// Deletes the rows matching a filter expression; returns how many live rows it removed.
+    pub async fn delete(&self, name: &str, partition: &str, expr: &str, templates: &HashMap<String, Value>) -> Result<MutationOutcome> {
+        let (meta, rt) = self.resolve(name)?;
+        let partition_id = self.check_partition(&meta, partition)?;
+        if expr.trim().is_empty() {
+            return Err(invalid("delete needs a filter expression; an empty expression would delete everything"));
+        }
+        let filter = quarry_expr::prepare(expr, &meta.schema, templates)?.expect("non-empty");
+        let pks = self.matching_pks(&rt, &filter).await?;
+        let mut by_shard: HashMap<u32, Vec<Pk>> = HashMap::new();
+        for pk in pks {
+            by_shard.entry(shard_of(&pk, meta.shards)).or_default().push(pk);
+        }
+        let mut count = 0;
+        for (shard, deletes) in by_shard {
+            count += self.append_and_apply(&rt, shard, LogRecord { partition_id, deletes, rows: None }).await?;
+        }
+        Ok(MutationOutcome { ids: vec![], count: count as u64, timestamp: self.tso.now() })
+    }
+}
