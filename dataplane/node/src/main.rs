@@ -1,1 +1,102 @@
-fn main(){}
+//! `quarry`: the Quarry data plane. `quarry standalone` runs every role in one process with
+//! embedded storage.
+
+mod convert;
+mod metrics;
+mod service;
+mod status;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::routing::get;
+use clap::{Parser, Subcommand};
+use quarry_engine::{Engine, EngineOptions};
+use quarry_proto::service::milvus_service_server::MilvusServiceServer;
+use tracing_subscriber::EnvFilter;
+
+/// Messages up to 256 MiB, as Milvus allows (tonic's default of 4 MiB breaks medium inserts).
+const MAX_MESSAGE: usize = 256 << 20;
+
+#[derive(Parser)]
+#[command(name = "quarry", version, about = "Quarry: a cloud-native vector database that speaks the Milvus protocol")]
+struct Cli {
+    #[command(subcommand)]
+    role: Role,
+}
+
+#[derive(Subcommand)]
+enum Role {
+    /// Every role in one process: Milvus gRPC, HTTP health/metrics, embedded log and object store.
+    Standalone(StandaloneArgs),
+}
+
+#[derive(clap::Args)]
+struct StandaloneArgs {
+    /// Directory for the log, segments, indexes and catalog.
+    #[arg(long, env = "QUARRY_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+    /// Milvus gRPC port.
+    #[arg(long, env = "QUARRY_PORT", default_value_t = 19530)]
+    port: u16,
+    /// HTTP port for /healthz, /readyz and /metrics.
+    #[arg(long, env = "QUARRY_HTTP_PORT", default_value_t = 9091)]
+    http_port: u16,
+    /// Address to listen on.
+    #[arg(long, env = "QUARRY_LISTEN", default_value = "0.0.0.0")]
+    listen: std::net::IpAddr,
+    /// Seal a shard's growing data into a segment once it holds this many rows.
+    #[arg(long, env = "QUARRY_SEGMENT_ROWS", default_value_t = 500_000)]
+    segment_rows: usize,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt().with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"))).init();
+    match Cli::parse().role {
+        Role::Standalone(args) => standalone(args).await,
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+}
+
+async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
+    let options = EngineOptions { segment_rows: args.segment_rows, ..Default::default() };
+    let engine = Engine::open_dir(&args.data_dir, options).await.with_context(|| format!("opening data directory {}", args.data_dir.display()))?;
+    let metrics = Arc::new(metrics::Metrics::new());
+
+    let http_metrics = metrics.clone();
+    let http = axum::Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(|| async { "ok" }))
+        .route("/metrics", get(move || {
+            let m = http_metrics.clone();
+            async move { m.render() }
+        }));
+    let http_addr = SocketAddr::new(args.listen, args.http_port);
+    let http_listener = tokio::net::TcpListener::bind(http_addr).await.with_context(|| format!("binding {http_addr}"))?;
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(http_listener, http).await {
+            tracing::error!(error = %e, "http server failed");
+        }
+    });
+
+    let svc = MilvusServiceServer::new(service::Service { engine: engine.clone(), metrics })
+        .max_decoding_message_size(MAX_MESSAGE)
+        .max_encoding_message_size(MAX_MESSAGE);
+    let grpc_addr = SocketAddr::new(args.listen, args.port);
+    tracing::info!(grpc = %grpc_addr, http = %http_addr, data_dir = %args.data_dir.display(), "quarry standalone listening");
+    tonic::transport::Server::builder().add_service(svc).serve_with_shutdown(grpc_addr, shutdown_signal()).await.context("grpc server")?;
+    engine.shutdown();
+    tracing::info!("quarry stopped");
+    Ok(())
+}

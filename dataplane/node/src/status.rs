@@ -1,0 +1,50 @@
+//! The one mapping from engine errors to Milvus statuses. Errors travel in-band (gRPC OK with a
+//! non-zero `Status`), because pymilvus retries most gRPC-level errors for minutes.
+
+use quarry_engine::EngineError;
+use quarry_proto::common::{ErrorCode, Status};
+
+pub fn ok() -> Status {
+    Status::default()
+}
+
+pub fn status(code: i32, error_code: ErrorCode, reason: impl Into<String>) -> Status {
+    Status { error_code: error_code as i32, reason: reason.into(), code, ..Default::default() }
+}
+
+pub fn invalid(reason: impl Into<String>) -> Status {
+    status(1100, ErrorCode::IllegalArgument, reason)
+}
+
+pub fn from_engine(e: &EngineError) -> Status {
+    let reason = e.to_string();
+    match e {
+        EngineError::CollectionNotFound(_) => status(100, ErrorCode::CollectionNotExists, reason),
+        EngineError::NotLoaded(_) => status(101, ErrorCode::UnexpectedError, reason),
+        EngineError::PartitionNotFound(_) => status(200, ErrorCode::MetaFailed, reason),
+        EngineError::IndexNotFound(_) => status(700, ErrorCode::IndexNotExist, reason),
+        EngineError::SchemaMismatch(_) => status(109, ErrorCode::SchemaMismatch, reason),
+        EngineError::CollectionExists(_) => status(1100, ErrorCode::IllegalArgument, format!("{reason} with different parameters")),
+        EngineError::InvalidArgument(_) | EngineError::Schema(_) | EngineError::Expr(_) | EngineError::Index(_) => {
+            status(1100, ErrorCode::IllegalArgument, format!("{reason}: invalid parameter"))
+        }
+        EngineError::Storage(_) | EngineError::Coord(_) | EngineError::Internal(_) => status(65535, ErrorCode::UnexpectedError, reason),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_that_drive_client_control_flow() {
+        let s = from_engine(&EngineError::CollectionNotFound("x".into()));
+        assert_eq!((s.code, s.error_code), (100, ErrorCode::CollectionNotExists as i32));
+        let s = from_engine(&EngineError::IndexNotFound("x".into()));
+        assert_eq!((s.code, s.error_code), (700, ErrorCode::IndexNotExist as i32));
+        let s = from_engine(&EngineError::SchemaMismatch("x".into()));
+        assert_eq!((s.code, s.error_code), (109, ErrorCode::SchemaMismatch as i32));
+        assert_eq!(ok().code, 0);
+        assert_eq!(ok().error_code, 0);
+    }
+}

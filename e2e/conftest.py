@@ -1,0 +1,77 @@
+"""Fixtures that start the real `quarry` binary and connect the real pymilvus client."""
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+BINARY = os.environ.get("QUARRY_BIN", os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "debug", "quarry"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """One `quarry standalone` process on fresh ports over a data directory."""
+
+    def __init__(self, data_dir):
+        self.data_dir = data_dir
+        self.proc = None
+        self.port = None
+
+    def start(self):
+        self.port, self.http_port = free_port(), free_port()
+        log = open(os.path.join(self.data_dir, "server.log"), "ab")
+        self.proc = subprocess.Popen(
+            [BINARY, "standalone", "--data-dir", os.path.join(self.data_dir, "data"), "--port", str(self.port),
+             "--http-port", str(self.http_port), "--listen", "127.0.0.1"],
+            stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("quarry exited early; see " + self.data_dir + "/server.log")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("quarry did not start listening")
+
+    @property
+    def uri(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture
+def server():
+    with tempfile.TemporaryDirectory() as d:
+        s = Server(d).start()
+        yield s
+        s.stop()
+
+
+@pytest.fixture
+def client(server):
+    from pymilvus import MilvusClient
+    c = MilvusClient(server.uri)
+    yield c
+    c.close()
