@@ -303,21 +303,8 @@ mod tests {
     use crate::schema::FieldSchema;
 
     fn field(name: &str, dt: DataType, params: &[(&str, &str)]) -> FieldSchema {
-        FieldSchema {
-            id: 0,
-            name: name.into(),
-            description: String::new(),
-            data_type: dt,
-            is_primary_key: name == "id",
-            auto_id: false,
-            is_partition_key: false,
-            is_clustering_key: false,
-            nullable: false,
-            is_dynamic: false,
-            type_params: params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            index_params: vec![],
-            default_value: None,
-        }
+        let f = params.iter().fold(FieldSchema::new(name, dt), |f, (k, v)| f.with_param(k, v));
+        FieldSchema { is_primary_key: name == "id", ..f }
     }
 
     fn schema() -> CollectionSchema {

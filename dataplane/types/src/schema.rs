@@ -158,6 +158,30 @@ impl DefaultValue {
 }
 
 impl FieldSchema {
+    /// A plain field of `data_type`; its id is assigned when the schema is prepared.
+    pub fn new(name: &str, data_type: DataType) -> Self {
+        Self {
+            id: 0,
+            name: name.to_string(),
+            description: String::new(),
+            data_type,
+            is_primary_key: false,
+            auto_id: false,
+            is_partition_key: false,
+            is_clustering_key: false,
+            nullable: false,
+            is_dynamic: false,
+            type_params: vec![],
+            index_params: vec![],
+            default_value: None,
+        }
+    }
+
+    pub fn with_param(mut self, key: &str, value: &str) -> Self {
+        self.type_params.push((key.to_string(), value.to_string()));
+        self
+    }
+
     pub fn param(&self, key: &str) -> Option<&str> {
         self.type_params.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
@@ -290,21 +314,7 @@ impl CollectionSchema {
         self.auto_id = self.primary().auto_id;
         if self.enable_dynamic_field {
             let id = FIRST_FIELD_ID + self.fields.len() as i64;
-            self.fields.push(FieldSchema {
-                id,
-                name: META_FIELD.into(),
-                description: "dynamic field".into(),
-                data_type: DataType::Json,
-                is_primary_key: false,
-                auto_id: false,
-                is_partition_key: false,
-                is_clustering_key: false,
-                nullable: false,
-                is_dynamic: true,
-                type_params: vec![],
-                index_params: vec![],
-                default_value: None,
-            });
+            self.fields.push(FieldSchema { id, description: "dynamic field".into(), is_dynamic: true, ..FieldSchema::new(META_FIELD, DataType::Json) });
         }
         Ok(self)
     }
