@@ -218,11 +218,8 @@ impl Engine {
 
     /// Indexes with progress; `index_name` empty means all.
     pub fn describe_index(&self, name: &str, field_name: &str, index_name: &str) -> Result<Vec<IndexInfo>> {
-        let (meta, rt) = self.resolve(name)?;
-        let total: u64 = rt.shards.iter().map(|s| {
-            let d = s.data.read();
-            (d.growing.live + d.sealed.iter().map(|x| x.data.live).sum::<usize>()) as u64
-        }).sum();
+        let meta = self.describe_collection(name)?;
+        let total = self.row_count(name)?;
         let out: Vec<IndexInfo> = meta
             .indexes
             .iter()

@@ -86,10 +86,10 @@ fn expand<T: Clone>(field: &FieldSchema, values: Vec<T>, valid: &Option<Vec<bool
     }
 }
 
-fn fill_default<T: Clone>(field: &FieldSchema, values: Vec<Option<T>>, default: Option<T>) -> Vec<Option<T>> {
+fn fill_default<T: Clone>(_field: &FieldSchema, values: Vec<Option<T>>, default: Option<T>) -> Vec<Option<T>> {
     match default {
-        Some(d) if !field.nullable || true => values.into_iter().map(|v| v.or_else(|| Some(d.clone()))).collect(),
-        _ => values,
+        Some(d) => values.into_iter().map(|v| v.or_else(|| Some(d.clone()))).collect(),
+        None => values,
     }
 }
 
