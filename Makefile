@@ -5,7 +5,13 @@ CACHE_DIR ?= $(HOME)/.cache/quarry
 PYMILVUS_LINES ?= 2.4.15 2.5.18 2.6.17
 PYTHON ?= python3
 
-.PHONY: run build test unit e2e generate bench clean-data
+TANSU ?= $(CACHE_DIR)/tools/bin/tansu
+MOTO ?= $(CACHE_DIR)/venv-moto/bin/moto_server
+WITH_SERVICES = CACHE_DIR=$(CACHE_DIR) TANSU=$(TANSU) MOTO=$(MOTO) $(CURDIR)/scripts/with-services.sh
+# the pymilvus line that drives the e2e suite over Kafka + S3
+REMOTE_PYMILVUS ?= 2.6.17
+
+.PHONY: run build test unit e2e e2e-embedded e2e-remote services generate bench clean-data
 
 run: ## build and start quarry standalone on :19530 (gRPC) and :9091 (HTTP), data in ./data
 	cargo build --release -p quarry-node
@@ -14,10 +20,22 @@ run: ## build and start quarry standalone on :19530 (gRPC) and :9091 (HTTP), dat
 build:
 	cargo build --workspace
 
-test: unit e2e ## the whole suite: unit, conformance and drift tests, then e2e with each pymilvus line
+test: unit e2e ## the whole suite: unit, conformance (also against real Kafka and S3 servers), drift, e2e
 
-unit:
-	cargo test --workspace
+# A real Kafka-protocol broker (tansu, in-memory storage) and a real S3 server (moto), installed
+# from crates.io and PyPI on first use; scripts/with-services.sh starts them around a command.
+$(TANSU):
+	cargo install tansu --version 0.6.0 --features dynostore --locked --root $(CACHE_DIR)/tools
+
+$(CACHE_DIR)/venv-moto/.ready:
+	$(PYTHON) -m venv $(CACHE_DIR)/venv-moto
+	$(CACHE_DIR)/venv-moto/bin/pip install -q "moto[server]==5.2.5"
+	touch $@
+
+services: $(TANSU) $(CACHE_DIR)/venv-moto/.ready
+
+unit: services
+	$(WITH_SERVICES) cargo test --workspace
 
 # one virtualenv per pymilvus line, created on first use
 $(CACHE_DIR)/venv-%/.ready:
@@ -25,12 +43,19 @@ $(CACHE_DIR)/venv-%/.ready:
 	$(CACHE_DIR)/venv-$*/bin/pip install -q "pymilvus==$*" "setuptools<70" pytest numpy
 	touch $@
 
-e2e: $(foreach v,$(PYMILVUS_LINES),$(CACHE_DIR)/venv-$(v)/.ready)
+e2e: e2e-embedded e2e-remote ## e2e with every pymilvus line, then over Kafka + S3
+
+e2e-embedded: $(foreach v,$(PYMILVUS_LINES),$(CACHE_DIR)/venv-$(v)/.ready)
 	cargo build -p quarry-node
 	set -e; for v in $(PYMILVUS_LINES); do \
 		echo "== e2e with pymilvus $$v"; \
 		(cd e2e && $(CACHE_DIR)/venv-$$v/bin/python -m pytest -q -p no:warnings -p no:cacheprovider); \
 	done
+
+e2e-remote: services $(CACHE_DIR)/venv-$(REMOTE_PYMILVUS)/.ready ## the e2e suite with standalone on Kafka (tansu) + S3 (moto)
+	cargo build -p quarry-node
+	@echo "== e2e over kafka + s3 with pymilvus $(REMOTE_PYMILVUS)"
+	cd e2e && QUARRY_E2E_STORAGE=remote $(WITH_SERVICES) $(CACHE_DIR)/venv-$(REMOTE_PYMILVUS)/bin/python -m pytest -q -p no:warnings -p no:cacheprovider
 
 generate: ## regenerate committed generated code (the tests fail when it drifts)
 	QUARRY_BLESS=1 cargo test -p quarry-proto --test generated

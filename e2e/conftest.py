@@ -5,10 +5,28 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
 
 import pytest
 
 BINARY = os.environ.get("QUARRY_BIN", os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "debug", "quarry"))
+
+# QUARRY_E2E_STORAGE=remote runs every test over a real Kafka-protocol broker and a real S3
+# server (addresses from scripts/with-services.sh) instead of the embedded log and local files.
+STORAGE = os.environ.get("QUARRY_E2E_STORAGE", "embedded")
+
+
+def storage_args():
+    """Command-line flags selecting the storage of one test's server (fresh topics and keys)."""
+    if STORAGE == "embedded":
+        return []
+    if STORAGE != "remote":
+        raise RuntimeError(f"unknown QUARRY_E2E_STORAGE={STORAGE}")
+    brokers, endpoint = os.environ["QUARRY_TEST_KAFKA_BROKERS"], os.environ["QUARRY_TEST_S3_ENDPOINT"]
+    tag = uuid.uuid4().hex[:12]
+    return ["--kafka-brokers", brokers, "--kafka-topic-prefix", f"e2e-{tag}-",
+            "--s3-bucket", "quarry-e2e", "--s3-endpoint", endpoint, "--s3-prefix", f"e2e-{tag}",
+            "--s3-path-style", "true", "--s3-create-bucket", "true"]
 
 
 def free_port():
@@ -24,14 +42,16 @@ class Server:
         self.data_dir = data_dir
         self.proc = None
         self.port = None
+        self.storage = storage_args()  # fixed for the server's life, so restarts see the same data
 
     def start(self):
         self.port, self.http_port = free_port(), free_port()
         log = open(os.path.join(self.data_dir, "server.log"), "ab")
         self.proc = subprocess.Popen(
             [BINARY, "standalone", "--data-dir", os.path.join(self.data_dir, "data"), "--port", str(self.port),
-             "--http-port", str(self.http_port), "--listen", "127.0.0.1"],
-            stdout=log, stderr=subprocess.STDOUT)
+             "--http-port", str(self.http_port), "--listen", "127.0.0.1", *self.storage],
+            stdout=log, stderr=subprocess.STDOUT,
+            env={**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
         deadline = time.time() + 60
         while time.time() < deadline:
             if self.proc.poll() is not None:

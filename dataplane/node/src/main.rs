@@ -1,6 +1,7 @@
-//! `quarry`: the Quarry data plane. `quarry standalone` runs every role in one process with
-//! embedded storage.
+//! `quarry`: the Quarry data plane. `quarry standalone` runs every role in one process, with
+//! embedded storage by default or on Kafka and S3 when configured.
 
+mod config;
 mod convert;
 mod metrics;
 mod service;
@@ -29,13 +30,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Role {
-    /// Every role in one process: Milvus gRPC, HTTP health/metrics, embedded log and object store.
+    /// Every role in one process: Milvus gRPC, HTTP health/metrics, log and object store
+    /// (embedded by default; Kafka and S3 when configured).
     Standalone(StandaloneArgs),
 }
 
 #[derive(clap::Args)]
 struct StandaloneArgs {
-    /// Directory for the log, segments, indexes and catalog.
+    #[command(flatten)]
+    storage: config::StorageArgs,
+    /// Directory for the embedded log and the local object store (segments, indexes, catalog).
     #[arg(long, env = "QUARRY_DATA_DIR", default_value = "./data")]
     data_dir: PathBuf,
     /// Milvus gRPC port.
@@ -71,7 +75,10 @@ async fn shutdown_signal() {
 
 async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
     let options = EngineOptions { segment_rows: args.segment_rows, ..Default::default() };
-    let engine = Engine::open_dir(&args.data_dir, options).await.with_context(|| format!("opening data directory {}", args.data_dir.display()))?;
+    let (log_config, store_config) = args.storage.resolve()?;
+    let (store, log) = config::open_backends(&log_config, &store_config, &args.data_dir).await?;
+    tracing::info!(log = ?log, store = ?store, "storage backends");
+    let engine = Engine::open(store, log, options).await.context("opening the engine")?;
     let metrics = Arc::new(metrics::Metrics::new());
 
     let http_metrics = metrics.clone();

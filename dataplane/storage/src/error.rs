@@ -17,6 +17,8 @@ pub enum StorageError {
     InvalidKey(String),
     #[error("io error on {path}: {source}")]
     Io { path: String, #[source] source: std::io::Error },
+    #[error("{backend} error: {message}")]
+    Backend { backend: &'static str, message: String },
     #[error("background task failed: {0}")]
     Task(String),
 }

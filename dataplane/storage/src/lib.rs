@@ -2,9 +2,9 @@
 //!
 //! Two traits, each with more than one implementation and one conformance suite
 //! ([`testsuite`]) that every implementation must pass:
-//! - [`ObjectStore`]: immutable blobs by key (local directory, memory; S3 in cluster mode).
-//! - [`LogStore`]: ordered, durable shard logs addressed by offset (embedded files, memory;
-//!   Kafka in cluster mode). The offset is Quarry's notion of time within a shard.
+//! - [`ObjectStore`]: immutable blobs by key (local directory, memory, S3 with feature `s3`).
+//! - [`LogStore`]: ordered, durable shard logs addressed by offset (embedded files, memory,
+//!   Kafka with feature `kafka`). The offset is Quarry's notion of time within a shard.
 
 mod error;
 pub mod log;
@@ -14,3 +14,7 @@ pub mod testsuite;
 pub use error::{Result, StorageError};
 pub use log::{embedded::EmbeddedLog, memory::MemoryLog, LogEntry, LogStore};
 pub use object::{local::LocalObjectStore, memory::MemoryObjectStore, ObjectStore};
+#[cfg(feature = "kafka")]
+pub use log::kafka::{KafkaLog, KafkaOptions};
+#[cfg(feature = "s3")]
+pub use object::s3::{S3ObjectStore, S3Options};

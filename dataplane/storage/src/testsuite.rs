@@ -23,6 +23,11 @@ pub async fn object_store_conformance(store: &dyn ObjectStore) {
     let big = Bytes::from((0..3_000_000u32).map(|i| (i % 251) as u8).collect::<Vec<_>>());
     store.put("a/big", big.clone()).await.unwrap();
     assert_eq!(store.get("a/big").await.unwrap(), big);
+    // large enough for a multipart upload where the backend has one
+    let huge = Bytes::from((0..(11u32 << 20)).map(|i| (i % 253) as u8).collect::<Vec<_>>());
+    store.put("a/huge", huge.clone()).await.unwrap();
+    assert_eq!(store.get("a/huge").await.unwrap(), huge);
+    store.delete("a/huge").await.unwrap();
 
     // conditional put
     store.put_if_absent("a/b/cond", Bytes::from_static(b"first")).await.unwrap();

@@ -2,6 +2,8 @@
 //! 0, 1, 2, … A topic is a collection, a partition is a shard.
 
 pub mod embedded;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod memory;
 
 use async_trait::async_trait;

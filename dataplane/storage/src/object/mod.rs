@@ -2,6 +2,8 @@
 
 pub mod local;
 pub mod memory;
+#[cfg(feature = "s3")]
+pub mod s3;
 
 use async_trait::async_trait;
 use bytes::Bytes;

@@ -1,0 +1,239 @@
+//! Storage configuration: a TOML file (`--config`) whose values command-line flags and
+//! environment variables override. See docs/configuration.md for every key.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use quarry_storage::log::embedded::EmbeddedLogOptions;
+use quarry_storage::{
+    EmbeddedLog, KafkaLog, KafkaOptions, LocalObjectStore, LogStore, ObjectStore, S3ObjectStore, S3Options,
+};
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub log: Option<LogConfig>,
+    pub object_store: Option<ObjectStoreConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum LogConfig {
+    /// segmented files under `<data-dir>/log`
+    Embedded,
+    Kafka {
+        brokers: String,
+        #[serde(default = "default_topic_prefix")]
+        topic_prefix: String,
+        #[serde(default = "default_replication")]
+        replication_factor: i32,
+        /// extra librdkafka properties, e.g. `"security.protocol" = "SASL_SSL"`
+        #[serde(default)]
+        properties: BTreeMap<String, String>,
+    },
+}
+
+fn default_topic_prefix() -> String {
+    "quarry-".into()
+}
+
+fn default_replication() -> i32 {
+    1
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum ObjectStoreConfig {
+    /// a directory under `<data-dir>/objects`
+    Local,
+    S3 {
+        endpoint: Option<String>,
+        bucket: String,
+        #[serde(default = "default_region")]
+        region: String,
+        #[serde(default)]
+        prefix: String,
+        #[serde(default)]
+        path_style: bool,
+        /// falls back to `AWS_ACCESS_KEY_ID`
+        access_key_id: Option<String>,
+        /// falls back to `AWS_SECRET_ACCESS_KEY`
+        secret_access_key: Option<String>,
+        /// create the bucket at start-up when it is missing (development)
+        #[serde(default)]
+        create_bucket: bool,
+    },
+}
+
+fn default_region() -> String {
+    "us-east-1".into()
+}
+
+/// Storage flags shared by every role; each overrides the config file.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StorageArgs {
+    /// TOML configuration file (see docs/configuration.md).
+    #[arg(long, env = "QUARRY_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Kafka bootstrap servers; selects the Kafka log.
+    #[arg(long, env = "QUARRY_KAFKA_BROKERS")]
+    pub kafka_brokers: Option<String>,
+    /// Prefix of Kafka topic names (one topic per collection).
+    #[arg(long, env = "QUARRY_KAFKA_TOPIC_PREFIX")]
+    pub kafka_topic_prefix: Option<String>,
+    /// S3 bucket; selects the S3 object store.
+    #[arg(long, env = "QUARRY_S3_BUCKET")]
+    pub s3_bucket: Option<String>,
+    /// S3 endpoint URL (omit for AWS).
+    #[arg(long, env = "QUARRY_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    #[arg(long, env = "QUARRY_S3_REGION")]
+    pub s3_region: Option<String>,
+    /// Key prefix inside the bucket.
+    #[arg(long, env = "QUARRY_S3_PREFIX")]
+    pub s3_prefix: Option<String>,
+    /// Path-style addressing (MinIO, moto and most on-premises servers).
+    #[arg(long, env = "QUARRY_S3_PATH_STYLE")]
+    pub s3_path_style: Option<bool>,
+    /// Create the bucket when it is missing.
+    #[arg(long, env = "QUARRY_S3_CREATE_BUCKET")]
+    pub s3_create_bucket: Option<bool>,
+}
+
+impl StorageArgs {
+    /// The file's settings with flags and environment applied on top.
+    pub fn resolve(&self) -> anyhow::Result<(LogConfig, ObjectStoreConfig)> {
+        let file = match &self.config {
+            Some(path) => load(path)?,
+            None => FileConfig::default(),
+        };
+        let mut log = file.log.unwrap_or(LogConfig::Embedded);
+        if let Some(brokers) = &self.kafka_brokers {
+            log = match log {
+                LogConfig::Kafka { topic_prefix, replication_factor, properties, .. } => {
+                    LogConfig::Kafka { brokers: brokers.clone(), topic_prefix, replication_factor, properties }
+                }
+                LogConfig::Embedded => LogConfig::Kafka {
+                    brokers: brokers.clone(),
+                    topic_prefix: default_topic_prefix(),
+                    replication_factor: default_replication(),
+                    properties: BTreeMap::new(),
+                },
+            };
+        }
+        if let (Some(p), LogConfig::Kafka { topic_prefix, .. }) = (&self.kafka_topic_prefix, &mut log) {
+            *topic_prefix = p.clone();
+        }
+        let mut store = file.object_store.unwrap_or(ObjectStoreConfig::Local);
+        if let Some(bucket) = &self.s3_bucket {
+            if let ObjectStoreConfig::Local = store {
+                store = ObjectStoreConfig::S3 {
+                    endpoint: None,
+                    bucket: bucket.clone(),
+                    region: default_region(),
+                    prefix: String::new(),
+                    path_style: false,
+                    access_key_id: None,
+                    secret_access_key: None,
+                    create_bucket: false,
+                };
+            }
+        }
+        if let ObjectStoreConfig::S3 { endpoint, bucket, region, prefix, path_style, create_bucket, .. } = &mut store {
+            override_with(bucket, &self.s3_bucket);
+            override_with(region, &self.s3_region);
+            override_with(prefix, &self.s3_prefix);
+            override_with(path_style, &self.s3_path_style);
+            override_with(create_bucket, &self.s3_create_bucket);
+            if self.s3_endpoint.is_some() {
+                *endpoint = self.s3_endpoint.clone();
+            }
+        } else if self.s3_endpoint.is_some() || self.s3_prefix.is_some() {
+            bail!("--s3-endpoint/--s3-prefix need an S3 bucket (--s3-bucket or [object_store] kind = \"s3\")");
+        }
+        Ok((log, store))
+    }
+}
+
+fn override_with<T: Clone>(slot: &mut T, value: &Option<T>) {
+    if let Some(v) = value {
+        *slot = v.clone();
+    }
+}
+
+fn load(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+/// Opens the configured log and object store; local kinds live under `data_dir`.
+pub async fn open_backends(
+    log: &LogConfig,
+    store: &ObjectStoreConfig,
+    data_dir: &Path,
+) -> anyhow::Result<(Arc<dyn ObjectStore>, Arc<dyn LogStore>)> {
+    let log: Arc<dyn LogStore> = match log {
+        LogConfig::Embedded => Arc::new(EmbeddedLog::open(data_dir.join("log"), EmbeddedLogOptions::default())?),
+        LogConfig::Kafka { brokers, topic_prefix, replication_factor, properties } => {
+            let mut o = KafkaOptions::new(brokers.clone());
+            o.topic_prefix = topic_prefix.clone();
+            o.replication_factor = *replication_factor;
+            o.client_properties = properties.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            Arc::new(KafkaLog::connect(o).context("connecting to kafka")?)
+        }
+    };
+    let store: Arc<dyn ObjectStore> = match store {
+        ObjectStoreConfig::Local => Arc::new(LocalObjectStore::open(data_dir.join("objects"))?),
+        ObjectStoreConfig::S3 { endpoint, bucket, region, prefix, path_style, access_key_id, secret_access_key, create_bucket } => {
+            let mut o = S3Options::new(bucket.clone());
+            o.endpoint = endpoint.clone();
+            o.region = region.clone();
+            o.prefix = prefix.trim_matches('/').to_string();
+            o.path_style = *path_style;
+            o.access_key_id = access_key_id.clone().or_else(|| std::env::var("AWS_ACCESS_KEY_ID").ok()).unwrap_or_default();
+            o.secret_access_key =
+                secret_access_key.clone().or_else(|| std::env::var("AWS_SECRET_ACCESS_KEY").ok()).unwrap_or_default();
+            o.session_token = std::env::var("AWS_SESSION_TOKEN").ok();
+            let s3 = S3ObjectStore::new(o);
+            if *create_bucket {
+                s3.ensure_bucket().await.context("creating the S3 bucket")?;
+            }
+            Arc::new(s3)
+        }
+    };
+    Ok((store, log))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_cluster_file() {
+        let f: FileConfig = toml::from_str(
+            r#"
+            [log]
+            kind = "kafka"
+            brokers = "k1:9092,k2:9092"
+            properties = { "security.protocol" = "SASL_SSL" }
+            [object_store]
+            kind = "s3"
+            endpoint = "http://minio:9000"
+            bucket = "quarry"
+            path_style = true
+            "#,
+        )
+        .unwrap();
+        assert!(matches!(f.log, Some(LogConfig::Kafka { ref brokers, replication_factor: 1, .. }) if brokers == "k1:9092,k2:9092"));
+        assert!(matches!(f.object_store, Some(ObjectStoreConfig::S3 { path_style: true, ref region, .. }) if region == "us-east-1"));
+    }
+
+    #[test]
+    fn rejects_unknown_keys() {
+        let err = toml::from_str::<FileConfig>("[log]\nkind = \"kafka\"\nbrokers = \"x\"\nbrokerz = \"y\"\n").unwrap_err();
+        assert!(err.to_string().contains("brokerz"), "{err}");
+    }
+}

@@ -1,0 +1,246 @@
+//! Object store on any S3-compatible endpoint (aws-sdk-s3): path-style or virtual-host
+//! addressing, multipart upload for large objects, the SDK's standard retries with exponential
+//! backoff, and `If-None-Match: *` for conditional puts (catalog commits).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_s3::config::retry::RetryConfig;
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::Client;
+use bytes::Bytes;
+
+use super::{check_key, ObjectStore};
+use crate::{Result, StorageError};
+
+#[derive(Debug, Clone)]
+pub struct S3Options {
+    /// e.g. `http://127.0.0.1:9000`; `None` means AWS itself
+    pub endpoint: Option<String>,
+    pub bucket: String,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+    /// `http://host/bucket/key` instead of `http://bucket.host/key` (MinIO, moto, most on-prem)
+    pub path_style: bool,
+    /// every key is stored under this prefix (no leading or trailing `/`); may be empty
+    pub prefix: String,
+    /// objects at least this large are uploaded in parts
+    pub multipart_threshold: usize,
+    /// part size of multipart uploads (S3 requires at least 5 MiB for all but the last)
+    pub part_size: usize,
+    /// attempts per request, retried with exponential backoff
+    pub max_attempts: u32,
+}
+
+impl S3Options {
+    pub fn new(bucket: impl Into<String>) -> Self {
+        Self {
+            endpoint: None,
+            bucket: bucket.into(),
+            region: "us-east-1".into(),
+            access_key_id: String::new(),
+            secret_access_key: String::new(),
+            session_token: None,
+            path_style: false,
+            prefix: String::new(),
+            multipart_threshold: 16 << 20,
+            part_size: 8 << 20,
+            max_attempts: 5,
+        }
+    }
+}
+
+pub struct S3ObjectStore {
+    client: Client,
+    options: S3Options,
+}
+
+impl std::fmt::Debug for S3ObjectStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3ObjectStore").field("bucket", &self.options.bucket).field("prefix", &self.options.prefix).finish()
+    }
+}
+
+fn s3err<E: std::fmt::Debug>(op: &str, key: &str, e: &SdkError<E>) -> StorageError {
+    let detail = match e {
+        SdkError::ServiceError(s) => format!("status {}: {:?}", s.raw().status().as_u16(), s.err()),
+        other => format!("{other:?}"),
+    };
+    StorageError::Backend { backend: "s3", message: format!("{op} {key}: {detail}") }
+}
+
+fn status<E>(e: &SdkError<E>) -> Option<u16> {
+    e.raw_response().map(|r| r.status().as_u16())
+}
+
+impl S3ObjectStore {
+    pub fn new(options: S3Options) -> Self {
+        let creds = Credentials::new(
+            options.access_key_id.clone(),
+            options.secret_access_key.clone(),
+            options.session_token.clone(),
+            None,
+            "quarry-config",
+        );
+        let mut conf = aws_sdk_s3::config::Builder::new()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(options.region.clone()))
+            .credentials_provider(creds)
+            .force_path_style(options.path_style)
+            .retry_config(RetryConfig::standard().with_max_attempts(options.max_attempts).with_initial_backoff(Duration::from_millis(100)));
+        if let Some(endpoint) = &options.endpoint {
+            conf = conf.endpoint_url(endpoint);
+        }
+        Self { client: Client::from_conf(conf.build()), options }
+    }
+
+    /// Creates the bucket when it does not exist (development and tests; production buckets are
+    /// provisioned outside Quarry).
+    pub async fn ensure_bucket(&self) -> Result<()> {
+        if self.client.head_bucket().bucket(&self.options.bucket).send().await.is_ok() {
+            return Ok(());
+        }
+        match self.client.create_bucket().bucket(&self.options.bucket).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if matches!(status(&e), Some(409)) => Ok(()),
+            Err(e) => Err(s3err("create bucket", &self.options.bucket, &e)),
+        }
+    }
+
+    fn full_key(&self, key: &str) -> String {
+        if self.options.prefix.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}/{}", self.options.prefix, key)
+        }
+    }
+
+    async fn put_multipart(&self, full: &str, data: Bytes) -> Result<()> {
+        let bucket = &self.options.bucket;
+        let created = self.client.create_multipart_upload().bucket(bucket).key(full).send().await.map_err(|e| s3err("start upload", full, &e))?;
+        let upload_id = created.upload_id().unwrap_or_default().to_string();
+        let result = async {
+            let mut parts = Vec::new();
+            for (i, chunk) in data.chunks(self.options.part_size.max(5 << 20)).enumerate() {
+                let n = i as i32 + 1;
+                let part = self
+                    .client
+                    .upload_part()
+                    .bucket(bucket)
+                    .key(full)
+                    .upload_id(&upload_id)
+                    .part_number(n)
+                    .body(ByteStream::from(data.slice_ref(chunk)))
+                    .send()
+                    .await
+                    .map_err(|e| s3err("upload part", full, &e))?;
+                parts.push(CompletedPart::builder().part_number(n).set_e_tag(part.e_tag().map(str::to_string)).build());
+            }
+            let done = CompletedMultipartUpload::builder().set_parts(Some(parts)).build();
+            self.client
+                .complete_multipart_upload()
+                .bucket(bucket)
+                .key(full)
+                .upload_id(&upload_id)
+                .multipart_upload(done)
+                .send()
+                .await
+                .map_err(|e| s3err("complete upload", full, &e))?;
+            Ok(())
+        }
+        .await;
+        if result.is_err() {
+            let _ = self.client.abort_multipart_upload().bucket(bucket).key(full).upload_id(&upload_id).send().await;
+        }
+        result
+    }
+}
+
+#[async_trait]
+impl ObjectStore for S3ObjectStore {
+    async fn put(&self, key: &str, data: Bytes) -> Result<()> {
+        check_key(key)?;
+        let full = self.full_key(key);
+        if data.len() >= self.options.multipart_threshold {
+            return self.put_multipart(&full, data).await;
+        }
+        self.client
+            .put_object()
+            .bucket(&self.options.bucket)
+            .key(&full)
+            .body(ByteStream::from(data))
+            .send()
+            .await
+            .map_err(|e| s3err("put", &full, &e))?;
+        Ok(())
+    }
+
+    async fn put_if_absent(&self, key: &str, data: Bytes) -> Result<()> {
+        check_key(key)?;
+        let full = self.full_key(key);
+        let mut backoff = Duration::from_millis(50);
+        for _ in 0..8 {
+            let sent = self
+                .client
+                .put_object()
+                .bucket(&self.options.bucket)
+                .key(&full)
+                .if_none_match("*")
+                .body(ByteStream::from(data.clone()))
+                .send()
+                .await;
+            match sent {
+                Ok(_) => return Ok(()),
+                Err(e) if status(&e) == Some(412) => return Err(StorageError::AlreadyExists(key.to_string())),
+                // 409: a concurrent conditional write is in flight; its outcome decides ours
+                Err(e) if status(&e) == Some(409) => {
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                }
+                Err(e) => return Err(s3err("conditional put", &full, &e)),
+            }
+        }
+        Err(StorageError::Backend { backend: "s3", message: format!("conditional put {full}: kept conflicting") })
+    }
+
+    async fn get(&self, key: &str) -> Result<Bytes> {
+        check_key(key)?;
+        let full = self.full_key(key);
+        let out = match self.client.get_object().bucket(&self.options.bucket).key(&full).send().await {
+            Ok(out) => out,
+            Err(e) if status(&e) == Some(404) => return Err(StorageError::NotFound(key.to_string())),
+            Err(e) => return Err(s3err("get", &full, &e)),
+        };
+        let body = out.body.collect().await.map_err(|e| StorageError::Backend { backend: "s3", message: format!("get {full}: {e}") })?;
+        Ok(body.into_bytes())
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        let full = self.full_key(prefix);
+        let full = if prefix.is_empty() && !self.options.prefix.is_empty() { format!("{}/", self.options.prefix) } else { full };
+        let strip = if self.options.prefix.is_empty() { 0 } else { self.options.prefix.len() + 1 };
+        let mut keys = Vec::new();
+        let mut pages = self.client.list_objects_v2().bucket(&self.options.bucket).prefix(&full).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| s3err("list", &full, &e))?;
+            keys.extend(page.contents().iter().filter_map(|o| o.key()).map(|k| k[strip..].to_string()));
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        check_key(key)?;
+        let full = self.full_key(key);
+        match self.client.delete_object().bucket(&self.options.bucket).key(&full).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if status(&e) == Some(404) => Ok(()),
+            Err(e) => Err(s3err("delete", &full, &e)),
+        }
+    }
+}
