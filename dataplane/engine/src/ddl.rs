@@ -3,12 +3,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use quarry_coord::{CollectionMeta, IndexMeta, PartitionMeta};
+use quarry_coord::{CollectionMeta, Created, IndexMeta, NewCollection, NewIndex};
 use quarry_index::IndexSpec;
 use quarry_types::{CollectionSchema, ConsistencyLevel, DataType};
 
 use crate::error::invalid;
-use crate::{CollectionRt, Engine, EngineError, Result, DEFAULT_DB, DEFAULT_PARTITION};
+use crate::{CollectionRt, Engine, EngineError, Result, DEFAULT_PARTITION};
 
 pub const MAX_SHARDS: u32 = 16;
 
@@ -43,43 +43,11 @@ impl Engine {
         if shards > MAX_SHARDS {
             return Err(invalid(format!("shard number {shards} exceeds the maximum of {MAX_SHARDS}")));
         }
-        let now = self.tso.now();
-        if let Some(existing) = self.catalog.snapshot().by_name(DEFAULT_DB, &req.name) {
-            // Milvus accepts an identical re-create and rejects a different one
-            if existing.schema == schema && existing.shards == shards {
-                return Ok(());
-            }
-            return Err(EngineError::CollectionExists(req.name));
-        }
-        let meta = self
-            .catalog
-            .commit(|s| {
-                if s.by_name(DEFAULT_DB, &req.name).is_some() {
-                    return Err(EngineError::CollectionExists(req.name.clone()));
-                }
-                let id = s.alloc_id();
-                let partition = PartitionMeta { id: s.alloc_id(), name: DEFAULT_PARTITION.into(), created_ts: now };
-                let meta = CollectionMeta {
-                    id,
-                    name: req.name.clone(),
-                    db: DEFAULT_DB.into(),
-                    schema,
-                    shards,
-                    consistency: req.consistency,
-                    properties: req.properties,
-                    created_ts: now,
-                    updated_ts: now,
-                    loaded: false,
-                    partitions: vec![partition],
-                    indexes: vec![],
-                    segments: vec![],
-                    checkpoints: vec![0; shards as usize],
-                };
-                s.last_ts = now;
-                s.collections.insert(id, meta.clone());
-                Ok(meta)
-            })
-            .await?;
+        let req = NewCollection { name: req.name, schema, shards, consistency: req.consistency, properties: req.properties };
+        let meta = match self.meta.create_collection(req).await? {
+            Created::New(meta) => meta,
+            Created::Existing(_) => return Ok(()),
+        };
         self.log.create_topic(&meta.topic(), shards).await?;
         self.collections.write().insert(meta.id, Arc::new(CollectionRt::new(&meta)));
         tracing::info!(collection = %meta.name, id = meta.id, shards, "collection created");
@@ -93,12 +61,7 @@ impl Engine {
             Err(EngineError::CollectionNotFound(_)) => return Ok(()),
             Err(e) => return Err(e),
         };
-        self.catalog
-            .commit(|s| {
-                s.collections.remove(&meta.id);
-                Ok::<_, EngineError>(())
-            })
-            .await?;
+        self.meta.drop_collection(meta.id).await?;
         self.collections.write().remove(&meta.id);
         self.log.delete_topic(&meta.topic()).await?;
         for key in self.store.list(&format!("collections/{}/", meta.id)).await? {
@@ -113,11 +76,11 @@ impl Engine {
     }
 
     pub fn describe_collection_by_id(&self, id: i64) -> Result<CollectionMeta> {
-        self.catalog.snapshot().collections.get(&id).cloned().ok_or_else(|| EngineError::CollectionNotFound(id.to_string()))
+        self.meta.snapshot().collections.get(&id).cloned().ok_or_else(|| EngineError::CollectionNotFound(id.to_string()))
     }
 
     pub fn list_collections(&self) -> Vec<CollectionMeta> {
-        let mut all: Vec<_> = self.catalog.snapshot().collections.values().cloned().collect();
+        let mut all: Vec<_> = self.meta.snapshot().collections.values().cloned().collect();
         all.sort_by_key(|c| c.created_ts);
         all
     }
@@ -150,17 +113,7 @@ impl Engine {
                 )));
             }
         }
-        if meta.loaded == loaded {
-            return Ok(());
-        }
-        self.catalog
-            .commit(|s| {
-                if let Some(c) = s.collections.get_mut(&meta.id) {
-                    c.loaded = loaded;
-                }
-                Ok::<_, EngineError>(())
-            })
-            .await
+        Ok(self.meta.set_loaded(meta.id, loaded).await?)
     }
 
     pub async fn load_collection(&self, name: &str) -> Result<()> {
@@ -192,26 +145,8 @@ impl Engine {
         normalized.insert("metric_type".into(), spec.metric.name().into());
         normalized.entry("index_type".into()).or_insert_with(|| "AUTOINDEX".into());
         let index_name = if index_name.is_empty() { field.name.clone() } else { index_name.to_string() };
-        if let Some(existing) = meta.indexes.iter().find(|i| i.field_name == field.name || i.name == index_name) {
-            if existing.params == normalized && existing.name == index_name {
-                return Ok(());
-            }
-            return Err(invalid(format!(
-                "at most one distinct index is allowed per field: field {} already has index {} with other parameters",
-                field.name, existing.name
-            )));
-        }
-        let now = self.tso.now();
-        let field_name = field.name.clone();
-        self.catalog
-            .commit(|s| {
-                let id = s.alloc_id();
-                let c = s.collections.get_mut(&meta.id).ok_or_else(|| EngineError::CollectionNotFound(name.to_string()))?;
-                c.indexes.push(IndexMeta { id, name: index_name.clone(), field_name, params: normalized, created_ts: now });
-                s.last_ts = now;
-                Ok::<_, EngineError>(())
-            })
-            .await?;
+        let index = NewIndex { name: index_name, field_name: field.name.clone(), params: normalized };
+        self.meta.create_index(meta.id, index).await?;
         self.index_wakeup.notify_one();
         Ok(())
     }
@@ -247,17 +182,7 @@ impl Engine {
         let Some(index) = meta.indexes.iter().find(|i| (index_name.is_empty() || i.name == index_name) && (field_name.is_empty() || i.field_name == field_name)).cloned() else {
             return Err(EngineError::IndexNotFound(format!("collection={name}, index={index_name}")));
         };
-        self.catalog
-            .commit(|s| {
-                if let Some(c) = s.collections.get_mut(&meta.id) {
-                    c.indexes.retain(|i| i.id != index.id);
-                    for seg in &mut c.segments {
-                        seg.index_files.remove(&index.id);
-                    }
-                }
-                Ok::<_, EngineError>(())
-            })
-            .await?;
+        self.meta.drop_index(meta.id, index.id).await?;
         for shard in &rt.shards {
             for seg in shard.data.write().sealed.iter_mut() {
                 seg.indexes.remove(&index.id);

@@ -31,12 +31,23 @@ pub enum EngineError {
     #[error("storage failure: {0}")]
     Storage(#[from] StorageError),
     #[error("catalog failure: {0}")]
-    Coord(#[from] CoordError),
+    Coord(CoordError),
     #[error("internal error: {0}")]
     Internal(String),
 }
 
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;
+
+impl From<CoordError> for EngineError {
+    fn from(e: CoordError) -> Self {
+        match e {
+            CoordError::CollectionExists(name) => EngineError::CollectionExists(name),
+            CoordError::CollectionNotFound(name) => EngineError::CollectionNotFound(name),
+            e @ CoordError::IndexConflict { .. } => EngineError::InvalidArgument(e.to_string()),
+            e => EngineError::Coord(e),
+        }
+    }
+}
 
 pub(crate) fn invalid(msg: impl Into<String>) -> EngineError {
     EngineError::InvalidArgument(msg.into())

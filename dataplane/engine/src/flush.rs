@@ -12,7 +12,7 @@ use arrow_select::filter::filter_record_batch;
 use bytes::Bytes;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
-use quarry_coord::SegmentMeta;
+use quarry_coord::{CoordError, FlushCommit, IndexCommit, SegmentMeta};
 use quarry_index::{HnswIndex, IndexKind, IndexSpec};
 use quarry_types::batch::offsets;
 use quarry_types::CollectionSchema;
@@ -87,7 +87,7 @@ impl Engine {
         let new_segment = if growing.live > 0 {
             let g = growing.clone();
             let batch = tokio::task::spawn_blocking(move || live_rows(&schema, &g)).await.map_err(|e| EngineError::Internal(e.to_string()))??;
-            let id = self.catalog.commit(|st| Ok::<_, EngineError>(st.alloc_id())).await?;
+            let id = self.meta.alloc_ids(1).await?;
             let data_key = format!("{}/data.parquet", segment_prefix(rt.id, id));
             let b2 = batch.clone();
             let bytes = tokio::task::spawn_blocking(move || encode_parquet(&b2)).await.map_err(|e| EngineError::Internal(e.to_string()))??;
@@ -109,40 +109,28 @@ impl Engine {
         } else {
             None
         };
-        let version = self.catalog.snapshot().version + 1;
+        // delete files are named by a fresh timestamp: a newer file never overwrites an older one
+        let version = self.meta.timestamp();
         let mut delete_keys = Vec::new();
         for (seg_id, rows, count) in &sealed_deletes {
             let key = format!("{}/deletes-{version}.json", segment_prefix(rt.id, *seg_id));
             self.store.put(&key, Bytes::from(serde_json::to_vec(rows).expect("json"))).await?;
-            delete_keys.push((*seg_id, key, *count));
+            delete_keys.push((*seg_id, key, *count as u64));
         }
-        let now = self.tso.now();
-        let new_meta = new_segment.as_ref().map(|(m, _)| m.clone());
-        let old_delete_keys = self
-            .catalog
-            .commit(|st| {
-                let c = st.collections.get_mut(&rt.id).ok_or_else(|| EngineError::CollectionNotFound(rt.id.to_string()))?;
-                let mut old = Vec::new();
-                for (seg_id, key, count) in &delete_keys {
-                    if let Some(seg) = c.segments.iter_mut().find(|s| s.id == *seg_id) {
-                        old.extend(seg.deletes_key.replace(key.clone()));
-                        seg.deleted_rows = *count as u64;
-                    }
-                }
-                if let Some(m) = &new_meta {
-                    c.segments.push(m.clone());
-                }
-                c.checkpoints[shard as usize] = applied;
-                st.last_ts = now;
-                Ok::<_, EngineError>(old)
-            })
-            .await?;
+        let commit = FlushCommit {
+            collection: rt.id,
+            shard,
+            new_segment: new_segment.as_ref().map(|(m, _)| m.clone()),
+            deletes: delete_keys.clone(),
+            checkpoint: applied,
+        };
+        let old_delete_keys = self.meta.commit_flush(commit).await?;
         {
             let mut d = s.data.write();
             for (seg_id, _, count) in &delete_keys {
                 if let Some(seg) = d.sealed.iter_mut().find(|x| x.meta.id == *seg_id) {
-                    seg.persisted_deletes = *count;
-                    seg.meta.deleted_rows = *count as u64;
+                    seg.persisted_deletes = *count as usize;
+                    seg.meta.deleted_rows = *count;
                 }
             }
             if let Some((meta, batch)) = new_segment.clone() {
@@ -163,7 +151,7 @@ impl Engine {
 
     /// Builds one missing index file, if any; returns whether it did work.
     async fn build_one_index(&self) -> Result<bool> {
-        let snap = self.catalog.snapshot();
+        let snap = self.meta.snapshot();
         let mut job = None;
         'outer: for c in snap.collections.values() {
             for idx in &c.indexes {
@@ -207,14 +195,15 @@ impl Engine {
                 Some(Arc::new(index))
             }
         };
-        self.catalog
-            .commit(|st| {
-                if let Some(s) = st.collections.get_mut(&meta.id).and_then(|c| c.segments.iter_mut().find(|s| s.id == seg.id)) {
-                    s.index_files.insert(idx.id, key.clone());
-                }
-                Ok::<_, EngineError>(())
-            })
-            .await?;
+        match self.meta.commit_index(IndexCommit { collection: meta.id, segment: seg.id, index: idx.id, key: key.clone() }).await {
+            Ok(()) => {}
+            Err(CoordError::StaleCommit(why)) => {
+                tracing::info!(collection = meta.id, segment = seg.id, index = idx.id, why, "index build outdated; dropping its file");
+                self.store.delete(&key).await?;
+                return Ok(true);
+            }
+            Err(e) => return Err(e.into()),
+        }
         if let Some(index) = built {
             let mut d = rt.shards[seg.shard as usize].data.write();
             if let Some(s) = d.sealed.iter_mut().find(|s| s.meta.id == seg.id) {

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use parking_lot::RwLock;
-use quarry_coord::{Catalog, CollectionMeta, Tso};
+use quarry_coord::{Catalog, CollectionMeta, LocalMeta, MetaService};
 use quarry_storage::log::embedded::EmbeddedLogOptions;
 use quarry_storage::{EmbeddedLog, LocalObjectStore, LogStore, ObjectStore};
 use quarry_types::CollectionSchema;
@@ -30,8 +30,7 @@ pub use write::{InsertInput, MutationOutcome};
 
 use segment::{SegmentData, Sealed};
 
-pub const DEFAULT_DB: &str = "default";
-pub const DEFAULT_PARTITION: &str = "_default";
+pub use quarry_coord::meta::{DEFAULT_DB, DEFAULT_PARTITION};
 
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
@@ -82,8 +81,8 @@ impl CollectionRt {
 }
 
 pub struct Engine {
-    pub(crate) catalog: Catalog,
-    pub(crate) tso: Tso,
+    /// the catalog and its operations: in-process (standalone) or the coordinator's
+    pub(crate) meta: Arc<dyn MetaService>,
     pub(crate) store: Arc<dyn ObjectStore>,
     pub(crate) log: Arc<dyn LogStore>,
     pub(crate) options: EngineOptions,
@@ -112,12 +111,19 @@ impl Engine {
     /// Opens over any backends: loads the catalog, sealed segments and indexes, replays the
     /// log from each shard's checkpoint, and starts the background sealer and index builder.
     pub async fn open(store: Arc<dyn ObjectStore>, log: Arc<dyn LogStore>, options: EngineOptions) -> Result<Arc<Self>> {
-        let catalog = Catalog::open(store.clone()).await?;
-        let tso = Tso::new();
-        tso.observe(catalog.snapshot().last_ts);
+        let meta = Arc::new(LocalMeta::new(Catalog::open(store.clone()).await?));
+        Self::open_with_meta(meta, store, log, options).await
+    }
+
+    /// Opens over any backends with the catalog operations of `meta`.
+    pub async fn open_with_meta(
+        meta: Arc<dyn MetaService>,
+        store: Arc<dyn ObjectStore>,
+        log: Arc<dyn LogStore>,
+        options: EngineOptions,
+    ) -> Result<Arc<Self>> {
         let engine = Arc::new(Self {
-            catalog,
-            tso,
+            meta,
             store,
             log,
             options,
@@ -138,7 +144,7 @@ impl Engine {
 
     /// A fresh hybrid timestamp.
     pub fn now_ts(&self) -> u64 {
-        self.tso.now()
+        self.meta.timestamp()
     }
 
     pub(crate) fn runtime(&self, id: i64) -> Result<Arc<CollectionRt>> {
@@ -147,7 +153,7 @@ impl Engine {
 
     /// The catalog entry and runtime of a collection by name.
     pub(crate) fn resolve(&self, name: &str) -> Result<(CollectionMeta, Arc<CollectionRt>)> {
-        let snap = self.catalog.snapshot();
+        let snap = self.meta.snapshot();
         let meta = snap.by_name(DEFAULT_DB, name).cloned().ok_or_else(|| EngineError::CollectionNotFound(name.to_string()))?;
         let rt = self.runtime(meta.id)?;
         Ok((meta, rt))

@@ -16,7 +16,7 @@ const REPLAY_BATCH: usize = 256;
 
 impl Engine {
     pub(crate) async fn recover(&self) -> Result<()> {
-        let snap = self.catalog.snapshot();
+        let snap = self.meta.snapshot();
         for meta in snap.collections.values() {
             let rt = Arc::new(CollectionRt::new(meta));
             self.log.create_topic(&rt.topic, meta.shards).await?;

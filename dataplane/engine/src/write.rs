@@ -58,14 +58,7 @@ impl Engine {
         let mut ids = self.row_ids.lock().await;
         if ids.1 - ids.0 < n as i64 {
             let want = (n as i64).max(ROW_ID_BLOCK);
-            let start = self
-                .catalog
-                .commit(|s| {
-                    let start = s.alloc_id().max(1);
-                    s.next_id = start + want;
-                    Ok::<_, EngineError>(start)
-                })
-                .await?;
+            let start = self.meta.alloc_ids(want as u64).await?;
             *ids = (start, start + want);
         }
         let first = ids.0;
@@ -136,7 +129,7 @@ impl Engine {
             let deletes = if input.upsert { rows.iter().map(|r| pks[*r as usize].clone()).collect() } else { vec![] };
             self.append_and_apply(&rt, shard, LogRecord { partition_id, deletes, rows: Some(part) }).await?;
         }
-        Ok(MutationOutcome { count: pks.len() as u64, ids: pks, timestamp: self.tso.now() })
+        Ok(MutationOutcome { count: pks.len() as u64, ids: pks, timestamp: self.meta.timestamp() })
     }
 
     /// Deletes the rows matching a filter expression; returns how many live rows it removed.
@@ -156,6 +149,6 @@ impl Engine {
         for (shard, deletes) in by_shard {
             count += self.append_and_apply(&rt, shard, LogRecord { partition_id, deletes, rows: None }).await?;
         }
-        Ok(MutationOutcome { ids: vec![], count: count as u64, timestamp: self.tso.now() })
+        Ok(MutationOutcome { ids: vec![], count: count as u64, timestamp: self.meta.timestamp() })
     }
 }

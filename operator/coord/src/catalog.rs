@@ -23,6 +23,16 @@ pub enum CoordError {
     BadManifest { key: String, reason: String },
     #[error("another coordinator committed catalog version {0} first")]
     Conflict(u64),
+    #[error("collection {0} already exists")]
+    CollectionExists(String),
+    #[error("collection not found[collection={0}]")]
+    CollectionNotFound(String),
+    #[error("at most one distinct index is allowed per field: field {field} already has index {existing} with other parameters")]
+    IndexConflict { field: String, existing: String },
+    #[error("stale commit: {0}")]
+    StaleCommit(String),
+    #[error("coordinator unavailable: {0}")]
+    Unavailable(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,8 +1,12 @@
-//! The coordinator library of Quarry, free of Kubernetes: hybrid timestamps, id allocation and
-//! the catalog. Standalone mode links it in-process; in a cluster the operator runs it.
+//! The coordinator library of Quarry, free of Kubernetes: hybrid timestamps, id allocation, the
+//! catalog and its named operations ([`MetaService`]). Standalone mode links it in-process; in a cluster the operator runs it.
 
 mod catalog;
+pub mod meta;
+pub mod plan;
+pub mod registry;
 mod tso;
 
 pub use catalog::{Catalog, CatalogState, CollectionMeta, CoordError, IndexMeta, PartitionMeta, SegmentMeta};
+pub use meta::{Created, FlushCommit, IndexCommit, LocalMeta, MetaService, NewCollection, NewIndex};
 pub use tso::Tso;

@@ -1,0 +1,249 @@
+//! The coordinator's catalog operations, by name. Workers and proxies never edit the catalog
+//! themselves: they ask for one of these operations, in-process in standalone mode
+//! ([`LocalMeta`]) or over the internal gRPC service in a cluster. Each operation is one
+//! atomic catalog commit.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use quarry_types::{CollectionSchema, ConsistencyLevel};
+
+use crate::{Catalog, CatalogState, CollectionMeta, CoordError, IndexMeta, PartitionMeta, SegmentMeta, Tso};
+
+pub const DEFAULT_DB: &str = "default";
+pub const DEFAULT_PARTITION: &str = "_default";
+
+/// A collection to create; the schema is already validated and has its field ids.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct NewCollection {
+    pub name: String,
+    pub schema: CollectionSchema,
+    pub shards: u32,
+    pub consistency: ConsistencyLevel,
+    pub properties: Vec<(String, String)>,
+}
+
+/// An index definition to add; parameters are normalized by the caller.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct NewIndex {
+    pub name: String,
+    pub field_name: String,
+    pub params: BTreeMap<String, String>,
+}
+
+/// What a flush of one shard produced.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct FlushCommit {
+    pub collection: i64,
+    pub shard: u32,
+    pub new_segment: Option<SegmentMeta>,
+    /// (segment id, delete file key, deleted row count) for older segments
+    pub deletes: Vec<(i64, String, u64)>,
+    /// the shard's new replay start
+    pub checkpoint: u64,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct IndexCommit {
+    pub collection: i64,
+    pub segment: i64,
+    pub index: i64,
+    pub key: String,
+}
+
+/// How a create ended: a new collection, or an identical one that already existed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Created {
+    New(CollectionMeta),
+    Existing(CollectionMeta),
+}
+
+#[async_trait]
+pub trait MetaService: Send + Sync + std::fmt::Debug {
+    /// The newest catalog state this process knows.
+    fn snapshot(&self) -> Arc<CatalogState>;
+    /// A fresh hybrid timestamp, monotonic per cluster.
+    fn timestamp(&self) -> u64;
+    /// Reserves `n` consecutive ids (rows, segments) and returns the first.
+    async fn alloc_ids(&self, n: u64) -> Result<i64, CoordError>;
+    async fn create_collection(&self, req: NewCollection) -> Result<Created, CoordError>;
+    /// Removes a collection from the catalog; returns it (`None` if it did not exist).
+    async fn drop_collection(&self, id: i64) -> Result<Option<CollectionMeta>, CoordError>;
+    async fn set_loaded(&self, id: i64, loaded: bool) -> Result<(), CoordError>;
+    async fn create_index(&self, id: i64, index: NewIndex) -> Result<IndexMeta, CoordError>;
+    async fn drop_index(&self, id: i64, index: i64) -> Result<(), CoordError>;
+    /// Records a flush; returns the delete-file keys it superseded (garbage now).
+    async fn commit_flush(&self, commit: FlushCommit) -> Result<Vec<String>, CoordError>;
+    async fn commit_index(&self, commit: IndexCommit) -> Result<(), CoordError>;
+}
+
+/// The catalog operations on a catalog this process owns (standalone, and the coordinator).
+#[derive(Debug)]
+pub struct LocalMeta {
+    catalog: Catalog,
+    tso: Tso,
+}
+
+impl LocalMeta {
+    pub fn new(catalog: Catalog) -> Self {
+        let tso = Tso::new();
+        tso.observe(catalog.snapshot().last_ts);
+        Self { catalog, tso }
+    }
+}
+
+fn not_found(id: i64) -> CoordError {
+    CoordError::CollectionNotFound(id.to_string())
+}
+
+#[async_trait]
+impl MetaService for LocalMeta {
+    fn snapshot(&self) -> Arc<CatalogState> {
+        self.catalog.snapshot()
+    }
+
+    fn timestamp(&self) -> u64 {
+        self.tso.now()
+    }
+
+    async fn alloc_ids(&self, n: u64) -> Result<i64, CoordError> {
+        self.catalog
+            .commit(|s| {
+                let start = s.alloc_id().max(1);
+                s.next_id = start + n.max(1) as i64;
+                Ok(start)
+            })
+            .await
+    }
+
+    async fn create_collection(&self, req: NewCollection) -> Result<Created, CoordError> {
+        let now = self.tso.now();
+        self.catalog
+            .commit(|s| {
+                if let Some(existing) = s.by_name(DEFAULT_DB, &req.name) {
+                    // Milvus accepts an identical re-create and rejects a different one
+                    if existing.schema == req.schema && existing.shards == req.shards {
+                        return Ok(Created::Existing(existing.clone()));
+                    }
+                    return Err(CoordError::CollectionExists(req.name.clone()));
+                }
+                let id = s.alloc_id();
+                let partition = PartitionMeta { id: s.alloc_id(), name: DEFAULT_PARTITION.into(), created_ts: now };
+                let meta = CollectionMeta {
+                    id,
+                    name: req.name.clone(),
+                    db: DEFAULT_DB.into(),
+                    schema: req.schema.clone(),
+                    shards: req.shards,
+                    consistency: req.consistency,
+                    properties: req.properties.clone(),
+                    created_ts: now,
+                    updated_ts: now,
+                    loaded: false,
+                    partitions: vec![partition],
+                    indexes: vec![],
+                    segments: vec![],
+                    checkpoints: vec![0; req.shards as usize],
+                };
+                s.last_ts = now;
+                s.collections.insert(id, meta.clone());
+                Ok(Created::New(meta))
+            })
+            .await
+    }
+
+    async fn drop_collection(&self, id: i64) -> Result<Option<CollectionMeta>, CoordError> {
+        self.catalog.commit(|s| Ok(s.collections.remove(&id))).await
+    }
+
+    async fn set_loaded(&self, id: i64, loaded: bool) -> Result<(), CoordError> {
+        if self.snapshot().collections.get(&id).map(|c| c.loaded) == Some(loaded) {
+            return Ok(());
+        }
+        self.catalog
+            .commit(|s| {
+                s.collections.get_mut(&id).ok_or_else(|| not_found(id))?.loaded = loaded;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn create_index(&self, id: i64, index: NewIndex) -> Result<IndexMeta, CoordError> {
+        let now = self.tso.now();
+        self.catalog
+            .commit(|s| {
+                let index_id = s.alloc_id();
+                let c = s.collections.get_mut(&id).ok_or_else(|| not_found(id))?;
+                if let Some(existing) = c.indexes.iter().find(|i| i.field_name == index.field_name || i.name == index.name) {
+                    if existing.params == index.params && existing.name == index.name && existing.field_name == index.field_name {
+                        return Ok(existing.clone());
+                    }
+                    return Err(CoordError::IndexConflict { field: index.field_name.clone(), existing: existing.name.clone() });
+                }
+                let meta = IndexMeta { id: index_id, name: index.name, field_name: index.field_name, params: index.params, created_ts: now };
+                c.indexes.push(meta.clone());
+                s.last_ts = now;
+                Ok(meta)
+            })
+            .await
+    }
+
+    async fn drop_index(&self, id: i64, index: i64) -> Result<(), CoordError> {
+        self.catalog
+            .commit(|s| {
+                let c = s.collections.get_mut(&id).ok_or_else(|| not_found(id))?;
+                c.indexes.retain(|i| i.id != index);
+                for seg in &mut c.segments {
+                    seg.index_files.remove(&index);
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn commit_flush(&self, commit: FlushCommit) -> Result<Vec<String>, CoordError> {
+        let now = self.tso.now();
+        self.catalog
+            .commit(|s| {
+                let c = s.collections.get_mut(&commit.collection).ok_or_else(|| not_found(commit.collection))?;
+                let shard = commit.shard as usize;
+                if shard >= c.checkpoints.len() || commit.checkpoint < c.checkpoints[shard] {
+                    return Err(CoordError::StaleCommit(format!(
+                        "flush of shard {} at offset {} is behind the checkpoint",
+                        commit.shard, commit.checkpoint
+                    )));
+                }
+                let mut superseded = Vec::new();
+                for (seg_id, key, count) in &commit.deletes {
+                    if let Some(seg) = c.segments.iter_mut().find(|s| s.id == *seg_id) {
+                        superseded.extend(seg.deletes_key.replace(key.clone()));
+                        seg.deleted_rows = *count;
+                    }
+                }
+                if let Some(m) = &commit.new_segment {
+                    c.segments.push(m.clone());
+                }
+                c.checkpoints[shard] = commit.checkpoint;
+                s.last_ts = now;
+                Ok(superseded)
+            })
+            .await
+    }
+
+    async fn commit_index(&self, commit: IndexCommit) -> Result<(), CoordError> {
+        self.catalog
+            .commit(|s| {
+                let c = s.collections.get_mut(&commit.collection).ok_or_else(|| not_found(commit.collection))?;
+                // the index or segment may be gone by now (dropped, compacted): then the file is garbage
+                if !c.indexes.iter().any(|i| i.id == commit.index) {
+                    return Err(CoordError::StaleCommit(format!("index {} no longer exists", commit.index)));
+                }
+                let seg = c.segments.iter_mut().find(|s| s.id == commit.segment);
+                let seg = seg.ok_or_else(|| CoordError::StaleCommit(format!("segment {} no longer exists", commit.segment)))?;
+                seg.index_files.insert(commit.index, commit.key.clone());
+                Ok(())
+            })
+            .await
+    }
+}
