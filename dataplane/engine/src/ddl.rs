@@ -103,7 +103,7 @@ impl Engine {
         meta.partitions.iter().find(|p| p.name == name).map(|p| p.id).ok_or_else(|| EngineError::PartitionNotFound(name.to_string()))
     }
 
-    async fn set_loaded(&self, name: &str, loaded: bool) -> Result<()> {
+    async fn set_loaded(&self, name: &str, loaded: bool, replicas: u32) -> Result<()> {
         let (meta, _) = self.resolve(name)?;
         if loaded {
             let missing: Vec<_> = meta.schema.vector_fields().filter(|f| !meta.indexes.iter().any(|i| i.field_name == f.name)).map(|f| f.name.clone()).collect();
@@ -113,15 +113,15 @@ impl Engine {
                 )));
             }
         }
-        Ok(self.meta.set_loaded(meta.id, loaded).await?)
+        Ok(self.meta.set_loaded(meta.id, loaded, replicas).await?)
     }
 
-    pub async fn load_collection(&self, name: &str) -> Result<()> {
-        self.set_loaded(name, true).await
+    pub async fn load_collection(&self, name: &str, replicas: u32) -> Result<()> {
+        self.set_loaded(name, true, replicas).await
     }
 
     pub async fn release_collection(&self, name: &str) -> Result<()> {
-        self.set_loaded(name, false).await
+        self.set_loaded(name, false, 1).await
     }
 
     /// Creates an index from Milvus-style parameters. An empty name defaults to the field name.

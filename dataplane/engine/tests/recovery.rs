@@ -48,7 +48,7 @@ async fn reopen_recovers_segments_growing_rows_deletes_and_indexes() {
     e.insert("c", rows(100..150)).await.unwrap();
     let params = BTreeMap::from([("index_type".to_string(), "HNSW".to_string()), ("metric_type".to_string(), "L2".to_string())]);
     e.create_index("c", "v", "", params).await.unwrap();
-    e.load_collection("c").await.unwrap();
+    e.load_collection("c", 1).await.unwrap();
     let deleted = e.delete("c", "", "id < 10 or id >= 140", &HashMap::new()).await.unwrap();
     assert_eq!(deleted.count, 20);
     assert_eq!(count(&e).await, 130);

@@ -97,7 +97,7 @@ async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
         }
     });
 
-    let svc = MilvusServiceServer::new(service::Service { engine: engine.clone(), metrics })
+    let svc = MilvusServiceServer::new(service::Service { engine: engine.clone(), metrics, cluster: false })
         .max_decoding_message_size(MAX_MESSAGE)
         .max_encoding_message_size(MAX_MESSAGE);
     let grpc_addr = SocketAddr::new(args.listen, args.port);

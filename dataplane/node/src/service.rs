@@ -19,6 +19,8 @@ use crate::status::{from_engine, invalid, ok};
 pub struct Service {
     pub engine: Arc<Engine>,
     pub metrics: Arc<Metrics>,
+    /// a proxy of a cluster (in-memory replicas possible) rather than standalone
+    pub cluster: bool,
 }
 
 type R<T> = Result<Response<T>, tonic::Status>;
@@ -170,10 +172,10 @@ impl MilvusService for Service {
 
     async fn load_collection(&self, req: Request<LoadCollectionRequest>) -> R<Status> {
         let r = req.into_inner();
-        if r.replica_number > 1 {
+        if r.replica_number > 1 && !self.cluster {
             return reply(invalid(format!("replica_number {} is not supported in standalone mode (at most 1)", r.replica_number)));
         }
-        reply(self.engine.load_collection(&r.collection_name).await.map(|_| ok()).unwrap_or_else(|e| from_engine(&e)))
+        reply(self.engine.load_collection(&r.collection_name, r.replica_number.max(1) as u32).await.map(|_| ok()).unwrap_or_else(|e| from_engine(&e)))
     }
 
     async fn release_collection(&self, req: Request<ReleaseCollectionRequest>) -> R<Status> {

@@ -8,15 +8,18 @@ use std::path::Path;
 #[test]
 fn generated_code_is_current() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let fds = protox::compile(["milvus.proto"], [root.join("proto")]).expect("protos compile");
     let out = tempfile::tempdir().unwrap();
-    tonic_prost_build::configure()
-        .build_client(false)
-        .build_transport(false)
-        .emit_rerun_if_changed(false)
-        .out_dir(out.path())
-        .compile_fds(fds)
-        .expect("code generation");
+    // the Milvus API is only served; the internal API is served and called
+    for (file, client) in [("milvus.proto", false), ("internal.proto", true)] {
+        let fds = protox::compile([file], [root.join("proto")]).expect("protos compile");
+        tonic_prost_build::configure()
+            .build_client(client)
+            .build_transport(false)
+            .emit_rerun_if_changed(false)
+            .out_dir(out.path())
+            .compile_fds(fds)
+            .expect("code generation");
+    }
     let committed = root.join("src/gen");
     let bless = std::env::var_os("QUARRY_BLESS").is_some();
     let mut drifted = Vec::new();

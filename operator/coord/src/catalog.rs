@@ -29,6 +29,8 @@ pub enum CoordError {
     CollectionNotFound(String),
     #[error("at most one distinct index is allowed per field: field {field} already has index {existing} with other parameters")]
     IndexConflict { field: String, existing: String },
+    #[error("{0}")]
+    Rejected(String),
     #[error("stale commit: {0}")]
     StaleCommit(String),
     #[error("coordinator unavailable: {0}")]
@@ -81,11 +83,18 @@ pub struct CollectionMeta {
     pub created_ts: u64,
     pub updated_ts: u64,
     pub loaded: bool,
+    /// in-memory replicas when loaded (`replica_number` of LoadCollection)
+    #[serde(default = "one")]
+    pub replicas: u32,
     pub partitions: Vec<PartitionMeta>,
     pub indexes: Vec<IndexMeta>,
     pub segments: Vec<SegmentMeta>,
     /// per shard: the log offset to replay from after a restart
     pub checkpoints: Vec<u64>,
+}
+
+fn one() -> u32 {
+    1
 }
 
 impl CollectionMeta {

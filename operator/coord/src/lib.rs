@@ -5,8 +5,14 @@ mod catalog;
 pub mod meta;
 pub mod plan;
 pub mod registry;
+mod remote;
+mod server;
+mod wire;
 mod tso;
 
 pub use catalog::{Catalog, CatalogState, CollectionMeta, CoordError, IndexMeta, PartitionMeta, SegmentMeta};
 pub use meta::{Created, FlushCommit, IndexCommit, LocalMeta, MetaService, NewCollection, NewIndex};
+pub use remote::RemoteMeta;
+pub use server::{demands, CoordServer};
 pub use tso::Tso;
+pub use wire::{from_status, to_status};

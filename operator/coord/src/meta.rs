@@ -53,7 +53,7 @@ pub struct IndexCommit {
 }
 
 /// How a create ended: a new collection, or an identical one that already existed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Created {
     New(CollectionMeta),
     Existing(CollectionMeta),
@@ -70,12 +70,39 @@ pub trait MetaService: Send + Sync + std::fmt::Debug {
     async fn create_collection(&self, req: NewCollection) -> Result<Created, CoordError>;
     /// Removes a collection from the catalog; returns it (`None` if it did not exist).
     async fn drop_collection(&self, id: i64) -> Result<Option<CollectionMeta>, CoordError>;
-    async fn set_loaded(&self, id: i64, loaded: bool) -> Result<(), CoordError>;
+    async fn set_loaded(&self, id: i64, loaded: bool, replicas: u32) -> Result<(), CoordError>;
     async fn create_index(&self, id: i64, index: NewIndex) -> Result<IndexMeta, CoordError>;
     async fn drop_index(&self, id: i64, index: i64) -> Result<(), CoordError>;
     /// Records a flush; returns the delete-file keys it superseded (garbage now).
     async fn commit_flush(&self, commit: FlushCommit) -> Result<Vec<String>, CoordError>;
     async fn commit_index(&self, commit: IndexCommit) -> Result<(), CoordError>;
+}
+
+/// A catalog operation as data: what travels in the coordinator's `Mutate` call.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum MetaOp {
+    CreateCollection(NewCollection),
+    DropCollection { id: i64 },
+    SetLoaded { id: i64, loaded: bool, replicas: u32 },
+    CreateIndex { id: i64, index: NewIndex },
+    DropIndex { id: i64, index: i64 },
+    CommitFlush(FlushCommit),
+    CommitIndex(IndexCommit),
+}
+
+/// Runs an operation on any [`MetaService`]; the result as JSON.
+pub async fn apply_op(meta: &dyn MetaService, op: MetaOp) -> Result<serde_json::Value, CoordError> {
+    let json = |v: Result<serde_json::Value, serde_json::Error>| v.map_err(|e| CoordError::Unavailable(format!("encoding a result: {e}")));
+    match op {
+        MetaOp::CreateCollection(req) => json(serde_json::to_value(meta.create_collection(req).await?)),
+        MetaOp::DropCollection { id } => json(serde_json::to_value(meta.drop_collection(id).await?)),
+        MetaOp::SetLoaded { id, loaded, replicas } => json(serde_json::to_value(meta.set_loaded(id, loaded, replicas).await?)),
+        MetaOp::CreateIndex { id, index } => json(serde_json::to_value(meta.create_index(id, index).await?)),
+        MetaOp::DropIndex { id, index } => json(serde_json::to_value(meta.drop_index(id, index).await?)),
+        MetaOp::CommitFlush(c) => json(serde_json::to_value(meta.commit_flush(c).await?)),
+        MetaOp::CommitIndex(c) => json(serde_json::to_value(meta.commit_index(c).await?)),
+    }
 }
 
 /// The catalog operations on a catalog this process owns (standalone, and the coordinator).
@@ -141,6 +168,7 @@ impl MetaService for LocalMeta {
                     created_ts: now,
                     updated_ts: now,
                     loaded: false,
+                    replicas: 1,
                     partitions: vec![partition],
                     indexes: vec![],
                     segments: vec![],
@@ -157,13 +185,16 @@ impl MetaService for LocalMeta {
         self.catalog.commit(|s| Ok(s.collections.remove(&id))).await
     }
 
-    async fn set_loaded(&self, id: i64, loaded: bool) -> Result<(), CoordError> {
-        if self.snapshot().collections.get(&id).map(|c| c.loaded) == Some(loaded) {
+    async fn set_loaded(&self, id: i64, loaded: bool, replicas: u32) -> Result<(), CoordError> {
+        let replicas = replicas.max(1);
+        if self.snapshot().collections.get(&id).map(|c| (c.loaded, c.replicas)) == Some((loaded, replicas)) {
             return Ok(());
         }
         self.catalog
             .commit(|s| {
-                s.collections.get_mut(&id).ok_or_else(|| not_found(id))?.loaded = loaded;
+                let c = s.collections.get_mut(&id).ok_or_else(|| not_found(id))?;
+                c.loaded = loaded;
+                c.replicas = replicas;
                 Ok(())
             })
             .await

@@ -1,0 +1,128 @@
+//! [`MetaService`] over the coordinator's gRPC service: what proxies and workers of a cluster
+//! use. The catalog is cached and refreshed when the coordinator reports a newer version (in
+//! every answer and heartbeat). Timestamps come from a local hybrid clock that observes every
+//! coordinator timestamp it sees, so they move forward with the cluster's.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use parking_lot::RwLock;
+use quarry_proto::internal as pb;
+use quarry_proto::internal::coord_client::CoordClient;
+use serde::de::DeserializeOwned;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::meta::MetaOp;
+use crate::wire::from_status;
+use crate::{CatalogState, CollectionMeta, CoordError, Created, FlushCommit, IndexCommit, IndexMeta, MetaService, NewCollection, NewIndex, Tso};
+
+#[derive(Debug)]
+pub struct RemoteMeta {
+    client: CoordClient<Channel>,
+    state: RwLock<Arc<CatalogState>>,
+    tso: Tso,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> CoordError {
+    CoordError::Unavailable(e.to_string())
+}
+
+impl RemoteMeta {
+    /// Connects lazily to `address` (`host:port` or a URL); the first call fails if it is down.
+    pub fn connect(address: &str) -> Result<Self, CoordError> {
+        let url = if address.contains("://") { address.to_string() } else { format!("http://{address}") };
+        let channel = Endpoint::from_shared(url)
+            .map_err(unavailable)?
+            .connect_timeout(Duration::from_secs(3))
+            .timeout(Duration::from_secs(60))
+            .connect_lazy();
+        let client = CoordClient::new(channel).max_decoding_message_size(256 << 20).max_encoding_message_size(256 << 20);
+        Ok(Self { client, state: RwLock::new(Arc::new(CatalogState::default())), tso: Tso::new() })
+    }
+
+    fn client(&self) -> CoordClient<Channel> {
+        self.client.clone()
+    }
+
+    /// Fetches the catalog if the coordinator has a newer version than the cached one.
+    pub async fn refresh(&self) -> Result<(), CoordError> {
+        let known = self.state.read().version;
+        let r = self.client().get_catalog(pb::GetCatalogRequest { known_version: known }).await.map_err(|s| from_status(&s))?.into_inner();
+        if !r.state_json.is_empty() && r.version >= self.state.read().version {
+            let state: CatalogState = serde_json::from_slice(&r.state_json).map_err(|e| CoordError::BadManifest { key: "coordinator answer".into(), reason: e.to_string() })?;
+            self.tso.observe(state.last_ts);
+            *self.state.write() = Arc::new(state);
+        }
+        Ok(())
+    }
+
+    /// Reports this node alive; refreshes the catalog when it changed.
+    pub async fn heartbeat(&self, req: pb::HeartbeatRequest) -> Result<pb::HeartbeatResponse, CoordError> {
+        let r = self.client().heartbeat(req).await.map_err(|s| from_status(&s))?.into_inner();
+        self.tso.observe(r.timestamp);
+        if r.catalog_version != self.state.read().version {
+            self.refresh().await?;
+        }
+        Ok(r)
+    }
+
+    pub async fn leave(&self, node_id: &str) -> Result<(), CoordError> {
+        self.client().leave(pb::LeaveRequest { node_id: node_id.to_string() }).await.map_err(|s| from_status(&s))?;
+        Ok(())
+    }
+
+    async fn mutate<T: DeserializeOwned>(&self, op: MetaOp) -> Result<T, CoordError> {
+        let op_json = serde_json::to_vec(&op).map_err(unavailable)?;
+        let r = self.client().mutate(pb::MutateRequest { op_json }).await.map_err(|s| from_status(&s))?.into_inner();
+        self.tso.observe(r.timestamp);
+        if r.catalog_version > self.state.read().version {
+            self.refresh().await?;
+        }
+        serde_json::from_slice(&r.result_json).map_err(|e| unavailable(format!("decoding the coordinator's answer: {e}")))
+    }
+}
+
+#[async_trait]
+impl MetaService for RemoteMeta {
+    fn snapshot(&self) -> Arc<CatalogState> {
+        self.state.read().clone()
+    }
+
+    fn timestamp(&self) -> u64 {
+        self.tso.now()
+    }
+
+    async fn alloc_ids(&self, n: u64) -> Result<i64, CoordError> {
+        let r = self.client().alloc_ids(pb::AllocIdsRequest { count: n }).await.map_err(|s| from_status(&s))?;
+        Ok(r.into_inner().first)
+    }
+
+    async fn create_collection(&self, req: NewCollection) -> Result<Created, CoordError> {
+        self.mutate(MetaOp::CreateCollection(req)).await
+    }
+
+    async fn drop_collection(&self, id: i64) -> Result<Option<CollectionMeta>, CoordError> {
+        self.mutate(MetaOp::DropCollection { id }).await
+    }
+
+    async fn set_loaded(&self, id: i64, loaded: bool, replicas: u32) -> Result<(), CoordError> {
+        self.mutate(MetaOp::SetLoaded { id, loaded, replicas }).await
+    }
+
+    async fn create_index(&self, id: i64, index: NewIndex) -> Result<IndexMeta, CoordError> {
+        self.mutate(MetaOp::CreateIndex { id, index }).await
+    }
+
+    async fn drop_index(&self, id: i64, index: i64) -> Result<(), CoordError> {
+        self.mutate(MetaOp::DropIndex { id, index }).await
+    }
+
+    async fn commit_flush(&self, commit: FlushCommit) -> Result<Vec<String>, CoordError> {
+        self.mutate(MetaOp::CommitFlush(commit)).await
+    }
+
+    async fn commit_index(&self, commit: IndexCommit) -> Result<(), CoordError> {
+        self.mutate(MetaOp::CommitIndex(commit)).await
+    }
+}

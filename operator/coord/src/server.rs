@@ -1,0 +1,154 @@
+//! The coordinator's internal gRPC service (`quarry.internal.v1.Coord`): catalog operations on
+//! the catalog it owns, ids and timestamps, heartbeats, and the placement of shards on query
+//! and data nodes (recomputed from the registry and the catalog on every heartbeat).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use quarry_proto::internal as pb;
+use quarry_proto::internal::coord_server::Coord;
+use tonic::{Request, Response, Status};
+
+use crate::meta::{apply_op, MetaOp};
+use crate::plan::{plan, Demand, Plan, ShardReplica};
+use crate::registry::{Registry, Role};
+use crate::wire::to_status;
+use crate::{CatalogState, LocalMeta, MetaService};
+
+#[derive(Debug)]
+struct Placement {
+    registry: Registry,
+    query: Plan,
+    data: Plan,
+}
+
+#[derive(Debug)]
+pub struct CoordServer {
+    meta: Arc<LocalMeta>,
+    lease: Duration,
+    placement: Mutex<Placement>,
+}
+
+/// What must be served, from the catalog: loaded collections on query nodes (with their
+/// replicas), every collection's shards on data nodes. Shards weigh their sealed rows.
+pub fn demands(state: &CatalogState) -> (Demand, Demand) {
+    let (mut query, mut data) = (Demand::default(), Demand::default());
+    for c in state.collections.values() {
+        let mut rows = vec![0u64; c.shards as usize];
+        for s in &c.segments {
+            if let Some(r) = rows.get_mut(s.shard as usize) {
+                *r += s.rows - s.deleted_rows;
+            }
+        }
+        if c.loaded {
+            query.add(c.id, c.replicas, rows.clone());
+        }
+        data.add(c.id, 1, rows);
+    }
+    (query, data)
+}
+
+fn unit(u: &ShardReplica) -> pb::ShardReplica {
+    pb::ShardReplica { collection: u.collection, shard: u.shard, replica: u.replica }
+}
+
+impl CoordServer {
+    pub fn new(meta: Arc<LocalMeta>, lease: Duration) -> Self {
+        let placement = Placement { registry: Registry::new(lease), query: Plan::new(), data: Plan::new() };
+        Self { meta, lease, placement: Mutex::new(placement) }
+    }
+
+    /// Drops expired nodes and recomputes both plans; returns the nodes that were dropped.
+    pub fn replan(&self, now: Instant) -> Vec<String> {
+        let (query_demand, data_demand) = demands(&self.meta.snapshot());
+        let mut p = self.placement.lock();
+        let dead: Vec<String> = p.registry.expire(now).into_iter().map(|n| n.id).collect();
+        for id in &dead {
+            tracing::warn!(node = %id, "node missed its heartbeats; reassigning its shards");
+        }
+        p.query = plan(&query_demand, &p.registry.alive(Role::Query), &p.query);
+        p.data = plan(&data_demand, &p.registry.alive(Role::Data), &p.data);
+        dead
+    }
+
+    fn routes(p: &Placement, plan: &Plan) -> Vec<pb::Route> {
+        plan.iter()
+            .map(|(u, node)| pb::Route {
+                unit: Some(unit(u)),
+                node_id: node.clone(),
+                address: p.registry.get(node).map(|n| n.address.clone()).unwrap_or_default(),
+            })
+            .collect()
+    }
+}
+
+#[tonic::async_trait]
+impl Coord for CoordServer {
+    async fn timestamp(&self, _: Request<pb::TimestampRequest>) -> Result<Response<pb::TimestampResponse>, Status> {
+        Ok(Response::new(pb::TimestampResponse { timestamp: self.meta.timestamp() }))
+    }
+
+    async fn alloc_ids(&self, req: Request<pb::AllocIdsRequest>) -> Result<Response<pb::AllocIdsResponse>, Status> {
+        let first = self.meta.alloc_ids(req.into_inner().count).await.map_err(|e| to_status(&e))?;
+        Ok(Response::new(pb::AllocIdsResponse { first }))
+    }
+
+    async fn get_catalog(&self, req: Request<pb::GetCatalogRequest>) -> Result<Response<pb::GetCatalogResponse>, Status> {
+        let snap = self.meta.snapshot();
+        let state_json = if req.into_inner().known_version == snap.version && snap.version > 0 {
+            Vec::new()
+        } else {
+            serde_json::to_vec(&*snap).map_err(|e| Status::internal(e.to_string()))?
+        };
+        Ok(Response::new(pb::GetCatalogResponse { version: snap.version, state_json }))
+    }
+
+    async fn mutate(&self, req: Request<pb::MutateRequest>) -> Result<Response<pb::MutateResponse>, Status> {
+        let op: MetaOp = serde_json::from_slice(&req.into_inner().op_json).map_err(|e| Status::invalid_argument(format!("bad operation: {e}")))?;
+        tracing::debug!(?op, "catalog operation");
+        let result = apply_op(self.meta.as_ref(), op).await.map_err(|e| to_status(&e))?;
+        // placement follows the catalog (loads, new collections) without waiting for a heartbeat
+        self.replan(Instant::now());
+        Ok(Response::new(pb::MutateResponse {
+            result_json: serde_json::to_vec(&result).map_err(|e| Status::internal(e.to_string()))?,
+            catalog_version: self.meta.snapshot().version,
+            timestamp: self.meta.timestamp(),
+        }))
+    }
+
+    async fn heartbeat(&self, req: Request<pb::HeartbeatRequest>) -> Result<Response<pb::HeartbeatResponse>, Status> {
+        let r = req.into_inner();
+        let role = Role::parse(&r.role).ok_or_else(|| Status::invalid_argument(format!("unknown role {:?}", r.role)))?;
+        let now = Instant::now();
+        let joined = self.placement.lock().registry.heartbeat(&r.node_id, role, &r.address, r.memory_bytes, now);
+        if joined {
+            tracing::info!(node = %r.node_id, role = role.as_str(), address = %r.address, "node joined");
+        }
+        self.replan(now);
+        let p = self.placement.lock();
+        let mine = |plan: &Plan| plan.iter().filter(|(_, n)| **n == r.node_id).map(|(u, _)| unit(u)).collect::<Vec<_>>();
+        let assignments = match role {
+            Role::Query => mine(&p.query),
+            Role::Data => mine(&p.data),
+            Role::Proxy | Role::Index => Vec::new(),
+        };
+        Ok(Response::new(pb::HeartbeatResponse {
+            catalog_version: self.meta.snapshot().version,
+            timestamp: self.meta.timestamp(),
+            assignments,
+            query_routes: Self::routes(&p, &p.query),
+            data_routes: Self::routes(&p, &p.data),
+            lease_ms: self.lease.as_millis() as u64,
+        }))
+    }
+
+    async fn leave(&self, req: Request<pb::LeaveRequest>) -> Result<Response<pb::LeaveResponse>, Status> {
+        let id = req.into_inner().node_id;
+        if self.placement.lock().registry.leave(&id) {
+            tracing::info!(node = %id, "node left");
+        }
+        self.replan(Instant::now());
+        Ok(Response::new(pb::LeaveResponse {}))
+    }
+}
