@@ -32,6 +32,8 @@ pub enum EngineError {
     Storage(#[from] StorageError),
     #[error("catalog failure: {0}")]
     Coord(CoordError),
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -54,7 +54,11 @@ fn segment_prefix(collection: i64, segment: i64) -> String {
 impl Engine {
     /// Seals every shard's growing data; returns the ids of the new segments.
     pub async fn flush(&self, name: &str) -> Result<Vec<i64>> {
-        let (_, rt) = self.resolve(name)?;
+        let (meta, rt) = self.resolve(name)?;
+        if let Some(router) = &self.router {
+            let acked = rt.shards.iter().map(|s| s.acked.load(std::sync::atomic::Ordering::Acquire)).collect();
+            return router.flush(&meta, acked).await;
+        }
         let mut ids = Vec::new();
         for shard in 0..rt.shards.len() as u32 {
             if let Some(id) = self.seal_shard(&rt, shard).await? {
@@ -65,7 +69,7 @@ impl Engine {
         Ok(ids)
     }
 
-    async fn seal_shard(&self, rt: &Arc<CollectionRt>, shard: u32) -> Result<Option<i64>> {
+    pub(crate) async fn seal_shard(&self, rt: &Arc<CollectionRt>, shard: u32) -> Result<Option<i64>> {
         let s = &rt.shards[shard as usize];
         // holding the writer keeps the shard still: nothing is appended while we seal
         let _writer = s.writer.lock().await;
@@ -139,6 +143,8 @@ impl Engine {
                 d.sealed.push(Sealed { meta, data, indexes: Default::default(), persisted_deletes: 0 });
             }
             d.growing = SegmentData::default();
+            // the new segment holds everything before `applied`
+            d.recent_deletes.retain(|(_, o)| *o >= applied);
         }
         for key in old_delete_keys {
             self.store.delete(&key).await?;
@@ -168,11 +174,19 @@ impl Engine {
         let rt = self.runtime(meta.id)?;
         let field_index = meta.schema.fields.iter().position(|f| f.name == idx.field_name).ok_or_else(|| EngineError::Internal("indexed field vanished".into()))?;
         let dim = meta.schema.fields[field_index].dim();
-        let batch = {
+        let in_memory = {
             let d = rt.shards[seg.shard as usize].data.read();
             d.sealed.iter().find(|s| s.meta.id == seg.id).map(|s| s.data.batches[0].clone())
         };
-        let Some(batch) = batch else { return Ok(false) };
+        // an index node holds no shards: it reads the segment file
+        let batch = match in_memory {
+            Some(batch) => batch,
+            None => {
+                let bytes = self.store.get(&seg.data_key).await?;
+                let schema = rt.schema.clone();
+                tokio::task::spawn_blocking(move || decode_parquet(&schema, bytes)).await.map_err(|e| EngineError::Internal(e.to_string()))??
+            }
+        };
         let key = format!("{}/index-{}.usearch", segment_prefix(meta.id, seg.id), idx.id);
         let built = match spec.kind {
             IndexKind::Flat => {
@@ -221,13 +235,16 @@ pub(crate) fn spawn_background(engine: &Arc<Engine>) {
     tokio::spawn(async move {
         loop {
             let Some(engine) = weak.upgrade() else { return };
-            match engine.build_one_index().await {
-                Ok(true) => continue,
-                Ok(false) => {}
-                Err(e) => tracing::error!(error = %e, "index build failed; will retry"),
+            if engine.options.mode.builds_indexes() {
+                match engine.build_one_index().await {
+                    Ok(true) => continue,
+                    Ok(false) => {}
+                    Err(e) => tracing::error!(error = %e, "index build failed; will retry"),
+                }
             }
             let wait = engine.options.seal_check;
-            for c in engine.list_collections() {
+            let collections = if engine.options.mode.seals() { engine.list_collections() } else { vec![] };
+            for c in collections {
                 let Ok(rt) = engine.runtime(c.id) else { continue };
                 for shard in 0..rt.shards.len() as u32 {
                     if rt.shards[shard as usize].data.read().growing.rows() >= engine.options.segment_rows {

@@ -2,9 +2,11 @@
 //! truth) applied to in-memory growing data, sealed into immutable Parquet segments with
 //! per-segment vector indexes in the object store. See `docs/architecture.md`.
 
+mod cluster;
 mod ddl;
 mod error;
 mod flush;
+mod follow;
 mod output;
 mod read;
 mod recovery;
@@ -25,7 +27,8 @@ use tokio_util::sync::CancellationToken;
 pub use ddl::{CreateCollection, IndexInfo};
 pub use error::{EngineError, Result};
 pub use output::{OutputColumn, Outputs};
-pub use read::{QueryInput, QueryOutput, SearchHits, SearchInput};
+pub use cluster::{Mode, Router};
+pub use read::{Found, QueryInput, QueryOutput, QueryPlan, SearchHits, SearchInput, SearchPlan, ShardAnswer, ShardRead};
 pub use write::{InsertInput, MutationOutcome};
 
 use segment::{SegmentData, Sealed};
@@ -38,11 +41,13 @@ pub struct EngineOptions {
     pub segment_rows: usize,
     /// how often the background task checks for growing data to seal
     pub seal_check: std::time::Duration,
+    /// which part of the work this process does (standalone: all of it)
+    pub mode: Mode,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        Self { segment_rows: 500_000, seal_check: std::time::Duration::from_secs(5) }
+        Self { segment_rows: 500_000, seal_check: std::time::Duration::from_secs(5), mode: Mode::Standalone }
     }
 }
 
@@ -51,12 +56,21 @@ pub(crate) struct ShardData {
     pub sealed: Vec<Sealed>,
     /// next log offset to apply
     pub applied: u64,
+    /// deletes applied from the log that a segment sealed elsewhere may not contain yet
+    /// (followers only): (key, offset)
+    pub recent_deletes: Vec<(quarry_types::Pk, u64)>,
 }
 
 pub(crate) struct Shard {
     /// serializes appends so that apply order is log order
     pub writer: tokio::sync::Mutex<()>,
     pub data: RwLock<ShardData>,
+    /// the applied offset, for readers waiting on a minimum (workers)
+    pub applied_tx: tokio::sync::watch::Sender<u64>,
+    /// one past the last offset this process appended (proxies: read-your-writes)
+    pub acked: std::sync::atomic::AtomicU64,
+    /// set while this process serves the shard (workers); cancelling stops its log tail
+    pub serving: parking_lot::Mutex<Option<CancellationToken>>,
 }
 
 pub(crate) struct CollectionRt {
@@ -71,9 +85,15 @@ impl CollectionRt {
     fn new(meta: &CollectionMeta) -> Self {
         let pk_index = meta.schema.fields.iter().position(|f| f.is_primary_key).expect("validated schema");
         let shards = (0..meta.shards)
-            .map(|s| Shard {
-                writer: tokio::sync::Mutex::new(()),
-                data: RwLock::new(ShardData { growing: SegmentData::default(), sealed: Vec::new(), applied: meta.checkpoints.get(s as usize).copied().unwrap_or(0) }),
+            .map(|s| {
+                let applied = meta.checkpoints.get(s as usize).copied().unwrap_or(0);
+                Shard {
+                    writer: tokio::sync::Mutex::new(()),
+                    data: RwLock::new(ShardData { growing: SegmentData::default(), sealed: Vec::new(), applied, recent_deletes: Vec::new() }),
+                    applied_tx: tokio::sync::watch::channel(applied).0,
+                    acked: std::sync::atomic::AtomicU64::new(0),
+                    serving: parking_lot::Mutex::new(None),
+                }
             })
             .collect();
         Self { id: meta.id, topic: meta.topic(), schema: meta.schema.clone(), pk_index, shards }
@@ -90,6 +110,8 @@ pub struct Engine {
     /// row ids handed out by the current block: (next, end)
     pub(crate) row_ids: tokio::sync::Mutex<(i64, i64)>,
     pub(crate) index_wakeup: Arc<tokio::sync::Notify>,
+    /// proxies: where reads and flushes go
+    pub(crate) router: Option<Arc<dyn Router>>,
     pub(crate) shutdown: CancellationToken,
 }
 
@@ -122,6 +144,17 @@ impl Engine {
         log: Arc<dyn LogStore>,
         options: EngineOptions,
     ) -> Result<Arc<Self>> {
+        Self::open_cluster(meta, store, log, options, None).await
+    }
+
+    /// Opens one role of a cluster: `router` is given to proxies.
+    pub async fn open_cluster(
+        meta: Arc<dyn MetaService>,
+        store: Arc<dyn ObjectStore>,
+        log: Arc<dyn LogStore>,
+        options: EngineOptions,
+        router: Option<Arc<dyn Router>>,
+    ) -> Result<Arc<Self>> {
         let engine = Arc::new(Self {
             meta,
             store,
@@ -130,6 +163,7 @@ impl Engine {
             collections: RwLock::new(HashMap::new()),
             row_ids: tokio::sync::Mutex::new((0, 0)),
             index_wakeup: Arc::new(tokio::sync::Notify::new()),
+            router,
             shutdown: CancellationToken::new(),
         });
         engine.recover().await?;

@@ -6,18 +6,19 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use quarry_expr::Expr;
+use serde::{Deserialize, Serialize};
 use quarry_index::{brute_force, Hit, IndexKind, IndexSpec, Metric, SearchParams};
 use quarry_types::batch::ColumnReader;
 use quarry_types::{Pk, Value};
 
 use crate::error::invalid;
-use crate::output::{empty_columns, gather, resolve, OutputColumn, Outputs};
+use crate::output::{empty_columns, gather, resolve, Outputs};
 use crate::segment::SegmentData;
 use crate::{CollectionRt, Engine, EngineError, Result};
 
 pub const MAX_TOPK: usize = 16384;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SearchInput {
     pub anns_field: String,
     pub metric: Option<String>,
@@ -43,7 +44,7 @@ pub struct SearchHits {
     pub metric: Metric,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct QueryInput {
     pub filter: String,
     pub templates: HashMap<String, Value>,
@@ -59,10 +60,47 @@ pub enum QueryOutput {
     Rows(Outputs),
 }
 
-struct Candidate {
-    hit: Hit,
-    pk: Pk,
-    values: Vec<OutputColumn>,
+/// A search resolved against the schema: everything a shard needs to run it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SearchPlan {
+    pub input: SearchInput,
+    pub field_index: usize,
+    /// output field positions
+    pub fields: Vec<usize>,
+    pub metric: Metric,
+    /// the HNSW index to use where a segment has it loaded
+    pub hnsw: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueryPlan {
+    pub input: QueryInput,
+    pub fields: Vec<usize>,
+    pub count_only: bool,
+}
+
+/// A read of some shards of a collection.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ShardRead {
+    Search(SearchPlan),
+    Query(QueryPlan),
+}
+
+/// One hit or row: its key, score (searches) and the values of the output fields.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Found {
+    pub pk: Pk,
+    pub score: f32,
+    pub values: Vec<Value>,
+}
+
+/// What a set of shards answers: per query vector the best `topk + offset` hits; or the
+/// first `offset + limit` matching rows in key order; or a count.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ShardAnswer {
+    Search(Vec<Vec<Found>>),
+    Rows(Vec<Found>),
+    Count(u64),
 }
 
 fn in_range(metric: Metric, score: f32, radius: Option<f32>, range_filter: Option<f32>) -> bool {
@@ -120,27 +158,33 @@ impl Engine {
         if let Some(v) = input.vectors.iter().find(|v| v.len() != dim) {
             return Err(invalid(format!("the dimension of the query vector ({}) does not match the vector field {} (dim {dim})", v.len(), field.name)));
         }
-        let filter = quarry_expr::prepare(&input.filter, &meta.schema, &input.templates)?;
+        // checked here so that a bad filter fails before any shard is asked
+        quarry_expr::prepare(&input.filter, &meta.schema, &input.templates)?;
         let (fields, names) = resolve(&meta.schema, &input.output_fields, false)?;
         let field_index = meta.schema.fields.iter().position(|f| f.name == field.name).expect("field");
         let pk_field = meta.schema.primary().name.clone();
         let (index_id, use_hnsw) = (index.id, matches!(spec.kind, IndexKind::Hnsw { .. }));
         let metric = spec.metric;
-        let rt2 = rt.clone();
-        let fields2 = fields.clone();
-        let per_query = tokio::task::spawn_blocking(move || {
-            search_shards(&rt2, &input, filter.as_ref(), field_index, &fields2, metric, use_hnsw.then_some(index_id))
-        })
-        .await
-        .map_err(|e| EngineError::Internal(e.to_string()))??;
+        let want = input.topk + input.offset;
+        let (topk, offset) = (input.topk, input.offset);
+        let plan = SearchPlan { input, field_index, fields: fields.clone(), metric, hnsw: use_hnsw.then_some(index_id) };
+        let answers = self.read_shards(&meta, &rt, ShardRead::Search(plan)).await?;
+        let mut parts = Vec::new();
+        for a in answers {
+            match a {
+                ShardAnswer::Search(per_query) => parts.push(per_query),
+                other => return Err(EngineError::Internal(format!("a search got a {other:?}"))),
+            }
+        }
+        let per_query = merge_search(parts, metric, want, offset, topk);
         let mut columns = empty_columns(&meta.schema, &fields);
         let mut hits = Vec::with_capacity(per_query.len());
-        for cands in per_query {
-            let mut q = Vec::with_capacity(cands.len());
-            for c in cands {
-                q.push((c.pk, c.hit.score));
-                for (slot, col) in c.values.into_iter().enumerate() {
-                    columns[slot].values.extend(col.values);
+        for found in per_query {
+            let mut q = Vec::with_capacity(found.len());
+            for f in found {
+                q.push((f.pk, f.score));
+                for (slot, v) in f.values.into_iter().enumerate() {
+                    columns[slot].values.push(v);
                 }
             }
             hits.push(q);
@@ -148,17 +192,43 @@ impl Engine {
         Ok(SearchHits { per_query: hits, outputs: Outputs { columns, names }, pk_field, metric })
     }
 
-    /// Primary keys of live rows matching the filter, over all shards.
-    pub(crate) async fn matching_pks(&self, rt: &Arc<CollectionRt>, filter: &Expr) -> Result<Vec<Pk>> {
-        let rt = rt.clone();
-        let filter = filter.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut out = Vec::new();
-            scan(&rt, Some(&filter), &mut |seg, row| out.push(pk_of(seg, rt.pk_index, rt.schema.fields[rt.pk_index].data_type, row)));
-            out
+    /// Runs a read on every shard: here (standalone and workers) or through the router (proxy).
+    async fn read_shards(&self, meta: &quarry_coord::CollectionMeta, rt: &Arc<CollectionRt>, read: ShardRead) -> Result<Vec<ShardAnswer>> {
+        if let Some(router) = &self.router {
+            let min_offsets = self.read_barrier(meta, rt).await?;
+            return router.read(meta, read, min_offsets).await;
+        }
+        let all: Vec<u32> = (0..rt.shards.len() as u32).collect();
+        Ok(vec![self.read_local(rt.clone(), all, read).await?])
+    }
+
+    /// Runs a read on the given shards of this process.
+    pub(crate) async fn read_local(&self, rt: Arc<CollectionRt>, shards: Vec<u32>, read: ShardRead) -> Result<ShardAnswer> {
+        tokio::task::spawn_blocking(move || match read {
+            ShardRead::Search(plan) => {
+                let filter = quarry_expr::prepare(&plan.input.filter, &rt.schema, &plan.input.templates)?;
+                Ok(ShardAnswer::Search(search_shards(&rt, &shards, &plan, filter.as_ref())?))
+            }
+            ShardRead::Query(plan) => {
+                let filter = quarry_expr::prepare(&plan.input.filter, &rt.schema, &plan.input.templates)?;
+                Ok(query_shards(&rt, &shards, &plan, filter.as_ref()))
+            }
         })
         .await
-        .map_err(|e| EngineError::Internal(e.to_string()))
+        .map_err(|e| EngineError::Internal(e.to_string()))?
+    }
+
+    /// Primary keys of live rows matching the filter, over all shards.
+    pub(crate) async fn matching_pks(&self, meta: &quarry_coord::CollectionMeta, rt: &Arc<CollectionRt>, filter: &str, templates: &HashMap<String, Value>) -> Result<Vec<Pk>> {
+        let input = QueryInput { filter: filter.to_string(), templates: templates.clone(), ..Default::default() };
+        let plan = QueryPlan { input, fields: vec![], count_only: false };
+        let mut out = Vec::new();
+        for a in self.read_shards(meta, rt, ShardRead::Query(plan)).await? {
+            if let ShardAnswer::Rows(rows) = a {
+                out.extend(rows.into_iter().map(|f| f.pk));
+            }
+        }
+        Ok(out)
     }
 
     pub async fn query(&self, name: &str, input: QueryInput) -> Result<QueryOutput> {
@@ -173,29 +243,66 @@ impl Engine {
             return Err(invalid("empty expression should be used with limit"));
         }
         let (fields, names) = if count_only { (vec![], vec![]) } else { resolve(&meta.schema, &input.output_fields, true)? };
-        tokio::task::spawn_blocking(move || {
-            let schema = &rt.schema;
-            let pk_dt = schema.fields[rt.pk_index].data_type;
-            let guards: Vec<_> = rt.shards.iter().map(|s| s.data.read()).collect();
-            let segs: Vec<&SegmentData> = guards.iter().flat_map(|g| std::iter::once(&g.growing).chain(g.sealed.iter().map(|s| &s.data))).collect();
-            let mut found: Vec<(Pk, usize, u32)> = Vec::new();
-            for (si, seg) in segs.iter().enumerate() {
-                for_matching(seg, schema, rt.pk_index, filter.as_ref(), &mut |row| found.push((pk_of(seg, rt.pk_index, pk_dt, row), si, row)));
+        let (offset, limit) = (input.offset, input.limit);
+        let plan = QueryPlan { input, fields: fields.clone(), count_only };
+        let answers = self.read_shards(&meta, &rt, ShardRead::Query(plan)).await?;
+        if count_only {
+            return Ok(QueryOutput::Count(answers.iter().map(|a| if let ShardAnswer::Count(n) = a { *n } else { 0 }).sum()));
+        }
+        let mut rows: Vec<Found> = answers.into_iter().flat_map(|a| if let ShardAnswer::Rows(r) = a { r } else { vec![] }).collect();
+        rows.sort_by(|a, b| a.pk.cmp(&b.pk));
+        let end = limit.map_or(rows.len(), |l| (offset + l).min(rows.len()));
+        let mut columns = empty_columns(&meta.schema, &fields);
+        for f in rows.into_iter().take(end).skip(offset) {
+            for (slot, v) in f.values.into_iter().enumerate() {
+                columns[slot].values.push(v);
             }
-            if count_only {
-                return QueryOutput::Count(found.len() as u64);
-            }
-            found.sort_by(|a, b| a.0.cmp(&b.0));
-            let end = input.limit.map_or(found.len(), |l| (input.offset + l).min(found.len()));
-            let mut columns = empty_columns(schema, &fields);
-            for (_, si, row) in found.get(input.offset.min(end)..end).unwrap_or(&[]) {
-                gather(schema, &fields, segs[*si], *row, &mut columns);
-            }
-            QueryOutput::Rows(Outputs { columns, names })
-        })
-        .await
-        .map_err(|e| EngineError::Internal(e.to_string()))
+        }
+        Ok(QueryOutput::Rows(Outputs { columns, names }))
     }
+}
+
+fn values_of(schema: &quarry_types::CollectionSchema, fields: &[usize], seg: &SegmentData, row: u32) -> Vec<Value> {
+    let mut cols = empty_columns(schema, fields);
+    gather(schema, fields, seg, row, &mut cols);
+    cols.into_iter().map(|mut c| c.values.pop().unwrap_or(Value::Null)).collect()
+}
+
+/// Matching rows of some shards in key order, the first `offset + limit`; or their count.
+fn query_shards(rt: &CollectionRt, shards: &[u32], plan: &QueryPlan, filter: Option<&Expr>) -> ShardAnswer {
+    let schema = &rt.schema;
+    let pk_dt = schema.fields[rt.pk_index].data_type;
+    let guards: Vec<_> = shards.iter().filter_map(|s| rt.shards.get(*s as usize)).map(|s| s.data.read()).collect();
+    let segs: Vec<&SegmentData> = guards.iter().flat_map(|g| std::iter::once(&g.growing).chain(g.sealed.iter().map(|s| &s.data))).collect();
+    let mut found: Vec<(Pk, usize, u32)> = Vec::new();
+    for (si, seg) in segs.iter().enumerate() {
+        for_matching(seg, schema, rt.pk_index, filter, &mut |row| found.push((pk_of(seg, rt.pk_index, pk_dt, row), si, row)));
+    }
+    if plan.count_only {
+        return ShardAnswer::Count(found.len() as u64);
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    let end = plan.input.limit.map_or(found.len(), |l| (plan.input.offset + l).min(found.len()));
+    found.truncate(end);
+    ShardAnswer::Rows(found.into_iter().map(|(pk, si, row)| Found { pk, score: 0.0, values: values_of(schema, &plan.fields, segs[si], row) }).collect())
+}
+
+/// Merges per-part hit lists: the best `want` by score (ties by key), then skips `offset`.
+fn merge_search(parts: Vec<Vec<Vec<Found>>>, metric: Metric, want: usize, offset: usize, topk: usize) -> Vec<Vec<Found>> {
+    let queries = parts.iter().map(|p| p.len()).max().unwrap_or(0);
+    let mut out: Vec<Vec<Found>> = (0..queries).map(|_| Vec::new()).collect();
+    for part in parts {
+        for (q, hits) in part.into_iter().enumerate() {
+            out[q].extend(hits);
+        }
+    }
+    for hits in out.iter_mut() {
+        hits.sort_by(|a, b| metric.cmp(a.score, b.score).then_with(|| a.pk.cmp(&b.pk)));
+        hits.truncate(want);
+        hits.drain(..offset.min(hits.len()));
+        hits.truncate(topk);
+    }
+    out
 }
 
 /// Calls `f` for each live row of `seg` matching `filter`, using the key map for `pk in [..]`.
@@ -223,24 +330,8 @@ fn for_matching(seg: &SegmentData, schema: &quarry_types::CollectionSchema, pk_i
     }
 }
 
-fn scan(rt: &CollectionRt, filter: Option<&Expr>, f: &mut dyn FnMut(&SegmentData, u32)) {
-    for shard in &rt.shards {
-        let d = shard.data.read();
-        for seg in std::iter::once(&d.growing).chain(d.sealed.iter().map(|s| &s.data)) {
-            for_matching(seg, &rt.schema, rt.pk_index, filter, &mut |row| f(seg, row));
-        }
-    }
-}
-
-fn search_shards(
-    rt: &CollectionRt,
-    input: &SearchInput,
-    filter: Option<&Expr>,
-    field_index: usize,
-    fields: &[usize],
-    metric: Metric,
-    hnsw: Option<i64>,
-) -> Result<Vec<Vec<Candidate>>> {
+fn search_shards(rt: &CollectionRt, shards: &[u32], plan: &SearchPlan, filter: Option<&Expr>) -> Result<Vec<Vec<Found>>> {
+    let (input, field_index, fields, metric, hnsw) = (&plan.input, plan.field_index, &plan.fields[..], plan.metric, plan.hnsw);
     let want = input.topk + input.offset;
     let ranged = input.radius.is_some() || input.range_filter.is_some();
     // range search looks further and drops hits outside the range
@@ -248,8 +339,8 @@ fn search_shards(
     let params = SearchParams { ef: input.ef.map(|e| e.max(fetch)) };
     let schema = &rt.schema;
     let pk_dt = schema.fields[rt.pk_index].data_type;
-    let mut per_query: Vec<Vec<Candidate>> = (0..input.vectors.len()).map(|_| Vec::new()).collect();
-    for shard in &rt.shards {
+    let mut per_query: Vec<Vec<Found>> = (0..input.vectors.len()).map(|_| Vec::new()).collect();
+    for shard in shards.iter().filter_map(|s| rt.shards.get(*s as usize)) {
         let d = shard.data.read();
         let mut segs: Vec<(&SegmentData, Option<&quarry_index::HnswIndex>)> = vec![(&d.growing, None)];
         for s in &d.sealed {
@@ -281,17 +372,15 @@ fn search_shards(
                     hits.retain(|h| in_range(metric, h.score, input.radius, input.range_filter));
                 }
                 for hit in hits {
-                    let mut values = empty_columns(schema, fields);
-                    gather(schema, fields, seg, hit.row, &mut values);
-                    per_query[q].push(Candidate { hit, pk: pk_of(seg, rt.pk_index, pk_dt, hit.row), values });
+                    let values = values_of(schema, fields, seg, hit.row);
+                    per_query[q].push(Found { pk: pk_of(seg, rt.pk_index, pk_dt, hit.row), score: hit.score, values });
                 }
             }
         }
     }
-    for cands in per_query.iter_mut() {
-        cands.sort_by(|a, b| metric.cmp(a.hit.score, b.hit.score).then_with(|| a.pk.cmp(&b.pk)));
-        cands.truncate(want);
-        cands.drain(..input.offset.min(cands.len()));
+    for hits in per_query.iter_mut() {
+        hits.sort_by(|a, b| metric.cmp(a.score, b.score).then_with(|| a.pk.cmp(&b.pk)));
+        hits.truncate(want);
     }
     Ok(per_query)
 }

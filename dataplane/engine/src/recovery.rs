@@ -1,9 +1,11 @@
-//! Start-up: rebuild memory from durable state. Sealed segments and their index files come
-//! from the object store as the catalog lists them; everything after a shard's checkpoint is
-//! replayed from the log, so each acknowledged row is present exactly once.
+//! Loading durable state into memory. Sealed segments and their index files come from the
+//! object store as the catalog lists them; everything after a shard's checkpoint is replayed
+//! from the log, so each acknowledged row is present exactly once. Standalone loads every
+//! shard at start-up; workers load the shards assigned to them (see `follow.rs`).
 
 use std::sync::Arc;
 
+use quarry_coord::{CollectionMeta, SegmentMeta};
 use quarry_index::{HnswIndex, IndexKind, IndexSpec};
 use quarry_types::record::LogRecord;
 
@@ -12,59 +14,94 @@ use crate::segment::{SegmentData, Sealed};
 use crate::write::apply;
 use crate::{CollectionRt, Engine, EngineError, Result};
 
-const REPLAY_BATCH: usize = 256;
+pub(crate) const REPLAY_BATCH: usize = 256;
 
 impl Engine {
     pub(crate) async fn recover(&self) -> Result<()> {
         let snap = self.meta.snapshot();
         for meta in snap.collections.values() {
             let rt = Arc::new(CollectionRt::new(meta));
-            self.log.create_topic(&rt.topic, meta.shards).await?;
-            for seg in &meta.segments {
-                let bytes = self.store.get(&seg.data_key).await?;
-                let schema = rt.schema.clone();
-                let batch = tokio::task::spawn_blocking(move || decode_parquet(&schema, bytes)).await.map_err(|e| EngineError::Internal(e.to_string()))??;
-                let mut data = SegmentData::default();
-                data.append(batch, &rt.schema, rt.pk_index);
-                if let Some(key) = &seg.deletes_key {
-                    let rows: Vec<u32> = serde_json::from_slice(&self.store.get(key).await?).map_err(|e| EngineError::Internal(format!("delete file {key}: {e}")))?;
-                    rows.into_iter().for_each(|r| data.mark_deleted(r));
+            if self.options.mode == crate::Mode::Standalone {
+                self.log.create_topic(&rt.topic, meta.shards).await?;
+                let mut replayed = 0;
+                for shard in 0..meta.shards {
+                    replayed += self.load_shard(&rt, meta, shard).await?;
                 }
-                let mut sealed = Sealed { meta: seg.clone(), persisted_deletes: data.rows() - data.live, data, indexes: Default::default() };
-                for (index_id, key) in &seg.index_files {
-                    let Some(idx) = meta.indexes.iter().find(|i| i.id == *index_id) else { continue };
-                    let spec = IndexSpec::from_params(&idx.params)?;
-                    if let IndexKind::Hnsw { m, ef_construction } = spec.kind {
-                        let dim = meta.schema.field(&idx.field_name).map(|f| f.dim()).unwrap_or(0);
-                        let bytes = self.store.get(key).await?;
-                        let index = tokio::task::spawn_blocking(move || HnswIndex::from_bytes(&bytes, dim, spec.metric, m, ef_construction))
-                            .await
-                            .map_err(|e| EngineError::Internal(e.to_string()))??;
-                        sealed.indexes.insert(*index_id, Arc::new(index));
-                    }
-                }
-                rt.shards[seg.shard as usize].data.write().sealed.push(sealed);
+                tracing::info!(collection = %meta.name, id = meta.id, segments = meta.segments.len(), replayed, "collection recovered");
             }
-            let mut replayed = 0usize;
-            for shard in 0..meta.shards {
-                let mut from = meta.checkpoints[shard as usize];
-                loop {
-                    let entries = self.log.read(&rt.topic, shard, from, REPLAY_BATCH).await?;
-                    if entries.is_empty() {
-                        break;
-                    }
-                    let mut d = rt.shards[shard as usize].data.write();
-                    for e in entries {
-                        let record = LogRecord::decode(&e.payload)?;
-                        apply(&rt, &mut d, e.offset, record);
-                        from = e.offset + 1;
-                        replayed += 1;
-                    }
-                }
-            }
-            tracing::info!(collection = %meta.name, id = meta.id, segments = meta.segments.len(), replayed, "collection recovered");
             self.collections.write().insert(meta.id, rt);
         }
         Ok(())
+    }
+
+    /// Reads one sealed segment with its deletes and (if `indexes`) its loaded index files.
+    pub(crate) async fn load_segment(&self, meta: &CollectionMeta, rt: &CollectionRt, seg: &SegmentMeta, indexes: bool) -> Result<Sealed> {
+        let bytes = self.store.get(&seg.data_key).await?;
+        let schema = rt.schema.clone();
+        let batch = tokio::task::spawn_blocking(move || decode_parquet(&schema, bytes)).await.map_err(|e| EngineError::Internal(e.to_string()))??;
+        let mut data = SegmentData::default();
+        data.append(batch, &rt.schema, rt.pk_index);
+        if let Some(key) = &seg.deletes_key {
+            let rows: Vec<u32> = serde_json::from_slice(&self.store.get(key).await?).map_err(|e| EngineError::Internal(format!("delete file {key}: {e}")))?;
+            rows.into_iter().for_each(|r| data.mark_deleted(r));
+        }
+        let mut sealed = Sealed { meta: seg.clone(), persisted_deletes: data.rows() - data.live, data, indexes: Default::default() };
+        if indexes {
+            for index_id in seg.index_files.keys() {
+                if let Some(index) = self.load_index(meta, seg, *index_id).await? {
+                    sealed.indexes.insert(*index_id, index);
+                }
+            }
+        }
+        Ok(sealed)
+    }
+
+    /// Reads an HNSW index file (FLAT has nothing to load).
+    pub(crate) async fn load_index(&self, meta: &CollectionMeta, seg: &SegmentMeta, index_id: i64) -> Result<Option<Arc<HnswIndex>>> {
+        let (Some(idx), Some(key)) = (meta.indexes.iter().find(|i| i.id == index_id), seg.index_files.get(&index_id)) else { return Ok(None) };
+        let spec = IndexSpec::from_params(&idx.params)?;
+        let IndexKind::Hnsw { m, ef_construction } = spec.kind else { return Ok(None) };
+        let dim = meta.schema.field(&idx.field_name).map(|f| f.dim()).unwrap_or(0);
+        let bytes = self.store.get(key).await?;
+        let index = tokio::task::spawn_blocking(move || HnswIndex::from_bytes(&bytes, dim, spec.metric, m, ef_construction))
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))??;
+        Ok(Some(Arc::new(index)))
+    }
+
+    /// Fills one shard from scratch: its sealed segments, then the log from the checkpoint to
+    /// the end. Returns the number of records replayed.
+    pub(crate) async fn load_shard(&self, rt: &CollectionRt, meta: &CollectionMeta, shard: u32) -> Result<usize> {
+        let indexes = self.options.mode != crate::Mode::DataNode;
+        let mut sealed = Vec::new();
+        for seg in meta.segments.iter().filter(|s| s.shard == shard) {
+            sealed.push(self.load_segment(meta, rt, seg, indexes).await?);
+        }
+        let s = &rt.shards[shard as usize];
+        let _writer = s.writer.lock().await;
+        let checkpoint = meta.checkpoints[shard as usize];
+        {
+            let mut d = s.data.write();
+            d.sealed = sealed;
+            d.growing = SegmentData::default();
+            d.recent_deletes.clear();
+            d.applied = checkpoint;
+        }
+        let mut replayed = 0usize;
+        let mut from = checkpoint;
+        loop {
+            let entries = self.log.read(&rt.topic, shard, from, REPLAY_BATCH).await?;
+            if entries.is_empty() {
+                break;
+            }
+            let mut d = s.data.write();
+            for e in entries {
+                apply(rt, &mut d, e.offset, LogRecord::decode(&e.payload)?);
+                from = e.offset + 1;
+                replayed += 1;
+            }
+        }
+        s.applied_tx.send_replace(from);
+        Ok(replayed)
     }
 }

@@ -41,6 +41,7 @@ pub struct MutationOutcome {
 pub(crate) fn apply(rt: &CollectionRt, data: &mut ShardData, offset: u64, record: LogRecord) -> usize {
     let mut deleted = 0;
     for pk in &record.deletes {
+        data.recent_deletes.push((pk.clone(), offset));
         deleted += data.growing.delete(pk, offset);
         for seg in data.sealed.iter_mut() {
             deleted += seg.data.delete(pk, offset);
@@ -66,10 +67,16 @@ impl Engine {
         Ok(first)
     }
 
-    /// Appends one record to a shard and applies it; returns the rows it deleted.
+    /// Appends one record to a shard and applies it; returns the rows it deleted. A proxy only
+    /// appends (workers apply from the log) and counts the keys it asked to delete.
     pub(crate) async fn append_and_apply(&self, rt: &Arc<CollectionRt>, shard: u32, record: LogRecord) -> Result<usize> {
         let payload = Bytes::from(record.encode());
         let s = &rt.shards[shard as usize];
+        if self.options.mode == crate::Mode::Proxy {
+            let offset = self.log.append(&rt.topic, shard, payload).await?;
+            s.acked.fetch_max(offset + 1, std::sync::atomic::Ordering::AcqRel);
+            return Ok(if record.rows.is_none() { record.deletes.len() } else { 0 });
+        }
         let _writer = s.writer.lock().await;
         let offset = self.log.append(&rt.topic, shard, payload).await?;
         let mut data = s.data.write();
@@ -139,8 +146,8 @@ impl Engine {
         if expr.trim().is_empty() {
             return Err(invalid("delete needs a filter expression; an empty expression would delete everything"));
         }
-        let filter = quarry_expr::prepare(expr, &meta.schema, templates)?.expect("non-empty");
-        let pks = self.matching_pks(&rt, &filter).await?;
+        quarry_expr::prepare(expr, &meta.schema, templates)?;
+        let pks = self.matching_pks(&meta, &rt, expr, templates).await?;
         let mut by_shard: HashMap<u32, Vec<Pk>> = HashMap::new();
         for pk in pks {
             by_shard.entry(shard_of(&pk, meta.shards)).or_default().push(pk);

@@ -28,7 +28,7 @@ pub fn from_engine(e: &EngineError) -> Status {
         EngineError::InvalidArgument(_) | EngineError::Schema(_) | EngineError::Expr(_) | EngineError::Index(_) => {
             status(1100, ErrorCode::IllegalArgument, format!("{reason}: invalid parameter"))
         }
-        EngineError::Storage(_) | EngineError::Coord(_) | EngineError::Internal(_) => status(65535, ErrorCode::UnexpectedError, reason),
+        EngineError::Storage(_) | EngineError::Coord(_) | EngineError::Unavailable(_) | EngineError::Internal(_) => status(65535, ErrorCode::UnexpectedError, reason),
     }
 }
 
