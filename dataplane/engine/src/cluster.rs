@@ -49,7 +49,12 @@ impl Mode {
 pub trait Router: Send + Sync + std::fmt::Debug {
     /// Runs `read` on one replica of every shard, each once its log is applied up to
     /// `min_offsets[shard]`; one answer per worker asked.
-    async fn read(&self, meta: &CollectionMeta, read: ShardRead, min_offsets: Vec<u64>) -> Result<Vec<ShardAnswer>>;
+    async fn read(
+        &self,
+        meta: &CollectionMeta,
+        read: ShardRead,
+        min_offsets: Vec<u64>,
+    ) -> Result<Vec<ShardAnswer>>;
     /// Seals every shard on its data node once applied up to `min_offsets[shard]`.
     async fn flush(&self, meta: &CollectionMeta, min_offsets: Vec<u64>) -> Result<Vec<i64>>;
 }
@@ -59,12 +64,30 @@ impl Engine {
     /// (Session); Strong also sees everyone else's, through a barrier record appended to each
     /// shard: its offset comes from the log's own acknowledgement, never from the broker's
     /// "latest offset" (which tansu 0.6 reports wrong).
-    pub(crate) async fn read_barrier(&self, meta: &CollectionMeta, rt: &Arc<CollectionRt>) -> Result<Vec<u64>> {
-        let mut out: Vec<u64> = rt.shards.iter().map(|s| s.acked.load(Ordering::Acquire)).collect();
+    pub(crate) async fn read_barrier(
+        &self,
+        meta: &CollectionMeta,
+        rt: &Arc<CollectionRt>,
+    ) -> Result<Vec<u64>> {
+        let mut out: Vec<u64> = rt
+            .shards
+            .iter()
+            .map(|s| s.acked.load(Ordering::Acquire))
+            .collect();
         if meta.consistency == ConsistencyLevel::Strong {
-            let barrier = Bytes::from(LogRecord { partition_id: 0, deletes: vec![], rows: None }.encode());
+            let barrier = Bytes::from(
+                LogRecord {
+                    partition_id: 0,
+                    deletes: vec![],
+                    rows: None,
+                }
+                .encode(),
+            );
             for (shard, slot) in out.iter_mut().enumerate() {
-                let offset = self.log.append(&rt.topic, shard as u32, barrier.clone()).await?;
+                let offset = self
+                    .log
+                    .append(&rt.topic, shard as u32, barrier.clone())
+                    .await?;
                 *slot = (*slot).max(offset + 1);
             }
         }
@@ -72,13 +95,25 @@ impl Engine {
     }
 
     /// Waits until this worker applied `shard` up to `offset` (exclusive).
-    pub(crate) async fn wait_applied(&self, rt: &CollectionRt, shard: u32, offset: u64) -> Result<()> {
-        let s = rt.shards.get(shard as usize).ok_or_else(|| EngineError::Internal(format!("no shard {shard}")))?;
+    pub(crate) async fn wait_applied(
+        &self,
+        rt: &CollectionRt,
+        shard: u32,
+        offset: u64,
+    ) -> Result<()> {
+        let s = rt
+            .shards
+            .get(shard as usize)
+            .ok_or_else(|| EngineError::Internal(format!("no shard {shard}")))?;
         if s.serving.lock().is_none() {
-            return Err(EngineError::Unavailable(format!("shard {shard} of collection {} is not served here", rt.id)));
+            return Err(EngineError::Unavailable(format!(
+                "shard {shard} of collection {} is not served here",
+                rt.id
+            )));
         }
         let mut rx = s.applied_tx.subscribe();
-        let reached = tokio::time::timeout(CATCH_UP, rx.wait_for(|applied| *applied >= offset)).await;
+        let reached =
+            tokio::time::timeout(CATCH_UP, rx.wait_for(|applied| *applied >= offset)).await;
         match reached {
             Ok(Ok(_)) => Ok(()),
             _ => Err(EngineError::Unavailable(format!(
@@ -89,17 +124,23 @@ impl Engine {
     }
 
     /// A worker's part of a read: the given shards, each after reaching its offset.
-    pub async fn serve_read(&self, collection: &str, shards: Vec<(u32, u64)>, read: ShardRead) -> Result<ShardAnswer> {
-        let (_, rt) = self.resolve(collection)?;
+    pub async fn serve_read(
+        &self,
+        collection: &str,
+        shards: Vec<(u32, u64)>,
+        read: ShardRead,
+    ) -> Result<ShardAnswer> {
+        let (_, rt) = self.resolve_fresh(collection, |_| false).await?;
         for (shard, offset) in &shards {
             self.wait_applied(&rt, *shard, *offset).await?;
         }
-        self.read_local(rt, shards.into_iter().map(|(s, _)| s).collect(), read).await
+        self.read_local(rt, shards.into_iter().map(|(s, _)| s).collect(), read)
+            .await
     }
 
     /// A data node's part of a flush: seal the given shards once they reach their offsets.
     pub async fn serve_flush(&self, collection: &str, shards: Vec<(u32, u64)>) -> Result<Vec<i64>> {
-        let (_, rt) = self.resolve(collection)?;
+        let (_, rt) = self.resolve_fresh(collection, |_| false).await?;
         let mut ids = Vec::new();
         for (shard, offset) in shards {
             self.wait_applied(&rt, shard, offset).await?;

@@ -34,28 +34,45 @@ pub struct IndexInfo {
 impl Engine {
     pub async fn create_collection(&self, req: CreateCollection) -> Result<()> {
         if req.schema.name != req.name && !req.schema.name.is_empty() {
-            return Err(invalid(format!("collection name {:?} does not match the schema name {:?}", req.name, req.schema.name)));
+            return Err(invalid(format!(
+                "collection name {:?} does not match the schema name {:?}",
+                req.name, req.schema.name
+            )));
         }
         let mut schema = req.schema;
         schema.name = req.name.clone();
         let schema = schema.prepare_new()?;
-        let shards = if req.shards <= 0 { 1 } else { req.shards as u32 };
+        let shards = if req.shards <= 0 {
+            1
+        } else {
+            req.shards as u32
+        };
         if shards > MAX_SHARDS {
-            return Err(invalid(format!("shard number {shards} exceeds the maximum of {MAX_SHARDS}")));
+            return Err(invalid(format!(
+                "shard number {shards} exceeds the maximum of {MAX_SHARDS}"
+            )));
         }
-        let req = NewCollection { name: req.name, schema, shards, consistency: req.consistency, properties: req.properties };
+        let req = NewCollection {
+            name: req.name,
+            schema,
+            shards,
+            consistency: req.consistency,
+            properties: req.properties,
+        };
         let meta = match self.meta.create_collection(req).await? {
             Created::New(meta) => meta,
             Created::Existing(_) => return Ok(()),
         };
         self.log.create_topic(&meta.topic(), shards).await?;
-        self.collections.write().insert(meta.id, Arc::new(CollectionRt::new(&meta)));
+        self.collections
+            .write()
+            .insert(meta.id, Arc::new(CollectionRt::new(&meta)));
         tracing::info!(collection = %meta.name, id = meta.id, shards, "collection created");
         Ok(())
     }
 
     pub async fn drop_collection(&self, name: &str) -> Result<()> {
-        let meta = match self.resolve(name) {
+        let meta = match self.resolve_fresh(name, |_| false).await {
             Ok((meta, _)) => meta,
             // dropping a missing collection succeeds in Milvus
             Err(EngineError::CollectionNotFound(_)) => return Ok(()),
@@ -64,19 +81,42 @@ impl Engine {
         self.meta.drop_collection(meta.id).await?;
         self.collections.write().remove(&meta.id);
         self.log.delete_topic(&meta.topic()).await?;
-        for key in self.store.list(&format!("collections/{}/", meta.id)).await? {
+        for key in self
+            .store
+            .list(&format!("collections/{}/", meta.id))
+            .await?
+        {
             self.store.delete(&key).await?;
         }
         tracing::info!(collection = %name, id = meta.id, "collection dropped");
         Ok(())
     }
 
-    pub fn describe_collection(&self, name: &str) -> Result<CollectionMeta> {
-        Ok(self.resolve(name)?.0)
+    /// The collection as the catalog's owner knows it right now (cluster roles ask the
+    /// coordinator: another proxy may just have created or dropped it).
+    pub async fn describe_collection_latest(&self, name: &str) -> Result<CollectionMeta> {
+        Ok(self.resolve_fresh(name, |_| true).await?.0)
+    }
+
+    pub async fn describe_collection(&self, name: &str) -> Result<CollectionMeta> {
+        Ok(self.resolve_fresh(name, |_| false).await?.0)
     }
 
     pub fn describe_collection_by_id(&self, id: i64) -> Result<CollectionMeta> {
-        self.meta.snapshot().collections.get(&id).cloned().ok_or_else(|| EngineError::CollectionNotFound(id.to_string()))
+        self.meta
+            .snapshot()
+            .collections
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| EngineError::CollectionNotFound(id.to_string()))
+    }
+
+    /// Collections in creation order, after catching up with the coordinator (cluster roles).
+    pub async fn list_collections_fresh(&self) -> Result<Vec<CollectionMeta>> {
+        if self.meta.refresh().await? {
+            self.ensure_runtimes();
+        }
+        Ok(self.list_collections())
     }
 
     pub fn list_collections(&self) -> Vec<CollectionMeta> {
@@ -86,8 +126,27 @@ impl Engine {
     }
 
     /// Live rows of a collection (all partitions; Quarry has only `_default` so far).
-    pub fn row_count(&self, name: &str) -> Result<u64> {
-        let (_, rt) = self.resolve(name)?;
+    pub async fn row_count(&self, name: &str) -> Result<u64> {
+        let (meta, rt) = self.resolve_fresh(name, |_| false).await?;
+        if self.router.is_some() {
+            // a proxy holds no rows: loaded collections are counted by the workers, others by
+            // their sealed segments
+            if meta.loaded {
+                if let crate::QueryOutput::Count(n) = self
+                    .query(
+                        name,
+                        crate::QueryInput {
+                            output_fields: vec!["count(*)".into()],
+                            ..Default::default()
+                        },
+                    )
+                    .await?
+                {
+                    return Ok(n);
+                }
+            }
+            return Ok(meta.segments.iter().map(|s| s.rows - s.deleted_rows).sum());
+        }
         Ok(rt
             .shards
             .iter()
@@ -99,14 +158,27 @@ impl Engine {
     }
 
     pub fn check_partition(&self, meta: &CollectionMeta, partition: &str) -> Result<i64> {
-        let name = if partition.is_empty() { DEFAULT_PARTITION } else { partition };
-        meta.partitions.iter().find(|p| p.name == name).map(|p| p.id).ok_or_else(|| EngineError::PartitionNotFound(name.to_string()))
+        let name = if partition.is_empty() {
+            DEFAULT_PARTITION
+        } else {
+            partition
+        };
+        meta.partitions
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.id)
+            .ok_or_else(|| EngineError::PartitionNotFound(name.to_string()))
     }
 
     async fn set_loaded(&self, name: &str, loaded: bool, replicas: u32) -> Result<()> {
-        let (meta, _) = self.resolve(name)?;
+        let (meta, _) = self.resolve_fresh(name, |_| false).await?;
         if loaded {
-            let missing: Vec<_> = meta.schema.vector_fields().filter(|f| !meta.indexes.iter().any(|i| i.field_name == f.name)).map(|f| f.name.clone()).collect();
+            let missing: Vec<_> = meta
+                .schema
+                .vector_fields()
+                .filter(|f| !meta.indexes.iter().any(|i| i.field_name == f.name))
+                .map(|f| f.name.clone())
+                .collect();
             if !missing.is_empty() {
                 return Err(EngineError::IndexNotFound(format!(
                     "there is no vector index on field: {missing:?}, please create index firstly: collection={name}"
@@ -125,62 +197,117 @@ impl Engine {
     }
 
     /// Creates an index from Milvus-style parameters. An empty name defaults to the field name.
-    pub async fn create_index(&self, name: &str, field_name: &str, index_name: &str, params: BTreeMap<String, String>) -> Result<()> {
-        let (meta, _) = self.resolve(name)?;
+    pub async fn create_index(
+        &self,
+        name: &str,
+        field_name: &str,
+        index_name: &str,
+        params: BTreeMap<String, String>,
+    ) -> Result<()> {
+        let (meta, _) = self.resolve_fresh(name, |_| false).await?;
         let field = match field_name {
             "" => {
                 let mut vectors = meta.schema.vector_fields();
                 match (vectors.next(), vectors.next()) {
                     (Some(f), None) => f,
-                    _ => return Err(invalid("field_name must be given when the collection has several vector fields")),
+                    _ => return Err(invalid(
+                        "field_name must be given when the collection has several vector fields",
+                    )),
                 }
             }
-            f => meta.schema.field(f).ok_or_else(|| invalid(format!("cannot create index on non-existent field: {f}")))?,
+            f => meta.schema.field(f).ok_or_else(|| {
+                invalid(format!("cannot create index on non-existent field: {f}"))
+            })?,
         };
         if field.data_type != DataType::FloatVector {
-            return Err(invalid(format!("quarry indexes vector fields only; field {} is {:?}", field.name, field.data_type)));
+            return Err(invalid(format!(
+                "quarry indexes vector fields only; field {} is {:?}",
+                field.name, field.data_type
+            )));
         }
         let spec = IndexSpec::from_params(&params)?;
         let mut normalized = params.clone();
         normalized.insert("metric_type".into(), spec.metric.name().into());
-        normalized.entry("index_type".into()).or_insert_with(|| "AUTOINDEX".into());
-        let index_name = if index_name.is_empty() { field.name.clone() } else { index_name.to_string() };
-        let index = NewIndex { name: index_name, field_name: field.name.clone(), params: normalized };
+        normalized
+            .entry("index_type".into())
+            .or_insert_with(|| "AUTOINDEX".into());
+        let index_name = if index_name.is_empty() {
+            field.name.clone()
+        } else {
+            index_name.to_string()
+        };
+        let index = NewIndex {
+            name: index_name,
+            field_name: field.name.clone(),
+            params: normalized,
+        };
         self.meta.create_index(meta.id, index).await?;
         self.index_wakeup.notify_one();
         Ok(())
     }
 
     /// Indexes with progress; `index_name` empty means all.
-    pub fn describe_index(&self, name: &str, field_name: &str, index_name: &str) -> Result<Vec<IndexInfo>> {
-        let meta = self.describe_collection(name)?;
-        let total = self.row_count(name)?;
+    pub async fn describe_index(
+        &self,
+        name: &str,
+        field_name: &str,
+        index_name: &str,
+    ) -> Result<Vec<IndexInfo>> {
+        let meta = self.describe_collection(name).await?;
+        let total = self.row_count(name).await?;
         let out: Vec<IndexInfo> = meta
             .indexes
             .iter()
-            .filter(|i| (index_name.is_empty() || i.name == index_name) && (field_name.is_empty() || i.field_name == field_name))
+            .filter(|i| {
+                (index_name.is_empty() || i.name == index_name)
+                    && (field_name.is_empty() || i.field_name == field_name)
+            })
             .map(|i| {
                 let (mut indexed, mut pending) = (0u64, 0u64);
                 for seg in &meta.segments {
                     let live = seg.rows - seg.deleted_rows;
-                    if seg.index_files.contains_key(&i.id) { indexed += live } else { pending += live }
+                    if seg.index_files.contains_key(&i.id) {
+                        indexed += live
+                    } else {
+                        pending += live
+                    }
                 }
-                IndexInfo { meta: i.clone(), indexed_rows: indexed, total_rows: total, pending_rows: pending, finished: pending == 0 }
+                IndexInfo {
+                    meta: i.clone(),
+                    indexed_rows: indexed,
+                    total_rows: total,
+                    pending_rows: pending,
+                    finished: pending == 0,
+                }
             })
             .collect();
         if out.is_empty() {
-            return Err(EngineError::IndexNotFound(format!("collection={name}, index={index_name}")));
+            return Err(EngineError::IndexNotFound(format!(
+                "collection={name}, index={index_name}"
+            )));
         }
         Ok(out)
     }
 
     pub async fn drop_index(&self, name: &str, field_name: &str, index_name: &str) -> Result<()> {
-        let (meta, rt) = self.resolve(name)?;
+        let (meta, rt) = self.resolve_fresh(name, |_| false).await?;
         if meta.loaded {
-            return Err(invalid("index cannot be dropped, collection is loaded, please release it first"));
+            return Err(invalid(
+                "index cannot be dropped, collection is loaded, please release it first",
+            ));
         }
-        let Some(index) = meta.indexes.iter().find(|i| (index_name.is_empty() || i.name == index_name) && (field_name.is_empty() || i.field_name == field_name)).cloned() else {
-            return Err(EngineError::IndexNotFound(format!("collection={name}, index={index_name}")));
+        let Some(index) = meta
+            .indexes
+            .iter()
+            .find(|i| {
+                (index_name.is_empty() || i.name == index_name)
+                    && (field_name.is_empty() || i.field_name == field_name)
+            })
+            .cloned()
+        else {
+            return Err(EngineError::IndexNotFound(format!(
+                "collection={name}, index={index_name}"
+            )));
         };
         self.meta.drop_index(meta.id, index.id).await?;
         for shard in &rt.shards {

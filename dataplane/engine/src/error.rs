@@ -45,7 +45,9 @@ impl From<CoordError> for EngineError {
         match e {
             CoordError::CollectionExists(name) => EngineError::CollectionExists(name),
             CoordError::CollectionNotFound(name) => EngineError::CollectionNotFound(name),
-            e @ (CoordError::IndexConflict { .. } | CoordError::Rejected(_)) => EngineError::InvalidArgument(e.to_string()),
+            e @ (CoordError::IndexConflict { .. } | CoordError::Rejected(_)) => {
+                EngineError::InvalidArgument(e.to_string())
+            }
             e => EngineError::Coord(e),
         }
     }

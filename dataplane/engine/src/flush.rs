@@ -17,22 +17,33 @@ use quarry_index::{HnswIndex, IndexKind, IndexSpec};
 use quarry_types::batch::offsets;
 use quarry_types::CollectionSchema;
 
-use crate::segment::{SegmentData, Sealed};
+use crate::segment::{Sealed, SegmentData};
 use crate::{CollectionRt, Engine, EngineError, Result};
 
 pub(crate) fn encode_parquet(batch: &RecordBatch) -> Result<Vec<u8>> {
     let mut out = Vec::new();
-    let mut w = ArrowWriter::try_new(&mut out, batch.schema(), None).map_err(|e| EngineError::Internal(e.to_string()))?;
-    w.write(batch).map_err(|e| EngineError::Internal(e.to_string()))?;
-    w.close().map_err(|e| EngineError::Internal(e.to_string()))?;
+    let mut w = ArrowWriter::try_new(&mut out, batch.schema(), None)
+        .map_err(|e| EngineError::Internal(e.to_string()))?;
+    w.write(batch)
+        .map_err(|e| EngineError::Internal(e.to_string()))?;
+    w.close()
+        .map_err(|e| EngineError::Internal(e.to_string()))?;
     Ok(out)
 }
 
 pub(crate) fn decode_parquet(schema: &CollectionSchema, bytes: Bytes) -> Result<RecordBatch> {
-    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes).and_then(|b| b.build()).map_err(|e| EngineError::Internal(format!("segment file: {e}")))?;
-    let batches = reader.collect::<Result<Vec<_>, _>>().map_err(|e| EngineError::Internal(format!("segment file: {e}")))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+        .and_then(|b| b.build())
+        .map_err(|e| EngineError::Internal(format!("segment file: {e}")))?;
+    let batches = reader
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| EngineError::Internal(format!("segment file: {e}")))?;
     let arrow = schema.arrow_schema(true);
-    let batches: Vec<RecordBatch> = batches.into_iter().map(|b| RecordBatch::try_new(arrow.clone(), b.columns().to_vec())).collect::<Result<_, _>>().map_err(|e| EngineError::Internal(e.to_string()))?;
+    let batches: Vec<RecordBatch> = batches
+        .into_iter()
+        .map(|b| RecordBatch::try_new(arrow.clone(), b.columns().to_vec()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| EngineError::Internal(e.to_string()))?;
     concat_batches(&arrow, &batches).map_err(|e| EngineError::Internal(e.to_string()))
 }
 
@@ -41,8 +52,15 @@ fn live_rows(schema: &CollectionSchema, seg: &SegmentData) -> Result<RecordBatch
     let mut parts = Vec::new();
     for (b, batch) in seg.batches.iter().enumerate() {
         let start = seg.starts[b] as usize;
-        let mask = BooleanArray::from(seg.deleted[start..start + batch.num_rows()].iter().map(|d| !d).collect::<Vec<_>>());
-        parts.push(filter_record_batch(batch, &mask).map_err(|e| EngineError::Internal(e.to_string()))?);
+        let mask = BooleanArray::from(
+            seg.deleted[start..start + batch.num_rows()]
+                .iter()
+                .map(|d| !d)
+                .collect::<Vec<_>>(),
+        );
+        parts.push(
+            filter_record_batch(batch, &mask).map_err(|e| EngineError::Internal(e.to_string()))?,
+        );
     }
     concat_batches(&arrow, &parts).map_err(|e| EngineError::Internal(e.to_string()))
 }
@@ -54,9 +72,13 @@ fn segment_prefix(collection: i64, segment: i64) -> String {
 impl Engine {
     /// Seals every shard's growing data; returns the ids of the new segments.
     pub async fn flush(&self, name: &str) -> Result<Vec<i64>> {
-        let (meta, rt) = self.resolve(name)?;
+        let (meta, rt) = self.resolve_fresh(name, |_| false).await?;
         if let Some(router) = &self.router {
-            let acked = rt.shards.iter().map(|s| s.acked.load(std::sync::atomic::Ordering::Acquire)).collect();
+            let acked = rt
+                .shards
+                .iter()
+                .map(|s| s.acked.load(std::sync::atomic::Ordering::Acquire))
+                .collect();
             return router.flush(&meta, acked).await;
         }
         let mut ids = Vec::new();
@@ -69,7 +91,11 @@ impl Engine {
         Ok(ids)
     }
 
-    pub(crate) async fn seal_shard(&self, rt: &Arc<CollectionRt>, shard: u32) -> Result<Option<i64>> {
+    pub(crate) async fn seal_shard(
+        &self,
+        rt: &Arc<CollectionRt>,
+        shard: u32,
+    ) -> Result<Option<i64>> {
         let s = &rt.shards[shard as usize];
         // holding the writer keeps the shard still: nothing is appended while we seal
         let _writer = s.writer.lock().await;
@@ -79,22 +105,41 @@ impl Engine {
                 .sealed
                 .iter()
                 .filter(|x| x.deleted_count() != x.persisted_deletes)
-                .map(|x| (x.meta.id, x.data.deleted.iter().enumerate().filter(|(_, d)| **d).map(|(i, _)| i as u32).collect(), x.deleted_count()))
+                .map(|x| {
+                    (
+                        x.meta.id,
+                        x.data
+                            .deleted
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, d)| **d)
+                            .map(|(i, _)| i as u32)
+                            .collect(),
+                        x.deleted_count(),
+                    )
+                })
                 .collect();
             (d.growing.clone(), deletes, d.applied)
         };
         let meta = self.describe_collection_by_id(rt.id)?;
-        if growing.rows() == 0 && sealed_deletes.is_empty() && meta.checkpoints[shard as usize] == applied {
+        if growing.rows() == 0
+            && sealed_deletes.is_empty()
+            && meta.checkpoints[shard as usize] == applied
+        {
             return Ok(None);
         }
         let schema = rt.schema.clone();
         let new_segment = if growing.live > 0 {
             let g = growing.clone();
-            let batch = tokio::task::spawn_blocking(move || live_rows(&schema, &g)).await.map_err(|e| EngineError::Internal(e.to_string()))??;
+            let batch = tokio::task::spawn_blocking(move || live_rows(&schema, &g))
+                .await
+                .map_err(|e| EngineError::Internal(e.to_string()))??;
             let id = self.meta.alloc_ids(1).await?;
             let data_key = format!("{}/data.parquet", segment_prefix(rt.id, id));
             let b2 = batch.clone();
-            let bytes = tokio::task::spawn_blocking(move || encode_parquet(&b2)).await.map_err(|e| EngineError::Internal(e.to_string()))??;
+            let bytes = tokio::task::spawn_blocking(move || encode_parquet(&b2))
+                .await
+                .map_err(|e| EngineError::Internal(e.to_string()))??;
             self.store.put(&data_key, Bytes::from(bytes)).await?;
             let offs = offsets(&batch);
             let seg_meta = SegmentMeta {
@@ -118,7 +163,9 @@ impl Engine {
         let mut delete_keys = Vec::new();
         for (seg_id, rows, count) in &sealed_deletes {
             let key = format!("{}/deletes-{version}.json", segment_prefix(rt.id, *seg_id));
-            self.store.put(&key, Bytes::from(serde_json::to_vec(rows).expect("json"))).await?;
+            self.store
+                .put(&key, Bytes::from(serde_json::to_vec(rows).expect("json")))
+                .await?;
             delete_keys.push((*seg_id, key, *count as u64));
         }
         let commit = FlushCommit {
@@ -140,7 +187,12 @@ impl Engine {
             if let Some((meta, batch)) = new_segment.clone() {
                 let mut data = SegmentData::default();
                 data.append(batch, &rt.schema, rt.pk_index);
-                d.sealed.push(Sealed { meta, data, indexes: Default::default(), persisted_deletes: 0 });
+                d.sealed.push(Sealed {
+                    meta,
+                    data,
+                    indexes: Default::default(),
+                    persisted_deletes: 0,
+                });
             }
             d.growing = SegmentData::default();
             // the new segment holds everything before `applied`
@@ -169,14 +221,24 @@ impl Engine {
                 }
             }
         }
-        let Some((meta, idx, seg)) = job else { return Ok(false) };
+        let Some((meta, idx, seg)) = job else {
+            return Ok(false);
+        };
         let spec = IndexSpec::from_params(&idx.params)?;
         let rt = self.runtime(meta.id)?;
-        let field_index = meta.schema.fields.iter().position(|f| f.name == idx.field_name).ok_or_else(|| EngineError::Internal("indexed field vanished".into()))?;
+        let field_index = meta
+            .schema
+            .fields
+            .iter()
+            .position(|f| f.name == idx.field_name)
+            .ok_or_else(|| EngineError::Internal("indexed field vanished".into()))?;
         let dim = meta.schema.fields[field_index].dim();
         let in_memory = {
             let d = rt.shards[seg.shard as usize].data.read();
-            d.sealed.iter().find(|s| s.meta.id == seg.id).map(|s| s.data.batches[0].clone())
+            d.sealed
+                .iter()
+                .find(|s| s.meta.id == seg.id)
+                .map(|s| s.data.batches[0].clone())
         };
         // an index node holds no shards: it reads the segment file
         let batch = match in_memory {
@@ -184,10 +246,16 @@ impl Engine {
             None => {
                 let bytes = self.store.get(&seg.data_key).await?;
                 let schema = rt.schema.clone();
-                tokio::task::spawn_blocking(move || decode_parquet(&schema, bytes)).await.map_err(|e| EngineError::Internal(e.to_string()))??
+                tokio::task::spawn_blocking(move || decode_parquet(&schema, bytes))
+                    .await
+                    .map_err(|e| EngineError::Internal(e.to_string()))??
             }
         };
-        let key = format!("{}/index-{}.usearch", segment_prefix(meta.id, seg.id), idx.id);
+        let key = format!(
+            "{}/index-{}.usearch",
+            segment_prefix(meta.id, seg.id),
+            idx.id
+        );
         let built = match spec.kind {
             IndexKind::Flat => {
                 // FLAT searches the segment's vectors directly; the marker records that it is ready
@@ -197,22 +265,49 @@ impl Engine {
             IndexKind::Hnsw { m, ef_construction } => {
                 let started = std::time::Instant::now();
                 let index = tokio::task::spawn_blocking(move || {
-                    let reader = quarry_types::batch::ColumnReader::new(batch.column(field_index), quarry_types::DataType::FloatVector);
-                    let quarry_types::batch::ColumnReader::Vector { values, .. } = reader else { unreachable!() };
+                    let reader = quarry_types::batch::ColumnReader::new(
+                        batch.column(field_index),
+                        quarry_types::DataType::FloatVector,
+                    );
+                    let quarry_types::batch::ColumnReader::Vector { values, .. } = reader else {
+                        unreachable!()
+                    };
                     HnswIndex::build(values, dim, spec.metric, m, ef_construction)
                 })
                 .await
                 .map_err(|e| EngineError::Internal(e.to_string()))??;
                 let bytes = index.to_bytes()?;
                 self.store.put(&key, Bytes::from(bytes)).await?;
-                tracing::info!(collection = meta.id, segment = seg.id, index = idx.id, rows = seg.rows, secs = started.elapsed().as_secs_f64(), "index built");
+                tracing::info!(
+                    collection = meta.id,
+                    segment = seg.id,
+                    index = idx.id,
+                    rows = seg.rows,
+                    secs = started.elapsed().as_secs_f64(),
+                    "index built"
+                );
                 Some(Arc::new(index))
             }
         };
-        match self.meta.commit_index(IndexCommit { collection: meta.id, segment: seg.id, index: idx.id, key: key.clone() }).await {
+        match self
+            .meta
+            .commit_index(IndexCommit {
+                collection: meta.id,
+                segment: seg.id,
+                index: idx.id,
+                key: key.clone(),
+            })
+            .await
+        {
             Ok(()) => {}
             Err(CoordError::StaleCommit(why)) => {
-                tracing::info!(collection = meta.id, segment = seg.id, index = idx.id, why, "index build outdated; dropping its file");
+                tracing::info!(
+                    collection = meta.id,
+                    segment = seg.id,
+                    index = idx.id,
+                    why,
+                    "index build outdated; dropping its file"
+                );
                 self.store.delete(&key).await?;
                 return Ok(true);
             }
@@ -243,11 +338,19 @@ pub(crate) fn spawn_background(engine: &Arc<Engine>) {
                 }
             }
             let wait = engine.options.seal_check;
-            let collections = if engine.options.mode.seals() { engine.list_collections() } else { vec![] };
+            let collections = if engine.options.mode.seals() {
+                engine.list_collections()
+            } else {
+                vec![]
+            };
             for c in collections {
-                let Ok(rt) = engine.runtime(c.id) else { continue };
+                let Ok(rt) = engine.runtime(c.id) else {
+                    continue;
+                };
                 for shard in 0..rt.shards.len() as u32 {
-                    if rt.shards[shard as usize].data.read().growing.rows() >= engine.options.segment_rows {
+                    if rt.shards[shard as usize].data.read().growing.rows()
+                        >= engine.options.segment_rows
+                    {
                         if let Err(e) = engine.seal_shard(&rt, shard).await {
                             tracing::error!(error = %e, collection = c.id, shard, "automatic seal failed");
                         }

@@ -29,8 +29,11 @@ fn rows_from(seg: &SegmentData, rt: &CollectionRt, from: u64) -> Result<SegmentD
     for (b, batch) in seg.batches.iter().enumerate() {
         let start = seg.starts[b] as usize;
         let offs = offsets(batch);
-        let keep: BooleanArray = (0..batch.num_rows()).map(|r| Some(offs[r] >= from && !seg.deleted[start + r])).collect();
-        let kept = filter_record_batch(batch, &keep).map_err(|e| EngineError::Internal(e.to_string()))?;
+        let keep: BooleanArray = (0..batch.num_rows())
+            .map(|r| Some(offs[r] >= from && !seg.deleted[start + r]))
+            .collect();
+        let kept =
+            filter_record_batch(batch, &keep).map_err(|e| EngineError::Internal(e.to_string()))?;
         if kept.num_rows() > 0 {
             out.append(kept, &rt.schema, rt.pk_index);
         }
@@ -43,7 +46,13 @@ impl Engine {
     /// sealed or indexed elsewhere into the shards this process serves.
     pub async fn sync_catalog(self: &Arc<Self>) -> Result<()> {
         let snap = self.meta.snapshot();
-        let gone: Vec<i64> = self.collections.read().keys().filter(|id| !snap.collections.contains_key(id)).copied().collect();
+        let gone: Vec<i64> = self
+            .collections
+            .read()
+            .keys()
+            .filter(|id| !snap.collections.contains_key(id))
+            .copied()
+            .collect();
         for id in gone {
             if let Some(rt) = self.collections.write().remove(&id) {
                 rt.shards.iter().for_each(|s| stop_serving(s));
@@ -53,7 +62,9 @@ impl Engine {
         for meta in snap.collections.values() {
             let rt = {
                 let mut all = self.collections.write();
-                all.entry(meta.id).or_insert_with(|| Arc::new(CollectionRt::new(meta))).clone()
+                all.entry(meta.id)
+                    .or_insert_with(|| Arc::new(CollectionRt::new(meta)))
+                    .clone()
             };
             if !self.options.mode.follows() {
                 continue;
@@ -67,7 +78,12 @@ impl Engine {
         Ok(())
     }
 
-    async fn swap_in_segments(&self, rt: &CollectionRt, meta: &CollectionMeta, shard: u32) -> Result<()> {
+    async fn swap_in_segments(
+        &self,
+        rt: &CollectionRt,
+        meta: &CollectionMeta,
+        shard: u32,
+    ) -> Result<()> {
         let s = &rt.shards[shard as usize];
         let (known, missing_indexes): (HashSet<i64>, Vec<(i64, i64)>) = {
             let d = s.data.read();
@@ -78,7 +94,12 @@ impl Engine {
                 .iter()
                 .flat_map(|x| {
                     let seg = meta.segments.iter().find(|m| m.id == x.meta.id);
-                    seg.into_iter().flat_map(move |m| m.index_files.keys().filter(|i| !x.indexes.contains_key(i)).map(move |i| (m.id, *i)))
+                    seg.into_iter().flat_map(move |m| {
+                        m.index_files
+                            .keys()
+                            .filter(|i| !x.indexes.contains_key(i))
+                            .map(move |i| (m.id, *i))
+                    })
                 })
                 .filter(|_| want_indexes)
                 .collect();
@@ -86,12 +107,20 @@ impl Engine {
         };
         let want_indexes = self.options.mode != crate::Mode::DataNode;
         let mut fresh = Vec::new();
-        for seg in meta.segments.iter().filter(|m| m.shard == shard && !known.contains(&m.id)) {
+        for seg in meta
+            .segments
+            .iter()
+            .filter(|m| m.shard == shard && !known.contains(&m.id))
+        {
             fresh.push(self.load_segment(meta, rt, seg, want_indexes).await?);
         }
         let mut loaded_indexes = Vec::new();
         for (seg_id, index_id) in missing_indexes {
-            let seg = meta.segments.iter().find(|m| m.id == seg_id).expect("listed above");
+            let seg = meta
+                .segments
+                .iter()
+                .find(|m| m.id == seg_id)
+                .expect("listed above");
             if let Some(index) = self.load_index(meta, seg, index_id).await? {
                 loaded_indexes.push((seg_id, index_id, index));
             }
@@ -113,12 +142,23 @@ impl Engine {
             return Ok(());
         }
         let covered = fresh.iter().map(|x| x.meta.end_offset).max().unwrap_or(0);
-        let recent: Vec<_> = d.recent_deletes.iter().filter(|(_, o)| *o >= covered).cloned().collect();
+        let recent: Vec<_> = d
+            .recent_deletes
+            .iter()
+            .filter(|(_, o)| *o >= covered)
+            .cloned()
+            .collect();
         for mut x in fresh {
             for (pk, offset) in &recent {
                 x.data.delete(pk, *offset);
             }
-            tracing::info!(collection = rt.id, shard, segment = x.meta.id, rows = x.data.live, "sealed segment swapped in");
+            tracing::info!(
+                collection = rt.id,
+                shard,
+                segment = x.meta.id,
+                rows = x.data.live,
+                "sealed segment swapped in"
+            );
             d.sealed.push(x);
         }
         d.growing = rows_from(&d.growing, rt, covered)?;
@@ -137,10 +177,17 @@ impl Engine {
                 let serving = s.serving.lock().is_some();
                 if serving && !wanted {
                     stop_serving(s);
-                    *s.data.write() = crate::ShardData { growing: SegmentData::default(), sealed: vec![], applied: 0, recent_deletes: vec![] };
+                    *s.data.write() = crate::ShardData {
+                        growing: SegmentData::default(),
+                        sealed: vec![],
+                        applied: 0,
+                        recent_deletes: vec![],
+                    };
                     tracing::info!(collection = rt.id, shard, "shard released");
                 } else if wanted && !serving {
-                    let Some(meta) = snap.collections.get(&rt.id) else { continue };
+                    let Some(meta) = snap.collections.get(&rt.id) else {
+                        continue;
+                    };
                     let token = CancellationToken::new();
                     *s.serving.lock() = Some(token.clone());
                     let replayed = match self.load_shard(&rt, meta, shard as u32).await {
@@ -150,7 +197,13 @@ impl Engine {
                             return Err(e);
                         }
                     };
-                    tracing::info!(collection = rt.id, shard, replayed, "shard loaded; following its log");
+                    s.loaded.store(true, std::sync::atomic::Ordering::Release);
+                    tracing::info!(
+                        collection = rt.id,
+                        shard,
+                        replayed,
+                        "shard loaded; following its log"
+                    );
                     tokio::spawn(tail(Arc::downgrade(self), rt.clone(), shard as u32, token));
                 }
             }
@@ -159,20 +212,44 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// The (collection, shard) units this process has loaded and follows.
+    pub fn serving_units(&self) -> Vec<(i64, u32)> {
+        let all = self.collections.read();
+        let mut out = Vec::new();
+        for rt in all.values() {
+            for (i, s) in rt.shards.iter().enumerate() {
+                if s.loaded.load(std::sync::atomic::Ordering::Acquire) {
+                    out.push((rt.id, i as u32));
+                }
+            }
+        }
+        out
+    }
+}
+
 fn stop_serving(s: &crate::Shard) {
+    s.loaded.store(false, std::sync::atomic::Ordering::Release);
     if let Some(token) = s.serving.lock().take() {
         token.cancel();
     }
 }
 
 /// Applies a served shard's new log records as they arrive.
-async fn tail(engine: std::sync::Weak<Engine>, rt: Arc<CollectionRt>, shard: u32, token: CancellationToken) {
+async fn tail(
+    engine: std::sync::Weak<Engine>,
+    rt: Arc<CollectionRt>,
+    shard: u32,
+    token: CancellationToken,
+) {
     let s = &rt.shards[shard as usize];
     loop {
         if token.is_cancelled() {
             return;
         }
-        let Some(engine) = engine.upgrade() else { return };
+        let Some(engine) = engine.upgrade() else {
+            return;
+        };
         let progressed = {
             let _writer = s.writer.lock().await;
             let from = s.data.read().applied;
@@ -202,7 +279,13 @@ async fn tail(engine: std::sync::Weak<Engine>, rt: Arc<CollectionRt>, shard: u32
                 Err(StorageError::OffsetOutOfRange { offset, start, .. }) => {
                     // never skip: records below the retained start are in segments by now, so
                     // reload the shard from the catalog instead
-                    tracing::warn!(collection = rt.id, shard, offset, start, "log truncated past this replica; reloading the shard");
+                    tracing::warn!(
+                        collection = rt.id,
+                        shard,
+                        offset,
+                        start,
+                        "log truncated past this replica; reloading the shard"
+                    );
                     drop(_writer);
                     let meta = engine.meta.snapshot().collections.get(&rt.id).cloned();
                     if let Some(meta) = meta {

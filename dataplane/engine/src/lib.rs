@@ -24,14 +24,17 @@ use quarry_storage::{EmbeddedLog, LocalObjectStore, LogStore, ObjectStore};
 use quarry_types::CollectionSchema;
 use tokio_util::sync::CancellationToken;
 
+pub use cluster::{Mode, Router};
 pub use ddl::{CreateCollection, IndexInfo};
 pub use error::{EngineError, Result};
 pub use output::{OutputColumn, Outputs};
-pub use cluster::{Mode, Router};
-pub use read::{Found, QueryInput, QueryOutput, QueryPlan, SearchHits, SearchInput, SearchPlan, ShardAnswer, ShardRead};
+pub use read::{
+    Found, QueryInput, QueryOutput, QueryPlan, SearchHits, SearchInput, SearchPlan, ShardAnswer,
+    ShardRead,
+};
 pub use write::{InsertInput, MutationOutcome};
 
-use segment::{SegmentData, Sealed};
+use segment::{Sealed, SegmentData};
 
 pub use quarry_coord::meta::{DEFAULT_DB, DEFAULT_PARTITION};
 
@@ -47,7 +50,11 @@ pub struct EngineOptions {
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        Self { segment_rows: 500_000, seal_check: std::time::Duration::from_secs(5), mode: Mode::Standalone }
+        Self {
+            segment_rows: 500_000,
+            seal_check: std::time::Duration::from_secs(5),
+            mode: Mode::Standalone,
+        }
     }
 }
 
@@ -71,6 +78,8 @@ pub(crate) struct Shard {
     pub acked: std::sync::atomic::AtomicU64,
     /// set while this process serves the shard (workers); cancelling stops its log tail
     pub serving: parking_lot::Mutex<Option<CancellationToken>>,
+    /// set once a served shard is loaded and caught up with its log at load time
+    pub loaded: std::sync::atomic::AtomicBool,
 }
 
 pub(crate) struct CollectionRt {
@@ -83,20 +92,37 @@ pub(crate) struct CollectionRt {
 
 impl CollectionRt {
     fn new(meta: &CollectionMeta) -> Self {
-        let pk_index = meta.schema.fields.iter().position(|f| f.is_primary_key).expect("validated schema");
+        let pk_index = meta
+            .schema
+            .fields
+            .iter()
+            .position(|f| f.is_primary_key)
+            .expect("validated schema");
         let shards = (0..meta.shards)
             .map(|s| {
                 let applied = meta.checkpoints.get(s as usize).copied().unwrap_or(0);
                 Shard {
                     writer: tokio::sync::Mutex::new(()),
-                    data: RwLock::new(ShardData { growing: SegmentData::default(), sealed: Vec::new(), applied, recent_deletes: Vec::new() }),
+                    data: RwLock::new(ShardData {
+                        growing: SegmentData::default(),
+                        sealed: Vec::new(),
+                        applied,
+                        recent_deletes: Vec::new(),
+                    }),
                     applied_tx: tokio::sync::watch::channel(applied).0,
                     acked: std::sync::atomic::AtomicU64::new(0),
                     serving: parking_lot::Mutex::new(None),
+                    loaded: std::sync::atomic::AtomicBool::new(false),
                 }
             })
             .collect();
-        Self { id: meta.id, topic: meta.topic(), schema: meta.schema.clone(), pk_index, shards }
+        Self {
+            id: meta.id,
+            topic: meta.topic(),
+            schema: meta.schema.clone(),
+            pk_index,
+            shards,
+        }
     }
 }
 
@@ -117,7 +143,9 @@ pub struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("collections", &self.collections.read().len()).finish()
+        f.debug_struct("Engine")
+            .field("collections", &self.collections.read().len())
+            .finish()
     }
 }
 
@@ -126,13 +154,20 @@ impl Engine {
     pub async fn open_dir(dir: impl Into<PathBuf>, options: EngineOptions) -> Result<Arc<Self>> {
         let dir = dir.into();
         let store = Arc::new(LocalObjectStore::open(dir.join("objects"))?);
-        let log = Arc::new(EmbeddedLog::open(dir.join("log"), EmbeddedLogOptions::default())?);
+        let log = Arc::new(EmbeddedLog::open(
+            dir.join("log"),
+            EmbeddedLogOptions::default(),
+        )?);
         Self::open(store, log, options).await
     }
 
     /// Opens over any backends: loads the catalog, sealed segments and indexes, replays the
     /// log from each shard's checkpoint, and starts the background sealer and index builder.
-    pub async fn open(store: Arc<dyn ObjectStore>, log: Arc<dyn LogStore>, options: EngineOptions) -> Result<Arc<Self>> {
+    pub async fn open(
+        store: Arc<dyn ObjectStore>,
+        log: Arc<dyn LogStore>,
+        options: EngineOptions,
+    ) -> Result<Arc<Self>> {
         let meta = Arc::new(LocalMeta::new(Catalog::open(store.clone()).await?));
         Self::open_with_meta(meta, store, log, options).await
     }
@@ -182,13 +217,48 @@ impl Engine {
     }
 
     pub(crate) fn runtime(&self, id: i64) -> Result<Arc<CollectionRt>> {
-        self.collections.read().get(&id).cloned().ok_or_else(|| EngineError::Internal(format!("collection {id} has no runtime")))
+        self.collections
+            .read()
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| EngineError::Internal(format!("collection {id} has no runtime")))
+    }
+
+    /// Like [`Engine::resolve`], but a process whose catalog is a copy (a cluster role) asks the
+    /// coordinator for news before it answers "not found" or `stale(meta)` holds.
+    pub(crate) async fn resolve_fresh(
+        &self,
+        name: &str,
+        stale: impl Fn(&CollectionMeta) -> bool,
+    ) -> Result<(CollectionMeta, Arc<CollectionRt>)> {
+        match self.resolve(name) {
+            Ok((meta, rt)) if !stale(&meta) => return Ok((meta, rt)),
+            Ok(_) | Err(EngineError::CollectionNotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+        if self.meta.refresh().await? {
+            self.ensure_runtimes();
+        }
+        self.resolve(name)
+    }
+
+    /// Creates runtimes for collections the catalog lists but this process has not seen.
+    pub(crate) fn ensure_runtimes(&self) {
+        let snap = self.meta.snapshot();
+        let mut all = self.collections.write();
+        for meta in snap.collections.values() {
+            all.entry(meta.id)
+                .or_insert_with(|| Arc::new(CollectionRt::new(meta)));
+        }
     }
 
     /// The catalog entry and runtime of a collection by name.
     pub(crate) fn resolve(&self, name: &str) -> Result<(CollectionMeta, Arc<CollectionRt>)> {
         let snap = self.meta.snapshot();
-        let meta = snap.by_name(DEFAULT_DB, name).cloned().ok_or_else(|| EngineError::CollectionNotFound(name.to_string()))?;
+        let meta = snap
+            .by_name(DEFAULT_DB, name)
+            .cloned()
+            .ok_or_else(|| EngineError::CollectionNotFound(name.to_string()))?;
         let rt = self.runtime(meta.id)?;
         Ok((meta, rt))
     }

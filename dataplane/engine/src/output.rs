@@ -24,7 +24,11 @@ pub struct OutputColumn {
 }
 
 /// Resolves requested names to schema field positions plus reported names.
-pub(crate) fn resolve(schema: &CollectionSchema, requested: &[String], include_pk: bool) -> Result<(Vec<usize>, Vec<String>)> {
+pub(crate) fn resolve(
+    schema: &CollectionSchema,
+    requested: &[String],
+    include_pk: bool,
+) -> Result<(Vec<usize>, Vec<String>)> {
     let mut fields: Vec<usize> = Vec::new();
     let mut names: Vec<String> = Vec::new();
     let pos = |name: &str| schema.fields.iter().position(|f| f.name == name);
@@ -66,7 +70,11 @@ pub(crate) fn resolve(schema: &CollectionSchema, requested: &[String], include_p
         }
     }
     if include_pk {
-        let pk = schema.fields.iter().position(|f| f.is_primary_key).expect("pk");
+        let pk = schema
+            .fields
+            .iter()
+            .position(|f| f.is_primary_key)
+            .expect("pk");
         if !fields.contains(&pk) {
             fields.insert(0, pk);
             names.insert(0, schema.fields[pk].name.clone());
@@ -80,14 +88,28 @@ pub(crate) fn resolve(schema: &CollectionSchema, requested: &[String], include_p
 }
 
 /// Reads the values of `fields` for one row of a segment.
-pub(crate) fn gather(schema: &CollectionSchema, fields: &[usize], seg: &SegmentData, row: u32, out: &mut [OutputColumn]) {
+pub(crate) fn gather(
+    schema: &CollectionSchema,
+    fields: &[usize],
+    seg: &SegmentData,
+    row: u32,
+    out: &mut [OutputColumn],
+) {
     let (b, r) = seg.locate(row);
     let batch = &seg.batches[b];
     for (slot, &i) in fields.iter().enumerate() {
-        out[slot].values.push(ColumnReader::new(batch.column(i), schema.fields[i].data_type).get(r));
+        out[slot]
+            .values
+            .push(ColumnReader::new(batch.column(i), schema.fields[i].data_type).get(r));
     }
 }
 
 pub(crate) fn empty_columns(schema: &CollectionSchema, fields: &[usize]) -> Vec<OutputColumn> {
-    fields.iter().map(|&i| OutputColumn { field: schema.fields[i].clone(), values: Vec::new() }).collect()
+    fields
+        .iter()
+        .map(|&i| OutputColumn {
+            field: schema.fields[i].clone(),
+            values: Vec::new(),
+        })
+        .collect()
 }

@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use quarry_expr::Expr;
-use serde::{Deserialize, Serialize};
 use quarry_index::{brute_force, Hit, IndexKind, IndexSpec, Metric, SearchParams};
 use quarry_types::batch::ColumnReader;
 use quarry_types::{Pk, Value};
+use serde::{Deserialize, Serialize};
 
 use crate::error::invalid;
 use crate::output::{empty_columns, gather, resolve, Outputs};
@@ -129,7 +129,9 @@ impl Engine {
     }
 
     pub async fn search(&self, name: &str, input: SearchInput) -> Result<SearchHits> {
-        let (meta, rt) = self.resolve(name)?;
+        let (meta, rt) = self
+            .resolve_fresh(name, |m| !m.loaded || m.indexes.is_empty())
+            .await?;
         self.check_loaded(&meta)?;
         for p in &input.partitions {
             self.check_partition(&meta, p)?;
@@ -138,21 +140,37 @@ impl Engine {
             let mut v = meta.schema.vector_fields();
             match (v.next(), v.next()) {
                 (Some(f), None) => f.clone(),
-                _ => return Err(invalid("anns_field must be given: the collection has several vector fields")),
+                _ => {
+                    return Err(invalid(
+                        "anns_field must be given: the collection has several vector fields",
+                    ))
+                }
             }
         } else {
             meta.schema.field(&input.anns_field).filter(|f| f.data_type.is_vector()).cloned().ok_or_else(|| invalid(format!("failed to get field schema by name: fieldName({}) not found or is not a vector field", input.anns_field)))?
         };
-        let index = meta.indexes.iter().find(|i| i.field_name == field.name).ok_or_else(|| EngineError::IndexNotFound(format!("field={}", field.name)))?;
+        let index = meta
+            .indexes
+            .iter()
+            .find(|i| i.field_name == field.name)
+            .ok_or_else(|| EngineError::IndexNotFound(format!("field={}", field.name)))?;
         let spec = IndexSpec::from_params(&index.params)?;
         if let Some(m) = input.metric.as_deref().filter(|m| !m.is_empty()) {
             let asked = Metric::parse(m)?;
             if asked != spec.metric {
-                return Err(invalid(format!("metric type not match: invalid parameter[expected={}][actual={}]", spec.metric.name(), asked.name())));
+                return Err(invalid(format!(
+                    "metric type not match: invalid parameter[expected={}][actual={}]",
+                    spec.metric.name(),
+                    asked.name()
+                )));
             }
         }
         if input.topk == 0 || input.topk + input.offset > MAX_TOPK {
-            return Err(invalid(format!("topk [{}] is invalid, it should be in range [1, {MAX_TOPK}], but got {}", input.topk, input.topk + input.offset)));
+            return Err(invalid(format!(
+                "topk [{}] is invalid, it should be in range [1, {MAX_TOPK}], but got {}",
+                input.topk,
+                input.topk + input.offset
+            )));
         }
         let dim = field.dim();
         if let Some(v) = input.vectors.iter().find(|v| v.len() != dim) {
@@ -161,14 +179,27 @@ impl Engine {
         // checked here so that a bad filter fails before any shard is asked
         quarry_expr::prepare(&input.filter, &meta.schema, &input.templates)?;
         let (fields, names) = resolve(&meta.schema, &input.output_fields, false)?;
-        let field_index = meta.schema.fields.iter().position(|f| f.name == field.name).expect("field");
+        let field_index = meta
+            .schema
+            .fields
+            .iter()
+            .position(|f| f.name == field.name)
+            .expect("field");
         let pk_field = meta.schema.primary().name.clone();
         let (index_id, use_hnsw) = (index.id, matches!(spec.kind, IndexKind::Hnsw { .. }));
         let metric = spec.metric;
         let want = input.topk + input.offset;
         let (topk, offset) = (input.topk, input.offset);
-        let plan = SearchPlan { input, field_index, fields: fields.clone(), metric, hnsw: use_hnsw.then_some(index_id) };
-        let answers = self.read_shards(&meta, &rt, ShardRead::Search(plan)).await?;
+        let plan = SearchPlan {
+            input,
+            field_index,
+            fields: fields.clone(),
+            metric,
+            hnsw: use_hnsw.then_some(index_id),
+        };
+        let answers = self
+            .read_shards(&meta, &rt, ShardRead::Search(plan))
+            .await?;
         let mut parts = Vec::new();
         for a in answers {
             match a {
@@ -189,11 +220,21 @@ impl Engine {
             }
             hits.push(q);
         }
-        Ok(SearchHits { per_query: hits, outputs: Outputs { columns, names }, pk_field, metric })
+        Ok(SearchHits {
+            per_query: hits,
+            outputs: Outputs { columns, names },
+            pk_field,
+            metric,
+        })
     }
 
     /// Runs a read on every shard: here (standalone and workers) or through the router (proxy).
-    async fn read_shards(&self, meta: &quarry_coord::CollectionMeta, rt: &Arc<CollectionRt>, read: ShardRead) -> Result<Vec<ShardAnswer>> {
+    async fn read_shards(
+        &self,
+        meta: &quarry_coord::CollectionMeta,
+        rt: &Arc<CollectionRt>,
+        read: ShardRead,
+    ) -> Result<Vec<ShardAnswer>> {
         if let Some(router) = &self.router {
             let min_offsets = self.read_barrier(meta, rt).await?;
             return router.read(meta, read, min_offsets).await;
@@ -203,14 +244,26 @@ impl Engine {
     }
 
     /// Runs a read on the given shards of this process.
-    pub(crate) async fn read_local(&self, rt: Arc<CollectionRt>, shards: Vec<u32>, read: ShardRead) -> Result<ShardAnswer> {
+    pub(crate) async fn read_local(
+        &self,
+        rt: Arc<CollectionRt>,
+        shards: Vec<u32>,
+        read: ShardRead,
+    ) -> Result<ShardAnswer> {
         tokio::task::spawn_blocking(move || match read {
             ShardRead::Search(plan) => {
-                let filter = quarry_expr::prepare(&plan.input.filter, &rt.schema, &plan.input.templates)?;
-                Ok(ShardAnswer::Search(search_shards(&rt, &shards, &plan, filter.as_ref())?))
+                let filter =
+                    quarry_expr::prepare(&plan.input.filter, &rt.schema, &plan.input.templates)?;
+                Ok(ShardAnswer::Search(search_shards(
+                    &rt,
+                    &shards,
+                    &plan,
+                    filter.as_ref(),
+                )?))
             }
             ShardRead::Query(plan) => {
-                let filter = quarry_expr::prepare(&plan.input.filter, &rt.schema, &plan.input.templates)?;
+                let filter =
+                    quarry_expr::prepare(&plan.input.filter, &rt.schema, &plan.input.templates)?;
                 Ok(query_shards(&rt, &shards, &plan, filter.as_ref()))
             }
         })
@@ -219,9 +272,23 @@ impl Engine {
     }
 
     /// Primary keys of live rows matching the filter, over all shards.
-    pub(crate) async fn matching_pks(&self, meta: &quarry_coord::CollectionMeta, rt: &Arc<CollectionRt>, filter: &str, templates: &HashMap<String, Value>) -> Result<Vec<Pk>> {
-        let input = QueryInput { filter: filter.to_string(), templates: templates.clone(), ..Default::default() };
-        let plan = QueryPlan { input, fields: vec![], count_only: false };
+    pub(crate) async fn matching_pks(
+        &self,
+        meta: &quarry_coord::CollectionMeta,
+        rt: &Arc<CollectionRt>,
+        filter: &str,
+        templates: &HashMap<String, Value>,
+    ) -> Result<Vec<Pk>> {
+        let input = QueryInput {
+            filter: filter.to_string(),
+            templates: templates.clone(),
+            ..Default::default()
+        };
+        let plan = QueryPlan {
+            input,
+            fields: vec![],
+            count_only: false,
+        };
         let mut out = Vec::new();
         for a in self.read_shards(meta, rt, ShardRead::Query(plan)).await? {
             if let ShardAnswer::Rows(rows) = a {
@@ -232,24 +299,49 @@ impl Engine {
     }
 
     pub async fn query(&self, name: &str, input: QueryInput) -> Result<QueryOutput> {
-        let (meta, rt) = self.resolve(name)?;
+        let (meta, rt) = self.resolve_fresh(name, |m| !m.loaded).await?;
         self.check_loaded(&meta)?;
         for p in &input.partitions {
             self.check_partition(&meta, p)?;
         }
         let filter = quarry_expr::prepare(&input.filter, &meta.schema, &input.templates)?;
-        let count_only = input.output_fields.len() == 1 && input.output_fields[0].trim().eq_ignore_ascii_case("count(*)");
+        let count_only = input.output_fields.len() == 1
+            && input.output_fields[0]
+                .trim()
+                .eq_ignore_ascii_case("count(*)");
         if !count_only && filter.is_none() && input.limit.is_none() {
             return Err(invalid("empty expression should be used with limit"));
         }
-        let (fields, names) = if count_only { (vec![], vec![]) } else { resolve(&meta.schema, &input.output_fields, true)? };
+        let (fields, names) = if count_only {
+            (vec![], vec![])
+        } else {
+            resolve(&meta.schema, &input.output_fields, true)?
+        };
         let (offset, limit) = (input.offset, input.limit);
-        let plan = QueryPlan { input, fields: fields.clone(), count_only };
+        let plan = QueryPlan {
+            input,
+            fields: fields.clone(),
+            count_only,
+        };
         let answers = self.read_shards(&meta, &rt, ShardRead::Query(plan)).await?;
         if count_only {
-            return Ok(QueryOutput::Count(answers.iter().map(|a| if let ShardAnswer::Count(n) = a { *n } else { 0 }).sum()));
+            return Ok(QueryOutput::Count(
+                answers
+                    .iter()
+                    .map(|a| if let ShardAnswer::Count(n) = a { *n } else { 0 })
+                    .sum(),
+            ));
         }
-        let mut rows: Vec<Found> = answers.into_iter().flat_map(|a| if let ShardAnswer::Rows(r) = a { r } else { vec![] }).collect();
+        let mut rows: Vec<Found> = answers
+            .into_iter()
+            .flat_map(|a| {
+                if let ShardAnswer::Rows(r) = a {
+                    r
+                } else {
+                    vec![]
+                }
+            })
+            .collect();
         rows.sort_by(|a, b| a.pk.cmp(&b.pk));
         let end = limit.map_or(rows.len(), |l| (offset + l).min(rows.len()));
         let mut columns = empty_columns(&meta.schema, &fields);
@@ -262,33 +354,72 @@ impl Engine {
     }
 }
 
-fn values_of(schema: &quarry_types::CollectionSchema, fields: &[usize], seg: &SegmentData, row: u32) -> Vec<Value> {
+fn values_of(
+    schema: &quarry_types::CollectionSchema,
+    fields: &[usize],
+    seg: &SegmentData,
+    row: u32,
+) -> Vec<Value> {
     let mut cols = empty_columns(schema, fields);
     gather(schema, fields, seg, row, &mut cols);
-    cols.into_iter().map(|mut c| c.values.pop().unwrap_or(Value::Null)).collect()
+    cols.into_iter()
+        .map(|mut c| c.values.pop().unwrap_or(Value::Null))
+        .collect()
 }
 
 /// Matching rows of some shards in key order, the first `offset + limit`; or their count.
-fn query_shards(rt: &CollectionRt, shards: &[u32], plan: &QueryPlan, filter: Option<&Expr>) -> ShardAnswer {
+fn query_shards(
+    rt: &CollectionRt,
+    shards: &[u32],
+    plan: &QueryPlan,
+    filter: Option<&Expr>,
+) -> ShardAnswer {
     let schema = &rt.schema;
     let pk_dt = schema.fields[rt.pk_index].data_type;
-    let guards: Vec<_> = shards.iter().filter_map(|s| rt.shards.get(*s as usize)).map(|s| s.data.read()).collect();
-    let segs: Vec<&SegmentData> = guards.iter().flat_map(|g| std::iter::once(&g.growing).chain(g.sealed.iter().map(|s| &s.data))).collect();
+    let guards: Vec<_> = shards
+        .iter()
+        .filter_map(|s| rt.shards.get(*s as usize))
+        .map(|s| s.data.read())
+        .collect();
+    let segs: Vec<&SegmentData> = guards
+        .iter()
+        .flat_map(|g| std::iter::once(&g.growing).chain(g.sealed.iter().map(|s| &s.data)))
+        .collect();
     let mut found: Vec<(Pk, usize, u32)> = Vec::new();
     for (si, seg) in segs.iter().enumerate() {
-        for_matching(seg, schema, rt.pk_index, filter, &mut |row| found.push((pk_of(seg, rt.pk_index, pk_dt, row), si, row)));
+        for_matching(seg, schema, rt.pk_index, filter, &mut |row| {
+            found.push((pk_of(seg, rt.pk_index, pk_dt, row), si, row))
+        });
     }
     if plan.count_only {
         return ShardAnswer::Count(found.len() as u64);
     }
     found.sort_by(|a, b| a.0.cmp(&b.0));
-    let end = plan.input.limit.map_or(found.len(), |l| (plan.input.offset + l).min(found.len()));
+    let end = plan
+        .input
+        .limit
+        .map_or(found.len(), |l| (plan.input.offset + l).min(found.len()));
     found.truncate(end);
-    ShardAnswer::Rows(found.into_iter().map(|(pk, si, row)| Found { pk, score: 0.0, values: values_of(schema, &plan.fields, segs[si], row) }).collect())
+    ShardAnswer::Rows(
+        found
+            .into_iter()
+            .map(|(pk, si, row)| Found {
+                pk,
+                score: 0.0,
+                values: values_of(schema, &plan.fields, segs[si], row),
+            })
+            .collect(),
+    )
 }
 
 /// Merges per-part hit lists: the best `want` by score (ties by key), then skips `offset`.
-fn merge_search(parts: Vec<Vec<Vec<Found>>>, metric: Metric, want: usize, offset: usize, topk: usize) -> Vec<Vec<Found>> {
+fn merge_search(
+    parts: Vec<Vec<Vec<Found>>>,
+    metric: Metric,
+    want: usize,
+    offset: usize,
+    topk: usize,
+) -> Vec<Vec<Found>> {
     let queries = parts.iter().map(|p| p.len()).max().unwrap_or(0);
     let mut out: Vec<Vec<Found>> = (0..queries).map(|_| Vec::new()).collect();
     for part in parts {
@@ -306,7 +437,13 @@ fn merge_search(parts: Vec<Vec<Vec<Found>>>, metric: Metric, want: usize, offset
 }
 
 /// Calls `f` for each live row of `seg` matching `filter`, using the key map for `pk in [..]`.
-fn for_matching(seg: &SegmentData, schema: &quarry_types::CollectionSchema, pk_index: usize, filter: Option<&Expr>, f: &mut dyn FnMut(u32)) {
+fn for_matching(
+    seg: &SegmentData,
+    schema: &quarry_types::CollectionSchema,
+    pk_index: usize,
+    filter: Option<&Expr>,
+    f: &mut dyn FnMut(u32),
+) {
     if let Some(values) = filter.and_then(|e| e.pk_lookup(&schema.fields[pk_index].name)) {
         let mut rows: Vec<u32> = values
             .iter()
@@ -330,21 +467,42 @@ fn for_matching(seg: &SegmentData, schema: &quarry_types::CollectionSchema, pk_i
     }
 }
 
-fn search_shards(rt: &CollectionRt, shards: &[u32], plan: &SearchPlan, filter: Option<&Expr>) -> Result<Vec<Vec<Found>>> {
-    let (input, field_index, fields, metric, hnsw) = (&plan.input, plan.field_index, &plan.fields[..], plan.metric, plan.hnsw);
+fn search_shards(
+    rt: &CollectionRt,
+    shards: &[u32],
+    plan: &SearchPlan,
+    filter: Option<&Expr>,
+) -> Result<Vec<Vec<Found>>> {
+    let (input, field_index, fields, metric, hnsw) = (
+        &plan.input,
+        plan.field_index,
+        &plan.fields[..],
+        plan.metric,
+        plan.hnsw,
+    );
     let want = input.topk + input.offset;
     let ranged = input.radius.is_some() || input.range_filter.is_some();
     // range search looks further and drops hits outside the range
-    let fetch = if ranged { (want * 4).max(want + 64).min(MAX_TOPK) } else { want };
-    let params = SearchParams { ef: input.ef.map(|e| e.max(fetch)) };
+    let fetch = if ranged {
+        (want * 4).max(want + 64).min(MAX_TOPK)
+    } else {
+        want
+    };
+    let params = SearchParams {
+        ef: input.ef.map(|e| e.max(fetch)),
+    };
     let schema = &rt.schema;
     let pk_dt = schema.fields[rt.pk_index].data_type;
     let mut per_query: Vec<Vec<Found>> = (0..input.vectors.len()).map(|_| Vec::new()).collect();
     for shard in shards.iter().filter_map(|s| rt.shards.get(*s as usize)) {
         let d = shard.data.read();
-        let mut segs: Vec<(&SegmentData, Option<&quarry_index::HnswIndex>)> = vec![(&d.growing, None)];
+        let mut segs: Vec<(&SegmentData, Option<&quarry_index::HnswIndex>)> =
+            vec![(&d.growing, None)];
         for s in &d.sealed {
-            segs.push((&s.data, hnsw.and_then(|id| s.indexes.get(&id)).map(|i| i.as_ref())));
+            segs.push((
+                &s.data,
+                hnsw.and_then(|id| s.indexes.get(&id)).map(|i| i.as_ref()),
+            ));
         }
         for (seg, index) in segs {
             if seg.live == 0 {
@@ -353,14 +511,23 @@ fn search_shards(rt: &CollectionRt, shards: &[u32], plan: &SearchPlan, filter: O
             let keep = seg.matching(schema, filter);
             for (q, query) in input.vectors.iter().enumerate() {
                 let mut hits: Vec<Hit> = match index {
-                    Some(index) => index.search(query, fetch, &params, &|row| keep.get(row as usize).copied().unwrap_or(false))?,
+                    Some(index) => index.search(query, fetch, &params, &|row| {
+                        keep.get(row as usize).copied().unwrap_or(false)
+                    })?,
                     None => {
                         let mut all = Vec::new();
                         for (b, batch) in seg.batches.iter().enumerate() {
                             let start = seg.starts[b];
-                            let reader = ColumnReader::new(batch.column(field_index), quarry_types::DataType::FloatVector);
-                            let ColumnReader::Vector { dim, values, .. } = reader else { unreachable!() };
-                            for mut h in brute_force(values, dim, metric, query, fetch, &|r| keep[(start + r) as usize]) {
+                            let reader = ColumnReader::new(
+                                batch.column(field_index),
+                                quarry_types::DataType::FloatVector,
+                            );
+                            let ColumnReader::Vector { dim, values, .. } = reader else {
+                                unreachable!()
+                            };
+                            for mut h in brute_force(values, dim, metric, query, fetch, &|r| {
+                                keep[(start + r) as usize]
+                            }) {
                                 h.row += start;
                                 all.push(h);
                             }
@@ -373,7 +540,11 @@ fn search_shards(rt: &CollectionRt, shards: &[u32], plan: &SearchPlan, filter: O
                 }
                 for hit in hits {
                     let values = values_of(schema, fields, seg, hit.row);
-                    per_query[q].push(Found { pk: pk_of(seg, rt.pk_index, pk_dt, hit.row), score: hit.score, values });
+                    per_query[q].push(Found {
+                        pk: pk_of(seg, rt.pk_index, pk_dt, hit.row),
+                        score: hit.score,
+                        values,
+                    });
                 }
             }
         }

@@ -10,7 +10,7 @@ use quarry_index::{HnswIndex, IndexKind, IndexSpec};
 use quarry_types::record::LogRecord;
 
 use crate::flush::decode_parquet;
-use crate::segment::{SegmentData, Sealed};
+use crate::segment::{Sealed, SegmentData};
 use crate::write::apply;
 use crate::{CollectionRt, Engine, EngineError, Result};
 
@@ -35,17 +35,31 @@ impl Engine {
     }
 
     /// Reads one sealed segment with its deletes and (if `indexes`) its loaded index files.
-    pub(crate) async fn load_segment(&self, meta: &CollectionMeta, rt: &CollectionRt, seg: &SegmentMeta, indexes: bool) -> Result<Sealed> {
+    pub(crate) async fn load_segment(
+        &self,
+        meta: &CollectionMeta,
+        rt: &CollectionRt,
+        seg: &SegmentMeta,
+        indexes: bool,
+    ) -> Result<Sealed> {
         let bytes = self.store.get(&seg.data_key).await?;
         let schema = rt.schema.clone();
-        let batch = tokio::task::spawn_blocking(move || decode_parquet(&schema, bytes)).await.map_err(|e| EngineError::Internal(e.to_string()))??;
+        let batch = tokio::task::spawn_blocking(move || decode_parquet(&schema, bytes))
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))??;
         let mut data = SegmentData::default();
         data.append(batch, &rt.schema, rt.pk_index);
         if let Some(key) = &seg.deletes_key {
-            let rows: Vec<u32> = serde_json::from_slice(&self.store.get(key).await?).map_err(|e| EngineError::Internal(format!("delete file {key}: {e}")))?;
+            let rows: Vec<u32> = serde_json::from_slice(&self.store.get(key).await?)
+                .map_err(|e| EngineError::Internal(format!("delete file {key}: {e}")))?;
             rows.into_iter().for_each(|r| data.mark_deleted(r));
         }
-        let mut sealed = Sealed { meta: seg.clone(), persisted_deletes: data.rows() - data.live, data, indexes: Default::default() };
+        let mut sealed = Sealed {
+            meta: seg.clone(),
+            persisted_deletes: data.rows() - data.live,
+            data,
+            indexes: Default::default(),
+        };
         if indexes {
             for index_id in seg.index_files.keys() {
                 if let Some(index) = self.load_index(meta, seg, *index_id).await? {
@@ -57,21 +71,44 @@ impl Engine {
     }
 
     /// Reads an HNSW index file (FLAT has nothing to load).
-    pub(crate) async fn load_index(&self, meta: &CollectionMeta, seg: &SegmentMeta, index_id: i64) -> Result<Option<Arc<HnswIndex>>> {
-        let (Some(idx), Some(key)) = (meta.indexes.iter().find(|i| i.id == index_id), seg.index_files.get(&index_id)) else { return Ok(None) };
+    pub(crate) async fn load_index(
+        &self,
+        meta: &CollectionMeta,
+        seg: &SegmentMeta,
+        index_id: i64,
+    ) -> Result<Option<Arc<HnswIndex>>> {
+        let (Some(idx), Some(key)) = (
+            meta.indexes.iter().find(|i| i.id == index_id),
+            seg.index_files.get(&index_id),
+        ) else {
+            return Ok(None);
+        };
         let spec = IndexSpec::from_params(&idx.params)?;
-        let IndexKind::Hnsw { m, ef_construction } = spec.kind else { return Ok(None) };
-        let dim = meta.schema.field(&idx.field_name).map(|f| f.dim()).unwrap_or(0);
+        let IndexKind::Hnsw { m, ef_construction } = spec.kind else {
+            return Ok(None);
+        };
+        let dim = meta
+            .schema
+            .field(&idx.field_name)
+            .map(|f| f.dim())
+            .unwrap_or(0);
         let bytes = self.store.get(key).await?;
-        let index = tokio::task::spawn_blocking(move || HnswIndex::from_bytes(&bytes, dim, spec.metric, m, ef_construction))
-            .await
-            .map_err(|e| EngineError::Internal(e.to_string()))??;
+        let index = tokio::task::spawn_blocking(move || {
+            HnswIndex::from_bytes(&bytes, dim, spec.metric, m, ef_construction)
+        })
+        .await
+        .map_err(|e| EngineError::Internal(e.to_string()))??;
         Ok(Some(Arc::new(index)))
     }
 
     /// Fills one shard from scratch: its sealed segments, then the log from the checkpoint to
     /// the end. Returns the number of records replayed.
-    pub(crate) async fn load_shard(&self, rt: &CollectionRt, meta: &CollectionMeta, shard: u32) -> Result<usize> {
+    pub(crate) async fn load_shard(
+        &self,
+        rt: &CollectionRt,
+        meta: &CollectionMeta,
+        shard: u32,
+    ) -> Result<usize> {
         let indexes = self.options.mode != crate::Mode::DataNode;
         let mut sealed = Vec::new();
         for seg in meta.segments.iter().filter(|s| s.shard == shard) {

@@ -38,7 +38,12 @@ impl RowAccess for RowView<'_> {
 }
 
 pub fn readers<'a>(schema: &CollectionSchema, batch: &'a RecordBatch) -> Vec<ColumnReader<'a>> {
-    schema.fields.iter().enumerate().map(|(i, f)| ColumnReader::new(batch.column(i), f.data_type)).collect()
+    schema
+        .fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| ColumnReader::new(batch.column(i), f.data_type))
+        .collect()
 }
 
 fn pk_at(reader: &ColumnReader<'_>, row: usize) -> Pk {
@@ -59,9 +64,13 @@ impl SegmentData {
         let start = self.deleted.len() as u32;
         let reader = ColumnReader::new(batch.column(pk_index), schema.fields[pk_index].data_type);
         for r in 0..batch.num_rows() {
-            self.pks.entry(pk_at(&reader, r)).or_default().push(start + r as u32);
+            self.pks
+                .entry(pk_at(&reader, r))
+                .or_default()
+                .push(start + r as u32);
         }
-        self.deleted.extend(std::iter::repeat_n(false, batch.num_rows()));
+        self.deleted
+            .extend(std::iter::repeat_n(false, batch.num_rows()));
         self.live += batch.num_rows();
         self.starts.push(start);
         self.batches.push(batch);
@@ -80,7 +89,9 @@ impl SegmentData {
 
     /// Deletes the live rows with this key written before `offset`; returns how many.
     pub fn delete(&mut self, pk: &Pk, offset: u64) -> usize {
-        let Some(rows) = self.pks.get(pk) else { return 0 };
+        let Some(rows) = self.pks.get(pk) else {
+            return 0;
+        };
         let mut n = 0;
         for &row in rows.clone().iter() {
             if !self.deleted[row as usize] && self.offset_of(row) < offset {
@@ -111,7 +122,13 @@ impl SegmentData {
             let readers = readers(schema, batch);
             let start = self.starts[b] as usize;
             for r in 0..batch.num_rows() {
-                if out[start + r] && !filter.matches(&RowView { schema, readers: &readers, row: r }) {
+                if out[start + r]
+                    && !filter.matches(&RowView {
+                        schema,
+                        readers: &readers,
+                        row: r,
+                    })
+                {
                     out[start + r] = false;
                 }
             }

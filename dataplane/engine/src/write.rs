@@ -38,7 +38,12 @@ pub struct MutationOutcome {
 
 /// Applies one log record to a shard's memory. Deletes hit rows written before the record;
 /// rows are appended after, so an upsert replaces atomically.
-pub(crate) fn apply(rt: &CollectionRt, data: &mut ShardData, offset: u64, record: LogRecord) -> usize {
+pub(crate) fn apply(
+    rt: &CollectionRt,
+    data: &mut ShardData,
+    offset: u64,
+    record: LogRecord,
+) -> usize {
     let mut deleted = 0;
     for pk in &record.deletes {
         data.recent_deletes.push((pk.clone(), offset));
@@ -48,7 +53,11 @@ pub(crate) fn apply(rt: &CollectionRt, data: &mut ShardData, offset: u64, record
         }
     }
     if let Some(rows) = record.rows {
-        data.growing.append(with_offset(&rt.schema, &rows, offset), &rt.schema, rt.pk_index);
+        data.growing.append(
+            with_offset(&rt.schema, &rows, offset),
+            &rt.schema,
+            rt.pk_index,
+        );
     }
     data.applied = offset + 1;
     deleted
@@ -69,25 +78,38 @@ impl Engine {
 
     /// Appends one record to a shard and applies it; returns the rows it deleted. A proxy only
     /// appends (workers apply from the log) and counts the keys it asked to delete.
-    pub(crate) async fn append_and_apply(&self, rt: &Arc<CollectionRt>, shard: u32, record: LogRecord) -> Result<usize> {
+    pub(crate) async fn append_and_apply(
+        &self,
+        rt: &Arc<CollectionRt>,
+        shard: u32,
+        record: LogRecord,
+    ) -> Result<usize> {
         let payload = Bytes::from(record.encode());
         let s = &rt.shards[shard as usize];
         if self.options.mode == crate::Mode::Proxy {
             let offset = self.log.append(&rt.topic, shard, payload).await?;
-            s.acked.fetch_max(offset + 1, std::sync::atomic::Ordering::AcqRel);
-            return Ok(if record.rows.is_none() { record.deletes.len() } else { 0 });
+            s.acked
+                .fetch_max(offset + 1, std::sync::atomic::Ordering::AcqRel);
+            return Ok(if record.rows.is_none() {
+                record.deletes.len()
+            } else {
+                0
+            });
         }
         let _writer = s.writer.lock().await;
         let offset = self.log.append(&rt.topic, shard, payload).await?;
         let mut data = s.data.write();
         if data.applied != offset {
-            return Err(EngineError::Internal(format!("shard {shard} of collection {} applied up to {} but the log appended at {offset}", rt.id, data.applied)));
+            return Err(EngineError::Internal(format!(
+                "shard {shard} of collection {} applied up to {} but the log appended at {offset}",
+                rt.id, data.applied
+            )));
         }
         Ok(apply(rt, &mut data, offset, record))
     }
 
     pub async fn insert(&self, name: &str, mut input: InsertInput) -> Result<MutationOutcome> {
-        let (meta, rt) = self.resolve(name)?;
+        let (meta, rt) = self.resolve_fresh(name, |_| false).await?;
         if input.schema_ts != 0 && input.schema_ts != meta.updated_ts {
             return Err(EngineError::SchemaMismatch(name.to_string()));
         }
@@ -105,7 +127,13 @@ impl Engine {
             }
             if !input.upsert {
                 let first = self.alloc_row_ids(input.rows).await?;
-                input.columns.insert(pk_field.name.clone(), Column { data: ColumnData::Int((first..first + input.rows as i64).collect()), valid: None });
+                input.columns.insert(
+                    pk_field.name.clone(),
+                    Column {
+                        data: ColumnData::Int((first..first + input.rows as i64).collect()),
+                        valid: None,
+                    },
+                );
             }
         }
         let schema = meta.schema.clone();
@@ -125,37 +153,83 @@ impl Engine {
             .collect();
         let mut by_shard: HashMap<u32, Vec<u32>> = HashMap::new();
         for (row, pk) in pks.iter().enumerate() {
-            by_shard.entry(shard_of(pk, meta.shards)).or_default().push(row as u32);
+            by_shard
+                .entry(shard_of(pk, meta.shards))
+                .or_default()
+                .push(row as u32);
         }
         for (shard, rows) in by_shard {
             let part: RecordBatch = if rows.len() == batch.num_rows() {
                 batch.clone()
             } else {
-                take_record_batch(&batch, &UInt32Array::from(rows.clone())).map_err(|e| EngineError::Internal(e.to_string()))?
+                take_record_batch(&batch, &UInt32Array::from(rows.clone()))
+                    .map_err(|e| EngineError::Internal(e.to_string()))?
             };
-            let deletes = if input.upsert { rows.iter().map(|r| pks[*r as usize].clone()).collect() } else { vec![] };
-            self.append_and_apply(&rt, shard, LogRecord { partition_id, deletes, rows: Some(part) }).await?;
+            let deletes = if input.upsert {
+                rows.iter().map(|r| pks[*r as usize].clone()).collect()
+            } else {
+                vec![]
+            };
+            self.append_and_apply(
+                &rt,
+                shard,
+                LogRecord {
+                    partition_id,
+                    deletes,
+                    rows: Some(part),
+                },
+            )
+            .await?;
         }
-        Ok(MutationOutcome { count: pks.len() as u64, ids: pks, timestamp: self.meta.timestamp() })
+        Ok(MutationOutcome {
+            count: pks.len() as u64,
+            ids: pks,
+            timestamp: self.meta.timestamp(),
+        })
     }
 
     /// Deletes the rows matching a filter expression; returns how many live rows it removed.
-    pub async fn delete(&self, name: &str, partition: &str, expr: &str, templates: &HashMap<String, Value>) -> Result<MutationOutcome> {
-        let (meta, rt) = self.resolve(name)?;
+    pub async fn delete(
+        &self,
+        name: &str,
+        partition: &str,
+        expr: &str,
+        templates: &HashMap<String, Value>,
+    ) -> Result<MutationOutcome> {
+        let (meta, rt) = self.resolve_fresh(name, |_| false).await?;
         let partition_id = self.check_partition(&meta, partition)?;
         if expr.trim().is_empty() {
-            return Err(invalid("delete needs a filter expression; an empty expression would delete everything"));
+            return Err(invalid(
+                "delete needs a filter expression; an empty expression would delete everything",
+            ));
         }
         quarry_expr::prepare(expr, &meta.schema, templates)?;
         let pks = self.matching_pks(&meta, &rt, expr, templates).await?;
         let mut by_shard: HashMap<u32, Vec<Pk>> = HashMap::new();
         for pk in pks {
-            by_shard.entry(shard_of(&pk, meta.shards)).or_default().push(pk);
+            by_shard
+                .entry(shard_of(&pk, meta.shards))
+                .or_default()
+                .push(pk);
         }
         let mut count = 0;
         for (shard, deletes) in by_shard {
-            count += self.append_and_apply(&rt, shard, LogRecord { partition_id, deletes, rows: None }).await?;
+            count += self
+                .append_and_apply(
+                    &rt,
+                    shard,
+                    LogRecord {
+                        partition_id,
+                        deletes,
+                        rows: None,
+                    },
+                )
+                .await?;
         }
-        Ok(MutationOutcome { ids: vec![], count: count as u64, timestamp: self.meta.timestamp() })
+        Ok(MutationOutcome {
+            ids: vec![],
+            count: count as u64,
+            timestamp: self.meta.timestamp(),
+        })
     }
 }

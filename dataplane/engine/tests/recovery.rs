@@ -4,26 +4,64 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use quarry_engine::{CreateCollection, Engine, EngineOptions, InsertInput, QueryInput, QueryOutput, SearchInput};
+use quarry_engine::{
+    CreateCollection, Engine, EngineOptions, InsertInput, QueryInput, QueryOutput, SearchInput,
+};
 use quarry_storage::{LogStore, MemoryLog, MemoryObjectStore, ObjectStore};
 use quarry_types::batch::{Column, ColumnData};
 use quarry_types::{CollectionSchema, ConsistencyLevel, DataType, FieldSchema, Value};
 
 fn field(name: &str, dt: DataType, params: &[(&str, &str)]) -> FieldSchema {
-    let f = params.iter().fold(FieldSchema::new(name, dt), |f, (k, v)| f.with_param(k, v));
-    FieldSchema { is_primary_key: name == "id", ..f }
+    let f = params
+        .iter()
+        .fold(FieldSchema::new(name, dt), |f, (k, v)| f.with_param(k, v));
+    FieldSchema {
+        is_primary_key: name == "id",
+        ..f
+    }
 }
 
 fn rows(ids: std::ops::Range<i64>) -> InsertInput {
     let n = ids.clone().count();
     let mut columns = HashMap::new();
-    columns.insert("id".to_string(), Column { data: ColumnData::Int(ids.clone().collect()), valid: None });
-    columns.insert("v".to_string(), Column { data: ColumnData::FloatVector { dim: 2, data: ids.flat_map(|i| [i as f32, 1.0]).collect() }, valid: None });
-    InsertInput { partition: String::new(), columns, rows: n, upsert: false, schema_ts: 0 }
+    columns.insert(
+        "id".to_string(),
+        Column {
+            data: ColumnData::Int(ids.clone().collect()),
+            valid: None,
+        },
+    );
+    columns.insert(
+        "v".to_string(),
+        Column {
+            data: ColumnData::FloatVector {
+                dim: 2,
+                data: ids.flat_map(|i| [i as f32, 1.0]).collect(),
+            },
+            valid: None,
+        },
+    );
+    InsertInput {
+        partition: String::new(),
+        columns,
+        rows: n,
+        upsert: false,
+        schema_ts: 0,
+    }
 }
 
 async fn count(e: &Engine) -> u64 {
-    match e.query("c", QueryInput { output_fields: vec!["count(*)".into()], ..Default::default() }).await.unwrap() {
+    match e
+        .query(
+            "c",
+            QueryInput {
+                output_fields: vec!["count(*)".into()],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+    {
         QueryOutput::Count(n) => n,
         _ => unreachable!(),
     }
@@ -33,23 +71,42 @@ async fn count(e: &Engine) -> u64 {
 async fn reopen_recovers_segments_growing_rows_deletes_and_indexes() {
     let store: Arc<dyn ObjectStore> = Arc::new(MemoryObjectStore::new());
     let log: Arc<dyn LogStore> = Arc::new(MemoryLog::new());
-    let e = Engine::open(store.clone(), log.clone(), EngineOptions::default()).await.unwrap();
+    let e = Engine::open(store.clone(), log.clone(), EngineOptions::default())
+        .await
+        .unwrap();
     let schema = CollectionSchema {
         name: "c".into(),
         description: String::new(),
         auto_id: false,
-        fields: vec![field("id", DataType::Int64, &[]), field("v", DataType::FloatVector, &[("dim", "2")])],
+        fields: vec![
+            field("id", DataType::Int64, &[]),
+            field("v", DataType::FloatVector, &[("dim", "2")]),
+        ],
         enable_dynamic_field: false,
         properties: vec![],
     };
-    e.create_collection(CreateCollection { name: "c".into(), schema, shards: 2, consistency: ConsistencyLevel::Strong, properties: vec![] }).await.unwrap();
+    e.create_collection(CreateCollection {
+        name: "c".into(),
+        schema,
+        shards: 2,
+        consistency: ConsistencyLevel::Strong,
+        properties: vec![],
+    })
+    .await
+    .unwrap();
     e.insert("c", rows(0..100)).await.unwrap();
     e.flush("c").await.unwrap();
     e.insert("c", rows(100..150)).await.unwrap();
-    let params = BTreeMap::from([("index_type".to_string(), "HNSW".to_string()), ("metric_type".to_string(), "L2".to_string())]);
+    let params = BTreeMap::from([
+        ("index_type".to_string(), "HNSW".to_string()),
+        ("metric_type".to_string(), "L2".to_string()),
+    ]);
     e.create_index("c", "v", "", params).await.unwrap();
     e.load_collection("c", 1).await.unwrap();
-    let deleted = e.delete("c", "", "id < 10 or id >= 140", &HashMap::new()).await.unwrap();
+    let deleted = e
+        .delete("c", "", "id < 10 or id >= 140", &HashMap::new())
+        .await
+        .unwrap();
     assert_eq!(deleted.count, 20);
     assert_eq!(count(&e).await, 130);
     // wait for the background index build of the sealed segments
@@ -63,10 +120,24 @@ async fn reopen_recovers_segments_growing_rows_deletes_and_indexes() {
     e.shutdown();
     drop(e);
 
-    let e = Engine::open(store, log, EngineOptions::default()).await.unwrap();
-    assert_eq!(count(&e).await, 130, "every acknowledged row exactly once, deletes kept");
+    let e = Engine::open(store, log, EngineOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        count(&e).await,
+        130,
+        "every acknowledged row exactly once, deletes kept"
+    );
     let hits = e
-        .search("c", SearchInput { vectors: vec![vec![50.0, 1.0]], topk: 3, output_fields: vec!["id".into()], ..Default::default() })
+        .search(
+            "c",
+            SearchInput {
+                vectors: vec![vec![50.0, 1.0]],
+                topk: 3,
+                output_fields: vec!["id".into()],
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(hits.per_query[0][0].1, 0.0);

@@ -130,7 +130,9 @@ impl Expr {
                 _ => Value::Null,
             },
             Expr::Arith(op, l, r) => arith(*op, l.eval(row), r.eval(row)),
-            Expr::Length(e) => as_list(e.eval(row)).map(|l| Value::Int(l.len() as i64)).unwrap_or(Value::Null),
+            Expr::Length(e) => as_list(e.eval(row))
+                .map(|l| Value::Int(l.len() as i64))
+                .unwrap_or(Value::Null),
             other => Value::Bool(other.matches(row)),
         }
     }
@@ -143,7 +145,12 @@ impl Expr {
             Expr::Not(e) => !e.matches(row),
             Expr::Cmp(op, l, r) => {
                 let (a, b) = (l.eval(row), r.eval(row));
-                let Some(ord) = compare(&a, &b) else { return *op == CmpOp::Ne && !matches!(a, Value::Null) && !matches!(b, Value::Null) && a != b };
+                let Some(ord) = compare(&a, &b) else {
+                    return *op == CmpOp::Ne
+                        && !matches!(a, Value::Null)
+                        && !matches!(b, Value::Null)
+                        && a != b;
+                };
                 match op {
                     CmpOp::Eq => ord == Ordering::Equal,
                     CmpOp::Ne => ord != Ordering::Equal,
@@ -160,10 +167,14 @@ impl Expr {
                 }
                 set.iter().any(|s| compare(&v, s) == Some(Ordering::Equal)) != *negated
             }
-            Expr::Like { expr, pattern } => matches!(expr.eval(row), Value::Str(s) if like(&s, pattern)),
+            Expr::Like { expr, pattern } => {
+                matches!(expr.eval(row), Value::Str(s) if like(&s, pattern))
+            }
             Expr::IsNull { expr, negated } => matches!(expr.eval(row), Value::Null) != *negated,
             Expr::Contains { expr, values, mode } => {
-                let Some(list) = as_list(expr.eval(row)) else { return false };
+                let Some(list) = as_list(expr.eval(row)) else {
+                    return false;
+                };
                 let has = |v: &Value| list.iter().any(|x| compare(x, v) == Some(Ordering::Equal));
                 match mode {
                     ContainsMode::One | ContainsMode::Any => values.iter().any(has),
@@ -186,8 +197,13 @@ mod tests {
     use crate::{prepare, ExprError};
 
     fn f(name: &str, dt: DataType, params: &[(&str, &str)]) -> FieldSchema {
-        let f = params.iter().fold(FieldSchema::new(name, dt), |f, (k, v)| f.with_param(k, v));
-        FieldSchema { is_primary_key: name == "id", ..f }
+        let f = params
+            .iter()
+            .fold(FieldSchema::new(name, dt), |f, (k, v)| f.with_param(k, v));
+        FieldSchema {
+            is_primary_key: name == "id",
+            ..f
+        }
     }
 
     fn schema() -> CollectionSchema {
@@ -223,13 +239,25 @@ mod tests {
             ("title", Value::Str("Alpha beta".into())),
             ("year", Value::Int(2001)),
             ("score", Value::Float(0.5)),
-            ("meta", Value::Json(serde_json::json!({"k": 2, "tags": ["a", "b"], "nested": {"x": "y"}}))),
-            ("$meta", Value::Json(serde_json::json!({"color": "red", "n": 3}))),
+            (
+                "meta",
+                Value::Json(serde_json::json!({"k": 2, "tags": ["a", "b"], "nested": {"x": "y"}})),
+            ),
+            (
+                "$meta",
+                Value::Json(serde_json::json!({"color": "red", "n": 3})),
+            ),
         ]))
     }
 
     fn check(text: &str) -> bool {
-        let e = prepare(text, &schema(), &HashMap::from([("lim".to_string(), Value::Int(2000))])).unwrap().unwrap();
+        let e = prepare(
+            text,
+            &schema(),
+            &HashMap::from([("lim".to_string(), Value::Int(2000))]),
+        )
+        .unwrap()
+        .unwrap();
         e.matches(&row())
     }
 
@@ -260,7 +288,15 @@ mod tests {
         for t in yes {
             assert!(check(t), "{t} should match");
         }
-        let no = ["year < 2000", "title like \"B%\"", "color == \"blue\"", "missing == 1", "missing != 1", "id in []", "json_contains(meta[\"tags\"], \"z\")"];
+        let no = [
+            "year < 2000",
+            "title like \"B%\"",
+            "color == \"blue\"",
+            "missing == 1",
+            "missing != 1",
+            "id in []",
+            "json_contains(meta[\"tags\"], \"z\")",
+        ];
         for t in no {
             assert!(!check(t), "{t} should not match");
         }
@@ -279,16 +315,23 @@ mod tests {
         assert!(e.to_string().contains("{x}"), "{e}");
         s.fields.retain(|f| !f.is_dynamic);
         let e = prepare("nope == 1", &s, &HashMap::new()).unwrap_err();
-        assert!(matches!(e, ExprError::UnknownField { ref field, .. } if field == "nope"), "{e}");
+        assert!(
+            matches!(e, ExprError::UnknownField { ref field, .. } if field == "nope"),
+            "{e}"
+        );
         assert!(e.to_string().contains("nope == 1"));
     }
 
     #[test]
     fn pk_lookup_fast_path() {
         let s = schema();
-        let e = prepare("id in [1, 2]", &s, &HashMap::new()).unwrap().unwrap();
+        let e = prepare("id in [1, 2]", &s, &HashMap::new())
+            .unwrap()
+            .unwrap();
         assert_eq!(e.pk_lookup("id"), Some(vec![Value::Int(1), Value::Int(2)]));
-        let e = prepare("id in [1] and year > 1", &s, &HashMap::new()).unwrap().unwrap();
+        let e = prepare("id in [1] and year > 1", &s, &HashMap::new())
+            .unwrap()
+            .unwrap();
         assert_eq!(e.pk_lookup("id"), None);
     }
 

@@ -28,8 +28,13 @@ pub fn prepare(
         return Ok(None);
     }
     let ast = parse(text)?;
-    compile(&ast, schema, templates).map(Some).map_err(|e| match e {
-        ExprError::UnknownField { field, .. } => ExprError::UnknownField { text: text.to_string(), field },
-        other => other,
-    })
+    compile(&ast, schema, templates)
+        .map(Some)
+        .map_err(|e| match e {
+            ExprError::UnknownField { field, .. } => ExprError::UnknownField {
+                text: text.to_string(),
+                field,
+            },
+            other => other,
+        })
 }

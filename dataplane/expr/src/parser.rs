@@ -41,9 +41,16 @@ impl Parser<'_> {
         let position = self.toks.get(self.pos).map_or(self.text.len(), |(p, _)| *p);
         let found = match self.peek() {
             None => "end of input".to_string(),
-            Some(_) => format!("{:?}", &self.text[position..].chars().take(20).collect::<String>()),
+            Some(_) => format!(
+                "{:?}",
+                &self.text[position..].chars().take(20).collect::<String>()
+            ),
         };
-        ExprError::Syntax { text: self.text.to_string(), position, message: format!("{message}, found {found}") }
+        ExprError::Syntax {
+            text: self.text.to_string(),
+            position,
+            message: format!("{message}, found {found}"),
+        }
     }
 
     fn eat_op(&mut self, op: &str) -> bool {
@@ -119,22 +126,36 @@ impl Parser<'_> {
             // range chains: 1 < x < 5 means 1 < x and x < 5
             if let Some(op2) = self.cmp_op() {
                 let right = self.additive()?;
-                return Ok(Ast::And(Box::new(Ast::Cmp(op, Box::new(left), Box::new(mid.clone()))), Box::new(Ast::Cmp(op2, Box::new(mid), Box::new(right)))));
+                return Ok(Ast::And(
+                    Box::new(Ast::Cmp(op, Box::new(left), Box::new(mid.clone()))),
+                    Box::new(Ast::Cmp(op2, Box::new(mid), Box::new(right))),
+                ));
             }
             return Ok(Ast::Cmp(op, Box::new(left), Box::new(mid)));
         }
         if keyword(self.peek(), "not") && keyword(self.peek_at(1), "in") {
             self.pos += 2;
-            return Ok(Ast::In { expr: Box::new(left), list: Box::new(self.additive()?), negated: true });
+            return Ok(Ast::In {
+                expr: Box::new(left),
+                list: Box::new(self.additive()?),
+                negated: true,
+            });
         }
         if self.eat_kw("in") {
-            return Ok(Ast::In { expr: Box::new(left), list: Box::new(self.additive()?), negated: false });
+            return Ok(Ast::In {
+                expr: Box::new(left),
+                list: Box::new(self.additive()?),
+                negated: false,
+            });
         }
         if self.eat_kw("like") {
             return match self.peek().cloned() {
                 Some(Tok::Str(pattern)) => {
                     self.pos += 1;
-                    Ok(Ast::Like { expr: Box::new(left), pattern })
+                    Ok(Ast::Like {
+                        expr: Box::new(left),
+                        pattern,
+                    })
                 }
                 _ => Err(self.error("expected a string pattern after like")),
             };
@@ -144,7 +165,10 @@ impl Parser<'_> {
             if !self.eat_kw("null") {
                 return Err(self.error("expected null after is"));
             }
-            return Ok(Ast::IsNull { expr: Box::new(left), negated });
+            return Ok(Ast::IsNull {
+                expr: Box::new(left),
+                negated,
+            });
         }
         Ok(left)
     }
@@ -152,7 +176,13 @@ impl Parser<'_> {
     fn additive(&mut self) -> Result<Ast, ExprError> {
         let mut left = self.term()?;
         loop {
-            let op = if self.eat_op("+") { ArithOp::Add } else if self.eat_op("-") { ArithOp::Sub } else { break };
+            let op = if self.eat_op("+") {
+                ArithOp::Add
+            } else if self.eat_op("-") {
+                ArithOp::Sub
+            } else {
+                break;
+            };
             left = Ast::Arith(op, Box::new(left), Box::new(self.term()?));
         }
         Ok(left)
@@ -188,13 +218,19 @@ impl Parser<'_> {
         }
         let base = self.primary()?;
         if self.eat_op("**") {
-            return Ok(Ast::Arith(ArithOp::Pow, Box::new(base), Box::new(self.unary()?)));
+            return Ok(Ast::Arith(
+                ArithOp::Pow,
+                Box::new(base),
+                Box::new(self.unary()?),
+            ));
         }
         Ok(base)
     }
 
     fn primary(&mut self) -> Result<Ast, ExprError> {
-        let Some(tok) = self.peek().cloned() else { return Err(self.error("expected a value or a field")) };
+        let Some(tok) = self.peek().cloned() else {
+            return Err(self.error("expected a value or a field"));
+        };
         self.pos += 1;
         match tok {
             Tok::Int(i) => Ok(Ast::Lit(Value::Int(i))),
@@ -231,7 +267,10 @@ impl Parser<'_> {
                 if name.eq_ignore_ascii_case("false") {
                     return Ok(Ast::Lit(Value::Bool(false)));
                 }
-                if ["and", "or", "not", "in", "like", "is", "null"].iter().any(|k| name.eq_ignore_ascii_case(k)) {
+                if ["and", "or", "not", "in", "like", "is", "null"]
+                    .iter()
+                    .any(|k| name.eq_ignore_ascii_case(k))
+                {
                     self.pos -= 1;
                     return Err(self.error("expected a value or a field"));
                 }
@@ -248,7 +287,10 @@ impl Parser<'_> {
                         }
                     }
                     self.expect(Tok::RParen, "')' closing the function call")?;
-                    return Ok(Ast::Call { name: name.to_ascii_lowercase(), args });
+                    return Ok(Ast::Call {
+                        name: name.to_ascii_lowercase(),
+                        args,
+                    });
                 }
                 let mut path = Vec::new();
                 while self.peek() == Some(&Tok::LBracket) {
@@ -281,19 +323,41 @@ mod tests {
         assert!(matches!(a, Ast::Or(_, _)));
         let a = parse("pk in [1, 2, 3]").unwrap();
         assert!(matches!(a, Ast::In { negated: false, .. }));
-        assert!(matches!(parse("pk not in ['a','b']").unwrap(), Ast::In { negated: true, .. }));
+        assert!(matches!(
+            parse("pk not in ['a','b']").unwrap(),
+            Ast::In { negated: true, .. }
+        ));
         assert!(matches!(parse("1 < x <= 5").unwrap(), Ast::And(_, _)));
-        assert!(matches!(parse("title LIKE \"A%\"").unwrap(), Ast::Like { .. }));
-        assert!(matches!(parse("meta[\"k\"][0] > 1").unwrap(), Ast::Cmp(CmpOp::Gt, _, _)));
-        assert!(matches!(parse("x is not null").unwrap(), Ast::IsNull { negated: true, .. }));
-        assert!(matches!(parse("json_contains(tags, \"a\")").unwrap(), Ast::Call { .. }));
-        assert!(matches!(parse("(a + 2) * 3 % 4 == -1").unwrap(), Ast::Cmp(..)));
-        assert!(matches!(parse("a == {v}").unwrap(), Ast::Cmp(_, _, r) if *r == Ast::Template("v".into())));
+        assert!(matches!(
+            parse("title LIKE \"A%\"").unwrap(),
+            Ast::Like { .. }
+        ));
+        assert!(matches!(
+            parse("meta[\"k\"][0] > 1").unwrap(),
+            Ast::Cmp(CmpOp::Gt, _, _)
+        ));
+        assert!(matches!(
+            parse("x is not null").unwrap(),
+            Ast::IsNull { negated: true, .. }
+        ));
+        assert!(matches!(
+            parse("json_contains(tags, \"a\")").unwrap(),
+            Ast::Call { .. }
+        ));
+        assert!(matches!(
+            parse("(a + 2) * 3 % 4 == -1").unwrap(),
+            Ast::Cmp(..)
+        ));
+        assert!(
+            matches!(parse("a == {v}").unwrap(), Ast::Cmp(_, _, r) if *r == Ast::Template("v".into()))
+        );
     }
 
     #[test]
     fn errors_name_the_problem() {
-        for bad in ["a >", "a == 'x", "(a > 1", "a > 1 b", "and", "a like 3", "a # 1", ""] {
+        for bad in [
+            "a >", "a == 'x", "(a > 1", "a > 1 b", "and", "a like 3", "a # 1", "",
+        ] {
             let e = parse(bad).unwrap_err();
             assert!(matches!(e, ExprError::Syntax { .. }), "{bad}: {e}");
         }

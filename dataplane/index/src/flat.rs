@@ -14,7 +14,11 @@ pub(crate) fn score(metric: Metric, a: &[f32], b: &[f32]) -> f32 {
                 na += x * x;
                 nb += y * y;
             }
-            if na == 0.0 || nb == 0.0 { 0.0 } else { dot / (na.sqrt() * nb.sqrt()) }
+            if na == 0.0 || nb == 0.0 {
+                0.0
+            } else {
+                dot / (na.sqrt() * nb.sqrt())
+            }
         }
     }
 }
@@ -35,13 +39,22 @@ impl PartialOrd for Worst {
 }
 impl Ord for Worst {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.1.cmp(self.0.score, other.0.score).then(self.0.row.cmp(&other.0.row))
+        self.1
+            .cmp(self.0.score, other.0.score)
+            .then(self.0.row.cmp(&other.0.row))
     }
 }
 
 /// Exact top-`k` over `vectors` (row-major, `dim` floats per row), restricted to rows for
 /// which `keep` is true. Results are best first.
-pub fn brute_force(vectors: &[f32], dim: usize, metric: Metric, query: &[f32], k: usize, keep: &dyn Fn(u32) -> bool) -> Vec<Hit> {
+pub fn brute_force(
+    vectors: &[f32],
+    dim: usize,
+    metric: Metric,
+    query: &[f32],
+    k: usize,
+    keep: &dyn Fn(u32) -> bool,
+) -> Vec<Hit> {
     if k == 0 || dim == 0 {
         return Vec::new();
     }

@@ -10,7 +10,10 @@ pub struct HnswIndex {
 
 impl std::fmt::Debug for HnswIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HnswIndex").field("rows", &self.index.size()).field("metric", &self.metric).finish()
+        f.debug_struct("HnswIndex")
+            .field("rows", &self.index.size())
+            .field("metric", &self.metric)
+            .finish()
     }
 }
 
@@ -39,7 +42,13 @@ impl HnswIndex {
     /// the async runtime. One thread per graph: concurrent `add` through the usearch binding
     /// was seen to lose exact self-matches here, so parallelism comes from building several
     /// segments at once instead.
-    pub fn build(vectors: &[f32], dim: usize, metric: Metric, m: usize, ef_construction: usize) -> Result<Self, IndexError> {
+    pub fn build(
+        vectors: &[f32],
+        dim: usize,
+        metric: Metric,
+        m: usize,
+        ef_construction: usize,
+    ) -> Result<Self, IndexError> {
         let index = Index::new(&options(dim, metric, m, ef_construction)).map_err(native)?;
         let rows = vectors.len() / dim.max(1);
         index.reserve(rows.max(1)).map_err(native)?;
@@ -55,11 +64,20 @@ impl HnswIndex {
         Ok(buf)
     }
 
-    pub fn from_bytes(bytes: &[u8], dim: usize, metric: Metric, m: usize, ef_construction: usize) -> Result<Self, IndexError> {
+    pub fn from_bytes(
+        bytes: &[u8],
+        dim: usize,
+        metric: Metric,
+        m: usize,
+        ef_construction: usize,
+    ) -> Result<Self, IndexError> {
         let index = Index::new(&options(dim, metric, m, ef_construction)).map_err(native)?;
         index.load_from_buffer(bytes).map_err(native)?;
         if index.dimensions() != dim {
-            return Err(IndexError::Native(format!("index file has dim {} where {dim} was expected", index.dimensions())));
+            return Err(IndexError::Native(format!(
+                "index file has dim {} where {dim} was expected",
+                index.dimensions()
+            )));
         }
         Ok(Self { index, metric })
     }
@@ -73,7 +91,13 @@ impl HnswIndex {
     }
 
     /// Approximate top-`k` among rows for which `keep` is true, best first, with Milvus scores.
-    pub fn search(&self, query: &[f32], k: usize, params: &SearchParams, keep: &(dyn Fn(u32) -> bool + Sync)) -> Result<Vec<Hit>, IndexError> {
+    pub fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        params: &SearchParams,
+        keep: &(dyn Fn(u32) -> bool + Sync),
+    ) -> Result<Vec<Hit>, IndexError> {
         if k == 0 || self.is_empty() {
             return Ok(Vec::new());
         }
@@ -83,7 +107,10 @@ impl HnswIndex {
         if self.index.expansion_search() != ef {
             self.index.change_expansion_search(ef);
         }
-        let matches = self.index.filtered_search(query, k, |key| keep(key as u32)).map_err(native)?;
+        let matches = self
+            .index
+            .filtered_search(query, k, |key| keep(key as u32))
+            .map_err(native)?;
         Ok(matches
             .keys
             .iter()
@@ -123,18 +150,31 @@ mod tests {
         let v = data(n, dim);
         for metric in [Metric::L2, Metric::Ip, Metric::Cosine] {
             let idx = HnswIndex::build(&v, dim, metric, 16, 100).unwrap();
-            let idx = HnswIndex::from_bytes(&idx.to_bytes().unwrap(), dim, metric, 16, 100).unwrap();
+            let idx =
+                HnswIndex::from_bytes(&idx.to_bytes().unwrap(), dim, metric, 16, 100).unwrap();
             assert_eq!(idx.len(), n);
             let mut found = 0;
             for q in 0..50 {
                 let query = &v[q * 7 * dim..(q * 7 + 1) * dim];
                 let exact = brute_force(&v, dim, metric, query, 10, &|_| true);
-                let approx = idx.search(query, 10, &SearchParams { ef: Some(128) }, &|_| true).unwrap();
-                assert!((approx[0].score - exact[0].score).abs() < 1e-3, "{metric:?} scores agree: {:?} vs {:?}", approx[0], exact[0]);
-                found += approx.iter().filter(|h| exact.iter().any(|e| e.row == h.row)).count();
+                let approx = idx
+                    .search(query, 10, &SearchParams { ef: Some(128) }, &|_| true)
+                    .unwrap();
+                assert!(
+                    (approx[0].score - exact[0].score).abs() < 1e-3,
+                    "{metric:?} scores agree: {:?} vs {:?}",
+                    approx[0],
+                    exact[0]
+                );
+                found += approx
+                    .iter()
+                    .filter(|h| exact.iter().any(|e| e.row == h.row))
+                    .count();
             }
             assert!(found as f64 / 500.0 > 0.9, "{metric:?} recall {found}/500");
-            let odd = idx.search(&v[..dim], 5, &SearchParams::default(), &|r| r % 2 == 1).unwrap();
+            let odd = idx
+                .search(&v[..dim], 5, &SearchParams::default(), &|r| r % 2 == 1)
+                .unwrap();
             assert!(odd.iter().all(|h| h.row % 2 == 1));
         }
     }

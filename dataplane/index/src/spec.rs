@@ -36,13 +36,21 @@ impl Metric {
 
     /// Whether score `a` ranks before score `b`.
     pub fn better(self, a: f32, b: f32) -> bool {
-        if self.higher_is_better() { a > b } else { a < b }
+        if self.higher_is_better() {
+            a > b
+        } else {
+            a < b
+        }
     }
 
     /// Ordering of scores, best first.
     pub fn cmp(self, a: f32, b: f32) -> std::cmp::Ordering {
         let o = a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal);
-        if self.higher_is_better() { o.reverse() } else { o }
+        if self.higher_is_better() {
+            o.reverse()
+        } else {
+            o
+        }
     }
 }
 
@@ -58,11 +66,25 @@ pub struct IndexSpec {
     pub metric: Metric,
 }
 
-fn param(params: &BTreeMap<String, String>, key: &str, default: usize, range: std::ops::RangeInclusive<usize>) -> Result<usize, IndexError> {
-    let Some(v) = params.get(key) else { return Ok(default) };
-    let n: usize = v.trim().parse().map_err(|_| IndexError::InvalidParam(format!("{key}={v} is not a positive integer")))?;
+fn param(
+    params: &BTreeMap<String, String>,
+    key: &str,
+    default: usize,
+    range: std::ops::RangeInclusive<usize>,
+) -> Result<usize, IndexError> {
+    let Some(v) = params.get(key) else {
+        return Ok(default);
+    };
+    let n: usize = v
+        .trim()
+        .parse()
+        .map_err(|_| IndexError::InvalidParam(format!("{key}={v} is not a positive integer")))?;
     if !range.contains(&n) {
-        return Err(IndexError::InvalidParam(format!("{key}={n} is out of range [{}, {}]", range.start(), range.end())));
+        return Err(IndexError::InvalidParam(format!(
+            "{key}={n} is out of range [{}, {}]",
+            range.start(),
+            range.end()
+        )));
     }
     Ok(n)
 }
@@ -74,12 +96,31 @@ impl IndexSpec {
     /// Reads an index definition from Milvus-style parameters (`index_type`, `metric_type`,
     /// `M`, `efConstruction`, …). A missing type means AUTOINDEX, a missing metric COSINE.
     pub fn from_params(params: &BTreeMap<String, String>) -> Result<Self, IndexError> {
-        let metric = Metric::parse(params.get("metric_type").map(String::as_str).unwrap_or("COSINE"))?;
-        let ty = params.get("index_type").map(|s| s.trim().to_ascii_uppercase()).unwrap_or_else(|| "AUTOINDEX".into());
+        let metric = Metric::parse(
+            params
+                .get("metric_type")
+                .map(String::as_str)
+                .unwrap_or("COSINE"),
+        )?;
+        let ty = params
+            .get("index_type")
+            .map(|s| s.trim().to_ascii_uppercase())
+            .unwrap_or_else(|| "AUTOINDEX".into());
         let kind = match ty.as_str() {
             "FLAT" => IndexKind::Flat,
-            "HNSW" => IndexKind::Hnsw { m: param(params, "M", AUTOINDEX_M, 2..=2048)?, ef_construction: param(params, "efConstruction", AUTOINDEX_EF_CONSTRUCTION, 1..=i32::MAX as usize)? },
-            "AUTOINDEX" | "" => IndexKind::Hnsw { m: AUTOINDEX_M, ef_construction: AUTOINDEX_EF_CONSTRUCTION },
+            "HNSW" => IndexKind::Hnsw {
+                m: param(params, "M", AUTOINDEX_M, 2..=2048)?,
+                ef_construction: param(
+                    params,
+                    "efConstruction",
+                    AUTOINDEX_EF_CONSTRUCTION,
+                    1..=i32::MAX as usize,
+                )?,
+            },
+            "AUTOINDEX" | "" => IndexKind::Hnsw {
+                m: AUTOINDEX_M,
+                ef_construction: AUTOINDEX_EF_CONSTRUCTION,
+            },
             other => return Err(IndexError::UnsupportedType(other.to_string())),
         };
         Ok(IndexSpec { kind, metric })
@@ -97,17 +138,49 @@ mod tests {
     use super::*;
 
     fn p(kv: &[(&str, &str)]) -> BTreeMap<String, String> {
-        kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        kv.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn parses_milvus_params() {
-        let s = IndexSpec::from_params(&p(&[("index_type", "HNSW"), ("metric_type", "L2"), ("M", "8"), ("efConstruction", "64")])).unwrap();
-        assert_eq!(s, IndexSpec { kind: IndexKind::Hnsw { m: 8, ef_construction: 64 }, metric: Metric::L2 });
+        let s = IndexSpec::from_params(&p(&[
+            ("index_type", "HNSW"),
+            ("metric_type", "L2"),
+            ("M", "8"),
+            ("efConstruction", "64"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            s,
+            IndexSpec {
+                kind: IndexKind::Hnsw {
+                    m: 8,
+                    ef_construction: 64
+                },
+                metric: Metric::L2
+            }
+        );
         let s = IndexSpec::from_params(&p(&[("metric_type", "COSINE")])).unwrap();
-        assert_eq!(s.kind, IndexKind::Hnsw { m: 16, ef_construction: 200 });
-        assert!(matches!(IndexSpec::from_params(&p(&[("index_type", "DISKANN")])), Err(IndexError::UnsupportedType(_))));
-        assert!(matches!(IndexSpec::from_params(&p(&[("metric_type", "HAMMING")])), Err(IndexError::UnsupportedMetric(_))));
-        assert!(matches!(IndexSpec::from_params(&p(&[("index_type", "HNSW"), ("M", "x")])), Err(IndexError::InvalidParam(_))));
+        assert_eq!(
+            s.kind,
+            IndexKind::Hnsw {
+                m: 16,
+                ef_construction: 200
+            }
+        );
+        assert!(matches!(
+            IndexSpec::from_params(&p(&[("index_type", "DISKANN")])),
+            Err(IndexError::UnsupportedType(_))
+        ));
+        assert!(matches!(
+            IndexSpec::from_params(&p(&[("metric_type", "HAMMING")])),
+            Err(IndexError::UnsupportedMetric(_))
+        ));
+        assert!(matches!(
+            IndexSpec::from_params(&p(&[("index_type", "HNSW"), ("M", "x")])),
+            Err(IndexError::InvalidParam(_))
+        ));
     }
 }

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use quarry_storage::log::embedded::EmbeddedLogOptions;
 use quarry_storage::{
-    EmbeddedLog, KafkaLog, KafkaOptions, LocalObjectStore, LogStore, ObjectStore, S3ObjectStore, S3Options,
+    EmbeddedLog, KafkaLog, KafkaOptions, LocalObjectStore, LogStore, ObjectStore, S3ObjectStore,
+    S3Options,
 };
 use serde::Deserialize;
 
@@ -113,9 +114,17 @@ impl StorageArgs {
         let mut log = file.log.unwrap_or(LogConfig::Embedded);
         if let Some(brokers) = &self.kafka_brokers {
             log = match log {
-                LogConfig::Kafka { topic_prefix, replication_factor, properties, .. } => {
-                    LogConfig::Kafka { brokers: brokers.clone(), topic_prefix, replication_factor, properties }
-                }
+                LogConfig::Kafka {
+                    topic_prefix,
+                    replication_factor,
+                    properties,
+                    ..
+                } => LogConfig::Kafka {
+                    brokers: brokers.clone(),
+                    topic_prefix,
+                    replication_factor,
+                    properties,
+                },
                 LogConfig::Embedded => LogConfig::Kafka {
                     brokers: brokers.clone(),
                     topic_prefix: default_topic_prefix(),
@@ -124,7 +133,9 @@ impl StorageArgs {
                 },
             };
         }
-        if let (Some(p), LogConfig::Kafka { topic_prefix, .. }) = (&self.kafka_topic_prefix, &mut log) {
+        if let (Some(p), LogConfig::Kafka { topic_prefix, .. }) =
+            (&self.kafka_topic_prefix, &mut log)
+        {
             *topic_prefix = p.clone();
         }
         let mut store = file.object_store.unwrap_or(ObjectStoreConfig::Local);
@@ -142,7 +153,16 @@ impl StorageArgs {
                 };
             }
         }
-        if let ObjectStoreConfig::S3 { endpoint, bucket, region, prefix, path_style, create_bucket, .. } = &mut store {
+        if let ObjectStoreConfig::S3 {
+            endpoint,
+            bucket,
+            region,
+            prefix,
+            path_style,
+            create_bucket,
+            ..
+        } = &mut store
+        {
             override_with(bucket, &self.s3_bucket);
             override_with(region, &self.s3_region);
             override_with(prefix, &self.s3_prefix);
@@ -165,8 +185,49 @@ fn override_with<T: Clone>(slot: &mut T, value: &Option<T>) {
 }
 
 fn load(path: &Path) -> anyhow::Result<FileConfig> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+/// Opens the configured object store; a local one lives under `data_dir/objects`.
+pub async fn open_store(
+    store: &ObjectStoreConfig,
+    data_dir: &Path,
+) -> anyhow::Result<Arc<dyn ObjectStore>> {
+    Ok(match store {
+        ObjectStoreConfig::Local => Arc::new(LocalObjectStore::open(data_dir.join("objects"))?),
+        ObjectStoreConfig::S3 {
+            endpoint,
+            bucket,
+            region,
+            prefix,
+            path_style,
+            access_key_id,
+            secret_access_key,
+            create_bucket,
+        } => {
+            let mut o = S3Options::new(bucket.clone());
+            o.endpoint = endpoint.clone();
+            o.region = region.clone();
+            o.prefix = prefix.trim_matches('/').to_string();
+            o.path_style = *path_style;
+            o.access_key_id = access_key_id
+                .clone()
+                .or_else(|| std::env::var("AWS_ACCESS_KEY_ID").ok())
+                .unwrap_or_default();
+            o.secret_access_key = secret_access_key
+                .clone()
+                .or_else(|| std::env::var("AWS_SECRET_ACCESS_KEY").ok())
+                .unwrap_or_default();
+            o.session_token = std::env::var("AWS_SESSION_TOKEN").ok();
+            let s3 = S3ObjectStore::new(o);
+            if *create_bucket {
+                s3.ensure_bucket().await.context("creating the S3 bucket")?;
+            }
+            Arc::new(s3)
+        }
+    })
 }
 
 /// Opens the configured log and object store; local kinds live under `data_dir`.
@@ -176,34 +237,27 @@ pub async fn open_backends(
     data_dir: &Path,
 ) -> anyhow::Result<(Arc<dyn ObjectStore>, Arc<dyn LogStore>)> {
     let log: Arc<dyn LogStore> = match log {
-        LogConfig::Embedded => Arc::new(EmbeddedLog::open(data_dir.join("log"), EmbeddedLogOptions::default())?),
-        LogConfig::Kafka { brokers, topic_prefix, replication_factor, properties } => {
+        LogConfig::Embedded => Arc::new(EmbeddedLog::open(
+            data_dir.join("log"),
+            EmbeddedLogOptions::default(),
+        )?),
+        LogConfig::Kafka {
+            brokers,
+            topic_prefix,
+            replication_factor,
+            properties,
+        } => {
             let mut o = KafkaOptions::new(brokers.clone());
             o.topic_prefix = topic_prefix.clone();
             o.replication_factor = *replication_factor;
-            o.client_properties = properties.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            o.client_properties = properties
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
             Arc::new(KafkaLog::connect(o).context("connecting to kafka")?)
         }
     };
-    let store: Arc<dyn ObjectStore> = match store {
-        ObjectStoreConfig::Local => Arc::new(LocalObjectStore::open(data_dir.join("objects"))?),
-        ObjectStoreConfig::S3 { endpoint, bucket, region, prefix, path_style, access_key_id, secret_access_key, create_bucket } => {
-            let mut o = S3Options::new(bucket.clone());
-            o.endpoint = endpoint.clone();
-            o.region = region.clone();
-            o.prefix = prefix.trim_matches('/').to_string();
-            o.path_style = *path_style;
-            o.access_key_id = access_key_id.clone().or_else(|| std::env::var("AWS_ACCESS_KEY_ID").ok()).unwrap_or_default();
-            o.secret_access_key =
-                secret_access_key.clone().or_else(|| std::env::var("AWS_SECRET_ACCESS_KEY").ok()).unwrap_or_default();
-            o.session_token = std::env::var("AWS_SESSION_TOKEN").ok();
-            let s3 = S3ObjectStore::new(o);
-            if *create_bucket {
-                s3.ensure_bucket().await.context("creating the S3 bucket")?;
-            }
-            Arc::new(s3)
-        }
-    };
+    let store = open_store(store, data_dir).await?;
     Ok((store, log))
 }
 
@@ -227,13 +281,20 @@ mod tests {
             "#,
         )
         .unwrap();
-        assert!(matches!(f.log, Some(LogConfig::Kafka { ref brokers, replication_factor: 1, .. }) if brokers == "k1:9092,k2:9092"));
-        assert!(matches!(f.object_store, Some(ObjectStoreConfig::S3 { path_style: true, ref region, .. }) if region == "us-east-1"));
+        assert!(
+            matches!(f.log, Some(LogConfig::Kafka { ref brokers, replication_factor: 1, .. }) if brokers == "k1:9092,k2:9092")
+        );
+        assert!(
+            matches!(f.object_store, Some(ObjectStoreConfig::S3 { path_style: true, ref region, .. }) if region == "us-east-1")
+        );
     }
 
     #[test]
     fn rejects_unknown_keys() {
-        let err = toml::from_str::<FileConfig>("[log]\nkind = \"kafka\"\nbrokers = \"x\"\nbrokerz = \"y\"\n").unwrap_err();
+        let err = toml::from_str::<FileConfig>(
+            "[log]\nkind = \"kafka\"\nbrokers = \"x\"\nbrokerz = \"y\"\n",
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("brokerz"), "{err}");
     }
 }

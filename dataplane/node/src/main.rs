@@ -3,26 +3,33 @@
 
 mod config;
 mod convert;
+mod http;
 mod metrics;
+mod roles;
+mod router;
 mod service;
 mod status;
+mod worker;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use axum::routing::get;
 use clap::{Parser, Subcommand};
-use quarry_engine::{Engine, EngineOptions};
+use quarry_engine::{Engine, EngineOptions, Mode};
 use quarry_proto::service::milvus_service_server::MilvusServiceServer;
 use tracing_subscriber::EnvFilter;
 
 /// Messages up to 256 MiB, as Milvus allows (tonic's default of 4 MiB breaks medium inserts).
-const MAX_MESSAGE: usize = 256 << 20;
+pub(crate) const MAX_MESSAGE: usize = 256 << 20;
 
 #[derive(Parser)]
-#[command(name = "quarry", version, about = "Quarry: a cloud-native vector database that speaks the Milvus protocol")]
+#[command(
+    name = "quarry",
+    version,
+    about = "Quarry: a cloud-native vector database that speaks the Milvus protocol"
+)]
 struct Cli {
     #[command(subcommand)]
     role: Role,
@@ -33,6 +40,16 @@ enum Role {
     /// Every role in one process: Milvus gRPC, HTTP health/metrics, log and object store
     /// (embedded by default; Kafka and S3 when configured).
     Standalone(StandaloneArgs),
+    /// The coordinator of a cluster: catalog, ids, timestamps, node liveness, shard placement.
+    Coordinator(roles::CoordinatorArgs),
+    /// A stateless Milvus endpoint of a cluster: writes to the log, routes reads to query nodes.
+    Proxy(roles::NodeArgs),
+    /// Serves searches and queries for the shards the coordinator assigns to it.
+    Querynode(roles::NodeArgs),
+    /// Owns shards: seals their log into segments in the object store.
+    Datanode(roles::NodeArgs),
+    /// Builds vector indexes for sealed segments.
+    Indexnode(roles::NodeArgs),
 }
 
 #[derive(clap::Args)]
@@ -58,15 +75,25 @@ struct StandaloneArgs {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"))).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
     match Cli::parse().role {
         Role::Standalone(args) => standalone(args).await,
+        Role::Coordinator(args) => roles::coordinator(args).await,
+        Role::Proxy(args) => roles::node(Mode::Proxy, args).await,
+        Role::Querynode(args) => roles::node(Mode::QueryNode, args).await,
+        Role::Datanode(args) => roles::node(Mode::DataNode, args).await,
+        Role::Indexnode(args) => roles::node(Mode::IndexNode, args).await,
     }
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("signal handler");
     tokio::select! {
         _ = ctrl_c => {}
         _ = term.recv() => {}
@@ -74,35 +101,40 @@ async fn shutdown_signal() {
 }
 
 async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
-    let options = EngineOptions { segment_rows: args.segment_rows, ..Default::default() };
+    let options = EngineOptions {
+        segment_rows: args.segment_rows,
+        ..Default::default()
+    };
     let (log_config, store_config) = args.storage.resolve()?;
     let (store, log) = config::open_backends(&log_config, &store_config, &args.data_dir).await?;
     tracing::info!(log = ?log, store = ?store, "storage backends");
-    let engine = Engine::open(store, log, options).await.context("opening the engine")?;
+    let engine = Engine::open(store, log, options)
+        .await
+        .context("opening the engine")?;
     let metrics = Arc::new(metrics::Metrics::new());
 
-    let http_metrics = metrics.clone();
-    let http = axum::Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(|| async { "ok" }))
-        .route("/metrics", get(move || {
-            let m = http_metrics.clone();
-            async move { m.render() }
-        }));
     let http_addr = SocketAddr::new(args.listen, args.http_port);
-    let http_listener = tokio::net::TcpListener::bind(http_addr).await.with_context(|| format!("binding {http_addr}"))?;
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(http_listener, http).await {
-            tracing::error!(error = %e, "http server failed");
-        }
-    });
+    http::serve(
+        http_addr,
+        metrics.clone(),
+        Arc::new(std::sync::atomic::AtomicBool::new(true)),
+    )
+    .await?;
 
-    let svc = MilvusServiceServer::new(service::Service { engine: engine.clone(), metrics, cluster: false })
-        .max_decoding_message_size(MAX_MESSAGE)
-        .max_encoding_message_size(MAX_MESSAGE);
+    let svc = MilvusServiceServer::new(service::Service {
+        engine: engine.clone(),
+        metrics,
+        router: None,
+    })
+    .max_decoding_message_size(MAX_MESSAGE)
+    .max_encoding_message_size(MAX_MESSAGE);
     let grpc_addr = SocketAddr::new(args.listen, args.port);
     tracing::info!(grpc = %grpc_addr, http = %http_addr, data_dir = %args.data_dir.display(), "quarry standalone listening");
-    tonic::transport::Server::builder().add_service(svc).serve_with_shutdown(grpc_addr, shutdown_signal()).await.context("grpc server")?;
+    tonic::transport::Server::builder()
+        .add_service(svc)
+        .serve_with_shutdown(grpc_addr, shutdown_signal())
+        .await
+        .context("grpc server")?;
     engine.shutdown();
     tracing::info!("quarry stopped");
     Ok(())

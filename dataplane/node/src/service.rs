@@ -4,7 +4,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use quarry_engine::{CreateCollection, Engine, InsertInput, QueryInput, QueryOutput, SearchInput, DEFAULT_DB};
+use quarry_engine::{
+    CreateCollection, Engine, InsertInput, QueryInput, QueryOutput, SearchInput, DEFAULT_DB,
+};
 use quarry_proto::common::{IndexState, KeyValuePair, LoadState, Status};
 use quarry_proto::schema as ps;
 use quarry_proto::service::milvus_service_server::MilvusService;
@@ -19,8 +21,8 @@ use crate::status::{from_engine, invalid, ok};
 pub struct Service {
     pub engine: Arc<Engine>,
     pub metrics: Arc<Metrics>,
-    /// a proxy of a cluster (in-memory replicas possible) rather than standalone
-    pub cluster: bool,
+    /// set on a proxy of a cluster (where loading takes time and replicas are possible)
+    pub router: Option<Arc<crate::router::GrpcRouter>>,
 }
 
 type R<T> = Result<Response<T>, tonic::Status>;
@@ -31,10 +33,18 @@ fn reply<T>(t: T) -> R<T> {
 
 /// Only the default database exists; an empty name means it.
 fn check_db<T>(req: &Request<T>, body_db: &str) -> Result<(), Status> {
-    let header = req.metadata().get("dbname").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let header = req
+        .metadata()
+        .get("dbname")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     for db in [header, body_db] {
         if !db.is_empty() && db != DEFAULT_DB {
-            return Err(crate::status::status(800, quarry_proto::common::ErrorCode::UnexpectedError, format!("database not found[database={db}]")));
+            return Err(crate::status::status(
+                800,
+                quarry_proto::common::ErrorCode::UnexpectedError,
+                format!("database not found[database={db}]"),
+            ));
         }
     }
     Ok(())
@@ -50,12 +60,25 @@ macro_rules! try_status {
 }
 
 fn param<'a>(pairs: &'a [KeyValuePair], key: &str) -> Option<&'a str> {
-    pairs.iter().find(|p| p.key == key).map(|p| p.value.as_str())
+    pairs
+        .iter()
+        .find(|p| p.key == key)
+        .map(|p| p.value.as_str())
 }
 
 impl Service {
+    /// Percent of a loaded collection's shard replicas served: standalone keeps everything in
+    /// memory (100); a cluster counts the replicas query nodes report loaded.
+    fn load_progress(&self, m: &quarry_coord::CollectionMeta) -> i64 {
+        self.router.as_ref().map_or(100, |r| r.load_progress(m))
+    }
+
     fn observe(&self, rpc: &str, start: Instant, status: &Status) {
-        self.metrics.observe(rpc, status.code == 0 && status.error_code == 0, start.elapsed());
+        self.metrics.observe(
+            rpc,
+            status.code == 0 && status.error_code == 0,
+            start.elapsed(),
+        );
     }
 }
 
@@ -74,15 +97,28 @@ impl MilvusService for Service {
     }
 
     async fn get_version(&self, _req: Request<GetVersionRequest>) -> R<GetVersionResponse> {
-        reply(GetVersionResponse { status: Some(ok()), version: format!("v2.4.0-quarry-{}", env!("CARGO_PKG_VERSION")) })
+        reply(GetVersionResponse {
+            status: Some(ok()),
+            version: format!("v2.4.0-quarry-{}", env!("CARGO_PKG_VERSION")),
+        })
     }
 
     async fn check_health(&self, _req: Request<CheckHealthRequest>) -> R<CheckHealthResponse> {
-        reply(CheckHealthResponse { status: Some(ok()), is_healthy: true, reasons: vec![] })
+        reply(CheckHealthResponse {
+            status: Some(ok()),
+            is_healthy: true,
+            reasons: vec![],
+        })
     }
 
-    async fn alloc_timestamp(&self, _req: Request<AllocTimestampRequest>) -> R<AllocTimestampResponse> {
-        reply(AllocTimestampResponse { status: Some(ok()), timestamp: self.engine.now_ts() })
+    async fn alloc_timestamp(
+        &self,
+        _req: Request<AllocTimestampRequest>,
+    ) -> R<AllocTimestampResponse> {
+        reply(AllocTimestampResponse {
+            status: Some(ok()),
+            timestamp: self.engine.now_ts(),
+        })
     }
 
     async fn create_collection(&self, req: Request<CreateCollectionRequest>) -> R<Status> {
@@ -112,29 +148,57 @@ impl MilvusService for Service {
 
     async fn drop_collection(&self, req: Request<DropCollectionRequest>) -> R<Status> {
         let r = req.into_inner();
-        reply(self.engine.drop_collection(&r.collection_name).await.map(|_| ok()).unwrap_or_else(|e| from_engine(&e)))
+        reply(
+            self.engine
+                .drop_collection(&r.collection_name)
+                .await
+                .map(|_| ok())
+                .unwrap_or_else(|e| from_engine(&e)),
+        )
     }
 
     async fn has_collection(&self, req: Request<HasCollectionRequest>) -> R<BoolResponse> {
         let r = req.into_inner();
-        reply(BoolResponse { status: Some(ok()), value: self.engine.describe_collection(&r.collection_name).is_ok() })
+        reply(BoolResponse {
+            status: Some(ok()),
+            value: self
+                .engine
+                .describe_collection_latest(&r.collection_name)
+                .await
+                .is_ok(),
+        })
     }
 
-    async fn describe_collection(&self, req: Request<DescribeCollectionRequest>) -> R<DescribeCollectionResponse> {
-        try_status!(check_db(&req, &req.get_ref().db_name), DescribeCollectionResponse {});
+    async fn describe_collection(
+        &self,
+        req: Request<DescribeCollectionRequest>,
+    ) -> R<DescribeCollectionResponse> {
+        try_status!(
+            check_db(&req, &req.get_ref().db_name),
+            DescribeCollectionResponse {}
+        );
         let r = req.into_inner();
         let found = if r.collection_name.is_empty() && r.collection_id != 0 {
             self.engine.describe_collection_by_id(r.collection_id)
         } else {
-            self.engine.describe_collection(&r.collection_name)
+            self.engine
+                .describe_collection_latest(&r.collection_name)
+                .await
         };
-        let m = try_status!(found.map_err(|e| from_engine(&e)), DescribeCollectionResponse {});
+        let m = try_status!(
+            found.map_err(|e| from_engine(&e)),
+            DescribeCollectionResponse {}
+        );
         reply(DescribeCollectionResponse {
             status: Some(ok()),
             schema: Some(convert::schema_to_proto(&m.schema, &m.db)),
             collection_id: m.id,
-            virtual_channel_names: (0..m.shards).map(|s| format!("{}_{s}v0", m.topic())).collect(),
-            physical_channel_names: (0..m.shards).map(|s| format!("{}_{s}", m.topic())).collect(),
+            virtual_channel_names: (0..m.shards)
+                .map(|s| format!("{}_{s}v0", m.topic()))
+                .collect(),
+            physical_channel_names: (0..m.shards)
+                .map(|s| format!("{}_{s}", m.topic()))
+                .collect(),
             created_timestamp: m.created_ts,
             created_utc_timestamp: m.created_ts >> 18,
             shards_num: m.shards as i32,
@@ -149,9 +213,21 @@ impl MilvusService for Service {
         })
     }
 
-    async fn show_collections(&self, req: Request<ShowCollectionsRequest>) -> R<ShowCollectionsResponse> {
-        try_status!(check_db(&req, &req.get_ref().db_name), ShowCollectionsResponse {});
-        let all = self.engine.list_collections();
+    async fn show_collections(
+        &self,
+        req: Request<ShowCollectionsRequest>,
+    ) -> R<ShowCollectionsResponse> {
+        try_status!(
+            check_db(&req, &req.get_ref().db_name),
+            ShowCollectionsResponse {}
+        );
+        let all = try_status!(
+            self.engine
+                .list_collections_fresh()
+                .await
+                .map_err(|e| from_engine(&e)),
+            ShowCollectionsResponse {}
+        );
         reply(ShowCollectionsResponse {
             status: Some(ok()),
             collection_names: all.iter().map(|c| c.name.clone()).collect(),
@@ -164,74 +240,190 @@ impl MilvusService for Service {
         })
     }
 
-    async fn get_collection_statistics(&self, req: Request<GetCollectionStatisticsRequest>) -> R<GetCollectionStatisticsResponse> {
+    async fn get_collection_statistics(
+        &self,
+        req: Request<GetCollectionStatisticsRequest>,
+    ) -> R<GetCollectionStatisticsResponse> {
         let r = req.into_inner();
-        let rows = try_status!(self.engine.row_count(&r.collection_name).map_err(|e| from_engine(&e)), GetCollectionStatisticsResponse {});
-        reply(GetCollectionStatisticsResponse { status: Some(ok()), stats: vec![KeyValuePair { key: "row_count".into(), value: rows.to_string() }] })
+        let rows = try_status!(
+            self.engine
+                .row_count(&r.collection_name)
+                .await
+                .map_err(|e| from_engine(&e)),
+            GetCollectionStatisticsResponse {}
+        );
+        reply(GetCollectionStatisticsResponse {
+            status: Some(ok()),
+            stats: vec![KeyValuePair {
+                key: "row_count".into(),
+                value: rows.to_string(),
+            }],
+        })
     }
 
     async fn load_collection(&self, req: Request<LoadCollectionRequest>) -> R<Status> {
         let r = req.into_inner();
-        if r.replica_number > 1 && !self.cluster {
-            return reply(invalid(format!("replica_number {} is not supported in standalone mode (at most 1)", r.replica_number)));
+        if r.replica_number > 1 && self.router.is_none() {
+            return reply(invalid(format!(
+                "replica_number {} is not supported in standalone mode (at most 1)",
+                r.replica_number
+            )));
         }
-        reply(self.engine.load_collection(&r.collection_name, r.replica_number.max(1) as u32).await.map(|_| ok()).unwrap_or_else(|e| from_engine(&e)))
+        reply(
+            self.engine
+                .load_collection(&r.collection_name, r.replica_number.max(1) as u32)
+                .await
+                .map(|_| ok())
+                .unwrap_or_else(|e| from_engine(&e)),
+        )
     }
 
     async fn release_collection(&self, req: Request<ReleaseCollectionRequest>) -> R<Status> {
         let r = req.into_inner();
-        reply(self.engine.release_collection(&r.collection_name).await.map(|_| ok()).unwrap_or_else(|e| from_engine(&e)))
+        reply(
+            self.engine
+                .release_collection(&r.collection_name)
+                .await
+                .map(|_| ok())
+                .unwrap_or_else(|e| from_engine(&e)),
+        )
     }
 
     async fn get_load_state(&self, req: Request<GetLoadStateRequest>) -> R<GetLoadStateResponse> {
         let r = req.into_inner();
-        let m = try_status!(self.engine.describe_collection(&r.collection_name).map_err(|e| from_engine(&e)), GetLoadStateResponse {});
-        let state = if m.loaded { LoadState::Loaded } else { LoadState::NotLoad };
-        reply(GetLoadStateResponse { status: Some(ok()), state: state as i32 })
+        let m = try_status!(
+            self.engine
+                .describe_collection(&r.collection_name)
+                .await
+                .map_err(|e| from_engine(&e)),
+            GetLoadStateResponse {}
+        );
+        let state = match (m.loaded, self.load_progress(&m)) {
+            (false, _) => LoadState::NotLoad,
+            (true, 100) => LoadState::Loaded,
+            (true, _) => LoadState::Loading,
+        };
+        reply(GetLoadStateResponse {
+            status: Some(ok()),
+            state: state as i32,
+        })
     }
 
-    async fn get_loading_progress(&self, req: Request<GetLoadingProgressRequest>) -> R<GetLoadingProgressResponse> {
+    async fn get_loading_progress(
+        &self,
+        req: Request<GetLoadingProgressRequest>,
+    ) -> R<GetLoadingProgressResponse> {
         let r = req.into_inner();
-        let m = try_status!(self.engine.describe_collection(&r.collection_name).map_err(|e| from_engine(&e)), GetLoadingProgressResponse {});
+        let m = try_status!(
+            self.engine
+                .describe_collection(&r.collection_name)
+                .await
+                .map_err(|e| from_engine(&e)),
+            GetLoadingProgressResponse {}
+        );
         if !m.loaded {
-            return reply(GetLoadingProgressResponse { status: Some(from_engine(&quarry_engine::EngineError::NotLoaded(m.name))), ..Default::default() });
+            return reply(GetLoadingProgressResponse {
+                status: Some(from_engine(&quarry_engine::EngineError::NotLoaded(m.name))),
+                ..Default::default()
+            });
         }
-        // standalone keeps every segment in memory: a loaded collection is fully loaded
-        reply(GetLoadingProgressResponse { status: Some(ok()), progress: 100, refresh_progress: 100 })
+        let progress = self.load_progress(&m);
+        reply(GetLoadingProgressResponse {
+            status: Some(ok()),
+            progress,
+            refresh_progress: progress,
+        })
     }
 
-    async fn show_partitions(&self, req: Request<ShowPartitionsRequest>) -> R<ShowPartitionsResponse> {
+    async fn show_partitions(
+        &self,
+        req: Request<ShowPartitionsRequest>,
+    ) -> R<ShowPartitionsResponse> {
         let r = req.into_inner();
-        let m = try_status!(self.engine.describe_collection(&r.collection_name).map_err(|e| from_engine(&e)), ShowPartitionsResponse {});
+        let m = try_status!(
+            self.engine
+                .describe_collection(&r.collection_name)
+                .await
+                .map_err(|e| from_engine(&e)),
+            ShowPartitionsResponse {}
+        );
         reply(ShowPartitionsResponse {
             status: Some(ok()),
             partition_names: m.partitions.iter().map(|p| p.name.clone()).collect(),
             partition_i_ds: m.partitions.iter().map(|p| p.id).collect(),
             created_timestamps: m.partitions.iter().map(|p| p.created_ts).collect(),
             created_utc_timestamps: m.partitions.iter().map(|p| p.created_ts >> 18).collect(),
-            in_memory_percentages: m.partitions.iter().map(|_| if m.loaded { 100 } else { 0 }).collect(),
+            in_memory_percentages: m
+                .partitions
+                .iter()
+                .map(|_| if m.loaded { 100 } else { 0 })
+                .collect(),
         })
     }
 
     async fn has_partition(&self, req: Request<HasPartitionRequest>) -> R<BoolResponse> {
         let r = req.into_inner();
-        let m = try_status!(self.engine.describe_collection(&r.collection_name).map_err(|e| from_engine(&e)), BoolResponse {});
-        reply(BoolResponse { status: Some(ok()), value: m.partitions.iter().any(|p| p.name == r.partition_name) })
+        let m = try_status!(
+            self.engine
+                .describe_collection(&r.collection_name)
+                .await
+                .map_err(|e| from_engine(&e)),
+            BoolResponse {}
+        );
+        reply(BoolResponse {
+            status: Some(ok()),
+            value: m.partitions.iter().any(|p| p.name == r.partition_name),
+        })
     }
 
-    async fn get_partition_statistics(&self, req: Request<GetPartitionStatisticsRequest>) -> R<GetPartitionStatisticsResponse> {
+    async fn get_partition_statistics(
+        &self,
+        req: Request<GetPartitionStatisticsRequest>,
+    ) -> R<GetPartitionStatisticsResponse> {
         let r = req.into_inner();
-        let m = try_status!(self.engine.describe_collection(&r.collection_name).map_err(|e| from_engine(&e)), GetPartitionStatisticsResponse {});
-        try_status!(self.engine.check_partition(&m, &r.partition_name).map_err(|e| from_engine(&e)), GetPartitionStatisticsResponse {});
-        let rows = try_status!(self.engine.row_count(&r.collection_name).map_err(|e| from_engine(&e)), GetPartitionStatisticsResponse {});
-        reply(GetPartitionStatisticsResponse { status: Some(ok()), stats: vec![KeyValuePair { key: "row_count".into(), value: rows.to_string() }] })
+        let m = try_status!(
+            self.engine
+                .describe_collection(&r.collection_name)
+                .await
+                .map_err(|e| from_engine(&e)),
+            GetPartitionStatisticsResponse {}
+        );
+        try_status!(
+            self.engine
+                .check_partition(&m, &r.partition_name)
+                .map_err(|e| from_engine(&e)),
+            GetPartitionStatisticsResponse {}
+        );
+        let rows = try_status!(
+            self.engine
+                .row_count(&r.collection_name)
+                .await
+                .map_err(|e| from_engine(&e)),
+            GetPartitionStatisticsResponse {}
+        );
+        reply(GetPartitionStatisticsResponse {
+            status: Some(ok()),
+            stats: vec![KeyValuePair {
+                key: "row_count".into(),
+                value: rows.to_string(),
+            }],
+        })
     }
 
     async fn insert(&self, req: Request<InsertRequest>) -> R<MutationResult> {
         let start = Instant::now();
         try_status!(check_db(&req, &req.get_ref().db_name), MutationResult {});
         let r = req.into_inner();
-        let res = self.mutate(&r.collection_name, r.partition_name, r.fields_data, r.num_rows, false, r.schema_timestamp).await;
+        let res = self
+            .mutate(
+                &r.collection_name,
+                r.partition_name,
+                r.fields_data,
+                r.num_rows,
+                false,
+                r.schema_timestamp,
+            )
+            .await;
         self.observe("Insert", start, res.status.as_ref().unwrap());
         reply(res)
     }
@@ -241,9 +433,21 @@ impl MilvusService for Service {
         try_status!(check_db(&req, &req.get_ref().db_name), MutationResult {});
         let r = req.into_inner();
         if r.partial_update {
-            return reply(MutationResult { status: Some(invalid("partial upsert is not supported by quarry yet")), ..Default::default() });
+            return reply(MutationResult {
+                status: Some(invalid("partial upsert is not supported by quarry yet")),
+                ..Default::default()
+            });
         }
-        let res = self.mutate(&r.collection_name, r.partition_name, r.fields_data, r.num_rows, true, r.schema_timestamp).await;
+        let res = self
+            .mutate(
+                &r.collection_name,
+                r.partition_name,
+                r.fields_data,
+                r.num_rows,
+                true,
+                r.schema_timestamp,
+            )
+            .await;
         self.observe("Upsert", start, res.status.as_ref().unwrap());
         reply(res)
     }
@@ -251,9 +455,21 @@ impl MilvusService for Service {
     async fn delete(&self, req: Request<DeleteRequest>) -> R<MutationResult> {
         let r = req.into_inner();
         let templates = convert::templates(&r.expr_template_values);
-        let out = try_status!(self.engine.delete(&r.collection_name, &r.partition_name, &r.expr, &templates).await.map_err(|e| from_engine(&e)), MutationResult {});
+        let out = try_status!(
+            self.engine
+                .delete(&r.collection_name, &r.partition_name, &r.expr, &templates)
+                .await
+                .map_err(|e| from_engine(&e)),
+            MutationResult {}
+        );
         // Milvus >= 2.3.2 answers deletes with a count and no ids
-        reply(MutationResult { status: Some(ok()), delete_cnt: out.count as i64, timestamp: out.timestamp, acknowledged: true, ..Default::default() })
+        reply(MutationResult {
+            status: Some(ok()),
+            delete_cnt: out.count as i64,
+            timestamp: out.timestamp,
+            acknowledged: true,
+            ..Default::default()
+        })
     }
 
     async fn flush(&self, req: Request<FlushRequest>) -> R<FlushResponse> {
@@ -261,16 +477,31 @@ impl MilvusService for Service {
         let mut segs = HashMap::new();
         let mut ts = HashMap::new();
         for name in &r.collection_names {
-            let ids = try_status!(self.engine.flush(name).await.map_err(|e| from_engine(&e)), FlushResponse {});
+            let ids = try_status!(
+                self.engine.flush(name).await.map_err(|e| from_engine(&e)),
+                FlushResponse {}
+            );
             segs.insert(name.clone(), ps::LongArray { data: ids });
             ts.insert(name.clone(), self.engine.now_ts());
         }
-        reply(FlushResponse { status: Some(ok()), db_name: DEFAULT_DB.into(), coll_seg_i_ds: segs, coll_flush_ts: ts, ..Default::default() })
+        reply(FlushResponse {
+            status: Some(ok()),
+            db_name: DEFAULT_DB.into(),
+            coll_seg_i_ds: segs,
+            coll_flush_ts: ts,
+            ..Default::default()
+        })
     }
 
-    async fn get_flush_state(&self, _req: Request<GetFlushStateRequest>) -> R<GetFlushStateResponse> {
+    async fn get_flush_state(
+        &self,
+        _req: Request<GetFlushStateRequest>,
+    ) -> R<GetFlushStateResponse> {
         // Flush returns only after the segments are durable
-        reply(GetFlushStateResponse { status: Some(ok()), flushed: true })
+        reply(GetFlushStateResponse {
+            status: Some(ok()),
+            flushed: true,
+        })
     }
 
     async fn create_index(&self, req: Request<CreateIndexRequest>) -> R<Status> {
@@ -279,12 +510,24 @@ impl MilvusService for Service {
             Ok(p) => p,
             Err(e) => return reply(invalid(e)),
         };
-        reply(self.engine.create_index(&r.collection_name, &r.field_name, &r.index_name, params).await.map(|_| ok()).unwrap_or_else(|e| from_engine(&e)))
+        reply(
+            self.engine
+                .create_index(&r.collection_name, &r.field_name, &r.index_name, params)
+                .await
+                .map(|_| ok())
+                .unwrap_or_else(|e| from_engine(&e)),
+        )
     }
 
     async fn describe_index(&self, req: Request<DescribeIndexRequest>) -> R<DescribeIndexResponse> {
         let r = req.into_inner();
-        let infos = try_status!(self.engine.describe_index(&r.collection_name, &r.field_name, &r.index_name).map_err(|e| from_engine(&e)), DescribeIndexResponse {});
+        let infos = try_status!(
+            self.engine
+                .describe_index(&r.collection_name, &r.field_name, &r.index_name)
+                .await
+                .map_err(|e| from_engine(&e)),
+            DescribeIndexResponse {}
+        );
         reply(DescribeIndexResponse {
             status: Some(ok()),
             index_descriptions: infos
@@ -292,11 +535,23 @@ impl MilvusService for Service {
                 .map(|i| IndexDescription {
                     index_name: i.meta.name.clone(),
                     index_id: i.meta.id,
-                    params: i.meta.params.iter().map(|(k, v)| KeyValuePair { key: k.clone(), value: v.clone() }).collect(),
+                    params: i
+                        .meta
+                        .params
+                        .iter()
+                        .map(|(k, v)| KeyValuePair {
+                            key: k.clone(),
+                            value: v.clone(),
+                        })
+                        .collect(),
                     field_name: i.meta.field_name.clone(),
                     indexed_rows: i.indexed_rows as i64,
                     total_rows: i.total_rows as i64,
-                    state: if i.finished { IndexState::Finished } else { IndexState::InProgress } as i32,
+                    state: if i.finished {
+                        IndexState::Finished
+                    } else {
+                        IndexState::InProgress
+                    } as i32,
                     index_state_fail_reason: String::new(),
                     pending_index_rows: i.pending_rows as i64,
                 })
@@ -306,21 +561,57 @@ impl MilvusService for Service {
 
     async fn drop_index(&self, req: Request<DropIndexRequest>) -> R<Status> {
         let r = req.into_inner();
-        reply(self.engine.drop_index(&r.collection_name, &r.field_name, &r.index_name).await.map(|_| ok()).unwrap_or_else(|e| from_engine(&e)))
+        reply(
+            self.engine
+                .drop_index(&r.collection_name, &r.field_name, &r.index_name)
+                .await
+                .map(|_| ok())
+                .unwrap_or_else(|e| from_engine(&e)),
+        )
     }
 
-    async fn get_index_state(&self, req: Request<GetIndexStateRequest>) -> R<GetIndexStateResponse> {
+    async fn get_index_state(
+        &self,
+        req: Request<GetIndexStateRequest>,
+    ) -> R<GetIndexStateResponse> {
         let r = req.into_inner();
-        let infos = try_status!(self.engine.describe_index(&r.collection_name, &r.field_name, &r.index_name).map_err(|e| from_engine(&e)), GetIndexStateResponse {});
+        let infos = try_status!(
+            self.engine
+                .describe_index(&r.collection_name, &r.field_name, &r.index_name)
+                .await
+                .map_err(|e| from_engine(&e)),
+            GetIndexStateResponse {}
+        );
         let done = infos.iter().all(|i| i.finished);
-        reply(GetIndexStateResponse { status: Some(ok()), state: if done { IndexState::Finished } else { IndexState::InProgress } as i32, fail_reason: String::new() })
+        reply(GetIndexStateResponse {
+            status: Some(ok()),
+            state: if done {
+                IndexState::Finished
+            } else {
+                IndexState::InProgress
+            } as i32,
+            fail_reason: String::new(),
+        })
     }
 
-    async fn get_index_build_progress(&self, req: Request<GetIndexBuildProgressRequest>) -> R<GetIndexBuildProgressResponse> {
+    async fn get_index_build_progress(
+        &self,
+        req: Request<GetIndexBuildProgressRequest>,
+    ) -> R<GetIndexBuildProgressResponse> {
         let r = req.into_inner();
-        let infos = try_status!(self.engine.describe_index(&r.collection_name, &r.field_name, &r.index_name).map_err(|e| from_engine(&e)), GetIndexBuildProgressResponse {});
+        let infos = try_status!(
+            self.engine
+                .describe_index(&r.collection_name, &r.field_name, &r.index_name)
+                .await
+                .map_err(|e| from_engine(&e)),
+            GetIndexBuildProgressResponse {}
+        );
         let i = &infos[0];
-        reply(GetIndexBuildProgressResponse { status: Some(ok()), indexed_rows: i.indexed_rows as i64, total_rows: i.total_rows as i64 })
+        reply(GetIndexBuildProgressResponse {
+            status: Some(ok()),
+            indexed_rows: i.indexed_rows as i64,
+            total_rows: i.total_rows as i64,
+        })
     }
 
     async fn search(&self, req: Request<SearchRequest>) -> R<SearchResults> {
@@ -341,28 +632,78 @@ impl MilvusService for Service {
         reply(res)
     }
 
-    async fn list_databases(&self, _req: Request<ListDatabasesRequest>) -> R<ListDatabasesResponse> {
-        reply(ListDatabasesResponse { status: Some(ok()), db_names: vec![DEFAULT_DB.into()], created_timestamp: vec![0], db_ids: vec![1] })
+    async fn list_databases(
+        &self,
+        _req: Request<ListDatabasesRequest>,
+    ) -> R<ListDatabasesResponse> {
+        reply(ListDatabasesResponse {
+            status: Some(ok()),
+            db_names: vec![DEFAULT_DB.into()],
+            created_timestamp: vec![0],
+            db_ids: vec![1],
+        })
     }
 
-    async fn describe_database(&self, req: Request<DescribeDatabaseRequest>) -> R<DescribeDatabaseResponse> {
+    async fn describe_database(
+        &self,
+        req: Request<DescribeDatabaseRequest>,
+    ) -> R<DescribeDatabaseResponse> {
         let r = req.into_inner();
-        try_status!(check_db(&Request::new(()), &r.db_name), DescribeDatabaseResponse {});
-        reply(DescribeDatabaseResponse { status: Some(ok()), db_name: DEFAULT_DB.into(), db_id: 1, ..Default::default() })
+        try_status!(
+            check_db(&Request::new(()), &r.db_name),
+            DescribeDatabaseResponse {}
+        );
+        reply(DescribeDatabaseResponse {
+            status: Some(ok()),
+            db_name: DEFAULT_DB.into(),
+            db_id: 1,
+            ..Default::default()
+        })
     }
 }
 
 impl Service {
-    async fn mutate(&self, name: &str, partition: String, fields: Vec<ps::FieldData>, num_rows: u32, upsert: bool, schema_ts: u64) -> MutationResult {
+    async fn mutate(
+        &self,
+        name: &str,
+        partition: String,
+        fields: Vec<ps::FieldData>,
+        num_rows: u32,
+        upsert: bool,
+        schema_ts: u64,
+    ) -> MutationResult {
         let (columns, rows) = match convert::columns_from_proto(fields, num_rows) {
             Ok(c) => c,
-            Err(e) => return MutationResult { status: Some(invalid(e)), ..Default::default() },
+            Err(e) => {
+                return MutationResult {
+                    status: Some(invalid(e)),
+                    ..Default::default()
+                }
+            }
         };
-        let pk_type = match self.engine.describe_collection(name) {
+        let pk_type = match self.engine.describe_collection(name).await {
             Ok(m) => m.schema.primary().data_type,
-            Err(e) => return MutationResult { status: Some(from_engine(&e)), ..Default::default() },
+            Err(e) => {
+                return MutationResult {
+                    status: Some(from_engine(&e)),
+                    ..Default::default()
+                }
+            }
         };
-        match self.engine.insert(name, InsertInput { partition, columns, rows, upsert, schema_ts }).await {
+        match self
+            .engine
+            .insert(
+                name,
+                InsertInput {
+                    partition,
+                    columns,
+                    rows,
+                    upsert,
+                    schema_ts,
+                },
+            )
+            .await
+        {
             Ok(out) => {
                 let n = out.ids.len();
                 MutationResult {
@@ -376,22 +717,42 @@ impl Service {
                     ..Default::default()
                 }
             }
-            Err(e) => MutationResult { status: Some(from_engine(&e)), ..Default::default() },
+            Err(e) => MutationResult {
+                status: Some(from_engine(&e)),
+                ..Default::default()
+            },
         }
     }
 
     async fn do_search(&self, r: SearchRequest) -> SearchResults {
-        let fail = |s: Status| SearchResults { status: Some(s), ..Default::default() };
+        let fail = |s: Status| SearchResults {
+            status: Some(s),
+            ..Default::default()
+        };
         let vectors = match &r.search_input {
-            Some(search_request::SearchInput::PlaceholderGroup(b)) => match convert::vectors_from_placeholder(b) {
-                Ok(v) => v,
-                Err(e) => return fail(invalid(e)),
-            },
-            Some(search_request::SearchInput::Ids(_)) => return fail(invalid("search by primary keys is not supported by quarry yet")),
+            Some(search_request::SearchInput::PlaceholderGroup(b)) => {
+                match convert::vectors_from_placeholder(b) {
+                    Ok(v) => v,
+                    Err(e) => return fail(invalid(e)),
+                }
+            }
+            Some(search_request::SearchInput::Ids(_)) => {
+                return fail(invalid(
+                    "search by primary keys is not supported by quarry yet",
+                ))
+            }
             None => return fail(invalid("the search request carries no query vectors")),
         };
         let sp = &r.search_params;
-        let parse_usize = |k: &str| param(sp, k).map(|v| v.trim().parse::<usize>().map_err(|_| format!("{k}={v} is not a non-negative integer"))).transpose();
+        let parse_usize = |k: &str| {
+            param(sp, k)
+                .map(|v| {
+                    v.trim()
+                        .parse::<usize>()
+                        .map_err(|_| format!("{k}={v} is not a non-negative integer"))
+                })
+                .transpose()
+        };
         let (topk, offset) = match (parse_usize("topk"), parse_usize("offset")) {
             (Ok(t), Ok(o)) => (t.unwrap_or(10), o.unwrap_or(0)),
             (Err(e), _) | (_, Err(e)) => return fail(invalid(e)),
@@ -407,7 +768,12 @@ impl Service {
             return fail(invalid("grouping search is not supported by quarry yet"));
         }
         let f32_of = |k: &str| extra.get(k).and_then(|v| v.as_f64()).map(|v| v as f32);
-        let metric = param(sp, "metric_type").map(str::to_string).or_else(|| extra.get("metric_type").and_then(|v| v.as_str()).map(str::to_string));
+        let metric = param(sp, "metric_type").map(str::to_string).or_else(|| {
+            extra
+                .get("metric_type")
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        });
         let input = SearchInput {
             anns_field: param(sp, "anns_field").unwrap_or("").to_string(),
             metric,
@@ -423,8 +789,10 @@ impl Service {
             range_filter: f32_of("range_filter"),
         };
         let nq = input.vectors.len();
-        let round = param(sp, "round_decimal").and_then(|v| v.trim().parse::<i32>().ok()).unwrap_or(-1);
-        let pk_type = match self.engine.describe_collection(&r.collection_name) {
+        let round = param(sp, "round_decimal")
+            .and_then(|v| v.trim().parse::<i32>().ok())
+            .unwrap_or(-1);
+        let pk_type = match self.engine.describe_collection(&r.collection_name).await {
             Ok(m) => m.schema.primary().data_type,
             Err(e) => return fail(from_engine(&e)),
         };
@@ -439,7 +807,12 @@ impl Service {
             topks.push(q.len() as i64);
             for (pk, s) in q {
                 ids.push(pk.clone());
-                scores.push(if round >= 0 { let p = 10f32.powi(round); (s * p).round() / p } else { *s });
+                scores.push(if round >= 0 {
+                    let p = 10f32.powi(round);
+                    (s * p).round() / p
+                } else {
+                    *s
+                });
             }
         }
         let empty_ids = ids.is_empty();
@@ -450,7 +823,11 @@ impl Service {
                 top_k: topk as i64,
                 fields_data: convert::outputs_to_proto(&hits.outputs),
                 scores,
-                ids: if empty_ids && pk_type == DataType::Int64 { Some(convert::ids_to_proto(&[], pk_type)) } else { Some(convert::ids_to_proto(&ids, pk_type)) },
+                ids: if empty_ids && pk_type == DataType::Int64 {
+                    Some(convert::ids_to_proto(&[], pk_type))
+                } else {
+                    Some(convert::ids_to_proto(&ids, pk_type))
+                },
                 topks,
                 output_fields: hits.outputs.names.clone(),
                 primary_field_name: hits.pk_field.clone(),
@@ -462,18 +839,33 @@ impl Service {
     }
 
     async fn do_query(&self, r: QueryRequest) -> QueryResults {
-        let fail = |s: Status| QueryResults { status: Some(s), ..Default::default() };
+        let fail = |s: Status| QueryResults {
+            status: Some(s),
+            ..Default::default()
+        };
         let qp = &r.query_params;
-        let num = |k: &str| param(qp, k).map(|v| v.trim().parse::<usize>().map_err(|_| format!("{k}={v} is not a non-negative integer"))).transpose();
+        let num = |k: &str| {
+            param(qp, k)
+                .map(|v| {
+                    v.trim()
+                        .parse::<usize>()
+                        .map_err(|_| format!("{k}={v} is not a non-negative integer"))
+                })
+                .transpose()
+        };
         let (limit, offset) = match (num("limit"), num("offset")) {
             (Ok(l), Ok(o)) => (l, o.unwrap_or(0)),
             (Err(e), _) | (_, Err(e)) => return fail(invalid(e)),
         };
-        let pk_name = match self.engine.describe_collection(&r.collection_name) {
+        let pk_name = match self.engine.describe_collection(&r.collection_name).await {
             Ok(m) => m.schema.primary().name.clone(),
             Err(e) => return fail(from_engine(&e)),
         };
-        let output_fields = if r.output_fields.is_empty() { vec![pk_name.clone()] } else { r.output_fields.clone() };
+        let output_fields = if r.output_fields.is_empty() {
+            vec![pk_name.clone()]
+        } else {
+            r.output_fields.clone()
+        };
         let input = QueryInput {
             filter: r.expr.clone(),
             templates: convert::templates(&r.expr_template_values),
@@ -488,7 +880,11 @@ impl Service {
                 fields_data: vec![ps::FieldData {
                     r#type: DataType::Int64.code(),
                     field_name: "count(*)".into(),
-                    field: Some(ps::field_data::Field::Scalars(ps::ScalarField { data: Some(ps::scalar_field::Data::LongData(ps::LongArray { data: vec![n as i64] })) })),
+                    field: Some(ps::field_data::Field::Scalars(ps::ScalarField {
+                        data: Some(ps::scalar_field::Data::LongData(ps::LongArray {
+                            data: vec![n as i64],
+                        })),
+                    })),
                     ..Default::default()
                 }],
                 collection_name: r.collection_name,

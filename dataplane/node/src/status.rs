@@ -9,7 +9,12 @@ pub fn ok() -> Status {
 }
 
 pub fn status(code: i32, error_code: ErrorCode, reason: impl Into<String>) -> Status {
-    Status { error_code: error_code as i32, reason: reason.into(), code, ..Default::default() }
+    Status {
+        error_code: error_code as i32,
+        reason: reason.into(),
+        code,
+        ..Default::default()
+    }
 }
 
 pub fn invalid(reason: impl Into<String>) -> Status {
@@ -24,11 +29,23 @@ pub fn from_engine(e: &EngineError) -> Status {
         EngineError::PartitionNotFound(_) => status(200, ErrorCode::MetaFailed, reason),
         EngineError::IndexNotFound(_) => status(700, ErrorCode::IndexNotExist, reason),
         EngineError::SchemaMismatch(_) => status(109, ErrorCode::SchemaMismatch, reason),
-        EngineError::CollectionExists(_) => status(1100, ErrorCode::IllegalArgument, format!("{reason} with different parameters")),
-        EngineError::InvalidArgument(_) | EngineError::Schema(_) | EngineError::Expr(_) | EngineError::Index(_) => {
-            status(1100, ErrorCode::IllegalArgument, format!("{reason}: invalid parameter"))
-        }
-        EngineError::Storage(_) | EngineError::Coord(_) | EngineError::Unavailable(_) | EngineError::Internal(_) => status(65535, ErrorCode::UnexpectedError, reason),
+        EngineError::CollectionExists(_) => status(
+            1100,
+            ErrorCode::IllegalArgument,
+            format!("{reason} with different parameters"),
+        ),
+        EngineError::InvalidArgument(_)
+        | EngineError::Schema(_)
+        | EngineError::Expr(_)
+        | EngineError::Index(_) => status(
+            1100,
+            ErrorCode::IllegalArgument,
+            format!("{reason}: invalid parameter"),
+        ),
+        EngineError::Storage(_)
+        | EngineError::Coord(_)
+        | EngineError::Unavailable(_)
+        | EngineError::Internal(_) => status(65535, ErrorCode::UnexpectedError, reason),
     }
 }
 
@@ -39,11 +56,20 @@ mod tests {
     #[test]
     fn codes_that_drive_client_control_flow() {
         let s = from_engine(&EngineError::CollectionNotFound("x".into()));
-        assert_eq!((s.code, s.error_code), (100, ErrorCode::CollectionNotExists as i32));
+        assert_eq!(
+            (s.code, s.error_code),
+            (100, ErrorCode::CollectionNotExists as i32)
+        );
         let s = from_engine(&EngineError::IndexNotFound("x".into()));
-        assert_eq!((s.code, s.error_code), (700, ErrorCode::IndexNotExist as i32));
+        assert_eq!(
+            (s.code, s.error_code),
+            (700, ErrorCode::IndexNotExist as i32)
+        );
         let s = from_engine(&EngineError::SchemaMismatch("x".into()));
-        assert_eq!((s.code, s.error_code), (109, ErrorCode::SchemaMismatch as i32));
+        assert_eq!(
+            (s.code, s.error_code),
+            (109, ErrorCode::SchemaMismatch as i32)
+        );
         assert_eq!(ok().code, 0);
         assert_eq!(ok().error_code, 0);
     }

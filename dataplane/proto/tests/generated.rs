@@ -35,5 +35,8 @@ fn generated_code_is_current() {
             }
         }
     }
-    assert!(drifted.is_empty(), "generated code drifted from proto/ in {drifted:?}; run `make generate`");
+    assert!(
+        drifted.is_empty(),
+        "generated code drifted from proto/ in {drifted:?}; run `make generate`"
+    );
 }

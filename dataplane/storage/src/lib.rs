@@ -12,9 +12,9 @@ pub mod object;
 pub mod testsuite;
 
 pub use error::{Result, StorageError};
-pub use log::{embedded::EmbeddedLog, memory::MemoryLog, LogEntry, LogStore};
-pub use object::{local::LocalObjectStore, memory::MemoryObjectStore, ObjectStore};
 #[cfg(feature = "kafka")]
 pub use log::kafka::{KafkaLog, KafkaOptions};
+pub use log::{embedded::EmbeddedLog, memory::MemoryLog, LogEntry, LogStore};
 #[cfg(feature = "s3")]
 pub use object::s3::{S3ObjectStore, S3Options};
+pub use object::{local::LocalObjectStore, memory::MemoryObjectStore, ObjectStore};

@@ -14,7 +14,10 @@ async fn memory_object_store() {
 async fn local_object_store() {
     let dir = tempfile::tempdir().unwrap();
     object_store_conformance(&LocalObjectStore::open(dir.path().join("a")).unwrap()).await;
-    object_store_race(Arc::new(LocalObjectStore::open(dir.path().join("b")).unwrap())).await;
+    object_store_race(Arc::new(
+        LocalObjectStore::open(dir.path().join("b")).unwrap(),
+    ))
+    .await;
 }
 
 #[tokio::test]
@@ -31,5 +34,8 @@ async fn embedded_log() {
 #[tokio::test]
 async fn embedded_log_with_tiny_segments() {
     let dir = tempfile::tempdir().unwrap();
-    log_conformance(&EmbeddedLog::open(dir.path(), EmbeddedLogOptions { segment_bytes: 256 }).unwrap()).await;
+    log_conformance(
+        &EmbeddedLog::open(dir.path(), EmbeddedLogOptions { segment_bytes: 256 }).unwrap(),
+    )
+    .await;
 }

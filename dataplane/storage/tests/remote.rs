@@ -12,21 +12,30 @@ use quarry_storage::{KafkaLog, KafkaOptions, ObjectStore, S3ObjectStore, S3Optio
 fn server(var: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(v) if !v.is_empty() => Some(v),
-        _ if std::env::var("QUARRY_REQUIRE_REMOTE").as_deref() == Ok("1") => panic!("{var} is not set but QUARRY_REQUIRE_REMOTE=1"),
+        _ if std::env::var("QUARRY_REQUIRE_REMOTE").as_deref() == Ok("1") => {
+            panic!("{var} is not set but QUARRY_REQUIRE_REMOTE=1")
+        }
         _ => {
-            eprintln!("skipped: {var} is not set (run through `make unit`, which starts the server)");
+            eprintln!(
+                "skipped: {var} is not set (run through `make unit`, which starts the server)"
+            );
             None
         }
     }
 }
 
 fn unique(tag: &str) -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
     format!("{tag}-{}-{nanos}", std::process::id())
 }
 
 fn s3(endpoint: &str, prefix: String, path_style: bool) -> S3ObjectStore {
-    let mut o = S3Options::new(std::env::var("QUARRY_TEST_S3_BUCKET").unwrap_or_else(|_| "quarry-test".into()));
+    let mut o = S3Options::new(
+        std::env::var("QUARRY_TEST_S3_BUCKET").unwrap_or_else(|_| "quarry-test".into()),
+    );
     o.endpoint = Some(endpoint.to_string());
     o.access_key_id = "testing".into();
     o.secret_access_key = "testing".into();
@@ -40,7 +49,9 @@ fn s3(endpoint: &str, prefix: String, path_style: bool) -> S3ObjectStore {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_object_store() {
-    let Some(endpoint) = server("QUARRY_TEST_S3_ENDPOINT") else { return };
+    let Some(endpoint) = server("QUARRY_TEST_S3_ENDPOINT") else {
+        return;
+    };
     let store = s3(&endpoint, unique("conformance"), true);
     store.ensure_bucket().await.unwrap();
     object_store_conformance(&store).await;
@@ -50,7 +61,9 @@ async fn s3_object_store() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_object_store_without_prefix() {
-    let Some(endpoint) = server("QUARRY_TEST_S3_ENDPOINT") else { return };
+    let Some(endpoint) = server("QUARRY_TEST_S3_ENDPOINT") else {
+        return;
+    };
     let mut o = S3Options::new(unique("bucket").to_lowercase());
     o.endpoint = Some(endpoint);
     o.access_key_id = "testing".into();
@@ -63,9 +76,10 @@ async fn s3_object_store_without_prefix() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_log() {
-    let Some(brokers) = server("QUARRY_TEST_KAFKA_BROKERS") else { return };
+    let Some(brokers) = server("QUARRY_TEST_KAFKA_BROKERS") else {
+        return;
+    };
     let mut o = KafkaOptions::new(brokers);
     o.topic_prefix = format!("{}-", unique("conf"));
     log_conformance(&KafkaLog::connect(o).unwrap()).await;
 }
-

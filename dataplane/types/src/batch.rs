@@ -6,10 +6,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt64Type};
+use arrow_array::types::{
+    Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt64Type,
+};
 use arrow_array::{
-    Array, ArrayRef, BooleanArray, FixedSizeListArray, Float32Array, Float64Array, Int16Array, Int32Array, Int64Array, Int8Array,
-    PrimitiveArray, RecordBatch, StringArray, UInt64Array,
+    Array, ArrayRef, BooleanArray, FixedSizeListArray, Float32Array, Float64Array, Int16Array,
+    Int32Array, Int64Array, Int8Array, PrimitiveArray, RecordBatch, StringArray, UInt64Array,
 };
 use arrow_schema::{DataType as ArrowType, Field as ArrowField};
 
@@ -35,7 +37,13 @@ impl ColumnData {
             ColumnData::Float(v) => v.len(),
             ColumnData::Str(v) => v.len(),
             ColumnData::Json(v) => v.len(),
-            ColumnData::FloatVector { dim, data } => if *dim == 0 { 0 } else { data.len() / dim },
+            ColumnData::FloatVector { dim, data } => {
+                if *dim == 0 {
+                    0
+                } else {
+                    data.len() / dim
+                }
+            }
         }
     }
 
@@ -53,24 +61,44 @@ pub struct Column {
 }
 
 fn bad(field: &FieldSchema, reason: impl Into<String>) -> SchemaError {
-    SchemaError::BadValue { field: field.name.clone(), reason: reason.into() }
+    SchemaError::BadValue {
+        field: field.name.clone(),
+        reason: reason.into(),
+    }
 }
 
 /// Expands compact (non-null only) values to one slot per row.
-fn expand<T: Clone>(field: &FieldSchema, values: Vec<T>, valid: &Option<Vec<bool>>, rows: usize) -> Result<Vec<Option<T>>, SchemaError> {
+fn expand<T: Clone>(
+    field: &FieldSchema,
+    values: Vec<T>,
+    valid: &Option<Vec<bool>>,
+    rows: usize,
+) -> Result<Vec<Option<T>>, SchemaError> {
     match valid {
         None | Some(_) if valid.as_ref().is_none_or(|v| v.is_empty()) => {
             if values.len() != rows {
-                return Err(bad(field, format!("it has {} rows where {rows} were expected", values.len())));
+                return Err(bad(
+                    field,
+                    format!("it has {} rows where {rows} were expected", values.len()),
+                ));
             }
             Ok(values.into_iter().map(Some).collect())
         }
         Some(valid) => {
             if valid.len() != rows {
-                return Err(bad(field, format!("valid_data has {} entries where {rows} were expected", valid.len())));
+                return Err(bad(
+                    field,
+                    format!(
+                        "valid_data has {} entries where {rows} were expected",
+                        valid.len()
+                    ),
+                ));
             }
             if !field.nullable && field.default_value.is_none() && valid.iter().any(|v| !v) {
-                return Err(bad(field, "null values are not allowed: the field is not nullable"));
+                return Err(bad(
+                    field,
+                    "null values are not allowed: the field is not nullable",
+                ));
             }
             let set = valid.iter().filter(|v| **v).count();
             let mut it = values.into_iter();
@@ -78,33 +106,57 @@ fn expand<T: Clone>(field: &FieldSchema, values: Vec<T>, valid: &Option<Vec<bool
                 return Ok(it.map(Some).collect());
             }
             if it.len() != set {
-                return Err(bad(field, format!("it has {} values for {set} non-null rows", it.len())));
+                return Err(bad(
+                    field,
+                    format!("it has {} values for {set} non-null rows", it.len()),
+                ));
             }
-            Ok(valid.iter().map(|v| if *v { it.next() } else { None }).collect())
+            Ok(valid
+                .iter()
+                .map(|v| if *v { it.next() } else { None })
+                .collect())
         }
         None => unreachable!(),
     }
 }
 
-fn fill_default<T: Clone>(_field: &FieldSchema, values: Vec<Option<T>>, default: Option<T>) -> Vec<Option<T>> {
+fn fill_default<T: Clone>(
+    _field: &FieldSchema,
+    values: Vec<Option<T>>,
+    default: Option<T>,
+) -> Vec<Option<T>> {
     match default {
-        Some(d) => values.into_iter().map(|v| v.or_else(|| Some(d.clone()))).collect(),
+        Some(d) => values
+            .into_iter()
+            .map(|v| v.or_else(|| Some(d.clone())))
+            .collect(),
         None => values,
     }
 }
 
-fn ints<T: TryFrom<i64>>(field: &FieldSchema, v: Vec<Option<i64>>, min: i64, max: i64) -> Result<Vec<Option<T>>, SchemaError> {
+fn ints<T: TryFrom<i64>>(
+    field: &FieldSchema,
+    v: Vec<Option<i64>>,
+    min: i64,
+    max: i64,
+) -> Result<Vec<Option<T>>, SchemaError> {
     v.into_iter()
         .map(|x| match x {
             None => Ok(None),
-            Some(x) => T::try_from(x).map(Some).map_err(|_| bad(field, format!("{x} is out of range [{min}, {max}]"))),
+            Some(x) => T::try_from(x)
+                .map(Some)
+                .map_err(|_| bad(field, format!("{x} is out of range [{min}, {max}]"))),
         })
         .collect()
 }
 
 /// Builds the Arrow array of one field from a client column, checking type, length, ranges,
 /// VarChar lengths, JSON validity and vector dimensions.
-pub fn build_array(field: &FieldSchema, column: Option<Column>, rows: usize) -> Result<ArrayRef, SchemaError> {
+pub fn build_array(
+    field: &FieldSchema,
+    column: Option<Column>,
+    rows: usize,
+) -> Result<ArrayRef, SchemaError> {
     let column = match column {
         Some(c) => c,
         None if field.nullable || field.default_value.is_some() => {
@@ -116,24 +168,60 @@ pub fn build_array(field: &FieldSchema, column: Option<Column>, rows: usize) -> 
                 DataType::FloatVector => return Err(SchemaError::MissingField(field.name.clone())),
                 _ => ColumnData::Int(vec![]),
             };
-            Column { data: empty, valid: Some(vec![false; rows]) }
+            Column {
+                data: empty,
+                valid: Some(vec![false; rows]),
+            }
         }
         None => return Err(SchemaError::MissingField(field.name.clone())),
     };
     let default = field.default_value.as_ref().map(|d| d.to_value());
-    let mismatch = || bad(field, format!("the data does not match the field type {:?}", field.data_type));
+    let mismatch = || {
+        bad(
+            field,
+            format!(
+                "the data does not match the field type {:?}",
+                field.data_type
+            ),
+        )
+    };
     let array: ArrayRef = match (field.data_type, column.data) {
         (DataType::Bool, ColumnData::Bool(v)) => {
-            let d = match default { Some(Value::Bool(b)) => Some(b), _ => None };
-            Arc::new(BooleanArray::from(fill_default(field, expand(field, v, &column.valid, rows)?, d)))
+            let d = match default {
+                Some(Value::Bool(b)) => Some(b),
+                _ => None,
+            };
+            Arc::new(BooleanArray::from(fill_default(
+                field,
+                expand(field, v, &column.valid, rows)?,
+                d,
+            )))
         }
         (dt, ColumnData::Int(v)) if dt.is_integer() => {
-            let d = match default { Some(Value::Int(i)) => Some(i), _ => None };
+            let d = match default {
+                Some(Value::Int(i)) => Some(i),
+                _ => None,
+            };
             let v = fill_default(field, expand(field, v, &column.valid, rows)?, d);
             match dt {
-                DataType::Int8 => Arc::new(Int8Array::from(ints::<i8>(field, v, i8::MIN as i64, i8::MAX as i64)?)),
-                DataType::Int16 => Arc::new(Int16Array::from(ints::<i16>(field, v, i16::MIN as i64, i16::MAX as i64)?)),
-                DataType::Int32 => Arc::new(Int32Array::from(ints::<i32>(field, v, i32::MIN as i64, i32::MAX as i64)?)),
+                DataType::Int8 => Arc::new(Int8Array::from(ints::<i8>(
+                    field,
+                    v,
+                    i8::MIN as i64,
+                    i8::MAX as i64,
+                )?)),
+                DataType::Int16 => Arc::new(Int16Array::from(ints::<i16>(
+                    field,
+                    v,
+                    i16::MIN as i64,
+                    i16::MAX as i64,
+                )?)),
+                DataType::Int32 => Arc::new(Int32Array::from(ints::<i32>(
+                    field,
+                    v,
+                    i32::MIN as i64,
+                    i32::MAX as i64,
+                )?)),
                 _ => Arc::new(Int64Array::from(v)),
             }
         }
@@ -144,17 +232,28 @@ pub fn build_array(field: &FieldSchema, column: Option<Column>, rows: usize) -> 
                 return Err(bad(field, "NaN and infinite values are not allowed"));
             }
             if dt == DataType::Float {
-                Arc::new(Float32Array::from(v.into_iter().map(|x| x.map(|x| x as f32)).collect::<Vec<_>>()))
+                Arc::new(Float32Array::from(
+                    v.into_iter()
+                        .map(|x| x.map(|x| x as f32))
+                        .collect::<Vec<_>>(),
+                ))
             } else {
                 Arc::new(Float64Array::from(v))
             }
         }
         (DataType::VarChar, ColumnData::Str(v)) => {
-            let d = match default { Some(Value::Str(s)) => Some(s), _ => None };
+            let d = match default {
+                Some(Value::Str(s)) => Some(s),
+                _ => None,
+            };
             let v = fill_default(field, expand(field, v, &column.valid, rows)?, d);
             let max = field.max_length();
             if let Some(s) = v.iter().flatten().find(|s| s.len() > max) {
-                return Err(SchemaError::VarCharTooLong { field: field.name.clone(), len: s.len(), max });
+                return Err(SchemaError::VarCharTooLong {
+                    field: field.name.clone(),
+                    len: s.len(),
+                    max,
+                });
             }
             Arc::new(StringArray::from(v))
         }
@@ -165,11 +264,14 @@ pub fn build_array(field: &FieldSchema, column: Option<Column>, rows: usize) -> 
                 match raw {
                     None => out.push(None),
                     Some(raw) => {
-                        let parsed: serde_json::Value = serde_json::from_slice(&raw).map_err(|e| bad(field, format!("invalid JSON: {e}")))?;
+                        let parsed: serde_json::Value = serde_json::from_slice(&raw)
+                            .map_err(|e| bad(field, format!("invalid JSON: {e}")))?;
                         if field.is_dynamic && !parsed.is_object() {
                             return Err(bad(field, "dynamic field data must be a JSON object"));
                         }
-                        out.push(Some(String::from_utf8(raw).map_err(|_| bad(field, "JSON must be UTF-8"))?));
+                        out.push(Some(
+                            String::from_utf8(raw).map_err(|_| bad(field, "JSON must be UTF-8"))?,
+                        ));
                     }
                 }
             }
@@ -178,16 +280,34 @@ pub fn build_array(field: &FieldSchema, column: Option<Column>, rows: usize) -> 
         (DataType::FloatVector, ColumnData::FloatVector { dim, data }) => {
             let want = field.dim();
             if dim != want {
-                return Err(SchemaError::DimMismatch { field: field.name.clone(), got: dim, want });
+                return Err(SchemaError::DimMismatch {
+                    field: field.name.clone(),
+                    got: dim,
+                    want,
+                });
             }
             if data.len() != dim * rows {
-                return Err(bad(field, format!("it has {} vectors where {rows} were expected", data.len() / dim.max(1))));
+                return Err(bad(
+                    field,
+                    format!(
+                        "it has {} vectors where {rows} were expected",
+                        data.len() / dim.max(1)
+                    ),
+                ));
             }
             if data.iter().any(|x| !x.is_finite()) {
-                return Err(bad(field, "vectors must not contain NaN or infinite values"));
+                return Err(bad(
+                    field,
+                    "vectors must not contain NaN or infinite values",
+                ));
             }
             let item = Arc::new(ArrowField::new("item", ArrowType::Float32, false));
-            Arc::new(FixedSizeListArray::new(item, dim as i32, Arc::new(Float32Array::from(data)), None))
+            Arc::new(FixedSizeListArray::new(
+                item,
+                dim as i32,
+                Arc::new(Float32Array::from(data)),
+                None,
+            ))
         }
         _ => return Err(mismatch()),
     };
@@ -197,19 +317,30 @@ pub fn build_array(field: &FieldSchema, column: Option<Column>, rows: usize) -> 
 /// Builds a batch of `rows` rows (without the offset column) from client columns keyed by
 /// field name. The dynamic field is keyed by [`crate::META_FIELD`]; when dynamic fields are
 /// enabled and it is absent, every row gets `{}`.
-pub fn build_batch(schema: &CollectionSchema, mut columns: HashMap<String, Column>, rows: usize) -> Result<RecordBatch, SchemaError> {
+pub fn build_batch(
+    schema: &CollectionSchema,
+    mut columns: HashMap<String, Column>,
+    rows: usize,
+) -> Result<RecordBatch, SchemaError> {
     let mut arrays = Vec::with_capacity(schema.fields.len());
     for field in &schema.fields {
         let mut column = columns.remove(&field.name);
         if field.is_dynamic && column.is_none() {
-            column = Some(Column { data: ColumnData::Json(vec![b"{}".to_vec(); rows]), valid: None });
+            column = Some(Column {
+                data: ColumnData::Json(vec![b"{}".to_vec(); rows]),
+                valid: None,
+            });
         }
         arrays.push(build_array(field, column, rows)?);
     }
     if let Some(extra) = columns.keys().next() {
-        return Err(SchemaError::Invalid(format!("field {extra:?} does not exist in collection {}", schema.name)));
+        return Err(SchemaError::Invalid(format!(
+            "field {extra:?} does not exist in collection {}",
+            schema.name
+        )));
     }
-    RecordBatch::try_new(schema.arrow_schema(false), arrays).map_err(|e| SchemaError::Invalid(e.to_string()))
+    RecordBatch::try_new(schema.arrow_schema(false), arrays)
+        .map_err(|e| SchemaError::Invalid(e.to_string()))
 }
 
 /// Appends the system offset column (every row of one log record shares the record's offset).
@@ -230,7 +361,11 @@ pub enum ColumnReader<'a> {
     Double(&'a PrimitiveArray<Float64Type>),
     Str(&'a StringArray),
     Json(&'a StringArray),
-    Vector { dim: usize, values: &'a [f32], list: &'a FixedSizeListArray },
+    Vector {
+        dim: usize,
+        values: &'a [f32],
+        list: &'a FixedSizeListArray,
+    },
 }
 
 impl<'a> ColumnReader<'a> {
@@ -250,7 +385,11 @@ impl<'a> ColumnReader<'a> {
                 let values = list.values().as_primitive::<Float32Type>().values();
                 let dim = list.value_length() as usize;
                 let start = list.offset() * dim;
-                ColumnReader::Vector { dim, values: &values[start..start + list.len() * dim], list }
+                ColumnReader::Vector {
+                    dim,
+                    values: &values[start..start + list.len() * dim],
+                    list,
+                }
             }
         }
     }
@@ -258,7 +397,11 @@ impl<'a> ColumnReader<'a> {
     pub fn get(&self, row: usize) -> Value {
         macro_rules! prim {
             ($a:expr, $conv:expr) => {
-                if $a.is_null(row) { Value::Null } else { $conv($a.value(row)) }
+                if $a.is_null(row) {
+                    Value::Null
+                } else {
+                    $conv($a.value(row))
+                }
             };
         }
         match self {
@@ -270,7 +413,9 @@ impl<'a> ColumnReader<'a> {
             ColumnReader::Float(a) => prim!(a, |v| Value::Float(v as f64)),
             ColumnReader::Double(a) => prim!(a, Value::Float),
             ColumnReader::Str(a) => prim!(a, |v: &str| Value::Str(v.to_string())),
-            ColumnReader::Json(a) => prim!(a, |v: &str| Value::Json(serde_json::from_str(v).unwrap_or(serde_json::Value::Null))),
+            ColumnReader::Json(a) => prim!(a, |v: &str| Value::Json(
+                serde_json::from_str(v).unwrap_or(serde_json::Value::Null)
+            )),
             ColumnReader::Vector { .. } => Value::Vector(self.vector(row).to_vec()),
         }
     }
@@ -294,7 +439,10 @@ impl<'a> ColumnReader<'a> {
 
 /// The offsets of a batch that carries the system offset column (its last column).
 pub fn offsets(batch: &RecordBatch) -> &[u64] {
-    batch.column(batch.num_columns() - 1).as_primitive::<UInt64Type>().values()
+    batch
+        .column(batch.num_columns() - 1)
+        .as_primitive::<UInt64Type>()
+        .values()
 }
 
 #[cfg(test)]
@@ -303,8 +451,13 @@ mod tests {
     use crate::schema::FieldSchema;
 
     fn field(name: &str, dt: DataType, params: &[(&str, &str)]) -> FieldSchema {
-        let f = params.iter().fold(FieldSchema::new(name, dt), |f, (k, v)| f.with_param(k, v));
-        FieldSchema { is_primary_key: name == "id", ..f }
+        let f = params
+            .iter()
+            .fold(FieldSchema::new(name, dt), |f, (k, v)| f.with_param(k, v));
+        FieldSchema {
+            is_primary_key: name == "id",
+            ..f
+        }
     }
 
     fn schema() -> CollectionSchema {
@@ -325,24 +478,56 @@ mod tests {
         .unwrap()
     }
 
-    fn cols(ids: Vec<i64>, ages: Vec<i64>, titles: Vec<&str>, v: Vec<f32>) -> HashMap<String, Column> {
+    fn cols(
+        ids: Vec<i64>,
+        ages: Vec<i64>,
+        titles: Vec<&str>,
+        v: Vec<f32>,
+    ) -> HashMap<String, Column> {
         let c = |data| Column { data, valid: None };
         HashMap::from([
             ("id".to_string(), c(ColumnData::Int(ids))),
             ("age".to_string(), c(ColumnData::Int(ages))),
-            ("title".to_string(), c(ColumnData::Str(titles.into_iter().map(String::from).collect()))),
-            ("v".to_string(), c(ColumnData::FloatVector { dim: 2, data: v })),
+            (
+                "title".to_string(),
+                c(ColumnData::Str(
+                    titles.into_iter().map(String::from).collect(),
+                )),
+            ),
+            (
+                "v".to_string(),
+                c(ColumnData::FloatVector { dim: 2, data: v }),
+            ),
         ])
     }
 
     #[test]
     fn builds_and_reads_back() {
         let s = schema();
-        let b = build_batch(&s, cols(vec![1, 2], vec![3, -4], vec!["ab", ""], vec![1., 2., 3., 4.]), 2).unwrap();
+        let b = build_batch(
+            &s,
+            cols(
+                vec![1, 2],
+                vec![3, -4],
+                vec!["ab", ""],
+                vec![1., 2., 3., 4.],
+            ),
+            2,
+        )
+        .unwrap();
         assert_eq!(b.num_columns(), 5, "four fields and $meta");
-        assert_eq!(ColumnReader::new(b.column(1), DataType::Int8).get(1), Value::Int(-4));
-        assert_eq!(ColumnReader::new(b.column(3), DataType::FloatVector).vector(1), &[3., 4.]);
-        assert_eq!(ColumnReader::new(b.column(4), DataType::Json).get(0), Value::Json(serde_json::json!({})));
+        assert_eq!(
+            ColumnReader::new(b.column(1), DataType::Int8).get(1),
+            Value::Int(-4)
+        );
+        assert_eq!(
+            ColumnReader::new(b.column(3), DataType::FloatVector).vector(1),
+            &[3., 4.]
+        );
+        assert_eq!(
+            ColumnReader::new(b.column(4), DataType::Json).get(0),
+            Value::Json(serde_json::json!({}))
+        );
         let b = with_offset(&s, &b, 42);
         assert_eq!(offsets(&b), &[42, 42]);
     }
@@ -352,25 +537,62 @@ mod tests {
         let s = schema();
         let e = build_batch(&s, cols(vec![1], vec![300], vec!["a"], vec![1., 2.]), 1).unwrap_err();
         assert!(e.to_string().contains("out of range"), "{e}");
-        let e = build_batch(&s, cols(vec![1], vec![1], vec!["abcde"], vec![1., 2.]), 1).unwrap_err();
-        assert!(matches!(e, SchemaError::VarCharTooLong { len: 5, max: 4, .. }), "{e}");
+        let e =
+            build_batch(&s, cols(vec![1], vec![1], vec!["abcde"], vec![1., 2.]), 1).unwrap_err();
+        assert!(
+            matches!(e, SchemaError::VarCharTooLong { len: 5, max: 4, .. }),
+            "{e}"
+        );
         let mut c = cols(vec![1], vec![1], vec!["a"], vec![1., 2., 3.]);
-        c.get_mut("v").unwrap().data = ColumnData::FloatVector { dim: 3, data: vec![1., 2., 3.] };
-        assert!(matches!(build_batch(&s, c, 1).unwrap_err(), SchemaError::DimMismatch { got: 3, want: 2, .. }));
+        c.get_mut("v").unwrap().data = ColumnData::FloatVector {
+            dim: 3,
+            data: vec![1., 2., 3.],
+        };
+        assert!(matches!(
+            build_batch(&s, c, 1).unwrap_err(),
+            SchemaError::DimMismatch {
+                got: 3,
+                want: 2,
+                ..
+            }
+        ));
         let mut c = cols(vec![1], vec![1], vec!["a"], vec![1., 2.]);
         c.remove("age");
-        assert_eq!(build_batch(&s, c, 1).unwrap_err(), SchemaError::MissingField("age".into()));
+        assert_eq!(
+            build_batch(&s, c, 1).unwrap_err(),
+            SchemaError::MissingField("age".into())
+        );
         let mut c = cols(vec![1], vec![1], vec!["a"], vec![1., 2.]);
-        c.insert("nope".into(), Column { data: ColumnData::Int(vec![1]), valid: None });
-        assert!(build_batch(&s, c, 1).unwrap_err().to_string().contains("nope"));
+        c.insert(
+            "nope".into(),
+            Column {
+                data: ColumnData::Int(vec![1]),
+                valid: None,
+            },
+        );
+        assert!(build_batch(&s, c, 1)
+            .unwrap_err()
+            .to_string()
+            .contains("nope"));
     }
 
     #[test]
     fn nullable_compact_values_are_expanded() {
         let mut f = field("n", DataType::Int32, &[]);
         f.nullable = true;
-        let a = build_array(&f, Some(Column { data: ColumnData::Int(vec![7]), valid: Some(vec![false, true, false]) }), 3).unwrap();
+        let a = build_array(
+            &f,
+            Some(Column {
+                data: ColumnData::Int(vec![7]),
+                valid: Some(vec![false, true, false]),
+            }),
+            3,
+        )
+        .unwrap();
         let r = ColumnReader::new(&a, DataType::Int32);
-        assert_eq!((r.get(0), r.get(1), r.get(2)), (Value::Null, Value::Int(7), Value::Null));
+        assert_eq!(
+            (r.get(0), r.get(1), r.get(2)),
+            (Value::Null, Value::Int(7), Value::Null)
+        );
     }
 }

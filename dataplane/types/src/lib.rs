@@ -8,7 +8,9 @@ pub mod schema;
 pub mod value;
 
 pub use error::SchemaError;
-pub use schema::{CollectionSchema, ConsistencyLevel, DataType, FieldSchema, META_FIELD, OFFSET_FIELD};
+pub use schema::{
+    CollectionSchema, ConsistencyLevel, DataType, FieldSchema, META_FIELD, OFFSET_FIELD,
+};
 pub use value::{Pk, Value};
 
 /// Stable shard of a primary key: every mutation of one key lands in one shard, so per-key

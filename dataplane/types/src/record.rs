@@ -32,14 +32,21 @@ struct Header {
 
 impl LogRecord {
     pub fn encode(&self) -> Vec<u8> {
-        let header = serde_json::to_vec(&Header { partition_id: self.partition_id, deletes: self.deletes.clone(), has_rows: self.rows.is_some() })
-            .expect("header serializes");
-        let mut out = Vec::with_capacity(5 + header.len() + self.rows.as_ref().map_or(0, |b| b.get_array_memory_size()));
+        let header = serde_json::to_vec(&Header {
+            partition_id: self.partition_id,
+            deletes: self.deletes.clone(),
+            has_rows: self.rows.is_some(),
+        })
+        .expect("header serializes");
+        let mut out = Vec::with_capacity(
+            5 + header.len() + self.rows.as_ref().map_or(0, |b| b.get_array_memory_size()),
+        );
         out.push(VERSION);
         out.extend_from_slice(&(header.len() as u32).to_le_bytes());
         out.extend_from_slice(&header);
         if let Some(batch) = &self.rows {
-            let mut w = StreamWriter::try_new(&mut out, &batch.schema()).expect("ipc writer on a Vec");
+            let mut w =
+                StreamWriter::try_new(&mut out, &batch.schema()).expect("ipc writer on a Vec");
             w.write(batch).expect("ipc write to a Vec");
             w.finish().expect("ipc finish on a Vec");
         }
@@ -52,15 +59,26 @@ impl LogRecord {
             return Err(err("unknown record version"));
         }
         let len = u32::from_le_bytes(bytes[1..5].try_into().unwrap()) as usize;
-        let header: Header = serde_json::from_slice(bytes.get(5..5 + len).ok_or_else(|| err("short header"))?)
-            .map_err(|e| SchemaError::Decode(e.to_string()))?;
+        let header: Header =
+            serde_json::from_slice(bytes.get(5..5 + len).ok_or_else(|| err("short header"))?)
+                .map_err(|e| SchemaError::Decode(e.to_string()))?;
         let rows = if header.has_rows {
-            let mut reader = StreamReader::try_new(Cursor::new(&bytes[5 + len..]), None).map_err(|e| SchemaError::Decode(e.to_string()))?;
-            Some(reader.next().ok_or_else(|| err("missing rows"))?.map_err(|e| SchemaError::Decode(e.to_string()))?)
+            let mut reader = StreamReader::try_new(Cursor::new(&bytes[5 + len..]), None)
+                .map_err(|e| SchemaError::Decode(e.to_string()))?;
+            Some(
+                reader
+                    .next()
+                    .ok_or_else(|| err("missing rows"))?
+                    .map_err(|e| SchemaError::Decode(e.to_string()))?,
+            )
         } else {
             None
         };
-        Ok(LogRecord { partition_id: header.partition_id, deletes: header.deletes, rows })
+        Ok(LogRecord {
+            partition_id: header.partition_id,
+            deletes: header.deletes,
+            rows,
+        })
     }
 }
 
@@ -75,11 +93,29 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false), Field::new("s", DataType::Utf8, true)]));
-        let batch = RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![1, 2])), Arc::new(StringArray::from(vec![Some("a"), None]))]).unwrap();
-        let rec = LogRecord { partition_id: 7, deletes: vec![Pk::Int(1), Pk::Str("x".into())], rows: Some(batch) };
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("s", DataType::Utf8, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int64Array::from(vec![1, 2])),
+                Arc::new(StringArray::from(vec![Some("a"), None])),
+            ],
+        )
+        .unwrap();
+        let rec = LogRecord {
+            partition_id: 7,
+            deletes: vec![Pk::Int(1), Pk::Str("x".into())],
+            rows: Some(batch),
+        };
         assert_eq!(LogRecord::decode(&rec.encode()).unwrap(), rec);
-        let del = LogRecord { partition_id: 7, deletes: vec![Pk::Int(-5)], rows: None };
+        let del = LogRecord {
+            partition_id: 7,
+            deletes: vec![Pk::Int(-5)],
+            rows: None,
+        };
         assert_eq!(LogRecord::decode(&del.encode()).unwrap(), del);
         assert!(LogRecord::decode(b"\x02garbage").is_err());
     }

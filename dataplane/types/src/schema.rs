@@ -69,7 +69,10 @@ impl DataType {
     }
 
     pub fn is_integer(self) -> bool {
-        matches!(self, DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64)
+        matches!(
+            self,
+            DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64
+        )
     }
 
     pub fn is_numeric(self) -> bool {
@@ -183,17 +186,24 @@ impl FieldSchema {
     }
 
     pub fn param(&self, key: &str) -> Option<&str> {
-        self.type_params.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.type_params
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Vector dimension (FloatVector only).
     pub fn dim(&self) -> usize {
-        self.param("dim").and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+        self.param("dim")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
     }
 
     /// Maximum length in bytes (VarChar only).
     pub fn max_length(&self) -> usize {
-        self.param("max_length").and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+        self.param("max_length")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
     }
 
     pub fn arrow_type(&self) -> ArrowType {
@@ -206,9 +216,10 @@ impl FieldSchema {
             DataType::Float => ArrowType::Float32,
             DataType::Double => ArrowType::Float64,
             DataType::VarChar | DataType::Json => ArrowType::Utf8,
-            DataType::FloatVector => {
-                ArrowType::FixedSizeList(Arc::new(ArrowField::new("item", ArrowType::Float32, false)), self.dim() as i32)
-            }
+            DataType::FloatVector => ArrowType::FixedSizeList(
+                Arc::new(ArrowField::new("item", ArrowType::Float32, false)),
+                self.dim() as i32,
+            ),
         }
     }
 }
@@ -234,7 +245,9 @@ fn valid_name(name: &str) -> bool {
 /// Checks a collection or field name the way Milvus does.
 pub fn check_name(kind: &str, name: &str) -> Result<(), SchemaError> {
     if name.is_empty() {
-        return Err(SchemaError::Invalid(format!("{kind} name should not be empty")));
+        return Err(SchemaError::Invalid(format!(
+            "{kind} name should not be empty"
+        )));
     }
     if !valid_name(name) {
         return Err(SchemaError::Invalid(format!(
@@ -258,35 +271,55 @@ impl CollectionSchema {
         for (i, f) in self.fields.iter_mut().enumerate() {
             check_name("field", &f.name)?;
             if names.insert(f.name.clone(), i).is_some() {
-                return Err(SchemaError::Invalid(format!("duplicated field name {:?}", f.name)));
+                return Err(SchemaError::Invalid(format!(
+                    "duplicated field name {:?}",
+                    f.name
+                )));
             }
             f.id = FIRST_FIELD_ID + i as i64;
             f.is_dynamic = false;
             if f.is_primary_key {
                 pk_count += 1;
                 if !matches!(f.data_type, DataType::Int64 | DataType::VarChar) {
-                    return Err(SchemaError::Invalid(format!("primary key field {:?} must be Int64 or VarChar", f.name)));
+                    return Err(SchemaError::Invalid(format!(
+                        "primary key field {:?} must be Int64 or VarChar",
+                        f.name
+                    )));
                 }
                 if f.nullable {
-                    return Err(SchemaError::Invalid(format!("primary key field {:?} cannot be nullable", f.name)));
+                    return Err(SchemaError::Invalid(format!(
+                        "primary key field {:?} cannot be nullable",
+                        f.name
+                    )));
                 }
                 if self.auto_id {
                     f.auto_id = true;
                 }
                 if f.auto_id && f.data_type == DataType::VarChar {
-                    return Err(SchemaError::Invalid("auto_id is only supported on an Int64 primary key in quarry".into()));
+                    return Err(SchemaError::Invalid(
+                        "auto_id is only supported on an Int64 primary key in quarry".into(),
+                    ));
                 }
             } else if f.auto_id {
-                return Err(SchemaError::Invalid(format!("auto_id can only be set on the primary key, not on {:?}", f.name)));
+                return Err(SchemaError::Invalid(format!(
+                    "auto_id can only be set on the primary key, not on {:?}",
+                    f.name
+                )));
             }
             match f.data_type {
                 DataType::FloatVector => {
                     let dim = f.dim();
                     if dim == 0 || dim > MAX_DIM {
-                        return Err(SchemaError::Invalid(format!("invalid dim of vector field {:?}: must be between 1 and {MAX_DIM}", f.name)));
+                        return Err(SchemaError::Invalid(format!(
+                            "invalid dim of vector field {:?}: must be between 1 and {MAX_DIM}",
+                            f.name
+                        )));
                     }
                     if f.nullable {
-                        return Err(SchemaError::Invalid(format!("vector field {:?} cannot be nullable", f.name)));
+                        return Err(SchemaError::Invalid(format!(
+                            "vector field {:?} cannot be nullable",
+                            f.name
+                        )));
                     }
                 }
                 DataType::VarChar => {
@@ -309,18 +342,28 @@ impl CollectionSchema {
             }));
         }
         if !self.fields.iter().any(|f| f.data_type.is_vector()) {
-            return Err(SchemaError::Invalid("schema does not contain a vector field".into()));
+            return Err(SchemaError::Invalid(
+                "schema does not contain a vector field".into(),
+            ));
         }
         self.auto_id = self.primary().auto_id;
         if self.enable_dynamic_field {
             let id = FIRST_FIELD_ID + self.fields.len() as i64;
-            self.fields.push(FieldSchema { id, description: "dynamic field".into(), is_dynamic: true, ..FieldSchema::new(META_FIELD, DataType::Json) });
+            self.fields.push(FieldSchema {
+                id,
+                description: "dynamic field".into(),
+                is_dynamic: true,
+                ..FieldSchema::new(META_FIELD, DataType::Json)
+            });
         }
         Ok(self)
     }
 
     pub fn primary(&self) -> &FieldSchema {
-        self.fields.iter().find(|f| f.is_primary_key).expect("validated schema has a primary key")
+        self.fields
+            .iter()
+            .find(|f| f.is_primary_key)
+            .expect("validated schema has a primary key")
     }
 
     pub fn field(&self, name: &str) -> Option<&FieldSchema> {

@@ -124,7 +124,9 @@ impl CatalogState {
     }
 
     pub fn by_name(&self, db: &str, name: &str) -> Option<&CollectionMeta> {
-        self.collections.values().find(|c| c.db == db && c.name == name)
+        self.collections
+            .values()
+            .find(|c| c.db == db && c.name == name)
     }
 }
 
@@ -147,10 +149,17 @@ impl Catalog {
             None => CatalogState::default(),
             Some(k) => {
                 let bytes = store.get(k).await?;
-                serde_json::from_slice(&bytes).map_err(|e| CoordError::BadManifest { key: k.clone(), reason: e.to_string() })?
+                serde_json::from_slice(&bytes).map_err(|e| CoordError::BadManifest {
+                    key: k.clone(),
+                    reason: e.to_string(),
+                })?
             }
         };
-        Ok(Self { store, state: RwLock::new(Arc::new(state)), commit_lock: tokio::sync::Mutex::new(()) })
+        Ok(Self {
+            store,
+            state: RwLock::new(Arc::new(state)),
+            commit_lock: tokio::sync::Mutex::new(()),
+        })
     }
 
     pub fn snapshot(&self) -> Arc<CatalogState> {
@@ -159,22 +168,34 @@ impl Catalog {
 
     /// Applies `change` to a copy of the state and commits it as the next version. The change
     /// is visible to readers only once the manifest is durable. A failing change commits nothing.
-    pub async fn commit<T, E: From<CoordError>>(&self, change: impl FnOnce(&mut CatalogState) -> Result<T, E>) -> Result<T, E> {
+    pub async fn commit<T, E: From<CoordError>>(
+        &self,
+        change: impl FnOnce(&mut CatalogState) -> Result<T, E>,
+    ) -> Result<T, E> {
         let _guard = self.commit_lock.lock().await;
         let mut next = (*self.snapshot()).clone();
         let out = change(&mut next)?;
         next.version += 1;
         let body = serde_json::to_vec(&next).expect("catalog serializes");
-        match self.store.put_if_absent(&key(next.version), Bytes::from(body)).await {
+        match self
+            .store
+            .put_if_absent(&key(next.version), Bytes::from(body))
+            .await
+        {
             Ok(()) => {}
-            Err(StorageError::AlreadyExists(_)) => return Err(CoordError::Conflict(next.version).into()),
+            Err(StorageError::AlreadyExists(_)) => {
+                return Err(CoordError::Conflict(next.version).into())
+            }
             Err(e) => return Err(CoordError::Storage(e).into()),
         }
         let version = next.version;
         *self.state.write() = Arc::new(next);
         if version > KEEP_MANIFESTS as u64 {
             // best effort: old manifests are garbage once a newer one is durable
-            let _ = self.store.delete(&key(version - KEEP_MANIFESTS as u64)).await;
+            let _ = self
+                .store
+                .delete(&key(version - KEEP_MANIFESTS as u64))
+                .await;
         }
         Ok(out)
     }
@@ -208,7 +229,10 @@ mod tests {
     async fn commits_are_durable_versioned_and_exclusive() {
         let store: Arc<dyn ObjectStore> = Arc::new(MemoryObjectStore::new());
         let cat = Catalog::open(store.clone()).await.unwrap();
-        let id = cat.commit(|s| Ok::<_, CoordError>(s.alloc_id())).await.unwrap();
+        let id = cat
+            .commit(|s| Ok::<_, CoordError>(s.alloc_id()))
+            .await
+            .unwrap();
         cat.commit(|s| {
             s.last_ts = 42;
             Ok::<_, CoordError>(())
@@ -218,11 +242,12 @@ mod tests {
         assert_eq!(cat.snapshot().version, 2);
 
         // a failed change commits nothing
-        let r: Result<(), CoordError> = cat.commit(|s| {
-            s.last_ts = 99;
-            Err(CoordError::Conflict(0))
-        })
-        .await;
+        let r: Result<(), CoordError> = cat
+            .commit(|s| {
+                s.last_ts = 99;
+                Err(CoordError::Conflict(0))
+            })
+            .await;
         assert!(r.is_err());
         assert_eq!(cat.snapshot().last_ts, 42);
 

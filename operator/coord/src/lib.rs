@@ -7,11 +7,15 @@ pub mod plan;
 pub mod registry;
 mod remote;
 mod server;
-mod wire;
 mod tso;
+mod wire;
 
-pub use catalog::{Catalog, CatalogState, CollectionMeta, CoordError, IndexMeta, PartitionMeta, SegmentMeta};
-pub use meta::{Created, FlushCommit, IndexCommit, LocalMeta, MetaService, NewCollection, NewIndex};
+pub use catalog::{
+    Catalog, CatalogState, CollectionMeta, CoordError, IndexMeta, PartitionMeta, SegmentMeta,
+};
+pub use meta::{
+    Created, FlushCommit, IndexCommit, LocalMeta, MetaService, NewCollection, NewIndex,
+};
 pub use remote::RemoteMeta;
 pub use server::{demands, CoordServer};
 pub use tso::Tso;

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use quarry_types::{CollectionSchema, ConsistencyLevel};
 
-use crate::{Catalog, CatalogState, CollectionMeta, CoordError, IndexMeta, PartitionMeta, SegmentMeta, Tso};
+use crate::{
+    Catalog, CatalogState, CollectionMeta, CoordError, IndexMeta, PartitionMeta, SegmentMeta, Tso,
+};
 
 pub const DEFAULT_DB: &str = "default";
 pub const DEFAULT_PARTITION: &str = "_default";
@@ -76,6 +78,11 @@ pub trait MetaService: Send + Sync + std::fmt::Debug {
     /// Records a flush; returns the delete-file keys it superseded (garbage now).
     async fn commit_flush(&self, commit: FlushCommit) -> Result<Vec<String>, CoordError>;
     async fn commit_index(&self, commit: IndexCommit) -> Result<(), CoordError>;
+    /// Catches up with the catalog's owner; true when the snapshot changed. A process that
+    /// owns its catalog is always current.
+    async fn refresh(&self) -> Result<bool, CoordError> {
+        Ok(false)
+    }
 }
 
 /// A catalog operation as data: what travels in the coordinator's `Mutate` call.
@@ -83,23 +90,51 @@ pub trait MetaService: Send + Sync + std::fmt::Debug {
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum MetaOp {
     CreateCollection(NewCollection),
-    DropCollection { id: i64 },
-    SetLoaded { id: i64, loaded: bool, replicas: u32 },
-    CreateIndex { id: i64, index: NewIndex },
-    DropIndex { id: i64, index: i64 },
+    DropCollection {
+        id: i64,
+    },
+    SetLoaded {
+        id: i64,
+        loaded: bool,
+        replicas: u32,
+    },
+    CreateIndex {
+        id: i64,
+        index: NewIndex,
+    },
+    DropIndex {
+        id: i64,
+        index: i64,
+    },
     CommitFlush(FlushCommit),
     CommitIndex(IndexCommit),
 }
 
 /// Runs an operation on any [`MetaService`]; the result as JSON.
 pub async fn apply_op(meta: &dyn MetaService, op: MetaOp) -> Result<serde_json::Value, CoordError> {
-    let json = |v: Result<serde_json::Value, serde_json::Error>| v.map_err(|e| CoordError::Unavailable(format!("encoding a result: {e}")));
+    let json = |v: Result<serde_json::Value, serde_json::Error>| {
+        v.map_err(|e| CoordError::Unavailable(format!("encoding a result: {e}")))
+    };
     match op {
-        MetaOp::CreateCollection(req) => json(serde_json::to_value(meta.create_collection(req).await?)),
-        MetaOp::DropCollection { id } => json(serde_json::to_value(meta.drop_collection(id).await?)),
-        MetaOp::SetLoaded { id, loaded, replicas } => json(serde_json::to_value(meta.set_loaded(id, loaded, replicas).await?)),
-        MetaOp::CreateIndex { id, index } => json(serde_json::to_value(meta.create_index(id, index).await?)),
-        MetaOp::DropIndex { id, index } => json(serde_json::to_value(meta.drop_index(id, index).await?)),
+        MetaOp::CreateCollection(req) => {
+            json(serde_json::to_value(meta.create_collection(req).await?))
+        }
+        MetaOp::DropCollection { id } => {
+            json(serde_json::to_value(meta.drop_collection(id).await?))
+        }
+        MetaOp::SetLoaded {
+            id,
+            loaded,
+            replicas,
+        } => json(serde_json::to_value(
+            meta.set_loaded(id, loaded, replicas).await?,
+        )),
+        MetaOp::CreateIndex { id, index } => {
+            json(serde_json::to_value(meta.create_index(id, index).await?))
+        }
+        MetaOp::DropIndex { id, index } => {
+            json(serde_json::to_value(meta.drop_index(id, index).await?))
+        }
         MetaOp::CommitFlush(c) => json(serde_json::to_value(meta.commit_flush(c).await?)),
         MetaOp::CommitIndex(c) => json(serde_json::to_value(meta.commit_index(c).await?)),
     }
@@ -156,7 +191,11 @@ impl MetaService for LocalMeta {
                     return Err(CoordError::CollectionExists(req.name.clone()));
                 }
                 let id = s.alloc_id();
-                let partition = PartitionMeta { id: s.alloc_id(), name: DEFAULT_PARTITION.into(), created_ts: now };
+                let partition = PartitionMeta {
+                    id: s.alloc_id(),
+                    name: DEFAULT_PARTITION.into(),
+                    created_ts: now,
+                };
                 let meta = CollectionMeta {
                     id,
                     name: req.name.clone(),
@@ -187,7 +226,13 @@ impl MetaService for LocalMeta {
 
     async fn set_loaded(&self, id: i64, loaded: bool, replicas: u32) -> Result<(), CoordError> {
         let replicas = replicas.max(1);
-        if self.snapshot().collections.get(&id).map(|c| (c.loaded, c.replicas)) == Some((loaded, replicas)) {
+        if self
+            .snapshot()
+            .collections
+            .get(&id)
+            .map(|c| (c.loaded, c.replicas))
+            == Some((loaded, replicas))
+        {
             return Ok(());
         }
         self.catalog
@@ -206,13 +251,29 @@ impl MetaService for LocalMeta {
             .commit(|s| {
                 let index_id = s.alloc_id();
                 let c = s.collections.get_mut(&id).ok_or_else(|| not_found(id))?;
-                if let Some(existing) = c.indexes.iter().find(|i| i.field_name == index.field_name || i.name == index.name) {
-                    if existing.params == index.params && existing.name == index.name && existing.field_name == index.field_name {
+                if let Some(existing) = c
+                    .indexes
+                    .iter()
+                    .find(|i| i.field_name == index.field_name || i.name == index.name)
+                {
+                    if existing.params == index.params
+                        && existing.name == index.name
+                        && existing.field_name == index.field_name
+                    {
                         return Ok(existing.clone());
                     }
-                    return Err(CoordError::IndexConflict { field: index.field_name.clone(), existing: existing.name.clone() });
+                    return Err(CoordError::IndexConflict {
+                        field: index.field_name.clone(),
+                        existing: existing.name.clone(),
+                    });
                 }
-                let meta = IndexMeta { id: index_id, name: index.name, field_name: index.field_name, params: index.params, created_ts: now };
+                let meta = IndexMeta {
+                    id: index_id,
+                    name: index.name,
+                    field_name: index.field_name,
+                    params: index.params,
+                    created_ts: now,
+                };
                 c.indexes.push(meta.clone());
                 s.last_ts = now;
                 Ok(meta)
@@ -237,7 +298,10 @@ impl MetaService for LocalMeta {
         let now = self.tso.now();
         self.catalog
             .commit(|s| {
-                let c = s.collections.get_mut(&commit.collection).ok_or_else(|| not_found(commit.collection))?;
+                let c = s
+                    .collections
+                    .get_mut(&commit.collection)
+                    .ok_or_else(|| not_found(commit.collection))?;
                 let shard = commit.shard as usize;
                 if shard >= c.checkpoints.len() || commit.checkpoint < c.checkpoints[shard] {
                     return Err(CoordError::StaleCommit(format!(
@@ -265,13 +329,21 @@ impl MetaService for LocalMeta {
     async fn commit_index(&self, commit: IndexCommit) -> Result<(), CoordError> {
         self.catalog
             .commit(|s| {
-                let c = s.collections.get_mut(&commit.collection).ok_or_else(|| not_found(commit.collection))?;
+                let c = s
+                    .collections
+                    .get_mut(&commit.collection)
+                    .ok_or_else(|| not_found(commit.collection))?;
                 // the index or segment may be gone by now (dropped, compacted): then the file is garbage
                 if !c.indexes.iter().any(|i| i.id == commit.index) {
-                    return Err(CoordError::StaleCommit(format!("index {} no longer exists", commit.index)));
+                    return Err(CoordError::StaleCommit(format!(
+                        "index {} no longer exists",
+                        commit.index
+                    )));
                 }
                 let seg = c.segments.iter_mut().find(|s| s.id == commit.segment);
-                let seg = seg.ok_or_else(|| CoordError::StaleCommit(format!("segment {} no longer exists", commit.segment)))?;
+                let seg = seg.ok_or_else(|| {
+                    CoordError::StaleCommit(format!("segment {} no longer exists", commit.segment))
+                })?;
                 seg.index_files.insert(commit.index, commit.key.clone());
                 Ok(())
             })

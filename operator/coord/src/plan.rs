@@ -5,7 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One unit of work: a shard of a collection, in one replica.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct ShardReplica {
     pub collection: i64,
     pub shard: u32,
@@ -21,7 +23,8 @@ pub struct Demand {
 
 impl Demand {
     pub fn add(&mut self, collection: i64, replicas: u32, shard_rows: Vec<u64>) {
-        self.collections.insert(collection, (replicas.max(1), shard_rows));
+        self.collections
+            .insert(collection, (replicas.max(1), shard_rows));
     }
 
     fn units(&self) -> Vec<(ShardReplica, u64)> {
@@ -30,7 +33,14 @@ impl Demand {
             for replica in 0..*replicas {
                 for (shard, r) in rows.iter().enumerate() {
                     // every unit weighs at least 1 so that empty shards spread by count
-                    out.push((ShardReplica { collection, shard: shard as u32, replica }, r + 1));
+                    out.push((
+                        ShardReplica {
+                            collection,
+                            shard: shard as u32,
+                            replica,
+                        },
+                        r + 1,
+                    ));
                 }
             }
         }
@@ -51,7 +61,12 @@ pub fn plan(demand: &Demand, nodes: &BTreeSet<String>, previous: &Plan) -> Plan 
     let mut load: BTreeMap<&str, u64> = nodes.iter().map(|n| (n.as_str(), 0)).collect();
     let mut out = Plan::new();
     let conflicts = |out: &Plan, unit: &ShardReplica, node: &str| {
-        out.iter().any(|(u, n)| n == node && u.collection == unit.collection && u.shard == unit.shard && u.replica != unit.replica)
+        out.iter().any(|(u, n)| {
+            n == node
+                && u.collection == unit.collection
+                && u.shard == unit.shard
+                && u.replica != unit.replica
+        })
     };
 
     // keep what still fits
@@ -64,20 +79,31 @@ pub fn plan(demand: &Demand, nodes: &BTreeSet<String>, previous: &Plan) -> Plan 
         }
     }
     // place the rest, heaviest first, on the least loaded node without a sibling replica
-    let mut rest: Vec<_> = units.iter().filter(|(u, _)| !out.contains_key(u)).copied().collect();
+    let mut rest: Vec<_> = units
+        .iter()
+        .filter(|(u, _)| !out.contains_key(u))
+        .copied()
+        .collect();
     rest.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     for (unit, w) in rest {
-        let node = least_loaded(&load, |n| !conflicts(&out, &unit, n)).or_else(|| least_loaded(&load, |_| true)).unwrap();
+        let node = least_loaded(&load, |n| !conflicts(&out, &unit, n))
+            .or_else(|| least_loaded(&load, |_| true))
+            .unwrap();
         out.insert(unit, node.to_string());
         *load.get_mut(node).unwrap() += w;
     }
     // even out: move a unit from the busiest to the idlest node while that narrows the gap
     for _ in 0..units.len() {
-        let (&busy, &max) = load.iter().max_by_key(|(n, l)| (**l, std::cmp::Reverse(**n))).unwrap();
+        let (&busy, &max) = load
+            .iter()
+            .max_by_key(|(n, l)| (**l, std::cmp::Reverse(**n)))
+            .unwrap();
         let (&idle, &min) = load.iter().min_by_key(|(n, l)| (**l, **n)).unwrap();
         let candidate = out
             .iter()
-            .filter(|(u, n)| n.as_str() == busy && weight[u] < max - min && !conflicts(&out, u, idle))
+            .filter(|(u, n)| {
+                n.as_str() == busy && weight[u] < max - min && !conflicts(&out, u, idle)
+            })
             .max_by_key(|(u, _)| weight[u])
             .map(|(u, _)| *u);
         let Some(unit) = candidate else { break };
@@ -90,7 +116,10 @@ pub fn plan(demand: &Demand, nodes: &BTreeSet<String>, previous: &Plan) -> Plan 
 }
 
 fn least_loaded<'a>(load: &BTreeMap<&'a str, u64>, ok: impl Fn(&str) -> bool) -> Option<&'a str> {
-    load.iter().filter(|(n, _)| ok(n)).min_by_key(|(n, l)| (**l, **n)).map(|(n, _)| *n)
+    load.iter()
+        .filter(|(n, _)| ok(n))
+        .min_by_key(|(n, l)| (**l, **n))
+        .map(|(n, _)| *n)
 }
 
 /// Per node, the units it serves.
@@ -126,12 +155,23 @@ mod tests {
         let p = plan(&d, &nodes(&["a", "b", "c"]), &Plan::new());
         assert_eq!(p.len(), 4);
         for shard in 0..2 {
-            let r0 = &p[&ShardReplica { collection: 1, shard, replica: 0 }];
-            let r1 = &p[&ShardReplica { collection: 1, shard, replica: 1 }];
+            let r0 = &p[&ShardReplica {
+                collection: 1,
+                shard,
+                replica: 0,
+            }];
+            let r1 = &p[&ShardReplica {
+                collection: 1,
+                shard,
+                replica: 1,
+            }];
             assert_ne!(r0, r1, "replicas of shard {shard} share node {r0}");
         }
         let l = loads(&p, &d);
-        assert!(l.values().max().unwrap() - l.values().min().unwrap() <= 101, "{l:?}");
+        assert!(
+            l.values().max().unwrap() - l.values().min().unwrap() <= 101,
+            "{l:?}"
+        );
     }
 
     #[test]
@@ -144,9 +184,15 @@ mod tests {
         assert_eq!(plan(&d, &all, &p1), p1, "a plan is a fixed point");
         let p2 = plan(&d, &nodes(&["a", "b"]), &p1);
         assert!(p2.values().all(|n| n != "c"));
-        let kept = p1.iter().filter(|(u, n)| n.as_str() != "c" && p2[*u] == **n).count();
+        let kept = p1
+            .iter()
+            .filter(|(u, n)| n.as_str() != "c" && p2[*u] == **n)
+            .count();
         let on_c = p1.values().filter(|n| n.as_str() == "c").count();
-        assert!(kept + on_c >= p1.len() - 1, "survivors keep their work: kept {kept}, moved from c {on_c}");
+        assert!(
+            kept + on_c >= p1.len() - 1,
+            "survivors keep their work: kept {kept}, moved from c {on_c}"
+        );
     }
 
     #[test]
@@ -166,6 +212,10 @@ mod tests {
         d.add(1, 3, vec![1]);
         assert!(plan(&d, &BTreeSet::new(), &Plan::new()).is_empty());
         let p = plan(&d, &nodes(&["a", "b"]), &Plan::new());
-        assert_eq!(p.len(), 3, "all replicas placed even if two must share a node");
+        assert_eq!(
+            p.len(),
+            3,
+            "all replicas placed even if two must share a node"
+        );
     }
 }

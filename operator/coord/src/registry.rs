@@ -5,7 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Proxy,
@@ -42,6 +44,8 @@ pub struct Node {
     /// where other processes reach its internal gRPC service
     pub address: String,
     pub memory_bytes: u64,
+    /// (collection, shard) units the node reports loaded
+    pub serving: BTreeSet<(i64, u32)>,
     pub last_seen: Instant,
 }
 
@@ -53,12 +57,30 @@ pub struct Registry {
 
 impl Registry {
     pub fn new(lease: Duration) -> Self {
-        Self { lease, nodes: BTreeMap::new() }
+        Self {
+            lease,
+            nodes: BTreeMap::new(),
+        }
     }
 
     /// Records a heartbeat; returns true when the node is new (or came back).
-    pub fn heartbeat(&mut self, id: &str, role: Role, address: &str, memory_bytes: u64, now: Instant) -> bool {
-        let node = Node { id: id.to_string(), role, address: address.to_string(), memory_bytes, last_seen: now };
+    pub fn heartbeat(
+        &mut self,
+        id: &str,
+        role: Role,
+        address: &str,
+        memory_bytes: u64,
+        serving: BTreeSet<(i64, u32)>,
+        now: Instant,
+    ) -> bool {
+        let node = Node {
+            id: id.to_string(),
+            role,
+            address: address.to_string(),
+            memory_bytes,
+            serving,
+            last_seen: now,
+        };
         self.nodes.insert(id.to_string(), node).is_none()
     }
 
@@ -69,13 +91,21 @@ impl Registry {
 
     /// Drops nodes whose lease ran out; returns them.
     pub fn expire(&mut self, now: Instant) -> Vec<Node> {
-        let dead: Vec<String> =
-            self.nodes.values().filter(|n| now.saturating_duration_since(n.last_seen) > self.lease).map(|n| n.id.clone()).collect();
+        let dead: Vec<String> = self
+            .nodes
+            .values()
+            .filter(|n| now.saturating_duration_since(n.last_seen) > self.lease)
+            .map(|n| n.id.clone())
+            .collect();
         dead.iter().filter_map(|id| self.nodes.remove(id)).collect()
     }
 
     pub fn alive(&self, role: Role) -> BTreeSet<String> {
-        self.nodes.values().filter(|n| n.role == role).map(|n| n.id.clone()).collect()
+        self.nodes
+            .values()
+            .filter(|n| n.role == role)
+            .map(|n| n.id.clone())
+            .collect()
     }
 
     pub fn get(&self, id: &str) -> Option<&Node> {
@@ -95,14 +125,27 @@ mod tests {
     fn nodes_live_while_they_heartbeat() {
         let t0 = Instant::now();
         let mut r = Registry::new(Duration::from_secs(5));
-        assert!(r.heartbeat("q1", Role::Query, "10.0.0.1:7000", 0, t0));
-        assert!(r.heartbeat("q2", Role::Query, "10.0.0.2:7000", 0, t0));
-        assert!(r.heartbeat("d1", Role::Data, "10.0.0.3:7000", 0, t0));
-        assert!(!r.heartbeat("q1", Role::Query, "10.0.0.1:7000", 0, t0 + Duration::from_secs(4)));
+        assert!(r.heartbeat("q1", Role::Query, "10.0.0.1:7000", 0, BTreeSet::new(), t0));
+        assert!(r.heartbeat("q2", Role::Query, "10.0.0.2:7000", 0, BTreeSet::new(), t0));
+        assert!(r.heartbeat("d1", Role::Data, "10.0.0.3:7000", 0, BTreeSet::new(), t0));
+        assert!(!r.heartbeat(
+            "q1",
+            Role::Query,
+            "10.0.0.1:7000",
+            0,
+            BTreeSet::new(),
+            t0 + Duration::from_secs(4)
+        ));
         assert_eq!(r.alive(Role::Query).len(), 2);
         let dead = r.expire(t0 + Duration::from_secs(6));
-        assert_eq!(dead.iter().map(|n| n.id.as_str()).collect::<Vec<_>>(), vec!["d1", "q2"]);
-        assert_eq!(r.alive(Role::Query).into_iter().collect::<Vec<_>>(), vec!["q1".to_string()]);
+        assert_eq!(
+            dead.iter().map(|n| n.id.as_str()).collect::<Vec<_>>(),
+            vec!["d1", "q2"]
+        );
+        assert_eq!(
+            r.alive(Role::Query).into_iter().collect::<Vec<_>>(),
+            vec!["q1".to_string()]
+        );
         assert!(r.leave("q1"));
         assert!(r.alive(Role::Query).is_empty());
         assert_eq!(Role::parse("querynode"), Some(Role::Query));

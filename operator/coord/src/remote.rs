@@ -15,7 +15,10 @@ use tonic::transport::{Channel, Endpoint};
 
 use crate::meta::MetaOp;
 use crate::wire::from_status;
-use crate::{CatalogState, CollectionMeta, CoordError, Created, FlushCommit, IndexCommit, IndexMeta, MetaService, NewCollection, NewIndex, Tso};
+use crate::{
+    CatalogState, CollectionMeta, CoordError, Created, FlushCommit, IndexCommit, IndexMeta,
+    MetaService, NewCollection, NewIndex, Tso,
+};
 
 #[derive(Debug)]
 pub struct RemoteMeta {
@@ -31,14 +34,24 @@ fn unavailable(e: impl std::fmt::Display) -> CoordError {
 impl RemoteMeta {
     /// Connects lazily to `address` (`host:port` or a URL); the first call fails if it is down.
     pub fn connect(address: &str) -> Result<Self, CoordError> {
-        let url = if address.contains("://") { address.to_string() } else { format!("http://{address}") };
+        let url = if address.contains("://") {
+            address.to_string()
+        } else {
+            format!("http://{address}")
+        };
         let channel = Endpoint::from_shared(url)
             .map_err(unavailable)?
             .connect_timeout(Duration::from_secs(3))
             .timeout(Duration::from_secs(60))
             .connect_lazy();
-        let client = CoordClient::new(channel).max_decoding_message_size(256 << 20).max_encoding_message_size(256 << 20);
-        Ok(Self { client, state: RwLock::new(Arc::new(CatalogState::default())), tso: Tso::new() })
+        let client = CoordClient::new(channel)
+            .max_decoding_message_size(256 << 20)
+            .max_encoding_message_size(256 << 20);
+        Ok(Self {
+            client,
+            state: RwLock::new(Arc::new(CatalogState::default())),
+            tso: Tso::new(),
+        })
     }
 
     fn client(&self) -> CoordClient<Channel> {
@@ -46,11 +59,22 @@ impl RemoteMeta {
     }
 
     /// Fetches the catalog if the coordinator has a newer version than the cached one.
-    pub async fn refresh(&self) -> Result<(), CoordError> {
+    pub async fn fetch(&self) -> Result<(), CoordError> {
         let known = self.state.read().version;
-        let r = self.client().get_catalog(pb::GetCatalogRequest { known_version: known }).await.map_err(|s| from_status(&s))?.into_inner();
+        let r = self
+            .client()
+            .get_catalog(pb::GetCatalogRequest {
+                known_version: known,
+            })
+            .await
+            .map_err(|s| from_status(&s))?
+            .into_inner();
         if !r.state_json.is_empty() && r.version >= self.state.read().version {
-            let state: CatalogState = serde_json::from_slice(&r.state_json).map_err(|e| CoordError::BadManifest { key: "coordinator answer".into(), reason: e.to_string() })?;
+            let state: CatalogState =
+                serde_json::from_slice(&r.state_json).map_err(|e| CoordError::BadManifest {
+                    key: "coordinator answer".into(),
+                    reason: e.to_string(),
+                })?;
             self.tso.observe(state.last_ts);
             *self.state.write() = Arc::new(state);
         }
@@ -58,28 +82,47 @@ impl RemoteMeta {
     }
 
     /// Reports this node alive; refreshes the catalog when it changed.
-    pub async fn heartbeat(&self, req: pb::HeartbeatRequest) -> Result<pb::HeartbeatResponse, CoordError> {
-        let r = self.client().heartbeat(req).await.map_err(|s| from_status(&s))?.into_inner();
+    pub async fn heartbeat(
+        &self,
+        req: pb::HeartbeatRequest,
+    ) -> Result<pb::HeartbeatResponse, CoordError> {
+        let r = self
+            .client()
+            .heartbeat(req)
+            .await
+            .map_err(|s| from_status(&s))?
+            .into_inner();
         self.tso.observe(r.timestamp);
         if r.catalog_version != self.state.read().version {
-            self.refresh().await?;
+            self.fetch().await?;
         }
         Ok(r)
     }
 
     pub async fn leave(&self, node_id: &str) -> Result<(), CoordError> {
-        self.client().leave(pb::LeaveRequest { node_id: node_id.to_string() }).await.map_err(|s| from_status(&s))?;
+        self.client()
+            .leave(pb::LeaveRequest {
+                node_id: node_id.to_string(),
+            })
+            .await
+            .map_err(|s| from_status(&s))?;
         Ok(())
     }
 
     async fn mutate<T: DeserializeOwned>(&self, op: MetaOp) -> Result<T, CoordError> {
         let op_json = serde_json::to_vec(&op).map_err(unavailable)?;
-        let r = self.client().mutate(pb::MutateRequest { op_json }).await.map_err(|s| from_status(&s))?.into_inner();
+        let r = self
+            .client()
+            .mutate(pb::MutateRequest { op_json })
+            .await
+            .map_err(|s| from_status(&s))?
+            .into_inner();
         self.tso.observe(r.timestamp);
         if r.catalog_version > self.state.read().version {
-            self.refresh().await?;
+            self.fetch().await?;
         }
-        serde_json::from_slice(&r.result_json).map_err(|e| unavailable(format!("decoding the coordinator's answer: {e}")))
+        serde_json::from_slice(&r.result_json)
+            .map_err(|e| unavailable(format!("decoding the coordinator's answer: {e}")))
     }
 }
 
@@ -94,7 +137,11 @@ impl MetaService for RemoteMeta {
     }
 
     async fn alloc_ids(&self, n: u64) -> Result<i64, CoordError> {
-        let r = self.client().alloc_ids(pb::AllocIdsRequest { count: n }).await.map_err(|s| from_status(&s))?;
+        let r = self
+            .client()
+            .alloc_ids(pb::AllocIdsRequest { count: n })
+            .await
+            .map_err(|s| from_status(&s))?;
         Ok(r.into_inner().first)
     }
 
@@ -107,7 +154,12 @@ impl MetaService for RemoteMeta {
     }
 
     async fn set_loaded(&self, id: i64, loaded: bool, replicas: u32) -> Result<(), CoordError> {
-        self.mutate(MetaOp::SetLoaded { id, loaded, replicas }).await
+        self.mutate(MetaOp::SetLoaded {
+            id,
+            loaded,
+            replicas,
+        })
+        .await
     }
 
     async fn create_index(&self, id: i64, index: NewIndex) -> Result<IndexMeta, CoordError> {
@@ -124,5 +176,11 @@ impl MetaService for RemoteMeta {
 
     async fn commit_index(&self, commit: IndexCommit) -> Result<(), CoordError> {
         self.mutate(MetaOp::CommitIndex(commit)).await
+    }
+
+    async fn refresh(&self) -> Result<bool, CoordError> {
+        let before = self.state.read().version;
+        self.fetch().await?;
+        Ok(self.state.read().version != before)
     }
 }

@@ -50,13 +50,25 @@ pub fn demands(state: &CatalogState) -> (Demand, Demand) {
 }
 
 fn unit(u: &ShardReplica) -> pb::ShardReplica {
-    pb::ShardReplica { collection: u.collection, shard: u.shard, replica: u.replica }
+    pb::ShardReplica {
+        collection: u.collection,
+        shard: u.shard,
+        replica: u.replica,
+    }
 }
 
 impl CoordServer {
     pub fn new(meta: Arc<LocalMeta>, lease: Duration) -> Self {
-        let placement = Placement { registry: Registry::new(lease), query: Plan::new(), data: Plan::new() };
-        Self { meta, lease, placement: Mutex::new(placement) }
+        let placement = Placement {
+            registry: Registry::new(lease),
+            query: Plan::new(),
+            data: Plan::new(),
+        };
+        Self {
+            meta,
+            lease,
+            placement: Mutex::new(placement),
+        }
     }
 
     /// Drops expired nodes and recomputes both plans; returns the nodes that were dropped.
@@ -72,12 +84,19 @@ impl CoordServer {
         dead
     }
 
+    /// Routes to the units of a plan that their node reports loaded: a unit on its way to a
+    /// node is not routed there before the node can answer for it.
     fn routes(p: &Placement, plan: &Plan) -> Vec<pb::Route> {
         plan.iter()
-            .map(|(u, node)| pb::Route {
-                unit: Some(unit(u)),
-                node_id: node.clone(),
-                address: p.registry.get(node).map(|n| n.address.clone()).unwrap_or_default(),
+            .filter_map(|(u, node)| {
+                let n = p.registry.get(node)?;
+                n.serving
+                    .contains(&(u.collection, u.shard))
+                    .then(|| pb::Route {
+                        unit: Some(unit(u)),
+                        node_id: node.clone(),
+                        address: n.address.clone(),
+                    })
             })
             .collect()
     }
@@ -85,49 +104,91 @@ impl CoordServer {
 
 #[tonic::async_trait]
 impl Coord for CoordServer {
-    async fn timestamp(&self, _: Request<pb::TimestampRequest>) -> Result<Response<pb::TimestampResponse>, Status> {
-        Ok(Response::new(pb::TimestampResponse { timestamp: self.meta.timestamp() }))
+    async fn timestamp(
+        &self,
+        _: Request<pb::TimestampRequest>,
+    ) -> Result<Response<pb::TimestampResponse>, Status> {
+        Ok(Response::new(pb::TimestampResponse {
+            timestamp: self.meta.timestamp(),
+        }))
     }
 
-    async fn alloc_ids(&self, req: Request<pb::AllocIdsRequest>) -> Result<Response<pb::AllocIdsResponse>, Status> {
-        let first = self.meta.alloc_ids(req.into_inner().count).await.map_err(|e| to_status(&e))?;
+    async fn alloc_ids(
+        &self,
+        req: Request<pb::AllocIdsRequest>,
+    ) -> Result<Response<pb::AllocIdsResponse>, Status> {
+        let first = self
+            .meta
+            .alloc_ids(req.into_inner().count)
+            .await
+            .map_err(|e| to_status(&e))?;
         Ok(Response::new(pb::AllocIdsResponse { first }))
     }
 
-    async fn get_catalog(&self, req: Request<pb::GetCatalogRequest>) -> Result<Response<pb::GetCatalogResponse>, Status> {
+    async fn get_catalog(
+        &self,
+        req: Request<pb::GetCatalogRequest>,
+    ) -> Result<Response<pb::GetCatalogResponse>, Status> {
         let snap = self.meta.snapshot();
         let state_json = if req.into_inner().known_version == snap.version && snap.version > 0 {
             Vec::new()
         } else {
             serde_json::to_vec(&*snap).map_err(|e| Status::internal(e.to_string()))?
         };
-        Ok(Response::new(pb::GetCatalogResponse { version: snap.version, state_json }))
+        Ok(Response::new(pb::GetCatalogResponse {
+            version: snap.version,
+            state_json,
+        }))
     }
 
-    async fn mutate(&self, req: Request<pb::MutateRequest>) -> Result<Response<pb::MutateResponse>, Status> {
-        let op: MetaOp = serde_json::from_slice(&req.into_inner().op_json).map_err(|e| Status::invalid_argument(format!("bad operation: {e}")))?;
+    async fn mutate(
+        &self,
+        req: Request<pb::MutateRequest>,
+    ) -> Result<Response<pb::MutateResponse>, Status> {
+        let op: MetaOp = serde_json::from_slice(&req.into_inner().op_json)
+            .map_err(|e| Status::invalid_argument(format!("bad operation: {e}")))?;
         tracing::debug!(?op, "catalog operation");
-        let result = apply_op(self.meta.as_ref(), op).await.map_err(|e| to_status(&e))?;
+        let result = apply_op(self.meta.as_ref(), op)
+            .await
+            .map_err(|e| to_status(&e))?;
         // placement follows the catalog (loads, new collections) without waiting for a heartbeat
         self.replan(Instant::now());
         Ok(Response::new(pb::MutateResponse {
-            result_json: serde_json::to_vec(&result).map_err(|e| Status::internal(e.to_string()))?,
+            result_json: serde_json::to_vec(&result)
+                .map_err(|e| Status::internal(e.to_string()))?,
             catalog_version: self.meta.snapshot().version,
             timestamp: self.meta.timestamp(),
         }))
     }
 
-    async fn heartbeat(&self, req: Request<pb::HeartbeatRequest>) -> Result<Response<pb::HeartbeatResponse>, Status> {
+    async fn heartbeat(
+        &self,
+        req: Request<pb::HeartbeatRequest>,
+    ) -> Result<Response<pb::HeartbeatResponse>, Status> {
         let r = req.into_inner();
-        let role = Role::parse(&r.role).ok_or_else(|| Status::invalid_argument(format!("unknown role {:?}", r.role)))?;
+        let role = Role::parse(&r.role)
+            .ok_or_else(|| Status::invalid_argument(format!("unknown role {:?}", r.role)))?;
         let now = Instant::now();
-        let joined = self.placement.lock().registry.heartbeat(&r.node_id, role, &r.address, r.memory_bytes, now);
+        let serving = r.serving.iter().map(|u| (u.collection, u.shard)).collect();
+        let joined = self.placement.lock().registry.heartbeat(
+            &r.node_id,
+            role,
+            &r.address,
+            r.memory_bytes,
+            serving,
+            now,
+        );
         if joined {
             tracing::info!(node = %r.node_id, role = role.as_str(), address = %r.address, "node joined");
         }
         self.replan(now);
         let p = self.placement.lock();
-        let mine = |plan: &Plan| plan.iter().filter(|(_, n)| **n == r.node_id).map(|(u, _)| unit(u)).collect::<Vec<_>>();
+        let mine = |plan: &Plan| {
+            plan.iter()
+                .filter(|(_, n)| **n == r.node_id)
+                .map(|(u, _)| unit(u))
+                .collect::<Vec<_>>()
+        };
         let assignments = match role {
             Role::Query => mine(&p.query),
             Role::Data => mine(&p.data),
@@ -143,7 +204,10 @@ impl Coord for CoordServer {
         }))
     }
 
-    async fn leave(&self, req: Request<pb::LeaveRequest>) -> Result<Response<pb::LeaveResponse>, Status> {
+    async fn leave(
+        &self,
+        req: Request<pb::LeaveRequest>,
+    ) -> Result<Response<pb::LeaveResponse>, Status> {
         let id = req.into_inner().node_id;
         if self.placement.lock().registry.leave(&id) {
             tracing::info!(node = %id, "node left");

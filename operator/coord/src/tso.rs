@@ -17,10 +17,17 @@ impl Tso {
     }
 
     pub fn now(&self) -> u64 {
-        let physical = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+        let physical = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
         let mut last = self.last.lock();
         let candidate = physical << LOGICAL_BITS;
-        *last = if candidate > *last { candidate } else { *last + 1 };
+        *last = if candidate > *last {
+            candidate
+        } else {
+            *last + 1
+        };
         *last
     }
 

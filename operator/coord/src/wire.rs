@@ -9,10 +9,14 @@ pub fn to_status(e: &CoordError) -> Status {
     match e {
         CoordError::CollectionExists(name) => Status::already_exists(name.clone()),
         CoordError::CollectionNotFound(name) => Status::not_found(name.clone()),
-        CoordError::IndexConflict { .. } | CoordError::Rejected(_) => Status::failed_precondition(msg),
+        CoordError::IndexConflict { .. } | CoordError::Rejected(_) => {
+            Status::failed_precondition(msg)
+        }
         CoordError::StaleCommit(why) => Status::aborted(why.clone()),
         CoordError::Unavailable(_) => Status::unavailable(msg),
-        CoordError::Storage(_) | CoordError::BadManifest { .. } | CoordError::Conflict(_) => Status::internal(msg),
+        CoordError::Storage(_) | CoordError::BadManifest { .. } | CoordError::Conflict(_) => {
+            Status::internal(msg)
+        }
     }
 }
 
@@ -40,7 +44,13 @@ mod tests {
         ] {
             assert_eq!(from_status(&to_status(&e)).to_string(), e.to_string());
         }
-        let conflict = CoordError::IndexConflict { field: "v".into(), existing: "v_idx".into() };
-        assert_eq!(from_status(&to_status(&conflict)).to_string(), conflict.to_string());
+        let conflict = CoordError::IndexConflict {
+            field: "v".into(),
+            existing: "v_idx".into(),
+        };
+        assert_eq!(
+            from_status(&to_status(&conflict)).to_string(),
+            conflict.to_string()
+        );
     }
 }

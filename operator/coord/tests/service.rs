@@ -5,7 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use quarry_coord::{Catalog, CoordServer, Created, LocalMeta, MetaService, NewCollection, RemoteMeta};
+use quarry_coord::{
+    Catalog, CoordServer, Created, LocalMeta, MetaService, NewCollection, RemoteMeta,
+};
 use quarry_proto::internal::coord_server::CoordServer as CoordGrpc;
 use quarry_proto::internal::HeartbeatRequest;
 use quarry_storage::MemoryObjectStore;
@@ -15,10 +17,20 @@ async fn start(lease: Duration) -> String {
     let store = Arc::new(MemoryObjectStore::new());
     let meta = Arc::new(LocalMeta::new(Catalog::open(store).await.unwrap()));
     let server = CoordGrpc::new(CoordServer::new(meta, lease));
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let addr = format!("127.0.0.1:{port}");
     let sock = addr.parse().unwrap();
-    tokio::spawn(async move { tonic::transport::Server::builder().add_service(server).serve(sock).await.unwrap() });
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(server)
+            .serve(sock)
+            .await
+            .unwrap()
+    });
     for _ in 0..100 {
         if tokio::net::TcpStream::connect(&addr).await.is_ok() {
             break;
@@ -44,7 +56,13 @@ fn schema() -> CollectionSchema {
 }
 
 fn beat(id: &str, role: &str) -> HeartbeatRequest {
-    HeartbeatRequest { node_id: id.into(), role: role.into(), address: format!("{id}:7000"), memory_bytes: 0 }
+    HeartbeatRequest {
+        node_id: id.into(),
+        role: role.into(),
+        address: format!("{id}:7000"),
+        memory_bytes: 0,
+        serving: vec![],
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -52,15 +70,32 @@ async fn catalog_operations_heartbeats_and_placement() {
     let addr = start(Duration::from_millis(600)).await;
     let a = RemoteMeta::connect(&addr).unwrap();
     let b = RemoteMeta::connect(&addr).unwrap();
-    let req = NewCollection { name: "c".into(), schema: schema(), shards: 2, consistency: ConsistencyLevel::Bounded, properties: vec![] };
-    let Created::New(meta) = a.create_collection(req.clone()).await.unwrap() else { panic!("expected a new collection") };
-    assert!(matches!(b.create_collection(req.clone()).await.unwrap(), Created::Existing(_)), "identical re-create is accepted");
+    let req = NewCollection {
+        name: "c".into(),
+        schema: schema(),
+        shards: 2,
+        consistency: ConsistencyLevel::Bounded,
+        properties: vec![],
+    };
+    let Created::New(meta) = a.create_collection(req.clone()).await.unwrap() else {
+        panic!("expected a new collection")
+    };
+    assert!(
+        matches!(
+            b.create_collection(req.clone()).await.unwrap(),
+            Created::Existing(_)
+        ),
+        "identical re-create is accepted"
+    );
     let mut other = req.clone();
     other.shards = 3;
     let err = b.create_collection(other).await.unwrap_err();
     assert_eq!(err.to_string(), "collection c already exists");
     let first = a.alloc_ids(10).await.unwrap();
-    assert!(b.alloc_ids(1).await.unwrap() >= first + 10, "id ranges never overlap");
+    assert!(
+        b.alloc_ids(1).await.unwrap() >= first + 10,
+        "id ranges never overlap"
+    );
     assert!(a.timestamp() > 0 && b.timestamp() > 0);
 
     // placement: two query nodes share the loaded collection's two shards
@@ -69,9 +104,33 @@ async fn catalog_operations_heartbeats_and_placement() {
     a.set_loaded(meta.id, true, 1).await.unwrap();
     let r1 = b.heartbeat(beat("q1", "query")).await.unwrap();
     let r2 = b.heartbeat(beat("q2", "query")).await.unwrap();
-    assert_eq!((r1.assignments.len(), r2.assignments.len()), (1, 1), "{r1:?} {r2:?}");
+    assert_eq!(
+        (r1.assignments.len(), r2.assignments.len()),
+        (1, 1),
+        "{r1:?} {r2:?}"
+    );
+    assert!(
+        r2.query_routes.is_empty(),
+        "nothing is routed before a node reports it loaded"
+    );
+    b.heartbeat(HeartbeatRequest {
+        serving: r1.assignments.clone(),
+        ..beat("q1", "query")
+    })
+    .await
+    .unwrap();
+    let r2 = b
+        .heartbeat(HeartbeatRequest {
+            serving: r2.assignments.clone(),
+            ..beat("q2", "query")
+        })
+        .await
+        .unwrap();
     assert_eq!(r2.query_routes.len(), 2);
-    assert!(b.snapshot().collections[&meta.id].loaded, "heartbeats refresh the cached catalog");
+    assert!(
+        b.snapshot().collections[&meta.id].loaded,
+        "heartbeats refresh the cached catalog"
+    );
 
     // q2 stops heartbeating: after the lease its shard moves to q1
     for _ in 0..6 {
@@ -80,10 +139,20 @@ async fn catalog_operations_heartbeats_and_placement() {
     }
     let r1 = b.heartbeat(beat("q1", "query")).await.unwrap();
     assert_eq!(r1.assignments.len(), 2, "q1 took over: {r1:?}");
+    let r1 = b
+        .heartbeat(HeartbeatRequest {
+            serving: r1.assignments.clone(),
+            ..beat("q1", "query")
+        })
+        .await
+        .unwrap();
     assert!(r1.query_routes.iter().all(|r| r.node_id == "q1"));
 
     // a bad role is refused, and dropping works through the remote client
     assert!(b.heartbeat(beat("x", "janitor")).await.is_err());
-    assert_eq!(a.drop_collection(meta.id).await.unwrap().map(|m| m.id), Some(meta.id));
+    assert_eq!(
+        a.drop_collection(meta.id).await.unwrap().map(|m| m.id),
+        Some(meta.id)
+    );
     assert!(a.snapshot().collections.is_empty());
 }

@@ -61,7 +61,7 @@ pub struct Route {
     #[prost(string, tag = "3")]
     pub address: ::prost::alloc::string::String,
 }
-#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+#[derive(Clone, PartialEq, ::prost::Message)]
 pub struct HeartbeatRequest {
     #[prost(string, tag = "1")]
     pub node_id: ::prost::alloc::string::String,
@@ -73,6 +73,9 @@ pub struct HeartbeatRequest {
     pub address: ::prost::alloc::string::String,
     #[prost(uint64, tag = "4")]
     pub memory_bytes: u64,
+    /// units this node has loaded and follows (query and data nodes); only these are routed to
+    #[prost(message, repeated, tag = "5")]
+    pub serving: ::prost::alloc::vec::Vec<ShardReplica>,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct HeartbeatResponse {

@@ -30,7 +30,9 @@ pub struct EmbeddedLogOptions {
 
 impl Default for EmbeddedLogOptions {
     fn default() -> Self {
-        Self { segment_bytes: 64 << 20 }
+        Self {
+            segment_bytes: 64 << 20,
+        }
     }
 }
 
@@ -73,7 +75,9 @@ fn frame_crc(offset: u64, payload: &[u8]) -> u32 {
 /// Scans one segment file; returns the frame positions and the length of the valid prefix.
 fn scan(path: &Path, base: u64) -> Result<(Vec<u64>, u64, Option<String>)> {
     let mut data = Vec::new();
-    File::open(path).and_then(|mut f| f.read_to_end(&mut data)).map_err(io_err(path))?;
+    File::open(path)
+        .and_then(|mut f| f.read_to_end(&mut data))
+        .map_err(io_err(path))?;
     let mut positions = Vec::new();
     let mut pos = 0usize;
     while pos < data.len() {
@@ -109,7 +113,12 @@ impl PartitionLog {
         let mut bases: Vec<u64> = fs::read_dir(&dir)
             .map_err(io_err(&dir))?
             .filter_map(|e| e.ok())
-            .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".log")).and_then(|n| n.parse().ok()))
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()
+                    .and_then(|n| n.strip_suffix(".log"))
+                    .and_then(|n| n.parse().ok())
+            })
             .collect();
         bases.sort_unstable();
         if bases.is_empty() {
@@ -123,24 +132,49 @@ impl PartitionLog {
             let (positions, valid_len, problem) = scan(&path, base)?;
             if let Some(reason) = problem {
                 if i != last {
-                    return Err(StorageError::Corrupt { path: path.display().to_string(), position: valid_len, reason });
+                    return Err(StorageError::Corrupt {
+                        path: path.display().to_string(),
+                        position: valid_len,
+                        reason,
+                    });
                 }
                 tracing::warn!(path = %path.display(), position = valid_len, %reason, "cutting torn tail of log segment");
-                let f = OpenOptions::new().write(true).open(&path).map_err(io_err(&path))?;
+                let f = OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map_err(io_err(&path))?;
                 f.set_len(valid_len).map_err(io_err(&path))?;
                 f.sync_all().map_err(io_err(&path))?;
             }
             if let Some(prev) = files.last() {
                 let prev: &SegmentFile = prev;
                 if prev.base + prev.positions.len() as u64 != base {
-                    return Err(StorageError::Corrupt { path: path.display().to_string(), position: 0, reason: "gap between segment files".into() });
+                    return Err(StorageError::Corrupt {
+                        path: path.display().to_string(),
+                        position: 0,
+                        reason: "gap between segment files".into(),
+                    });
                 }
             }
-            files.push(SegmentFile { base, path, positions, len: valid_len });
+            files.push(SegmentFile {
+                base,
+                path,
+                positions,
+                len: valid_len,
+            });
         }
         let active_path = &files.last().unwrap().path;
-        let active = OpenOptions::new().append(true).open(active_path).map_err(io_err(active_path))?;
-        Ok(Self { dir, topic: topic.to_string(), partition, files, active })
+        let active = OpenOptions::new()
+            .append(true)
+            .open(active_path)
+            .map_err(io_err(active_path))?;
+        Ok(Self {
+            dir,
+            topic: topic.to_string(),
+            partition,
+            files,
+            active,
+        })
     }
 
     fn start(&self) -> u64 {
@@ -156,9 +190,20 @@ impl PartitionLog {
         let offset = self.end();
         if self.files.last().unwrap().len >= options.segment_bytes {
             let path = self.dir.join(file_name(offset));
-            self.active = OpenOptions::new().create_new(true).append(true).open(&path).map_err(io_err(&path))?;
-            File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io_err(&self.dir))?;
-            self.files.push(SegmentFile { base: offset, path, positions: Vec::new(), len: 0 });
+            self.active = OpenOptions::new()
+                .create_new(true)
+                .append(true)
+                .open(&path)
+                .map_err(io_err(&path))?;
+            File::open(&self.dir)
+                .and_then(|d| d.sync_all())
+                .map_err(io_err(&self.dir))?;
+            self.files.push(SegmentFile {
+                base: offset,
+                path,
+                positions: Vec::new(),
+                len: 0,
+            });
         }
         let mut frame = Vec::with_capacity(HEADER + payload.len());
         frame.extend_from_slice(&(payload.len() as u32).to_le_bytes());
@@ -176,11 +221,20 @@ impl PartitionLog {
     fn read(&self, from: u64, max: usize) -> Result<Vec<LogEntry>> {
         let (start, end) = (self.start(), self.end());
         if from < start || from > end {
-            return Err(StorageError::OffsetOutOfRange { topic: self.topic.clone(), partition: self.partition, offset: from, start, end });
+            return Err(StorageError::OffsetOutOfRange {
+                topic: self.topic.clone(),
+                partition: self.partition,
+                offset: from,
+                start,
+                end,
+            });
         }
         let mut out = Vec::new();
         let mut offset = from;
-        let first = self.files.partition_point(|f| f.base <= from).saturating_sub(1);
+        let first = self
+            .files
+            .partition_point(|f| f.base <= from)
+            .saturating_sub(1);
         for file in &self.files[first..] {
             if out.len() >= max || offset >= end {
                 break;
@@ -191,8 +245,13 @@ impl PartitionLog {
                 let pos = file.positions[i];
                 let next = file.positions.get(i + 1).copied().unwrap_or(file.len);
                 let mut buf = vec![0u8; (next - pos) as usize];
-                handle.read_exact_at(&mut buf, pos).map_err(io_err(&file.path))?;
-                out.push(LogEntry { offset, payload: Bytes::from(buf).slice(HEADER..) });
+                handle
+                    .read_exact_at(&mut buf, pos)
+                    .map_err(io_err(&file.path))?;
+                out.push(LogEntry {
+                    offset,
+                    payload: Bytes::from(buf).slice(HEADER..),
+                });
                 offset += 1;
             }
         }
@@ -216,16 +275,31 @@ impl EmbeddedLog {
         let mut topics = HashMap::new();
         for entry in fs::read_dir(&root).map_err(io_err(&root))? {
             let entry = entry.map_err(io_err(&root))?;
-            let Some(topic) = entry.file_name().to_str().map(str::to_string) else { continue };
+            let Some(topic) = entry.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
             let meta = entry.path().join(PARTITIONS_FILE);
-            let Ok(text) = fs::read_to_string(&meta) else { continue };
-            let n: u32 = text.trim().parse().map_err(|_| StorageError::Corrupt { path: meta.display().to_string(), position: 0, reason: "bad partition count".into() })?;
+            let Ok(text) = fs::read_to_string(&meta) else {
+                continue;
+            };
+            let n: u32 = text.trim().parse().map_err(|_| StorageError::Corrupt {
+                path: meta.display().to_string(),
+                position: 0,
+                reason: "bad partition count".into(),
+            })?;
             let parts = (0..n)
-                .map(|p| PartitionLog::open(entry.path().join(p.to_string()), &topic, p).map(|l| Arc::new(Mutex::new(l))))
+                .map(|p| {
+                    PartitionLog::open(entry.path().join(p.to_string()), &topic, p)
+                        .map(|l| Arc::new(Mutex::new(l)))
+                })
                 .collect::<Result<Vec<_>>>()?;
             topics.insert(topic, parts);
         }
-        Ok(Self { root, options, topics: RwLock::new(topics) })
+        Ok(Self {
+            root,
+            options,
+            topics: RwLock::new(topics),
+        })
     }
 
     fn partition(&self, topic: &str, partition: u32) -> Result<Arc<Mutex<PartitionLog>>> {
@@ -233,7 +307,10 @@ impl EmbeddedLog {
             .read()
             .get(topic)
             .and_then(|ps| ps.get(partition as usize).cloned())
-            .ok_or_else(|| StorageError::NoSuchLog { topic: topic.to_string(), partition })
+            .ok_or_else(|| StorageError::NoSuchLog {
+                topic: topic.to_string(),
+                partition,
+            })
     }
 
     fn topic_dir(&self, topic: &str) -> Result<PathBuf> {
@@ -254,17 +331,27 @@ impl LogStore for EmbeddedLog {
         let (topic_owned, dir2) = (topic.to_string(), dir.clone());
         let parts = blocking(move || {
             let parts = (0..partitions)
-                .map(|p| PartitionLog::open(dir2.join(p.to_string()), &topic_owned, p).map(|l| Arc::new(Mutex::new(l))))
+                .map(|p| {
+                    PartitionLog::open(dir2.join(p.to_string()), &topic_owned, p)
+                        .map(|l| Arc::new(Mutex::new(l)))
+                })
                 .collect::<Result<Vec<_>>>()?;
             // the partition count is written last: a topic without it was never created
             let meta = dir2.join(PARTITIONS_FILE);
             let mut f = File::create(&meta).map_err(io_err(&meta))?;
-            f.write_all(partitions.to_string().as_bytes()).and_then(|_| f.sync_all()).map_err(io_err(&meta))?;
-            File::open(&dir2).and_then(|d| d.sync_all()).map_err(io_err(&dir2))?;
+            f.write_all(partitions.to_string().as_bytes())
+                .and_then(|_| f.sync_all())
+                .map_err(io_err(&meta))?;
+            File::open(&dir2)
+                .and_then(|d| d.sync_all())
+                .map_err(io_err(&dir2))?;
             Ok(parts)
         })
         .await?;
-        self.topics.write().entry(topic.to_string()).or_insert(parts);
+        self.topics
+            .write()
+            .entry(topic.to_string())
+            .or_insert(parts);
         Ok(())
     }
 
@@ -289,7 +376,13 @@ impl LogStore for EmbeddedLog {
         blocking(move || p.lock().append(&payload, &options)).await
     }
 
-    async fn read(&self, topic: &str, partition: u32, from: u64, max: usize) -> Result<Vec<LogEntry>> {
+    async fn read(
+        &self,
+        topic: &str,
+        partition: u32,
+        from: u64,
+        max: usize,
+    ) -> Result<Vec<LogEntry>> {
         let p = self.partition(topic, partition)?;
         blocking(move || p.lock().read(from, max)).await
     }

@@ -76,16 +76,24 @@ pub struct KafkaLog {
 
 impl std::fmt::Debug for KafkaLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KafkaLog").field("brokers", &self.options.brokers).field("prefix", &self.options.topic_prefix).finish()
+        f.debug_struct("KafkaLog")
+            .field("brokers", &self.options.brokers)
+            .field("prefix", &self.options.topic_prefix)
+            .finish()
     }
 }
 
 fn kerr(context: &str, e: impl std::fmt::Display) -> StorageError {
-    StorageError::Backend { backend: "kafka", message: format!("{context}: {e}") }
+    StorageError::Backend {
+        backend: "kafka",
+        message: format!("{context}: {e}"),
+    }
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| StorageError::Task(e.to_string()))?
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StorageError::Task(e.to_string()))?
 }
 
 impl KafkaLog {
@@ -112,9 +120,21 @@ impl KafkaLog {
         ])
         .create()
         .map_err(|e| kerr("creating producer", e))?;
-        let admin = base(&[]).create().map_err(|e| kerr("creating admin client", e))?;
-        let meta = Arc::new(consumer_config(&base(&[])).create().map_err(|e| kerr("creating consumer", e))?);
-        Ok(Self { options, producer, admin, meta, readers: Mutex::new(HashMap::new()) })
+        let admin = base(&[])
+            .create()
+            .map_err(|e| kerr("creating admin client", e))?;
+        let meta = Arc::new(
+            consumer_config(&base(&[]))
+                .create()
+                .map_err(|e| kerr("creating consumer", e))?,
+        );
+        Ok(Self {
+            options,
+            producer,
+            admin,
+            meta,
+            readers: Mutex::new(HashMap::new()),
+        })
     }
 
     fn topic_name(&self, topic: &str) -> String {
@@ -122,7 +142,9 @@ impl KafkaLog {
     }
 
     fn admin_options(&self) -> AdminOptions {
-        AdminOptions::new().operation_timeout(Some(self.options.timeout)).request_timeout(Some(self.options.timeout))
+        AdminOptions::new()
+            .operation_timeout(Some(self.options.timeout))
+            .request_timeout(Some(self.options.timeout))
     }
 
     /// The number of partitions of a topic, or `None` when it does not exist.
@@ -130,12 +152,20 @@ impl KafkaLog {
         let meta = self.meta.clone();
         let (name, timeout) = (name.to_string(), self.options.timeout);
         blocking(move || {
-            let md = meta.fetch_metadata(Some(&name), timeout).map_err(|e| kerr("fetching metadata", e))?;
-            let Some(t) = md.topics().iter().find(|t| t.name() == name) else { return Ok(None) };
+            let md = meta
+                .fetch_metadata(Some(&name), timeout)
+                .map_err(|e| kerr("fetching metadata", e))?;
+            let Some(t) = md.topics().iter().find(|t| t.name() == name) else {
+                return Ok(None);
+            };
             match t.error() {
                 None if !t.partitions().is_empty() => Ok(Some(t.partitions().len() as u32)),
                 None => Ok(None),
-                Some(e) if RDKafkaErrorCode::from(e) == RDKafkaErrorCode::UnknownTopicOrPartition => Ok(None),
+                Some(e)
+                    if RDKafkaErrorCode::from(e) == RDKafkaErrorCode::UnknownTopicOrPartition =>
+                {
+                    Ok(None)
+                }
                 Some(e) => Err(kerr("topic metadata", RDKafkaErrorCode::from(e))),
             }
         })
@@ -146,7 +176,10 @@ impl KafkaLog {
         let name = self.topic_name(topic);
         match self.partitions(&name).await? {
             Some(n) if partition < n => Ok(name),
-            _ => Err(StorageError::NoSuchLog { topic: topic.to_string(), partition }),
+            _ => Err(StorageError::NoSuchLog {
+                topic: topic.to_string(),
+                partition,
+            }),
         }
     }
 
@@ -160,8 +193,13 @@ impl KafkaLog {
         for (k, v) in &self.options.client_properties {
             c.set(k, v);
         }
-        let consumer = consumer_config(&c).create().map_err(|e| kerr("creating consumer", e))?;
-        let r = Arc::new(Mutex::new(Reader { consumer, last_seen: None }));
+        let consumer = consumer_config(&c)
+            .create()
+            .map_err(|e| kerr("creating consumer", e))?;
+        let r = Arc::new(Mutex::new(Reader {
+            consumer,
+            last_seen: None,
+        }));
         readers.insert((name.to_string(), partition), r.clone());
         Ok(r)
     }
@@ -184,8 +222,14 @@ fn consumer_config(base: &ClientConfig) -> ClientConfig {
         .set("enable.partition.eof", "true")
         .set("auto.offset.reset", "error")
         .set("fetch.wait.max.ms", "50")
-        .set("fetch.message.max.bytes", (MAX_RECORD_BYTES + 1024).to_string())
-        .set("receive.message.max.bytes", (2 * MAX_RECORD_BYTES).to_string());
+        .set(
+            "fetch.message.max.bytes",
+            (MAX_RECORD_BYTES + 1024).to_string(),
+        )
+        .set(
+            "receive.message.max.bytes",
+            (2 * MAX_RECORD_BYTES).to_string(),
+        );
     c
 }
 
@@ -199,11 +243,22 @@ enum Polled {
 /// Reads up to `max` records from the reader's position until the end-of-partition signal, a
 /// full batch, or `idle` without progress after the first record (which may take `first`: a
 /// new consumer has to connect and fetch).
-fn poll_records(reader: &mut Reader, name: &str, partition: u32, from: u64, max: usize, wait: (Duration, Duration)) -> Result<Polled> {
+fn poll_records(
+    reader: &mut Reader,
+    name: &str,
+    partition: u32,
+    from: u64,
+    max: usize,
+    wait: (Duration, Duration),
+) -> Result<Polled> {
     let (first, idle) = wait;
     let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(name, partition as i32, Offset::Offset(from as i64)).map_err(|e| kerr("assign", e))?;
-    reader.consumer.assign(&tpl).map_err(|e| kerr("assign", e))?;
+    tpl.add_partition_offset(name, partition as i32, Offset::Offset(from as i64))
+        .map_err(|e| kerr("assign", e))?;
+    reader
+        .consumer
+        .assign(&tpl)
+        .map_err(|e| kerr("assign", e))?;
     let mut out = Vec::new();
     let mut deadline = Instant::now() + first;
     while out.len() < max {
@@ -221,14 +276,22 @@ fn poll_records(reader: &mut Reader, name: &str, partition: u32, from: u64, max:
                 if offset < from + out.len() as u64 {
                     continue; // a stale record from before a re-assign
                 }
-                out.push(LogEntry { offset, payload: Bytes::copy_from_slice(m.payload().unwrap_or_default()) });
+                out.push(LogEntry {
+                    offset,
+                    payload: Bytes::copy_from_slice(m.payload().unwrap_or_default()),
+                });
                 reader.last_seen = reader.last_seen.max(Some(offset));
                 deadline = Instant::now() + idle;
             }
-            Some(Err(KafkaError::PartitionEOF(p))) if p == partition as i32 => return Ok(Polled::Records(out)),
+            Some(Err(KafkaError::PartitionEOF(p))) if p == partition as i32 => {
+                return Ok(Polled::Records(out))
+            }
             Some(Err(KafkaError::PartitionEOF(_))) => continue,
             Some(Err(KafkaError::MessageConsumption(code)))
-                if matches!(code, RDKafkaErrorCode::AutoOffsetReset | RDKafkaErrorCode::OffsetOutOfRange) =>
+                if matches!(
+                    code,
+                    RDKafkaErrorCode::AutoOffsetReset | RDKafkaErrorCode::OffsetOutOfRange
+                ) =>
             {
                 return Ok(Polled::OutOfRange);
             }
@@ -240,8 +303,16 @@ fn poll_records(reader: &mut Reader, name: &str, partition: u32, from: u64, max:
 
 /// The real end of a partition: the broker's "latest" offset, then forward to the last record
 /// (tansu 0.6 reports the base offset of the last batch as "latest").
-fn true_end(reader: &mut Reader, meta: &BaseConsumer, name: &str, partition: u32, wait: (Duration, Duration)) -> Result<u64> {
-    let (_, reported) = meta.fetch_watermarks(name, partition as i32, wait.0).map_err(|e| kerr("watermarks", e))?;
+fn true_end(
+    reader: &mut Reader,
+    meta: &BaseConsumer,
+    name: &str,
+    partition: u32,
+    wait: (Duration, Duration),
+) -> Result<u64> {
+    let (_, reported) = meta
+        .fetch_watermarks(name, partition as i32, wait.0)
+        .map_err(|e| kerr("watermarks", e))?;
     let mut end = reported.max(0) as u64;
     loop {
         match poll_records(reader, name, partition, end, 10_000, wait)? {
@@ -249,14 +320,32 @@ fn true_end(reader: &mut Reader, meta: &BaseConsumer, name: &str, partition: u32
                 Some(last) => end = last.offset + 1,
                 None => return Ok(end),
             },
-            Polled::OutOfRange => return Err(kerr("finding the log end", format!("{name}/{partition}: offset {end} out of range"))),
+            Polled::OutOfRange => {
+                return Err(kerr(
+                    "finding the log end",
+                    format!("{name}/{partition}: offset {end} out of range"),
+                ))
+            }
         }
     }
 }
 
-fn out_of_range(meta: &BaseConsumer, topic: &str, name: &str, partition: u32, offset: u64, timeout: Duration) -> StorageError {
+fn out_of_range(
+    meta: &BaseConsumer,
+    topic: &str,
+    name: &str,
+    partition: u32,
+    offset: u64,
+    timeout: Duration,
+) -> StorageError {
     match meta.fetch_watermarks(name, partition as i32, timeout) {
-        Ok((low, high)) => StorageError::OffsetOutOfRange { topic: topic.to_string(), partition, offset, start: low as u64, end: high as u64 },
+        Ok((low, high)) => StorageError::OffsetOutOfRange {
+            topic: topic.to_string(),
+            partition,
+            offset,
+            start: low as u64,
+            end: high as u64,
+        },
         Err(e) => kerr("watermarks", e),
     }
 }
@@ -268,19 +357,39 @@ impl LogStore for KafkaLog {
         let max_bytes = (MAX_RECORD_BYTES + 1024).to_string();
         let started = Instant::now();
         loop {
-            let new = NewTopic::new(&name, partitions as i32, TopicReplication::Fixed(self.options.replication_factor))
-                .set("max.message.bytes", &max_bytes)
-                .set("retention.ms", "-1")
-                .set("retention.bytes", "-1");
-            let results = self.admin.create_topics([&new], &self.admin_options()).await.map_err(|e| kerr("create topic", e))?;
+            let new = NewTopic::new(
+                &name,
+                partitions as i32,
+                TopicReplication::Fixed(self.options.replication_factor),
+            )
+            .set("max.message.bytes", &max_bytes)
+            .set("retention.ms", "-1")
+            .set("retention.bytes", "-1");
+            let results = self
+                .admin
+                .create_topics([&new], &self.admin_options())
+                .await
+                .map_err(|e| kerr("create topic", e))?;
             match results.into_iter().next() {
                 Some(Ok(_)) | None => break,
-                Some(Err((_, RDKafkaErrorCode::TopicAlreadyExists))) => match self.partitions(&name).await? {
+                Some(Err((_, RDKafkaErrorCode::TopicAlreadyExists))) => match self
+                    .partitions(&name)
+                    .await?
+                {
                     Some(n) if n == partitions => break,
-                    Some(n) => return Err(kerr("create topic", format!("{name} exists with {n} partitions, wanted {partitions}"))),
+                    Some(n) => {
+                        return Err(kerr(
+                            "create topic",
+                            format!("{name} exists with {n} partitions, wanted {partitions}"),
+                        ))
+                    }
                     // still being deleted: wait for the deletion to finish
-                    None if started.elapsed() < self.options.timeout => tokio::time::sleep(Duration::from_millis(200)).await,
-                    None => return Err(kerr("create topic", format!("{name} is stuck in deletion"))),
+                    None if started.elapsed() < self.options.timeout => {
+                        tokio::time::sleep(Duration::from_millis(200)).await
+                    }
+                    None => {
+                        return Err(kerr("create topic", format!("{name} is stuck in deletion")))
+                    }
                 },
                 Some(Err((_, code))) => return Err(kerr("create topic", code)),
             }
@@ -288,7 +397,10 @@ impl LogStore for KafkaLog {
         // metadata can lag behind the admin answer on some brokers: wait until it shows
         while self.partitions(&name).await? != Some(partitions) {
             if started.elapsed() > self.options.timeout {
-                return Err(kerr("create topic", format!("{name} did not appear in metadata")));
+                return Err(kerr(
+                    "create topic",
+                    format!("{name} did not appear in metadata"),
+                ));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -299,7 +411,11 @@ impl LogStore for KafkaLog {
     async fn delete_topic(&self, topic: &str) -> Result<()> {
         let name = self.topic_name(topic);
         self.forget_readers(&name);
-        let results = self.admin.delete_topics(&[&name], &self.admin_options()).await.map_err(|e| kerr("delete topic", e))?;
+        let results = self
+            .admin
+            .delete_topics(&[&name], &self.admin_options())
+            .await
+            .map_err(|e| kerr("delete topic", e))?;
         match results.into_iter().next() {
             Some(Ok(_)) | None | Some(Err((_, RDKafkaErrorCode::UnknownTopicOrPartition))) => {}
             Some(Err((_, code))) => return Err(kerr("delete topic", code)),
@@ -307,7 +423,10 @@ impl LogStore for KafkaLog {
         let started = Instant::now();
         while self.partitions(&name).await?.is_some() {
             if started.elapsed() > self.options.timeout {
-                return Err(kerr("delete topic", format!("{name} still listed after deletion")));
+                return Err(kerr(
+                    "delete topic",
+                    format!("{name} still listed after deletion"),
+                ));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -317,14 +436,22 @@ impl LogStore for KafkaLog {
 
     async fn append(&self, topic: &str, partition: u32, payload: Bytes) -> Result<u64> {
         let name = self.check_partition(topic, partition).await?;
-        let record = FutureRecord::<(), [u8]>::to(&name).partition(partition as i32).payload(&payload[..]);
+        let record = FutureRecord::<(), [u8]>::to(&name)
+            .partition(partition as i32)
+            .payload(&payload[..]);
         match self.producer.send(record, self.options.timeout).await {
             Ok(d) => Ok(d.offset as u64),
             Err((e, _)) => Err(kerr("produce", e)),
         }
     }
 
-    async fn read(&self, topic: &str, partition: u32, from: u64, max: usize) -> Result<Vec<LogEntry>> {
+    async fn read(
+        &self,
+        topic: &str,
+        partition: u32,
+        from: u64,
+        max: usize,
+    ) -> Result<Vec<LogEntry>> {
         let name = self.check_partition(topic, partition).await?;
         let reader = self.reader(&name, partition)?;
         let (meta, wait, topic) = (self.meta.clone(), self.wait(), topic.to_string());
@@ -338,7 +465,9 @@ impl LogStore for KafkaLog {
             }
             match poll_records(&mut reader, &name, partition, from, max.max(1), wait)? {
                 Polled::Records(records) => Ok(records),
-                Polled::OutOfRange => Err(out_of_range(&meta, &topic, &name, partition, from, wait.0)),
+                Polled::OutOfRange => {
+                    Err(out_of_range(&meta, &topic, &name, partition, from, wait.0))
+                }
             }
         })
         .await
@@ -357,10 +486,13 @@ impl LogStore for KafkaLog {
         // keeps them, which is allowed (backends may keep more than asked).
         let name = self.check_partition(topic, partition).await?;
         let mut tpl = TopicPartitionList::new();
-        tpl.add_partition_offset(&name, partition as i32, Offset::Offset(offset as i64)).map_err(|e| kerr("delete records", e))?;
+        tpl.add_partition_offset(&name, partition as i32, Offset::Offset(offset as i64))
+            .map_err(|e| kerr("delete records", e))?;
         match self.admin.delete_records(&tpl, &self.admin_options()).await {
             Ok(_) => {}
-            Err(e) => tracing::warn!(topic = %name, partition, offset, error = %e, "broker did not delete records; keeping them"),
+            Err(e) => {
+                tracing::warn!(topic = %name, partition, offset, error = %e, "broker did not delete records; keeping them")
+            }
         }
         Ok(())
     }

@@ -24,12 +24,20 @@ impl MemoryLog {
         Self::default()
     }
 
-    fn with<T>(&self, topic: &str, partition: u32, f: impl FnOnce(&mut Partition) -> Result<T>) -> Result<T> {
+    fn with<T>(
+        &self,
+        topic: &str,
+        partition: u32,
+        f: impl FnOnce(&mut Partition) -> Result<T>,
+    ) -> Result<T> {
         let mut topics = self.topics.lock();
         let p = topics
             .get_mut(topic)
             .and_then(|ps| ps.get_mut(partition as usize))
-            .ok_or_else(|| StorageError::NoSuchLog { topic: topic.to_string(), partition })?;
+            .ok_or_else(|| StorageError::NoSuchLog {
+                topic: topic.to_string(),
+                partition,
+            })?;
         f(p)
     }
 }
@@ -38,7 +46,9 @@ impl MemoryLog {
 impl LogStore for MemoryLog {
     async fn create_topic(&self, topic: &str, partitions: u32) -> Result<()> {
         let mut topics = self.topics.lock();
-        topics.entry(topic.to_string()).or_insert_with(|| (0..partitions).map(|_| Partition::default()).collect());
+        topics
+            .entry(topic.to_string())
+            .or_insert_with(|| (0..partitions).map(|_| Partition::default()).collect());
         Ok(())
     }
 
@@ -54,14 +64,34 @@ impl LogStore for MemoryLog {
         })
     }
 
-    async fn read(&self, topic: &str, partition: u32, from: u64, max: usize) -> Result<Vec<LogEntry>> {
+    async fn read(
+        &self,
+        topic: &str,
+        partition: u32,
+        from: u64,
+        max: usize,
+    ) -> Result<Vec<LogEntry>> {
         self.with(topic, partition, |p| {
             let end = p.start + p.records.len() as u64;
             if from < p.start || from > end {
-                return Err(StorageError::OffsetOutOfRange { topic: topic.to_string(), partition, offset: from, start: p.start, end });
+                return Err(StorageError::OffsetOutOfRange {
+                    topic: topic.to_string(),
+                    partition,
+                    offset: from,
+                    start: p.start,
+                    end,
+                });
             }
             let skip = (from - p.start) as usize;
-            Ok(p.records[skip..].iter().take(max).enumerate().map(|(i, payload)| LogEntry { offset: from + i as u64, payload: payload.clone() }).collect())
+            Ok(p.records[skip..]
+                .iter()
+                .take(max)
+                .enumerate()
+                .map(|(i, payload)| LogEntry {
+                    offset: from + i as u64,
+                    payload: payload.clone(),
+                })
+                .collect())
         })
     }
 

@@ -28,7 +28,13 @@ pub trait LogStore: Send + Sync + std::fmt::Debug {
     async fn append(&self, topic: &str, partition: u32, payload: Bytes) -> Result<u64>;
     /// Reads up to `max` records starting at offset `from`. Reading at the end returns nothing;
     /// reading below the retained start or beyond the end fails with `OffsetOutOfRange`.
-    async fn read(&self, topic: &str, partition: u32, from: u64, max: usize) -> Result<Vec<LogEntry>>;
+    async fn read(
+        &self,
+        topic: &str,
+        partition: u32,
+        from: u64,
+        max: usize,
+    ) -> Result<Vec<LogEntry>>;
     /// The offset the next appended record will get (the high watermark).
     async fn end_offset(&self, topic: &str, partition: u32) -> Result<u64>;
     /// Lets the log drop records below `offset` (they are persisted elsewhere). Backends may

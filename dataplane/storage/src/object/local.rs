@@ -28,12 +28,18 @@ impl LocalObjectStore {
         // leftovers of writes interrupted by a crash
         let _ = fs::remove_dir_all(&tmp);
         fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
-        Ok(Self { root, tmp_seq: AtomicU64::new(0) })
+        Ok(Self {
+            root,
+            tmp_seq: AtomicU64::new(0),
+        })
     }
 
     fn write_tmp(&self, data: &[u8]) -> Result<PathBuf> {
         let n = self.tmp_seq.fetch_add(1, Ordering::Relaxed);
-        let tmp = self.root.join(TMP_DIR).join(format!("{}-{n}", std::process::id()));
+        let tmp = self
+            .root
+            .join(TMP_DIR)
+            .join(format!("{}-{n}", std::process::id()));
         let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
         f.write_all(data).map_err(io_err(&tmp))?;
         f.sync_all().map_err(io_err(&tmp))?;
@@ -52,7 +58,9 @@ impl LocalObjectStore {
 
 fn sync_parent(path: &Path) -> Result<()> {
     if let Some(parent) = path.parent() {
-        File::open(parent).and_then(|d| d.sync_all()).map_err(io_err(parent))?;
+        File::open(parent)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err(parent))?;
     }
     Ok(())
 }
@@ -66,7 +74,11 @@ fn list_into(root: &Path, dir: &Path, prefix: &str, out: &mut Vec<String>) -> Re
     for entry in entries {
         let entry = entry.map_err(io_err(dir))?;
         let path = entry.path();
-        let rel = path.strip_prefix(root).expect("below root").to_string_lossy().replace('\\', "/");
+        let rel = path
+            .strip_prefix(root)
+            .expect("below root")
+            .to_string_lossy()
+            .replace('\\', "/");
         if rel == TMP_DIR {
             continue;
         }
@@ -105,7 +117,9 @@ impl ObjectStore for LocalObjectStore {
             let _ = fs::remove_file(&tmp);
             match linked {
                 Ok(()) => sync_parent(&target),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(StorageError::AlreadyExists(key)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    Err(StorageError::AlreadyExists(key))
+                }
                 Err(e) => Err(io_err(&target)(e)),
             }
         })

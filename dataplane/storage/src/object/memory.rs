@@ -38,12 +38,20 @@ impl ObjectStore for MemoryObjectStore {
     }
 
     async fn get(&self, key: &str) -> Result<Bytes> {
-        self.objects.lock().get(key).cloned().ok_or_else(|| StorageError::NotFound(key.to_string()))
+        self.objects
+            .lock()
+            .get(key)
+            .cloned()
+            .ok_or_else(|| StorageError::NotFound(key.to_string()))
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>> {
         let objects = self.objects.lock();
-        Ok(objects.range(prefix.to_string()..).take_while(|(k, _)| k.starts_with(prefix)).map(|(k, _)| k.clone()).collect())
+        Ok(objects
+            .range(prefix.to_string()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, _)| k.clone())
+            .collect())
     }
 
     async fn delete(&self, key: &str) -> Result<()> {

@@ -29,7 +29,9 @@ pub(crate) fn check_key(key: &str) -> Result<()> {
     let bad = key.is_empty()
         || key.starts_with('/')
         || key.ends_with('/')
-        || key.split('/').any(|p| p.is_empty() || p == "." || p == "..");
+        || key
+            .split('/')
+            .any(|p| p.is_empty() || p == "." || p == "..");
     if bad {
         return Err(StorageError::InvalidKey(key.to_string()));
     }

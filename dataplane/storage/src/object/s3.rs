@@ -62,7 +62,10 @@ pub struct S3ObjectStore {
 
 impl std::fmt::Debug for S3ObjectStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("S3ObjectStore").field("bucket", &self.options.bucket).field("prefix", &self.options.prefix).finish()
+        f.debug_struct("S3ObjectStore")
+            .field("bucket", &self.options.bucket)
+            .field("prefix", &self.options.prefix)
+            .finish()
     }
 }
 
@@ -71,7 +74,10 @@ fn s3err<E: std::fmt::Debug>(op: &str, key: &str, e: &SdkError<E>) -> StorageErr
         SdkError::ServiceError(s) => format!("status {}: {:?}", s.raw().status().as_u16(), s.err()),
         other => format!("{other:?}"),
     };
-    StorageError::Backend { backend: "s3", message: format!("{op} {key}: {detail}") }
+    StorageError::Backend {
+        backend: "s3",
+        message: format!("{op} {key}: {detail}"),
+    }
 }
 
 fn status<E>(e: &SdkError<E>) -> Option<u16> {
@@ -92,20 +98,40 @@ impl S3ObjectStore {
             .region(Region::new(options.region.clone()))
             .credentials_provider(creds)
             .force_path_style(options.path_style)
-            .retry_config(RetryConfig::standard().with_max_attempts(options.max_attempts).with_initial_backoff(Duration::from_millis(100)));
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(options.max_attempts)
+                    .with_initial_backoff(Duration::from_millis(100)),
+            );
         if let Some(endpoint) = &options.endpoint {
             conf = conf.endpoint_url(endpoint);
         }
-        Self { client: Client::from_conf(conf.build()), options }
+        Self {
+            client: Client::from_conf(conf.build()),
+            options,
+        }
     }
 
     /// Creates the bucket when it does not exist (development and tests; production buckets are
     /// provisioned outside Quarry).
     pub async fn ensure_bucket(&self) -> Result<()> {
-        if self.client.head_bucket().bucket(&self.options.bucket).send().await.is_ok() {
+        if self
+            .client
+            .head_bucket()
+            .bucket(&self.options.bucket)
+            .send()
+            .await
+            .is_ok()
+        {
             return Ok(());
         }
-        match self.client.create_bucket().bucket(&self.options.bucket).send().await {
+        match self
+            .client
+            .create_bucket()
+            .bucket(&self.options.bucket)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if matches!(status(&e), Some(409)) => Ok(()),
             Err(e) => Err(s3err("create bucket", &self.options.bucket, &e)),
@@ -122,7 +148,14 @@ impl S3ObjectStore {
 
     async fn put_multipart(&self, full: &str, data: Bytes) -> Result<()> {
         let bucket = &self.options.bucket;
-        let created = self.client.create_multipart_upload().bucket(bucket).key(full).send().await.map_err(|e| s3err("start upload", full, &e))?;
+        let created = self
+            .client
+            .create_multipart_upload()
+            .bucket(bucket)
+            .key(full)
+            .send()
+            .await
+            .map_err(|e| s3err("start upload", full, &e))?;
         let upload_id = created.upload_id().unwrap_or_default().to_string();
         let result = async {
             let mut parts = Vec::new();
@@ -139,9 +172,16 @@ impl S3ObjectStore {
                     .send()
                     .await
                     .map_err(|e| s3err("upload part", full, &e))?;
-                parts.push(CompletedPart::builder().part_number(n).set_e_tag(part.e_tag().map(str::to_string)).build());
+                parts.push(
+                    CompletedPart::builder()
+                        .part_number(n)
+                        .set_e_tag(part.e_tag().map(str::to_string))
+                        .build(),
+                );
             }
-            let done = CompletedMultipartUpload::builder().set_parts(Some(parts)).build();
+            let done = CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build();
             self.client
                 .complete_multipart_upload()
                 .bucket(bucket)
@@ -155,7 +195,14 @@ impl S3ObjectStore {
         }
         .await;
         if result.is_err() {
-            let _ = self.client.abort_multipart_upload().bucket(bucket).key(full).upload_id(&upload_id).send().await;
+            let _ = self
+                .client
+                .abort_multipart_upload()
+                .bucket(bucket)
+                .key(full)
+                .upload_id(&upload_id)
+                .send()
+                .await;
         }
         result
     }
@@ -196,7 +243,9 @@ impl ObjectStore for S3ObjectStore {
                 .await;
             match sent {
                 Ok(_) => return Ok(()),
-                Err(e) if status(&e) == Some(412) => return Err(StorageError::AlreadyExists(key.to_string())),
+                Err(e) if status(&e) == Some(412) => {
+                    return Err(StorageError::AlreadyExists(key.to_string()))
+                }
                 // 409: a concurrent conditional write is in flight; its outcome decides ours
                 Err(e) if status(&e) == Some(409) => {
                     tokio::time::sleep(backoff).await;
@@ -205,30 +254,68 @@ impl ObjectStore for S3ObjectStore {
                 Err(e) => return Err(s3err("conditional put", &full, &e)),
             }
         }
-        Err(StorageError::Backend { backend: "s3", message: format!("conditional put {full}: kept conflicting") })
+        Err(StorageError::Backend {
+            backend: "s3",
+            message: format!("conditional put {full}: kept conflicting"),
+        })
     }
 
     async fn get(&self, key: &str) -> Result<Bytes> {
         check_key(key)?;
         let full = self.full_key(key);
-        let out = match self.client.get_object().bucket(&self.options.bucket).key(&full).send().await {
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&self.options.bucket)
+            .key(&full)
+            .send()
+            .await
+        {
             Ok(out) => out,
-            Err(e) if status(&e) == Some(404) => return Err(StorageError::NotFound(key.to_string())),
+            Err(e) if status(&e) == Some(404) => {
+                return Err(StorageError::NotFound(key.to_string()))
+            }
             Err(e) => return Err(s3err("get", &full, &e)),
         };
-        let body = out.body.collect().await.map_err(|e| StorageError::Backend { backend: "s3", message: format!("get {full}: {e}") })?;
+        let body = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| StorageError::Backend {
+                backend: "s3",
+                message: format!("get {full}: {e}"),
+            })?;
         Ok(body.into_bytes())
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>> {
         let full = self.full_key(prefix);
-        let full = if prefix.is_empty() && !self.options.prefix.is_empty() { format!("{}/", self.options.prefix) } else { full };
-        let strip = if self.options.prefix.is_empty() { 0 } else { self.options.prefix.len() + 1 };
+        let full = if prefix.is_empty() && !self.options.prefix.is_empty() {
+            format!("{}/", self.options.prefix)
+        } else {
+            full
+        };
+        let strip = if self.options.prefix.is_empty() {
+            0
+        } else {
+            self.options.prefix.len() + 1
+        };
         let mut keys = Vec::new();
-        let mut pages = self.client.list_objects_v2().bucket(&self.options.bucket).prefix(&full).into_paginator().send();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.options.bucket)
+            .prefix(&full)
+            .into_paginator()
+            .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| s3err("list", &full, &e))?;
-            keys.extend(page.contents().iter().filter_map(|o| o.key()).map(|k| k[strip..].to_string()));
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key())
+                    .map(|k| k[strip..].to_string()),
+            );
         }
         keys.sort();
         Ok(keys)
@@ -237,7 +324,14 @@ impl ObjectStore for S3ObjectStore {
     async fn delete(&self, key: &str) -> Result<()> {
         check_key(key)?;
         let full = self.full_key(key);
-        match self.client.delete_object().bucket(&self.options.bucket).key(&full).send().await {
+        match self
+            .client
+            .delete_object()
+            .bucket(&self.options.bucket)
+            .key(&full)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if status(&e) == Some(404) => Ok(()),
             Err(e) => Err(s3err("delete", &full, &e)),

@@ -1,0 +1,369 @@
+//! The roles of a cluster as processes: `coordinator`, `proxy`, `querynode`, `datanode` and
+//! `indexnode`. Every role serves `/healthz`, `/readyz` and `/metrics` on its HTTP port, and
+//! leaves the cluster cleanly on SIGTERM (its shards move to others at once).
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use quarry_coord::{Catalog, CoordServer, LocalMeta, MetaService, RemoteMeta};
+use quarry_engine::{Engine, EngineOptions, Mode, Router};
+use quarry_proto::internal::coord_server::CoordServer as CoordGrpc;
+use quarry_proto::internal::worker_server::WorkerServer;
+use quarry_proto::internal::{HeartbeatRequest, ShardReplica};
+use quarry_proto::service::milvus_service_server::MilvusServiceServer;
+use tonic::transport::server::TcpIncoming;
+
+use crate::config::{self, LogConfig, StorageArgs};
+use crate::metrics::Metrics;
+use crate::router::GrpcRouter;
+use crate::worker::WorkerService;
+use crate::{http, service, shutdown_signal, MAX_MESSAGE};
+
+const HEARTBEAT: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct CoordinatorArgs {
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// Directory of the local object store, when S3 is not configured (single host only).
+    #[arg(long, env = "QUARRY_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    #[arg(long, env = "QUARRY_LISTEN", default_value = "0.0.0.0")]
+    pub listen: IpAddr,
+    /// Internal gRPC port (the Coord service).
+    #[arg(long, env = "QUARRY_PORT", default_value_t = 19531)]
+    pub port: u16,
+    #[arg(long, env = "QUARRY_HTTP_PORT", default_value_t = 9091)]
+    pub http_port: u16,
+    /// A node that misses heartbeats for this long loses its shards.
+    #[arg(long, env = "QUARRY_LEASE_MS", default_value_t = 5000)]
+    pub lease_ms: u64,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct NodeArgs {
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// Directory of the local object store, when S3 is not configured (single host only).
+    #[arg(long, env = "QUARRY_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// The coordinator's internal address.
+    #[arg(long, env = "QUARRY_COORDINATOR", default_value = "127.0.0.1:19531")]
+    pub coordinator: String,
+    #[arg(long, env = "QUARRY_LISTEN", default_value = "0.0.0.0")]
+    pub listen: IpAddr,
+    /// gRPC port: the Milvus API on proxies (default 19530), the internal Worker API on query
+    /// and data nodes (default: any free port).
+    #[arg(long, env = "QUARRY_PORT")]
+    pub port: Option<u16>,
+    #[arg(long, env = "QUARRY_HTTP_PORT", default_value_t = 9091)]
+    pub http_port: u16,
+    /// Address other processes reach this node at (default 127.0.0.1:<port>; in Kubernetes the
+    /// pod IP).
+    #[arg(long, env = "QUARRY_ADVERTISE")]
+    pub advertise: Option<String>,
+    /// Stable node name (default: role-pid).
+    #[arg(long, env = "QUARRY_NODE_ID")]
+    pub node_id: Option<String>,
+    /// Data nodes seal a shard's growing data into a segment at this many rows.
+    #[arg(long, env = "QUARRY_SEGMENT_ROWS", default_value_t = 500_000)]
+    pub segment_rows: usize,
+}
+
+pub async fn coordinator(args: CoordinatorArgs) -> anyhow::Result<()> {
+    let (_, store_config) = args.storage.resolve()?;
+    let store = config::open_store(&store_config, &args.data_dir).await?;
+    let meta = Arc::new(LocalMeta::new(
+        Catalog::open(store).await.context("opening the catalog")?,
+    ));
+    tracing::info!(
+        version = meta.snapshot().version,
+        collections = meta.snapshot().collections.len(),
+        "catalog loaded"
+    );
+    let ready = Arc::new(AtomicBool::new(true));
+    http::serve(
+        SocketAddr::new(args.listen, args.http_port),
+        Arc::new(Metrics::new()),
+        ready,
+    )
+    .await?;
+    let server = CoordGrpc::new(CoordServer::new(meta, Duration::from_millis(args.lease_ms)))
+        .max_decoding_message_size(MAX_MESSAGE)
+        .max_encoding_message_size(MAX_MESSAGE);
+    let addr = SocketAddr::new(args.listen, args.port);
+    tracing::info!(grpc = %addr, "quarry coordinator listening");
+    tonic::transport::Server::builder()
+        .add_service(server)
+        .serve_with_shutdown(addr, shutdown_signal())
+        .await
+        .context("grpc server")?;
+    tracing::info!("coordinator stopped");
+    Ok(())
+}
+
+/// Runs a proxy, query node, data node or index node until SIGTERM.
+pub async fn node(mode: Mode, args: NodeArgs) -> anyhow::Result<()> {
+    let (log_config, store_config) = args.storage.resolve()?;
+    if matches!(log_config, LogConfig::Embedded) {
+        bail!("cluster roles share one log: configure Kafka ([log] kind = \"kafka\" or --kafka-brokers)");
+    }
+    let (store, log) = config::open_backends(&log_config, &store_config, &args.data_dir).await?;
+    let remote = Arc::new(RemoteMeta::connect(&args.coordinator)?);
+    let role = match mode {
+        Mode::Proxy => "proxy",
+        Mode::QueryNode => "query",
+        Mode::DataNode => "data",
+        Mode::IndexNode => "index",
+        Mode::Standalone => bail!("standalone is not a cluster role"),
+    };
+    let node_id = args
+        .node_id
+        .clone()
+        .unwrap_or_else(|| format!("{role}-{}", std::process::id()));
+
+    // the gRPC listener first, so that the advertised address carries the real port
+    let default_port = if mode == Mode::Proxy { 19530 } else { 0 };
+    let listener = tokio::net::TcpListener::bind(SocketAddr::new(
+        args.listen,
+        args.port.unwrap_or(default_port),
+    ))
+    .await
+    .context("binding the grpc port")?;
+    let port = listener.local_addr()?.port();
+    let advertise = args
+        .advertise
+        .clone()
+        .unwrap_or_else(|| format!("127.0.0.1:{port}"));
+
+    let router = (mode == Mode::Proxy).then(|| Arc::new(GrpcRouter::default()));
+    let options = EngineOptions {
+        segment_rows: args.segment_rows,
+        mode,
+        ..Default::default()
+    };
+    let meta: Arc<dyn MetaService> = remote.clone();
+    let engine = Engine::open_cluster(
+        meta,
+        store,
+        log,
+        options,
+        router.clone().map(|r| r as Arc<dyn Router>),
+    )
+    .await
+    .context("opening the engine")?;
+
+    let ready = Arc::new(AtomicBool::new(false));
+    let metrics = Arc::new(Metrics::new());
+    http::serve(
+        SocketAddr::new(args.listen, args.http_port),
+        metrics.clone(),
+        ready.clone(),
+    )
+    .await?;
+    let beat = HeartbeatRequest {
+        node_id: node_id.clone(),
+        role: role.into(),
+        address: if matches!(mode, Mode::QueryNode | Mode::DataNode) {
+            advertise.clone()
+        } else {
+            String::new()
+        },
+        memory_bytes: 0,
+        serving: vec![],
+    };
+    // one heartbeat before serving, so that a proxy starts with routes
+    let stop = tokio_util::sync::CancellationToken::new();
+    let beats = Heartbeats {
+        remote: remote.clone(),
+        engine: engine.clone(),
+        router: router.clone(),
+        beat,
+        mode,
+        ready: ready.clone(),
+        stop: stop.clone(),
+    };
+    beats.start().await;
+
+    let incoming = TcpIncoming::from(listener);
+    let server = tonic::transport::Server::builder();
+    tracing::info!(role, node = %node_id, grpc = %advertise, coordinator = %args.coordinator, "quarry {role} node started");
+    let served = match mode {
+        Mode::Proxy => {
+            let svc = MilvusServiceServer::new(service::Service {
+                engine: engine.clone(),
+                metrics,
+                router: router.clone(),
+            })
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE);
+            server
+                .clone()
+                .add_service(svc)
+                .serve_with_incoming_shutdown(incoming, shutdown_signal())
+                .await
+        }
+        Mode::QueryNode | Mode::DataNode => {
+            let svc = WorkerServer::new(WorkerService {
+                engine: engine.clone(),
+            })
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE);
+            server
+                .clone()
+                .add_service(svc)
+                .serve_with_incoming_shutdown(incoming, shutdown_signal())
+                .await
+        }
+        _ => {
+            drop(incoming);
+            shutdown_signal().await;
+            Ok(())
+        }
+    };
+    served.context("grpc server")?;
+    // hand the shards over now rather than after the lease runs out
+    stop.cancel();
+    ready.store(false, Ordering::Release);
+    if let Err(e) = remote.leave(&node_id).await {
+        tracing::warn!(error = %e, "could not tell the coordinator we leave; it will notice by the lease");
+    }
+    engine.shutdown();
+    tracing::info!(role, node = %node_id, "stopped");
+    Ok(())
+}
+
+/// One heartbeat: routes go to the router at once; catalog changes and assignments go to the
+/// applier task, so that loading a big shard never delays the next heartbeat.
+async fn heartbeat_once(
+    remote: &RemoteMeta,
+    engine: &Engine,
+    router: Option<&GrpcRouter>,
+    beat: &HeartbeatRequest,
+    units: &tokio::sync::watch::Sender<Option<BTreeSet<(i64, u32)>>>,
+) -> bool {
+    let serving = engine
+        .serving_units()
+        .into_iter()
+        .map(|(collection, shard)| ShardReplica {
+            collection,
+            shard,
+            replica: 0,
+        })
+        .collect();
+    let r = match remote
+        .heartbeat(HeartbeatRequest {
+            serving,
+            ..beat.clone()
+        })
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e, "heartbeat failed");
+            return false;
+        }
+    };
+    if let Some(router) = router {
+        router.set_routes(&r.query_routes, &r.data_routes);
+    }
+    units.send_replace(Some(
+        r.assignments
+            .iter()
+            .map(|u| (u.collection, u.shard))
+            .collect(),
+    ));
+    true
+}
+
+/// Applies the catalog and the assignments of the latest heartbeat, then marks the node ready.
+async fn apply(
+    engine: &Arc<Engine>,
+    mode: Mode,
+    units: Option<BTreeSet<(i64, u32)>>,
+    ready: &AtomicBool,
+) {
+    if let Err(e) = engine.sync_catalog().await {
+        tracing::error!(error = %e, "applying the catalog failed; will retry");
+        return;
+    }
+    if let (Some(units), Mode::QueryNode | Mode::DataNode) = (units, mode) {
+        if let Err(e) = engine.assign(&units).await {
+            tracing::error!(error = %e, "loading assigned shards failed; will retry");
+            return;
+        }
+    }
+    ready.store(true, Ordering::Release);
+}
+
+struct Heartbeats {
+    remote: Arc<RemoteMeta>,
+    engine: Arc<Engine>,
+    router: Option<Arc<GrpcRouter>>,
+    beat: HeartbeatRequest,
+    mode: Mode,
+    ready: Arc<AtomicBool>,
+    stop: tokio_util::sync::CancellationToken,
+}
+
+impl Heartbeats {
+    /// Heartbeats once and applies the answer, then keeps doing both in the background.
+    async fn start(self) {
+        let (tx, mut rx) = tokio::sync::watch::channel(None);
+        if heartbeat_once(
+            &self.remote,
+            &self.engine,
+            self.router.as_deref(),
+            &self.beat,
+            &tx,
+        )
+        .await
+        {
+            apply(
+                &self.engine,
+                self.mode,
+                rx.borrow_and_update().clone(),
+                &self.ready,
+            )
+            .await;
+        }
+        let (engine, mode, ready, stop) = (
+            self.engine.clone(),
+            self.mode,
+            self.ready.clone(),
+            self.stop.clone(),
+        );
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = rx.changed() => {}
+                    _ = tokio::time::sleep(HEARTBEAT) => {}
+                }
+                let units = rx.borrow_and_update().clone();
+                apply(&engine, mode, units, &ready).await;
+            }
+        });
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = self.stop.cancelled() => return,
+                    _ = tokio::time::sleep(HEARTBEAT) => {}
+                }
+                heartbeat_once(
+                    &self.remote,
+                    &self.engine,
+                    self.router.as_deref(),
+                    &self.beat,
+                    &tx,
+                )
+                .await;
+            }
+        });
+    }
+}
