@@ -11,7 +11,7 @@ WITH_SERVICES = CACHE_DIR=$(CACHE_DIR) TANSU=$(TANSU) MOTO=$(MOTO) $(CURDIR)/scr
 # the pymilvus line that drives the e2e suite over Kafka + S3
 REMOTE_PYMILVUS ?= 2.6.17
 
-.PHONY: run build test unit e2e e2e-embedded e2e-remote services generate bench clean-data
+.PHONY: run build test unit e2e e2e-embedded e2e-remote e2e-cluster services generate bench bench-cluster clean-data
 
 run: ## build and start quarry standalone on :19530 (gRPC) and :9091 (HTTP), data in ./data
 	cargo build --release -p quarry-node
@@ -43,7 +43,7 @@ $(CACHE_DIR)/venv-%/.ready:
 	$(CACHE_DIR)/venv-$*/bin/pip install -q "pymilvus==$*" "setuptools<70" pytest numpy
 	touch $@
 
-e2e: e2e-embedded e2e-remote ## e2e with every pymilvus line, then over Kafka + S3
+e2e: e2e-embedded e2e-remote e2e-cluster ## e2e with every pymilvus line, over Kafka + S3, then cluster mode
 
 e2e-embedded: $(foreach v,$(PYMILVUS_LINES),$(CACHE_DIR)/venv-$(v)/.ready)
 	cargo build -p quarry-node
@@ -56,6 +56,11 @@ e2e-remote: services $(CACHE_DIR)/venv-$(REMOTE_PYMILVUS)/.ready ## the e2e suit
 	cargo build -p quarry-node
 	@echo "== e2e over kafka + s3 with pymilvus $(REMOTE_PYMILVUS)"
 	cd e2e && QUARRY_E2E_STORAGE=remote $(WITH_SERVICES) $(CACHE_DIR)/venv-$(REMOTE_PYMILVUS)/bin/python -m pytest -q -p no:warnings -p no:cacheprovider
+
+e2e-cluster: services $(CACHE_DIR)/venv-$(REMOTE_PYMILVUS)/.ready ## cluster mode: coordinator, 2 proxies, 3 query nodes, data and index node as processes
+	cargo build -p quarry-node
+	@echo "== e2e cluster mode with pymilvus $(REMOTE_PYMILVUS)"
+	cd e2e && QUARRY_E2E_CLUSTER=1 $(WITH_SERVICES) $(CACHE_DIR)/venv-$(REMOTE_PYMILVUS)/bin/python -m pytest -q -p no:warnings -p no:cacheprovider test_cluster.py
 
 generate: ## regenerate committed generated code (the tests fail when it drifts)
 	QUARRY_BLESS=1 cargo test -p quarry-proto --test generated

@@ -3,6 +3,7 @@ index node as separate processes over a real Kafka broker and a real S3 server, 
 pymilvus; then the failure cases. Runs when QUARRY_E2E_CLUSTER=1 (`make e2e-cluster`)."""
 import os
 import random
+import shutil
 import tempfile
 import threading
 import time
@@ -93,3 +94,108 @@ def test_flow_through_two_proxies(cluster):
     a.release_collection("d")
     a.drop_collection("d")
     assert not b.has_collection("d")
+
+
+def test_query_node_loss_fails_over(cluster):
+    a = MilvusClient(cluster.uri(0))
+    create(a)
+    a.load_collection("d")
+    a.insert("d", [{"id": i, "v": vec(i)} for i in range(500)])
+    a.flush("d")
+    # two of the three query nodes die; the last one takes every shard
+    cluster.kill9("querynode-0")
+    cluster.kill9("querynode-1")
+    started = time.time()
+    eventually(lambda: count(a) == 500, timeout=30, what="searches served again")
+    recovered = time.time() - started
+    assert a.search("d", [vec(7)], limit=1)[0][0]["id"] == 7
+    print(f"query node loss: served again after {recovered:.1f}s")
+    # a node that comes back gets a share again, without a pause in search
+    cluster.restart("querynode-0")
+    for _ in range(20):
+        assert count(a) == 500
+        time.sleep(0.1)
+
+
+def test_replicas_keep_search_available(cluster):
+    a = MilvusClient(cluster.uri(0))
+    create(a)
+    a.insert("d", [{"id": i, "v": vec(i)} for i in range(300)])
+    a.load_collection("d", replica_number=2)
+    assert count(a) == 300
+    errors, done = [], threading.Event()
+
+    def searcher():
+        c = MilvusClient(cluster.uri(1))
+        while not done.is_set():
+            try:
+                assert c.search("d", [vec(3)], limit=1)[0][0]["id"] == 3
+            except Exception as e:
+                errors.append(e)
+            time.sleep(0.02)
+
+    t = threading.Thread(target=searcher)
+    t.start()
+    time.sleep(0.5)
+    cluster.kill9("querynode-0")
+    time.sleep(4)
+    done.set()
+    t.join()
+    assert not errors, f"{len(errors)} searches failed during a node loss with 2 replicas: {errors[0]}"
+
+
+def test_random_kill9_loses_no_acknowledged_row():
+    """20 rounds: ingest through a proxy while a random process is killed with -9, restart it,
+    then read every acknowledged id back, exactly once."""
+    d = tempfile.mkdtemp(prefix="quarry-chaos-")
+    cluster = Cluster(d, proxies=2, querynodes=2, segment_rows=400).start()
+    try:
+        run_kill_rounds(cluster, rounds=20)
+    finally:
+        cluster.stop()
+    shutil.rmtree(d)  # kept when the test fails: the process logs are there
+
+
+def run_kill_rounds(cluster, rounds):
+    rnd = random.Random(7)
+    c = MilvusClient(cluster.uri(1))
+    create(c)
+    c.load_collection("d")
+    acked, next_id = [], [0]
+    victims = ["querynode-0", "querynode-1", "datanode-0", "indexnode-0", "proxy-0", "coordinator"]
+    for round_ in range(rounds):
+        stop = threading.Event()
+
+        def writer():
+            w = MilvusClient(cluster.uri(0))
+            while not stop.is_set():
+                batch = list(range(next_id[0], next_id[0] + 40))
+                next_id[0] += 40
+                try:
+                    w.insert("d", [{"id": k, "v": vec(k)} for k in batch], timeout=10)
+                except Exception:
+                    time.sleep(0.2)
+                    continue
+                acked.extend(batch)
+            w.close()
+
+        t = threading.Thread(target=writer)
+        t.start()
+        time.sleep(0.3 + rnd.random())
+        victim = victims[round_ % len(victims)] if round_ < len(victims) else rnd.choice(victims)
+        cluster.kill9(victim)
+        time.sleep(rnd.random() * 0.5)
+        cluster.restart(victim)
+        stop.set()
+        t.join()
+        want = set(acked)
+
+        def complete():
+            ids = all_ids(c)
+            assert len(ids) == len(set(ids)), "a row was applied twice"
+            return want <= set(ids)
+
+        eventually(complete, timeout=60, what=f"round {round_} ({victim}): every acknowledged row readable")
+        print(f"round {round_}: killed {victim}; {len(want)} acknowledged rows all readable once", flush=True)
+    c.close()
+    assert len(acked) > 1000

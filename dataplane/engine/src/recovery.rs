@@ -124,9 +124,12 @@ impl Engine {
             d.recent_deletes.clear();
             d.applied = checkpoint;
         }
+        // replay up to the end as of now; a follower's tail takes it from there (with writers
+        // busy, "read until nothing comes back" could chase the end for ever)
+        let target = self.log.end_offset(&rt.topic, shard).await?;
         let mut replayed = 0usize;
         let mut from = checkpoint;
-        loop {
+        while from < target {
             let entries = self.log.read(&rt.topic, shard, from, REPLAY_BATCH).await?;
             if entries.is_empty() {
                 break;

@@ -38,8 +38,8 @@ pub struct KafkaOptions {
     pub client_properties: Vec<(String, String)>,
     /// how long a broker operation may take before it fails
     pub timeout: Duration,
-    /// once a read has records, how long it waits for more (or the end-of-partition signal)
-    /// before it returns what it has; the first record or signal may take up to `timeout`
+    /// once a read has its first record, how long it may go on collecting more (it also ends at
+    /// the end-of-partition signal or a full batch); the first record may take up to `timeout`
     pub read_idle: Duration,
 }
 
@@ -243,7 +243,7 @@ enum Polled {
 /// Reads up to `max` records from the reader's position until the end-of-partition signal, a
 /// full batch, or `idle` without progress after the first record (which may take `first`: a
 /// new consumer has to connect and fetch).
-fn poll_records(
+fn poll_records_assigned(
     reader: &mut Reader,
     name: &str,
     partition: u32,
@@ -281,7 +281,11 @@ fn poll_records(
                     payload: Bytes::copy_from_slice(m.payload().unwrap_or_default()),
                 });
                 reader.last_seen = reader.last_seen.max(Some(offset));
-                deadline = Instant::now() + idle;
+                if out.len() == 1 {
+                    // from the first record on, the read lasts at most `idle`: a busy
+                    // partition must not keep a read (or an end-offset probe) going for ever
+                    deadline = Instant::now() + idle;
+                }
             }
             Some(Err(KafkaError::PartitionEOF(p))) if p == partition as i32 => {
                 return Ok(Polled::Records(out))
@@ -302,6 +306,21 @@ fn poll_records(
 }
 
 /// The real end of a partition: the broker's "latest" offset, then forward to the last record
+/// Reads from `from` (see [`poll_records_assigned`]), then stops the consumer's fetching until
+/// the next read: an idle assigned consumer reports every empty fetch as an error.
+fn poll_records(
+    reader: &mut Reader,
+    name: &str,
+    partition: u32,
+    from: u64,
+    max: usize,
+    wait: (Duration, Duration),
+) -> Result<Polled> {
+    let polled = poll_records_assigned(reader, name, partition, from, max, wait);
+    let _ = reader.consumer.unassign();
+    polled
+}
+
 /// (tansu 0.6 reports the base offset of the last batch as "latest").
 fn true_end(
     reader: &mut Reader,
@@ -314,10 +333,14 @@ fn true_end(
         .fetch_watermarks(name, partition as i32, wait.0)
         .map_err(|e| kerr("watermarks", e))?;
     let mut end = reported.max(0) as u64;
+    // what is there now, from the reported offset on; a full batch means there may be more
+    // (but a busy partition must not keep us chasing its end)
+    const BATCH: usize = 10_000;
     loop {
-        match poll_records(reader, name, partition, end, 10_000, wait)? {
+        match poll_records(reader, name, partition, end, BATCH, wait)? {
             Polled::Records(r) => match r.last() {
-                Some(last) => end = last.offset + 1,
+                Some(last) if r.len() == BATCH => end = last.offset + 1,
+                Some(last) => return Ok(last.offset + 1),
                 None => return Ok(end),
             },
             Polled::OutOfRange => {
