@@ -74,5 +74,9 @@ bench: $(CACHE_DIR)/venv-bench/.ready ## GloVe-6B-50d benchmark; one JSON line p
 	cargo build --release -p quarry-node
 	$(CACHE_DIR)/venv-bench/bin/python bench/bench.py --binary $(CARGO_TARGET_DIR)/release/quarry
 
+bench-cluster: services $(CACHE_DIR)/venv-bench/.ready ## search QPS: 2 shards on 1 query node vs on 2 (taskset-pinned)
+	cargo build --release -p quarry-node
+	$(WITH_SERVICES) $(CACHE_DIR)/venv-bench/bin/python bench/cluster_bench.py --binary $(CARGO_TARGET_DIR)/release/quarry
+
 clean-data:
 	rm -rf ./data

@@ -236,8 +236,11 @@ impl Engine {
             Ok(_) | Err(EngineError::CollectionNotFound(_)) => {}
             Err(e) => return Err(e),
         }
-        if self.meta.refresh().await? {
-            self.ensure_runtimes();
+        match self.meta.refresh().await {
+            Ok(true) => self.ensure_runtimes(),
+            Ok(false) => {}
+            // the coordinator is away: answer from the copy we have
+            Err(e) => tracing::warn!(error = %e, collection = name, "catalog refresh failed; using the cached catalog"),
         }
         self.resolve(name)
     }

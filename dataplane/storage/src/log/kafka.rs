@@ -16,7 +16,8 @@ use parking_lot::Mutex;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Message, Offset, TopicPartitionList};
@@ -56,11 +57,26 @@ impl KafkaOptions {
     }
 }
 
+/// Client context of our consumers: librdkafka reports an end-of-partition also as a client
+/// error once a read has moved on; reads see the end through `poll`, so those are dropped.
+#[derive(Clone, Copy)]
+struct Quiet;
+
+impl ClientContext for Quiet {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if !matches!(error, KafkaError::PartitionEOF(_)) {
+            tracing::error!(error = %error, reason, "kafka client error");
+        }
+    }
+}
+
+impl ConsumerContext for Quiet {}
+
 /// A consumer kept per partition (connections are costly), re-assigned at every read: that
 /// discards events queued by the previous read, among them end-of-partition signals that are
 /// stale once more records arrive.
 struct Reader {
-    consumer: BaseConsumer,
+    consumer: BaseConsumer<Quiet>,
     /// the highest offset this consumer has read: offsets up to it exist
     last_seen: Option<u64>,
 }
@@ -70,7 +86,7 @@ pub struct KafkaLog {
     producer: FutureProducer,
     admin: AdminClient<DefaultClientContext>,
     /// for metadata and watermark queries
-    meta: Arc<BaseConsumer>,
+    meta: Arc<BaseConsumer<Quiet>>,
     readers: Mutex<HashMap<(String, u32), Arc<Mutex<Reader>>>>,
 }
 
@@ -125,7 +141,7 @@ impl KafkaLog {
             .map_err(|e| kerr("creating admin client", e))?;
         let meta = Arc::new(
             consumer_config(&base(&[]))
-                .create()
+                .create_with_context(Quiet)
                 .map_err(|e| kerr("creating consumer", e))?,
         );
         Ok(Self {
@@ -194,7 +210,7 @@ impl KafkaLog {
             c.set(k, v);
         }
         let consumer = consumer_config(&c)
-            .create()
+            .create_with_context(Quiet)
             .map_err(|e| kerr("creating consumer", e))?;
         let r = Arc::new(Mutex::new(Reader {
             consumer,
@@ -324,7 +340,7 @@ fn poll_records(
 /// (tansu 0.6 reports the base offset of the last batch as "latest").
 fn true_end(
     reader: &mut Reader,
-    meta: &BaseConsumer,
+    meta: &BaseConsumer<Quiet>,
     name: &str,
     partition: u32,
     wait: (Duration, Duration),
@@ -354,7 +370,7 @@ fn true_end(
 }
 
 fn out_of_range(
-    meta: &BaseConsumer,
+    meta: &BaseConsumer<Quiet>,
     topic: &str,
     name: &str,
     partition: u32,
