@@ -99,7 +99,7 @@ impl Engine {
         let s = &rt.shards[shard as usize];
         // holding the writer keeps the shard still: nothing is appended while we seal
         let _writer = s.writer.lock().await;
-        let (growing, sealed_deletes, applied) = {
+        let (growing, sealed_deletes, applied, base) = {
             let d = s.data.read();
             let deletes: Vec<(i64, Vec<u32>, usize)> = d
                 .sealed
@@ -119,13 +119,10 @@ impl Engine {
                     )
                 })
                 .collect();
-            (d.growing.clone(), deletes, d.applied)
+            (d.growing.clone(), deletes, d.applied, d.base)
         };
         let meta = self.describe_collection_by_id(rt.id)?;
-        if growing.rows() == 0
-            && sealed_deletes.is_empty()
-            && meta.checkpoints[shard as usize] == applied
-        {
+        if growing.rows() == 0 && sealed_deletes.is_empty() && base == applied {
             return Ok(None);
         }
         let schema = rt.schema.clone();
@@ -174,10 +171,32 @@ impl Engine {
             new_segment: new_segment.as_ref().map(|(m, _)| m.clone()),
             deletes: delete_keys.clone(),
             checkpoint: applied,
+            base,
         };
-        let old_delete_keys = self.meta.commit_flush(commit).await?;
+        let old_delete_keys = match self.meta.commit_flush(commit).await {
+            Ok(keys) => keys,
+            Err(CoordError::StaleCommit(why)) => {
+                // someone else flushed this shard meanwhile (we lost it, or a former owner
+                // was still running): our files are garbage and our memory is out of date
+                tracing::warn!(collection = rt.id, shard, why, "flush refused; reloading the shard");
+                if let Some((m, _)) = &new_segment {
+                    self.store.delete(&m.data_key).await?;
+                }
+                for (_, key, _) in &delete_keys {
+                    self.store.delete(key).await?;
+                }
+                drop(_writer);
+                self.meta.refresh().await?;
+                if let Some(meta) = self.meta.snapshot().collections.get(&rt.id) {
+                    self.load_shard(rt, meta, shard).await?;
+                }
+                return Err(CoordError::StaleCommit(why).into());
+            }
+            Err(e) => return Err(e.into()),
+        };
         {
             let mut d = s.data.write();
+            d.base = applied;
             for (seg_id, _, count) in &delete_keys {
                 if let Some(seg) = d.sealed.iter_mut().find(|x| x.meta.id == *seg_id) {
                     seg.persisted_deletes = *count as usize;

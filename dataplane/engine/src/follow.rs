@@ -181,6 +181,7 @@ impl Engine {
                         growing: SegmentData::default(),
                         sealed: vec![],
                         applied: 0,
+                        base: 0,
                         recent_deletes: vec![],
                     };
                     tracing::info!(collection = rt.id, shard, "shard released");

@@ -63,6 +63,8 @@ pub(crate) struct ShardData {
     pub sealed: Vec<Sealed>,
     /// next log offset to apply
     pub applied: u64,
+    /// the checkpoint the growing data starts from (what the next flush continues)
+    pub base: u64,
     /// deletes applied from the log that a segment sealed elsewhere may not contain yet
     /// (followers only): (key, offset)
     pub recent_deletes: Vec<(quarry_types::Pk, u64)>,
@@ -104,6 +106,7 @@ impl CollectionRt {
                 Shard {
                     writer: tokio::sync::Mutex::new(()),
                     data: RwLock::new(ShardData {
+                        base: applied,
                         growing: SegmentData::default(),
                         sealed: Vec::new(),
                         applied,

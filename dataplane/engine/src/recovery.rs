@@ -123,6 +123,7 @@ impl Engine {
             d.growing = SegmentData::default();
             d.recent_deletes.clear();
             d.applied = checkpoint;
+            d.base = checkpoint;
         }
         // replay up to the end as of now; a follower's tail takes it from there (with writers
         // busy, "read until nothing comes back" could chase the end for ever)

@@ -44,6 +44,10 @@ pub struct FlushCommit {
     pub deletes: Vec<(i64, String, u64)>,
     /// the shard's new replay start
     pub checkpoint: u64,
+    /// the checkpoint the flushed data started from: the commit is refused unless it is still
+    /// the shard's checkpoint (a second owner of the shard, say a node that lost its lease,
+    /// would otherwise commit rows twice)
+    pub base: u64,
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -303,10 +307,10 @@ impl MetaService for LocalMeta {
                     .get_mut(&commit.collection)
                     .ok_or_else(|| not_found(commit.collection))?;
                 let shard = commit.shard as usize;
-                if shard >= c.checkpoints.len() || commit.checkpoint < c.checkpoints[shard] {
+                if shard >= c.checkpoints.len() || commit.base != c.checkpoints[shard] || commit.checkpoint < commit.base {
                     return Err(CoordError::StaleCommit(format!(
-                        "flush of shard {} at offset {} is behind the checkpoint",
-                        commit.shard, commit.checkpoint
+                        "flush of shard {} from offset {} does not continue the checkpoint",
+                        commit.shard, commit.base
                     )));
                 }
                 let mut superseded = Vec::new();

@@ -85,20 +85,41 @@ impl CoordServer {
     }
 
     /// Routes to the units of a plan that their node reports loaded: a unit on its way to a
-    /// node is not routed there before the node can answer for it.
+    /// node is not routed there before the node can answer for it. Until it can, the node that
+    /// still serves the unit (see [`Self::draining`]) keeps its route.
     fn routes(p: &Placement, plan: &Plan) -> Vec<pb::Route> {
-        plan.iter()
-            .filter_map(|(u, node)| {
-                let n = p.registry.get(node)?;
-                n.serving
-                    .contains(&(u.collection, u.shard))
-                    .then(|| pb::Route {
-                        unit: Some(unit(u)),
-                        node_id: node.clone(),
-                        address: n.address.clone(),
-                    })
-            })
-            .collect()
+        let mut out = Vec::new();
+        for (u, node) in plan {
+            let Some(n) = p.registry.get(node) else { continue };
+            if n.serving.contains(&(u.collection, u.shard)) {
+                out.push(pb::Route { unit: Some(unit(u)), node_id: node.clone(), address: n.address.clone() });
+            }
+        }
+        for n in p.registry.nodes() {
+            for u in Self::draining(plan, p, &n.id) {
+                out.push(pb::Route { unit: Some(unit(&u)), node_id: n.id.clone(), address: n.address.clone() });
+            }
+        }
+        out
+    }
+
+    /// Units a node still serves although the plan moved them away, kept until every planned
+    /// owner of the shard reports it loaded: moving a shard never leaves it without a server.
+    fn draining(plan: &Plan, p: &Placement, node: &str) -> Vec<ShardReplica> {
+        let Some(n) = p.registry.get(node) else { return vec![] };
+        let mut out = Vec::new();
+        for &(collection, shard) in &n.serving {
+            let owners: Vec<(&ShardReplica, &String)> =
+                plan.iter().filter(|(u, _)| u.collection == collection && u.shard == shard).collect();
+            if owners.is_empty() || owners.iter().any(|(_, o)| o.as_str() == node) {
+                continue; // released or dropped, or the node still owns the shard
+            }
+            let ready = owners.iter().all(|(_, o)| p.registry.get(o).is_some_and(|x| x.serving.contains(&(collection, shard))));
+            if !ready {
+                out.push(ShardReplica { collection, shard, replica: owners[0].0.replica });
+            }
+        }
+        out
     }
 }
 
@@ -190,7 +211,11 @@ impl Coord for CoordServer {
                 .collect::<Vec<_>>()
         };
         let assignments = match role {
-            Role::Query => mine(&p.query),
+            Role::Query => {
+                let mut units = mine(&p.query);
+                units.extend(Self::draining(&p.query, &p, &r.node_id).iter().map(unit));
+                units
+            }
             Role::Data => mine(&p.data),
             Role::Proxy | Role::Index => Vec::new(),
         };

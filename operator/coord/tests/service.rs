@@ -148,6 +148,18 @@ async fn catalog_operations_heartbeats_and_placement() {
         .unwrap();
     assert!(r1.query_routes.iter().all(|r| r.node_id == "q1"));
 
+    // q3 joins and gets one shard; q1 keeps serving it until q3 reports it loaded
+    let r3 = b.heartbeat(beat("q3", "query")).await.unwrap();
+    assert_eq!(r3.assignments.len(), 1, "{r3:?}");
+    let r1 = b.heartbeat(HeartbeatRequest { serving: r1.assignments.clone(), ..beat("q1", "query") }).await.unwrap();
+    assert_eq!(r1.assignments.len(), 2, "q1 drains the moved shard: {r1:?}");
+    assert_eq!(r1.query_routes.len(), 2);
+    assert!(r1.query_routes.iter().all(|r| r.node_id == "q1"), "no route to q3 before it serves");
+    b.heartbeat(HeartbeatRequest { serving: r3.assignments.clone(), ..beat("q3", "query") }).await.unwrap();
+    let r1 = b.heartbeat(HeartbeatRequest { serving: r1.assignments.clone(), ..beat("q1", "query") }).await.unwrap();
+    assert_eq!(r1.assignments.len(), 1, "q1 lets go once q3 serves: {r1:?}");
+    assert_eq!(r1.query_routes.iter().filter(|r| r.node_id == "q3").count(), 1);
+
     // a bad role is refused, and dropping works through the remote client
     assert!(b.heartbeat(beat("x", "janitor")).await.is_err());
     assert_eq!(
