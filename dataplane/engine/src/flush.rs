@@ -47,7 +47,7 @@ pub(crate) fn decode_parquet(schema: &CollectionSchema, bytes: Bytes) -> Result<
     concat_batches(&arrow, &batches).map_err(|e| EngineError::Internal(e.to_string()))
 }
 
-fn live_rows(schema: &CollectionSchema, seg: &SegmentData) -> Result<RecordBatch> {
+pub(crate) fn live_rows(schema: &CollectionSchema, seg: &SegmentData) -> Result<RecordBatch> {
     let arrow = schema.arrow_schema(true);
     let mut parts = Vec::new();
     for (b, batch) in seg.batches.iter().enumerate() {
@@ -65,7 +65,7 @@ fn live_rows(schema: &CollectionSchema, seg: &SegmentData) -> Result<RecordBatch
     concat_batches(&arrow, &parts).map_err(|e| EngineError::Internal(e.to_string()))
 }
 
-fn segment_prefix(collection: i64, segment: i64) -> String {
+pub(crate) fn segment_prefix(collection: i64, segment: i64) -> String {
     format!("collections/{collection}/segments/{segment}")
 }
 
@@ -373,6 +373,9 @@ pub(crate) fn spawn_background(engine: &Arc<Engine>) {
                         if let Err(e) = engine.seal_shard(&rt, shard).await {
                             tracing::error!(error = %e, collection = c.id, shard, "automatic seal failed");
                         }
+                    }
+                    if let Err(e) = engine.compact_shard(&rt, shard).await {
+                        tracing::error!(error = %e, collection = c.id, shard, "compaction failed; will retry");
                     }
                 }
             }

@@ -3,6 +3,7 @@
 //! per-segment vector indexes in the object store. See `docs/architecture.md`.
 
 mod cluster;
+mod compact;
 mod ddl;
 mod error;
 mod flush;

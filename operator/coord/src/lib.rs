@@ -13,7 +13,7 @@ mod wire;
 pub use catalog::{
     Catalog, CatalogState, CollectionMeta, CoordError, IndexMeta, PartitionMeta, SegmentMeta,
 };
-pub use meta::{
+pub use meta::{CompactionCommit, 
     Created, FlushCommit, IndexCommit, LocalMeta, MetaService, NewCollection, NewIndex,
 };
 pub use remote::RemoteMeta;

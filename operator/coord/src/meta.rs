@@ -50,6 +50,15 @@ pub struct FlushCommit {
     pub base: u64,
 }
 
+/// Segments of one shard merged into one (deleted rows purged).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct CompactionCommit {
+    pub collection: i64,
+    pub shard: u32,
+    pub sources: Vec<i64>,
+    pub target: SegmentMeta,
+}
+
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct IndexCommit {
     pub collection: i64,
@@ -82,6 +91,9 @@ pub trait MetaService: Send + Sync + std::fmt::Debug {
     /// Records a flush; returns the delete-file keys it superseded (garbage now).
     async fn commit_flush(&self, commit: FlushCommit) -> Result<Vec<String>, CoordError>;
     async fn commit_index(&self, commit: IndexCommit) -> Result<(), CoordError>;
+    /// Swaps a compaction's sources for its target atomically; returns the keys of the sources'
+    /// files (garbage now).
+    async fn commit_compaction(&self, commit: CompactionCommit) -> Result<Vec<String>, CoordError>;
     /// Catches up with the catalog's owner; true when the snapshot changed. A process that
     /// owns its catalog is always current.
     async fn refresh(&self) -> Result<bool, CoordError> {
@@ -112,6 +124,7 @@ pub enum MetaOp {
     },
     CommitFlush(FlushCommit),
     CommitIndex(IndexCommit),
+    CommitCompaction(CompactionCommit),
 }
 
 /// Runs an operation on any [`MetaService`]; the result as JSON.
@@ -141,6 +154,7 @@ pub async fn apply_op(meta: &dyn MetaService, op: MetaOp) -> Result<serde_json::
         }
         MetaOp::CommitFlush(c) => json(serde_json::to_value(meta.commit_flush(c).await?)),
         MetaOp::CommitIndex(c) => json(serde_json::to_value(meta.commit_index(c).await?)),
+        MetaOp::CommitCompaction(c) => json(serde_json::to_value(meta.commit_compaction(c).await?)),
     }
 }
 
@@ -350,6 +364,35 @@ impl MetaService for LocalMeta {
                 })?;
                 seg.index_files.insert(commit.index, commit.key.clone());
                 Ok(())
+            })
+            .await
+    }
+
+    async fn commit_compaction(&self, commit: CompactionCommit) -> Result<Vec<String>, CoordError> {
+        self.catalog
+            .commit(|s| {
+                let c = s.collections.get_mut(&commit.collection).ok_or_else(|| not_found(commit.collection))?;
+                let found = commit.sources.iter().all(|id| c.segments.iter().any(|m| m.id == *id && m.shard == commit.shard));
+                if !found || commit.sources.is_empty() {
+                    return Err(CoordError::StaleCommit(format!("compaction sources {:?} are not all there", commit.sources)));
+                }
+                let mut garbage = Vec::new();
+                c.segments.retain(|m| {
+                    if commit.sources.contains(&m.id) {
+                        garbage.push(m.data_key.clone());
+                        garbage.extend(m.deletes_key.clone());
+                        garbage.extend(m.index_files.values().cloned());
+                        false
+                    } else {
+                        true
+                    }
+                });
+                if commit.target.rows > 0 {
+                    c.segments.push(commit.target.clone());
+                } else {
+                    garbage.push(commit.target.data_key.clone());
+                }
+                Ok(garbage)
             })
             .await
     }

@@ -13,7 +13,7 @@ use quarry_proto::internal::coord_client::CoordClient;
 use serde::de::DeserializeOwned;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::meta::MetaOp;
+use crate::meta::{CompactionCommit, MetaOp};
 use crate::wire::from_status;
 use crate::{
     CatalogState, CollectionMeta, CoordError, Created, FlushCommit, IndexCommit, IndexMeta,
@@ -176,6 +176,10 @@ impl MetaService for RemoteMeta {
 
     async fn commit_index(&self, commit: IndexCommit) -> Result<(), CoordError> {
         self.mutate(MetaOp::CommitIndex(commit)).await
+    }
+
+    async fn commit_compaction(&self, commit: CompactionCommit) -> Result<Vec<String>, CoordError> {
+        self.mutate(MetaOp::CommitCompaction(commit)).await
     }
 
     async fn refresh(&self) -> Result<bool, CoordError> {
