@@ -37,6 +37,14 @@ fn options(dim: usize, metric: Metric, m: usize, ef_construction: usize) -> Inde
     }
 }
 
+/// Searches running at once on one index (each needs a usearch thread context; beyond this
+/// number usearch refuses a search). A context costs about one bit per indexed row.
+const SEARCH_THREADS: usize = 64;
+
+fn allow_concurrent_searches(index: &Index) -> Result<(), IndexError> {
+    index.reserve_capacity_and_threads(index.size().max(1), SEARCH_THREADS).map_err(native)
+}
+
 impl HnswIndex {
     /// Builds the graph over `vectors` (row-major, `dim` floats per row). CPU-heavy: call it off
     /// the async runtime. One thread per graph: concurrent `add` through the usearch binding
@@ -55,6 +63,7 @@ impl HnswIndex {
         for (row, v) in vectors.chunks_exact(dim).enumerate() {
             index.add(row as u64, v).map_err(native)?;
         }
+        allow_concurrent_searches(&index)?;
         Ok(Self { index, metric })
     }
 
@@ -79,6 +88,7 @@ impl HnswIndex {
                 index.dimensions()
             )));
         }
+        allow_concurrent_searches(&index)?;
         Ok(Self { index, metric })
     }
 
@@ -176,6 +186,28 @@ mod tests {
                 .search(&v[..dim], 5, &SearchParams::default(), &|r| r % 2 == 1)
                 .unwrap();
             assert!(odd.iter().all(|h| h.row % 2 == 1));
+        }
+    }
+
+    #[test]
+    fn concurrent_searches_on_built_and_loaded_indexes() {
+        let (n, dim) = (500, 8);
+        let v = data(n, dim);
+        let built = HnswIndex::build(&v, dim, Metric::L2, 8, 32).unwrap();
+        let loaded = HnswIndex::from_bytes(&built.to_bytes().unwrap(), dim, Metric::L2, 8, 32).unwrap();
+        for index in [&built, &loaded] {
+            std::thread::scope(|scope| {
+                for t in 0..16 {
+                    let v = &v;
+                    scope.spawn(move || {
+                        for q in 0..50 {
+                            let row = (t * 50 + q) % n;
+                            let hits = index.search(&v[row * dim..(row + 1) * dim], 1, &SearchParams { ef: Some(32) }, &|_| true).unwrap();
+                            assert_eq!(hits.len(), 1);
+                        }
+                    });
+                }
+            });
         }
     }
 }

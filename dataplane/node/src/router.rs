@@ -86,6 +86,19 @@ impl GrpcRouter {
         (served * 100 / wanted.max(1)) as i64
     }
 
+    /// The data routes, once every shard of the collection has an owner (or after `ROUTE_WAIT`).
+    async fn data_routes(&self, meta: &CollectionMeta) -> BTreeMap<Key, String> {
+        let deadline = tokio::time::Instant::now() + ROUTE_WAIT;
+        loop {
+            let updated = self.updates.notified();
+            let routes = self.data.read().clone();
+            if (0..meta.shards).all(|s| routes.contains_key(&(meta.id, s))) || tokio::time::Instant::now() >= deadline {
+                return routes;
+            }
+            let _ = tokio::time::timeout_at(deadline, updated).await;
+        }
+    }
+
     /// The query routes, once every shard of the collection has one (or after `ROUTE_WAIT`).
     async fn query_routes(&self, meta: &CollectionMeta) -> BTreeMap<Key, Vec<String>> {
         let deadline = tokio::time::Instant::now() + ROUTE_WAIT;
@@ -219,7 +232,7 @@ impl Router for GrpcRouter {
     }
 
     async fn flush(&self, meta: &CollectionMeta, min_offsets: Vec<u64>) -> Result<Vec<i64>> {
-        let routes = self.data.read().clone();
+        let routes = self.data_routes(meta).await;
         let mut by_node: BTreeMap<String, Vec<pb::ShardOffset>> = BTreeMap::new();
         for shard in 0..meta.shards {
             let node = routes.get(&(meta.id, shard)).ok_or_else(|| {
