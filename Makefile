@@ -60,7 +60,8 @@ e2e-remote: services $(CACHE_DIR)/venv-$(REMOTE_PYMILVUS)/.ready ## the e2e suit
 e2e-cluster: services $(CACHE_DIR)/venv-$(REMOTE_PYMILVUS)/.ready ## cluster mode: coordinator, 2 proxies, 3 query nodes, data and index node as processes
 	cargo build -p quarry-node
 	@echo "== e2e cluster mode with pymilvus $(REMOTE_PYMILVUS)"
-	cd e2e && QUARRY_E2E_CLUSTER=1 $(WITH_SERVICES) $(CACHE_DIR)/venv-$(REMOTE_PYMILVUS)/bin/python -m pytest -q -p no:warnings -p no:cacheprovider test_cluster.py
+	@echo "   (the standalone flows against a whole cluster, then the cluster and failure tests)"
+	cd e2e && QUARRY_E2E_CLUSTER=1 QUARRY_E2E_STORAGE=cluster $(WITH_SERVICES) $(CACHE_DIR)/venv-$(REMOTE_PYMILVUS)/bin/python -m pytest -q -p no:warnings -p no:cacheprovider
 
 generate: ## regenerate committed generated code (the tests fail when it drifts)
 	QUARRY_BLESS=1 cargo test -p quarry-proto --test generated

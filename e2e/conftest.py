@@ -12,7 +12,9 @@ import pytest
 BINARY = os.environ.get("QUARRY_BIN", os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "debug", "quarry"))
 
 # QUARRY_E2E_STORAGE=remote runs every test over a real Kafka-protocol broker and a real S3
-# server (addresses from scripts/with-services.sh) instead of the embedded log and local files.
+# server (addresses from scripts/with-services.sh) instead of the embedded log and local files;
+# QUARRY_E2E_STORAGE=cluster runs them against a whole cluster (coordinator, proxy, two query
+# nodes, data and index node as processes) over those servers.
 STORAGE = os.environ.get("QUARRY_E2E_STORAGE", "embedded")
 
 
@@ -20,7 +22,7 @@ def storage_args():
     """Command-line flags selecting the storage of one test's server (fresh topics and keys)."""
     if STORAGE == "embedded":
         return []
-    if STORAGE != "remote":
+    if STORAGE not in ("remote", "cluster"):
         raise RuntimeError(f"unknown QUARRY_E2E_STORAGE={STORAGE}")
     brokers, endpoint = os.environ["QUARRY_TEST_KAFKA_BROKERS"], os.environ["QUARRY_TEST_S3_ENDPOINT"]
     tag = uuid.uuid4().hex[:12]
@@ -81,10 +83,34 @@ class Server:
                 self.proc.wait()
 
 
+class ClusterServer:
+    """The `Server` interface over a whole cluster: restarts and kills hit every process."""
+
+    def __init__(self, data_dir):
+        from cluster import Cluster
+        self.cluster = Cluster(data_dir, proxies=1, querynodes=2)
+
+    def start(self):
+        self.cluster.start()
+        return self
+
+    @property
+    def uri(self):
+        return self.cluster.uri(0)
+
+    def kill9(self):
+        for name in list(self.cluster.procs):
+            if self.cluster.procs[name].poll() is None:
+                self.cluster.kill9(name)
+
+    def stop(self):
+        self.cluster.stop()
+
+
 @pytest.fixture
 def server():
     with tempfile.TemporaryDirectory() as d:
-        s = Server(d).start()
+        s = (ClusterServer(d) if STORAGE == "cluster" else Server(d)).start()
         yield s
         s.stop()
 

@@ -145,6 +145,7 @@ impl Engine {
                     return Ok(n);
                 }
             }
+            let meta = self.describe_collection_latest(name).await?;
             return Ok(meta.segments.iter().map(|s| s.rows - s.deleted_rows).sum());
         }
         Ok(rt

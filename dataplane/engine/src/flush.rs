@@ -79,7 +79,10 @@ impl Engine {
                 .iter()
                 .map(|s| s.acked.load(std::sync::atomic::Ordering::Acquire))
                 .collect();
-            return router.flush(&meta, acked).await;
+            let ids = router.flush(&meta, acked).await?;
+            // later calls through this proxy see the new segments (row counts, index progress)
+            self.meta.refresh().await?;
+            return Ok(ids);
         }
         let mut ids = Vec::new();
         for shard in 0..rt.shards.len() as u32 {
@@ -229,11 +232,12 @@ impl Engine {
     /// Builds one missing index file, if any; returns whether it did work.
     async fn build_one_index(&self) -> Result<bool> {
         let snap = self.meta.snapshot();
+        let (rank, count) = *self.index_share.lock();
         let mut job = None;
         'outer: for c in snap.collections.values() {
             for idx in &c.indexes {
                 for seg in &c.segments {
-                    if !seg.index_files.contains_key(&idx.id) {
+                    if !seg.index_files.contains_key(&idx.id) && seg.id as u64 % count == rank {
                         job = Some((c.clone(), idx.clone(), seg.clone()));
                         break 'outer;
                     }

@@ -140,6 +140,8 @@ pub struct Engine {
     /// row ids handed out by the current block: (next, end)
     pub(crate) row_ids: tokio::sync::Mutex<(i64, i64)>,
     pub(crate) index_wakeup: Arc<tokio::sync::Notify>,
+    /// index nodes: (rank, count) — this node builds indexes of segments with id % count == rank
+    pub(crate) index_share: parking_lot::Mutex<(u64, u64)>,
     /// proxies: where reads and flushes go
     pub(crate) router: Option<Arc<dyn Router>>,
     pub(crate) shutdown: CancellationToken,
@@ -202,12 +204,22 @@ impl Engine {
             collections: RwLock::new(HashMap::new()),
             row_ids: tokio::sync::Mutex::new((0, 0)),
             index_wakeup: Arc::new(tokio::sync::Notify::new()),
+            index_share: parking_lot::Mutex::new((0, 1)),
             router,
             shutdown: CancellationToken::new(),
         });
         engine.recover().await?;
         flush::spawn_background(&engine);
         Ok(engine)
+    }
+
+    /// Index nodes: build the indexes of segments with `id % count == rank` only.
+    pub fn set_index_share(&self, rank: u32, count: u32) {
+        let share = (rank as u64, count.max(1) as u64);
+        if std::mem::replace(&mut *self.index_share.lock(), share) != share {
+            tracing::info!(rank, count, "index task share changed");
+            self.index_wakeup.notify_one();
+        }
     }
 
     /// Stops background work (in-flight index builds finish their current segment).

@@ -272,6 +272,7 @@ async fn heartbeat_once(
     if let Some(router) = router {
         router.set_routes(&r.query_routes, &r.data_routes);
     }
+    engine.set_index_share(r.index_rank, r.index_nodes);
     units.send_replace(Some(
         r.assignments
             .iter()

@@ -204,6 +204,9 @@ impl Coord for CoordServer {
         }
         self.replan(now);
         let p = self.placement.lock();
+        // index tasks are dealt out by segment id over the live index nodes
+        let index_nodes = p.registry.alive(Role::Index);
+        let index_rank = index_nodes.iter().position(|n| *n == r.node_id).unwrap_or(0) as u32;
         let mine = |plan: &Plan| {
             plan.iter()
                 .filter(|(_, n)| **n == r.node_id)
@@ -226,6 +229,8 @@ impl Coord for CoordServer {
             query_routes: Self::routes(&p, &p.query),
             data_routes: Self::routes(&p, &p.data),
             lease_ms: self.lease.as_millis() as u64,
+            index_rank,
+            index_nodes: index_nodes.len() as u32,
         }))
     }
 

@@ -93,6 +93,11 @@ pub struct HeartbeatResponse {
     pub data_routes: ::prost::alloc::vec::Vec<Route>,
     #[prost(uint64, tag = "6")]
     pub lease_ms: u64,
+    /// index nodes: the tasks of segment ids with id % index_nodes == index_rank are this node's
+    #[prost(uint32, tag = "7")]
+    pub index_rank: u32,
+    #[prost(uint32, tag = "8")]
+    pub index_nodes: u32,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct LeaveRequest {
