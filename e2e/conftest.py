@@ -91,6 +91,11 @@ class ClusterServer:
         self.cluster = Cluster(data_dir, proxies=1, querynodes=2)
 
     def start(self):
+        # a restarted proxy gets a new port, as a restarted standalone server does: a client
+        # made after the restart then has a fresh channel instead of one stuck in reconnect
+        # backoff from the killed process
+        for name in [n for n in self.cluster.ports if n.startswith("proxy-")]:
+            del self.cluster.ports[name]
         self.cluster.start()
         return self
 

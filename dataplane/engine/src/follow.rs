@@ -214,6 +214,22 @@ impl Engine {
 }
 
 impl Engine {
+    /// Live rows and bytes of Arrow data this process holds for the shards it serves.
+    pub fn memory_stats(&self) -> (u64, u64) {
+        let all = self.collections.read();
+        let (mut rows, mut bytes) = (0u64, 0u64);
+        for rt in all.values() {
+            for s in rt.shards.iter().filter(|s| s.loaded.load(std::sync::atomic::Ordering::Acquire)) {
+                let d = s.data.read();
+                for seg in std::iter::once(&d.growing).chain(d.sealed.iter().map(|x| &x.data)) {
+                    rows += seg.live as u64;
+                    bytes += seg.batches.iter().map(|b| b.get_array_memory_size() as u64).sum::<u64>();
+                }
+            }
+        }
+        (rows, bytes)
+    }
+
     /// The (collection, shard) units this process has loaded and follows.
     pub fn serving_units(&self) -> Vec<(i64, u32)> {
         let all = self.collections.read();

@@ -1,15 +1,19 @@
-//! Prometheus metrics of the access layer.
+//! Prometheus metrics: Milvus RPCs on proxies (and standalone), held shards on workers.
 
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 
 pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    /// query and data nodes: what they hold
+    shards: IntGauge,
+    rows: IntGauge,
+    memory: IntGauge,
 }
 
 impl Metrics {
@@ -38,11 +42,28 @@ impl Metrics {
         registry
             .register(Box::new(latency.clone()))
             .expect("register");
+        let gauge = |name: &str, help: &str| {
+            let g = IntGauge::new(name, help).expect("metric");
+            registry.register(Box::new(g.clone())).expect("register");
+            g
+        };
+        let shards = gauge("quarry_worker_shards", "shards this query or data node has loaded and follows");
+        let rows = gauge("quarry_worker_rows", "live rows held in memory for those shards");
+        let memory = gauge("quarry_worker_memory_bytes", "bytes of Arrow data held in memory for those shards");
         Self {
             registry,
             requests,
             latency,
+            shards,
+            rows,
+            memory,
         }
+    }
+
+    pub fn set_worker(&self, shards: usize, rows: u64, memory: u64) {
+        self.shards.set(shards as i64);
+        self.rows.set(rows as i64);
+        self.memory.set(memory as i64);
     }
 
     pub fn observe(&self, method: &str, success: bool, elapsed: Duration) {

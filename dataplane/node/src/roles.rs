@@ -187,6 +187,7 @@ pub async fn node(mode: Mode, args: NodeArgs) -> anyhow::Result<()> {
         mode,
         ready: ready.clone(),
         stop: stop.clone(),
+        metrics: metrics.clone(),
     };
     beats.start().await;
 
@@ -246,9 +247,12 @@ async fn heartbeat_once(
     router: Option<&GrpcRouter>,
     beat: &HeartbeatRequest,
     units: &tokio::sync::watch::Sender<Option<BTreeSet<(i64, u32)>>>,
+    metrics: &Metrics,
 ) -> bool {
-    let serving = engine
-        .serving_units()
+    let held = engine.serving_units();
+    let (rows, memory_bytes) = engine.memory_stats();
+    metrics.set_worker(held.len(), rows, memory_bytes);
+    let serving = held
         .into_iter()
         .map(|(collection, shard)| ShardReplica {
             collection,
@@ -259,6 +263,7 @@ async fn heartbeat_once(
     let r = match remote
         .heartbeat(HeartbeatRequest {
             serving,
+            memory_bytes,
             ..beat.clone()
         })
         .await
@@ -310,6 +315,7 @@ struct Heartbeats {
     mode: Mode,
     ready: Arc<AtomicBool>,
     stop: tokio_util::sync::CancellationToken,
+    metrics: Arc<Metrics>,
 }
 
 impl Heartbeats {
@@ -321,7 +327,7 @@ impl Heartbeats {
             &self.engine,
             self.router.as_deref(),
             &self.beat,
-            &tx,
+            &tx, &self.metrics
         )
         .await
         {
@@ -361,7 +367,7 @@ impl Heartbeats {
                     &self.engine,
                     self.router.as_deref(),
                     &self.beat,
-                    &tx,
+                    &tx, &self.metrics
                 )
                 .await;
             }

@@ -31,14 +31,17 @@ pub struct CoordServer {
 }
 
 /// What must be served, from the catalog: loaded collections on query nodes (with their
-/// replicas), every collection's shards on data nodes. Shards weigh their sealed rows.
+/// replicas), every collection's shards on data nodes. A shard weighs the memory of its sealed
+/// rows (rows times the row width of its schema, vectors 4 bytes a dimension, other fields 8),
+/// so that collections of different widths balance by memory rather than by row count.
 pub fn demands(state: &CatalogState) -> (Demand, Demand) {
     let (mut query, mut data) = (Demand::default(), Demand::default());
     for c in state.collections.values() {
+        let width: u64 = c.schema.fields.iter().map(|f| if f.data_type.is_vector() { 4 * f.dim() as u64 } else { 8 }).sum();
         let mut rows = vec![0u64; c.shards as usize];
         for s in &c.segments {
             if let Some(r) = rows.get_mut(s.shard as usize) {
-                *r += s.rows - s.deleted_rows;
+                *r += (s.rows - s.deleted_rows) * width.max(1);
             }
         }
         if c.loaded {
