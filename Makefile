@@ -11,7 +11,7 @@ WITH_SERVICES = CACHE_DIR=$(CACHE_DIR) TANSU=$(TANSU) MOTO=$(MOTO) $(CURDIR)/scr
 # the pymilvus line that drives the e2e suite over Kafka + S3
 REMOTE_PYMILVUS ?= 2.6.17
 
-.PHONY: run build test unit e2e e2e-embedded e2e-remote e2e-cluster services generate bench bench-cluster clean-data
+.PHONY: validate run build test unit e2e e2e-embedded e2e-remote e2e-cluster services generate bench bench-cluster clean-data
 
 run: ## build and start quarry standalone on :19530 (gRPC) and :9091 (HTTP), data in ./data
 	cargo build --release -p quarry-node
@@ -20,7 +20,7 @@ run: ## build and start quarry standalone on :19530 (gRPC) and :9091 (HTTP), dat
 build:
 	cargo build --workspace
 
-test: unit e2e ## the whole suite: unit, conformance (also against real Kafka and S3 servers), drift, e2e
+test: unit validate e2e ## the whole suite: unit, conformance (also against real Kafka and S3 servers), drift, e2e
 
 # A real Kafka-protocol broker (tansu, in-memory storage) and a real S3 server (moto), installed
 # from crates.io and PyPI on first use; scripts/with-services.sh starts them around a command.
@@ -33,6 +33,14 @@ $(CACHE_DIR)/venv-moto/.ready:
 	touch $@
 
 services: $(TANSU) $(CACHE_DIR)/venv-moto/.ready
+
+$(CACHE_DIR)/venv-k8s/.ready:
+	$(PYTHON) -m venv $(CACHE_DIR)/venv-k8s
+	$(CACHE_DIR)/venv-k8s/bin/pip install -q "kubernetes-validate==1.37.0"
+	touch $@
+
+validate: $(CACHE_DIR)/venv-k8s/.ready ## the generated CRDs in crds/ against the Kubernetes 1.33 schemas
+	$(CACHE_DIR)/venv-k8s/bin/kubernetes-validate --strict --quiet -k 1.33.0 crds/*.yaml
 
 unit: services
 	$(WITH_SERVICES) cargo test --workspace
@@ -65,6 +73,7 @@ e2e-cluster: services $(CACHE_DIR)/venv-$(REMOTE_PYMILVUS)/.ready ## cluster mod
 
 generate: ## regenerate committed generated code (the tests fail when it drifts)
 	QUARRY_BLESS=1 cargo test -p quarry-proto --test generated
+	QUARRY_BLESS=1 cargo test -p quarry-crd --test crds
 
 $(CACHE_DIR)/venv-bench/.ready:
 	$(PYTHON) -m venv $(CACHE_DIR)/venv-bench
