@@ -90,7 +90,9 @@ impl CoordServer {
     /// Routes to the units of a plan that their node reports loaded: a unit on its way to a
     /// node is not routed there before the node can answer for it. Until it can, the node that
     /// still serves the unit (see [`Self::draining`]) keeps its route.
-    fn routes(p: &Placement, plan: &Plan) -> Vec<pb::Route> {
+    /// `drain` names the role whose nodes may keep draining units (query nodes; data shards
+    /// have a single owner and never drain).
+    fn routes(p: &Placement, plan: &Plan, drain: Option<Role>) -> Vec<pb::Route> {
         let mut out = Vec::new();
         for (u, node) in plan {
             let Some(n) = p.registry.get(node) else { continue };
@@ -98,7 +100,7 @@ impl CoordServer {
                 out.push(pb::Route { unit: Some(unit(u)), node_id: node.clone(), address: n.address.clone() });
             }
         }
-        for n in p.registry.nodes() {
+        for n in p.registry.nodes().filter(|n| Some(n.role) == drain) {
             for u in Self::draining(plan, p, &n.id) {
                 out.push(pb::Route { unit: Some(unit(&u)), node_id: n.id.clone(), address: n.address.clone() });
             }
@@ -229,8 +231,8 @@ impl Coord for CoordServer {
             catalog_version: self.meta.snapshot().version,
             timestamp: self.meta.timestamp(),
             assignments,
-            query_routes: Self::routes(&p, &p.query),
-            data_routes: Self::routes(&p, &p.data),
+            query_routes: Self::routes(&p, &p.query, Some(Role::Query)),
+            data_routes: Self::routes(&p, &p.data, None),
             lease_ms: self.lease.as_millis() as u64,
             index_rank,
             index_nodes: index_nodes.len() as u32,

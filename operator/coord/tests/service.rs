@@ -9,7 +9,7 @@ use quarry_coord::{
     Catalog, CoordServer, Created, LocalMeta, MetaService, NewCollection, RemoteMeta,
 };
 use quarry_proto::internal::coord_server::CoordServer as CoordGrpc;
-use quarry_proto::internal::HeartbeatRequest;
+use quarry_proto::internal::{HeartbeatRequest, ShardReplica};
 use quarry_storage::MemoryObjectStore;
 use quarry_types::{CollectionSchema, ConsistencyLevel, DataType, FieldSchema};
 
@@ -160,11 +160,24 @@ async fn catalog_operations_heartbeats_and_placement() {
     assert_eq!(r1.assignments.len(), 1, "q1 lets go once q3 serves: {r1:?}");
     assert_eq!(r1.query_routes.iter().filter(|r| r.node_id == "q3").count(), 1);
 
+    // a data node following shards is never a query route, also while no query node serves
+    // them yet (a newly loaded collection)
+    let mut req2 = req.clone();
+    req2.name = "c2".into();
+    let Created::New(c2) = a.create_collection(req2).await.unwrap() else { panic!("new") };
+    a.set_loaded(c2.id, true, 1).await.unwrap();
+    let units = vec![
+        ShardReplica { collection: c2.id, shard: 0, replica: 0 },
+        ShardReplica { collection: c2.id, shard: 1, replica: 0 },
+    ];
+    let r = b.heartbeat(HeartbeatRequest { serving: units, ..beat("d1", "data") }).await.unwrap();
+    assert!(!r.query_routes.iter().any(|r| r.node_id == "d1"), "{:?}", r.query_routes);
+
     // a bad role is refused, and dropping works through the remote client
     assert!(b.heartbeat(beat("x", "janitor")).await.is_err());
     assert_eq!(
         a.drop_collection(meta.id).await.unwrap().map(|m| m.id),
         Some(meta.id)
     );
-    assert!(a.snapshot().collections.is_empty());
+    assert!(!a.snapshot().collections.contains_key(&meta.id));
 }
