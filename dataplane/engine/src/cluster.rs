@@ -38,6 +38,11 @@ impl Mode {
         matches!(self, Mode::Standalone | Mode::IndexNode)
     }
 
+    /// whether the shards this process holds need their index files (data nodes only seal)
+    pub(crate) fn loads_indexes(self) -> bool {
+        self != Mode::DataNode
+    }
+
     /// whether this process keeps shard data in memory by following the log
     pub(crate) fn follows(self) -> bool {
         matches!(self, Mode::QueryNode | Mode::DataNode)

@@ -85,10 +85,10 @@ impl Engine {
         shard: u32,
     ) -> Result<()> {
         let s = &rt.shards[shard as usize];
+        let want_indexes = self.options.mode.loads_indexes();
         let (known, missing_indexes): (HashSet<i64>, Vec<(i64, i64)>) = {
             let d = s.data.read();
             let known = d.sealed.iter().map(|x| x.meta.id).collect();
-            let want_indexes = self.options.mode != crate::Mode::DataNode;
             let missing = d
                 .sealed
                 .iter()
@@ -105,7 +105,6 @@ impl Engine {
                 .collect();
             (known, missing)
         };
-        let want_indexes = self.options.mode != crate::Mode::DataNode;
         let mut fresh = Vec::new();
         for seg in meta
             .segments

@@ -109,7 +109,7 @@ impl Engine {
         meta: &CollectionMeta,
         shard: u32,
     ) -> Result<usize> {
-        let indexes = self.options.mode != crate::Mode::DataNode;
+        let indexes = self.options.mode.loads_indexes();
         let mut sealed = Vec::new();
         for seg in meta.segments.iter().filter(|s| s.shard == shard) {
             sealed.push(self.load_segment(meta, rt, seg, indexes).await?);

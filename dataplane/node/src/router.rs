@@ -86,27 +86,14 @@ impl GrpcRouter {
         (served * 100 / wanted.max(1)) as i64
     }
 
-    /// The data routes, once every shard of the collection has an owner (or after `ROUTE_WAIT`).
-    async fn data_routes(&self, meta: &CollectionMeta) -> BTreeMap<Key, String> {
+    /// A routing table, once every shard of the collection has a usable entry in it (or after
+    /// `ROUTE_WAIT`, as it is then).
+    async fn complete<T: Clone>(&self, table: &RwLock<BTreeMap<Key, T>>, meta: &CollectionMeta, usable: impl Fn(&T) -> bool) -> BTreeMap<Key, T> {
         let deadline = tokio::time::Instant::now() + ROUTE_WAIT;
         loop {
             let updated = self.updates.notified();
-            let routes = self.data.read().clone();
-            if (0..meta.shards).all(|s| routes.contains_key(&(meta.id, s))) || tokio::time::Instant::now() >= deadline {
-                return routes;
-            }
-            let _ = tokio::time::timeout_at(deadline, updated).await;
-        }
-    }
-
-    /// The query routes, once every shard of the collection has one (or after `ROUTE_WAIT`).
-    async fn query_routes(&self, meta: &CollectionMeta) -> BTreeMap<Key, Vec<String>> {
-        let deadline = tokio::time::Instant::now() + ROUTE_WAIT;
-        loop {
-            let updated = self.updates.notified();
-            let routes = self.query.read().clone();
-            let complete =
-                (0..meta.shards).all(|s| routes.get(&(meta.id, s)).is_some_and(|r| !r.is_empty()));
+            let routes = table.read().clone();
+            let complete = (0..meta.shards).all(|s| routes.get(&(meta.id, s)).is_some_and(&usable));
             if complete || tokio::time::Instant::now() >= deadline {
                 return routes;
             }
@@ -124,8 +111,8 @@ impl GrpcRouter {
             .connect_timeout(Duration::from_secs(2))
             .connect_lazy();
         let c = WorkerClient::new(channel)
-            .max_decoding_message_size(256 << 20)
-            .max_encoding_message_size(256 << 20);
+            .max_decoding_message_size(crate::MAX_MESSAGE)
+            .max_encoding_message_size(crate::MAX_MESSAGE);
         clients.insert(address.to_string(), c.clone());
         Ok(c)
     }
@@ -169,7 +156,7 @@ impl Router for GrpcRouter {
     ) -> Result<Vec<ShardAnswer>> {
         let request_json =
             serde_json::to_vec(&read).map_err(|e| EngineError::Internal(e.to_string()))?;
-        let mut routes = self.query_routes(meta).await;
+        let mut routes = self.complete(&self.query, meta, |r: &Vec<String>| !r.is_empty()).await;
         let turn = self.turn.fetch_add(1, Ordering::Relaxed);
         let mut pending: Vec<u32> = (0..meta.shards).collect();
         let mut answers = Vec::new();
@@ -232,7 +219,7 @@ impl Router for GrpcRouter {
     }
 
     async fn flush(&self, meta: &CollectionMeta, min_offsets: Vec<u64>) -> Result<Vec<i64>> {
-        let routes = self.data_routes(meta).await;
+        let routes = self.complete(&self.data, meta, |_| true).await;
         let mut by_node: BTreeMap<String, Vec<pb::ShardOffset>> = BTreeMap::new();
         for shard in 0..meta.shards {
             let node = routes.get(&(meta.id, shard)).ok_or_else(|| {

@@ -31,14 +31,33 @@ fn role_name(role: Role) -> &'static str {
     }
 }
 
-/// Labels that select one pool's pods.
-pub fn pool_labels(cluster: &str, pool: &str, role: Role) -> BTreeMap<String, String> {
+/// Labels that select the pods of one role of a cluster, whatever their pool.
+fn role_labels(cluster: &str, role: Role) -> BTreeMap<String, String> {
     BTreeMap::from([
         ("app.kubernetes.io/name".into(), "quarry".into()),
         ("app.kubernetes.io/instance".into(), cluster.into()),
         ("app.kubernetes.io/component".into(), role_name(role).into()),
-        ("quarry.dev/pool".into(), pool.into()),
     ])
+}
+
+/// Labels that select one pool's pods.
+pub fn pool_labels(cluster: &str, pool: &str, role: Role) -> BTreeMap<String, String> {
+    let mut labels = role_labels(cluster, role);
+    labels.insert("quarry.dev/pool".into(), pool.into());
+    labels
+}
+
+/// Metadata of an object made for a pool (`<cluster>-<pool>`), and the pool's pod labels.
+fn pool_object(cluster: &QuarryCluster, pool: &NodePool) -> (ObjectMeta, BTreeMap<String, String>) {
+    let (cluster_name, pool_name) = (name_of(&cluster.metadata), name_of(&pool.metadata));
+    let labels = pool_labels(&cluster_name, &pool_name, pool.spec.role);
+    let meta = ObjectMeta {
+        name: Some(format!("{cluster_name}-{pool_name}")),
+        namespace: pool.metadata.namespace.clone(),
+        labels: Some(labels.clone()),
+        ..Default::default()
+    };
+    (meta, labels)
 }
 
 fn env(name: &str, value: impl Into<String>) -> EnvVar {
@@ -86,10 +105,8 @@ fn cluster_env(cluster: &QuarryCluster, coordinator: &str) -> Vec<EnvVar> {
 /// The Deployment of a pool: its role's process, configured from the cluster, scheduled as the
 /// pool (or the cluster's pool defaults) says, rolled one pod at a time.
 pub fn desired_deployment(cluster: &QuarryCluster, pool: &NodePool, coordinator: &str) -> Deployment {
-    let cluster_name = name_of(&cluster.metadata);
-    let pool_name = name_of(&pool.metadata);
     let role = pool.spec.role;
-    let labels = pool_labels(&cluster_name, &pool_name, role);
+    let (metadata, labels) = pool_object(cluster, pool);
     let defaults = cluster.spec.pool_defaults.clone().unwrap_or_default();
     let port = if role == Role::Proxy { MILVUS_PORT } else { WORKER_PORT };
     let mut env = cluster_env(cluster, coordinator);
@@ -120,12 +137,7 @@ pub fn desired_deployment(cluster: &QuarryCluster, pool: &NodePool, coordinator:
         ..Default::default()
     };
     Deployment {
-        metadata: ObjectMeta {
-            name: Some(format!("{cluster_name}-{pool_name}")),
-            namespace: pool.metadata.namespace.clone(),
-            labels: Some(labels.clone()),
-            ..Default::default()
-        },
+        metadata,
         spec: Some(DeploymentSpec {
             replicas: Some(pool.spec.replicas),
             selector: LabelSelector { match_labels: Some(labels.clone()), ..Default::default() },
@@ -160,16 +172,9 @@ fn env_port(port: i32) -> EnvVar {
 
 /// At most one pod of a pool down at a time for voluntary disruptions (drains, upgrades).
 pub fn desired_pdb(cluster: &QuarryCluster, pool: &NodePool) -> PodDisruptionBudget {
-    let cluster_name = name_of(&cluster.metadata);
-    let pool_name = name_of(&pool.metadata);
-    let labels = pool_labels(&cluster_name, &pool_name, pool.spec.role);
+    let (metadata, labels) = pool_object(cluster, pool);
     PodDisruptionBudget {
-        metadata: ObjectMeta {
-            name: Some(format!("{cluster_name}-{pool_name}")),
-            namespace: pool.metadata.namespace.clone(),
-            labels: Some(labels.clone()),
-            ..Default::default()
-        },
+        metadata,
         spec: Some(PodDisruptionBudgetSpec {
             max_unavailable: Some(IntOrString::Int(1)),
             selector: Some(LabelSelector { match_labels: Some(labels), ..Default::default() }),
@@ -182,11 +187,7 @@ pub fn desired_pdb(cluster: &QuarryCluster, pool: &NodePool) -> PodDisruptionBud
 /// The Milvus endpoint of a cluster: every proxy pod behind one Service on 19530.
 pub fn desired_proxy_service(cluster: &QuarryCluster) -> Service {
     let name = name_of(&cluster.metadata);
-    let selector = BTreeMap::from([
-        ("app.kubernetes.io/name".to_string(), "quarry".to_string()),
-        ("app.kubernetes.io/instance".to_string(), name.clone()),
-        ("app.kubernetes.io/component".to_string(), "proxy".to_string()),
-    ]);
+    let selector = role_labels(&name, Role::Proxy);
     Service {
         metadata: ObjectMeta {
             name: Some(name),

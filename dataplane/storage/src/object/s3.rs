@@ -290,11 +290,6 @@ impl ObjectStore for S3ObjectStore {
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>> {
         let full = self.full_key(prefix);
-        let full = if prefix.is_empty() && !self.options.prefix.is_empty() {
-            format!("{}/", self.options.prefix)
-        } else {
-            full
-        };
         let strip = if self.options.prefix.is_empty() {
             0
         } else {
