@@ -86,6 +86,23 @@ pub struct StorageArgs {
     #[arg(long, env = "QUARRY_KAFKA_TOPIC_PREFIX")]
     pub kafka_topic_prefix: Option<String>,
     /// S3 bucket; selects the S3 object store.
+    /// Replication factor of the topics this process creates.
+    #[arg(long, env = "QUARRY_KAFKA_REPLICATION_FACTOR")]
+    pub kafka_replication_factor: Option<i32>,
+    /// PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.
+    #[arg(long, env = "QUARRY_KAFKA_SECURITY_PROTOCOL")]
+    pub kafka_security_protocol: Option<String>,
+    /// PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+    #[arg(long, env = "QUARRY_KAFKA_SASL_MECHANISM")]
+    pub kafka_sasl_mechanism: Option<String>,
+    #[arg(long, env = "QUARRY_KAFKA_SASL_USERNAME")]
+    pub kafka_sasl_username: Option<String>,
+    #[arg(long, env = "QUARRY_KAFKA_SASL_PASSWORD", hide_env_values = true)]
+    pub kafka_sasl_password: Option<String>,
+    /// A directory with `ca.crt` (and for mutual TLS `tls.crt`, `tls.key`), e.g. a mounted
+    /// Kubernetes TLS Secret.
+    #[arg(long, env = "QUARRY_KAFKA_TLS_DIR")]
+    pub kafka_tls_dir: Option<PathBuf>,
     #[arg(long, env = "QUARRY_S3_BUCKET")]
     pub s3_bucket: Option<String>,
     /// S3 endpoint URL (omit for AWS).
@@ -105,6 +122,29 @@ pub struct StorageArgs {
 }
 
 impl StorageArgs {
+    /// librdkafka properties from the security flags (TLS files that exist in the TLS dir).
+    fn kafka_security_properties(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut set = |k: &str, v: &Option<String>| {
+            if let Some(v) = v {
+                out.push((k.to_string(), v.clone()));
+            }
+        };
+        set("security.protocol", &self.kafka_security_protocol);
+        set("sasl.mechanism", &self.kafka_sasl_mechanism);
+        set("sasl.username", &self.kafka_sasl_username);
+        set("sasl.password", &self.kafka_sasl_password);
+        if let Some(dir) = &self.kafka_tls_dir {
+            for (file, key) in [("ca.crt", "ssl.ca.location"), ("tls.crt", "ssl.certificate.location"), ("tls.key", "ssl.key.location")] {
+                let path = dir.join(file);
+                if path.exists() {
+                    out.push((key.to_string(), path.display().to_string()));
+                }
+            }
+        }
+        out
+    }
+
     /// The file's settings with flags and environment applied on top.
     pub fn resolve(&self) -> anyhow::Result<(LogConfig, ObjectStoreConfig)> {
         let file = match &self.config {
@@ -137,6 +177,12 @@ impl StorageArgs {
             (&self.kafka_topic_prefix, &mut log)
         {
             *topic_prefix = p.clone();
+        }
+        if let LogConfig::Kafka { replication_factor, properties, .. } = &mut log {
+            if let Some(r) = self.kafka_replication_factor {
+                *replication_factor = r;
+            }
+            properties.extend(self.kafka_security_properties());
         }
         let mut store = file.object_store.unwrap_or(ObjectStoreConfig::Local);
         if let Some(bucket) = &self.s3_bucket {
@@ -296,5 +342,34 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("brokerz"), "{err}");
+    }
+
+    #[test]
+    fn kafka_security_comes_from_the_environment_the_operator_sets() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            storage: StorageArgs,
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ca.crt"), "pem").unwrap();
+        let cli = Cli::parse_from([
+            "quarry",
+            "--kafka-brokers=k:9093",
+            "--kafka-replication-factor=3",
+            "--kafka-security-protocol=SASL_SSL",
+            "--kafka-sasl-mechanism=SCRAM-SHA-512",
+            "--kafka-sasl-username=u",
+            "--kafka-sasl-password=p",
+            &format!("--kafka-tls-dir={}", dir.path().display()),
+        ]);
+        let (log, _) = cli.storage.resolve().unwrap();
+        let LogConfig::Kafka { replication_factor, properties, .. } = log else { panic!("kafka expected") };
+        assert_eq!(replication_factor, 3);
+        assert_eq!(properties["security.protocol"], "SASL_SSL");
+        assert_eq!(properties["sasl.username"], "u");
+        assert_eq!(properties["ssl.ca.location"], dir.path().join("ca.crt").display().to_string());
+        assert!(!properties.contains_key("ssl.key.location"), "only files that exist");
     }
 }

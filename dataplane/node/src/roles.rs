@@ -55,6 +55,10 @@ pub struct NodeArgs {
     /// The coordinator's internal address.
     #[arg(long, env = "QUARRY_COORDINATOR", default_value = "127.0.0.1:19531")]
     pub coordinator: String,
+    /// The cluster (`namespace/name`) this node belongs to, when the coordinator serves several
+    /// (quarry-operator does; it sets this in the pods it creates).
+    #[arg(long, env = "QUARRY_CLUSTER")]
+    pub cluster: Option<String>,
     #[arg(long, env = "QUARRY_LISTEN", default_value = "0.0.0.0")]
     pub listen: IpAddr,
     /// gRPC port: the Milvus API on proxies (default 19530), the internal Worker API on query
@@ -114,7 +118,7 @@ pub async fn node(mode: Mode, args: NodeArgs) -> anyhow::Result<()> {
         bail!("cluster roles share one log: configure Kafka ([log] kind = \"kafka\" or --kafka-brokers)");
     }
     let (store, log) = config::open_backends(&log_config, &store_config, &args.data_dir).await?;
-    let remote = Arc::new(RemoteMeta::connect(&args.coordinator)?);
+    let remote = Arc::new(RemoteMeta::connect_to_cluster(&args.coordinator, args.cluster.as_deref())?);
     let role = match mode {
         Mode::Proxy => "proxy",
         Mode::QueryNode => "query",

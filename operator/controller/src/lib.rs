@@ -1,5 +1,7 @@
-//! The Quarry operator's controllers. So far: the pure planning functions that turn a
-//! `QuarryCluster` and its `NodePool`s into the Kubernetes objects they need (`plan`). The
-//! reconcilers that apply them (server-side apply, owner references, status) are not built yet.
+//! The Quarry operator: it hosts the coordinator of every `QuarryCluster` it manages (the
+//! internal Coord gRPC service, one catalog per cluster in the cluster's S3 bucket) and
+//! reconciles Quarry's custom resources into Kubernetes objects and catalog changes.
 
+pub mod fake;
 pub mod plan;
+pub mod settings;

@@ -1,18 +1,27 @@
-//! Desired objects, as pure functions of the custom resources: a Deployment and a
-//! PodDisruptionBudget per `NodePool`, and the proxies' Service per `QuarryCluster`. Defaults
-//! are filled in here, in the generated objects, never in the user's spec.
+//! Desired objects, as pure functions of the custom resources: a Deployment, a
+//! PodDisruptionBudget and (with `autoscaling`) a HorizontalPodAutoscaler per `NodePool`; the
+//! proxies' Service and the shared ConfigMap per `QuarryCluster`; the image each pool runs
+//! during an upgrade. Defaults are filled in here, in the generated objects, never in the
+//! user's spec.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
+use k8s_openapi::api::autoscaling::v2::{
+    CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, MetricSpec, MetricTarget,
+    ResourceMetricSource,
+};
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EnvFromSource, EnvVar, EnvVarSource, HTTPGetAction, ObjectFieldSelector, PodSpec,
-    PodTemplateSpec, Probe, SecretEnvSource, Service, ServicePort, ServiceSpec,
+    ConfigMap, ConfigMapEnvSource, Container, ContainerPort, EnvFromSource, EnvVar, EnvVarSource, HTTPGetAction,
+    ObjectFieldSelector, PodSpec, PodTemplateSpec, Probe, SecretEnvSource, SecretKeySelector, SecretVolumeSource,
+    Service, ServicePort, ServiceSpec, Volume, VolumeMount,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use quarry_crd::{NodePool, QuarryCluster, Role};
+
+use crate::settings::{Settings, KAFKA_TLS_DIR};
 
 pub const MILVUS_PORT: i32 = 19530;
 pub const WORKER_PORT: i32 = 7000;
@@ -22,7 +31,7 @@ fn name_of(meta: &ObjectMeta) -> String {
     meta.name.clone().unwrap_or_default()
 }
 
-fn role_name(role: Role) -> &'static str {
+pub fn role_name(role: Role) -> &'static str {
     match role {
         Role::Proxy => "proxy",
         Role::Query => "querynode",
@@ -64,56 +73,111 @@ fn env(name: &str, value: impl Into<String>) -> EnvVar {
     EnvVar { name: name.into(), value: Some(value.into()), ..Default::default() }
 }
 
-/// The environment every role reads its configuration from (see docs/configuration.md).
-fn cluster_env(cluster: &QuarryCluster, coordinator: &str) -> Vec<EnvVar> {
-    let spec = &cluster.spec;
-    let name = name_of(&cluster.metadata);
-    let ns = cluster.metadata.namespace.clone().unwrap_or_else(|| "default".into());
-    let mut out = vec![
-        env("QUARRY_COORDINATOR", coordinator),
-        env("QUARRY_KAFKA_BROKERS", spec.kafka.bootstrap_servers.clone()),
-        env("QUARRY_KAFKA_TOPIC_PREFIX", spec.kafka.topic_prefix.clone().unwrap_or_else(|| format!("quarry-{ns}-{name}-"))),
-        env("QUARRY_S3_BUCKET", spec.s3.bucket.clone()),
-        env("QUARRY_S3_REGION", spec.s3.region.clone().unwrap_or_else(|| "us-east-1".into())),
-        env("QUARRY_S3_PREFIX", spec.s3.prefix.clone().unwrap_or_else(|| format!("{ns}/{name}"))),
-        env("QUARRY_S3_PATH_STYLE", spec.s3.path_style.unwrap_or(false).to_string()),
-        env("QUARRY_HTTP_PORT", HTTP_PORT.to_string()),
-        EnvVar {
-            name: "POD_IP".into(),
-            value_from: Some(EnvVarSource {
-                field_ref: Some(ObjectFieldSelector { field_path: "status.podIP".into(), ..Default::default() }),
-                ..Default::default()
-            }),
+fn field_env(name: &str, path: &str) -> EnvVar {
+    EnvVar {
+        name: name.into(),
+        value_from: Some(EnvVarSource {
+            field_ref: Some(ObjectFieldSelector { field_path: path.into(), ..Default::default() }),
             ..Default::default()
-        },
-        // the pod name: stable for the pod's life, unique in the cluster
-        EnvVar {
-            name: "QUARRY_NODE_ID".into(),
-            value_from: Some(EnvVarSource {
-                field_ref: Some(ObjectFieldSelector { field_path: "metadata.name".into(), ..Default::default() }),
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
-    ];
-    if let Some(endpoint) = &spec.s3.endpoint {
-        out.push(env("QUARRY_S3_ENDPOINT", endpoint.clone()));
+        }),
+        ..Default::default()
     }
-    out
 }
 
-/// The Deployment of a pool: its role's process, configured from the cluster, scheduled as the
-/// pool (or the cluster's pool defaults) says, rolled one pod at a time.
-pub fn desired_deployment(cluster: &QuarryCluster, pool: &NodePool, coordinator: &str) -> Deployment {
+fn secret_env(name: &str, secret: &str, key: &str) -> EnvVar {
+    EnvVar {
+        name: name.into(),
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector { name: secret.into(), key: key.into(), optional: None }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Name of a cluster's ConfigMap (the environment its pods share).
+pub fn config_map_name(cluster: &str) -> String {
+    format!("{cluster}-config")
+}
+
+/// The cluster's shared, non-secret configuration, read by every pod through `envFrom`.
+pub fn desired_config_map(cluster: &QuarryCluster, coordinator: &str) -> ConfigMap {
+    let name = name_of(&cluster.metadata);
+    ConfigMap {
+        metadata: ObjectMeta {
+            name: Some(config_map_name(&name)),
+            namespace: cluster.metadata.namespace.clone(),
+            labels: Some(cluster_labels(&name)),
+            ..Default::default()
+        },
+        data: Some(Settings::of(cluster).env(coordinator)),
+        ..Default::default()
+    }
+}
+
+fn cluster_labels(cluster: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".into(), "quarry".into()),
+        ("app.kubernetes.io/instance".into(), cluster.into()),
+        ("app.kubernetes.io/managed-by".into(), "quarry-operator".into()),
+    ])
+}
+
+/// A short, stable digest of the ConfigMap's data: in the pod template, so that a changed
+/// configuration rolls the pods.
+fn config_digest(data: &BTreeMap<String, String>) -> String {
+    // FNV-1a: stable across builds and processes, unlike the std hasher
+    let mut h: u64 = 0xcbf29ce484222325;
+    for (k, v) in data {
+        for b in k.bytes().chain([0]).chain(v.bytes()).chain([0]) {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x100000001b3);
+        }
+    }
+    format!("{h:016x}")
+}
+
+/// The Deployment of a pool: its role's process with `image`, configured from the cluster's
+/// ConfigMap (and Secrets), scheduled as the pool (or the cluster's pool defaults) says,
+/// rolled one pod at a time.
+pub fn desired_deployment(cluster: &QuarryCluster, pool: &NodePool, coordinator: &str, image: &str) -> Deployment {
     let role = pool.spec.role;
+    let settings = Settings::of(cluster);
     let (metadata, labels) = pool_object(cluster, pool);
     let defaults = cluster.spec.pool_defaults.clone().unwrap_or_default();
     let port = if role == Role::Proxy { MILVUS_PORT } else { WORKER_PORT };
-    let mut env = cluster_env(cluster, coordinator);
-    env.push(env_port(port));
+    let mut env = vec![
+        field_env("POD_IP", "status.podIP"),
+        // the pod name: stable for the pod's life, unique in the cluster
+        field_env("QUARRY_NODE_ID", "metadata.name"),
+        env("QUARRY_PORT", port.to_string()),
+        env("QUARRY_HTTP_PORT", HTTP_PORT.to_string()),
+    ];
     if matches!(role, Role::Query | Role::Data) {
-        env.push(EnvVar { name: "QUARRY_ADVERTISE".into(), value: Some(format!("$(POD_IP):{WORKER_PORT}")), ..Default::default() });
+        env.push(self::env("QUARRY_ADVERTISE", format!("$(POD_IP):{WORKER_PORT}")));
     }
+    if let Some((_, secret)) = &settings.sasl {
+        env.push(secret_env("QUARRY_KAFKA_SASL_USERNAME", secret, "username"));
+        env.push(secret_env("QUARRY_KAFKA_SASL_PASSWORD", secret, "password"));
+    }
+    let mut env_from = vec![EnvFromSource {
+        config_map_ref: Some(ConfigMapEnvSource { name: config_map_name(&name_of(&cluster.metadata)), optional: None }),
+        ..Default::default()
+    }];
+    if let Some(secret) = &settings.credentials_secret {
+        env_from.push(EnvFromSource { secret_ref: Some(SecretEnvSource { name: secret.clone(), optional: None }), ..Default::default() });
+    }
+    let (volumes, mounts) = match &settings.tls_secret {
+        Some(secret) => (
+            Some(vec![Volume {
+                name: "kafka-tls".into(),
+                secret: Some(SecretVolumeSource { secret_name: Some(secret.clone()), ..Default::default() }),
+                ..Default::default()
+            }]),
+            Some(vec![VolumeMount { name: "kafka-tls".into(), mount_path: KAFKA_TLS_DIR.into(), read_only: Some(true), ..Default::default() }]),
+        ),
+        None => (None, None),
+    };
     let probe = |path: &str| Probe {
         http_get: Some(HTTPGetAction { path: Some(path.into()), port: IntOrString::Int(HTTP_PORT), ..Default::default() }),
         period_seconds: Some(5),
@@ -121,12 +185,10 @@ pub fn desired_deployment(cluster: &QuarryCluster, pool: &NodePool, coordinator:
     };
     let container = Container {
         name: role_name(role).into(),
-        image: Some(cluster.spec.image.clone()),
+        image: Some(image.to_string()),
         args: Some(vec![role_name(role).into()]),
         env: Some(env),
-        env_from: cluster.spec.s3.credentials_secret.as_ref().map(|s| {
-            vec![EnvFromSource { secret_ref: Some(SecretEnvSource { name: s.name.clone(), ..Default::default() }), ..Default::default() }]
-        }),
+        env_from: Some(env_from),
         ports: Some(vec![
             ContainerPort { name: Some("grpc".into()), container_port: port, ..Default::default() },
             ContainerPort { name: Some("http".into()), container_port: HTTP_PORT, ..Default::default() },
@@ -134,8 +196,10 @@ pub fn desired_deployment(cluster: &QuarryCluster, pool: &NodePool, coordinator:
         liveness_probe: Some(probe("/healthz")),
         readiness_probe: Some(probe("/readyz")),
         resources: pool.spec.resources.clone().or(defaults.resources),
+        volume_mounts: mounts,
         ..Default::default()
     };
+    let annotations = BTreeMap::from([(CONFIG_DIGEST.to_string(), config_digest(&settings.env(coordinator)))]);
     Deployment {
         metadata,
         spec: Some(DeploymentSpec {
@@ -149,12 +213,13 @@ pub fn desired_deployment(cluster: &QuarryCluster, pool: &NodePool, coordinator:
                 }),
             }),
             template: PodTemplateSpec {
-                metadata: Some(ObjectMeta { labels: Some(labels), ..Default::default() }),
+                metadata: Some(ObjectMeta { labels: Some(labels), annotations: Some(annotations), ..Default::default() }),
                 spec: Some(PodSpec {
                     containers: vec![container],
                     node_selector: pool.spec.node_selector.clone().or(defaults.node_selector),
                     tolerations: pool.spec.tolerations.clone().or(defaults.tolerations),
                     affinity: pool.spec.affinity.clone(),
+                    volumes,
                     // SIGTERM hands the pod's shards over; give in-flight requests time to end
                     termination_grace_period_seconds: Some(30),
                     ..Default::default()
@@ -166,8 +231,69 @@ pub fn desired_deployment(cluster: &QuarryCluster, pool: &NodePool, coordinator:
     }
 }
 
-fn env_port(port: i32) -> EnvVar {
-    env("QUARRY_PORT", port.to_string())
+/// The pod template annotation holding the digest of the cluster's ConfigMap.
+pub const CONFIG_DIGEST: &str = "quarry.dev/config-digest";
+
+/// Upgrade order: a role's pools take a new image only after every pool of the roles before it
+/// runs it and is ready (index, data and query nodes first, proxies last, as Milvus upgrades).
+pub const ROLLOUT_ORDER: [Role; 4] = [Role::Index, Role::Data, Role::Query, Role::Proxy];
+
+/// Where one pool of a cluster stands in a rollout.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolRollout {
+    pub role: Role,
+    /// the image its Deployment runs now (`None`: no Deployment yet)
+    pub image: Option<String>,
+    /// every pod updated and ready
+    pub settled: bool,
+}
+
+/// The image a pool's Deployment should run: the cluster's, unless a pool of an earlier role
+/// has not finished taking it; then the pool keeps what it runs (new pools start on the
+/// cluster's image at once).
+pub fn rollout_image(target: &str, role: Role, current: Option<&str>, pools: &[PoolRollout]) -> String {
+    let rank = |r: Role| ROLLOUT_ORDER.iter().position(|x| *x == r).unwrap_or(0);
+    let earlier_pending = pools
+        .iter()
+        .filter(|p| rank(p.role) < rank(role))
+        .any(|p| p.image.as_deref().is_some_and(|i| i != target) || (p.image.is_some() && !p.settled));
+    match current {
+        Some(image) if earlier_pending => image.to_string(),
+        _ => target.to_string(),
+    }
+}
+
+/// The HorizontalPodAutoscaler of a pool with `autoscaling`: it scales the NodePool through
+/// its scale subresource (not the Deployment, which follows the pool).
+pub fn desired_hpa(cluster: &QuarryCluster, pool: &NodePool) -> Option<HorizontalPodAutoscaler> {
+    let auto = pool.spec.autoscaling.as_ref()?;
+    let (metadata, _) = pool_object(cluster, pool);
+    Some(HorizontalPodAutoscaler {
+        metadata,
+        spec: Some(HorizontalPodAutoscalerSpec {
+            scale_target_ref: CrossVersionObjectReference {
+                api_version: Some("quarry.dev/v1alpha1".into()),
+                kind: "NodePool".into(),
+                name: name_of(&pool.metadata),
+            },
+            min_replicas: Some(auto.min_replicas),
+            max_replicas: auto.max_replicas,
+            metrics: Some(vec![MetricSpec {
+                type_: "Resource".into(),
+                resource: Some(ResourceMetricSource {
+                    name: "cpu".into(),
+                    target: MetricTarget {
+                        type_: "Utilization".into(),
+                        average_utilization: Some(auto.target_cpu_utilization.unwrap_or(70)),
+                        ..Default::default()
+                    },
+                }),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
 }
 
 /// At most one pod of a pool down at a time for voluntary disruptions (drains, upgrades).
@@ -268,7 +394,7 @@ mod tests {
 
     #[test]
     fn a_query_pool_becomes_a_deployment_of_query_nodes() {
-        let d = desired_deployment(&cluster(), &pool("search", Role::Query, 3), "quarry-operator.quarry-system.svc:19531");
+        let d = desired_deployment(&cluster(), &pool("search", Role::Query, 3), "quarry-operator.quarry-system.svc:19531", "quarry:0.1.0");
         assert_eq!(d.metadata.name.as_deref(), Some("prod-search"));
         let spec = d.spec.as_ref().unwrap();
         assert_eq!(spec.replicas, Some(3));
@@ -277,12 +403,20 @@ mod tests {
         assert_eq!(c.args.as_deref(), Some(&["querynode".to_string()][..]));
         assert_eq!(c.image.as_deref(), Some("quarry:0.1.0"));
         let env = env_of(&d);
-        assert_eq!(env["QUARRY_COORDINATOR"], "quarry-operator.quarry-system.svc:19531");
-        assert_eq!(env["QUARRY_KAFKA_TOPIC_PREFIX"], "quarry-vec-prod-");
-        assert_eq!(env["QUARRY_S3_PREFIX"], "vec/prod");
-        assert_eq!(env["QUARRY_S3_ENDPOINT"], "http://minio:9000");
         assert_eq!(env["QUARRY_ADVERTISE"], "$(POD_IP):7000");
-        assert_eq!(c.env_from.as_ref().unwrap()[0].secret_ref.as_ref().unwrap().name, "s3-creds");
+        let from = c.env_from.as_ref().unwrap();
+        assert_eq!(from[0].config_map_ref.as_ref().unwrap().name, "prod-config");
+        assert_eq!(from[1].secret_ref.as_ref().unwrap().name, "s3-creds");
+        let shared = desired_config_map(&cluster(), "quarry-operator.quarry-system.svc:19531").data.unwrap();
+        assert_eq!(shared["QUARRY_COORDINATOR"], "quarry-operator.quarry-system.svc:19531");
+        assert_eq!(shared["QUARRY_CLUSTER"], "vec/prod");
+        assert_eq!(shared["QUARRY_KAFKA_TOPIC_PREFIX"], "quarry-vec-prod-");
+        assert_eq!(shared["QUARRY_S3_PREFIX"], "vec/prod");
+        assert_eq!(shared["QUARRY_S3_ENDPOINT"], "http://minio:9000");
+        let digest = &spec.template.metadata.as_ref().unwrap().annotations.as_ref().unwrap()[CONFIG_DIGEST];
+        let moved = desired_deployment(&cluster(), &pool("search", Role::Query, 3), "elsewhere:19531", "quarry:0.1.0");
+        let moved_digest = &moved.spec.unwrap().template.metadata.unwrap().annotations.unwrap()[CONFIG_DIGEST];
+        assert_ne!(digest, moved_digest, "a configuration change rolls the pods");
         assert_eq!(c.readiness_probe.as_ref().unwrap().http_get.as_ref().unwrap().path.as_deref(), Some("/readyz"));
         // pool defaults fill in what the pool leaves out
         assert_eq!(c.resources.as_ref().unwrap().requests.as_ref().unwrap()["cpu"], Quantity("1".into()));
@@ -295,7 +429,7 @@ mod tests {
             requests: Some(BTreeMap::from([("cpu".to_string(), Quantity("4".into()))])),
             ..Default::default()
         });
-        let d = desired_deployment(&cluster(), &p, "coord:19531");
+        let d = desired_deployment(&cluster(), &p, "coord:19531", "quarry:0.1.0");
         let c = &d.spec.as_ref().unwrap().template.spec.as_ref().unwrap().containers[0];
         assert_eq!(c.resources.as_ref().unwrap().requests.as_ref().unwrap()["cpu"], Quantity("4".into()));
         assert_eq!(env_of(&d)["QUARRY_PORT"], "19530");
@@ -304,6 +438,57 @@ mod tests {
         let svc_spec = svc.spec.unwrap();
         assert_eq!(svc_spec.selector.unwrap()["app.kubernetes.io/component"], "proxy");
         assert_eq!(svc_spec.ports.unwrap()[0].port, 19530);
+    }
+
+    #[test]
+    fn kafka_sasl_and_tls_come_from_secrets() {
+        let mut c = cluster();
+        c.spec.kafka.sasl = Some(quarry_crd::SaslSpec { mechanism: quarry_crd::SaslMechanism::ScramSha512, secret: "kafka-user".into() });
+        c.spec.kafka.tls_secret = Some("kafka-ca".into());
+        let shared = desired_config_map(&c, "coord:19531").data.unwrap();
+        assert_eq!(shared["QUARRY_KAFKA_SECURITY_PROTOCOL"], "SASL_SSL");
+        assert_eq!(shared["QUARRY_KAFKA_SASL_MECHANISM"], "SCRAM-SHA-512");
+        assert!(!shared.values().any(|v| v.contains("password")));
+        let d = desired_deployment(&c, &pool("ingest", Role::Data, 1), "coord:19531", "quarry:0.1.0");
+        let pod = d.spec.unwrap().template.spec.unwrap();
+        let password = pod.containers[0].env.as_ref().unwrap().iter().find(|e| e.name == "QUARRY_KAFKA_SASL_PASSWORD").unwrap();
+        let from = password.value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap();
+        assert_eq!((from.name.as_str(), from.key.as_str()), ("kafka-user", "password"));
+        assert_eq!(pod.volumes.unwrap()[0].secret.as_ref().unwrap().secret_name.as_deref(), Some("kafka-ca"));
+        assert_eq!(pod.containers[0].volume_mounts.as_ref().unwrap()[0].mount_path, KAFKA_TLS_DIR);
+    }
+
+    #[test]
+    fn upgrades_go_role_by_role_proxies_last() {
+        let pools = |index: (&str, bool), query: (&str, bool)| {
+            vec![
+                PoolRollout { role: Role::Index, image: Some(index.0.into()), settled: index.1 },
+                PoolRollout { role: Role::Query, image: Some(query.0.into()), settled: query.1 },
+                PoolRollout { role: Role::Proxy, image: Some("v1".into()), settled: true },
+            ]
+        };
+        // index nodes go first
+        assert_eq!(rollout_image("v2", Role::Index, Some("v1"), &pools(("v1", true), ("v1", true))), "v2");
+        // query nodes wait while index nodes roll
+        assert_eq!(rollout_image("v2", Role::Query, Some("v1"), &pools(("v2", false), ("v1", true))), "v1");
+        assert_eq!(rollout_image("v2", Role::Query, Some("v1"), &pools(("v2", true), ("v1", true))), "v2");
+        // proxies wait for query nodes
+        assert_eq!(rollout_image("v2", Role::Proxy, Some("v1"), &pools(("v2", true), ("v2", false))), "v1");
+        assert_eq!(rollout_image("v2", Role::Proxy, Some("v1"), &pools(("v2", true), ("v2", true))), "v2");
+        // a new pool starts on the target image
+        assert_eq!(rollout_image("v2", Role::Proxy, None, &pools(("v1", true), ("v1", true))), "v2");
+    }
+
+    #[test]
+    fn autoscaling_targets_the_node_pool() {
+        let mut p = pool("search", Role::Query, 2);
+        assert!(desired_hpa(&cluster(), &p).is_none());
+        p.spec.autoscaling = Some(quarry_crd::Autoscaling { min_replicas: 2, max_replicas: 8, target_cpu_utilization: None });
+        let hpa = desired_hpa(&cluster(), &p).unwrap().spec.unwrap();
+        assert_eq!(hpa.scale_target_ref.kind, "NodePool");
+        assert_eq!(hpa.scale_target_ref.name, "search");
+        assert_eq!((hpa.min_replicas, hpa.max_replicas), (Some(2), 8));
+        assert_eq!(hpa.metrics.unwrap()[0].resource.as_ref().unwrap().target.average_utilization, Some(70));
     }
 
     #[test]

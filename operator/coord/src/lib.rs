@@ -16,7 +16,7 @@ pub use catalog::{
 pub use meta::{CompactionCommit, 
     Created, FlushCommit, IndexCommit, LocalMeta, MetaService, NewCollection, NewIndex,
 };
-pub use remote::RemoteMeta;
+pub use remote::{RemoteMeta, CLUSTER_HEADER};
 pub use server::{demands, CoordServer};
 pub use tso::Tso;
 pub use wire::{from_status, to_status};

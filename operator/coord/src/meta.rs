@@ -86,6 +86,8 @@ pub trait MetaService: Send + Sync + std::fmt::Debug {
     /// Removes a collection from the catalog; returns it (`None` if it did not exist).
     async fn drop_collection(&self, id: i64) -> Result<Option<CollectionMeta>, CoordError>;
     async fn set_loaded(&self, id: i64, loaded: bool, replicas: u32) -> Result<(), CoordError>;
+    /// Replaces a collection's properties (AlterCollection; the operator's Collection spec).
+    async fn set_properties(&self, id: i64, properties: Vec<(String, String)>) -> Result<(), CoordError>;
     async fn create_index(&self, id: i64, index: NewIndex) -> Result<IndexMeta, CoordError>;
     async fn drop_index(&self, id: i64, index: i64) -> Result<(), CoordError>;
     /// Records a flush; returns the delete-file keys it superseded (garbage now).
@@ -113,6 +115,10 @@ pub enum MetaOp {
         id: i64,
         loaded: bool,
         replicas: u32,
+    },
+    SetProperties {
+        id: i64,
+        properties: Vec<(String, String)>,
     },
     CreateIndex {
         id: i64,
@@ -146,6 +152,9 @@ pub async fn apply_op(meta: &dyn MetaService, op: MetaOp) -> Result<serde_json::
         } => json(serde_json::to_value(
             meta.set_loaded(id, loaded, replicas).await?,
         )),
+        MetaOp::SetProperties { id, properties } => {
+            json(serde_json::to_value(meta.set_properties(id, properties).await?))
+        }
         MetaOp::CreateIndex { id, index } => {
             json(serde_json::to_value(meta.create_index(id, index).await?))
         }
@@ -258,6 +267,21 @@ impl MetaService for LocalMeta {
                 let c = s.collections.get_mut(&id).ok_or_else(|| not_found(id))?;
                 c.loaded = loaded;
                 c.replicas = replicas;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn set_properties(&self, id: i64, properties: Vec<(String, String)>) -> Result<(), CoordError> {
+        if self.snapshot().collections.get(&id).map(|c| &c.properties) == Some(&properties) {
+            return Ok(());
+        }
+        let now = self.tso.now();
+        self.catalog
+            .commit(|s| {
+                let c = s.collections.get_mut(&id).ok_or_else(|| not_found(id))?;
+                c.properties = properties;
+                c.updated_ts = now;
                 Ok(())
             })
             .await

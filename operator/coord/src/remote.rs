@@ -11,6 +11,8 @@ use parking_lot::RwLock;
 use quarry_proto::internal as pb;
 use quarry_proto::internal::coord_client::CoordClient;
 use serde::de::DeserializeOwned;
+use tonic::metadata::AsciiMetadataValue;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::meta::{CompactionCommit, MetaOp};
@@ -20,9 +22,26 @@ use crate::{
     MetaService, NewCollection, NewIndex, Tso,
 };
 
+/// The gRPC metadata key naming the cluster a call is about: one operator serves the
+/// coordinators of many clusters on one port (see quarry-operator).
+pub const CLUSTER_HEADER: &str = "x-quarry-cluster";
+
+/// Adds the cluster header to every call when the node knows its cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterHeader(Option<AsciiMetadataValue>);
+
+impl tonic::service::Interceptor for ClusterHeader {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(v) = &self.0 {
+            req.metadata_mut().insert(CLUSTER_HEADER, v.clone());
+        }
+        Ok(req)
+    }
+}
+
 #[derive(Debug)]
 pub struct RemoteMeta {
-    client: CoordClient<Channel>,
+    client: CoordClient<InterceptedService<Channel, ClusterHeader>>,
     state: RwLock<Arc<CatalogState>>,
     tso: Tso,
 }
@@ -34,6 +53,15 @@ fn unavailable(e: impl std::fmt::Display) -> CoordError {
 impl RemoteMeta {
     /// Connects lazily to `address` (`host:port` or a URL); the first call fails if it is down.
     pub fn connect(address: &str) -> Result<Self, CoordError> {
+        Self::connect_to_cluster(address, None)
+    }
+
+    /// Like [`Self::connect`], naming the cluster (`namespace/name`) in every call, for a
+    /// coordinator that serves several clusters (the operator).
+    pub fn connect_to_cluster(address: &str, cluster: Option<&str>) -> Result<Self, CoordError> {
+        let header = cluster
+            .map(|c| c.parse::<AsciiMetadataValue>().map_err(|e| unavailable(format!("cluster name {c:?}: {e}"))))
+            .transpose()?;
         let url = if address.contains("://") {
             address.to_string()
         } else {
@@ -44,7 +72,7 @@ impl RemoteMeta {
             .connect_timeout(Duration::from_secs(3))
             .timeout(Duration::from_secs(60))
             .connect_lazy();
-        let client = CoordClient::new(channel)
+        let client = CoordClient::with_interceptor(channel, ClusterHeader(header))
             .max_decoding_message_size(256 << 20)
             .max_encoding_message_size(256 << 20);
         Ok(Self {
@@ -54,7 +82,7 @@ impl RemoteMeta {
         })
     }
 
-    fn client(&self) -> CoordClient<Channel> {
+    fn client(&self) -> CoordClient<InterceptedService<Channel, ClusterHeader>> {
         self.client.clone()
     }
 
@@ -160,6 +188,10 @@ impl MetaService for RemoteMeta {
             replicas,
         })
         .await
+    }
+
+    async fn set_properties(&self, id: i64, properties: Vec<(String, String)>) -> Result<(), CoordError> {
+        self.mutate(MetaOp::SetProperties { id, properties }).await
     }
 
     async fn create_index(&self, id: i64, index: NewIndex) -> Result<IndexMeta, CoordError> {

@@ -87,6 +87,22 @@ impl CoordServer {
         dead
     }
 
+    /// How many in-memory replicas of a collection serve all of its shards on query nodes.
+    pub fn loaded_replicas(&self, collection: i64) -> u32 {
+        let p = self.placement.lock();
+        let mut complete = std::collections::BTreeMap::<u32, bool>::new();
+        for (u, node) in p.query.iter().filter(|(u, _)| u.collection == collection) {
+            let serving = p.registry.get(node).is_some_and(|n| n.serving.contains(&(u.collection, u.shard)));
+            *complete.entry(u.replica).or_insert(true) &= serving;
+        }
+        complete.values().filter(|ok| **ok).count() as u32
+    }
+
+    /// Live nodes of a role.
+    pub fn nodes(&self, role: Role) -> usize {
+        self.placement.lock().registry.alive(role).len()
+    }
+
     /// Routes to the units of a plan that their node reports loaded: a unit on its way to a
     /// node is not routed there before the node can answer for it. Until it can, the node that
     /// still serves the unit (see [`Self::draining`]) keeps its route.

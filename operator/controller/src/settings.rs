@@ -1,0 +1,124 @@
+//! A `QuarryCluster`'s storage settings with the defaults filled in: what its pods get as
+//! environment (through the cluster's ConfigMap) and what the operator's coordinator for the
+//! cluster opens. Defaults live here, never in the user's spec.
+
+use std::collections::BTreeMap;
+
+use quarry_crd::{QuarryCluster, SaslMechanism};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// `namespace/name`: how pods name their cluster to the operator's coordinator
+    pub key: String,
+    pub brokers: String,
+    pub topic_prefix: String,
+    pub replication_factor: i32,
+    pub bucket: String,
+    pub region: String,
+    pub prefix: String,
+    pub endpoint: Option<String>,
+    pub path_style: bool,
+    pub credentials_secret: Option<String>,
+    pub sasl: Option<(SaslMechanism, String)>,
+    pub tls_secret: Option<String>,
+}
+
+/// Where pods mount the Kafka TLS secret.
+pub const KAFKA_TLS_DIR: &str = "/etc/quarry/kafka-tls";
+
+pub fn sasl_name(m: SaslMechanism) -> &'static str {
+    match m {
+        SaslMechanism::Plain => "PLAIN",
+        SaslMechanism::ScramSha256 => "SCRAM-SHA-256",
+        SaslMechanism::ScramSha512 => "SCRAM-SHA-512",
+    }
+}
+
+impl Settings {
+    pub fn of(cluster: &QuarryCluster) -> Self {
+        let spec = &cluster.spec;
+        let name = cluster.metadata.name.clone().unwrap_or_default();
+        let ns = cluster.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+        Self {
+            key: format!("{ns}/{name}"),
+            brokers: spec.kafka.bootstrap_servers.clone(),
+            topic_prefix: spec.kafka.topic_prefix.clone().unwrap_or_else(|| format!("quarry-{ns}-{name}-")),
+            replication_factor: spec.kafka.replication_factor.unwrap_or(3),
+            bucket: spec.s3.bucket.clone(),
+            region: spec.s3.region.clone().unwrap_or_else(|| "us-east-1".into()),
+            prefix: spec.s3.prefix.clone().unwrap_or_else(|| format!("{ns}/{name}")),
+            endpoint: spec.s3.endpoint.clone(),
+            path_style: spec.s3.path_style.unwrap_or(false),
+            credentials_secret: spec.s3.credentials_secret.as_ref().map(|s| s.name.clone()),
+            sasl: spec.kafka.sasl.as_ref().map(|s| (s.mechanism, s.secret.clone())),
+            tls_secret: spec.kafka.tls_secret.clone(),
+        }
+    }
+
+    /// librdkafka's `security.protocol` for these settings.
+    pub fn security_protocol(&self) -> &'static str {
+        match (self.sasl.is_some(), self.tls_secret.is_some()) {
+            (false, false) => "PLAINTEXT",
+            (false, true) => "SSL",
+            (true, false) => "SASL_PLAINTEXT",
+            (true, true) => "SASL_SSL",
+        }
+    }
+
+    /// The environment every pod of the cluster shares (the ConfigMap's data); secrets are
+    /// not in it (see docs/configuration.md for each variable).
+    pub fn env(&self, coordinator: &str) -> BTreeMap<String, String> {
+        let mut env = BTreeMap::from([
+            ("QUARRY_COORDINATOR".to_string(), coordinator.to_string()),
+            ("QUARRY_CLUSTER".into(), self.key.clone()),
+            ("QUARRY_KAFKA_BROKERS".into(), self.brokers.clone()),
+            ("QUARRY_KAFKA_TOPIC_PREFIX".into(), self.topic_prefix.clone()),
+            ("QUARRY_KAFKA_REPLICATION_FACTOR".into(), self.replication_factor.to_string()),
+            ("QUARRY_KAFKA_SECURITY_PROTOCOL".into(), self.security_protocol().into()),
+            ("QUARRY_S3_BUCKET".into(), self.bucket.clone()),
+            ("QUARRY_S3_REGION".into(), self.region.clone()),
+            ("QUARRY_S3_PREFIX".into(), self.prefix.clone()),
+            ("QUARRY_S3_PATH_STYLE".into(), self.path_style.to_string()),
+        ]);
+        if let Some(endpoint) = &self.endpoint {
+            env.insert("QUARRY_S3_ENDPOINT".into(), endpoint.clone());
+        }
+        if let Some((mechanism, _)) = &self.sasl {
+            env.insert("QUARRY_KAFKA_SASL_MECHANISM".into(), sasl_name(*mechanism).into());
+        }
+        if self.tls_secret.is_some() {
+            env.insert("QUARRY_KAFKA_TLS_DIR".into(), KAFKA_TLS_DIR.into());
+        }
+        env
+    }
+}
+
+/// Secret values the operator itself needs to open a cluster's storage.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Credentials {
+    /// S3 access key id and secret
+    pub s3: Option<(String, String)>,
+    /// SASL username and password
+    pub sasl: Option<(String, String)>,
+    /// Kafka TLS PEMs: CA, and for mutual TLS certificate and key
+    pub tls_ca: Option<String>,
+    pub tls_cert: Option<(String, String)>,
+}
+
+/// librdkafka properties for the operator's own Kafka client.
+pub fn kafka_properties(settings: &Settings, creds: &Credentials) -> Vec<(String, String)> {
+    let mut out = vec![("security.protocol".to_string(), settings.security_protocol().to_string())];
+    if let (Some((mechanism, _)), Some((user, password))) = (&settings.sasl, &creds.sasl) {
+        out.push(("sasl.mechanism".into(), sasl_name(*mechanism).into()));
+        out.push(("sasl.username".into(), user.clone()));
+        out.push(("sasl.password".into(), password.clone()));
+    }
+    if let Some(ca) = &creds.tls_ca {
+        out.push(("ssl.ca.pem".into(), ca.clone()));
+    }
+    if let Some((cert, key)) = &creds.tls_cert {
+        out.push(("ssl.certificate.pem".into(), cert.clone()));
+        out.push(("ssl.key.pem".into(), key.clone()));
+    }
+    out
+}
