@@ -1,0 +1,63 @@
+//! The internal Coord gRPC service of every hosted cluster on one port: each call names its
+//! cluster in the `x-quarry-cluster` metadata (the pods the operator creates set
+//! `QUARRY_CLUSTER`), and goes to that cluster's coordinator.
+
+use std::sync::Arc;
+
+use quarry_coord::{CoordServer, CLUSTER_HEADER};
+use quarry_proto::internal as pb;
+use quarry_proto::internal::coord_server::Coord;
+use tonic::{Request, Response, Status};
+
+use crate::coordinators::Coordinators;
+
+pub struct MultiCoord {
+    pub coordinators: Arc<Coordinators>,
+}
+
+impl MultiCoord {
+    fn pick<T>(&self, req: &Request<T>) -> Result<Arc<CoordServer>, Status> {
+        let key = match req.metadata().get(CLUSTER_HEADER) {
+            Some(v) => v.to_str().map_err(|_| Status::invalid_argument("the cluster header is not ASCII"))?.to_string(),
+            None => {
+                // a caller that does not name its cluster is served when there is only one
+                let keys = self.coordinators.keys();
+                match keys.as_slice() {
+                    [only] => only.clone(),
+                    _ => return Err(Status::failed_precondition(format!("name the cluster in the {CLUSTER_HEADER} header (QUARRY_CLUSTER); this operator hosts {}", keys.len()))),
+                }
+            }
+        };
+        self.coordinators
+            .get(&key)
+            .map(|h| h.server.clone())
+            .ok_or_else(|| Status::unavailable(format!("the coordinator of cluster {key} is not running here (not the leading operator, or no such QuarryCluster)")))
+    }
+}
+
+#[tonic::async_trait]
+impl Coord for MultiCoord {
+    async fn timestamp(&self, req: Request<pb::TimestampRequest>) -> Result<Response<pb::TimestampResponse>, Status> {
+        self.pick(&req)?.timestamp(req).await
+    }
+
+    async fn alloc_ids(&self, req: Request<pb::AllocIdsRequest>) -> Result<Response<pb::AllocIdsResponse>, Status> {
+        self.pick(&req)?.alloc_ids(req).await
+    }
+
+    async fn get_catalog(&self, req: Request<pb::GetCatalogRequest>) -> Result<Response<pb::GetCatalogResponse>, Status> {
+        self.pick(&req)?.get_catalog(req).await
+    }
+
+    async fn mutate(&self, req: Request<pb::MutateRequest>) -> Result<Response<pb::MutateResponse>, Status> {
+        self.pick(&req)?.mutate(req).await
+    }
+
+    async fn heartbeat(&self, req: Request<pb::HeartbeatRequest>) -> Result<Response<pb::HeartbeatResponse>, Status> {
+        self.pick(&req)?.heartbeat(req).await
+    }
+
+    async fn leave(&self, req: Request<pb::LeaveRequest>) -> Result<Response<pb::LeaveResponse>, Status> {
+        self.pick(&req)?.leave(req).await
+    }
+}
