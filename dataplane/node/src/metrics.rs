@@ -9,6 +9,7 @@ use prometheus::{
 pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
+    rows_written: IntCounterVec,
     latency: HistogramVec,
     /// query and data nodes: what they hold
     shards: IntGauge,
@@ -36,8 +37,19 @@ impl Metrics {
             &["method"],
         )
         .expect("metric");
+        let rows_written = IntCounterVec::new(
+            Opts::new(
+                "quarry_proxy_rows_written_total",
+                "Rows acknowledged to clients, by operation (insert, upsert)",
+            ),
+            &["op"],
+        )
+        .expect("metric");
         registry
             .register(Box::new(requests.clone()))
+            .expect("register");
+        registry
+            .register(Box::new(rows_written.clone()))
             .expect("register");
         registry
             .register(Box::new(latency.clone()))
@@ -53,6 +65,7 @@ impl Metrics {
         Self {
             registry,
             requests,
+            rows_written,
             latency,
             shards,
             rows,
@@ -64,6 +77,10 @@ impl Metrics {
         self.shards.set(shards as i64);
         self.rows.set(rows as i64);
         self.memory.set(memory as i64);
+    }
+
+    pub fn rows_written(&self, op: &str, rows: usize) {
+        self.rows_written.with_label_values(&[op]).inc_by(rows as u64);
     }
 
     pub fn observe(&self, method: &str, success: bool, elapsed: Duration) {

@@ -17,6 +17,7 @@ pub struct Metrics {
     pub leader: IntGauge,
     pub clusters: IntGauge,
     pub nodes: IntGaugeVec,
+    collection: IntGaugeVec,
     phases: Mutex<BTreeMap<(String, String), Phase>>,
 }
 
@@ -50,10 +51,15 @@ impl Metrics {
         let leader = IntGauge::new("quarry_operator_leader", "1 while this operator holds the leader Lease").unwrap();
         let clusters = IntGauge::new("quarry_operator_hosted_clusters", "QuarryClusters whose coordinator runs in this operator").unwrap();
         let nodes = IntGaugeVec::new(Opts::new("quarry_cluster_nodes", "Live nodes of a cluster by role (heartbeats within the lease)"), &["cluster", "role"]).unwrap();
-        for c in [Box::new(reconciles.clone()) as Box<dyn prometheus::core::Collector>, Box::new(errors.clone()), Box::new(duration.clone()), Box::new(resources.clone()), Box::new(leader.clone()), Box::new(clusters.clone()), Box::new(nodes.clone())] {
+        let collection = IntGaugeVec::new(
+            Opts::new("quarry_collection", "Figures of a collection from its cluster's catalog: rows (live, sealed), sealed_segments, growing_segments, indexed_rows, total_rows, loaded_replicas"),
+            &["cluster", "collection", "figure"],
+        )
+        .unwrap();
+        for c in [Box::new(reconciles.clone()) as Box<dyn prometheus::core::Collector>, Box::new(errors.clone()), Box::new(duration.clone()), Box::new(resources.clone()), Box::new(leader.clone()), Box::new(clusters.clone()), Box::new(nodes.clone()), Box::new(collection.clone())] {
             registry.register(c).expect("metric registers once");
         }
-        Self { registry, reconciles, errors, duration, resources, leader, clusters, nodes, phases: Mutex::new(BTreeMap::new()) }
+        Self { registry, reconciles, errors, duration, resources, leader, clusters, nodes, collection, phases: Mutex::new(BTreeMap::new()) }
     }
 
     pub fn observe(&self, kind: &str, took: Duration, ok: bool) {
@@ -74,6 +80,20 @@ impl Metrics {
         for p in [Phase::Pending, Phase::Reconciling, Phase::Ready, Phase::Stalled, Phase::Deleting] {
             let n = phases.iter().filter(|((k, _), q)| k == kind && **q == p).count();
             self.resources.with_label_values(&[kind, phase_label(p)]).set(n as i64);
+        }
+    }
+
+    /// Publishes a collection's figures (`cluster` is `namespace/name`).
+    pub fn set_collection(&self, cluster: &str, collection: &str, figures: &[(&str, i64)]) {
+        for (figure, value) in figures {
+            self.collection.with_label_values(&[cluster, collection, figure]).set(*value);
+        }
+    }
+
+    /// Forgets a collection's figures (dropped, or its resource deleted).
+    pub fn forget_collection(&self, cluster: &str, collection: &str) {
+        for figure in ["rows", "sealed_segments", "growing_segments", "indexed_rows", "total_rows", "loaded_replicas"] {
+            let _ = self.collection.remove_label_values(&[cluster, collection, figure]);
         }
     }
 

@@ -91,6 +91,7 @@ pub async fn reconcile(col: Arc<Collection>, ctx: Arc<Ctx>) -> Result<Action> {
             set_finalizer(&ctx, col.as_ref(), FINALIZER, false).await?;
         }
         ctx.metrics.set_phase("Collection", &format!("{ns}/{}", col.name_any()), None);
+        ctx.metrics.forget_collection(&format!("{ns}/{}", col.spec.cluster_ref), &name);
         return Ok(Action::await_change());
     }
     if is_paused(col.as_ref()) {
@@ -138,7 +139,21 @@ pub async fn reconcile(col: Arc<Collection>, ctx: Arc<Ctx>) -> Result<Action> {
         }
         _ => Verdict::ready("Synced", format!("collection {name}: {} rows in {} sealed segments", f.rows, f.sealed_segments)),
     };
-    publish(&ctx, col.as_ref(), &previous, &v, status_figures(&hosted, &meta).await).await?;
+    let figures = status_figures(&hosted, &meta).await;
+    let figure = |k: &str| figures[k].as_i64().unwrap_or(0);
+    ctx.metrics.set_collection(
+        &format!("{ns}/{}", col.spec.cluster_ref),
+        &name,
+        &[
+            ("rows", figure("rows")),
+            ("sealed_segments", figure("sealedSegments")),
+            ("growing_segments", figure("growingSegments")),
+            ("indexed_rows", figure("indexedRows")),
+            ("total_rows", figure("totalRows")),
+            ("loaded_replicas", figure("loadedReplicas")),
+        ],
+    );
+    publish(&ctx, col.as_ref(), &previous, &v, figures).await?;
     Ok(ctx.requeue(&v))
 }
 

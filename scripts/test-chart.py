@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Tests of the Helm chart: `helm lint`, renders with the values a platform team changes, checks
+of what each value promises, and validation of every rendered manifest against the Kubernetes
+schemas (kubernetes-validate). Usage: test-chart.py <helm> <kubernetes-validate>"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import yaml
+
+HELM, VALIDATE = sys.argv[1], sys.argv[2]
+CHART = os.path.join(os.path.dirname(__file__), "..", "charts", "quarry")
+
+
+def helm(*args):
+    return subprocess.run([HELM, *args], check=True, capture_output=True, text=True).stdout
+
+
+def render(*sets):
+    args = ["template", "quarry", CHART, "-n", "quarry-system"]
+    for s in sets:
+        args += ["--set", s]
+    return [d for d in yaml.safe_load_all(helm(*args)) if d]
+
+
+def kinds(docs):
+    return sorted(d["kind"] for d in docs)
+
+
+def one(docs, kind, name=None):
+    found = [d for d in docs if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)]
+    assert len(found) == 1, f"expected one {kind} {name or ''}, found {len(found)}"
+    return found[0]
+
+
+def env_of(deployment):
+    return {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+
+
+def main():
+    print(helm("lint", "--strict", CHART).strip().splitlines()[-1])
+    helm("lint", "--strict", CHART, "--set", "watch.mode=namespace", "--set", "metrics.serviceMonitor.enabled=true")
+
+    # defaults: cluster mode, CRDs kept on uninstall, dashboard shipped
+    docs = render()
+    crds = [d for d in docs if d["kind"] == "CustomResourceDefinition"]
+    assert sorted(c["metadata"]["name"] for c in crds) == [
+        "collections.quarry.dev", "indexes.quarry.dev", "nodepools.quarry.dev", "quarryclusters.quarry.dev"]
+    assert all(c["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep" for c in crds)
+    rules = one(docs, "ClusterRole")["rules"]
+    assert any("collections/status" in r["resources"] for r in rules)
+    assert {"get"} == set(next(r for r in rules if r["resources"] == ["secrets"])["verbs"]), "secrets: read only"
+    assert "ServiceMonitor" not in kinds(docs)
+    dep = one(docs, "Deployment")
+    env = env_of(dep)
+    assert env["QUARRY_COORDINATOR_ADDRESS"] == "quarry.quarry-system.svc:19531", env
+    assert "QUARRY_WATCH_NAMESPACE" not in env
+    assert dep["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":0.1.0")
+    dash = json.loads(one(docs, "ConfigMap")["data"]["quarry.json"])
+    assert dash["uid"] == "quarry-overview" and len(dash["panels"]) >= 10
+
+    # namespace mode: no cluster-wide permission at all
+    ns = render("watch.mode=namespace", "watch.namespace=vectors", "crds.install=false", "crds.keep=false")
+    assert not [d for d in ns if d["kind"].startswith("Cluster")], kinds(ns)
+    assert "CustomResourceDefinition" not in kinds(ns)
+    role = [d for d in ns if d["kind"] == "Role" and d["metadata"]["namespace"] == "vectors"]
+    assert len(role) == 1, "the managed objects' Role lives in the watched namespace"
+    assert env_of(one(ns, "Deployment"))["QUARRY_WATCH_NAMESPACE"] == "vectors"
+
+    # CRDs not kept when asked; ServiceMonitor and settings passed through
+    other = render("crds.keep=false", "metrics.serviceMonitor.enabled=true", "operator.resyncSeconds=60",
+                   "image.tag=0.2.0", "operator.replicas=2", "grafana.dashboards.enabled=false")
+    assert all("helm.sh/resource-policy" not in (d["metadata"].get("annotations") or {})
+               for d in other if d["kind"] == "CustomResourceDefinition")
+    assert one(other, "ServiceMonitor")["spec"]["endpoints"][0]["port"] == "http"
+    dep = one(other, "Deployment")
+    assert env_of(dep)["QUARRY_RESYNC_SECONDS"] == "60"
+    assert dep["spec"]["replicas"] == 2 and dep["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":0.2.0")
+    assert "ConfigMap" not in kinds(other)
+
+    # values the schema refuses
+    bad = subprocess.run([HELM, "template", "q", CHART, "--set", "watch.mode=everywhere"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "watch" in bad.stderr, bad.stderr
+
+    # every rendered manifest validates against the Kubernetes 1.33 schemas (the ServiceMonitor is
+    # a Prometheus Operator type: not in them)
+    with tempfile.TemporaryDirectory() as tmp:
+        files = []
+        for name, docs in {"cluster": docs, "namespace": ns, "other": other}.items():
+            path = os.path.join(tmp, f"{name}.yaml")
+            with open(path, "w") as f:
+                yaml.safe_dump_all([d for d in docs if d["kind"] != "ServiceMonitor"], f)
+            files.append(path)
+        subprocess.run([VALIDATE, "--strict", "--quiet", "-k", "1.33.0", *files], check=True)
+    print("chart: lint, renders and schema validation passed")
+
+
+if __name__ == "__main__":
+    main()
