@@ -71,11 +71,12 @@ def main():
     assert env_of(one(ns, "Deployment"))["QUARRY_WATCH_NAMESPACE"] == "vectors"
 
     # CRDs not kept when asked; ServiceMonitor and settings passed through
-    other = render("crds.keep=false", "metrics.serviceMonitor.enabled=true", "operator.resyncSeconds=60",
+    other = render("crds.keep=false", "metrics.serviceMonitor.enabled=true", "metrics.podMonitor.enabled=true", "operator.resyncSeconds=60",
                    "image.tag=0.2.0", "operator.replicas=2", "grafana.dashboards.enabled=false")
     assert all("helm.sh/resource-policy" not in (d["metadata"].get("annotations") or {})
                for d in other if d["kind"] == "CustomResourceDefinition")
     assert one(other, "ServiceMonitor")["spec"]["endpoints"][0]["port"] == "http"
+    assert one(other, "PodMonitor")["spec"]["selector"]["matchLabels"] == {"app.kubernetes.io/name": "quarry"}
     dep = one(other, "Deployment")
     assert env_of(dep)["QUARRY_RESYNC_SECONDS"] == "60"
     assert dep["spec"]["replicas"] == 2 and dep["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":0.2.0")
@@ -85,14 +86,14 @@ def main():
     bad = subprocess.run([HELM, "template", "q", CHART, "--set", "watch.mode=everywhere"], capture_output=True, text=True)
     assert bad.returncode != 0 and "watch" in bad.stderr, bad.stderr
 
-    # every rendered manifest validates against the Kubernetes 1.33 schemas (the ServiceMonitor is
-    # a Prometheus Operator type: not in them)
+    # every rendered manifest validates against the Kubernetes 1.33 schemas (ServiceMonitor and
+    # PodMonitor are Prometheus Operator types: not in them)
     with tempfile.TemporaryDirectory() as tmp:
         files = []
         for name, docs in {"cluster": docs, "namespace": ns, "other": other}.items():
             path = os.path.join(tmp, f"{name}.yaml")
             with open(path, "w") as f:
-                yaml.safe_dump_all([d for d in docs if d["kind"] != "ServiceMonitor"], f)
+                yaml.safe_dump_all([d for d in docs if d["kind"] not in ("ServiceMonitor", "PodMonitor")], f)
             files.append(path)
         subprocess.run([VALIDATE, "--strict", "--quiet", "-k", "1.33.0", *files], check=True)
     print("chart: lint, renders and schema validation passed")

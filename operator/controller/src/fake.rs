@@ -146,6 +146,18 @@ fn drop_unapplied(target: &mut Value, old: &Value, new: &Value) {
     }
 }
 
+/// A Secret's `stringData` goes into `data` (base64), as the API server does.
+fn string_data(obj: &mut Value) {
+    if obj["kind"] != json!("Secret") {
+        return;
+    }
+    let Some(Value::Object(strings)) = obj.as_object_mut().and_then(|o| o.remove("stringData")) else { return };
+    for (k, v) in strings {
+        let bytes = k8s_openapi::ByteString(v.as_str().unwrap_or_default().as_bytes().to_vec());
+        obj["data"][k] = serde_json::to_value(bytes).unwrap_or(Value::Null);
+    }
+}
+
 impl World {
     fn next_version(&mut self) -> String {
         self.version += 1;
@@ -213,6 +225,7 @@ impl World {
     }
 
     fn create(&mut self, key: Key, mut obj: Value) -> Result<Value, (StatusCode, Value)> {
+        string_data(&mut obj);
         if self.objects.contains_key(&key) {
             return Err(status_error(StatusCode::CONFLICT, "AlreadyExists", format!("{} {:?} already exists", key.1, key.3)));
         }
@@ -326,6 +339,7 @@ impl World {
                     self.applied.insert(slot, patch.clone());
                 }
                 merge(&mut obj, &patch);
+                string_data(&mut obj);
                 Ok((StatusCode::OK, self.store(key, obj, Some(&old))))
             }
             _ => Err(status_error(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", method.to_string())),

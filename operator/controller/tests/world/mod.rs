@@ -112,6 +112,15 @@ impl World {
         }
     }
 
+    /// Starts as many simulated query nodes as the query pools ask for.
+    pub async fn start_query_pools(&self) {
+        for p in self.list::<NodePool>().await.into_iter().filter(|p| p.spec.role == quarry_crd::Role::Query) {
+            for i in 0..p.spec.replicas {
+                self.query_node(&p.spec.cluster_ref, &format!("{}-{i}", p.name_any()));
+            }
+        }
+    }
+
     /// Starts a simulated query node of a cluster; it serves whatever it is assigned.
     pub fn query_node(&self, cluster: &str, id: &str) {
         self.nodes.lock().push((cluster.into(), id.into(), Vec::new()));
@@ -174,7 +183,6 @@ apiVersion: v1
 kind: Secret
 metadata:
   name: s3-credentials
-stringData: {}
 data:
   AWS_ACCESS_KEY_ID: cXVhcnJ5
   AWS_SECRET_ACCESS_KEY: c2VjcmV0
