@@ -12,7 +12,7 @@ WITH_SERVICES = CACHE_DIR=$(CACHE_DIR) TANSU=$(TANSU) MOTO=$(MOTO) $(CURDIR)/scr
 # the pymilvus line that drives the e2e suite over Kafka + S3
 REMOTE_PYMILVUS ?= 2.6.17
 
-.PHONY: validate chart run run-operator build test unit e2e e2e-embedded e2e-remote e2e-cluster services generate bench bench-cluster clean-data
+.PHONY: validate chart run run-operator build test unit e2e e2e-embedded e2e-remote e2e-cluster e2e-operator services generate bench bench-cluster clean-data
 
 run: ## build and start quarry standalone on :19530 (gRPC) and :9091 (HTTP), data in ./data
 	cargo build --release -p quarry-node
@@ -63,7 +63,7 @@ $(CACHE_DIR)/venv-%/.ready:
 	$(CACHE_DIR)/venv-$*/bin/pip install -q "pymilvus==$*" "setuptools<70" pytest numpy
 	touch $@
 
-e2e: e2e-embedded e2e-remote e2e-cluster ## e2e with every pymilvus line, over Kafka + S3, then cluster mode
+e2e: e2e-embedded e2e-remote e2e-cluster e2e-operator ## e2e with every pymilvus line, over Kafka + S3, cluster mode, the operator
 
 e2e-embedded: $(foreach v,$(PYMILVUS_LINES),$(CACHE_DIR)/venv-$(v)/.ready)
 	cargo build -p quarry-node
@@ -82,6 +82,11 @@ e2e-cluster: services $(CACHE_DIR)/venv-$(REMOTE_PYMILVUS)/.ready ## cluster mod
 	@echo "== e2e cluster mode with pymilvus $(REMOTE_PYMILVUS)"
 	@echo "   (the standalone flows against a whole cluster, then the cluster and failure tests)"
 	cd e2e && QUARRY_E2E_CLUSTER=1 QUARRY_E2E_STORAGE=cluster $(WITH_SERVICES) $(CACHE_DIR)/venv-$(REMOTE_PYMILVUS)/bin/python -m pytest -q -p no:warnings -p no:cacheprovider
+
+e2e-operator: services $(CACHE_DIR)/venv-$(REMOTE_PYMILVUS)/.ready ## quarry-operator as a process on the fake API server, pods as local processes, pymilvus
+	cargo build -p quarry-node -p quarry-controller
+	@echo "== e2e of quarry-operator (fake API server, real Kafka and S3) with pymilvus $(REMOTE_PYMILVUS)"
+	cd e2e && QUARRY_E2E_OPERATOR=1 $(WITH_SERVICES) $(CACHE_DIR)/venv-$(REMOTE_PYMILVUS)/bin/python -m pytest -q -p no:warnings -p no:cacheprovider test_operator.py
 
 generate: ## regenerate committed generated code (the tests fail when it drifts)
 	QUARRY_BLESS=1 cargo test -p quarry-proto --test generated

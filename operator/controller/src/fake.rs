@@ -3,8 +3,10 @@
 //! controllers rely on: get/list (label selectors), create, replace (resourceVersion checked),
 //! merge patches, server-side apply (fields a manager applied before and drops are removed),
 //! the `status` subresource, `metadata.generation`, finalizers with `deletionTimestamp`, and
-//! garbage collection of dependents through owner references. Watches are not served: tests
-//! call the reconcilers directly.
+//! garbage collection of dependents through owner references, and watches (every change is
+//! kept, so a watch from any resourceVersion replays what followed). Unit tests call the
+//! reconcilers directly; `quarry-fake-kube` serves the same API over HTTP to a real
+//! `quarry-operator` process in the end-to-end tests.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -12,7 +14,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::Frame;
 use kube::client::Body;
 use parking_lot::Mutex;
 use serde_json::{json, Value};
@@ -28,14 +32,18 @@ struct World {
     applied: BTreeMap<(Key, String), Value>,
     version: u64,
     uid: u64,
+    /// every change in order: (resourceVersion, key, event type, object)
+    changes: Vec<(u64, Key, &'static str, Value)>,
 }
 
 /// The fake API server; clone it freely, every clone sees the same objects.
 #[derive(Clone, Default)]
 pub struct FakeApi {
     world: Arc<Mutex<World>>,
+    changed: Arc<tokio::sync::Notify>,
 }
 
+#[derive(Clone)]
 struct Target {
     prefix: String,
     plural: String,
@@ -187,6 +195,8 @@ impl World {
             self.remove(&key);
             return obj;
         }
+        let event = if self.objects.contains_key(&key) { "MODIFIED" } else { "ADDED" };
+        self.changes.push((self.version, key.clone(), event, obj.clone()));
         self.objects.insert(key, obj.clone());
         obj
     }
@@ -195,6 +205,8 @@ impl World {
     fn remove(&mut self, key: &Key) {
         let Some(obj) = self.objects.remove(key) else { return };
         self.applied.retain(|(k, _), _| k != key);
+        self.version += 1;
+        self.changes.push((self.version, key.clone(), "DELETED", obj.clone()));
         let Some(uid) = obj["metadata"]["uid"].as_str().map(str::to_string) else { return };
         let owned: Vec<Key> = self
             .objects
@@ -251,9 +263,6 @@ impl World {
         let Some(name) = t.name.clone() else {
             return match *method {
                 Method::GET => {
-                    if query_param(query, "watch").as_deref() == Some("true") {
-                        return Err(status_error(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "the fake API serves no watches".into()));
-                    }
                     let selector = query_param(query, "labelSelector").unwrap_or_default();
                     let items: Vec<Value> = self
                         .objects
@@ -362,19 +371,91 @@ impl FakeApi {
         kube::Client::new(service, namespace)
     }
 
-    async fn serve(&self, req: Request<Body>) -> Response<Full<Bytes>> {
+    /// Serves the API over HTTP/1 on `listener` until the process ends.
+    pub async fn serve_http(&self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+        loop {
+            let (stream, _) = listener.accept().await?;
+            let fake = self.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| {
+                    let fake = fake.clone();
+                    async move { Ok::<_, Infallible>(fake.serve(req).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(stream), service).await;
+            });
+        }
+    }
+
+    async fn serve<B>(&self, req: Request<B>) -> Response<BoxBody<Bytes, Infallible>>
+    where
+        B: http_body::Body,
+    {
         let (parts, body) = req.into_parts();
         let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
         let content_type = parts.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-        let result = match parse_path(parts.uri.path()) {
-            Some(t) => self.world.lock().handle(&parts.method, &t, parts.uri.query(), &content_type, &body),
+        let query = parts.uri.query();
+        let target = parse_path(parts.uri.path());
+        let watch = matches!(query_param(query, "watch").as_deref(), Some("true" | "1"));
+        let result = match target {
+            Some(t) if watch && parts.method == Method::GET && t.name.is_none() => return self.watch(t, query),
+            Some(t) => {
+                let r = self.world.lock().handle(&parts.method, &t, query, &content_type, &body);
+                self.changed.notify_waiters();
+                r
+            }
             None => Err(status_error(StatusCode::NOT_FOUND, "NotFound", format!("no API at {}", parts.uri.path()))),
         };
         let (code, value) = result.unwrap_or_else(|e| e);
         Response::builder()
             .status(code)
             .header(http::header::CONTENT_TYPE, "application/json")
-            .body(Full::new(Bytes::from(serde_json::to_vec(&value).unwrap_or_default())))
+            .body(Full::new(Bytes::from(serde_json::to_vec(&value).unwrap_or_default())).boxed())
+            .expect("a valid response")
+    }
+
+    /// A watch: the changes after `resourceVersion` (all of them without one), then each new
+    /// change as it happens, one JSON event a line, until `timeoutSeconds`.
+    fn watch(&self, t: Target, query: Option<&str>) -> Response<BoxBody<Bytes, Infallible>> {
+        let from: u64 = query_param(query, "resourceVersion").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let timeout = query_param(query, "timeoutSeconds").and_then(|v| v.parse().ok()).unwrap_or(300u64);
+        let selector = query_param(query, "labelSelector").unwrap_or_default();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(timeout);
+        let (world, changed) = (self.world.clone(), self.changed.clone());
+        let events = futures::stream::unfold(from, move |seen| {
+            let (world, changed, t, selector) = (world.clone(), changed.clone(), t.clone(), selector.clone());
+            async move {
+                let mut seen = seen;
+                loop {
+                    let notified = changed.notified();
+                    tokio::pin!(notified);
+                    notified.as_mut().enable();
+                    let (lines, last) = {
+                        let w = world.lock();
+                        let mut lines = Vec::new();
+                        let mut last = seen;
+                        for (version, (p, pl, ns, _), kind, obj) in w.changes.iter().filter(|c| c.0 > seen) {
+                            last = *version;
+                            if *p == t.prefix && *pl == t.plural && t.namespace.as_ref().is_none_or(|n| n == ns) && matches_selector(obj, &selector) {
+                                lines.extend(serde_json::to_vec(&json!({"type": kind, "object": obj})).unwrap_or_default());
+                                lines.push(b'\n');
+                            }
+                        }
+                        (lines, last)
+                    };
+                    if !lines.is_empty() {
+                        return Some((Ok::<_, Infallible>(Frame::data(Bytes::from(lines))), last));
+                    }
+                    seen = last;
+                    if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                        return None;
+                    }
+                }
+            }
+        });
+        Response::builder()
+            .status(StatusCode::OK)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(BodyExt::boxed(StreamBody::new(events)))
             .expect("a valid response")
     }
 
