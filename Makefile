@@ -8,6 +8,9 @@ PYTHON ?= python3
 TANSU ?= $(CACHE_DIR)/tools/bin/tansu
 HELM ?= $(CACHE_DIR)/tools/bin/helm
 MOTO ?= $(CACHE_DIR)/venv-moto/bin/moto_server
+# every e2e target builds the same set of packages, so that they share one build (cargo unifies
+# dependency features per invocation; a different set would rebuild shared crates)
+E2E_BUILD = cargo build -p quarry-node -p quarry-controller
 WITH_SERVICES = CACHE_DIR=$(CACHE_DIR) TANSU=$(TANSU) MOTO=$(MOTO) $(CURDIR)/scripts/with-services.sh
 # the pymilvus line that drives the e2e suite over Kafka + S3
 REMOTE_PYMILVUS ?= 2.6.17
@@ -66,25 +69,25 @@ $(CACHE_DIR)/venv-%/.ready:
 e2e: e2e-embedded e2e-remote e2e-cluster e2e-operator ## e2e with every pymilvus line, over Kafka + S3, cluster mode, the operator
 
 e2e-embedded: $(foreach v,$(PYMILVUS_LINES),$(CACHE_DIR)/venv-$(v)/.ready)
-	cargo build -p quarry-node
+	$(E2E_BUILD)
 	set -e; for v in $(PYMILVUS_LINES); do \
 		echo "== e2e with pymilvus $$v"; \
 		(cd e2e && $(CACHE_DIR)/venv-$$v/bin/python -m pytest -q -p no:warnings -p no:cacheprovider); \
 	done
 
 e2e-remote: services $(CACHE_DIR)/venv-$(REMOTE_PYMILVUS)/.ready ## the e2e suite with standalone on Kafka (tansu) + S3 (moto)
-	cargo build -p quarry-node
+	$(E2E_BUILD)
 	@echo "== e2e over kafka + s3 with pymilvus $(REMOTE_PYMILVUS)"
 	cd e2e && QUARRY_E2E_STORAGE=remote $(WITH_SERVICES) $(CACHE_DIR)/venv-$(REMOTE_PYMILVUS)/bin/python -m pytest -q -p no:warnings -p no:cacheprovider
 
 e2e-cluster: services $(CACHE_DIR)/venv-$(REMOTE_PYMILVUS)/.ready ## cluster mode: coordinator, 2 proxies, 3 query nodes, data and index node as processes
-	cargo build -p quarry-node
+	$(E2E_BUILD)
 	@echo "== e2e cluster mode with pymilvus $(REMOTE_PYMILVUS)"
 	@echo "   (the standalone flows against a whole cluster, then the cluster and failure tests)"
 	cd e2e && QUARRY_E2E_CLUSTER=1 QUARRY_E2E_STORAGE=cluster $(WITH_SERVICES) $(CACHE_DIR)/venv-$(REMOTE_PYMILVUS)/bin/python -m pytest -q -p no:warnings -p no:cacheprovider
 
 e2e-operator: services $(CACHE_DIR)/venv-$(REMOTE_PYMILVUS)/.ready ## quarry-operator as a process on the fake API server, pods as local processes, pymilvus
-	cargo build -p quarry-node -p quarry-controller
+	$(E2E_BUILD)
 	@echo "== e2e of quarry-operator (fake API server, real Kafka and S3) with pymilvus $(REMOTE_PYMILVUS)"
 	cd e2e && QUARRY_E2E_OPERATOR=1 $(WITH_SERVICES) $(CACHE_DIR)/venv-$(REMOTE_PYMILVUS)/bin/python -m pytest -q -p no:warnings -p no:cacheprovider test_operator.py
 
