@@ -34,6 +34,15 @@ where
     Api::<K>::namespaced(w.client.clone(), NS).delete(name, &DeleteParams::default()).await.unwrap();
 }
 
+/// The cluster `prod` with the collection `docs` created.
+async fn with_docs() -> World {
+    let w = World::new();
+    w.apply_yaml(CLUSTER).await;
+    w.apply_yaml(DOCS).await;
+    w.settle(2).await;
+    w
+}
+
 fn catalog_names(w: &World) -> Vec<String> {
     w.hosted("prod").meta.snapshot().collections.values().map(|c| c.name.clone()).collect()
 }
@@ -135,10 +144,7 @@ async fn an_upgrade_rolls_role_by_role() {
 
 #[tokio::test]
 async fn a_collection_is_created_altered_loaded_and_kept_on_delete_by_default() {
-    let w = World::new();
-    w.apply_yaml(CLUSTER).await;
-    w.apply_yaml(DOCS).await;
-    w.settle(2).await;
+    let w = with_docs().await;
     assert_eq!(catalog_names(&w), ["docs"]);
     let col = w.get::<Collection>("docs").await.unwrap();
     let v = json(&col);
@@ -204,10 +210,7 @@ async fn deletion_policy_delete_drops_the_collection_through_a_finalizer() {
 
 #[tokio::test]
 async fn impossible_changes_are_reported_not_applied() {
-    let w = World::new();
-    w.apply_yaml(CLUSTER).await;
-    w.apply_yaml(DOCS).await;
-    w.settle(2).await;
+    let w = with_docs().await;
     patch::<Collection>(&w, "docs", serde_json::json!({"spec": {"shards": 4}})).await;
     w.settle(1).await;
     let v = json(&w.get::<Collection>("docs").await.unwrap());
@@ -225,10 +228,7 @@ async fn impossible_changes_are_reported_not_applied() {
 
 #[tokio::test]
 async fn a_paused_resource_is_left_alone() {
-    let w = World::new();
-    w.apply_yaml(CLUSTER).await;
-    w.apply_yaml(DOCS).await;
-    w.settle(2).await;
+    let w = with_docs().await;
     patch::<Collection>(&w, "docs", serde_json::json!({"metadata": {"annotations": {"quarry.dev/paused": "true"}}, "spec": {"load": {"replicas": 1}}})).await;
     w.settle(1).await;
     assert!(!w.hosted("prod").meta.snapshot().collections.values().next().unwrap().loaded);
@@ -285,10 +285,7 @@ async fn collections_made_through_the_milvus_api_appear_as_resources() {
 
 #[tokio::test]
 async fn a_restarted_operator_finds_its_catalogs() {
-    let w = World::new();
-    w.apply_yaml(CLUSTER).await;
-    w.apply_yaml(DOCS).await;
-    w.settle(2).await;
+    let w = with_docs().await;
     let again = w.restarted();
     again.settle(2).await;
     assert_eq!(again.hosted("prod").meta.snapshot().collections.len(), 1, "no second collection");
