@@ -136,11 +136,34 @@ impl Engine {
         read: ShardRead,
     ) -> Result<ShardAnswer> {
         let (_, rt) = self.resolve_fresh(collection, |_| false).await?;
+        let mut tokens = Vec::new();
         for (shard, offset) in &shards {
+            let loaded = rt.shards.get(*shard as usize).is_some_and(|s| s.loaded.load(std::sync::atomic::Ordering::Acquire));
+            if !loaded {
+                // still loading (its data incomplete), or not served here
+                return Err(EngineError::Unavailable(format!(
+                    "shard {shard} of collection {} is not loaded here",
+                    rt.id
+                )));
+            }
             self.wait_applied(&rt, *shard, *offset).await?;
+            tokens.push((*shard, rt.shards[*shard as usize].serving.lock().clone()));
         }
-        self.read_local(rt, shards.into_iter().map(|(s, _)| s).collect(), read)
-            .await
+        let answer = self
+            .read_local(rt.clone(), shards.into_iter().map(|(s, _)| s).collect(), read)
+            .await?;
+        // a shard released while it was read (it moved to another node) may have been emptied
+        // under the read: answer "not here" so that the proxy asks the shard's new server,
+        // never a partial result (release cancels the token before it clears the data)
+        for (shard, token) in tokens {
+            if token.is_none_or(|t| t.is_cancelled()) {
+                return Err(EngineError::Unavailable(format!(
+                    "shard {shard} of collection {} was released during the read",
+                    rt.id
+                )));
+            }
+        }
+        Ok(answer)
     }
 
     /// A data node's part of a flush: seal the given shards once they reach their offsets.

@@ -80,12 +80,20 @@ pub struct Coordinators {
     hosted: RwLock<BTreeMap<String, Arc<Hosted>>>,
     backends: Arc<dyn Backends>,
     lease: Duration,
+    warmup: Option<Duration>,
 }
 
 impl Coordinators {
     /// `lease`: how long a node may miss heartbeats before its shards move.
     pub fn new(backends: Arc<dyn Backends>, lease: Duration) -> Self {
-        Self { hosted: RwLock::new(BTreeMap::new()), backends, lease }
+        Self { hosted: RwLock::new(BTreeMap::new()), backends, lease, warmup: None }
+    }
+
+    /// How long a new coordinator only records what nodes serve before placing shards
+    /// (default: see `CoordServer`); tests that start from nothing use zero.
+    pub fn with_warmup(mut self, warmup: Duration) -> Self {
+        self.warmup = Some(warmup);
+        self
     }
 
     /// Hosts the coordinator of a cluster (idempotent); re-opens it when the storage settings
@@ -99,7 +107,11 @@ impl Coordinators {
         let storage = self.backends.open(settings, creds).await?;
         let catalog = Catalog::open(storage.store.clone()).await.map_err(|e| Error::Other(format!("opening the catalog of {}: {e}", settings.key)))?;
         let meta = Arc::new(LocalMeta::new(catalog));
-        let server = Arc::new(CoordServer::new(meta.clone(), self.lease));
+        let mut server = CoordServer::new(meta.clone(), self.lease);
+        if let Some(w) = self.warmup {
+            server = server.with_warmup(w);
+        }
+        let server = Arc::new(server);
         let hosted = Arc::new(Hosted { meta, server, log: storage.log, store: storage.store, settings: settings.clone(), creds: creds.clone() });
         tracing::info!(cluster = %settings.key, "hosting the cluster's coordinator");
         self.hosted.write().insert(settings.key.clone(), hosted.clone());

@@ -50,6 +50,27 @@ impl Demand {
 
 pub type Plan = BTreeMap<ShardReplica, String>;
 
+/// A plan of what live nodes already serve (the units they report loaded), for a coordinator
+/// that starts without a plan: taken as the previous plan, it keeps every shard where it is
+/// instead of placing everything anew. Only units the demand still asks for count; a shard
+/// served by more nodes than it has replicas keeps the first ones (by node id).
+pub fn seed(demand: &Demand, serving: &BTreeMap<String, BTreeSet<(i64, u32)>>) -> Plan {
+    let mut out = Plan::new();
+    for (node, units) in serving {
+        for &(collection, shard) in units {
+            let Some((replicas, rows)) = demand.collections.get(&collection) else { continue };
+            if shard as usize >= rows.len() {
+                continue;
+            }
+            let free = (0..*replicas).find(|&replica| !out.contains_key(&ShardReplica { collection, shard, replica }));
+            if let Some(replica) = free {
+                out.insert(ShardReplica { collection, shard, replica }, node.clone());
+            }
+        }
+    }
+    out
+}
+
 /// Places every unit of `demand` on one of `nodes`, starting from `previous`. Two replicas of a
 /// shard never share a node while there are enough nodes. Returns an empty plan without nodes.
 pub fn plan(demand: &Demand, nodes: &BTreeSet<String>, previous: &Plan) -> Plan {
@@ -218,4 +239,24 @@ mod tests {
             "all replicas placed even if two must share a node"
         );
     }
+
+    #[test]
+    fn a_seeded_plan_keeps_what_nodes_serve() {
+        let mut d = Demand::default();
+        d.add(1, 2, vec![10, 10]);
+        d.add(2, 1, vec![5]);
+        let serving = BTreeMap::from([
+            ("a".to_string(), BTreeSet::from([(1, 0), (1, 1), (2, 0), (9, 0)])),
+            ("b".to_string(), BTreeSet::from([(1, 0), (1, 1)])),
+            ("c".to_string(), BTreeSet::from([(1, 0)])),
+        ]);
+        let seeded = seed(&d, &serving);
+        assert_eq!(seeded.len(), 5, "dropped collection 9 and the third copy of shard (1, 0)");
+        assert!(!seeded.values().any(|n| n == "c"));
+        let nodes: BTreeSet<String> = ["a", "b", "c"].map(String::from).into();
+        let next = plan(&d, &nodes, &seeded);
+        let kept = seeded.iter().filter(|(u, n)| next.get(u) == Some(n)).count();
+        assert!(kept >= 3, "planning from the seed moves little: {next:?}");
+    }
 }
+

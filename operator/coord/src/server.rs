@@ -2,6 +2,7 @@
 //! the catalog it owns, ids and timestamps, heartbeats, and the placement of shards on query
 //! and data nodes (recomputed from the registry and the catalog on every heartbeat).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,7 +12,11 @@ use quarry_proto::internal::coord_server::Coord;
 use tonic::{Request, Response, Status};
 
 use crate::meta::{apply_op, MetaOp};
-use crate::plan::{plan, Demand, Plan, ShardReplica};
+use crate::plan::{plan, seed, Demand, Plan, ShardReplica};
+
+/// How long a new coordinator waits for every live node's first heartbeat (they beat every
+/// second) before it places shards; never longer than the node lease.
+const WARMUP: Duration = Duration::from_secs(2);
 use crate::registry::{Registry, Role};
 use crate::wire::to_status;
 use crate::{CatalogState, LocalMeta, MetaService};
@@ -27,6 +32,8 @@ struct Placement {
 pub struct CoordServer {
     meta: Arc<LocalMeta>,
     lease: Duration,
+    /// until then placement only records what nodes report serving (see [`Self::replan`])
+    warm_until: Instant,
     placement: Mutex<Placement>,
 }
 
@@ -70,17 +77,38 @@ impl CoordServer {
         Self {
             meta,
             lease,
+            warm_until: Instant::now() + lease.min(WARMUP),
             placement: Mutex::new(placement),
         }
     }
 
+    /// Sets how long a new coordinator only records what nodes serve before placing anything
+    /// (tests that start from nothing use zero).
+    pub fn with_warmup(mut self, warmup: Duration) -> Self {
+        self.warm_until = Instant::now() + warmup;
+        self
+    }
+
     /// Drops expired nodes and recomputes both plans; returns the nodes that were dropped.
+    /// A coordinator that just started (a restart, a new operator leader) has no plan: for
+    /// its first moments (every live node heartbeats in that time) the plans are only what
+    /// nodes report serving, so that afterwards placement continues from where shards are
+    /// instead of moving them.
     pub fn replan(&self, now: Instant) -> Vec<String> {
         let (query_demand, data_demand) = demands(&self.meta.snapshot());
         let mut p = self.placement.lock();
         let dead: Vec<String> = p.registry.expire(now).into_iter().map(|n| n.id).collect();
         for id in &dead {
             tracing::warn!(node = %id, "node missed its heartbeats; reassigning its shards");
+        }
+        if now < self.warm_until {
+            let serving = |role: Role| -> BTreeMap<String, BTreeSet<(i64, u32)>> {
+                p.registry.nodes().filter(|n| n.role == role).map(|n| (n.id.clone(), n.serving.clone())).collect()
+            };
+            let (query, data) = (seed(&query_demand, &serving(Role::Query)), seed(&data_demand, &serving(Role::Data)));
+            p.query = query;
+            p.data = data;
+            return dead;
         }
         p.query = plan(&query_demand, &p.registry.alive(Role::Query), &p.query);
         p.data = plan(&data_demand, &p.registry.alive(Role::Data), &p.data);

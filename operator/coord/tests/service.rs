@@ -16,7 +16,7 @@ use quarry_types::{CollectionSchema, ConsistencyLevel, DataType, FieldSchema};
 async fn start(lease: Duration) -> String {
     let store = Arc::new(MemoryObjectStore::new());
     let meta = Arc::new(LocalMeta::new(Catalog::open(store).await.unwrap()));
-    let server = CoordGrpc::new(CoordServer::new(meta, lease));
+    let server = CoordGrpc::new(CoordServer::new(meta, lease).with_warmup(Duration::ZERO));
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -180,4 +180,35 @@ async fn catalog_operations_heartbeats_and_placement() {
         Some(meta.id)
     );
     assert!(!a.snapshot().collections.contains_key(&meta.id));
+}
+
+#[tokio::test]
+async fn a_restarted_coordinator_keeps_shards_where_they_are_served() {
+    use quarry_proto::internal::coord_server::Coord;
+    let store = Arc::new(MemoryObjectStore::new());
+    let meta = Arc::new(LocalMeta::new(Catalog::open(store.clone()).await.unwrap()));
+    let req = NewCollection { name: "c".into(), schema: schema(), shards: 4, consistency: ConsistencyLevel::Bounded, properties: vec![] };
+    let Created::New(c) = meta.create_collection(req).await.unwrap() else { panic!() };
+    meta.set_loaded(c.id, true, 1).await.unwrap();
+    let unit = |shard| ShardReplica { collection: c.id, shard, replica: 0 };
+    // q1 serves shards 0-2 and q2 shard 3: not the even split a fresh plan would choose
+    let served = [("q1", vec![unit(0), unit(1), unit(2)]), ("q2", vec![unit(3)])];
+    let beat_serving = |id: &str, units: Vec<ShardReplica>| tonic::Request::new(HeartbeatRequest { serving: units, ..beat(id, "query") });
+
+    let restarted = CoordServer::new(Arc::new(LocalMeta::new(Catalog::open(store).await.unwrap())), Duration::from_secs(5)).with_warmup(Duration::from_millis(300));
+    // the nodes report in one by one during the warm-up: nothing moves to the first one
+    let r = restarted.heartbeat(beat_serving("q1", served[0].1.clone())).await.unwrap().into_inner();
+    assert_eq!(r.assignments, served[0].1);
+    let r = restarted.heartbeat(beat_serving("q2", served[1].1.clone())).await.unwrap().into_inner();
+    assert_eq!(r.assignments, served[1].1);
+    assert_eq!(r.query_routes.len(), 4, "every shard stays routed");
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    // after the warm-up, planning goes on from where the shards are
+    let r1 = restarted.heartbeat(beat_serving("q1", served[0].1.clone())).await.unwrap().into_inner();
+    let r2 = restarted.heartbeat(beat_serving("q2", served[1].1.clone())).await.unwrap().into_inner();
+    let kept = served[0].1.iter().filter(|u| r1.assignments.contains(u)).count() + served[1].1.iter().filter(|u| r2.assignments.contains(u)).count();
+    assert!(kept >= 3, "at most one shard moves to even out: {r1:?} {r2:?}");
+    // every shard is assigned (a moved one also stays with its old node until the new one has it)
+    let all: std::collections::BTreeSet<u32> = r1.assignments.iter().chain(&r2.assignments).map(|u| u.shard).collect();
+    assert_eq!(all.len(), 4);
 }

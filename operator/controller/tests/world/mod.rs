@@ -45,7 +45,7 @@ impl World {
 
     fn with_backends(fake: FakeApi, backends: Arc<MemoryBackends>) -> Self {
         let client = fake.client(NS);
-        let coordinators = Arc::new(Coordinators::new(backends.clone(), Duration::from_secs(30)));
+        let coordinators = Arc::new(Coordinators::new(backends.clone(), Duration::from_secs(30)).with_warmup(Duration::ZERO));
         let ctx = Ctx::new(client.clone(), coordinators, Arc::new(Metrics::new()), "quarry-operator.quarry-system.svc:19531".into(), Duration::from_secs(30));
         Self { fake, client, ctx, backends, nodes: parking_lot::Mutex::new(Vec::new()) }
     }
