@@ -15,7 +15,7 @@ WITH_SERVICES = CACHE_DIR=$(CACHE_DIR) TANSU=$(TANSU) MOTO=$(MOTO) $(CURDIR)/scr
 # the pymilvus line that drives the e2e suite over Kafka + S3
 REMOTE_PYMILVUS ?= 2.6.17
 
-.PHONY: validate chart run run-operator build test unit e2e e2e-embedded e2e-remote e2e-cluster e2e-operator services generate bench bench-cluster clean-data
+.PHONY: validate fmt-check chart run run-operator build test unit e2e e2e-embedded e2e-remote e2e-cluster e2e-operator services generate bench bench-cluster clean-data
 
 run: ## build and start quarry standalone on :19530 (gRPC) and :9091 (HTTP), data in ./data
 	cargo build --release -p quarry-node
@@ -51,8 +51,12 @@ $(CACHE_DIR)/venv-k8s/.ready:
 $(HELM):
 	scripts/install-helm.sh $(CACHE_DIR)
 
-validate: $(CACHE_DIR)/venv-k8s/.ready chart ## the generated CRDs and the rendered Helm chart against the Kubernetes 1.33 schemas
+validate: $(CACHE_DIR)/venv-k8s/.ready chart fmt-check ## rustfmt, the generated CRDs and the rendered Helm chart against the Kubernetes 1.33 schemas
 	$(CACHE_DIR)/venv-k8s/bin/kubernetes-validate --strict --quiet -k 1.33.0 crds/*.yaml
+
+fmt-check: ## the Rust code is formatted (cargo fmt)
+	cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+	cargo fmt --check
 
 chart: $(CACHE_DIR)/venv-k8s/.ready $(HELM) ## helm lint, renders of charts/quarry with the values that matter, schema validation
 	$(CACHE_DIR)/venv-k8s/bin/python scripts/test-chart.py $(HELM) $(CACHE_DIR)/venv-k8s/bin/kubernetes-validate

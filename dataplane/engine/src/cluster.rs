@@ -138,7 +138,10 @@ impl Engine {
         let (_, rt) = self.resolve_fresh(collection, |_| false).await?;
         let mut tokens = Vec::new();
         for (shard, offset) in &shards {
-            let loaded = rt.shards.get(*shard as usize).is_some_and(|s| s.loaded.load(std::sync::atomic::Ordering::Acquire));
+            let loaded = rt
+                .shards
+                .get(*shard as usize)
+                .is_some_and(|s| s.loaded.load(std::sync::atomic::Ordering::Acquire));
             if !loaded {
                 // still loading (its data incomplete), or not served here
                 return Err(EngineError::Unavailable(format!(
@@ -150,7 +153,11 @@ impl Engine {
             tokens.push((*shard, rt.shards[*shard as usize].serving.lock().clone()));
         }
         let answer = self
-            .read_local(rt.clone(), shards.into_iter().map(|(s, _)| s).collect(), read)
+            .read_local(
+                rt.clone(),
+                shards.into_iter().map(|(s, _)| s).collect(),
+                read,
+            )
             .await?;
         // a shard released while it was read (it moved to another node) may have been emptied
         // under the read: answer "not here" so that the proxy asks the shard's new server,

@@ -12,7 +12,7 @@ use quarry_coord::{CompactionCommit, SegmentMeta};
 use quarry_types::batch::offsets;
 
 use crate::flush::{encode_parquet, live_rows, segment_prefix};
-use crate::segment::{SegmentData, Sealed};
+use crate::segment::{Sealed, SegmentData};
 use crate::{CollectionRt, Engine, EngineError, Result};
 
 /// A segment with at least this share of deleted rows is rewritten.
@@ -21,7 +21,11 @@ const PURGE_RATIO: f64 = 0.2;
 impl Engine {
     /// Compacts one shard if it has two or more small segments or a mostly deleted one;
     /// returns the new segment's id (`None` when there was nothing to do or nothing was left).
-    pub(crate) async fn compact_shard(&self, rt: &Arc<CollectionRt>, shard: u32) -> Result<Option<i64>> {
+    pub(crate) async fn compact_shard(
+        &self,
+        rt: &Arc<CollectionRt>,
+        shard: u32,
+    ) -> Result<Option<i64>> {
         let s = &rt.shards[shard as usize];
         let small = (self.options.segment_rows / 2).max(1);
         // holding the writer keeps deletes out while we read the sources
@@ -29,14 +33,21 @@ impl Engine {
         let sources: Vec<(SegmentMeta, SegmentData)> = {
             let d = s.data.read();
             let smalls: Vec<&Sealed> = d.sealed.iter().filter(|x| x.data.rows() < small).collect();
-            let mut chosen: Vec<&Sealed> = if smalls.len() >= 2 { smalls } else { Vec::new() };
+            let mut chosen: Vec<&Sealed> = if smalls.len() >= 2 {
+                smalls
+            } else {
+                Vec::new()
+            };
             for x in &d.sealed {
                 let ratio = x.deleted_count() as f64 / x.data.rows().max(1) as f64;
                 if ratio >= PURGE_RATIO && !chosen.iter().any(|c| c.meta.id == x.meta.id) {
                     chosen.push(x);
                 }
             }
-            chosen.into_iter().map(|x| (x.meta.clone(), x.data.clone())).collect()
+            chosen
+                .into_iter()
+                .map(|x| (x.meta.clone(), x.data.clone()))
+                .collect()
         };
         if sources.is_empty() {
             return Ok(None);
@@ -44,8 +55,12 @@ impl Engine {
         let schema = rt.schema.clone();
         let parts: Vec<SegmentData> = sources.iter().map(|(_, d)| d.clone()).collect();
         let batch = tokio::task::spawn_blocking(move || {
-            let live = parts.iter().map(|p| live_rows(&schema, p)).collect::<Result<Vec<_>>>()?;
-            concat_batches(&schema.arrow_schema(true), &live).map_err(|e| EngineError::Internal(e.to_string()))
+            let live = parts
+                .iter()
+                .map(|p| live_rows(&schema, p))
+                .collect::<Result<Vec<_>>>()?;
+            concat_batches(&schema.arrow_schema(true), &live)
+                .map_err(|e| EngineError::Internal(e.to_string()))
         })
         .await
         .map_err(|e| EngineError::Internal(e.to_string()))??;
@@ -53,7 +68,9 @@ impl Engine {
         let data_key = format!("{}/data.parquet", segment_prefix(rt.id, id));
         if batch.num_rows() > 0 {
             let b = batch.clone();
-            let bytes = tokio::task::spawn_blocking(move || encode_parquet(&b)).await.map_err(|e| EngineError::Internal(e.to_string()))??;
+            let bytes = tokio::task::spawn_blocking(move || encode_parquet(&b))
+                .await
+                .map_err(|e| EngineError::Internal(e.to_string()))??;
             self.store.put(&data_key, Bytes::from(bytes)).await?;
         }
         let offs = offsets(&batch);
@@ -70,7 +87,12 @@ impl Engine {
             index_files: BTreeMap::new(),
         };
         let ids: Vec<i64> = sources.iter().map(|(m, _)| m.id).collect();
-        let commit = CompactionCommit { collection: rt.id, shard, sources: ids.clone(), target: target.clone() };
+        let commit = CompactionCommit {
+            collection: rt.id,
+            shard,
+            sources: ids.clone(),
+            target: target.clone(),
+        };
         let garbage = match self.meta.commit_compaction(commit).await {
             Ok(g) => g,
             Err(e) => {
@@ -84,7 +106,12 @@ impl Engine {
             if batch.num_rows() > 0 {
                 let mut data = SegmentData::default();
                 data.append(batch, &rt.schema, rt.pk_index);
-                d.sealed.push(Sealed { meta: target.clone(), data, indexes: Default::default(), persisted_deletes: 0 });
+                d.sealed.push(Sealed {
+                    meta: target.clone(),
+                    data,
+                    indexes: Default::default(),
+                    persisted_deletes: 0,
+                });
             }
         }
         for key in garbage {

@@ -181,7 +181,12 @@ impl Engine {
             Err(CoordError::StaleCommit(why)) => {
                 // someone else flushed this shard meanwhile (we lost it, or a former owner
                 // was still running): our files are garbage and our memory is out of date
-                tracing::warn!(collection = rt.id, shard, why, "flush refused; reloading the shard");
+                tracing::warn!(
+                    collection = rt.id,
+                    shard,
+                    why,
+                    "flush refused; reloading the shard"
+                );
                 if let Some((m, _)) = &new_segment {
                     self.store.delete(&m.data_key).await?;
                 }

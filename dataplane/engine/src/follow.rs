@@ -218,11 +218,19 @@ impl Engine {
         let all = self.collections.read();
         let (mut rows, mut bytes) = (0u64, 0u64);
         for rt in all.values() {
-            for s in rt.shards.iter().filter(|s| s.loaded.load(std::sync::atomic::Ordering::Acquire)) {
+            for s in rt
+                .shards
+                .iter()
+                .filter(|s| s.loaded.load(std::sync::atomic::Ordering::Acquire))
+            {
                 let d = s.data.read();
                 for seg in std::iter::once(&d.growing).chain(d.sealed.iter().map(|x| &x.data)) {
                     rows += seg.live as u64;
-                    bytes += seg.batches.iter().map(|b| b.get_array_memory_size() as u64).sum::<u64>();
+                    bytes += seg
+                        .batches
+                        .iter()
+                        .map(|b| b.get_array_memory_size() as u64)
+                        .sum::<u64>();
                 }
             }
         }

@@ -256,7 +256,9 @@ impl Engine {
             Ok(true) => self.ensure_runtimes(),
             Ok(false) => {}
             // the coordinator is away: answer from the copy we have
-            Err(e) => tracing::warn!(error = %e, collection = name, "catalog refresh failed; using the cached catalog"),
+            Err(e) => {
+                tracing::warn!(error = %e, collection = name, "catalog refresh failed; using the cached catalog")
+            }
         }
         self.resolve(name)
     }

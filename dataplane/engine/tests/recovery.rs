@@ -160,18 +160,32 @@ async fn compaction_merges_small_segments_and_purges_deletes() {
         seal_check: std::time::Duration::from_millis(20),
         ..Default::default()
     };
-    let e = Engine::open(store.clone(), log.clone(), options.clone()).await.unwrap();
+    let e = Engine::open(store.clone(), log.clone(), options.clone())
+        .await
+        .unwrap();
     let schema = CollectionSchema {
         name: "c".into(),
         description: String::new(),
         auto_id: false,
-        fields: vec![field("id", DataType::Int64, &[]), field("v", DataType::FloatVector, &[("dim", "2")])],
+        fields: vec![
+            field("id", DataType::Int64, &[]),
+            field("v", DataType::FloatVector, &[("dim", "2")]),
+        ],
         enable_dynamic_field: false,
         properties: vec![],
     };
-    let create = CreateCollection { name: "c".into(), schema, shards: 1, consistency: ConsistencyLevel::Strong, properties: vec![] };
+    let create = CreateCollection {
+        name: "c".into(),
+        schema,
+        shards: 1,
+        consistency: ConsistencyLevel::Strong,
+        properties: vec![],
+    };
     e.create_collection(create).await.unwrap();
-    let params = BTreeMap::from([("index_type".to_string(), "FLAT".to_string()), ("metric_type".to_string(), "L2".to_string())]);
+    let params = BTreeMap::from([
+        ("index_type".to_string(), "FLAT".to_string()),
+        ("metric_type".to_string(), "L2".to_string()),
+    ]);
     e.create_index("c", "v", "", params).await.unwrap();
     e.load_collection("c", 1).await.unwrap();
     // three small segments, then deletes in them; the background job merges them into one
@@ -180,7 +194,9 @@ async fn compaction_merges_small_segments_and_purges_deletes() {
         e.flush("c").await.unwrap();
     }
     // a third of the rows: purged whether the merge runs before or after the delete
-    e.delete("c", "", "id < 100", &HashMap::new()).await.unwrap();
+    e.delete("c", "", "id < 100", &HashMap::new())
+        .await
+        .unwrap();
     let segments = |e: &Engine| e.list_collections()[0].segments.clone();
     for _ in 0..250 {
         if segments(&e).len() == 1 && segments(&e)[0].rows == 200 {
@@ -194,14 +210,31 @@ async fn compaction_merges_small_segments_and_purges_deletes() {
     assert_eq!(count(&e).await, 200);
     // the sources' files are gone, the catalog names the new segment only
     let files = store.list("collections/").await.unwrap();
-    assert!(files.iter().all(|k| k.contains(&format!("/{}/", merged[0].id))), "{files:?}");
+    assert!(
+        files
+            .iter()
+            .all(|k| k.contains(&format!("/{}/", merged[0].id))),
+        "{files:?}"
+    );
     e.shutdown();
     drop(e);
 
     let e = Engine::open(store, log, options).await.unwrap();
-    assert_eq!(count(&e).await, 200, "after reopening: every row once, deletes kept");
+    assert_eq!(
+        count(&e).await,
+        200,
+        "after reopening: every row once, deletes kept"
+    );
     let ids = match e
-        .query("c", QueryInput { filter: "id >= 0".into(), output_fields: vec!["id".into()], limit: Some(1000), ..Default::default() })
+        .query(
+            "c",
+            QueryInput {
+                filter: "id >= 0".into(),
+                output_fields: vec!["id".into()],
+                limit: Some(1000),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap()
     {

@@ -42,7 +42,9 @@ fn options(dim: usize, metric: Metric, m: usize, ef_construction: usize) -> Inde
 const SEARCH_THREADS: usize = 64;
 
 fn allow_concurrent_searches(index: &Index) -> Result<(), IndexError> {
-    index.reserve_capacity_and_threads(index.size().max(1), SEARCH_THREADS).map_err(native)
+    index
+        .reserve_capacity_and_threads(index.size().max(1), SEARCH_THREADS)
+        .map_err(native)
 }
 
 impl HnswIndex {
@@ -194,7 +196,8 @@ mod tests {
         let (n, dim) = (500, 8);
         let v = data(n, dim);
         let built = HnswIndex::build(&v, dim, Metric::L2, 8, 32).unwrap();
-        let loaded = HnswIndex::from_bytes(&built.to_bytes().unwrap(), dim, Metric::L2, 8, 32).unwrap();
+        let loaded =
+            HnswIndex::from_bytes(&built.to_bytes().unwrap(), dim, Metric::L2, 8, 32).unwrap();
         for index in [&built, &loaded] {
             std::thread::scope(|scope| {
                 for t in 0..16 {
@@ -202,7 +205,14 @@ mod tests {
                     scope.spawn(move || {
                         for q in 0..50 {
                             let row = (t * 50 + q) % n;
-                            let hits = index.search(&v[row * dim..(row + 1) * dim], 1, &SearchParams { ef: Some(32) }, &|_| true).unwrap();
+                            let hits = index
+                                .search(
+                                    &v[row * dim..(row + 1) * dim],
+                                    1,
+                                    &SearchParams { ef: Some(32) },
+                                    &|_| true,
+                                )
+                                .unwrap();
                             assert_eq!(hits.len(), 1);
                         }
                     });

@@ -135,7 +135,11 @@ impl StorageArgs {
         set("sasl.username", &self.kafka_sasl_username);
         set("sasl.password", &self.kafka_sasl_password);
         if let Some(dir) = &self.kafka_tls_dir {
-            for (file, key) in [("ca.crt", "ssl.ca.location"), ("tls.crt", "ssl.certificate.location"), ("tls.key", "ssl.key.location")] {
+            for (file, key) in [
+                ("ca.crt", "ssl.ca.location"),
+                ("tls.crt", "ssl.certificate.location"),
+                ("tls.key", "ssl.key.location"),
+            ] {
                 let path = dir.join(file);
                 if path.exists() {
                     out.push((key.to_string(), path.display().to_string()));
@@ -178,7 +182,12 @@ impl StorageArgs {
         {
             *topic_prefix = p.clone();
         }
-        if let LogConfig::Kafka { replication_factor, properties, .. } = &mut log {
+        if let LogConfig::Kafka {
+            replication_factor,
+            properties,
+            ..
+        } = &mut log
+        {
             if let Some(r) = self.kafka_replication_factor {
                 *replication_factor = r;
             }
@@ -365,11 +374,24 @@ mod tests {
             &format!("--kafka-tls-dir={}", dir.path().display()),
         ]);
         let (log, _) = cli.storage.resolve().unwrap();
-        let LogConfig::Kafka { replication_factor, properties, .. } = log else { panic!("kafka expected") };
+        let LogConfig::Kafka {
+            replication_factor,
+            properties,
+            ..
+        } = log
+        else {
+            panic!("kafka expected")
+        };
         assert_eq!(replication_factor, 3);
         assert_eq!(properties["security.protocol"], "SASL_SSL");
         assert_eq!(properties["sasl.username"], "u");
-        assert_eq!(properties["ssl.ca.location"], dir.path().join("ca.crt").display().to_string());
-        assert!(!properties.contains_key("ssl.key.location"), "only files that exist");
+        assert_eq!(
+            properties["ssl.ca.location"],
+            dir.path().join("ca.crt").display().to_string()
+        );
+        assert!(
+            !properties.contains_key("ssl.key.location"),
+            "only files that exist"
+        );
     }
 }

@@ -171,9 +171,11 @@ pub fn columns_from_proto(
                 dim: dim as usize,
                 data: a.data,
             },
-            Some(field_data::Field::Vectors(_)) => return Err(format!(
+            Some(field_data::Field::Vectors(_)) => {
+                return Err(format!(
                 "the vector type of field {name} is not supported by quarry yet (FloatVector only)"
-            )),
+            ))
+            }
             _ => return Err(format!("field {name} carries no data")),
         };
         let valid = (!f.valid_data.is_empty()).then_some(f.valid_data);

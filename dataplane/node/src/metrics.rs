@@ -59,9 +59,18 @@ impl Metrics {
             registry.register(Box::new(g.clone())).expect("register");
             g
         };
-        let shards = gauge("quarry_worker_shards", "shards this query or data node has loaded and follows");
-        let rows = gauge("quarry_worker_rows", "live rows held in memory for those shards");
-        let memory = gauge("quarry_worker_memory_bytes", "bytes of Arrow data held in memory for those shards");
+        let shards = gauge(
+            "quarry_worker_shards",
+            "shards this query or data node has loaded and follows",
+        );
+        let rows = gauge(
+            "quarry_worker_rows",
+            "live rows held in memory for those shards",
+        );
+        let memory = gauge(
+            "quarry_worker_memory_bytes",
+            "bytes of Arrow data held in memory for those shards",
+        );
         Self {
             registry,
             requests,
@@ -80,7 +89,9 @@ impl Metrics {
     }
 
     pub fn rows_written(&self, op: &str, rows: usize) {
-        self.rows_written.with_label_values(&[op]).inc_by(rows as u64);
+        self.rows_written
+            .with_label_values(&[op])
+            .inc_by(rows as u64);
     }
 
     pub fn observe(&self, method: &str, success: bool, elapsed: Duration) {

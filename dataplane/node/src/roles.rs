@@ -118,7 +118,10 @@ pub async fn node(mode: Mode, args: NodeArgs) -> anyhow::Result<()> {
         bail!("cluster roles share one log: configure Kafka ([log] kind = \"kafka\" or --kafka-brokers)");
     }
     let (store, log) = config::open_backends(&log_config, &store_config, &args.data_dir).await?;
-    let remote = Arc::new(RemoteMeta::connect_to_cluster(&args.coordinator, args.cluster.as_deref())?);
+    let remote = Arc::new(RemoteMeta::connect_to_cluster(
+        &args.coordinator,
+        args.cluster.as_deref(),
+    )?);
     let role = match mode {
         Mode::Proxy => "proxy",
         Mode::QueryNode => "query",
@@ -331,7 +334,8 @@ impl Heartbeats {
             &self.engine,
             self.router.as_deref(),
             &self.beat,
-            &tx, &self.metrics
+            &tx,
+            &self.metrics,
         )
         .await
         {
@@ -371,7 +375,8 @@ impl Heartbeats {
                     &self.engine,
                     self.router.as_deref(),
                     &self.beat,
-                    &tx, &self.metrics
+                    &tx,
+                    &self.metrics,
                 )
                 .await;
             }

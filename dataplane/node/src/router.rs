@@ -88,7 +88,12 @@ impl GrpcRouter {
 
     /// A routing table, once every shard of the collection has a usable entry in it (or after
     /// `ROUTE_WAIT`, as it is then).
-    async fn complete<T: Clone>(&self, table: &RwLock<BTreeMap<Key, T>>, meta: &CollectionMeta, usable: impl Fn(&T) -> bool) -> BTreeMap<Key, T> {
+    async fn complete<T: Clone>(
+        &self,
+        table: &RwLock<BTreeMap<Key, T>>,
+        meta: &CollectionMeta,
+        usable: impl Fn(&T) -> bool,
+    ) -> BTreeMap<Key, T> {
         let deadline = tokio::time::Instant::now() + ROUTE_WAIT;
         loop {
             let updated = self.updates.notified();
@@ -156,7 +161,9 @@ impl Router for GrpcRouter {
     ) -> Result<Vec<ShardAnswer>> {
         let request_json =
             serde_json::to_vec(&read).map_err(|e| EngineError::Internal(e.to_string()))?;
-        let mut routes = self.complete(&self.query, meta, |r: &Vec<String>| !r.is_empty()).await;
+        let mut routes = self
+            .complete(&self.query, meta, |r: &Vec<String>| !r.is_empty())
+            .await;
         let turn = self.turn.fetch_add(1, Ordering::Relaxed);
         let mut pending: Vec<u32> = (0..meta.shards).collect();
         let mut answers = Vec::new();

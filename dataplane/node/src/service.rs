@@ -706,7 +706,8 @@ impl Service {
         {
             Ok(out) => {
                 let n = out.ids.len();
-                self.metrics.rows_written(if upsert { "upsert" } else { "insert" }, n);
+                self.metrics
+                    .rows_written(if upsert { "upsert" } else { "insert" }, n);
                 MutationResult {
                     status: Some(ok()),
                     i_ds: Some(convert::ids_to_proto(&out.ids, pk_type)),

@@ -6,16 +6,23 @@ use std::collections::BTreeMap;
 
 use quarry_coord::{CollectionMeta, IndexMeta, NewCollection, NewIndex};
 use quarry_crd::{
-    CollectionSpec, ConsistencyLevel as CrdConsistency, FieldSpec, FieldType, IndexSpec, IndexType, LoadSpec, MetricType, SchemaSpec,
+    CollectionSpec, ConsistencyLevel as CrdConsistency, FieldSpec, FieldType, IndexSpec, IndexType,
+    LoadSpec, MetricType, SchemaSpec,
 };
 use quarry_types::{CollectionSchema, ConsistencyLevel, DataType, FieldSchema};
 
 /// One catalog change the reconciler makes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
-    Create { shards: u32, consistency: ConsistencyLevel, properties: Vec<(String, String)> },
+    Create {
+        shards: u32,
+        consistency: ConsistencyLevel,
+        properties: Vec<(String, String)>,
+    },
     SetProperties(Vec<(String, String)>),
-    Load { replicas: u32 },
+    Load {
+        replicas: u32,
+    },
     Release,
 }
 
@@ -26,14 +33,29 @@ pub struct Unsupported(pub String);
 /// The collection's name in Quarry: `spec.name`, else the resource name with `-` as `_`
 /// (Milvus names allow letters, digits and `_`; Kubernetes names allow `-` and `.`).
 pub fn collection_name(spec: &CollectionSpec, resource: &str) -> String {
-    spec.name.clone().unwrap_or_else(|| resource.replace(['-', '.'], "_"))
+    spec.name
+        .clone()
+        .unwrap_or_else(|| resource.replace(['-', '.'], "_"))
 }
 
 /// A Kubernetes resource name for a Quarry name (lower case, `_` as `-`).
 pub fn resource_name(name: &str) -> String {
-    let s: String = name.chars().map(|c| if c == '_' { '-' } else { c.to_ascii_lowercase() }).collect();
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c == '_' {
+                '-'
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect();
     let s = s.trim_matches('-').to_string();
-    if s.is_empty() { "collection".into() } else { s }
+    if s.is_empty() {
+        "collection".into()
+    } else {
+        s
+    }
 }
 
 fn data_type(t: FieldType) -> DataType {
@@ -122,12 +144,26 @@ fn shape(s: &CollectionSchema) -> Vec<(String, DataType, bool, bool, bool, bool,
     s.fields
         .iter()
         .filter(|f| !f.is_dynamic)
-        .map(|f| (f.name.clone(), f.data_type, f.is_primary_key, f.auto_id, f.nullable, f.is_partition_key, f.dim(), f.max_length()))
+        .map(|f| {
+            (
+                f.name.clone(),
+                f.data_type,
+                f.is_primary_key,
+                f.auto_id,
+                f.nullable,
+                f.is_partition_key,
+                f.dim(),
+                f.max_length(),
+            )
+        })
         .collect()
 }
 
 fn properties(spec: &CollectionSpec) -> Vec<(String, String)> {
-    spec.properties.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    spec.properties
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 fn sorted(mut p: Vec<(String, String)>) -> Vec<(String, String)> {
@@ -137,23 +173,39 @@ fn sorted(mut p: Vec<(String, String)>) -> Vec<(String, String)> {
 
 /// The changes that bring the catalog to the spec. Fixed properties of an existing collection
 /// (schema, shards, consistency) are compared, never changed: a difference is [`Unsupported`].
-pub fn plan_collection(name: &str, spec: &CollectionSpec, existing: Option<&CollectionMeta>) -> Result<Vec<Change>, Unsupported> {
-    let schema = schema_of(name, &spec.schema).map_err(|e| Unsupported(format!("invalid schema: {e}")))?;
+pub fn plan_collection(
+    name: &str,
+    spec: &CollectionSpec,
+    existing: Option<&CollectionMeta>,
+) -> Result<Vec<Change>, Unsupported> {
+    let schema =
+        schema_of(name, &spec.schema).map_err(|e| Unsupported(format!("invalid schema: {e}")))?;
     let mut out = Vec::new();
     let (loaded, replicas) = match existing {
         None => {
-            out.push(Change::Create { shards: spec.shards as u32, consistency: consistency(spec.consistency_level), properties: properties(spec) });
+            out.push(Change::Create {
+                shards: spec.shards as u32,
+                consistency: consistency(spec.consistency_level),
+                properties: properties(spec),
+            });
             (false, 1)
         }
         Some(meta) => {
-            if shape(&meta.schema) != shape(&schema) || meta.schema.enable_dynamic_field != schema.enable_dynamic_field {
+            if shape(&meta.schema) != shape(&schema)
+                || meta.schema.enable_dynamic_field != schema.enable_dynamic_field
+            {
                 return Err(Unsupported(format!("the schema of collection {name} cannot change after creation; create a new collection")));
             }
             if meta.shards != spec.shards as u32 {
-                return Err(Unsupported(format!("collection {name} has {} shards; shards cannot change after creation", meta.shards)));
+                return Err(Unsupported(format!(
+                    "collection {name} has {} shards; shards cannot change after creation",
+                    meta.shards
+                )));
             }
             if meta.consistency != consistency(spec.consistency_level) {
-                return Err(Unsupported(format!("the consistency level of collection {name} cannot change after creation")));
+                return Err(Unsupported(format!(
+                    "the consistency level of collection {name} cannot change after creation"
+                )));
             }
             if sorted(meta.properties.clone()) != sorted(properties(spec)) {
                 out.push(Change::SetProperties(properties(spec)));
@@ -162,7 +214,9 @@ pub fn plan_collection(name: &str, spec: &CollectionSpec, existing: Option<&Coll
         }
     };
     match &spec.load {
-        Some(l) if !loaded || replicas != l.replicas as u32 => out.push(Change::Load { replicas: l.replicas as u32 }),
+        Some(l) if !loaded || replicas != l.replicas as u32 => out.push(Change::Load {
+            replicas: l.replicas as u32,
+        }),
         None if loaded => out.push(Change::Release),
         _ => {}
     }
@@ -172,7 +226,13 @@ pub fn plan_collection(name: &str, spec: &CollectionSpec, existing: Option<&Coll
 /// The new collection a `Create` change makes.
 pub fn new_collection(name: &str, spec: &CollectionSpec) -> Result<NewCollection, Unsupported> {
     let schema = schema_of(name, &spec.schema).map_err(Unsupported)?;
-    Ok(NewCollection { name: name.to_string(), schema, shards: spec.shards as u32, consistency: consistency(spec.consistency_level), properties: properties(spec) })
+    Ok(NewCollection {
+        name: name.to_string(),
+        schema,
+        shards: spec.shards as u32,
+        consistency: consistency(spec.consistency_level),
+        properties: properties(spec),
+    })
 }
 
 /// A spec describing an existing collection (for collections created through the Milvus API).
@@ -201,12 +261,16 @@ pub fn spec_of(meta: &CollectionMeta, cluster: &str) -> CollectionSpec {
         schema: SchemaSpec {
             fields,
             enable_dynamic_field: meta.schema.enable_dynamic_field,
-            description: (!meta.schema.description.is_empty()).then(|| meta.schema.description.clone()),
+            description: (!meta.schema.description.is_empty())
+                .then(|| meta.schema.description.clone()),
         },
         shards: meta.shards as i32,
         consistency_level: Some(crd_consistency(meta.consistency)),
         properties: meta.properties.iter().cloned().collect(),
-        load: meta.loaded.then(|| LoadSpec { replicas: meta.replicas as i32, query_pool: None }),
+        load: meta.loaded.then(|| LoadSpec {
+            replicas: meta.replicas as i32,
+            query_pool: None,
+        }),
         deletion_policy: None,
     }
 }
@@ -233,7 +297,14 @@ pub fn new_index(spec: &IndexSpec) -> NewIndex {
     let mut params: BTreeMap<String, String> = spec.params.clone();
     params.insert("index_type".into(), type_name(spec.index_type).into());
     params.insert("metric_type".into(), metric_name(spec.metric_type).into());
-    NewIndex { name: spec.index_name.clone().unwrap_or_else(|| spec.field_name.clone()), field_name: spec.field_name.clone(), params }
+    NewIndex {
+        name: spec
+            .index_name
+            .clone()
+            .unwrap_or_else(|| spec.field_name.clone()),
+        field_name: spec.field_name.clone(),
+        params,
+    }
 }
 
 /// Whether an existing index is the one a spec declares; an index cannot change.
@@ -251,7 +322,12 @@ pub fn check_index(spec: &IndexSpec, existing: &IndexMeta) -> Result<(), Unsuppo
 /// A spec describing an existing index (for indexes created through the Milvus API); `None`
 /// for an index type or metric the CRD does not name.
 pub fn index_spec_of(index: &IndexMeta, collection_resource: &str) -> Option<IndexSpec> {
-    let index_type = match index.params.get("index_type").map(String::as_str).unwrap_or("AUTOINDEX") {
+    let index_type = match index
+        .params
+        .get("index_type")
+        .map(String::as_str)
+        .unwrap_or("AUTOINDEX")
+    {
         "AUTOINDEX" => IndexType::AutoIndex,
         "HNSW" => IndexType::Hnsw,
         "FLAT" => IndexType::Flat,
@@ -263,7 +339,12 @@ pub fn index_spec_of(index: &IndexMeta, collection_resource: &str) -> Option<Ind
         "COSINE" => MetricType::Cosine,
         _ => return None,
     };
-    let params = index.params.iter().filter(|(k, _)| *k != "index_type" && *k != "metric_type").map(|(k, v)| (k.clone(), v.clone())).collect();
+    let params = index
+        .params
+        .iter()
+        .filter(|(k, _)| *k != "index_type" && *k != "metric_type")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     Some(IndexSpec {
         collection_ref: collection_resource.to_string(),
         field_name: index.field_name.clone(),
@@ -292,7 +373,11 @@ pub fn figures(meta: &CollectionMeta) -> Figures {
 
 /// Rows of the segments an index has been built for.
 pub fn indexed_rows(meta: &CollectionMeta, index: i64) -> u64 {
-    meta.segments.iter().filter(|s| s.index_files.contains_key(&index)).map(|s| s.rows).sum()
+    meta.segments
+        .iter()
+        .filter(|s| s.index_files.contains_key(&index))
+        .map(|s| s.rows)
+        .sum()
 }
 
 #[cfg(test)]
@@ -300,7 +385,17 @@ mod tests {
     use super::*;
 
     fn field(name: &str, t: FieldType) -> FieldSpec {
-        FieldSpec { name: name.into(), data_type: t, primary_key: false, auto_id: false, nullable: false, partition_key: false, dim: None, max_length: None, description: None }
+        FieldSpec {
+            name: name.into(),
+            data_type: t,
+            primary_key: false,
+            auto_id: false,
+            nullable: false,
+            partition_key: false,
+            dim: None,
+            max_length: None,
+            description: None,
+        }
     }
 
     pub fn spec() -> CollectionSpec {
@@ -314,7 +409,11 @@ mod tests {
             cluster_ref: "prod".into(),
             database: None,
             name: None,
-            schema: SchemaSpec { fields: vec![id, v, title], enable_dynamic_field: true, description: None },
+            schema: SchemaSpec {
+                fields: vec![id, v, title],
+                enable_dynamic_field: true,
+                description: None,
+            },
             shards: 2,
             consistency_level: None,
             properties: BTreeMap::new(),
@@ -347,11 +446,28 @@ mod tests {
     #[test]
     fn a_new_collection_is_created_then_loaded() {
         let mut s = spec();
-        s.load = Some(LoadSpec { replicas: 2, query_pool: None });
+        s.load = Some(LoadSpec {
+            replicas: 2,
+            query_pool: None,
+        });
         let plan = plan_collection("docs", &s, None).unwrap();
-        assert_eq!(plan, vec![Change::Create { shards: 2, consistency: ConsistencyLevel::Bounded, properties: vec![] }, Change::Load { replicas: 2 }]);
+        assert_eq!(
+            plan,
+            vec![
+                Change::Create {
+                    shards: 2,
+                    consistency: ConsistencyLevel::Bounded,
+                    properties: vec![]
+                },
+                Change::Load { replicas: 2 }
+            ]
+        );
         let n = new_collection("docs", &s).unwrap();
-        assert_eq!(n.schema.fields.len(), 4, "the dynamic field is added as pymilvus would");
+        assert_eq!(
+            n.schema.fields.len(),
+            4,
+            "the dynamic field is added as pymilvus would"
+        );
         assert_eq!(n.schema.fields[1].dim(), 8);
     }
 
@@ -361,13 +477,21 @@ mod tests {
         let mut meta = existing(&s);
         assert_eq!(plan_collection("docs", &s, Some(&meta)).unwrap(), vec![]);
         let mut s2 = s.clone();
-        s2.properties.insert("collection.ttl.seconds".into(), "3600".into());
+        s2.properties
+            .insert("collection.ttl.seconds".into(), "3600".into());
         assert_eq!(
             plan_collection("docs", &s2, Some(&meta)).unwrap(),
-            vec![Change::SetProperties(vec![("collection.ttl.seconds".into(), "3600".into())])]
+            vec![Change::SetProperties(vec![(
+                "collection.ttl.seconds".into(),
+                "3600".into()
+            )])]
         );
         meta.loaded = true;
-        assert_eq!(plan_collection("docs", &s, Some(&meta)).unwrap(), vec![Change::Release], "load removed from the spec releases");
+        assert_eq!(
+            plan_collection("docs", &s, Some(&meta)).unwrap(),
+            vec![Change::Release],
+            "load removed from the spec releases"
+        );
     }
 
     #[test]
@@ -376,10 +500,16 @@ mod tests {
         let meta = existing(&s);
         let mut more_shards = s.clone();
         more_shards.shards = 4;
-        assert!(plan_collection("docs", &more_shards, Some(&meta)).unwrap_err().0.contains("shards cannot change"));
+        assert!(plan_collection("docs", &more_shards, Some(&meta))
+            .unwrap_err()
+            .0
+            .contains("shards cannot change"));
         let mut wider = s.clone();
         wider.schema.fields[1].dim = Some(16);
-        assert!(plan_collection("docs", &wider, Some(&meta)).unwrap_err().0.contains("schema"));
+        assert!(plan_collection("docs", &wider, Some(&meta))
+            .unwrap_err()
+            .0
+            .contains("schema"));
         let mut strong = s;
         strong.consistency_level = Some(CrdConsistency::Strong);
         assert!(plan_collection("docs", &strong, Some(&meta)).is_err());
@@ -411,7 +541,13 @@ mod tests {
         let n = new_index(&spec);
         assert_eq!(n.name, "embedding");
         assert_eq!(n.params["index_type"], "HNSW");
-        let meta = IndexMeta { id: 1, name: n.name.clone(), field_name: n.field_name.clone(), params: n.params.clone(), created_ts: 0 };
+        let meta = IndexMeta {
+            id: 1,
+            name: n.name.clone(),
+            field_name: n.field_name.clone(),
+            params: n.params.clone(),
+            created_ts: 0,
+        };
         assert!(check_index(&spec, &meta).is_ok());
         let back = index_spec_of(&meta, "docs").unwrap();
         assert_eq!(new_index(&back).params, n.params);

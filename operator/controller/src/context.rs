@@ -33,40 +33,82 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn new(client: Client, coordinators: Arc<Coordinators>, metrics: Arc<Metrics>, coordinator_address: String, resync: Duration) -> Arc<Self> {
-        let reporter = Reporter { controller: FIELD_MANAGER.into(), instance: std::env::var("POD_NAME").ok() };
-        Arc::new(Self { recorder: Recorder::new(client.clone(), reporter), client, coordinators, metrics, coordinator_address, resync })
+    pub fn new(
+        client: Client,
+        coordinators: Arc<Coordinators>,
+        metrics: Arc<Metrics>,
+        coordinator_address: String,
+        resync: Duration,
+    ) -> Arc<Self> {
+        let reporter = Reporter {
+            controller: FIELD_MANAGER.into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        Arc::new(Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            coordinators,
+            metrics,
+            coordinator_address,
+            resync,
+        })
     }
 
     /// After a reconcile: Ready resources are checked again at the resync period, the others
     /// soon.
     pub fn requeue(&self, v: &Verdict) -> Action {
-        Action::requeue(if v.is_ready() { self.resync } else { Duration::from_secs(5).min(self.resync) })
+        Action::requeue(if v.is_ready() {
+            self.resync
+        } else {
+            Duration::from_secs(5).min(self.resync)
+        })
     }
 }
 
 pub fn is_paused<K: Resource>(obj: &K) -> bool {
-    obj.annotations().get(PAUSE_ANNOTATION).is_some_and(|v| v == "true")
+    obj.annotations()
+        .get(PAUSE_ANNOTATION)
+        .is_some_and(|v| v == "true")
 }
 
 /// Server-side applies a child object, owned by `owner`, with the operator's field manager.
 pub async fn apply_owned<K, O>(client: &Client, owner: &O, mut obj: K) -> Result<K>
 where
-    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()> + Clone + Serialize + DeserializeOwned + std::fmt::Debug,
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + Serialize
+        + DeserializeOwned
+        + std::fmt::Debug,
     O: Resource<DynamicType = ()>,
 {
     let ns = owner.namespace().unwrap_or_default();
     obj.meta_mut().namespace = Some(ns.clone());
     obj.meta_mut().owner_references = owner.controller_owner_ref(&()).map(|r| vec![r]);
     let api: Api<K> = Api::namespaced(client.clone(), &ns);
-    Ok(api.patch(&obj.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&obj)).await?)
+    Ok(api
+        .patch(
+            &obj.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&obj),
+        )
+        .await?)
 }
 
 /// Writes a resource's status (phase, conditions, observedGeneration and the kind's figures in
 /// `figures`), and emits an Event when readiness or its reason changed.
-pub async fn publish<K>(ctx: &Ctx, obj: &K, previous: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition], v: &Verdict, figures: serde_json::Value) -> Result<()>
+pub async fn publish<K>(
+    ctx: &Ctx,
+    obj: &K,
+    previous: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+    v: &Verdict,
+    figures: serde_json::Value,
+) -> Result<()>
 where
-    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()> + Clone + Serialize + DeserializeOwned + std::fmt::Debug,
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + Serialize
+        + DeserializeOwned
+        + std::fmt::Debug,
 {
     let generation = obj.meta().generation;
     let mut status = figures;
@@ -75,13 +117,22 @@ where
     status["conditions"] = serde_json::to_value(conditions(v, generation, previous))?;
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
     let patch = serde_json::json!({ "apiVersion": K::api_version(&()), "kind": K::kind(&()), "status": status });
-    api.patch_status(&obj.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
+    api.patch_status(
+        &obj.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
     if let Some(event) = transition_event(previous, v) {
         if let Err(e) = ctx.recorder.publish(&event, &obj.object_ref(&())).await {
             tracing::warn!(error = %e, "could not record an event");
         }
     }
-    ctx.metrics.set_phase(&K::kind(&()), &format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any()), Some(v.phase));
+    ctx.metrics.set_phase(
+        &K::kind(&()),
+        &format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any()),
+        Some(v.phase),
+    );
     Ok(())
 }
 

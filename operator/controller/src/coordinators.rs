@@ -9,7 +9,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use parking_lot::RwLock;
 use quarry_coord::{Catalog, CoordServer, LocalMeta};
-use quarry_storage::{KafkaLog, KafkaOptions, LogStore, MemoryLog, MemoryObjectStore, ObjectStore, S3ObjectStore, S3Options};
+use quarry_storage::{
+    KafkaLog, KafkaOptions, LogStore, MemoryLog, MemoryObjectStore, ObjectStore, S3ObjectStore,
+    S3Options,
+};
 
 use crate::settings::{kafka_properties, Credentials, Settings};
 use crate::{Error, Result};
@@ -46,7 +49,10 @@ impl Backends for RemoteBackends {
             o.access_key_id = id.clone();
             o.secret_access_key = secret.clone();
         }
-        Ok(Storage { log: Arc::new(log), store: Arc::new(S3ObjectStore::new(o)) })
+        Ok(Storage {
+            log: Arc::new(log),
+            store: Arc::new(S3ObjectStore::new(o)),
+        })
     }
 }
 
@@ -61,7 +67,15 @@ pub struct MemoryBackends {
 impl Backends for MemoryBackends {
     async fn open(&self, settings: &Settings, _: &Credentials) -> Result<Storage> {
         let mut all = self.clusters.lock();
-        let (log, store) = all.entry(settings.key.clone()).or_insert_with(|| (Arc::new(MemoryLog::new()), Arc::new(MemoryObjectStore::new()))).clone();
+        let (log, store) = all
+            .entry(settings.key.clone())
+            .or_insert_with(|| {
+                (
+                    Arc::new(MemoryLog::new()),
+                    Arc::new(MemoryObjectStore::new()),
+                )
+            })
+            .clone();
         Ok(Storage { log, store })
     }
 }
@@ -86,7 +100,12 @@ pub struct Coordinators {
 impl Coordinators {
     /// `lease`: how long a node may miss heartbeats before its shards move.
     pub fn new(backends: Arc<dyn Backends>, lease: Duration) -> Self {
-        Self { hosted: RwLock::new(BTreeMap::new()), backends, lease, warmup: None }
+        Self {
+            hosted: RwLock::new(BTreeMap::new()),
+            backends,
+            lease,
+            warmup: None,
+        }
     }
 
     /// How long a new coordinator only records what nodes serve before placing shards
@@ -105,16 +124,27 @@ impl Coordinators {
             }
         }
         let storage = self.backends.open(settings, creds).await?;
-        let catalog = Catalog::open(storage.store.clone()).await.map_err(|e| Error::Other(format!("opening the catalog of {}: {e}", settings.key)))?;
+        let catalog = Catalog::open(storage.store.clone())
+            .await
+            .map_err(|e| Error::Other(format!("opening the catalog of {}: {e}", settings.key)))?;
         let meta = Arc::new(LocalMeta::new(catalog));
         let mut server = CoordServer::new(meta.clone(), self.lease);
         if let Some(w) = self.warmup {
             server = server.with_warmup(w);
         }
         let server = Arc::new(server);
-        let hosted = Arc::new(Hosted { meta, server, log: storage.log, store: storage.store, settings: settings.clone(), creds: creds.clone() });
+        let hosted = Arc::new(Hosted {
+            meta,
+            server,
+            log: storage.log,
+            store: storage.store,
+            settings: settings.clone(),
+            creds: creds.clone(),
+        });
         tracing::info!(cluster = %settings.key, "hosting the cluster's coordinator");
-        self.hosted.write().insert(settings.key.clone(), hosted.clone());
+        self.hosted
+            .write()
+            .insert(settings.key.clone(), hosted.clone());
         Ok(hosted)
     }
 

@@ -69,7 +69,13 @@ fn parse_path(path: &str) -> Option<Target> {
         [p, n, s] => (p, Some(n.to_string()), Some(s.to_string())),
         _ => return None,
     };
-    Some(Target { prefix, plural: plural.to_string(), namespace, name, sub })
+    Some(Target {
+        prefix,
+        plural: plural.to_string(),
+        namespace,
+        name,
+        sub,
+    })
 }
 
 fn query_param(query: Option<&str>, key: &str) -> Option<String> {
@@ -86,7 +92,9 @@ fn percent_decode(s: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
                 match hex {
                     Some(b) => {
                         out.push(b);
@@ -106,10 +114,13 @@ fn percent_decode(s: &str) -> String {
 
 fn matches_selector(obj: &Value, selector: &str) -> bool {
     let labels = &obj["metadata"]["labels"];
-    selector.split(',').filter(|s| !s.is_empty()).all(|term| match term.split_once('=') {
-        Some((k, v)) => labels[k.trim_end_matches('=')].as_str() == Some(v),
-        None => !labels[term].is_null(),
-    })
+    selector
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .all(|term| match term.split_once('=') {
+            Some((k, v)) => labels[k.trim_end_matches('=')].as_str() == Some(v),
+            None => !labels[term].is_null(),
+        })
 }
 
 fn status_error(code: StatusCode, reason: &str, message: String) -> (StatusCode, Value) {
@@ -139,7 +150,9 @@ fn merge(target: &mut Value, patch: &Value) {
 /// Removes from `target` the fields a manager applied before (`old`) and no longer applies
 /// (`new`): what server-side apply does to fields only that manager owned.
 fn drop_unapplied(target: &mut Value, old: &Value, new: &Value) {
-    let (Some(t), Some(o)) = (target.as_object_mut(), old.as_object()) else { return };
+    let (Some(t), Some(o)) = (target.as_object_mut(), old.as_object()) else {
+        return;
+    };
     for (k, ov) in o {
         match new.get(k) {
             None => {
@@ -159,7 +172,10 @@ fn string_data(obj: &mut Value) {
     if obj["kind"] != json!("Secret") {
         return;
     }
-    let Some(Value::Object(strings)) = obj.as_object_mut().and_then(|o| o.remove("stringData")) else { return };
+    let Some(Value::Object(strings)) = obj.as_object_mut().and_then(|o| o.remove("stringData"))
+    else {
+        return;
+    };
     for (k, v) in strings {
         let bytes = k8s_openapi::ByteString(v.as_str().unwrap_or_default().as_bytes().to_vec());
         obj["data"][k] = serde_json::to_value(bytes).unwrap_or(Value::Null);
@@ -173,7 +189,12 @@ impl World {
     }
 
     fn key(t: &Target, name: &str) -> Key {
-        (t.prefix.clone(), t.plural.clone(), t.namespace.clone().unwrap_or_default(), name.to_string())
+        (
+            t.prefix.clone(),
+            t.plural.clone(),
+            t.namespace.clone().unwrap_or_default(),
+            name.to_string(),
+        )
     }
 
     /// Stores `obj` under `key` as the result of a write: resourceVersion, generation (bumped
@@ -183,36 +204,57 @@ impl World {
             None => 1,
             Some(o) => {
                 let g = o["metadata"]["generation"].as_i64().unwrap_or(1);
-                if o.get("spec") != obj.get("spec") { g + 1 } else { g }
+                if o.get("spec") != obj.get("spec") {
+                    g + 1
+                } else {
+                    g
+                }
             }
         };
         let version = self.next_version();
-        let meta = obj["metadata"].as_object_mut().expect("metadata is an object");
+        let meta = obj["metadata"]
+            .as_object_mut()
+            .expect("metadata is an object");
         meta.insert("resourceVersion".into(), json!(version));
         meta.insert("generation".into(), json!(generation));
-        let finalizers = meta.get("finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty());
+        let finalizers = meta
+            .get("finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|f| !f.is_empty());
         if meta.contains_key("deletionTimestamp") && !finalizers {
             self.remove(&key);
             return obj;
         }
-        let event = if self.objects.contains_key(&key) { "MODIFIED" } else { "ADDED" };
-        self.changes.push((self.version, key.clone(), event, obj.clone()));
+        let event = if self.objects.contains_key(&key) {
+            "MODIFIED"
+        } else {
+            "ADDED"
+        };
+        self.changes
+            .push((self.version, key.clone(), event, obj.clone()));
         self.objects.insert(key, obj.clone());
         obj
     }
 
     /// Deletes an object and, like the garbage collector, every object it owns.
     fn remove(&mut self, key: &Key) {
-        let Some(obj) = self.objects.remove(key) else { return };
+        let Some(obj) = self.objects.remove(key) else {
+            return;
+        };
         self.applied.retain(|(k, _), _| k != key);
         self.version += 1;
-        self.changes.push((self.version, key.clone(), "DELETED", obj.clone()));
-        let Some(uid) = obj["metadata"]["uid"].as_str().map(str::to_string) else { return };
+        self.changes
+            .push((self.version, key.clone(), "DELETED", obj.clone()));
+        let Some(uid) = obj["metadata"]["uid"].as_str().map(str::to_string) else {
+            return;
+        };
         let owned: Vec<Key> = self
             .objects
             .iter()
             .filter(|(_, o)| {
-                o["metadata"]["ownerReferences"].as_array().is_some_and(|refs| refs.iter().any(|r| r["uid"] == json!(uid)))
+                o["metadata"]["ownerReferences"]
+                    .as_array()
+                    .is_some_and(|refs| refs.iter().any(|r| r["uid"] == json!(uid)))
             })
             .map(|(k, _)| k.clone())
             .collect();
@@ -223,7 +265,9 @@ impl World {
 
     fn delete(&mut self, key: &Key) -> Option<Value> {
         let mut obj = self.objects.get(key)?.clone();
-        let finalizers = obj["metadata"]["finalizers"].as_array().is_some_and(|f| !f.is_empty());
+        let finalizers = obj["metadata"]["finalizers"]
+            .as_array()
+            .is_some_and(|f| !f.is_empty());
         if !finalizers {
             self.remove(key);
             return Some(obj);
@@ -239,12 +283,20 @@ impl World {
     fn create(&mut self, key: Key, mut obj: Value) -> Result<Value, (StatusCode, Value)> {
         string_data(&mut obj);
         if self.objects.contains_key(&key) {
-            return Err(status_error(StatusCode::CONFLICT, "AlreadyExists", format!("{} {:?} already exists", key.1, key.3)));
+            return Err(status_error(
+                StatusCode::CONFLICT,
+                "AlreadyExists",
+                format!("{} {:?} already exists", key.1, key.3),
+            ));
         }
         self.uid += 1;
         let uid = format!("uid-{}", self.uid);
         let meta = obj["metadata"].as_object_mut().ok_or_else(|| {
-            status_error(StatusCode::BAD_REQUEST, "BadRequest", "object without metadata".into())
+            status_error(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                "object without metadata".into(),
+            )
         })?;
         meta.insert("name".into(), json!(key.3));
         if !key.2.is_empty() {
@@ -255,11 +307,32 @@ impl World {
         Ok(self.store(key, obj, None))
     }
 
-    fn handle(&mut self, method: &Method, t: &Target, query: Option<&str>, content_type: &str, body: &[u8]) -> Result<(StatusCode, Value), (StatusCode, Value)> {
-        let body: Value = if body.is_empty() { Value::Null } else {
-            serde_json::from_slice(body).map_err(|e| status_error(StatusCode::BAD_REQUEST, "BadRequest", format!("body: {e}")))?
+    fn handle(
+        &mut self,
+        method: &Method,
+        t: &Target,
+        query: Option<&str>,
+        content_type: &str,
+        body: &[u8],
+    ) -> Result<(StatusCode, Value), (StatusCode, Value)> {
+        let body: Value = if body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(body).map_err(|e| {
+                status_error(StatusCode::BAD_REQUEST, "BadRequest", format!("body: {e}"))
+            })?
         };
-        let not_found = |t: &Target| status_error(StatusCode::NOT_FOUND, "NotFound", format!("{} {:?} not found", t.plural, t.name.clone().unwrap_or_default()));
+        let not_found = |t: &Target| {
+            status_error(
+                StatusCode::NOT_FOUND,
+                "NotFound",
+                format!(
+                    "{} {:?} not found",
+                    t.plural,
+                    t.name.clone().unwrap_or_default()
+                ),
+            )
+        };
         let Some(name) = t.name.clone() else {
             return match *method {
                 Method::GET => {
@@ -268,37 +341,63 @@ impl World {
                         .objects
                         .iter()
                         .filter(|((p, pl, ns, _), o)| {
-                            *p == t.prefix && *pl == t.plural && t.namespace.as_ref().is_none_or(|n| n == ns) && matches_selector(o, &selector)
+                            *p == t.prefix
+                                && *pl == t.plural
+                                && t.namespace.as_ref().is_none_or(|n| n == ns)
+                                && matches_selector(o, &selector)
                         })
                         .map(|(_, o)| o.clone())
                         .collect();
-                    Ok((StatusCode::OK, json!({"kind": "List", "apiVersion": "v1", "metadata": {"resourceVersion": self.version.to_string()}, "items": items})))
+                    Ok((
+                        StatusCode::OK,
+                        json!({"kind": "List", "apiVersion": "v1", "metadata": {"resourceVersion": self.version.to_string()}, "items": items}),
+                    ))
                 }
                 Method::POST => {
-                    let name = body["metadata"]["name"].as_str().map(str::to_string).or_else(|| {
-                        body["metadata"]["generateName"].as_str().map(|g| format!("{g}{}", self.version + 1))
-                    });
-                    let name = name.ok_or_else(|| status_error(StatusCode::BAD_REQUEST, "BadRequest", "no name".into()))?;
+                    let name = body["metadata"]["name"]
+                        .as_str()
+                        .map(str::to_string)
+                        .or_else(|| {
+                            body["metadata"]["generateName"]
+                                .as_str()
+                                .map(|g| format!("{g}{}", self.version + 1))
+                        });
+                    let name = name.ok_or_else(|| {
+                        status_error(StatusCode::BAD_REQUEST, "BadRequest", "no name".into())
+                    })?;
                     let mut obj = body;
                     if let Some(o) = obj.as_object_mut() {
                         o.remove("status");
                     }
                     Ok((StatusCode::CREATED, self.create(World::key(t, &name), obj)?))
                 }
-                _ => Err(status_error(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", format!("{method} on a collection"))),
+                _ => Err(status_error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "MethodNotAllowed",
+                    format!("{method} on a collection"),
+                )),
             };
         };
         let key = World::key(t, &name);
         let existing = self.objects.get(&key).cloned();
         let status_only = t.sub.as_deref() == Some("status");
         match *method {
-            Method::GET => existing.map(|o| (StatusCode::OK, o)).ok_or_else(|| not_found(t)),
-            Method::DELETE => self.delete(&key).map(|o| (StatusCode::OK, o)).ok_or_else(|| not_found(t)),
+            Method::GET => existing
+                .map(|o| (StatusCode::OK, o))
+                .ok_or_else(|| not_found(t)),
+            Method::DELETE => self
+                .delete(&key)
+                .map(|o| (StatusCode::OK, o))
+                .ok_or_else(|| not_found(t)),
             Method::PUT => {
                 let old = existing.ok_or_else(|| not_found(t))?;
                 let wanted = body["metadata"]["resourceVersion"].as_str();
                 if wanted.is_some_and(|v| Some(v) != old["metadata"]["resourceVersion"].as_str()) {
-                    return Err(status_error(StatusCode::CONFLICT, "Conflict", "the object has been modified".into()));
+                    return Err(status_error(
+                        StatusCode::CONFLICT,
+                        "Conflict",
+                        "the object has been modified".into(),
+                    ));
                 }
                 let mut obj = old.clone();
                 if status_only {
@@ -323,7 +422,11 @@ impl World {
             Method::PATCH => {
                 let apply = content_type.starts_with("application/apply-patch");
                 if !apply && !content_type.contains("merge-patch") {
-                    return Err(status_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaType", format!("the fake API does not take {content_type}")));
+                    return Err(status_error(
+                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                        "UnsupportedMediaType",
+                        format!("the fake API does not take {content_type}"),
+                    ));
                 }
                 let manager = query_param(query, "fieldManager").unwrap_or_default();
                 let mut patch = body;
@@ -341,7 +444,10 @@ impl World {
                 };
                 let mut obj = old.clone();
                 if apply {
-                    let slot = (key.clone(), format!("{manager}{}", if status_only { "/status" } else { "" }));
+                    let slot = (
+                        key.clone(),
+                        format!("{manager}{}", if status_only { "/status" } else { "" }),
+                    );
                     if let Some(before) = self.applied.get(&slot) {
                         drop_unapplied(&mut obj, before, &patch);
                     }
@@ -351,7 +457,11 @@ impl World {
                 string_data(&mut obj);
                 Ok((StatusCode::OK, self.store(key, obj, Some(&old))))
             }
-            _ => Err(status_error(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", method.to_string())),
+            _ => Err(status_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "MethodNotAllowed",
+                method.to_string(),
+            )),
         }
     }
 }
@@ -381,7 +491,9 @@ impl FakeApi {
                     let fake = fake.clone();
                     async move { Ok::<_, Infallible>(fake.serve(req).await) }
                 });
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(stream), service).await;
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
             });
         }
     }
@@ -391,19 +503,37 @@ impl FakeApi {
         B: http_body::Body,
     {
         let (parts, body) = req.into_parts();
-        let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-        let content_type = parts.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let body = body
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        let content_type = parts
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
         let query = parts.uri.query();
         let target = parse_path(parts.uri.path());
         let watch = matches!(query_param(query, "watch").as_deref(), Some("true" | "1"));
         let result = match target {
-            Some(t) if watch && parts.method == Method::GET && t.name.is_none() => return self.watch(t, query),
+            Some(t) if watch && parts.method == Method::GET && t.name.is_none() => {
+                return self.watch(t, query)
+            }
             Some(t) => {
-                let r = self.world.lock().handle(&parts.method, &t, query, &content_type, &body);
+                let r = self
+                    .world
+                    .lock()
+                    .handle(&parts.method, &t, query, &content_type, &body);
                 self.changed.notify_waiters();
                 r
             }
-            None => Err(status_error(StatusCode::NOT_FOUND, "NotFound", format!("no API at {}", parts.uri.path()))),
+            None => Err(status_error(
+                StatusCode::NOT_FOUND,
+                "NotFound",
+                format!("no API at {}", parts.uri.path()),
+            )),
         };
         let (code, value) = result.unwrap_or_else(|e| e);
         Response::builder()
@@ -416,13 +546,18 @@ impl FakeApi {
     /// A watch: the changes after `resourceVersion` (all of them without one), then each new
     /// change as it happens, one JSON event a line, until `timeoutSeconds`.
     fn watch(&self, t: Target, query: Option<&str>) -> Response<BoxBody<Bytes, Infallible>> {
-        let from: u64 = query_param(query, "resourceVersion").and_then(|v| v.parse().ok()).unwrap_or(0);
-        let timeout = query_param(query, "timeoutSeconds").and_then(|v| v.parse().ok()).unwrap_or(300u64);
+        let from: u64 = query_param(query, "resourceVersion")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let timeout = query_param(query, "timeoutSeconds")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(300u64);
         let selector = query_param(query, "labelSelector").unwrap_or_default();
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(timeout);
         let (world, changed) = (self.world.clone(), self.changed.clone());
         let events = futures::stream::unfold(from, move |seen| {
-            let (world, changed, t, selector) = (world.clone(), changed.clone(), t.clone(), selector.clone());
+            let (world, changed, t, selector) =
+                (world.clone(), changed.clone(), t.clone(), selector.clone());
             async move {
                 let mut seen = seen;
                 loop {
@@ -433,10 +568,19 @@ impl FakeApi {
                         let w = world.lock();
                         let mut lines = Vec::new();
                         let mut last = seen;
-                        for (version, (p, pl, ns, _), kind, obj) in w.changes.iter().filter(|c| c.0 > seen) {
+                        for (version, (p, pl, ns, _), kind, obj) in
+                            w.changes.iter().filter(|c| c.0 > seen)
+                        {
                             last = *version;
-                            if *p == t.prefix && *pl == t.plural && t.namespace.as_ref().is_none_or(|n| n == ns) && matches_selector(obj, &selector) {
-                                lines.extend(serde_json::to_vec(&json!({"type": kind, "object": obj})).unwrap_or_default());
+                            if *p == t.prefix
+                                && *pl == t.plural
+                                && t.namespace.as_ref().is_none_or(|n| n == ns)
+                                && matches_selector(obj, &selector)
+                            {
+                                lines.extend(
+                                    serde_json::to_vec(&json!({"type": kind, "object": obj}))
+                                        .unwrap_or_default(),
+                                );
                                 lines.push(b'\n');
                             }
                         }
@@ -461,19 +605,37 @@ impl FakeApi {
 
     /// An object as stored, by API prefix (`apis/apps/v1`), plural, namespace and name.
     pub fn get(&self, prefix: &str, plural: &str, namespace: &str, name: &str) -> Option<Value> {
-        self.world.lock().objects.get(&(prefix.into(), plural.into(), namespace.into(), name.into())).cloned()
+        self.world
+            .lock()
+            .objects
+            .get(&(prefix.into(), plural.into(), namespace.into(), name.into()))
+            .cloned()
     }
 
     /// Every stored object of a kind, in name order.
     pub fn list(&self, prefix: &str, plural: &str) -> Vec<Value> {
-        self.world.lock().objects.iter().filter(|((p, pl, _, _), _)| p == prefix && pl == plural).map(|(_, o)| o.clone()).collect()
+        self.world
+            .lock()
+            .objects
+            .iter()
+            .filter(|((p, pl, _, _), _)| p == prefix && pl == plural)
+            .map(|(_, o)| o.clone())
+            .collect()
     }
 
     /// Reasons of the Events recorded about an object (by its name).
     pub fn event_reasons(&self, about: &str) -> Vec<String> {
         let mut out = Vec::new();
-        for e in self.list("apis/events.k8s.io/v1", "events").into_iter().chain(self.list("api/v1", "events")) {
-            let regarding = if e["regarding"].is_null() { &e["involvedObject"] } else { &e["regarding"] };
+        for e in self
+            .list("apis/events.k8s.io/v1", "events")
+            .into_iter()
+            .chain(self.list("api/v1", "events"))
+        {
+            let regarding = if e["regarding"].is_null() {
+                &e["involvedObject"]
+            } else {
+                &e["regarding"]
+            };
             if regarding["name"] == json!(about) {
                 out.push(e["reason"].as_str().unwrap_or_default().to_string());
             }

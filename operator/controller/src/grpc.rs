@@ -18,7 +18,10 @@ pub struct MultiCoord {
 impl MultiCoord {
     fn pick<T>(&self, req: &Request<T>) -> Result<Arc<CoordServer>, Status> {
         let key = match req.metadata().get(CLUSTER_HEADER) {
-            Some(v) => v.to_str().map_err(|_| Status::invalid_argument("the cluster header is not ASCII"))?.to_string(),
+            Some(v) => v
+                .to_str()
+                .map_err(|_| Status::invalid_argument("the cluster header is not ASCII"))?
+                .to_string(),
             None => {
                 // a caller that does not name its cluster is served when there is only one
                 let keys = self.coordinators.keys();
@@ -37,27 +40,45 @@ impl MultiCoord {
 
 #[tonic::async_trait]
 impl Coord for MultiCoord {
-    async fn timestamp(&self, req: Request<pb::TimestampRequest>) -> Result<Response<pb::TimestampResponse>, Status> {
+    async fn timestamp(
+        &self,
+        req: Request<pb::TimestampRequest>,
+    ) -> Result<Response<pb::TimestampResponse>, Status> {
         self.pick(&req)?.timestamp(req).await
     }
 
-    async fn alloc_ids(&self, req: Request<pb::AllocIdsRequest>) -> Result<Response<pb::AllocIdsResponse>, Status> {
+    async fn alloc_ids(
+        &self,
+        req: Request<pb::AllocIdsRequest>,
+    ) -> Result<Response<pb::AllocIdsResponse>, Status> {
         self.pick(&req)?.alloc_ids(req).await
     }
 
-    async fn get_catalog(&self, req: Request<pb::GetCatalogRequest>) -> Result<Response<pb::GetCatalogResponse>, Status> {
+    async fn get_catalog(
+        &self,
+        req: Request<pb::GetCatalogRequest>,
+    ) -> Result<Response<pb::GetCatalogResponse>, Status> {
         self.pick(&req)?.get_catalog(req).await
     }
 
-    async fn mutate(&self, req: Request<pb::MutateRequest>) -> Result<Response<pb::MutateResponse>, Status> {
+    async fn mutate(
+        &self,
+        req: Request<pb::MutateRequest>,
+    ) -> Result<Response<pb::MutateResponse>, Status> {
         self.pick(&req)?.mutate(req).await
     }
 
-    async fn heartbeat(&self, req: Request<pb::HeartbeatRequest>) -> Result<Response<pb::HeartbeatResponse>, Status> {
+    async fn heartbeat(
+        &self,
+        req: Request<pb::HeartbeatRequest>,
+    ) -> Result<Response<pb::HeartbeatResponse>, Status> {
         self.pick(&req)?.heartbeat(req).await
     }
 
-    async fn leave(&self, req: Request<pb::LeaveRequest>) -> Result<Response<pb::LeaveResponse>, Status> {
+    async fn leave(
+        &self,
+        req: Request<pb::LeaveRequest>,
+    ) -> Result<Response<pb::LeaveResponse>, Status> {
         self.pick(&req)?.leave(req).await
     }
 }

@@ -26,7 +26,12 @@ fn is_conflict(e: &kube::Error) -> bool {
 
 impl Elector {
     pub fn new(client: Client, namespace: &str, name: &str, identity: &str, ttl: Duration) -> Self {
-        Self { api: Api::namespaced(client, namespace), name: name.into(), identity: identity.into(), ttl }
+        Self {
+            api: Api::namespaced(client, namespace),
+            name: name.into(),
+            identity: identity.into(),
+            ttl,
+        }
     }
 
     pub fn ttl(&self) -> Duration {
@@ -50,7 +55,10 @@ impl Elector {
         let now = Timestamp::now();
         let Some(mut lease) = crate::error::found(self.api.get(&self.name).await)? else {
             let lease = Lease {
-                metadata: ObjectMeta { name: Some(self.name.clone()), ..Default::default() },
+                metadata: ObjectMeta {
+                    name: Some(self.name.clone()),
+                    ..Default::default()
+                },
                 spec: Some(self.spec(now, None, 0)),
             };
             return match self.api.create(&PostParams::default(), &lease).await {
@@ -70,9 +78,17 @@ impl Elector {
             return Ok(false);
         }
         let transitions = spec.lease_transitions.unwrap_or(0) + if ours { 0 } else { 1 };
-        let acquired = if ours { spec.acquire_time.clone() } else { None };
+        let acquired = if ours {
+            spec.acquire_time.clone()
+        } else {
+            None
+        };
         lease.spec = Some(self.spec(now, acquired, transitions));
-        match self.api.replace(&self.name, &PostParams::default(), &lease).await {
+        match self
+            .api
+            .replace(&self.name, &PostParams::default(), &lease)
+            .await
+        {
             Ok(_) => Ok(true),
             Err(e) if is_conflict(&e) => Ok(false),
             Err(e) => Err(e.into()),
@@ -82,10 +98,18 @@ impl Elector {
     /// Gives the Lease up (on shutdown), so that another replica takes over at once.
     pub async fn release(&self) -> Result<()> {
         if let Some(mut lease) = crate::error::found(self.api.get(&self.name).await)? {
-            if let Some(spec) = lease.spec.as_mut().filter(|s| s.holder_identity.as_deref() == Some(self.identity.as_str())) {
+            if let Some(spec) = lease
+                .spec
+                .as_mut()
+                .filter(|s| s.holder_identity.as_deref() == Some(self.identity.as_str()))
+            {
                 spec.holder_identity = None;
                 spec.renew_time = None;
-                match self.api.replace(&self.name, &PostParams::default(), &lease).await {
+                match self
+                    .api
+                    .replace(&self.name, &PostParams::default(), &lease)
+                    .await
+                {
                     Ok(_) | Err(kube::Error::Api(_)) => {}
                     Err(e) => return Err(e.into()),
                 }

@@ -18,7 +18,11 @@ use quarry_controller::metrics::Metrics;
 use quarry_proto::internal::coord_server::CoordServer as CoordGrpc;
 
 #[derive(Debug, Parser)]
-#[command(name = "quarry-operator", version, about = "The Quarry operator and coordinator")]
+#[command(
+    name = "quarry-operator",
+    version,
+    about = "The Quarry operator and coordinator"
+)]
 struct Args {
     /// Watch one namespace only (the chart's namespaced mode); default all namespaces.
     #[arg(long, env = "QUARRY_WATCH_NAMESPACE")]
@@ -57,7 +61,8 @@ struct Args {
 }
 
 async fn shutdown() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("signal handler");
     tokio::select! {
         _ = term.recv() => {}
         _ = tokio::signal::ctrl_c() => {}
@@ -66,34 +71,75 @@ async fn shutdown() {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into())).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
     let args = Args::parse();
-    let client = kube::Client::try_default().await.context("connecting to the Kubernetes API")?;
+    let client = kube::Client::try_default()
+        .await
+        .context("connecting to the Kubernetes API")?;
     let metrics = Arc::new(Metrics::new());
     let leading = Arc::new(AtomicBool::new(false));
-    let coordinators = Arc::new(Coordinators::new(Arc::new(RemoteBackends), Duration::from_millis(args.node_lease_ms)));
+    let coordinators = Arc::new(Coordinators::new(
+        Arc::new(RemoteBackends),
+        Duration::from_millis(args.node_lease_ms),
+    ));
 
     let http = {
         let (metrics, leading) = (metrics.clone(), leading.clone());
         axum::Router::new()
             .route("/healthz", get(|| async { "ok" }))
-            .route("/readyz", get(move || {
-                let leading = leading.load(Ordering::Relaxed);
-                async move { if leading { (StatusCode::OK, "leading") } else { (StatusCode::SERVICE_UNAVAILABLE, "standing by") } }
-            }))
-            .route("/metrics", get(move || {
-                let m = metrics.clone();
-                async move { m.render() }
-            }))
+            .route(
+                "/readyz",
+                get(move || {
+                    let leading = leading.load(Ordering::Relaxed);
+                    async move {
+                        if leading {
+                            (StatusCode::OK, "leading")
+                        } else {
+                            (StatusCode::SERVICE_UNAVAILABLE, "standing by")
+                        }
+                    }
+                }),
+            )
+            .route(
+                "/metrics",
+                get(move || {
+                    let m = metrics.clone();
+                    async move { m.render() }
+                }),
+            )
     };
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], args.http_port))).await.context("binding the HTTP port")?;
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], args.http_port)))
+        .await
+        .context("binding the HTTP port")?;
     tokio::spawn(async move { axum::serve(listener, http).await });
-    let grpc = CoordGrpc::new(MultiCoord { coordinators: coordinators.clone() }).max_decoding_message_size(256 << 20).max_encoding_message_size(256 << 20);
+    let grpc = CoordGrpc::new(MultiCoord {
+        coordinators: coordinators.clone(),
+    })
+    .max_decoding_message_size(256 << 20)
+    .max_encoding_message_size(256 << 20);
     let grpc_addr = SocketAddr::from(([0, 0, 0, 0], args.grpc_port));
-    tokio::spawn(async move { tonic::transport::Server::builder().add_service(grpc).serve(grpc_addr).await });
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(grpc)
+            .serve(grpc_addr)
+            .await
+    });
 
-    let identity = args.pod_name.clone().unwrap_or_else(|| format!("quarry-operator-{}", std::process::id()));
-    let elector = Arc::new(Elector::new(client.clone(), &args.pod_namespace, &args.lease_name, &identity, Duration::from_secs(args.lease_seconds)));
+    let identity = args
+        .pod_name
+        .clone()
+        .unwrap_or_else(|| format!("quarry-operator-{}", std::process::id()));
+    let elector = Arc::new(Elector::new(
+        client.clone(),
+        &args.pod_namespace,
+        &args.lease_name,
+        &identity,
+        Duration::from_secs(args.lease_seconds),
+    ));
     if args.leader_elect {
         tracing::info!(identity = %identity, lease = %args.lease_name, "waiting to lead");
         loop {
@@ -122,7 +168,9 @@ async fn main() -> anyhow::Result<()> {
                         tracing::error!(error = %e, "could not renew the leader Lease in time; exiting");
                         std::process::exit(1);
                     }
-                    Err(e) => tracing::warn!(error = %e, "renewing the leader Lease failed; retrying"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "renewing the leader Lease failed; retrying")
+                    }
                 }
             }
         });
@@ -131,9 +179,25 @@ async fn main() -> anyhow::Result<()> {
     metrics.leader.set(1);
     tracing::info!(identity = %identity, namespace = ?args.namespace, "leading: hosting coordinators and running the controllers");
 
-    let address = args.coordinator_address.clone().unwrap_or_else(|| format!("quarry-operator.{}.svc:{}", args.pod_namespace, args.grpc_port));
-    let ctx = Ctx::new(client, coordinators, metrics, address, Duration::from_secs(args.resync_seconds));
-    quarry_controller::run::controllers(ctx, args.namespace.clone(), Duration::from_secs(args.mirror_seconds)).await;
+    let address = args.coordinator_address.clone().unwrap_or_else(|| {
+        format!(
+            "quarry-operator.{}.svc:{}",
+            args.pod_namespace, args.grpc_port
+        )
+    });
+    let ctx = Ctx::new(
+        client,
+        coordinators,
+        metrics,
+        address,
+        Duration::from_secs(args.resync_seconds),
+    );
+    quarry_controller::run::controllers(
+        ctx,
+        args.namespace.clone(),
+        Duration::from_secs(args.mirror_seconds),
+    )
+    .await;
     if args.leader_elect {
         if let Err(e) = elector.release().await {
             tracing::warn!(error = %e, "could not release the leader Lease");

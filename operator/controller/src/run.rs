@@ -40,12 +40,19 @@ pub async fn controllers(ctx: Arc<Ctx>, namespace: Option<String>, mirror_every:
     let cfg = watcher::Config::default();
     let ours = watcher::Config::default().labels("app.kubernetes.io/name=quarry");
 
-    let clusters = Controller::new(api::<QuarryCluster>(c, ns), cfg.clone())
-        .owns(api::<ConfigMap>(c, ns), ours.clone())
-        .owns(api::<Service>(c, ns), ours.clone())
-        .shutdown_on_signal()
-        .run(|o, x| async move { observed(&x.clone(), "QuarryCluster", cluster::reconcile(o, x)).await }, retry, ctx.clone())
-        .for_each(|_| async {});
+    let clusters =
+        Controller::new(api::<QuarryCluster>(c, ns), cfg.clone())
+            .owns(api::<ConfigMap>(c, ns), ours.clone())
+            .owns(api::<Service>(c, ns), ours.clone())
+            .shutdown_on_signal()
+            .run(
+                |o, x| async move {
+                    observed(&x.clone(), "QuarryCluster", cluster::reconcile(o, x)).await
+                },
+                retry,
+                ctx.clone(),
+            )
+            .for_each(|_| async {});
 
     let pools = Controller::new(api::<NodePool>(c, ns), cfg.clone());
     let pool_store = pools.store();
@@ -62,17 +69,32 @@ pub async fn controllers(ctx: Arc<Ctx>, namespace: Option<String>, mirror_every:
                 .collect::<Vec<_>>()
         })
         .shutdown_on_signal()
-        .run(|o, x| async move { observed(&x.clone(), "NodePool", pool::reconcile(o, x)).await }, retry, ctx.clone())
+        .run(
+            |o, x| async move { observed(&x.clone(), "NodePool", pool::reconcile(o, x)).await },
+            retry,
+            ctx.clone(),
+        )
         .for_each(|_| async {});
 
-    let collections = Controller::new(api::<Collection>(c, ns), cfg.clone())
-        .shutdown_on_signal()
-        .run(|o, x| async move { observed(&x.clone(), "Collection", collection::reconcile(o, x)).await }, retry, ctx.clone())
-        .for_each(|_| async {});
+    let collections =
+        Controller::new(api::<Collection>(c, ns), cfg.clone())
+            .shutdown_on_signal()
+            .run(
+                |o, x| async move {
+                    observed(&x.clone(), "Collection", collection::reconcile(o, x)).await
+                },
+                retry,
+                ctx.clone(),
+            )
+            .for_each(|_| async {});
 
     let indexes = Controller::new(api::<Index>(c, ns), cfg.clone())
         .shutdown_on_signal()
-        .run(|o, x| async move { observed(&x.clone(), "Index", index::reconcile(o, x)).await }, retry, ctx.clone())
+        .run(
+            |o, x| async move { observed(&x.clone(), "Index", index::reconcile(o, x)).await },
+            retry,
+            ctx.clone(),
+        )
         .for_each(|_| async {});
 
     let mirrors = {

@@ -38,19 +38,35 @@ impl Settings {
     pub fn of(cluster: &QuarryCluster) -> Self {
         let spec = &cluster.spec;
         let name = cluster.metadata.name.clone().unwrap_or_default();
-        let ns = cluster.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+        let ns = cluster
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into());
         Self {
             key: format!("{ns}/{name}"),
             brokers: spec.kafka.bootstrap_servers.clone(),
-            topic_prefix: spec.kafka.topic_prefix.clone().unwrap_or_else(|| format!("quarry-{ns}-{name}-")),
+            topic_prefix: spec
+                .kafka
+                .topic_prefix
+                .clone()
+                .unwrap_or_else(|| format!("quarry-{ns}-{name}-")),
             replication_factor: spec.kafka.replication_factor.unwrap_or(3),
             bucket: spec.s3.bucket.clone(),
             region: spec.s3.region.clone().unwrap_or_else(|| "us-east-1".into()),
-            prefix: spec.s3.prefix.clone().unwrap_or_else(|| format!("{ns}/{name}")),
+            prefix: spec
+                .s3
+                .prefix
+                .clone()
+                .unwrap_or_else(|| format!("{ns}/{name}")),
             endpoint: spec.s3.endpoint.clone(),
             path_style: spec.s3.path_style.unwrap_or(false),
             credentials_secret: spec.s3.credentials_secret.as_ref().map(|s| s.name.clone()),
-            sasl: spec.kafka.sasl.as_ref().map(|s| (s.mechanism, s.secret.clone())),
+            sasl: spec
+                .kafka
+                .sasl
+                .as_ref()
+                .map(|s| (s.mechanism, s.secret.clone())),
             tls_secret: spec.kafka.tls_secret.clone(),
         }
     }
@@ -72,9 +88,18 @@ impl Settings {
             ("QUARRY_COORDINATOR".to_string(), coordinator.to_string()),
             ("QUARRY_CLUSTER".into(), self.key.clone()),
             ("QUARRY_KAFKA_BROKERS".into(), self.brokers.clone()),
-            ("QUARRY_KAFKA_TOPIC_PREFIX".into(), self.topic_prefix.clone()),
-            ("QUARRY_KAFKA_REPLICATION_FACTOR".into(), self.replication_factor.to_string()),
-            ("QUARRY_KAFKA_SECURITY_PROTOCOL".into(), self.security_protocol().into()),
+            (
+                "QUARRY_KAFKA_TOPIC_PREFIX".into(),
+                self.topic_prefix.clone(),
+            ),
+            (
+                "QUARRY_KAFKA_REPLICATION_FACTOR".into(),
+                self.replication_factor.to_string(),
+            ),
+            (
+                "QUARRY_KAFKA_SECURITY_PROTOCOL".into(),
+                self.security_protocol().into(),
+            ),
             ("QUARRY_S3_BUCKET".into(), self.bucket.clone()),
             ("QUARRY_S3_REGION".into(), self.region.clone()),
             ("QUARRY_S3_PREFIX".into(), self.prefix.clone()),
@@ -84,7 +109,10 @@ impl Settings {
             env.insert("QUARRY_S3_ENDPOINT".into(), endpoint.clone());
         }
         if let Some((mechanism, _)) = &self.sasl {
-            env.insert("QUARRY_KAFKA_SASL_MECHANISM".into(), sasl_name(*mechanism).into());
+            env.insert(
+                "QUARRY_KAFKA_SASL_MECHANISM".into(),
+                sasl_name(*mechanism).into(),
+            );
         }
         if self.tls_secret.is_some() {
             env.insert("QUARRY_KAFKA_TLS_DIR".into(), KAFKA_TLS_DIR.into());
@@ -107,7 +135,10 @@ pub struct Credentials {
 
 /// librdkafka properties for the operator's own Kafka client.
 pub fn kafka_properties(settings: &Settings, creds: &Credentials) -> Vec<(String, String)> {
-    let mut out = vec![("security.protocol".to_string(), settings.security_protocol().to_string())];
+    let mut out = vec![(
+        "security.protocol".to_string(),
+        settings.security_protocol().to_string(),
+    )];
     if let (Some((mechanism, _)), Some((user, password))) = (&settings.sasl, &creds.sasl) {
         out.push(("sasl.mechanism".into(), sasl_name(*mechanism).into()));
         out.push(("sasl.username".into(), user.clone()));

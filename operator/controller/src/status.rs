@@ -17,17 +17,29 @@ pub struct Verdict {
 
 impl Verdict {
     pub fn ready(reason: &str, message: impl Into<String>) -> Self {
-        Self { phase: Phase::Ready, reason: reason.into(), message: message.into() }
+        Self {
+            phase: Phase::Ready,
+            reason: reason.into(),
+            message: message.into(),
+        }
     }
 
     /// Working towards the spec; no action needed from anyone.
     pub fn reconciling(reason: &str, message: impl Into<String>) -> Self {
-        Self { phase: Phase::Reconciling, reason: reason.into(), message: message.into() }
+        Self {
+            phase: Phase::Reconciling,
+            reason: reason.into(),
+            message: message.into(),
+        }
     }
 
     /// Cannot make progress until someone changes something (the reason says what).
     pub fn stalled(reason: &str, message: impl Into<String>) -> Self {
-        Self { phase: Phase::Stalled, reason: reason.into(), message: message.into() }
+        Self {
+            phase: Phase::Stalled,
+            reason: reason.into(),
+            message: message.into(),
+        }
     }
 
     pub fn is_ready(&self) -> bool {
@@ -35,7 +47,15 @@ impl Verdict {
     }
 }
 
-fn condition(type_: &str, on: bool, reason: &str, message: &str, generation: Option<i64>, previous: &[Condition], now: &Time) -> Condition {
+fn condition(
+    type_: &str,
+    on: bool,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    previous: &[Condition],
+    now: &Time,
+) -> Condition {
     let status = if on { "True" } else { "False" };
     // the transition time moves only when the status does
     let last_transition_time = previous
@@ -58,13 +78,40 @@ pub fn conditions(v: &Verdict, generation: Option<i64>, previous: &[Condition]) 
     let now = Time(Timestamp::now());
     let (r, m) = (v.reason.as_str(), v.message.as_str());
     let ready = v.phase == Phase::Ready;
-    let reconciling = matches!(v.phase, Phase::Reconciling | Phase::Pending | Phase::Deleting);
+    let reconciling = matches!(
+        v.phase,
+        Phase::Reconciling | Phase::Pending | Phase::Deleting
+    );
     let stalled = v.phase == Phase::Stalled;
     let idle = if ready { "Ready" } else { r };
     vec![
-        condition(condition_types::READY, ready, r, m, generation, previous, &now),
-        condition(condition_types::RECONCILING, reconciling, if reconciling { r } else { idle }, if reconciling { m } else { "" }, generation, previous, &now),
-        condition(condition_types::STALLED, stalled, if stalled { r } else { idle }, if stalled { m } else { "" }, generation, previous, &now),
+        condition(
+            condition_types::READY,
+            ready,
+            r,
+            m,
+            generation,
+            previous,
+            &now,
+        ),
+        condition(
+            condition_types::RECONCILING,
+            reconciling,
+            if reconciling { r } else { idle },
+            if reconciling { m } else { "" },
+            generation,
+            previous,
+            &now,
+        ),
+        condition(
+            condition_types::STALLED,
+            stalled,
+            if stalled { r } else { idle },
+            if stalled { m } else { "" },
+            generation,
+            previous,
+            &now,
+        ),
     ]
 }
 
@@ -76,7 +123,11 @@ pub fn transition_event(previous: &[Condition], v: &Verdict) -> Option<Event> {
     if before.is_some_and(|c| c.status == status && c.reason == v.reason) {
         return None;
     }
-    let type_ = if v.phase == Phase::Stalled { EventType::Warning } else { EventType::Normal };
+    let type_ = if v.phase == Phase::Stalled {
+        EventType::Warning
+    } else {
+        EventType::Normal
+    };
     Some(Event {
         type_,
         reason: v.reason.clone(),
@@ -93,13 +144,33 @@ mod tests {
     #[test]
     fn conditions_follow_the_verdict_and_keep_transition_times() {
         let first = conditions(&Verdict::reconciling("Creating", "creating"), Some(1), &[]);
-        assert_eq!(first.iter().map(|c| (c.type_.as_str(), c.status.as_str())).collect::<Vec<_>>(), [("Ready", "False"), ("Reconciling", "True"), ("Stalled", "False")]);
+        assert_eq!(
+            first
+                .iter()
+                .map(|c| (c.type_.as_str(), c.status.as_str()))
+                .collect::<Vec<_>>(),
+            [
+                ("Ready", "False"),
+                ("Reconciling", "True"),
+                ("Stalled", "False")
+            ]
+        );
         assert!(first.iter().all(|c| c.observed_generation == Some(1)));
         let ready = conditions(&Verdict::ready("Created", "ok"), Some(2), &first);
         assert_eq!(ready[0].status, "True");
-        assert_eq!(ready[2].last_transition_time, first[2].last_transition_time, "Stalled stayed False");
-        let stalled = conditions(&Verdict::stalled("NotSupported", "shards cannot change"), Some(3), &ready);
-        assert_eq!((stalled[0].status.as_str(), stalled[0].reason.as_str()), ("False", "NotSupported"));
+        assert_eq!(
+            ready[2].last_transition_time, first[2].last_transition_time,
+            "Stalled stayed False"
+        );
+        let stalled = conditions(
+            &Verdict::stalled("NotSupported", "shards cannot change"),
+            Some(3),
+            &ready,
+        );
+        assert_eq!(
+            (stalled[0].status.as_str(), stalled[0].reason.as_str()),
+            ("False", "NotSupported")
+        );
         assert_eq!(stalled[2].status, "True");
     }
 
@@ -110,6 +181,9 @@ mod tests {
         let now = conditions(&v, Some(1), &[]);
         assert!(transition_event(&now, &v).is_none());
         let e = transition_event(&now, &Verdict::stalled("NotSupported", "no")).unwrap();
-        assert_eq!((e.type_, e.reason.as_str()), (EventType::Warning, "NotSupported"));
+        assert_eq!(
+            (e.type_, e.reason.as_str()),
+            (EventType::Warning, "NotSupported")
+        );
     }
 }

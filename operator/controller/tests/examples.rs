@@ -58,16 +58,30 @@ fn markdown_manifests() -> Vec<(String, String)> {
 #[tokio::test]
 async fn the_gitops_example_reaches_ready() {
     let dir = docs().join("examples/gitops");
-    let kustomization: Value = serde_yaml::from_str(&std::fs::read_to_string(dir.join("kustomization.yaml")).unwrap()).unwrap();
-    let listed: BTreeSet<PathBuf> = kustomization["resources"].as_array().unwrap().iter().map(|r| dir.join(r.as_str().unwrap())).collect();
+    let kustomization: Value =
+        serde_yaml::from_str(&std::fs::read_to_string(dir.join("kustomization.yaml")).unwrap())
+            .unwrap();
+    let listed: BTreeSet<PathBuf> = kustomization["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| dir.join(r.as_str().unwrap()))
+        .collect();
     let mut files = Vec::new();
     yaml_files(&dir, &mut files);
-    let manifests: BTreeSet<PathBuf> = files.into_iter().filter(|f| !f.ends_with("kustomization.yaml")).collect();
-    assert_eq!(listed, manifests, "kustomization.yaml lists every manifest of the example");
+    let manifests: BTreeSet<PathBuf> = files
+        .into_iter()
+        .filter(|f| !f.ends_with("kustomization.yaml"))
+        .collect();
+    assert_eq!(
+        listed, manifests,
+        "kustomization.yaml lists every manifest of the example"
+    );
 
     let w = World::new();
     for path in kustomization["resources"].as_array().unwrap() {
-        w.apply_yaml(&std::fs::read_to_string(dir.join(path.as_str().unwrap())).unwrap()).await;
+        w.apply_yaml(&std::fs::read_to_string(dir.join(path.as_str().unwrap())).unwrap())
+            .await;
     }
     w.settle(2).await;
     w.start_query_pools().await;
@@ -82,8 +96,13 @@ async fn every_manifest_in_the_guides_reaches_ready() {
         // each block on top of the GitOps example (which provides its cluster)
         let w = World::new();
         let dir = docs().join("examples/gitops");
-        for f in ["cluster/s3-credentials.yaml", "cluster/quarrycluster.yaml", "pools/query.yaml"] {
-            w.apply_yaml(&std::fs::read_to_string(dir.join(f)).unwrap()).await;
+        for f in [
+            "cluster/s3-credentials.yaml",
+            "cluster/quarrycluster.yaml",
+            "pools/query.yaml",
+        ] {
+            w.apply_yaml(&std::fs::read_to_string(dir.join(f)).unwrap())
+                .await;
         }
         w.apply_yaml(&text).await;
         w.settle(2).await;
@@ -96,11 +115,24 @@ async fn every_manifest_in_the_guides_reaches_ready() {
 
 async fn check_all_ready(w: &World) {
     let mut checked = 0;
-    for (prefix, plural) in [("apis/quarry.dev/v1alpha1", "quarryclusters"), ("apis/quarry.dev/v1alpha1", "nodepools"), ("apis/quarry.dev/v1alpha1", "collections"), ("apis/quarry.dev/v1alpha1", "indexes")] {
+    for (prefix, plural) in [
+        ("apis/quarry.dev/v1alpha1", "quarryclusters"),
+        ("apis/quarry.dev/v1alpha1", "nodepools"),
+        ("apis/quarry.dev/v1alpha1", "collections"),
+        ("apis/quarry.dev/v1alpha1", "indexes"),
+    ] {
         for obj in w.fake.list(prefix, plural) {
             let name = obj["metadata"]["name"].as_str().unwrap().to_string();
-            assert_eq!(condition(&obj, "Ready").0, "True", "{plural}/{name} is not Ready: {:#}", obj["status"]);
-            assert_eq!(obj["status"]["observedGeneration"], obj["metadata"]["generation"], "{plural}/{name}");
+            assert_eq!(
+                condition(&obj, "Ready").0,
+                "True",
+                "{plural}/{name} is not Ready: {:#}",
+                obj["status"]
+            );
+            assert_eq!(
+                obj["status"]["observedGeneration"], obj["metadata"]["generation"],
+                "{plural}/{name}"
+            );
             checked += 1;
         }
     }

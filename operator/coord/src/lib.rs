@@ -13,8 +13,9 @@ mod wire;
 pub use catalog::{
     Catalog, CatalogState, CollectionMeta, CoordError, IndexMeta, PartitionMeta, SegmentMeta,
 };
-pub use meta::{CompactionCommit, 
-    Created, FlushCommit, IndexCommit, LocalMeta, MetaService, NewCollection, NewIndex,
+pub use meta::{
+    CompactionCommit, Created, FlushCommit, IndexCommit, LocalMeta, MetaService, NewCollection,
+    NewIndex,
 };
 pub use remote::{RemoteMeta, CLUSTER_HEADER};
 pub use server::{demands, CoordServer};

@@ -87,7 +87,11 @@ pub trait MetaService: Send + Sync + std::fmt::Debug {
     async fn drop_collection(&self, id: i64) -> Result<Option<CollectionMeta>, CoordError>;
     async fn set_loaded(&self, id: i64, loaded: bool, replicas: u32) -> Result<(), CoordError>;
     /// Replaces a collection's properties (AlterCollection; the operator's Collection spec).
-    async fn set_properties(&self, id: i64, properties: Vec<(String, String)>) -> Result<(), CoordError>;
+    async fn set_properties(
+        &self,
+        id: i64,
+        properties: Vec<(String, String)>,
+    ) -> Result<(), CoordError>;
     async fn create_index(&self, id: i64, index: NewIndex) -> Result<IndexMeta, CoordError>;
     async fn drop_index(&self, id: i64, index: i64) -> Result<(), CoordError>;
     /// Records a flush; returns the delete-file keys it superseded (garbage now).
@@ -152,9 +156,9 @@ pub async fn apply_op(meta: &dyn MetaService, op: MetaOp) -> Result<serde_json::
         } => json(serde_json::to_value(
             meta.set_loaded(id, loaded, replicas).await?,
         )),
-        MetaOp::SetProperties { id, properties } => {
-            json(serde_json::to_value(meta.set_properties(id, properties).await?))
-        }
+        MetaOp::SetProperties { id, properties } => json(serde_json::to_value(
+            meta.set_properties(id, properties).await?,
+        )),
         MetaOp::CreateIndex { id, index } => {
             json(serde_json::to_value(meta.create_index(id, index).await?))
         }
@@ -272,7 +276,11 @@ impl MetaService for LocalMeta {
             .await
     }
 
-    async fn set_properties(&self, id: i64, properties: Vec<(String, String)>) -> Result<(), CoordError> {
+    async fn set_properties(
+        &self,
+        id: i64,
+        properties: Vec<(String, String)>,
+    ) -> Result<(), CoordError> {
         if self.snapshot().collections.get(&id).map(|c| &c.properties) == Some(&properties) {
             return Ok(());
         }
@@ -345,7 +353,10 @@ impl MetaService for LocalMeta {
                     .get_mut(&commit.collection)
                     .ok_or_else(|| not_found(commit.collection))?;
                 let shard = commit.shard as usize;
-                if shard >= c.checkpoints.len() || commit.base != c.checkpoints[shard] || commit.checkpoint < commit.base {
+                if shard >= c.checkpoints.len()
+                    || commit.base != c.checkpoints[shard]
+                    || commit.checkpoint < commit.base
+                {
                     return Err(CoordError::StaleCommit(format!(
                         "flush of shard {} from offset {} does not continue the checkpoint",
                         commit.shard, commit.base
@@ -395,10 +406,20 @@ impl MetaService for LocalMeta {
     async fn commit_compaction(&self, commit: CompactionCommit) -> Result<Vec<String>, CoordError> {
         self.catalog
             .commit(|s| {
-                let c = s.collections.get_mut(&commit.collection).ok_or_else(|| not_found(commit.collection))?;
-                let found = commit.sources.iter().all(|id| c.segments.iter().any(|m| m.id == *id && m.shard == commit.shard));
+                let c = s
+                    .collections
+                    .get_mut(&commit.collection)
+                    .ok_or_else(|| not_found(commit.collection))?;
+                let found = commit.sources.iter().all(|id| {
+                    c.segments
+                        .iter()
+                        .any(|m| m.id == *id && m.shard == commit.shard)
+                });
                 if !found || commit.sources.is_empty() {
-                    return Err(CoordError::StaleCommit(format!("compaction sources {:?} are not all there", commit.sources)));
+                    return Err(CoordError::StaleCommit(format!(
+                        "compaction sources {:?} are not all there",
+                        commit.sources
+                    )));
                 }
                 let mut garbage = Vec::new();
                 c.segments.retain(|m| {

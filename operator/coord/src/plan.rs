@@ -58,13 +58,28 @@ pub fn seed(demand: &Demand, serving: &BTreeMap<String, BTreeSet<(i64, u32)>>) -
     let mut out = Plan::new();
     for (node, units) in serving {
         for &(collection, shard) in units {
-            let Some((replicas, rows)) = demand.collections.get(&collection) else { continue };
+            let Some((replicas, rows)) = demand.collections.get(&collection) else {
+                continue;
+            };
             if shard as usize >= rows.len() {
                 continue;
             }
-            let free = (0..*replicas).find(|&replica| !out.contains_key(&ShardReplica { collection, shard, replica }));
+            let free = (0..*replicas).find(|&replica| {
+                !out.contains_key(&ShardReplica {
+                    collection,
+                    shard,
+                    replica,
+                })
+            });
             if let Some(replica) = free {
-                out.insert(ShardReplica { collection, shard, replica }, node.clone());
+                out.insert(
+                    ShardReplica {
+                        collection,
+                        shard,
+                        replica,
+                    },
+                    node.clone(),
+                );
             }
         }
     }
@@ -246,17 +261,26 @@ mod tests {
         d.add(1, 2, vec![10, 10]);
         d.add(2, 1, vec![5]);
         let serving = BTreeMap::from([
-            ("a".to_string(), BTreeSet::from([(1, 0), (1, 1), (2, 0), (9, 0)])),
+            (
+                "a".to_string(),
+                BTreeSet::from([(1, 0), (1, 1), (2, 0), (9, 0)]),
+            ),
             ("b".to_string(), BTreeSet::from([(1, 0), (1, 1)])),
             ("c".to_string(), BTreeSet::from([(1, 0)])),
         ]);
         let seeded = seed(&d, &serving);
-        assert_eq!(seeded.len(), 5, "dropped collection 9 and the third copy of shard (1, 0)");
+        assert_eq!(
+            seeded.len(),
+            5,
+            "dropped collection 9 and the third copy of shard (1, 0)"
+        );
         assert!(!seeded.values().any(|n| n == "c"));
         let nodes: BTreeSet<String> = ["a", "b", "c"].map(String::from).into();
         let next = plan(&d, &nodes, &seeded);
-        let kept = seeded.iter().filter(|(u, n)| next.get(u) == Some(n)).count();
+        let kept = seeded
+            .iter()
+            .filter(|(u, n)| next.get(u) == Some(n))
+            .count();
         assert!(kept >= 3, "planning from the seed moves little: {next:?}");
     }
 }
-

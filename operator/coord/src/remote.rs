@@ -60,7 +60,10 @@ impl RemoteMeta {
     /// coordinator that serves several clusters (the operator).
     pub fn connect_to_cluster(address: &str, cluster: Option<&str>) -> Result<Self, CoordError> {
         let header = cluster
-            .map(|c| c.parse::<AsciiMetadataValue>().map_err(|e| unavailable(format!("cluster name {c:?}: {e}"))))
+            .map(|c| {
+                c.parse::<AsciiMetadataValue>()
+                    .map_err(|e| unavailable(format!("cluster name {c:?}: {e}")))
+            })
             .transpose()?;
         let url = if address.contains("://") {
             address.to_string()
@@ -190,7 +193,11 @@ impl MetaService for RemoteMeta {
         .await
     }
 
-    async fn set_properties(&self, id: i64, properties: Vec<(String, String)>) -> Result<(), CoordError> {
+    async fn set_properties(
+        &self,
+        id: i64,
+        properties: Vec<(String, String)>,
+    ) -> Result<(), CoordError> {
         self.mutate(MetaOp::SetProperties { id, properties }).await
     }
 

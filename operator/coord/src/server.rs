@@ -44,7 +44,18 @@ pub struct CoordServer {
 pub fn demands(state: &CatalogState) -> (Demand, Demand) {
     let (mut query, mut data) = (Demand::default(), Demand::default());
     for c in state.collections.values() {
-        let width: u64 = c.schema.fields.iter().map(|f| if f.data_type.is_vector() { 4 * f.dim() as u64 } else { 8 }).sum();
+        let width: u64 = c
+            .schema
+            .fields
+            .iter()
+            .map(|f| {
+                if f.data_type.is_vector() {
+                    4 * f.dim() as u64
+                } else {
+                    8
+                }
+            })
+            .sum();
         let mut rows = vec![0u64; c.shards as usize];
         for s in &c.segments {
             if let Some(r) = rows.get_mut(s.shard as usize) {
@@ -103,9 +114,16 @@ impl CoordServer {
         }
         if now < self.warm_until {
             let serving = |role: Role| -> BTreeMap<String, BTreeSet<(i64, u32)>> {
-                p.registry.nodes().filter(|n| n.role == role).map(|n| (n.id.clone(), n.serving.clone())).collect()
+                p.registry
+                    .nodes()
+                    .filter(|n| n.role == role)
+                    .map(|n| (n.id.clone(), n.serving.clone()))
+                    .collect()
             };
-            let (query, data) = (seed(&query_demand, &serving(Role::Query)), seed(&data_demand, &serving(Role::Data)));
+            let (query, data) = (
+                seed(&query_demand, &serving(Role::Query)),
+                seed(&data_demand, &serving(Role::Data)),
+            );
             p.query = query;
             p.data = data;
             return dead;
@@ -120,7 +138,10 @@ impl CoordServer {
         let p = self.placement.lock();
         let mut complete = std::collections::BTreeMap::<u32, bool>::new();
         for (u, node) in p.query.iter().filter(|(u, _)| u.collection == collection) {
-            let serving = p.registry.get(node).is_some_and(|n| n.serving.contains(&(u.collection, u.shard)));
+            let serving = p
+                .registry
+                .get(node)
+                .is_some_and(|n| n.serving.contains(&(u.collection, u.shard)));
             *complete.entry(u.replica).or_insert(true) &= serving;
         }
         complete.values().filter(|ok| **ok).count() as u32
@@ -139,14 +160,24 @@ impl CoordServer {
     fn routes(p: &Placement, plan: &Plan, drain: Option<Role>) -> Vec<pb::Route> {
         let mut out = Vec::new();
         for (u, node) in plan {
-            let Some(n) = p.registry.get(node) else { continue };
+            let Some(n) = p.registry.get(node) else {
+                continue;
+            };
             if n.serving.contains(&(u.collection, u.shard)) {
-                out.push(pb::Route { unit: Some(unit(u)), node_id: node.clone(), address: n.address.clone() });
+                out.push(pb::Route {
+                    unit: Some(unit(u)),
+                    node_id: node.clone(),
+                    address: n.address.clone(),
+                });
             }
         }
         for n in p.registry.nodes().filter(|n| Some(n.role) == drain) {
             for u in Self::draining(plan, p, &n.id) {
-                out.push(pb::Route { unit: Some(unit(&u)), node_id: n.id.clone(), address: n.address.clone() });
+                out.push(pb::Route {
+                    unit: Some(unit(&u)),
+                    node_id: n.id.clone(),
+                    address: n.address.clone(),
+                });
             }
         }
         out
@@ -155,17 +186,29 @@ impl CoordServer {
     /// Units a node still serves although the plan moved them away, kept until every planned
     /// owner of the shard reports it loaded: moving a shard never leaves it without a server.
     fn draining(plan: &Plan, p: &Placement, node: &str) -> Vec<ShardReplica> {
-        let Some(n) = p.registry.get(node) else { return vec![] };
+        let Some(n) = p.registry.get(node) else {
+            return vec![];
+        };
         let mut out = Vec::new();
         for &(collection, shard) in &n.serving {
-            let owners: Vec<(&ShardReplica, &String)> =
-                plan.iter().filter(|(u, _)| u.collection == collection && u.shard == shard).collect();
+            let owners: Vec<(&ShardReplica, &String)> = plan
+                .iter()
+                .filter(|(u, _)| u.collection == collection && u.shard == shard)
+                .collect();
             if owners.is_empty() || owners.iter().any(|(_, o)| o.as_str() == node) {
                 continue; // released or dropped, or the node still owns the shard
             }
-            let ready = owners.iter().all(|(_, o)| p.registry.get(o).is_some_and(|x| x.serving.contains(&(collection, shard))));
+            let ready = owners.iter().all(|(_, o)| {
+                p.registry
+                    .get(o)
+                    .is_some_and(|x| x.serving.contains(&(collection, shard)))
+            });
             if !ready {
-                out.push(ShardReplica { collection, shard, replica: owners[0].0.replica });
+                out.push(ShardReplica {
+                    collection,
+                    shard,
+                    replica: owners[0].0.replica,
+                });
             }
         }
         out
@@ -255,7 +298,10 @@ impl Coord for CoordServer {
         let p = self.placement.lock();
         // index tasks are dealt out by segment id over the live index nodes
         let index_nodes = p.registry.alive(Role::Index);
-        let index_rank = index_nodes.iter().position(|n| *n == r.node_id).unwrap_or(0) as u32;
+        let index_rank = index_nodes
+            .iter()
+            .position(|n| *n == r.node_id)
+            .unwrap_or(0) as u32;
         let mine = |plan: &Plan| {
             plan.iter()
                 .filter(|(_, n)| **n == r.node_id)

@@ -151,27 +151,70 @@ async fn catalog_operations_heartbeats_and_placement() {
     // q3 joins and gets one shard; q1 keeps serving it until q3 reports it loaded
     let r3 = b.heartbeat(beat("q3", "query")).await.unwrap();
     assert_eq!(r3.assignments.len(), 1, "{r3:?}");
-    let r1 = b.heartbeat(HeartbeatRequest { serving: r1.assignments.clone(), ..beat("q1", "query") }).await.unwrap();
+    let r1 = b
+        .heartbeat(HeartbeatRequest {
+            serving: r1.assignments.clone(),
+            ..beat("q1", "query")
+        })
+        .await
+        .unwrap();
     assert_eq!(r1.assignments.len(), 2, "q1 drains the moved shard: {r1:?}");
     assert_eq!(r1.query_routes.len(), 2);
-    assert!(r1.query_routes.iter().all(|r| r.node_id == "q1"), "no route to q3 before it serves");
-    b.heartbeat(HeartbeatRequest { serving: r3.assignments.clone(), ..beat("q3", "query") }).await.unwrap();
-    let r1 = b.heartbeat(HeartbeatRequest { serving: r1.assignments.clone(), ..beat("q1", "query") }).await.unwrap();
+    assert!(
+        r1.query_routes.iter().all(|r| r.node_id == "q1"),
+        "no route to q3 before it serves"
+    );
+    b.heartbeat(HeartbeatRequest {
+        serving: r3.assignments.clone(),
+        ..beat("q3", "query")
+    })
+    .await
+    .unwrap();
+    let r1 = b
+        .heartbeat(HeartbeatRequest {
+            serving: r1.assignments.clone(),
+            ..beat("q1", "query")
+        })
+        .await
+        .unwrap();
     assert_eq!(r1.assignments.len(), 1, "q1 lets go once q3 serves: {r1:?}");
-    assert_eq!(r1.query_routes.iter().filter(|r| r.node_id == "q3").count(), 1);
+    assert_eq!(
+        r1.query_routes.iter().filter(|r| r.node_id == "q3").count(),
+        1
+    );
 
     // a data node following shards is never a query route, also while no query node serves
     // them yet (a newly loaded collection)
     let mut req2 = req.clone();
     req2.name = "c2".into();
-    let Created::New(c2) = a.create_collection(req2).await.unwrap() else { panic!("new") };
+    let Created::New(c2) = a.create_collection(req2).await.unwrap() else {
+        panic!("new")
+    };
     a.set_loaded(c2.id, true, 1).await.unwrap();
     let units = vec![
-        ShardReplica { collection: c2.id, shard: 0, replica: 0 },
-        ShardReplica { collection: c2.id, shard: 1, replica: 0 },
+        ShardReplica {
+            collection: c2.id,
+            shard: 0,
+            replica: 0,
+        },
+        ShardReplica {
+            collection: c2.id,
+            shard: 1,
+            replica: 0,
+        },
     ];
-    let r = b.heartbeat(HeartbeatRequest { serving: units, ..beat("d1", "data") }).await.unwrap();
-    assert!(!r.query_routes.iter().any(|r| r.node_id == "d1"), "{:?}", r.query_routes);
+    let r = b
+        .heartbeat(HeartbeatRequest {
+            serving: units,
+            ..beat("d1", "data")
+        })
+        .await
+        .unwrap();
+    assert!(
+        !r.query_routes.iter().any(|r| r.node_id == "d1"),
+        "{:?}",
+        r.query_routes
+    );
 
     // a bad role is refused, and dropping works through the remote client
     assert!(b.heartbeat(beat("x", "janitor")).await.is_err());
@@ -187,28 +230,85 @@ async fn a_restarted_coordinator_keeps_shards_where_they_are_served() {
     use quarry_proto::internal::coord_server::Coord;
     let store = Arc::new(MemoryObjectStore::new());
     let meta = Arc::new(LocalMeta::new(Catalog::open(store.clone()).await.unwrap()));
-    let req = NewCollection { name: "c".into(), schema: schema(), shards: 4, consistency: ConsistencyLevel::Bounded, properties: vec![] };
-    let Created::New(c) = meta.create_collection(req).await.unwrap() else { panic!() };
+    let req = NewCollection {
+        name: "c".into(),
+        schema: schema(),
+        shards: 4,
+        consistency: ConsistencyLevel::Bounded,
+        properties: vec![],
+    };
+    let Created::New(c) = meta.create_collection(req).await.unwrap() else {
+        panic!()
+    };
     meta.set_loaded(c.id, true, 1).await.unwrap();
-    let unit = |shard| ShardReplica { collection: c.id, shard, replica: 0 };
+    let unit = |shard| ShardReplica {
+        collection: c.id,
+        shard,
+        replica: 0,
+    };
     // q1 serves shards 0-2 and q2 shard 3: not the even split a fresh plan would choose
-    let served = [("q1", vec![unit(0), unit(1), unit(2)]), ("q2", vec![unit(3)])];
-    let beat_serving = |id: &str, units: Vec<ShardReplica>| tonic::Request::new(HeartbeatRequest { serving: units, ..beat(id, "query") });
+    let served = [
+        ("q1", vec![unit(0), unit(1), unit(2)]),
+        ("q2", vec![unit(3)]),
+    ];
+    let beat_serving = |id: &str, units: Vec<ShardReplica>| {
+        tonic::Request::new(HeartbeatRequest {
+            serving: units,
+            ..beat(id, "query")
+        })
+    };
 
-    let restarted = CoordServer::new(Arc::new(LocalMeta::new(Catalog::open(store).await.unwrap())), Duration::from_secs(5)).with_warmup(Duration::from_millis(300));
+    let restarted = CoordServer::new(
+        Arc::new(LocalMeta::new(Catalog::open(store).await.unwrap())),
+        Duration::from_secs(5),
+    )
+    .with_warmup(Duration::from_millis(300));
     // the nodes report in one by one during the warm-up: nothing moves to the first one
-    let r = restarted.heartbeat(beat_serving("q1", served[0].1.clone())).await.unwrap().into_inner();
+    let r = restarted
+        .heartbeat(beat_serving("q1", served[0].1.clone()))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(r.assignments, served[0].1);
-    let r = restarted.heartbeat(beat_serving("q2", served[1].1.clone())).await.unwrap().into_inner();
+    let r = restarted
+        .heartbeat(beat_serving("q2", served[1].1.clone()))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(r.assignments, served[1].1);
     assert_eq!(r.query_routes.len(), 4, "every shard stays routed");
     tokio::time::sleep(Duration::from_millis(350)).await;
     // after the warm-up, planning goes on from where the shards are
-    let r1 = restarted.heartbeat(beat_serving("q1", served[0].1.clone())).await.unwrap().into_inner();
-    let r2 = restarted.heartbeat(beat_serving("q2", served[1].1.clone())).await.unwrap().into_inner();
-    let kept = served[0].1.iter().filter(|u| r1.assignments.contains(u)).count() + served[1].1.iter().filter(|u| r2.assignments.contains(u)).count();
-    assert!(kept >= 3, "at most one shard moves to even out: {r1:?} {r2:?}");
+    let r1 = restarted
+        .heartbeat(beat_serving("q1", served[0].1.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    let r2 = restarted
+        .heartbeat(beat_serving("q2", served[1].1.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    let kept = served[0]
+        .1
+        .iter()
+        .filter(|u| r1.assignments.contains(u))
+        .count()
+        + served[1]
+            .1
+            .iter()
+            .filter(|u| r2.assignments.contains(u))
+            .count();
+    assert!(
+        kept >= 3,
+        "at most one shard moves to even out: {r1:?} {r2:?}"
+    );
     // every shard is assigned (a moved one also stays with its old node until the new one has it)
-    let all: std::collections::BTreeSet<u32> = r1.assignments.iter().chain(&r2.assignments).map(|u| u.shard).collect();
+    let all: std::collections::BTreeSet<u32> = r1
+        .assignments
+        .iter()
+        .chain(&r2.assignments)
+        .map(|u| u.shard)
+        .collect();
     assert_eq!(all.len(), 4);
 }

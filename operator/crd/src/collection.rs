@@ -82,7 +82,9 @@ pub enum ConsistencyLevel {
     Eventually,
 }
 
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema, Default)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema, Default,
+)]
 pub enum DeletionPolicy {
     /// deleting the resource keeps the collection and its data
     #[default]
@@ -114,10 +116,23 @@ pub struct LoadSpec {
     printcolumn(name = "Cluster", type_ = "string", json_path = ".spec.clusterRef"),
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
     printcolumn(name = "Rows", type_ = "integer", json_path = ".status.rows"),
-    printcolumn(name = "Segments", type_ = "integer", json_path = ".status.sealedSegments"),
+    printcolumn(
+        name = "Segments",
+        type_ = "integer",
+        json_path = ".status.sealedSegments"
+    ),
     printcolumn(name = "Loaded", type_ = "string", json_path = ".status.loadState"),
-    printcolumn(name = "Indexed", type_ = "integer", json_path = ".status.indexedRows", priority = "1"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Indexed",
+        type_ = "integer",
+        json_path = ".status.indexedRows",
+        priority = "1"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct CollectionSpec {

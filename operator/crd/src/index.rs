@@ -36,7 +36,11 @@ pub enum MetricType {
     shortname = "qidx",
     status = "IndexStatus",
     doc = "A vector index on a field of a Quarry collection",
-    printcolumn(name = "Collection", type_ = "string", json_path = ".spec.collectionRef"),
+    printcolumn(
+        name = "Collection",
+        type_ = "string",
+        json_path = ".spec.collectionRef"
+    ),
     printcolumn(name = "Type", type_ = "string", json_path = ".spec.indexType"),
     printcolumn(name = "Metric", type_ = "string", json_path = ".spec.metricType"),
     printcolumn(name = "Indexed", type_ = "integer", json_path = ".status.indexedRows"),

@@ -28,17 +28,34 @@ fn crds_are_current_and_small() {
             }
         }
     }
-    assert!(drifted.is_empty(), "generated CRDs drifted from operator/crd in {drifted:?}; run `make generate`");
+    assert!(
+        drifted.is_empty(),
+        "generated CRDs drifted from operator/crd in {drifted:?}; run `make generate`"
+    );
 }
 
 #[test]
 fn node_pools_scale_and_print_what_matters() {
     let crd = serde_json::to_value(NodePool::crd()).unwrap();
     let version = &crd["spec"]["versions"][0];
-    assert_eq!(version["subresources"]["scale"]["specReplicasPath"], ".spec.replicas");
-    assert_eq!(version["subresources"]["scale"]["labelSelectorPath"], ".status.selector");
-    let columns: Vec<&str> = version["additionalPrinterColumns"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
-    assert!(columns.contains(&"Ready") && columns.contains(&"Role"), "{columns:?}");
+    assert_eq!(
+        version["subresources"]["scale"]["specReplicasPath"],
+        ".spec.replicas"
+    );
+    assert_eq!(
+        version["subresources"]["scale"]["labelSelectorPath"],
+        ".status.selector"
+    );
+    let columns: Vec<&str> = version["additionalPrinterColumns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        columns.contains(&"Ready") && columns.contains(&"Role"),
+        "{columns:?}"
+    );
     let text = serde_json::to_string(&crd).unwrap();
     assert!(text.contains("role is immutable"));
     let crd = serde_json::to_string(&Collection::crd()).unwrap();
@@ -52,10 +69,19 @@ fn cel_rules_hold_locally() {
 
     let vector = json!({"name": "v", "dataType": "FloatVector", "dim": 8});
     assert!(FieldSpec::validate_cel(&vector, None).is_ok());
-    assert!(FieldSpec::validate_cel(&json!({"name": "v", "dataType": "FloatVector"}), None).is_err(), "a vector needs dim");
-    assert!(FieldSpec::validate_cel(&json!({"name": "s", "dataType": "VarChar"}), None).is_err(), "a VarChar needs maxLength");
+    assert!(
+        FieldSpec::validate_cel(&json!({"name": "v", "dataType": "FloatVector"}), None).is_err(),
+        "a vector needs dim"
+    );
+    assert!(
+        FieldSpec::validate_cel(&json!({"name": "s", "dataType": "VarChar"}), None).is_err(),
+        "a VarChar needs maxLength"
+    );
     let auto_varchar = json!({"name": "id", "dataType": "VarChar", "maxLength": 10, "primaryKey": true, "autoId": true});
-    assert!(FieldSpec::validate_cel(&auto_varchar, None).is_err(), "autoId needs Int64");
+    assert!(
+        FieldSpec::validate_cel(&auto_varchar, None).is_err(),
+        "autoId needs Int64"
+    );
 
     let pk = json!({"name": "id", "dataType": "Int64", "primaryKey": true, "autoId": false});
     let good = json!({"fields": [pk, vector]});

@@ -17,7 +17,9 @@ async fn main() -> anyhow::Result<()> {
         match a.as_str() {
             "--port" => port = args.next().context("--port N")?.parse()?,
             "--kubeconfig" => kubeconfig = Some(args.next().context("--kubeconfig PATH")?),
-            other => anyhow::bail!("unknown argument {other}; usage: quarry-fake-kube --port N --kubeconfig PATH"),
+            other => anyhow::bail!(
+                "unknown argument {other}; usage: quarry-fake-kube --port N --kubeconfig PATH"
+            ),
         }
     }
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
@@ -29,6 +31,8 @@ async fn main() -> anyhow::Result<()> {
         std::fs::write(&path, config).with_context(|| format!("writing {path}"))?;
     }
     println!("quarry-fake-kube listening on http://{addr}");
-    quarry_controller::fake::FakeApi::new().serve_http(listener).await?;
+    quarry_controller::fake::FakeApi::new()
+        .serve_http(listener)
+        .await?;
     Ok(())
 }

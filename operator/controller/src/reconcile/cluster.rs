@@ -20,7 +20,11 @@ use crate::status::Verdict;
 use crate::Result;
 
 pub async fn reconcile(qc: Arc<QuarryCluster>, ctx: Arc<Ctx>) -> Result<Action> {
-    let previous = qc.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default();
+    let previous = qc
+        .status
+        .as_ref()
+        .map(|s| s.conditions.clone())
+        .unwrap_or_default();
     if is_paused(qc.as_ref()) {
         return Ok(Action::requeue(ctx.resync));
     }
@@ -35,17 +39,35 @@ pub async fn reconcile(qc: Arc<QuarryCluster>, ctx: Arc<Ctx>) -> Result<Action> 
     let hosted = match ctx.coordinators.host(&settings, &creds).await {
         Ok(h) => h,
         Err(e) => {
-            let v = Verdict::reconciling("StorageUnavailable", format!("cannot open the cluster's catalog: {e}"));
+            let v = Verdict::reconciling(
+                "StorageUnavailable",
+                format!("cannot open the cluster's catalog: {e}"),
+            );
             publish(&ctx, qc.as_ref(), &previous, &v, json!({})).await?;
             return Ok(Action::requeue(Duration::from_secs(10)));
         }
     };
-    ctx.metrics.clusters.set(ctx.coordinators.keys().len() as i64);
-    apply_owned(&ctx.client, qc.as_ref(), desired_config_map(&qc, &ctx.coordinator_address)).await?;
+    ctx.metrics
+        .clusters
+        .set(ctx.coordinators.keys().len() as i64);
+    apply_owned(
+        &ctx.client,
+        qc.as_ref(),
+        desired_config_map(&qc, &ctx.coordinator_address),
+    )
+    .await?;
     apply_owned(&ctx.client, qc.as_ref(), desired_proxy_service(&qc)).await?;
     let count = |r: NodeRole| hosted.server.nodes(r);
-    for r in [NodeRole::Proxy, NodeRole::Query, NodeRole::Data, NodeRole::Index] {
-        ctx.metrics.nodes.with_label_values(&[&settings.key, r.as_str()]).set(count(r) as i64);
+    for r in [
+        NodeRole::Proxy,
+        NodeRole::Query,
+        NodeRole::Data,
+        NodeRole::Index,
+    ] {
+        ctx.metrics
+            .nodes
+            .with_label_values(&[&settings.key, r.as_str()])
+            .set(count(r) as i64);
     }
     let v = Verdict::ready(
         "CoordinatorServing",
@@ -58,7 +80,14 @@ pub async fn reconcile(qc: Arc<QuarryCluster>, ctx: Arc<Ctx>) -> Result<Action> 
             count(NodeRole::Index)
         ),
     );
-    publish(&ctx, qc.as_ref(), &previous, &v, json!({ "coordinator": ctx.coordinator_address })).await?;
+    publish(
+        &ctx,
+        qc.as_ref(),
+        &previous,
+        &v,
+        json!({ "coordinator": ctx.coordinator_address }),
+    )
+    .await?;
     Ok(ctx.requeue(&v))
 }
 
@@ -69,26 +98,57 @@ fn key_of(secret: &Secret, key: &str) -> Option<String> {
 
 /// The secret values the operator's own storage clients need; a missing Secret or key stalls
 /// the cluster (someone has to create it).
-async fn credentials(ctx: &Ctx, ns: &str, qc: &QuarryCluster) -> Result<Result<Credentials, Verdict>> {
+async fn credentials(
+    ctx: &Ctx,
+    ns: &str,
+    qc: &QuarryCluster,
+) -> Result<Result<Credentials, Verdict>> {
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
-    let missing = |name: &str, what: &str| Verdict::stalled("SecretNotFound", format!("Secret {name:?} with {what} does not exist in namespace {ns}"));
+    let missing = |name: &str, what: &str| {
+        Verdict::stalled(
+            "SecretNotFound",
+            format!("Secret {name:?} with {what} does not exist in namespace {ns}"),
+        )
+    };
     let mut creds = Credentials::default();
     if let Some(r) = &qc.spec.s3.credentials_secret {
-        let Some(s) = found(secrets.get(&r.name).await)? else { return Ok(Err(missing(&r.name, "the S3 credentials"))) };
-        match (key_of(&s, "AWS_ACCESS_KEY_ID"), key_of(&s, "AWS_SECRET_ACCESS_KEY")) {
+        let Some(s) = found(secrets.get(&r.name).await)? else {
+            return Ok(Err(missing(&r.name, "the S3 credentials")));
+        };
+        match (
+            key_of(&s, "AWS_ACCESS_KEY_ID"),
+            key_of(&s, "AWS_SECRET_ACCESS_KEY"),
+        ) {
             (Some(id), Some(key)) => creds.s3 = Some((id, key)),
-            _ => return Ok(Err(Verdict::stalled("SecretIncomplete", format!("Secret {:?} needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", r.name)))),
+            _ => {
+                return Ok(Err(Verdict::stalled(
+                    "SecretIncomplete",
+                    format!(
+                        "Secret {:?} needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+                        r.name
+                    ),
+                )))
+            }
         }
     }
     if let Some(sasl) = &qc.spec.kafka.sasl {
-        let Some(s) = found(secrets.get(&sasl.secret).await)? else { return Ok(Err(missing(&sasl.secret, "the Kafka SASL user"))) };
+        let Some(s) = found(secrets.get(&sasl.secret).await)? else {
+            return Ok(Err(missing(&sasl.secret, "the Kafka SASL user")));
+        };
         match (key_of(&s, "username"), key_of(&s, "password")) {
             (Some(u), Some(p)) => creds.sasl = Some((u, p)),
-            _ => return Ok(Err(Verdict::stalled("SecretIncomplete", format!("Secret {:?} needs username and password", sasl.secret)))),
+            _ => {
+                return Ok(Err(Verdict::stalled(
+                    "SecretIncomplete",
+                    format!("Secret {:?} needs username and password", sasl.secret),
+                )))
+            }
         }
     }
     if let Some(name) = &qc.spec.kafka.tls_secret {
-        let Some(s) = found(secrets.get(name).await)? else { return Ok(Err(missing(name, "the Kafka TLS files"))) };
+        let Some(s) = found(secrets.get(name).await)? else {
+            return Ok(Err(missing(name, "the Kafka TLS files")));
+        };
         creds.tls_ca = key_of(&s, "ca.crt");
         if let (Some(cert), Some(key)) = (key_of(&s, "tls.crt"), key_of(&s, "tls.key")) {
             creds.tls_cert = Some((cert, key));

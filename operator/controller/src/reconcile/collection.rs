@@ -14,7 +14,9 @@ use quarry_coord::{CollectionMeta, MetaService};
 use quarry_crd::{Collection, DeletionPolicy, NodePool, Role};
 use serde_json::json;
 
-use crate::catalog_plan::{collection_name, figures, new_collection, plan_collection, Change, Unsupported};
+use crate::catalog_plan::{
+    collection_name, figures, new_collection, plan_collection, Change, Unsupported,
+};
 use crate::context::{is_paused, publish, Ctx};
 use crate::coordinators::Hosted;
 use crate::status::Verdict;
@@ -28,13 +30,18 @@ pub const FINALIZER: &str = "quarry.dev/drop-collection";
 pub const MIRROR_ANNOTATION: &str = "quarry.dev/mirror";
 
 pub fn is_mirror<K: Resource>(obj: &K) -> bool {
-    obj.annotations().get(MIRROR_ANNOTATION).is_some_and(|v| v == "true")
+    obj.annotations()
+        .get(MIRROR_ANNOTATION)
+        .is_some_and(|v| v == "true")
 }
 
 /// Adds or removes a finalizer (a merge patch of the list; other finalizers are kept).
 pub async fn set_finalizer<K>(ctx: &Ctx, obj: &K, finalizer: &str, present: bool) -> Result<()>
 where
-    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
 {
     let mut list: Vec<String> = obj.finalizers().to_vec();
     if list.iter().any(|f| f == finalizer) == present {
@@ -45,26 +52,53 @@ where
         list.push(finalizer.to_string());
     }
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
-    api.patch(&obj.name_any(), &PatchParams::default(), &Patch::Merge(json!({ "metadata": { "finalizers": list } }))).await?;
+    api.patch(
+        &obj.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "metadata": { "finalizers": list } })),
+    )
+    .await?;
     Ok(())
 }
 
-pub async fn event<K: Resource<DynamicType = ()>>(ctx: &Ctx, obj: &K, type_: EventType, reason: &str, note: String) {
-    let e = Event { type_, reason: reason.into(), note: Some(note), action: "Reconcile".into(), secondary: None };
+pub async fn event<K: Resource<DynamicType = ()>>(
+    ctx: &Ctx,
+    obj: &K,
+    type_: EventType,
+    reason: &str,
+    note: String,
+) {
+    let e = Event {
+        type_,
+        reason: reason.into(),
+        note: Some(note),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
     if let Err(err) = ctx.recorder.publish(&e, &obj.object_ref(&())).await {
         tracing::warn!(error = %err, "could not record an event");
     }
 }
 
 fn find(hosted: &Hosted, name: &str) -> Option<CollectionMeta> {
-    hosted.meta.snapshot().collections.values().find(|c| c.name == name).cloned()
+    hosted
+        .meta
+        .snapshot()
+        .collections
+        .values()
+        .find(|c| c.name == name)
+        .cloned()
 }
 
 /// Drops a collection with its topic and files (what a pymilvus drop does).
 pub async fn drop_collection(hosted: &Hosted, meta: &CollectionMeta) -> Result<()> {
     hosted.meta.drop_collection(meta.id).await?;
     hosted.log.delete_topic(&meta.topic()).await?;
-    for key in hosted.store.list(&format!("collections/{}/", meta.id)).await? {
+    for key in hosted
+        .store
+        .list(&format!("collections/{}/", meta.id))
+        .await?
+    {
         hosted.store.delete(&key).await?;
     }
     tracing::info!(collection = %meta.name, id = meta.id, "collection dropped");
@@ -74,32 +108,63 @@ pub async fn drop_collection(hosted: &Hosted, meta: &CollectionMeta) -> Result<(
 pub async fn reconcile(col: Arc<Collection>, ctx: Arc<Ctx>) -> Result<Action> {
     let ns = col.namespace().unwrap_or_default();
     let name = collection_name(&col.spec, &col.name_any());
-    let previous = col.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default();
+    let previous = col
+        .status
+        .as_ref()
+        .map(|s| s.conditions.clone())
+        .unwrap_or_default();
     let policy = col.spec.deletion_policy.unwrap_or_default();
-    let hosted = ctx.coordinators.get(&format!("{ns}/{}", col.spec.cluster_ref));
+    let hosted = ctx
+        .coordinators
+        .get(&format!("{ns}/{}", col.spec.cluster_ref));
     if col.metadata.deletion_timestamp.is_some() {
         if col.finalizers().iter().any(|f| f == FINALIZER) {
             let Some(hosted) = hosted else {
-                let v = Verdict { phase: quarry_crd::Phase::Deleting, reason: "ClusterNotReady".into(), message: "waiting for the cluster's coordinator to drop the collection".into() };
+                let v = Verdict {
+                    phase: quarry_crd::Phase::Deleting,
+                    reason: "ClusterNotReady".into(),
+                    message: "waiting for the cluster's coordinator to drop the collection".into(),
+                };
                 publish(&ctx, col.as_ref(), &previous, &v, json!({})).await?;
                 return Ok(Action::requeue(Duration::from_secs(10)));
             };
             if let Some(meta) = find(&hosted, &name) {
                 drop_collection(&hosted, &meta).await?;
-                event(&ctx, col.as_ref(), EventType::Normal, "Dropped", format!("collection {name} and its data dropped (deletionPolicy: Delete)")).await;
+                event(
+                    &ctx,
+                    col.as_ref(),
+                    EventType::Normal,
+                    "Dropped",
+                    format!("collection {name} and its data dropped (deletionPolicy: Delete)"),
+                )
+                .await;
             }
             set_finalizer(&ctx, col.as_ref(), FINALIZER, false).await?;
         }
-        ctx.metrics.set_phase("Collection", &format!("{ns}/{}", col.name_any()), None);
-        ctx.metrics.forget_collection(&format!("{ns}/{}", col.spec.cluster_ref), &name);
+        ctx.metrics
+            .set_phase("Collection", &format!("{ns}/{}", col.name_any()), None);
+        ctx.metrics
+            .forget_collection(&format!("{ns}/{}", col.spec.cluster_ref), &name);
         return Ok(Action::await_change());
     }
     if is_paused(col.as_ref()) {
         return Ok(Action::requeue(ctx.resync));
     }
-    set_finalizer(&ctx, col.as_ref(), FINALIZER, policy == DeletionPolicy::Delete && !is_mirror(col.as_ref())).await?;
+    set_finalizer(
+        &ctx,
+        col.as_ref(),
+        FINALIZER,
+        policy == DeletionPolicy::Delete && !is_mirror(col.as_ref()),
+    )
+    .await?;
     let Some(hosted) = hosted else {
-        let v = Verdict::reconciling("ClusterNotReady", format!("waiting for QuarryCluster {:?} and its coordinator", col.spec.cluster_ref));
+        let v = Verdict::reconciling(
+            "ClusterNotReady",
+            format!(
+                "waiting for QuarryCluster {:?} and its coordinator",
+                col.spec.cluster_ref
+            ),
+        );
         publish(&ctx, col.as_ref(), &previous, &v, json!({})).await?;
         return Ok(Action::requeue(Duration::from_secs(10)));
     };
@@ -123,7 +188,10 @@ pub async fn reconcile(col: Arc<Collection>, ctx: Arc<Ctx>) -> Result<Action> {
     }
     let Some(meta) = find(&hosted, &name) else {
         // a mirror whose collection is gone: the mirror loop deletes it
-        let v = Verdict::reconciling("CollectionNotFound", format!("collection {name} is not in the catalog"));
+        let v = Verdict::reconciling(
+            "CollectionNotFound",
+            format!("collection {name} is not in the catalog"),
+        );
         publish(&ctx, col.as_ref(), &previous, &v, json!({})).await?;
         return Ok(ctx.requeue(&v));
     };
@@ -134,10 +202,20 @@ pub async fn reconcile(col: Arc<Collection>, ctx: Arc<Ctx>) -> Result<Action> {
     let loaded = hosted.server.loaded_replicas(meta.id);
     let f = figures(&meta);
     let v = match &col.spec.load {
-        Some(l) if !is_mirror(col.as_ref()) && loaded < l.replicas as u32 => {
-            Verdict::reconciling("Loading", format!("{loaded}/{} replicas of collection {name} loaded on query nodes", l.replicas))
-        }
-        _ => Verdict::ready("Synced", format!("collection {name}: {} rows in {} sealed segments", f.rows, f.sealed_segments)),
+        Some(l) if !is_mirror(col.as_ref()) && loaded < l.replicas as u32 => Verdict::reconciling(
+            "Loading",
+            format!(
+                "{loaded}/{} replicas of collection {name} loaded on query nodes",
+                l.replicas
+            ),
+        ),
+        _ => Verdict::ready(
+            "Synced",
+            format!(
+                "collection {name}: {} rows in {} sealed segments",
+                f.rows, f.sealed_segments
+            ),
+        ),
     };
     let figures = status_figures(&hosted, &meta).await;
     let figure = |k: &str| figures[k].as_i64().unwrap_or(0);
@@ -160,13 +238,31 @@ pub async fn reconcile(col: Arc<Collection>, ctx: Arc<Ctx>) -> Result<Action> {
 /// Settings the operator cannot honour yet, reported instead of ignored.
 async fn unsupported_setting(ctx: &Ctx, col: &Collection, ns: &str) -> Result<Option<Verdict>> {
     if col.spec.database.as_deref().is_some_and(|d| d != "default") {
-        return Ok(Some(Verdict::stalled("NotSupported", "only the database \"default\" is supported")));
+        return Ok(Some(Verdict::stalled(
+            "NotSupported",
+            "only the database \"default\" is supported",
+        )));
     }
-    let Some(pool) = col.spec.load.as_ref().and_then(|l| l.query_pool.clone()) else { return Ok(None) };
-    let pools = Api::<NodePool>::namespaced(ctx.client.clone(), ns).list(&ListParams::default()).await?;
-    let query: Vec<String> = pools.items.iter().filter(|p| p.spec.cluster_ref == col.spec.cluster_ref && p.spec.role == Role::Query).map(|p| p.name_any()).collect();
+    let Some(pool) = col.spec.load.as_ref().and_then(|l| l.query_pool.clone()) else {
+        return Ok(None);
+    };
+    let pools = Api::<NodePool>::namespaced(ctx.client.clone(), ns)
+        .list(&ListParams::default())
+        .await?;
+    let query: Vec<String> = pools
+        .items
+        .iter()
+        .filter(|p| p.spec.cluster_ref == col.spec.cluster_ref && p.spec.role == Role::Query)
+        .map(|p| p.name_any())
+        .collect();
     Ok(if !query.contains(&pool) {
-        Some(Verdict::stalled("QueryPoolNotFound", format!("no query NodePool {pool:?} in cluster {}", col.spec.cluster_ref)))
+        Some(Verdict::stalled(
+            "QueryPoolNotFound",
+            format!(
+                "no query NodePool {pool:?} in cluster {}",
+                col.spec.cluster_ref
+            ),
+        ))
     } else if query.len() > 1 {
         Some(Verdict::stalled("NotSupported", "loading into one of several query pools is not supported yet: shards are placed over all query nodes of the cluster"))
     } else {
@@ -174,28 +270,51 @@ async fn unsupported_setting(ctx: &Ctx, col: &Collection, ns: &str) -> Result<Op
     })
 }
 
-async fn apply_changes(ctx: &Ctx, col: &Collection, hosted: &Hosted, name: &str, changes: Vec<Change>) -> Result<()> {
+async fn apply_changes(
+    ctx: &Ctx,
+    col: &Collection,
+    hosted: &Hosted,
+    name: &str,
+    changes: Vec<Change>,
+) -> Result<()> {
     for change in changes {
-        let id = || find(hosted, name).map(|m| m.id).ok_or_else(|| Error::Other(format!("collection {name} vanished")));
+        let id = || {
+            find(hosted, name)
+                .map(|m| m.id)
+                .ok_or_else(|| Error::Other(format!("collection {name} vanished")))
+        };
         let note = match &change {
             Change::Create { shards, .. } => {
                 let req = new_collection(name, &col.spec).map_err(|u| Error::Other(u.0))?;
                 hosted.meta.create_collection(req).await?;
-                let meta = find(hosted, name).ok_or_else(|| Error::Other(format!("collection {name} vanished")))?;
+                let meta = find(hosted, name)
+                    .ok_or_else(|| Error::Other(format!("collection {name} vanished")))?;
                 hosted.log.create_topic(&meta.topic(), meta.shards).await?;
-                ("Created", format!("collection {name} created with {shards} shards"))
+                (
+                    "Created",
+                    format!("collection {name} created with {shards} shards"),
+                )
             }
             Change::SetProperties(p) => {
                 hosted.meta.set_properties(id()?, p.clone()).await?;
-                ("PropertiesChanged", format!("collection {name} properties set to {p:?}"))
+                (
+                    "PropertiesChanged",
+                    format!("collection {name} properties set to {p:?}"),
+                )
             }
             Change::Load { replicas } => {
                 hosted.meta.set_loaded(id()?, true, *replicas).await?;
-                ("LoadRequested", format!("collection {name} loading with {replicas} replicas"))
+                (
+                    "LoadRequested",
+                    format!("collection {name} loading with {replicas} replicas"),
+                )
             }
             Change::Release => {
                 hosted.meta.set_loaded(id()?, false, 1).await?;
-                ("Released", format!("collection {name} released from memory"))
+                (
+                    "Released",
+                    format!("collection {name} released from memory"),
+                )
             }
         };
         tracing::info!(collection = %name, reason = note.0, "{}", note.1);
@@ -211,11 +330,20 @@ async fn status_figures(hosted: &Hosted, meta: &CollectionMeta) -> serde_json::V
     for shard in 0..meta.shards {
         let checkpoint = meta.checkpoints.get(shard as usize).copied().unwrap_or(0);
         // a shard holds a growing segment while its log runs past the checkpoint
-        if hosted.log.end_offset(&meta.topic(), shard).await.is_ok_and(|end| end > checkpoint) {
+        if hosted
+            .log
+            .end_offset(&meta.topic(), shard)
+            .await
+            .is_ok_and(|end| end > checkpoint)
+        {
             growing += 1;
         }
     }
-    let indexed = meta.indexes.first().map(|i| crate::catalog_plan::indexed_rows(meta, i.id)).unwrap_or(0);
+    let indexed = meta
+        .indexes
+        .first()
+        .map(|i| crate::catalog_plan::indexed_rows(meta, i.id))
+        .unwrap_or(0);
     let loaded = hosted.server.loaded_replicas(meta.id);
     let load_state = match (meta.loaded, loaded >= meta.replicas) {
         (false, _) => "NotLoad",

@@ -22,8 +22,14 @@ fn mirror_meta(name: &str, ns: &str) -> kube::api::ObjectMeta {
     kube::api::ObjectMeta {
         name: Some(name.to_string()),
         namespace: Some(ns.to_string()),
-        annotations: Some(BTreeMap::from([(MIRROR_ANNOTATION.to_string(), "true".to_string())])),
-        labels: Some(BTreeMap::from([("app.kubernetes.io/managed-by".to_string(), "quarry-operator".to_string())])),
+        annotations: Some(BTreeMap::from([(
+            MIRROR_ANNOTATION.to_string(),
+            "true".to_string(),
+        )])),
+        labels: Some(BTreeMap::from([(
+            "app.kubernetes.io/managed-by".to_string(),
+            "quarry-operator".to_string(),
+        )])),
         ..Default::default()
     }
 }
@@ -42,23 +48,49 @@ where
 /// One pass over a hosted cluster (`namespace/name`): stops hosting it when its resource is
 /// gone; otherwise creates, updates and deletes mirror resources to match the catalog.
 pub async fn sync(ctx: &Ctx, key: &str) -> Result<()> {
-    let Some((ns, cluster)) = key.split_once('/') else { return Ok(()) };
-    if found(Api::<QuarryCluster>::namespaced(ctx.client.clone(), ns).get(cluster).await)?.is_none() {
+    let Some((ns, cluster)) = key.split_once('/') else {
+        return Ok(());
+    };
+    if found(
+        Api::<QuarryCluster>::namespaced(ctx.client.clone(), ns)
+            .get(cluster)
+            .await,
+    )?
+    .is_none()
+    {
         ctx.coordinators.unhost(key);
-        ctx.metrics.clusters.set(ctx.coordinators.keys().len() as i64);
+        ctx.metrics
+            .clusters
+            .set(ctx.coordinators.keys().len() as i64);
         return Ok(());
     }
-    let Some(hosted) = ctx.coordinators.get(key) else { return Ok(()) };
+    let Some(hosted) = ctx.coordinators.get(key) else {
+        return Ok(());
+    };
     let snapshot = hosted.meta.snapshot();
     let collections: Api<Collection> = Api::namespaced(ctx.client.clone(), ns);
     let indexes: Api<Index> = Api::namespaced(ctx.client.clone(), ns);
     let all = collections.list(&ListParams::default()).await?.items;
-    let ours: Vec<&Collection> = all.iter().filter(|c| c.spec.cluster_ref == cluster).collect();
-    let declared: BTreeSet<String> = ours.iter().filter(|c| !is_mirror(**c)).map(|c| collection_name(&c.spec, &c.name_any())).collect();
-    let mirrors: BTreeMap<String, &Collection> = ours.iter().filter(|c| is_mirror(**c)).map(|c| (collection_name(&c.spec, &c.name_any()), *c)).collect();
+    let ours: Vec<&Collection> = all
+        .iter()
+        .filter(|c| c.spec.cluster_ref == cluster)
+        .collect();
+    let declared: BTreeSet<String> = ours
+        .iter()
+        .filter(|c| !is_mirror(**c))
+        .map(|c| collection_name(&c.spec, &c.name_any()))
+        .collect();
+    let mirrors: BTreeMap<String, &Collection> = ours
+        .iter()
+        .filter(|c| is_mirror(**c))
+        .map(|c| (collection_name(&c.spec, &c.name_any()), *c))
+        .collect();
     let taken: BTreeSet<String> = all.iter().map(|c| c.name_any()).collect();
     // the resource name of each catalog collection's resource (declared or mirror)
-    let mut resource_of: BTreeMap<String, String> = ours.iter().map(|c| (collection_name(&c.spec, &c.name_any()), c.name_any())).collect();
+    let mut resource_of: BTreeMap<String, String> = ours
+        .iter()
+        .map(|c| (collection_name(&c.spec, &c.name_any()), c.name_any()))
+        .collect();
 
     for meta in snapshot.collections.values() {
         let want = spec_of(meta, cluster);
@@ -71,7 +103,13 @@ pub async fn sync(ctx: &Ctx, key: &str) -> Result<()> {
         }
         match mirrors.get(&meta.name) {
             Some(m) if m.spec != want => {
-                collections.patch(&m.name_any(), &PatchParams::default(), &Patch::Merge(serde_json::json!({ "spec": want }))).await?;
+                collections
+                    .patch(
+                        &m.name_any(),
+                        &PatchParams::default(),
+                        &Patch::Merge(serde_json::json!({ "spec": want })),
+                    )
+                    .await?;
             }
             Some(_) => {}
             None => {
@@ -96,33 +134,59 @@ pub async fn sync(ctx: &Ctx, key: &str) -> Result<()> {
     // indexes: mirror those no Index resource declares
     let index_list = indexes.list(&ListParams::default()).await?.items;
     for meta in snapshot.collections.values() {
-        let Some(resource) = resource_of.get(&meta.name) else { continue };
+        let Some(resource) = resource_of.get(&meta.name) else {
+            continue;
+        };
         for index in &meta.indexes {
-            let covered = index_list.iter().any(|i| i.spec.collection_ref == *resource && i.spec.index_name.clone().unwrap_or_else(|| i.spec.field_name.clone()) == index.name);
+            let covered = index_list.iter().any(|i| {
+                i.spec.collection_ref == *resource
+                    && i.spec
+                        .index_name
+                        .clone()
+                        .unwrap_or_else(|| i.spec.field_name.clone())
+                        == index.name
+            });
             if covered {
                 continue;
             }
-            let Some(spec) = index_spec_of(index, resource) else { continue };
+            let Some(spec) = index_spec_of(index, resource) else {
+                continue;
+            };
             let name = format!("{resource}-{}", resource_name(&index.name));
             let mut obj = Index::new(&name, spec);
             obj.metadata = mirror_meta(&name, ns);
             match indexes.create(&PostParams::default(), &obj).await {
-                Ok(_) => tracing::info!(index = %index.name, resource = %name, "mirrored an index created through the Milvus API"),
+                Ok(_) => {
+                    tracing::info!(index = %index.name, resource = %name, "mirrored an index created through the Milvus API")
+                }
                 Err(kube::Error::Api(s)) if s.code == 409 => {}
                 Err(e) => return Err(e.into()),
             }
         }
     }
     for i in index_list.iter().filter(|i| is_mirror(*i)) {
-        let Some(col) = resource_of.iter().find(|(_, r)| **r == i.spec.collection_ref).map(|(n, _)| n.clone()) else {
+        let Some(col) = resource_of
+            .iter()
+            .find(|(_, r)| **r == i.spec.collection_ref)
+            .map(|(n, _)| n.clone())
+        else {
             // its collection is gone, or is not this cluster's
-            if !ours.iter().any(|c| c.name_any() == i.spec.collection_ref) && all.iter().all(|c| c.name_any() != i.spec.collection_ref) {
+            if !ours.iter().any(|c| c.name_any() == i.spec.collection_ref)
+                && all.iter().all(|c| c.name_any() != i.spec.collection_ref)
+            {
                 delete(&indexes, &i.name_any()).await?;
             }
             continue;
         };
-        let name = i.spec.index_name.clone().unwrap_or_else(|| i.spec.field_name.clone());
-        let exists = snapshot.collections.values().any(|c| c.name == col && c.indexes.iter().any(|x| x.name == name));
+        let name = i
+            .spec
+            .index_name
+            .clone()
+            .unwrap_or_else(|| i.spec.field_name.clone());
+        let exists = snapshot
+            .collections
+            .values()
+            .any(|c| c.name == col && c.indexes.iter().any(|x| x.name == name));
         if !exists {
             delete(&indexes, &i.name_any()).await?;
         }

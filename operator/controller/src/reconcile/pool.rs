@@ -15,7 +15,10 @@ use serde_json::json;
 
 use crate::context::{apply_owned, is_paused, publish, Ctx};
 use crate::error::{found, is_not_found};
-use crate::plan::{desired_deployment, desired_hpa, desired_pdb, pool_labels, role_name, rollout_image, PoolRollout};
+use crate::plan::{
+    desired_deployment, desired_hpa, desired_pdb, pool_labels, role_name, rollout_image,
+    PoolRollout,
+};
 use crate::status::Verdict;
 use crate::Result;
 
@@ -30,11 +33,23 @@ pub fn settled(d: &Deployment) -> bool {
 }
 
 pub fn image_of(d: &Deployment) -> Option<String> {
-    d.spec.as_ref()?.template.spec.as_ref()?.containers.first()?.image.clone()
+    d.spec
+        .as_ref()?
+        .template
+        .spec
+        .as_ref()?
+        .containers
+        .first()?
+        .image
+        .clone()
 }
 
 pub async fn reconcile(pool: Arc<NodePool>, ctx: Arc<Ctx>) -> Result<Action> {
-    let previous = pool.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default();
+    let previous = pool
+        .status
+        .as_ref()
+        .map(|s| s.conditions.clone())
+        .unwrap_or_default();
     if is_paused(pool.as_ref()) {
         return Ok(Action::requeue(ctx.resync));
     }
@@ -45,34 +60,71 @@ pub async fn reconcile(pool: Arc<NodePool>, ctx: Arc<Ctx>) -> Result<Action> {
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(",");
-    let Some(cluster) = found(Api::<QuarryCluster>::namespaced(ctx.client.clone(), &ns).get(cluster_name).await)? else {
-        let v = Verdict::reconciling("ClusterNotFound", format!("waiting for QuarryCluster {cluster_name:?}"));
-        publish(&ctx, pool.as_ref(), &previous, &v, json!({ "selector": selector })).await?;
+    let Some(cluster) = found(
+        Api::<QuarryCluster>::namespaced(ctx.client.clone(), &ns)
+            .get(cluster_name)
+            .await,
+    )?
+    else {
+        let v = Verdict::reconciling(
+            "ClusterNotFound",
+            format!("waiting for QuarryCluster {cluster_name:?}"),
+        );
+        publish(
+            &ctx,
+            pool.as_ref(),
+            &previous,
+            &v,
+            json!({ "selector": selector }),
+        )
+        .await?;
         return Ok(Action::requeue(Duration::from_secs(15)));
     };
     // where the cluster's other pools stand, for a role-by-role upgrade
     let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
-    let pools = Api::<NodePool>::namespaced(ctx.client.clone(), &ns).list(&ListParams::default()).await?;
+    let pools = Api::<NodePool>::namespaced(ctx.client.clone(), &ns)
+        .list(&ListParams::default())
+        .await?;
     let mut others = Vec::new();
     let mut current = None;
-    for p in pools.items.iter().filter(|p| p.spec.cluster_ref == *cluster_name) {
-        let d = found(deployments.get(&format!("{cluster_name}-{}", p.name_any())).await)?;
+    for p in pools
+        .items
+        .iter()
+        .filter(|p| p.spec.cluster_ref == *cluster_name)
+    {
+        let d = found(
+            deployments
+                .get(&format!("{cluster_name}-{}", p.name_any()))
+                .await,
+        )?;
         if p.name_any() == pool.name_any() {
             current = d.as_ref().and_then(image_of);
         } else {
-            others.push(PoolRollout { role: p.spec.role, image: d.as_ref().and_then(image_of), settled: d.as_ref().is_some_and(settled) });
+            others.push(PoolRollout {
+                role: p.spec.role,
+                image: d.as_ref().and_then(image_of),
+                settled: d.as_ref().is_some_and(settled),
+            });
         }
     }
     let target = cluster.spec.image.clone();
     let image = rollout_image(&target, pool.spec.role, current.as_deref(), &others);
-    let deployment = apply_owned(&ctx.client, pool.as_ref(), desired_deployment(&cluster, &pool, &ctx.coordinator_address, &image)).await?;
+    let deployment = apply_owned(
+        &ctx.client,
+        pool.as_ref(),
+        desired_deployment(&cluster, &pool, &ctx.coordinator_address, &image),
+    )
+    .await?;
     apply_owned(&ctx.client, pool.as_ref(), desired_pdb(&cluster, &pool)).await?;
     let hpa_name = format!("{cluster_name}-{}", pool.name_any());
     match desired_hpa(&cluster, &pool) {
         Some(hpa) => {
             apply_owned(&ctx.client, pool.as_ref(), hpa).await?;
         }
-        None => match Api::<HorizontalPodAutoscaler>::namespaced(ctx.client.clone(), &ns).delete(&hpa_name, &DeleteParams::default()).await {
+        None => match Api::<HorizontalPodAutoscaler>::namespaced(ctx.client.clone(), &ns)
+            .delete(&hpa_name, &DeleteParams::default())
+            .await
+        {
             Ok(_) => tracing::info!(pool = %pool.name_any(), "autoscaling removed"),
             Err(e) if is_not_found(&e) => {}
             Err(e) => return Err(e.into()),
@@ -87,7 +139,13 @@ pub async fn reconcile(pool: Arc<NodePool>, ctx: Arc<Ctx>) -> Result<Action> {
     } else if settled(&deployment) {
         Verdict::ready("PodsReady", format!("{ready}/{want} {role} pods ready"))
     } else {
-        Verdict::reconciling("RollingOut", format!("{ready}/{want} {role} pods ready, {} updated", st.updated_replicas.unwrap_or(0)))
+        Verdict::reconciling(
+            "RollingOut",
+            format!(
+                "{ready}/{want} {role} pods ready, {} updated",
+                st.updated_replicas.unwrap_or(0)
+            ),
+        )
     };
     let figures = json!({ "replicas": st.replicas.unwrap_or(0), "readyReplicas": ready, "selector": selector });
     publish(&ctx, pool.as_ref(), &previous, &v, figures).await?;

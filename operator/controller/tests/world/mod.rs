@@ -45,9 +45,24 @@ impl World {
 
     fn with_backends(fake: FakeApi, backends: Arc<MemoryBackends>) -> Self {
         let client = fake.client(NS);
-        let coordinators = Arc::new(Coordinators::new(backends.clone(), Duration::from_secs(30)).with_warmup(Duration::ZERO));
-        let ctx = Ctx::new(client.clone(), coordinators, Arc::new(Metrics::new()), "quarry-operator.quarry-system.svc:19531".into(), Duration::from_secs(30));
-        Self { fake, client, ctx, backends, nodes: parking_lot::Mutex::new(Vec::new()) }
+        let coordinators = Arc::new(
+            Coordinators::new(backends.clone(), Duration::from_secs(30))
+                .with_warmup(Duration::ZERO),
+        );
+        let ctx = Ctx::new(
+            client.clone(),
+            coordinators,
+            Arc::new(Metrics::new()),
+            "quarry-operator.quarry-system.svc:19531".into(),
+            Duration::from_secs(30),
+        );
+        Self {
+            fake,
+            client,
+            ctx,
+            backends,
+            nodes: parking_lot::Mutex::new(Vec::new()),
+        }
     }
 
     /// `kubectl apply --server-side` of a multi-document YAML text.
@@ -63,12 +78,18 @@ impl World {
 
     pub async fn apply_value(&self, v: Value) {
         let name = v["metadata"]["name"].as_str().expect("a name").to_string();
-        let ns = v["metadata"]["namespace"].as_str().unwrap_or(NS).to_string();
+        let ns = v["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or(NS)
+            .to_string();
         let pp = PatchParams::apply("kubectl").force();
         macro_rules! apply {
             ($t:ty) => {{
                 let api: Api<$t> = Api::namespaced(self.client.clone(), &ns);
-                api.patch(&name, &pp, &Patch::Apply(&v)).await.map(|_| ()).unwrap_or_else(|e| panic!("applying {name}: {e}"))
+                api.patch(&name, &pp, &Patch::Apply(&v))
+                    .await
+                    .map(|_| ())
+                    .unwrap_or_else(|e| panic!("applying {name}: {e}"))
             }};
         }
         match v["kind"].as_str().unwrap_or_default() {
@@ -83,20 +104,38 @@ impl World {
 
     pub async fn get<K>(&self, name: &str) -> Option<K>
     where
-        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
     {
-        quarry_controller::found(Api::<K>::namespaced(self.client.clone(), NS).get(name).await).unwrap()
+        quarry_controller::found(
+            Api::<K>::namespaced(self.client.clone(), NS)
+                .get(name)
+                .await,
+        )
+        .unwrap()
     }
 
     pub async fn list<K>(&self) -> Vec<K>
     where
-        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
     {
-        Api::<K>::all(self.client.clone()).list(&ListParams::default()).await.unwrap().items
+        Api::<K>::all(self.client.clone())
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
     }
 
     pub fn hosted(&self, cluster: &str) -> Arc<Hosted> {
-        self.ctx.coordinators.get(&format!("{NS}/{cluster}")).expect("the cluster's coordinator is hosted")
+        self.ctx
+            .coordinators
+            .get(&format!("{NS}/{cluster}"))
+            .expect("the cluster's coordinator is hosted")
     }
 
     /// The deployment controller and kubelet: every Deployment's pods run and are ready.
@@ -107,14 +146,26 @@ impl World {
                 "observedGeneration": d.metadata.generation, "replicas": want, "readyReplicas": want,
                 "updatedReplicas": want, "availableReplicas": want,
             }});
-            let api: Api<Deployment> = Api::namespaced(self.client.clone(), &d.namespace().unwrap());
-            api.patch_status(&d.name_any(), &PatchParams::default(), &Patch::Merge(&status)).await.unwrap();
+            let api: Api<Deployment> =
+                Api::namespaced(self.client.clone(), &d.namespace().unwrap());
+            api.patch_status(
+                &d.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(&status),
+            )
+            .await
+            .unwrap();
         }
     }
 
     /// Starts as many simulated query nodes as the query pools ask for.
     pub async fn start_query_pools(&self) {
-        for p in self.list::<NodePool>().await.into_iter().filter(|p| p.spec.role == quarry_crd::Role::Query) {
+        for p in self
+            .list::<NodePool>()
+            .await
+            .into_iter()
+            .filter(|p| p.spec.role == quarry_crd::Role::Query)
+        {
             for i in 0..p.spec.replicas {
                 self.query_node(&p.spec.cluster_ref, &format!("{}-{i}", p.name_any()));
             }
@@ -123,7 +174,9 @@ impl World {
 
     /// Starts a simulated query node of a cluster; it serves whatever it is assigned.
     pub fn query_node(&self, cluster: &str, id: &str) {
-        self.nodes.lock().push((cluster.into(), id.into(), Vec::new()));
+        self.nodes
+            .lock()
+            .push((cluster.into(), id.into(), Vec::new()));
     }
 
     /// One heartbeat round of the simulated nodes: each reports what it serves (everything it
@@ -136,8 +189,17 @@ impl World {
                 next.push((cluster, id, serving));
                 continue;
             };
-            let req = HeartbeatRequest { node_id: id.clone(), role: "query".into(), address: format!("{id}:7000"), memory_bytes: 0, serving: serving.clone() };
-            let r = Coord::heartbeat(h.server.as_ref(), tonic::Request::new(req)).await.unwrap().into_inner();
+            let req = HeartbeatRequest {
+                node_id: id.clone(),
+                role: "query".into(),
+                address: format!("{id}:7000"),
+                memory_bytes: 0,
+                serving: serving.clone(),
+            };
+            let r = Coord::heartbeat(h.server.as_ref(), tonic::Request::new(req))
+                .await
+                .unwrap()
+                .into_inner();
             next.push((cluster, id, r.assignments));
         }
         *self.nodes.lock() = next;
@@ -148,16 +210,24 @@ impl World {
     pub async fn settle(&self, rounds: usize) {
         for _ in 0..rounds {
             for qc in self.list::<QuarryCluster>().await {
-                cluster::reconcile(Arc::new(qc), self.ctx.clone()).await.unwrap();
+                cluster::reconcile(Arc::new(qc), self.ctx.clone())
+                    .await
+                    .unwrap();
             }
             for p in self.list::<NodePool>().await {
-                pool::reconcile(Arc::new(p), self.ctx.clone()).await.unwrap();
+                pool::reconcile(Arc::new(p), self.ctx.clone())
+                    .await
+                    .unwrap();
             }
             for c in self.list::<Collection>().await {
-                collection::reconcile(Arc::new(c), self.ctx.clone()).await.unwrap();
+                collection::reconcile(Arc::new(c), self.ctx.clone())
+                    .await
+                    .unwrap();
             }
             for i in self.list::<Index>().await {
-                index::reconcile(Arc::new(i), self.ctx.clone()).await.unwrap();
+                index::reconcile(Arc::new(i), self.ctx.clone())
+                    .await
+                    .unwrap();
             }
             for key in self.ctx.coordinators.keys() {
                 mirror::sync(&self.ctx, &key).await.unwrap();
@@ -170,8 +240,14 @@ impl World {
 
 /// A resource's condition `type`: (status, reason).
 pub fn condition(obj: &Value, type_: &str) -> (String, String) {
-    let c = obj["status"]["conditions"].as_array().and_then(|cs| cs.iter().find(|c| c["type"] == type_).cloned()).unwrap_or(Value::Null);
-    (c["status"].as_str().unwrap_or("").to_string(), c["reason"].as_str().unwrap_or("").to_string())
+    let c = obj["status"]["conditions"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["type"] == type_).cloned())
+        .unwrap_or(Value::Null);
+    (
+        c["status"].as_str().unwrap_or("").to_string(),
+        c["reason"].as_str().unwrap_or("").to_string(),
+    )
 }
 
 pub fn json<K: serde::Serialize>(obj: &K) -> Value {
