@@ -59,6 +59,10 @@ pub struct NodeArgs {
     /// (quarry-operator does; it sets this in the pods it creates).
     #[arg(long, env = "QUARRY_CLUSTER")]
     pub cluster: Option<String>,
+    /// The node's pool (the NodePool in Kubernetes): collections loaded into a pool are placed
+    /// on that pool's query nodes only.
+    #[arg(long, env = "QUARRY_POOL")]
+    pub pool: Option<String>,
     #[arg(long, env = "QUARRY_LISTEN", default_value = "0.0.0.0")]
     pub listen: IpAddr,
     /// gRPC port: the Milvus API on proxies (default 19530), the internal Worker API on query
@@ -183,6 +187,7 @@ pub async fn node(mode: Mode, args: NodeArgs) -> anyhow::Result<()> {
         },
         memory_bytes: 0,
         serving: vec![],
+        pool: args.pool.clone().unwrap_or_default(),
     };
     // one heartbeat before serving, so that a proxy starts with routes
     let stop = tokio_util::sync::CancellationToken::new();

@@ -20,6 +20,8 @@ pub enum Change {
         properties: Vec<(String, String)>,
     },
     SetProperties(Vec<(String, String)>),
+    /// pin the in-memory replicas to one query pool (`None`: any query node)
+    SetQueryPool(Option<String>),
     Load {
         replicas: u32,
     },
@@ -181,14 +183,14 @@ pub fn plan_collection(
     let schema =
         schema_of(name, &spec.schema).map_err(|e| Unsupported(format!("invalid schema: {e}")))?;
     let mut out = Vec::new();
-    let (loaded, replicas) = match existing {
+    let (loaded, replicas, pool) = match existing {
         None => {
             out.push(Change::Create {
                 shards: spec.shards as u32,
                 consistency: consistency(spec.consistency_level),
                 properties: properties(spec),
             });
-            (false, 1)
+            (false, 1, None)
         }
         Some(meta) => {
             if shape(&meta.schema) != shape(&schema)
@@ -210,9 +212,14 @@ pub fn plan_collection(
             if sorted(meta.properties.clone()) != sorted(properties(spec)) {
                 out.push(Change::SetProperties(properties(spec)));
             }
-            (meta.loaded, meta.replicas)
+            (meta.loaded, meta.replicas, meta.query_pool.clone())
         }
     };
+    // the pool first, so that the load places replicas in it from the start
+    let want_pool = spec.load.as_ref().and_then(|l| l.query_pool.clone());
+    if spec.load.is_some() && pool != want_pool {
+        out.push(Change::SetQueryPool(want_pool));
+    }
     match &spec.load {
         Some(l) if !loaded || replicas != l.replicas as u32 => out.push(Change::Load {
             replicas: l.replicas as u32,
@@ -269,7 +276,7 @@ pub fn spec_of(meta: &CollectionMeta, cluster: &str) -> CollectionSpec {
         properties: meta.properties.iter().cloned().collect(),
         load: meta.loaded.then(|| LoadSpec {
             replicas: meta.replicas as i32,
-            query_pool: None,
+            query_pool: meta.query_pool.clone(),
         }),
         deletion_policy: None,
     }
@@ -436,6 +443,7 @@ mod tests {
             updated_ts: 1,
             loaded: false,
             replicas: 1,
+            query_pool: None,
             partitions: vec![],
             indexes: vec![],
             segments: vec![],
@@ -491,6 +499,30 @@ mod tests {
             plan_collection("docs", &s, Some(&meta)).unwrap(),
             vec![Change::Release],
             "load removed from the spec releases"
+        );
+    }
+
+    #[test]
+    fn a_query_pool_is_set_before_the_load() {
+        let mut s = spec();
+        s.load = Some(LoadSpec {
+            replicas: 1,
+            query_pool: Some("batch".into()),
+        });
+        let mut meta = existing(&s);
+        assert_eq!(
+            plan_collection("docs", &s, Some(&meta)).unwrap(),
+            vec![
+                Change::SetQueryPool(Some("batch".into())),
+                Change::Load { replicas: 1 }
+            ]
+        );
+        meta.loaded = true;
+        meta.query_pool = Some("batch".into());
+        assert_eq!(plan_collection("docs", &s, Some(&meta)).unwrap(), vec![]);
+        assert_eq!(
+            spec_of(&meta, "prod").load.unwrap().query_pool.as_deref(),
+            Some("batch")
         );
     }
 

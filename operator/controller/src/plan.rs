@@ -177,6 +177,8 @@ pub fn desired_deployment(
         field_env("QUARRY_NODE_ID", "metadata.name"),
         env("QUARRY_PORT", port.to_string()),
         env("QUARRY_HTTP_PORT", HTTP_PORT.to_string()),
+        // the pool: collections loaded into it are placed on its query nodes only
+        env("QUARRY_POOL", name_of(&pool.metadata)),
     ];
     if matches!(role, Role::Query | Role::Data) {
         env.push(self::env(

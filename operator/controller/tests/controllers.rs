@@ -683,3 +683,67 @@ async fn reconciles_are_counted_in_the_metrics() {
     );
     assert!(text.contains("quarry_operator_reconcile_duration_seconds_bucket"));
 }
+
+#[tokio::test]
+async fn a_collection_loads_into_its_query_pool_only() {
+    let w = World::new();
+    w.apply_yaml(CLUSTER).await;
+    w.apply_yaml(POOLS).await;
+    w.apply_yaml(
+        &POOLS
+            .split("---")
+            .next()
+            .unwrap()
+            .replace("name: query", "name: batch"),
+    )
+    .await;
+    // pinned to the pool whose nodes sort last, so that an unpinned plan would pick others
+    w.apply_yaml(&format!(
+        "{DOCS}  load:\n    replicas: 1\n    queryPool: query\n"
+    ))
+    .await;
+    w.settle(2).await;
+    w.start_query_pools().await;
+    w.settle(4).await;
+    let v = json(&w.get::<Collection>("docs").await.unwrap());
+    assert_eq!(condition(&v, "Ready").0, "True", "{v:#}");
+    let meta = w
+        .hosted("prod")
+        .meta
+        .snapshot()
+        .collections
+        .values()
+        .next()
+        .cloned()
+        .unwrap();
+    assert_eq!(meta.query_pool.as_deref(), Some("query"));
+    let d = w.get::<Deployment>("prod-batch").await.unwrap();
+    let env = d.spec.unwrap().template.spec.unwrap().containers[0]
+        .env
+        .clone()
+        .unwrap();
+    assert!(env
+        .iter()
+        .any(|e| e.name == "QUARRY_POOL" && e.value.as_deref() == Some("batch")));
+    // both shards on the query pool's nodes, none on the batch pool's
+    let served = w.served_by();
+    assert!(!served.is_empty());
+    assert!(
+        served.iter().all(|(node, _)| node.starts_with("query-")),
+        "{served:?}"
+    );
+
+    // a pool that does not exist stalls the resource
+    patch::<Collection>(
+        &w,
+        "docs",
+        serde_json::json!({"spec": {"load": {"replicas": 1, "queryPool": "gpu"}}}),
+    )
+    .await;
+    w.settle(1).await;
+    let v = json(&w.get::<Collection>("docs").await.unwrap());
+    assert_eq!(
+        condition(&v, "Stalled"),
+        ("True".into(), "QueryPoolNotFound".into())
+    );
+}

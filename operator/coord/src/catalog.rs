@@ -86,6 +86,9 @@ pub struct CollectionMeta {
     /// in-memory replicas when loaded (`replica_number` of LoadCollection)
     #[serde(default = "one")]
     pub replicas: u32,
+    /// the query pool the collection is loaded into (`None`: any query node)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_pool: Option<String>,
     pub partitions: Vec<PartitionMeta>,
     pub indexes: Vec<IndexMeta>,
     pub segments: Vec<SegmentMeta>,

@@ -86,6 +86,8 @@ pub trait MetaService: Send + Sync + std::fmt::Debug {
     /// Removes a collection from the catalog; returns it (`None` if it did not exist).
     async fn drop_collection(&self, id: i64) -> Result<Option<CollectionMeta>, CoordError>;
     async fn set_loaded(&self, id: i64, loaded: bool, replicas: u32) -> Result<(), CoordError>;
+    /// Pins a collection's in-memory replicas to the query nodes of one pool (`None`: any).
+    async fn set_query_pool(&self, id: i64, pool: Option<String>) -> Result<(), CoordError>;
     /// Replaces a collection's properties (AlterCollection; the operator's Collection spec).
     async fn set_properties(
         &self,
@@ -124,6 +126,10 @@ pub enum MetaOp {
         id: i64,
         properties: Vec<(String, String)>,
     },
+    SetQueryPool {
+        id: i64,
+        pool: Option<String>,
+    },
     CreateIndex {
         id: i64,
         index: NewIndex,
@@ -156,6 +162,9 @@ pub async fn apply_op(meta: &dyn MetaService, op: MetaOp) -> Result<serde_json::
         } => json(serde_json::to_value(
             meta.set_loaded(id, loaded, replicas).await?,
         )),
+        MetaOp::SetQueryPool { id, pool } => {
+            json(serde_json::to_value(meta.set_query_pool(id, pool).await?))
+        }
         MetaOp::SetProperties { id, properties } => json(serde_json::to_value(
             meta.set_properties(id, properties).await?,
         )),
@@ -239,6 +248,7 @@ impl MetaService for LocalMeta {
                     updated_ts: now,
                     loaded: false,
                     replicas: 1,
+                    query_pool: None,
                     partitions: vec![partition],
                     indexes: vec![],
                     segments: vec![],
@@ -271,6 +281,19 @@ impl MetaService for LocalMeta {
                 let c = s.collections.get_mut(&id).ok_or_else(|| not_found(id))?;
                 c.loaded = loaded;
                 c.replicas = replicas;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn set_query_pool(&self, id: i64, pool: Option<String>) -> Result<(), CoordError> {
+        if self.snapshot().collections.get(&id).map(|c| &c.query_pool) == Some(&pool) {
+            return Ok(());
+        }
+        self.catalog
+            .commit(|s| {
+                let c = s.collections.get_mut(&id).ok_or_else(|| not_found(id))?;
+                c.query_pool = pool;
                 Ok(())
             })
             .await

@@ -50,6 +50,40 @@ impl Demand {
 
 pub type Plan = BTreeMap<ShardReplica, String>;
 
+/// Places collections pinned to a pool (`pinned`: collection → pool) on that pool's nodes only
+/// and the others on any node (`nodes`: node → its pool); each group is planned as [`plan`]
+/// does, from `previous`. A pool without nodes leaves its collections unplaced.
+pub fn plan_pools(
+    demand: &Demand,
+    pinned: &BTreeMap<i64, String>,
+    nodes: &BTreeMap<String, String>,
+    previous: &Plan,
+) -> Plan {
+    let mut groups: BTreeMap<Option<&String>, Demand> = BTreeMap::new();
+    for (id, d) in &demand.collections {
+        groups
+            .entry(pinned.get(id))
+            .or_default()
+            .collections
+            .insert(*id, d.clone());
+    }
+    let mut out = Plan::new();
+    for (pool, d) in groups {
+        let members: BTreeSet<String> = nodes
+            .iter()
+            .filter(|(_, p)| pool.is_none_or(|want| *p == want))
+            .map(|(n, _)| n.clone())
+            .collect();
+        let before: Plan = previous
+            .iter()
+            .filter(|(u, _)| d.collections.contains_key(&u.collection))
+            .map(|(u, n)| (*u, n.clone()))
+            .collect();
+        out.extend(plan(&d, &members, &before));
+    }
+    out
+}
+
 /// A plan of what live nodes already serve (the units they report loaded), for a coordinator
 /// that starts without a plan: taken as the previous plan, it keeps every shard where it is
 /// instead of placing everything anew. Only units the demand still asks for count; a shard
@@ -282,5 +316,36 @@ mod tests {
             .filter(|(u, n)| next.get(u) == Some(n))
             .count();
         assert!(kept >= 3, "planning from the seed moves little: {next:?}");
+    }
+
+    #[test]
+    fn pinned_collections_stay_in_their_pool() {
+        let mut d = Demand::default();
+        d.add(1, 1, vec![10, 10, 10, 10]);
+        d.add(2, 2, vec![5, 5]);
+        let nodes = BTreeMap::from([
+            ("a1".to_string(), "search".to_string()),
+            ("a2".to_string(), "search".to_string()),
+            ("b1".to_string(), "batch".to_string()),
+        ]);
+        let pinned = BTreeMap::from([(1, "batch".to_string())]);
+        let p = plan_pools(&d, &pinned, &nodes, &Plan::new());
+        assert_eq!(p.len(), 8);
+        assert!(p
+            .iter()
+            .filter(|(u, _)| u.collection == 1)
+            .all(|(_, n)| n == "b1"));
+        // unpinned collections may use every node
+        let unpinned: BTreeSet<&String> = p
+            .iter()
+            .filter(|(u, _)| u.collection == 2)
+            .map(|(_, n)| n)
+            .collect();
+        assert!(unpinned.len() >= 2);
+        // a pool without nodes leaves its collections unplaced
+        let gone = BTreeMap::from([(1, "gpu".to_string())]);
+        assert!(plan_pools(&d, &gone, &nodes, &p)
+            .keys()
+            .all(|u| u.collection != 1));
     }
 }

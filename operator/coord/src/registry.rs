@@ -46,6 +46,8 @@ pub struct Node {
     pub memory_bytes: u64,
     /// (collection, shard) units the node reports loaded
     pub serving: BTreeSet<(i64, u32)>,
+    /// the node's pool ("" for none): collections loaded into a pool stay on its nodes
+    pub pool: String,
     pub last_seen: Instant,
 }
 
@@ -64,24 +66,8 @@ impl Registry {
     }
 
     /// Records a heartbeat; returns true when the node is new (or came back).
-    pub fn heartbeat(
-        &mut self,
-        id: &str,
-        role: Role,
-        address: &str,
-        memory_bytes: u64,
-        serving: BTreeSet<(i64, u32)>,
-        now: Instant,
-    ) -> bool {
-        let node = Node {
-            id: id.to_string(),
-            role,
-            address: address.to_string(),
-            memory_bytes,
-            serving,
-            last_seen: now,
-        };
-        self.nodes.insert(id.to_string(), node).is_none()
+    pub fn heartbeat(&mut self, node: Node) -> bool {
+        self.nodes.insert(node.id.clone(), node).is_none()
     }
 
     /// A node leaving on purpose (graceful shutdown) is dropped at once.
@@ -125,17 +111,19 @@ mod tests {
     fn nodes_live_while_they_heartbeat() {
         let t0 = Instant::now();
         let mut r = Registry::new(Duration::from_secs(5));
-        assert!(r.heartbeat("q1", Role::Query, "10.0.0.1:7000", 0, BTreeSet::new(), t0));
-        assert!(r.heartbeat("q2", Role::Query, "10.0.0.2:7000", 0, BTreeSet::new(), t0));
-        assert!(r.heartbeat("d1", Role::Data, "10.0.0.3:7000", 0, BTreeSet::new(), t0));
-        assert!(!r.heartbeat(
-            "q1",
-            Role::Query,
-            "10.0.0.1:7000",
-            0,
-            BTreeSet::new(),
-            t0 + Duration::from_secs(4)
-        ));
+        let node = |id: &str, role, at| Node {
+            id: id.into(),
+            role,
+            address: format!("{id}:7000"),
+            memory_bytes: 0,
+            serving: BTreeSet::new(),
+            pool: String::new(),
+            last_seen: at,
+        };
+        assert!(r.heartbeat(node("q1", Role::Query, t0)));
+        assert!(r.heartbeat(node("q2", Role::Query, t0)));
+        assert!(r.heartbeat(node("d1", Role::Data, t0)));
+        assert!(!r.heartbeat(node("q1", Role::Query, t0 + Duration::from_secs(4))));
         assert_eq!(r.alive(Role::Query).len(), 2);
         let dead = r.expire(t0 + Duration::from_secs(6));
         assert_eq!(

@@ -193,6 +193,10 @@ impl MetaService for RemoteMeta {
         .await
     }
 
+    async fn set_query_pool(&self, id: i64, pool: Option<String>) -> Result<(), CoordError> {
+        self.mutate(MetaOp::SetQueryPool { id, pool }).await
+    }
+
     async fn set_properties(
         &self,
         id: i64,

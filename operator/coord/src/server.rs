@@ -12,12 +12,12 @@ use quarry_proto::internal::coord_server::Coord;
 use tonic::{Request, Response, Status};
 
 use crate::meta::{apply_op, MetaOp};
-use crate::plan::{plan, seed, Demand, Plan, ShardReplica};
+use crate::plan::{plan, plan_pools, seed, Demand, Plan, ShardReplica};
 
 /// How long a new coordinator waits for every live node's first heartbeat (they beat every
 /// second) before it places shards; never longer than the node lease.
 const WARMUP: Duration = Duration::from_secs(2);
-use crate::registry::{Registry, Role};
+use crate::registry::{Node, Registry, Role};
 use crate::wire::to_status;
 use crate::{CatalogState, LocalMeta, MetaService};
 
@@ -68,6 +68,15 @@ pub fn demands(state: &CatalogState) -> (Demand, Demand) {
         data.add(c.id, 1, rows);
     }
     (query, data)
+}
+
+/// The query pool each loaded collection is pinned to (collections without one use any node).
+pub fn query_pools(state: &CatalogState) -> BTreeMap<i64, String> {
+    state
+        .collections
+        .values()
+        .filter_map(|c| c.query_pool.clone().map(|p| (c.id, p)))
+        .collect()
 }
 
 fn unit(u: &ShardReplica) -> pb::ShardReplica {
@@ -128,7 +137,18 @@ impl CoordServer {
             p.data = data;
             return dead;
         }
-        p.query = plan(&query_demand, &p.registry.alive(Role::Query), &p.query);
+        let pools: BTreeMap<String, String> = p
+            .registry
+            .nodes()
+            .filter(|n| n.role == Role::Query)
+            .map(|n| (n.id.clone(), n.pool.clone()))
+            .collect();
+        p.query = plan_pools(
+            &query_demand,
+            &query_pools(&self.meta.snapshot()),
+            &pools,
+            &p.query,
+        );
         p.data = plan(&data_demand, &p.registry.alive(Role::Data), &p.data);
         dead
     }
@@ -283,14 +303,15 @@ impl Coord for CoordServer {
             .ok_or_else(|| Status::invalid_argument(format!("unknown role {:?}", r.role)))?;
         let now = Instant::now();
         let serving = r.serving.iter().map(|u| (u.collection, u.shard)).collect();
-        let joined = self.placement.lock().registry.heartbeat(
-            &r.node_id,
+        let joined = self.placement.lock().registry.heartbeat(Node {
+            id: r.node_id.clone(),
             role,
-            &r.address,
-            r.memory_bytes,
+            address: r.address.clone(),
+            memory_bytes: r.memory_bytes,
             serving,
-            now,
-        );
+            pool: r.pool.clone(),
+            last_seen: now,
+        });
         if joined {
             tracing::info!(node = %r.node_id, role = role.as_str(), address = %r.address, "node joined");
         }

@@ -62,6 +62,7 @@ fn beat(id: &str, role: &str) -> HeartbeatRequest {
         address: format!("{id}:7000"),
         memory_bytes: 0,
         serving: vec![],
+        pool: String::new(),
     }
 }
 

@@ -76,6 +76,10 @@ pub struct HeartbeatRequest {
     /// units this node has loaded and follows (query and data nodes); only these are routed to
     #[prost(message, repeated, tag = "5")]
     pub serving: ::prost::alloc::vec::Vec<ShardReplica>,
+    /// the node's pool (a NodePool in Kubernetes); a collection loaded into a pool is placed on
+    /// that pool's query nodes only. Empty: no pool.
+    #[prost(string, tag = "6")]
+    pub pool: ::prost::alloc::string::String,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct HeartbeatResponse {

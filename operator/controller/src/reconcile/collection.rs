@@ -263,8 +263,6 @@ async fn unsupported_setting(ctx: &Ctx, col: &Collection, ns: &str) -> Result<Op
                 col.spec.cluster_ref
             ),
         ))
-    } else if query.len() > 1 {
-        Some(Verdict::stalled("NotSupported", "loading into one of several query pools is not supported yet: shards are placed over all query nodes of the cluster"))
     } else {
         None
     })
@@ -293,6 +291,18 @@ async fn apply_changes(
                 (
                     "Created",
                     format!("collection {name} created with {shards} shards"),
+                )
+            }
+            Change::SetQueryPool(pool) => {
+                hosted.meta.set_query_pool(id()?, pool.clone()).await?;
+                (
+                    "QueryPoolSet",
+                    match pool {
+                        Some(p) => {
+                            format!("collection {name} placed on the query nodes of pool {p}")
+                        }
+                        None => format!("collection {name} placed on any query node"),
+                    },
                 )
             }
             Change::SetProperties(p) => {

@@ -29,7 +29,7 @@ pub struct World {
     pub ctx: Arc<Ctx>,
     pub backends: Arc<MemoryBackends>,
     /// simulated query nodes per cluster key: (node id, units served)
-    nodes: parking_lot::Mutex<Vec<(String, String, Vec<ShardReplica>)>>,
+    nodes: parking_lot::Mutex<Vec<(String, String, String, Vec<ShardReplica>)>>,
 }
 
 impl World {
@@ -167,16 +167,35 @@ impl World {
             .filter(|p| p.spec.role == quarry_crd::Role::Query)
         {
             for i in 0..p.spec.replicas {
-                self.query_node(&p.spec.cluster_ref, &format!("{}-{i}", p.name_any()));
+                self.query_node_in(
+                    &p.spec.cluster_ref,
+                    &p.name_any(),
+                    &format!("{}-{i}", p.name_any()),
+                );
             }
         }
     }
 
     /// Starts a simulated query node of a cluster; it serves whatever it is assigned.
     pub fn query_node(&self, cluster: &str, id: &str) {
+        self.query_node_in(cluster, "", id);
+    }
+
+    /// Starts a simulated query node of a cluster's pool.
+    pub fn query_node_in(&self, cluster: &str, pool: &str, id: &str) {
         self.nodes
             .lock()
-            .push((cluster.into(), id.into(), Vec::new()));
+            .push((cluster.into(), id.into(), pool.into(), Vec::new()));
+    }
+
+    /// (node, units) of every simulated node serving something.
+    pub fn served_by(&self) -> Vec<(String, Vec<ShardReplica>)> {
+        self.nodes
+            .lock()
+            .iter()
+            .filter(|n| !n.3.is_empty())
+            .map(|n| (n.1.clone(), n.3.clone()))
+            .collect()
     }
 
     /// One heartbeat round of the simulated nodes: each reports what it serves (everything it
@@ -184,9 +203,9 @@ impl World {
     pub async fn heartbeats(&self) {
         let nodes = self.nodes.lock().clone();
         let mut next = Vec::new();
-        for (cluster, id, serving) in nodes {
+        for (cluster, id, pool, serving) in nodes {
             let Some(h) = self.ctx.coordinators.get(&format!("{NS}/{cluster}")) else {
-                next.push((cluster, id, serving));
+                next.push((cluster, id, pool, serving));
                 continue;
             };
             let req = HeartbeatRequest {
@@ -195,12 +214,13 @@ impl World {
                 address: format!("{id}:7000"),
                 memory_bytes: 0,
                 serving: serving.clone(),
+                pool: pool.clone(),
             };
             let r = Coord::heartbeat(h.server.as_ref(), tonic::Request::new(req))
                 .await
                 .unwrap()
                 .into_inner();
-            next.push((cluster, id, r.assignments));
+            next.push((cluster, id, pool, r.assignments));
         }
         *self.nodes.lock() = next;
     }
