@@ -280,6 +280,43 @@ impl World {
         Some(obj)
     }
 
+    /// The `scale` subresource (`kubectl scale`, HorizontalPodAutoscalers) of an object whose
+    /// replicas are `spec.replicas`, `status.replicas` and `status.selector`, as Quarry's
+    /// NodePool and Deployments declare them.
+    fn scale(
+        &mut self,
+        key: Key,
+        old: Value,
+        method: &Method,
+        body: &Value,
+    ) -> Result<(StatusCode, Value), (StatusCode, Value)> {
+        let mut obj = old.clone();
+        if *method == Method::PUT || *method == Method::PATCH {
+            let replicas = body["spec"]["replicas"].as_i64().ok_or_else(|| {
+                status_error(
+                    StatusCode::BAD_REQUEST,
+                    "BadRequest",
+                    "a scale needs spec.replicas".into(),
+                )
+            })?;
+            obj["spec"]["replicas"] = json!(replicas);
+            obj = self.store(key, obj, Some(&old));
+        } else if *method != Method::GET {
+            return Err(status_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "MethodNotAllowed",
+                method.to_string(),
+            ));
+        }
+        let scale = json!({
+            "apiVersion": "autoscaling/v1", "kind": "Scale",
+            "metadata": {"name": obj["metadata"]["name"], "namespace": obj["metadata"]["namespace"], "resourceVersion": obj["metadata"]["resourceVersion"]},
+            "spec": {"replicas": obj["spec"]["replicas"]},
+            "status": {"replicas": obj["status"]["replicas"].as_i64().unwrap_or(0), "selector": obj["status"]["selector"]},
+        });
+        Ok((StatusCode::OK, scale))
+    }
+
     fn create(&mut self, key: Key, mut obj: Value) -> Result<Value, (StatusCode, Value)> {
         string_data(&mut obj);
         if self.objects.contains_key(&key) {
@@ -381,6 +418,10 @@ impl World {
         let key = World::key(t, &name);
         let existing = self.objects.get(&key).cloned();
         let status_only = t.sub.as_deref() == Some("status");
+        if t.sub.as_deref() == Some("scale") {
+            let old = existing.ok_or_else(|| not_found(t))?;
+            return self.scale(key, old, method, &body);
+        }
         match *method {
             Method::GET => existing
                 .map(|o| (StatusCode::OK, o))

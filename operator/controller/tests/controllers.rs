@@ -164,8 +164,25 @@ async fn node_pools_become_deployments_that_follow_the_pool_and_revert_drift() {
         Some("ghcr.io/quarry/quarry:0.1.0")
     );
 
-    // scaling the pool (kubectl scale / an HPA) scales the Deployment; not Ready until the pods are
-    patch::<NodePool>(&w, "query", serde_json::json!({"spec": {"replicas": 3}})).await;
+    // scaling the pool through its scale subresource (kubectl scale, an HPA) scales the
+    // Deployment; not Ready until the pods are
+    let pools: Api<NodePool> = Api::namespaced(w.client.clone(), NS);
+    let scale = pools.get_scale("query").await.unwrap();
+    assert_eq!(scale.spec.unwrap().replicas, Some(2));
+    assert!(scale
+        .status
+        .unwrap()
+        .selector
+        .unwrap()
+        .contains("quarry.dev/pool=query"));
+    pools
+        .patch_scale(
+            "query",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"spec": {"replicas": 3}})),
+        )
+        .await
+        .unwrap();
     let pool = w.get::<NodePool>("query").await.unwrap();
     quarry_controller::reconcile::pool::reconcile(Arc::new(pool), w.ctx.clone())
         .await
