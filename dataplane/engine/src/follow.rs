@@ -237,6 +237,20 @@ impl Engine {
         (rows, bytes)
     }
 
+    /// Live rows in the growing segment of each loaded shard: (collection, shard, rows).
+    pub fn growing_rows(&self) -> Vec<(i64, u32, u64)> {
+        let all = self.collections.read();
+        let mut out = Vec::new();
+        for rt in all.values() {
+            for (i, s) in rt.shards.iter().enumerate() {
+                if s.loaded.load(std::sync::atomic::Ordering::Acquire) {
+                    out.push((rt.id, i as u32, s.data.read().growing.live as u64));
+                }
+            }
+        }
+        out
+    }
+
     /// The (collection, shard) units this process has loaded and follows.
     pub fn serving_units(&self) -> Vec<(i64, u32)> {
         let all = self.collections.read();

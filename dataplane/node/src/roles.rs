@@ -14,7 +14,7 @@ use quarry_coord::{Catalog, CoordServer, LocalMeta, MetaService, RemoteMeta};
 use quarry_engine::{Engine, EngineOptions, Mode, Router};
 use quarry_proto::internal::coord_server::CoordServer as CoordGrpc;
 use quarry_proto::internal::worker_server::WorkerServer;
-use quarry_proto::internal::{HeartbeatRequest, ShardReplica};
+use quarry_proto::internal::{HeartbeatRequest, ShardReplica, ShardRows};
 use quarry_proto::service::milvus_service_server::MilvusServiceServer;
 use tonic::transport::server::TcpIncoming;
 
@@ -188,6 +188,7 @@ pub async fn node(mode: Mode, args: NodeArgs) -> anyhow::Result<()> {
         memory_bytes: 0,
         serving: vec![],
         pool: args.pool.clone().unwrap_or_default(),
+        growing: vec![],
     };
     // one heartbeat before serving, so that a proxy starts with routes
     let stop = tokio_util::sync::CancellationToken::new();
@@ -272,10 +273,25 @@ async fn heartbeat_once(
             replica: 0,
         })
         .collect();
+    // data nodes own shards' writes: their growing rows are the collection's unflushed rows
+    let growing = if beat.role == "data" {
+        engine
+            .growing_rows()
+            .into_iter()
+            .map(|(collection, shard, growing_rows)| ShardRows {
+                collection,
+                shard,
+                growing_rows,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let r = match remote
         .heartbeat(HeartbeatRequest {
             serving,
             memory_bytes,
+            growing,
             ..beat.clone()
         })
         .await

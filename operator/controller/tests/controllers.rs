@@ -764,3 +764,28 @@ async fn a_collection_loads_into_its_query_pool_only() {
         ("True".into(), "QueryPoolNotFound".into())
     );
 }
+
+#[tokio::test]
+async fn unflushed_rows_count_in_the_status() {
+    let w = with_docs().await;
+    let id = w
+        .hosted("prod")
+        .meta
+        .snapshot()
+        .collections
+        .values()
+        .next()
+        .unwrap()
+        .id;
+    // what the data node owning both shards holds in their growing segments
+    w.data_node_reports("prod", "data-0", &[(id, 0, 120), (id, 1, 80)])
+        .await;
+    w.settle(1).await;
+    let v = json(&w.get::<Collection>("docs").await.unwrap());
+    assert_eq!(v["status"]["rows"], 200, "{:#}", v["status"]);
+    assert_eq!(v["status"]["growingSegments"], 2);
+    assert_eq!(v["status"]["sealedSegments"], 0);
+    assert!(w.ctx.metrics.render().contains(
+        "quarry_collection{cluster=\"vectors/prod\",collection=\"docs\",figure=\"rows\"} 200"
+    ));
+}

@@ -48,6 +48,8 @@ pub struct Node {
     pub serving: BTreeSet<(i64, u32)>,
     /// the node's pool ("" for none): collections loaded into a pool stay on its nodes
     pub pool: String,
+    /// data nodes: live rows in each owned shard's growing segment
+    pub growing: BTreeMap<(i64, u32), u64>,
     pub last_seen: Instant,
 }
 
@@ -118,6 +120,7 @@ mod tests {
             memory_bytes: 0,
             serving: BTreeSet::new(),
             pool: String::new(),
+            growing: BTreeMap::new(),
             last_seen: at,
         };
         assert!(r.heartbeat(node("q1", Role::Query, t0)));

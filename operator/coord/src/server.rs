@@ -167,6 +167,22 @@ impl CoordServer {
         complete.values().filter(|ok| **ok).count() as u32
     }
 
+    /// Growing (not yet sealed) rows of a collection, per shard, as its data nodes last
+    /// reported them (during a handover the larger report wins).
+    pub fn growing_rows(&self, collection: i64) -> BTreeMap<u32, u64> {
+        let p = self.placement.lock();
+        let mut out = BTreeMap::new();
+        for n in p.registry.nodes().filter(|n| n.role == Role::Data) {
+            for (&(c, shard), &rows) in &n.growing {
+                if c == collection {
+                    let e = out.entry(shard).or_insert(0);
+                    *e = rows.max(*e);
+                }
+            }
+        }
+        out
+    }
+
     /// Live nodes of a role.
     pub fn nodes(&self, role: Role) -> usize {
         self.placement.lock().registry.alive(role).len()
@@ -310,6 +326,11 @@ impl Coord for CoordServer {
             memory_bytes: r.memory_bytes,
             serving,
             pool: r.pool.clone(),
+            growing: r
+                .growing
+                .iter()
+                .map(|g| ((g.collection, g.shard), g.growing_rows))
+                .collect(),
             last_seen: now,
         });
         if joined {

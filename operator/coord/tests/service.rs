@@ -63,6 +63,7 @@ fn beat(id: &str, role: &str) -> HeartbeatRequest {
         memory_bytes: 0,
         serving: vec![],
         pool: String::new(),
+        growing: vec![],
     }
 }
 

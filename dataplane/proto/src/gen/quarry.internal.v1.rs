@@ -52,6 +52,16 @@ pub struct ShardReplica {
     #[prost(uint32, tag = "3")]
     pub replica: u32,
 }
+/// Rows a data node holds in a shard's growing segment (not yet sealed into the catalog).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ShardRows {
+    #[prost(int64, tag = "1")]
+    pub collection: i64,
+    #[prost(uint32, tag = "2")]
+    pub shard: u32,
+    #[prost(uint64, tag = "3")]
+    pub growing_rows: u64,
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Route {
     #[prost(message, optional, tag = "1")]
@@ -80,6 +90,9 @@ pub struct HeartbeatRequest {
     /// that pool's query nodes only. Empty: no pool.
     #[prost(string, tag = "6")]
     pub pool: ::prost::alloc::string::String,
+    /// data nodes: live rows in the growing segment of each shard they own (for status figures)
+    #[prost(message, repeated, tag = "7")]
+    pub growing: ::prost::alloc::vec::Vec<ShardRows>,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct HeartbeatResponse {

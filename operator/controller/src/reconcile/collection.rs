@@ -177,7 +177,7 @@ pub async fn reconcile(col: Arc<Collection>, ctx: Arc<Ctx>) -> Result<Action> {
             Err(Unsupported(msg)) => {
                 let v = Verdict::stalled("NotSupported", msg);
                 let figures = match find(&hosted, &name) {
-                    Some(m) => status_figures(&hosted, &m).await,
+                    Some(m) => status_figures(&hosted, &m),
                     None => json!({}),
                 };
                 publish(&ctx, col.as_ref(), &previous, &v, figures).await?;
@@ -217,7 +217,7 @@ pub async fn reconcile(col: Arc<Collection>, ctx: Arc<Ctx>) -> Result<Action> {
             ),
         ),
     };
-    let figures = status_figures(&hosted, &meta).await;
+    let figures = status_figures(&hosted, &meta);
     let figure = |k: &str| figures[k].as_i64().unwrap_or(0);
     ctx.metrics.set_collection(
         &format!("{ns}/{}", col.spec.cluster_ref),
@@ -333,22 +333,14 @@ async fn apply_changes(
     Ok(())
 }
 
-/// The status figures of a collection: rows, segments, index progress, load state.
-async fn status_figures(hosted: &Hosted, meta: &CollectionMeta) -> serde_json::Value {
+/// The status figures of a collection: rows (live rows of sealed segments from the catalog plus
+/// the growing rows data nodes report), segments, index progress, load state.
+fn status_figures(hosted: &Hosted, meta: &CollectionMeta) -> serde_json::Value {
     let f = figures(meta);
-    let mut growing = 0;
-    for shard in 0..meta.shards {
-        let checkpoint = meta.checkpoints.get(shard as usize).copied().unwrap_or(0);
-        // a shard holds a growing segment while its log runs past the checkpoint
-        if hosted
-            .log
-            .end_offset(&meta.topic(), shard)
-            .await
-            .is_ok_and(|end| end > checkpoint)
-        {
-            growing += 1;
-        }
-    }
+    // each shard has at most one growing segment: the rows its data node has not sealed yet
+    let growing = hosted.server.growing_rows(meta.id);
+    let growing_segments = growing.values().filter(|rows| **rows > 0).count();
+    let growing_rows: u64 = growing.values().sum();
     let indexed = meta
         .indexes
         .first()
@@ -362,9 +354,9 @@ async fn status_figures(hosted: &Hosted, meta: &CollectionMeta) -> serde_json::V
     };
     json!({
         "collectionId": meta.id,
-        "rows": f.rows,
+        "rows": f.rows + growing_rows,
         "sealedSegments": f.sealed_segments,
-        "growingSegments": growing,
+        "growingSegments": growing_segments,
         "indexedRows": indexed,
         "totalRows": f.total_rows,
         "loadState": load_state,

@@ -188,6 +188,32 @@ impl World {
             .push((cluster.into(), id.into(), pool.into(), Vec::new()));
     }
 
+    /// A data node of a cluster heartbeats, reporting growing rows per (collection, shard).
+    pub async fn data_node_reports(&self, cluster: &str, id: &str, growing: &[(i64, u32, u64)]) {
+        let h = self.hosted(cluster);
+        let req = HeartbeatRequest {
+            node_id: id.into(),
+            role: "data".into(),
+            address: format!("{id}:7000"),
+            memory_bytes: 0,
+            serving: vec![],
+            pool: String::new(),
+            growing: growing
+                .iter()
+                .map(
+                    |&(collection, shard, growing_rows)| quarry_proto::internal::ShardRows {
+                        collection,
+                        shard,
+                        growing_rows,
+                    },
+                )
+                .collect(),
+        };
+        Coord::heartbeat(h.server.as_ref(), tonic::Request::new(req))
+            .await
+            .unwrap();
+    }
+
     /// (node, units) of every simulated node serving something.
     pub fn served_by(&self) -> Vec<(String, Vec<ShardReplica>)> {
         self.nodes
@@ -215,6 +241,7 @@ impl World {
                 memory_bytes: 0,
                 serving: serving.clone(),
                 pool: pool.clone(),
+                growing: vec![],
             };
             let r = Coord::heartbeat(h.server.as_ref(), tonic::Request::new(req))
                 .await
