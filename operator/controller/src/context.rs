@@ -16,6 +16,25 @@ use crate::metrics::Metrics;
 use crate::status::{conditions, transition_event, Verdict};
 use crate::Result;
 
+/// A namespaced Kubernetes object type the operator reads and writes.
+pub trait Namespaced:
+    Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+    + Clone
+    + Serialize
+    + DeserializeOwned
+    + std::fmt::Debug
+{
+}
+
+impl<K> Namespaced for K where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + Serialize
+        + DeserializeOwned
+        + std::fmt::Debug
+{
+}
+
 /// The one field manager of everything the operator applies.
 pub const FIELD_MANAGER: &str = "quarry-operator";
 /// `quarry.dev/paused: "true"` stops the operator from changing anything for the resource.
@@ -72,13 +91,8 @@ pub fn is_paused<K: Resource>(obj: &K) -> bool {
 }
 
 /// Server-side applies a child object, owned by `owner`, with the operator's field manager.
-pub async fn apply_owned<K, O>(client: &Client, owner: &O, mut obj: K) -> Result<K>
+pub async fn apply_owned<K: Namespaced, O>(client: &Client, owner: &O, mut obj: K) -> Result<K>
 where
-    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + Serialize
-        + DeserializeOwned
-        + std::fmt::Debug,
     O: Resource<DynamicType = ()>,
 {
     let ns = owner.namespace().unwrap_or_default();
@@ -96,20 +110,13 @@ where
 
 /// Writes a resource's status (phase, conditions, observedGeneration and the kind's figures in
 /// `figures`), and emits an Event when readiness or its reason changed.
-pub async fn publish<K>(
+pub async fn publish<K: Namespaced>(
     ctx: &Ctx,
     obj: &K,
     previous: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
     v: &Verdict,
     figures: serde_json::Value,
-) -> Result<()>
-where
-    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + Serialize
-        + DeserializeOwned
-        + std::fmt::Debug,
-{
+) -> Result<()> {
     let generation = obj.meta().generation;
     let mut status = figures;
     status["phase"] = serde_json::to_value(v.phase)?;

@@ -84,35 +84,22 @@ pub fn conditions(v: &Verdict, generation: Option<i64>, previous: &[Condition]) 
     );
     let stalled = v.phase == Phase::Stalled;
     let idle = if ready { "Ready" } else { r };
-    vec![
-        condition(
-            condition_types::READY,
-            ready,
-            r,
-            m,
-            generation,
-            previous,
-            &now,
-        ),
-        condition(
-            condition_types::RECONCILING,
-            reconciling,
-            if reconciling { r } else { idle },
-            if reconciling { m } else { "" },
-            generation,
-            previous,
-            &now,
-        ),
-        condition(
-            condition_types::STALLED,
-            stalled,
-            if stalled { r } else { idle },
-            if stalled { m } else { "" },
-            generation,
-            previous,
-            &now,
-        ),
+    [
+        (condition_types::READY, ready),
+        (condition_types::RECONCILING, reconciling),
+        (condition_types::STALLED, stalled),
     ]
+    .into_iter()
+    .map(|(type_, on)| {
+        // Ready always says why; the others carry the reason only while they hold
+        let (reason, message) = if on || type_ == condition_types::READY {
+            (r, m)
+        } else {
+            (idle, "")
+        };
+        condition(type_, on, reason, message, generation, previous, &now)
+    })
+    .collect()
 }
 
 /// The Event to emit when a resource moves to `v` from the conditions it had: one per change

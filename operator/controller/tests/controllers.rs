@@ -14,32 +14,21 @@ use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::Api;
+use quarry_controller::context::Namespaced;
 use quarry_controller::leader::Elector;
 use quarry_controller::reconcile::collection::FINALIZER;
 use quarry_coord::{MetaService, NewCollection, NewIndex};
 use quarry_crd::{Collection, Index, NodePool, QuarryCluster};
 use world::{condition, json, World, CLUSTER, DOCS, NS, POOLS};
 
-async fn patch<K>(w: &World, name: &str, patch: serde_json::Value)
-where
-    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug,
-{
+async fn patch<K: Namespaced>(w: &World, name: &str, patch: serde_json::Value) {
     Api::<K>::namespaced(w.client.clone(), NS)
         .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .unwrap();
 }
 
-async fn delete<K>(w: &World, name: &str)
-where
-    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug,
-{
+async fn delete<K: Namespaced>(w: &World, name: &str) {
     Api::<K>::namespaced(w.client.clone(), NS)
         .delete(name, &DeleteParams::default())
         .await
@@ -53,6 +42,13 @@ async fn with_docs() -> World {
     w.apply_yaml(DOCS).await;
     w.settle(2).await;
     w
+}
+
+/// The one collection in cluster `prod`'s catalog.
+fn only_collection(w: &World) -> quarry_coord::CollectionMeta {
+    let snapshot = w.hosted("prod").meta.snapshot();
+    assert_eq!(snapshot.collections.len(), 1);
+    snapshot.collections.values().next().cloned().unwrap()
 }
 
 fn catalog_names(w: &World) -> Vec<String> {
@@ -279,15 +275,7 @@ async fn a_collection_is_created_altered_loaded_and_kept_on_delete_by_default() 
         .fake
         .event_reasons("docs")
         .contains(&"Created".to_string()));
-    let meta = w
-        .hosted("prod")
-        .meta
-        .snapshot()
-        .collections
-        .values()
-        .next()
-        .cloned()
-        .unwrap();
+    let meta = only_collection(&w);
     assert!(
         w.hosted("prod")
             .log
@@ -306,15 +294,7 @@ async fn a_collection_is_created_altered_loaded_and_kept_on_delete_by_default() 
         ("True".into(), "Loading".into()),
         "no query node yet"
     );
-    let meta = w
-        .hosted("prod")
-        .meta
-        .snapshot()
-        .collections
-        .values()
-        .next()
-        .cloned()
-        .unwrap();
+    let meta = only_collection(&w);
     assert!(meta.loaded);
     assert_eq!(
         meta.properties,
@@ -361,15 +341,7 @@ async fn deletion_policy_delete_drops_the_collection_through_a_finalizer() {
         ("True".into(), "Built".into()),
         "{idx:#}"
     );
-    let meta = w
-        .hosted("prod")
-        .meta
-        .snapshot()
-        .collections
-        .values()
-        .next()
-        .cloned()
-        .unwrap();
+    let meta = only_collection(&w);
     assert_eq!(meta.indexes[0].params["index_type"], "HNSW");
 
     delete::<Index>(&w, "docs-embedding").await;
@@ -724,15 +696,7 @@ async fn a_collection_loads_into_its_query_pool_only() {
     w.settle(4).await;
     let v = json(&w.get::<Collection>("docs").await.unwrap());
     assert_eq!(condition(&v, "Ready").0, "True", "{v:#}");
-    let meta = w
-        .hosted("prod")
-        .meta
-        .snapshot()
-        .collections
-        .values()
-        .next()
-        .cloned()
-        .unwrap();
+    let meta = only_collection(&w);
     assert_eq!(meta.query_pool.as_deref(), Some("query"));
     let d = w.get::<Deployment>("prod-batch").await.unwrap();
     let env = d.spec.unwrap().template.spec.unwrap().containers[0]

@@ -17,7 +17,7 @@ use serde_json::json;
 use crate::catalog_plan::{
     collection_name, figures, new_collection, plan_collection, Change, Unsupported,
 };
-use crate::context::{is_paused, publish, Ctx};
+use crate::context::{is_paused, publish, Ctx, Namespaced};
 use crate::coordinators::Hosted;
 use crate::status::Verdict;
 use crate::{Error, Result};
@@ -36,13 +36,12 @@ pub fn is_mirror<K: Resource>(obj: &K) -> bool {
 }
 
 /// Adds or removes a finalizer (a merge patch of the list; other finalizers are kept).
-pub async fn set_finalizer<K>(ctx: &Ctx, obj: &K, finalizer: &str, present: bool) -> Result<()>
-where
-    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug,
-{
+pub async fn set_finalizer<K: Namespaced>(
+    ctx: &Ctx,
+    obj: &K,
+    finalizer: &str,
+    present: bool,
+) -> Result<()> {
     let mut list: Vec<String> = obj.finalizers().to_vec();
     if list.iter().any(|f| f == finalizer) == present {
         return Ok(());

@@ -12,6 +12,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::{Api, Client, ResourceExt};
 use quarry_controller::context::Ctx;
+use quarry_controller::context::Namespaced;
 use quarry_controller::coordinators::{Coordinators, Hosted, MemoryBackends};
 use quarry_controller::fake::FakeApi;
 use quarry_controller::metrics::Metrics;
@@ -102,13 +103,7 @@ impl World {
         }
     }
 
-    pub async fn get<K>(&self, name: &str) -> Option<K>
-    where
-        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
-            + Clone
-            + serde::de::DeserializeOwned
-            + std::fmt::Debug,
-    {
+    pub async fn get<K: Namespaced>(&self, name: &str) -> Option<K> {
         quarry_controller::found(
             Api::<K>::namespaced(self.client.clone(), NS)
                 .get(name)
@@ -117,13 +112,7 @@ impl World {
         .unwrap()
     }
 
-    pub async fn list<K>(&self) -> Vec<K>
-    where
-        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
-            + Clone
-            + serde::de::DeserializeOwned
-            + std::fmt::Debug,
-    {
+    pub async fn list<K: Namespaced>(&self) -> Vec<K> {
         Api::<K>::all(self.client.clone())
             .list(&ListParams::default())
             .await
