@@ -80,14 +80,7 @@ impl Engine {
         };
         self.meta.drop_collection(meta.id).await?;
         self.collections.write().remove(&meta.id);
-        self.log.delete_topic(&meta.topic()).await?;
-        for key in self
-            .store
-            .list(&format!("collections/{}/", meta.id))
-            .await?
-        {
-            self.store.delete(&key).await?;
-        }
+        meta.delete_data(&*self.log, &*self.store).await?;
         tracing::info!(collection = %name, id = meta.id, "collection dropped");
         Ok(())
     }

@@ -237,33 +237,32 @@ impl Engine {
         (rows, bytes)
     }
 
-    /// Live rows in the growing segment of each loaded shard: (collection, shard, rows).
-    pub fn growing_rows(&self) -> Vec<(i64, u32, u64)> {
+    /// The (collection, shard) units this process has loaded and follows, each with the live
+    /// rows of its growing segment.
+    pub fn serving_units(&self) -> Vec<ServedUnit> {
         let all = self.collections.read();
         let mut out = Vec::new();
         for rt in all.values() {
             for (i, s) in rt.shards.iter().enumerate() {
                 if s.loaded.load(std::sync::atomic::Ordering::Acquire) {
-                    out.push((rt.id, i as u32, s.data.read().growing.live as u64));
+                    out.push(ServedUnit {
+                        collection: rt.id,
+                        shard: i as u32,
+                        growing_rows: s.data.read().growing.live as u64,
+                    });
                 }
             }
         }
         out
     }
+}
 
-    /// The (collection, shard) units this process has loaded and follows.
-    pub fn serving_units(&self) -> Vec<(i64, u32)> {
-        let all = self.collections.read();
-        let mut out = Vec::new();
-        for rt in all.values() {
-            for (i, s) in rt.shards.iter().enumerate() {
-                if s.loaded.load(std::sync::atomic::Ordering::Acquire) {
-                    out.push((rt.id, i as u32));
-                }
-            }
-        }
-        out
-    }
+/// A shard this process serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServedUnit {
+    pub collection: i64,
+    pub shard: u32,
+    pub growing_rows: u64,
 }
 
 fn stop_serving(s: &crate::Shard) {

@@ -28,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 pub use cluster::{Mode, Router};
 pub use ddl::{CreateCollection, IndexInfo};
 pub use error::{EngineError, Result};
+pub use follow::ServedUnit;
 pub use output::{OutputColumn, Outputs};
 pub use read::{
     Found, QueryInput, QueryOutput, QueryPlan, SearchHits, SearchInput, SearchPlan, ShardAnswer,

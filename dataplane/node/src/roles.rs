@@ -266,22 +266,20 @@ async fn heartbeat_once(
     let (rows, memory_bytes) = engine.memory_stats();
     metrics.set_worker(held.len(), rows, memory_bytes);
     let serving = held
-        .into_iter()
-        .map(|(collection, shard)| ShardReplica {
-            collection,
-            shard,
+        .iter()
+        .map(|u| ShardReplica {
+            collection: u.collection,
+            shard: u.shard,
             replica: 0,
         })
         .collect();
     // data nodes own shards' writes: their growing rows are the collection's unflushed rows
     let growing = if beat.role == "data" {
-        engine
-            .growing_rows()
-            .into_iter()
-            .map(|(collection, shard, growing_rows)| ShardRows {
-                collection,
-                shard,
-                growing_rows,
+        held.iter()
+            .map(|u| ShardRows {
+                collection: u.collection,
+                shard: u.shard,
+                growing_rows: u.growing_rows,
             })
             .collect()
     } else {

@@ -298,6 +298,13 @@ fn metric_name(m: MetricType) -> &'static str {
     }
 }
 
+/// The index's name in Quarry: `spec.indexName`, else the field's name (as pymilvus names it).
+pub fn index_name(spec: &IndexSpec) -> String {
+    spec.index_name
+        .clone()
+        .unwrap_or_else(|| spec.field_name.clone())
+}
+
 /// The index an `Index` spec declares, with parameters as the proxy stores them for pymilvus
 /// (flat: `index_type`, `metric_type` and the build parameters).
 pub fn new_index(spec: &IndexSpec) -> NewIndex {
@@ -305,10 +312,7 @@ pub fn new_index(spec: &IndexSpec) -> NewIndex {
     params.insert("index_type".into(), type_name(spec.index_type).into());
     params.insert("metric_type".into(), metric_name(spec.metric_type).into());
     NewIndex {
-        name: spec
-            .index_name
-            .clone()
-            .unwrap_or_else(|| spec.field_name.clone()),
+        name: index_name(spec),
         field_name: spec.field_name.clone(),
         params,
     }

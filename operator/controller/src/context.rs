@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::NamespaceResourceScope;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::{Event, Recorder, Reporter};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -131,9 +131,7 @@ pub async fn publish<K: Namespaced>(
     )
     .await?;
     if let Some(event) = transition_event(previous, v) {
-        if let Err(e) = ctx.recorder.publish(&event, &obj.object_ref(&())).await {
-            tracing::warn!(error = %e, "could not record an event");
-        }
+        record(ctx, obj, event).await;
     }
     ctx.metrics.set_phase(
         &K::kind(&()),
@@ -141,6 +139,13 @@ pub async fn publish<K: Namespaced>(
         Some(v.phase),
     );
     Ok(())
+}
+
+/// Records an Event about `obj`; a failure is logged and never fails the reconcile.
+pub async fn record<K: Resource<DynamicType = ()>>(ctx: &Ctx, obj: &K, event: Event) {
+    if let Err(e) = ctx.recorder.publish(&event, &obj.object_ref(&())).await {
+        tracing::warn!(error = %e, "could not record an event");
+    }
 }
 
 /// Runs one reconcile and records its count, result and duration.

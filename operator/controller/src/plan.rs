@@ -59,11 +59,16 @@ pub fn pool_labels(cluster: &str, pool: &str, role: Role) -> BTreeMap<String, St
 }
 
 /// Metadata of an object made for a pool (`<cluster>-<pool>`), and the pool's pod labels.
+/// The name of the objects made for a pool (Deployment, PDB, HPA): `<cluster>-<pool>`.
+pub fn pool_object_name(cluster: &str, pool: &str) -> String {
+    format!("{cluster}-{pool}")
+}
+
 fn pool_object(cluster: &QuarryCluster, pool: &NodePool) -> (ObjectMeta, BTreeMap<String, String>) {
     let (cluster_name, pool_name) = (name_of(&cluster.metadata), name_of(&pool.metadata));
     let labels = pool_labels(&cluster_name, &pool_name, pool.spec.role);
     let meta = ObjectMeta {
-        name: Some(format!("{cluster_name}-{pool_name}")),
+        name: Some(pool_object_name(&cluster_name, &pool_name)),
         namespace: pool.metadata.namespace.clone(),
         labels: Some(labels.clone()),
         ..Default::default()
@@ -142,15 +147,15 @@ fn cluster_labels(cluster: &str) -> BTreeMap<String, String> {
 /// A short, stable digest of the ConfigMap's data: in the pod template, so that a changed
 /// configuration rolls the pods.
 fn config_digest(data: &BTreeMap<String, String>) -> String {
-    // FNV-1a: stable across builds and processes, unlike the std hasher
-    let mut h: u64 = 0xcbf29ce484222325;
+    // CRC-32 (the log's checksum): stable across builds and processes, unlike the std hasher
+    let mut h = crc32fast::Hasher::new();
     for (k, v) in data {
-        for b in k.bytes().chain([0]).chain(v.bytes()).chain([0]) {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x100000001b3);
-        }
+        h.update(k.as_bytes());
+        h.update(&[0]);
+        h.update(v.as_bytes());
+        h.update(&[0]);
     }
-    format!("{h:016x}")
+    format!("{:08x}", h.finalize())
 }
 
 /// The Deployment of a pool: its role's process with `image`, configured from the cluster's

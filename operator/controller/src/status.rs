@@ -115,13 +115,18 @@ pub fn transition_event(previous: &[Condition], v: &Verdict) -> Option<Event> {
     } else {
         EventType::Normal
     };
-    Some(Event {
+    Some(event(type_, &v.reason, &v.message))
+}
+
+/// An Event of a reconcile; the note is cut to what the API accepts (1 KiB).
+pub fn event(type_: EventType, reason: &str, note: &str) -> Event {
+    Event {
         type_,
-        reason: v.reason.clone(),
-        note: Some(v.message.chars().take(1000).collect()),
+        reason: reason.into(),
+        note: Some(note.chars().take(1000).collect()),
         action: "Reconcile".into(),
         secondary: None,
-    })
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use parking_lot::RwLock;
-use quarry_storage::{ObjectStore, StorageError};
+use quarry_storage::{LogStore, ObjectStore, StorageError};
 use quarry_types::{CollectionSchema, ConsistencyLevel};
 use serde::{Deserialize, Serialize};
 
@@ -103,6 +103,21 @@ fn one() -> u32 {
 impl CollectionMeta {
     pub fn topic(&self) -> String {
         format!("collection-{}", self.id)
+    }
+
+    /// Deletes what a dropped collection leaves in storage: its topic and its files (segments,
+    /// delete files, indexes under `collections/<id>/`). Both droppers call it: the engine for
+    /// a pymilvus drop, the operator for a resource with `deletionPolicy: Delete`.
+    pub async fn delete_data(
+        &self,
+        log: &dyn LogStore,
+        store: &dyn ObjectStore,
+    ) -> Result<(), StorageError> {
+        log.delete_topic(&self.topic()).await?;
+        for key in store.list(&format!("collections/{}/", self.id)).await? {
+            store.delete(&key).await?;
+        }
+        Ok(())
     }
 }
 

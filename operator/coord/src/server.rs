@@ -115,7 +115,8 @@ impl CoordServer {
     /// nodes report serving, so that afterwards placement continues from where shards are
     /// instead of moving them.
     pub fn replan(&self, now: Instant) -> Vec<String> {
-        let (query_demand, data_demand) = demands(&self.meta.snapshot());
+        let snapshot = self.meta.snapshot();
+        let (query_demand, data_demand) = demands(&snapshot);
         let mut p = self.placement.lock();
         let dead: Vec<String> = p.registry.expire(now).into_iter().map(|n| n.id).collect();
         for id in &dead {
@@ -143,12 +144,7 @@ impl CoordServer {
             .filter(|n| n.role == Role::Query)
             .map(|n| (n.id.clone(), n.pool.clone()))
             .collect();
-        p.query = plan_pools(
-            &query_demand,
-            &query_pools(&self.meta.snapshot()),
-            &pools,
-            &p.query,
-        );
+        p.query = plan_pools(&query_demand, &query_pools(&snapshot), &pools, &p.query);
         p.data = plan(&data_demand, &p.registry.alive(Role::Data), &p.data);
         dead
     }
@@ -156,7 +152,7 @@ impl CoordServer {
     /// How many in-memory replicas of a collection serve all of its shards on query nodes.
     pub fn loaded_replicas(&self, collection: i64) -> u32 {
         let p = self.placement.lock();
-        let mut complete = std::collections::BTreeMap::<u32, bool>::new();
+        let mut complete = BTreeMap::<u32, bool>::new();
         for (u, node) in p.query.iter().filter(|(u, _)| u.collection == collection) {
             let serving = p
                 .registry

@@ -57,27 +57,26 @@ pub async fn reconcile(qc: Arc<QuarryCluster>, ctx: Arc<Ctx>) -> Result<Action> 
     )
     .await?;
     apply_owned(&ctx.client, qc.as_ref(), desired_proxy_service(&qc)).await?;
-    let count = |r: NodeRole| hosted.server.nodes(r);
+    let mut live = Vec::new();
     for r in [
         NodeRole::Proxy,
         NodeRole::Query,
         NodeRole::Data,
         NodeRole::Index,
     ] {
+        let n = hosted.server.nodes(r);
         ctx.metrics
             .nodes
             .with_label_values(&[&settings.key, r.as_str()])
-            .set(count(r) as i64);
+            .set(n as i64);
+        live.push(format!("{n} {}", r.as_str()));
     }
     let v = Verdict::ready(
         "CoordinatorServing",
         format!(
-            "{} collections; live nodes: {} proxy, {} query, {} data, {} index",
+            "{} collections; live nodes: {}",
             hosted.meta.snapshot().collections.len(),
-            count(NodeRole::Proxy),
-            count(NodeRole::Query),
-            count(NodeRole::Data),
-            count(NodeRole::Index)
+            live.join(", ")
         ),
     );
     publish(

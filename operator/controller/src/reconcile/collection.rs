@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::EventType;
 use kube::{Api, Resource, ResourceExt};
 use quarry_coord::{CollectionMeta, MetaService};
 use quarry_crd::{Collection, DeletionPolicy, NodePool, Role};
@@ -17,9 +17,9 @@ use serde_json::json;
 use crate::catalog_plan::{
     collection_name, figures, new_collection, plan_collection, Change, Unsupported,
 };
-use crate::context::{is_paused, publish, Ctx, Namespaced};
+use crate::context::{is_paused, publish, record, Ctx, Namespaced};
 use crate::coordinators::Hosted;
-use crate::status::Verdict;
+use crate::status::{event, Verdict};
 use crate::{Error, Result};
 
 /// On a `Collection` with `deletionPolicy: Delete`: the collection is dropped before the
@@ -60,25 +60,6 @@ pub async fn set_finalizer<K: Namespaced>(
     Ok(())
 }
 
-pub async fn event<K: Resource<DynamicType = ()>>(
-    ctx: &Ctx,
-    obj: &K,
-    type_: EventType,
-    reason: &str,
-    note: String,
-) {
-    let e = Event {
-        type_,
-        reason: reason.into(),
-        note: Some(note),
-        action: "Reconcile".into(),
-        secondary: None,
-    };
-    if let Err(err) = ctx.recorder.publish(&e, &obj.object_ref(&())).await {
-        tracing::warn!(error = %err, "could not record an event");
-    }
-}
-
 fn find(hosted: &Hosted, name: &str) -> Option<CollectionMeta> {
     hosted
         .meta
@@ -92,14 +73,7 @@ fn find(hosted: &Hosted, name: &str) -> Option<CollectionMeta> {
 /// Drops a collection with its topic and files (what a pymilvus drop does).
 pub async fn drop_collection(hosted: &Hosted, meta: &CollectionMeta) -> Result<()> {
     hosted.meta.drop_collection(meta.id).await?;
-    hosted.log.delete_topic(&meta.topic()).await?;
-    for key in hosted
-        .store
-        .list(&format!("collections/{}/", meta.id))
-        .await?
-    {
-        hosted.store.delete(&key).await?;
-    }
+    meta.delete_data(&*hosted.log, &*hosted.store).await?;
     tracing::info!(collection = %meta.name, id = meta.id, "collection dropped");
     Ok(())
 }
@@ -129,12 +103,14 @@ pub async fn reconcile(col: Arc<Collection>, ctx: Arc<Ctx>) -> Result<Action> {
             };
             if let Some(meta) = find(&hosted, &name) {
                 drop_collection(&hosted, &meta).await?;
-                event(
+                record(
                     &ctx,
                     col.as_ref(),
-                    EventType::Normal,
-                    "Dropped",
-                    format!("collection {name} and its data dropped (deletionPolicy: Delete)"),
+                    event(
+                        EventType::Normal,
+                        "Dropped",
+                        &format!("collection {name} and its data dropped (deletionPolicy: Delete)"),
+                    ),
                 )
                 .await;
             }
@@ -172,11 +148,12 @@ pub async fn reconcile(col: Arc<Collection>, ctx: Arc<Ctx>) -> Result<Action> {
         return Ok(ctx.requeue(&v));
     }
     if !is_mirror(col.as_ref()) {
-        match plan_collection(&name, &col.spec, find(&hosted, &name).as_ref()) {
+        let existing = find(&hosted, &name);
+        match plan_collection(&name, &col.spec, existing.as_ref()) {
             Err(Unsupported(msg)) => {
                 let v = Verdict::stalled("NotSupported", msg);
-                let figures = match find(&hosted, &name) {
-                    Some(m) => status_figures(&hosted, &m),
+                let figures = match &existing {
+                    Some(m) => status_figures(&hosted, m),
                     None => json!({}),
                 };
                 publish(&ctx, col.as_ref(), &previous, &v, figures).await?;
@@ -327,7 +304,7 @@ async fn apply_changes(
             }
         };
         tracing::info!(collection = %name, reason = note.0, "{}", note.1);
-        event(ctx, col, EventType::Normal, note.0, note.1).await;
+        record(ctx, col, event(EventType::Normal, note.0, &note.1)).await;
     }
     Ok(())
 }

@@ -12,11 +12,13 @@ use quarry_crd::{Collection, DeletionPolicy, Index};
 use quarry_types::DataType;
 use serde_json::json;
 
-use super::collection::{event, is_mirror, set_finalizer};
-use crate::catalog_plan::{check_index, collection_name, figures, indexed_rows, new_index};
-use crate::context::{is_paused, publish, Ctx};
+use super::collection::{is_mirror, set_finalizer};
+use crate::catalog_plan::{
+    check_index, collection_name, figures, index_name, indexed_rows, new_index,
+};
+use crate::context::{is_paused, publish, record, Ctx};
 use crate::error::found;
-use crate::status::Verdict;
+use crate::status::{event, Verdict};
 use crate::Result;
 
 pub const FINALIZER: &str = "quarry.dev/drop-index";
@@ -33,11 +35,7 @@ pub async fn reconcile(idx: Arc<Index>, ctx: Arc<Ctx>) -> Result<Action> {
             .get(&idx.spec.collection_ref)
             .await,
     )?;
-    let index_name = idx
-        .spec
-        .index_name
-        .clone()
-        .unwrap_or_else(|| idx.spec.field_name.clone());
+    let index_name = index_name(&idx.spec);
     let hosted = col.as_ref().and_then(|c| {
         ctx.coordinators
             .get(&format!("{ns}/{}", c.spec.cluster_ref))
@@ -58,12 +56,14 @@ pub async fn reconcile(idx: Arc<Index>, ctx: Arc<Ctx>) -> Result<Action> {
             if let (Some(h), Some(m)) = (&hosted, &meta) {
                 if let Some(i) = m.indexes.iter().find(|i| i.name == index_name) {
                     h.meta.drop_index(m.id, i.id).await?;
-                    event(
+                    record(
                         &ctx,
                         idx.as_ref(),
-                        kube::runtime::events::EventType::Normal,
-                        "Dropped",
-                        format!("index {index_name} dropped"),
+                        event(
+                            kube::runtime::events::EventType::Normal,
+                            "Dropped",
+                            &format!("index {index_name} dropped"),
+                        ),
                     )
                     .await;
                 }
@@ -146,14 +146,16 @@ pub async fn reconcile(idx: Arc<Index>, ctx: Arc<Ctx>) -> Result<Action> {
             .await
         {
             Ok(i) => {
-                event(
+                record(
                     &ctx,
                     idx.as_ref(),
-                    kube::runtime::events::EventType::Normal,
-                    "Created",
-                    format!(
-                        "index {index_name} created on {}.{}",
-                        meta.name, idx.spec.field_name
+                    event(
+                        kube::runtime::events::EventType::Normal,
+                        "Created",
+                        &format!(
+                            "index {index_name} created on {}.{}",
+                            meta.name, idx.spec.field_name
+                        ),
                     ),
                 )
                 .await;

@@ -13,7 +13,7 @@ use quarry_coord::MetaService;
 use quarry_crd::{Collection, Index, QuarryCluster};
 
 use super::collection::{is_mirror, MIRROR_ANNOTATION};
-use crate::catalog_plan::{collection_name, index_spec_of, resource_name, spec_of};
+use crate::catalog_plan::{collection_name, index_name, index_spec_of, resource_name, spec_of};
 use crate::context::Ctx;
 use crate::error::{found, is_not_found};
 use crate::Result;
@@ -138,14 +138,9 @@ pub async fn sync(ctx: &Ctx, key: &str) -> Result<()> {
             continue;
         };
         for index in &meta.indexes {
-            let covered = index_list.iter().any(|i| {
-                i.spec.collection_ref == *resource
-                    && i.spec
-                        .index_name
-                        .clone()
-                        .unwrap_or_else(|| i.spec.field_name.clone())
-                        == index.name
-            });
+            let covered = index_list
+                .iter()
+                .any(|i| i.spec.collection_ref == *resource && index_name(&i.spec) == index.name);
             if covered {
                 continue;
             }
@@ -170,19 +165,14 @@ pub async fn sync(ctx: &Ctx, key: &str) -> Result<()> {
             .find(|(_, r)| **r == i.spec.collection_ref)
             .map(|(n, _)| n.clone())
         else {
-            // its collection is gone, or is not this cluster's
-            if !ours.iter().any(|c| c.name_any() == i.spec.collection_ref)
-                && all.iter().all(|c| c.name_any() != i.spec.collection_ref)
-            {
+            // its collection resource is gone (if it is another cluster's, that one's pass
+            // looks after it)
+            if all.iter().all(|c| c.name_any() != i.spec.collection_ref) {
                 delete(&indexes, &i.name_any()).await?;
             }
             continue;
         };
-        let name = i
-            .spec
-            .index_name
-            .clone()
-            .unwrap_or_else(|| i.spec.field_name.clone());
+        let name = index_name(&i.spec);
         let exists = snapshot
             .collections
             .values()

@@ -2,6 +2,7 @@
 //! HorizontalPodAutoscaler of one role's pods; status with desired/ready replicas and the pod
 //! selector for the scale subresource. Image upgrades go role by role (see `plan::rollout_image`).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,8 +17,8 @@ use serde_json::json;
 use crate::context::{apply_owned, is_paused, publish, Ctx};
 use crate::error::{found, is_not_found};
 use crate::plan::{
-    desired_deployment, desired_hpa, desired_pdb, pool_labels, role_name, rollout_image,
-    PoolRollout,
+    desired_deployment, desired_hpa, desired_pdb, pool_labels, pool_object_name, role_name,
+    rollout_image, PoolRollout,
 };
 use crate::status::Verdict;
 use crate::Result;
@@ -80,8 +81,18 @@ pub async fn reconcile(pool: Arc<NodePool>, ctx: Arc<Ctx>) -> Result<Action> {
         .await?;
         return Ok(Action::requeue(Duration::from_secs(15)));
     };
-    // where the cluster's other pools stand, for a role-by-role upgrade
-    let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
+    // where the cluster's other pools stand, for a role-by-role upgrade: the cluster's
+    // Deployments in one list, by name
+    let deployments: BTreeMap<String, Deployment> =
+        Api::<Deployment>::namespaced(ctx.client.clone(), &ns)
+            .list(&ListParams::default().labels(&format!(
+                "app.kubernetes.io/name=quarry,app.kubernetes.io/instance={cluster_name}"
+            )))
+            .await?
+            .items
+            .into_iter()
+            .map(|d| (d.name_any(), d))
+            .collect();
     let pools = Api::<NodePool>::namespaced(ctx.client.clone(), &ns)
         .list(&ListParams::default())
         .await?;
@@ -92,18 +103,14 @@ pub async fn reconcile(pool: Arc<NodePool>, ctx: Arc<Ctx>) -> Result<Action> {
         .iter()
         .filter(|p| p.spec.cluster_ref == *cluster_name)
     {
-        let d = found(
-            deployments
-                .get(&format!("{cluster_name}-{}", p.name_any()))
-                .await,
-        )?;
+        let d = deployments.get(&pool_object_name(cluster_name, &p.name_any()));
         if p.name_any() == pool.name_any() {
-            current = d.as_ref().and_then(image_of);
+            current = d.and_then(image_of);
         } else {
             others.push(PoolRollout {
                 role: p.spec.role,
-                image: d.as_ref().and_then(image_of),
-                settled: d.as_ref().is_some_and(settled),
+                image: d.and_then(image_of),
+                settled: d.is_some_and(settled),
             });
         }
     }
@@ -116,7 +123,7 @@ pub async fn reconcile(pool: Arc<NodePool>, ctx: Arc<Ctx>) -> Result<Action> {
     )
     .await?;
     apply_owned(&ctx.client, pool.as_ref(), desired_pdb(&cluster, &pool)).await?;
-    let hpa_name = format!("{cluster_name}-{}", pool.name_any());
+    let hpa_name = pool_object_name(cluster_name, &pool.name_any());
     match desired_hpa(&cluster, &pool) {
         Some(hpa) => {
             apply_owned(&ctx.client, pool.as_ref(), hpa).await?;
