@@ -10,7 +10,7 @@ use quarry_types::{CollectionSchema, ConsistencyLevel, DataType};
 use crate::error::invalid;
 use crate::{CollectionRt, Engine, EngineError, Result, DEFAULT_PARTITION};
 
-pub const MAX_SHARDS: u32 = 16;
+pub use quarry_types::limits::MAX_SHARDS;
 
 #[derive(Debug, Clone)]
 pub struct CreateCollection {

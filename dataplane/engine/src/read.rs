@@ -16,7 +16,7 @@ use crate::output::{empty_columns, gather, resolve, Outputs};
 use crate::segment::SegmentData;
 use crate::{CollectionRt, Engine, EngineError, Result};
 
-pub const MAX_TOPK: usize = 16384;
+pub use quarry_types::limits::MAX_TOPK;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SearchInput {

@@ -22,7 +22,7 @@ use quarry_proto::service::milvus_service_server::MilvusServiceServer;
 use tracing_subscriber::EnvFilter;
 
 /// Messages up to 256 MiB, as Milvus allows (tonic's default of 4 MiB breaks medium inserts).
-pub(crate) const MAX_MESSAGE: usize = 256 << 20;
+pub(crate) const MAX_MESSAGE: usize = quarry_types::limits::MAX_MESSAGE_BYTES;
 
 #[derive(Parser)]
 #[command(

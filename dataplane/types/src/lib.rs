@@ -3,6 +3,7 @@
 
 pub mod batch;
 mod error;
+pub mod limits;
 pub mod record;
 pub mod schema;
 pub mod value;

@@ -14,8 +14,7 @@ pub const META_FIELD: &str = "$meta";
 /// Name of the system column holding each row's log offset (its version within the shard).
 pub const OFFSET_FIELD: &str = "$offset";
 pub const FIRST_FIELD_ID: i64 = 100;
-pub const MAX_DIM: usize = 32768;
-pub const MAX_VARCHAR: usize = 65535;
+pub use crate::limits::{MAX_DIM, MAX_VARCHAR};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum DataType {
