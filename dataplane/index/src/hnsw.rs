@@ -1,12 +1,18 @@
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
+use crate::ef_gate::EfGate;
 use crate::{Hit, IndexError, Metric, SearchParams};
 
 /// An HNSW graph over one sealed segment; keys are row numbers.
 pub struct HnswIndex {
     index: Index,
     metric: Metric,
+    /// Searches with different `ef` take turns (see `ef_gate`).
+    ef: EfGate,
 }
+
+/// `ef` of a search that names none.
+const DEFAULT_EF: usize = 64;
 
 impl std::fmt::Debug for HnswIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -32,7 +38,7 @@ fn options(dim: usize, metric: Metric, m: usize, ef_construction: usize) -> Inde
         quantization: ScalarKind::F32,
         connectivity: m,
         expansion_add: ef_construction,
-        expansion_search: 64,
+        expansion_search: DEFAULT_EF,
         multi: false,
     }
 }
@@ -66,7 +72,11 @@ impl HnswIndex {
             index.add(row as u64, v).map_err(native)?;
         }
         allow_concurrent_searches(&index)?;
-        Ok(Self { index, metric })
+        Ok(Self {
+            index,
+            metric,
+            ef: EfGate::new(DEFAULT_EF),
+        })
     }
 
     pub fn to_bytes(&self) -> Result<Vec<u8>, IndexError> {
@@ -91,7 +101,11 @@ impl HnswIndex {
             )));
         }
         allow_concurrent_searches(&index)?;
-        Ok(Self { index, metric })
+        Ok(Self {
+            index,
+            metric,
+            ef: EfGate::new(DEFAULT_EF),
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -113,16 +127,18 @@ impl HnswIndex {
         if k == 0 || self.is_empty() {
             return Ok(Vec::new());
         }
-        // ef is a per-index setting in usearch; searches of one segment share one value, which is
-        // fine: the engine passes the same ef to every segment of a request.
-        let ef = params.ef.unwrap_or(64).max(k);
-        if self.index.expansion_search() != ef {
-            self.index.change_expansion_search(ef);
-        }
-        let matches = self
-            .index
-            .filtered_search(query, k, |key| keep(key as u32))
-            .map_err(native)?;
+        // ef is one setting of the whole usearch index: the gate keeps it fixed while searches
+        // run, so each search runs with its own ef
+        let ef = params.ef.unwrap_or(DEFAULT_EF).max(k);
+        let matches = {
+            let _pass = self
+                .ef
+                .enter(ef, |ef| self.index.change_expansion_search(ef));
+            debug_assert_eq!(self.index.expansion_search(), ef);
+            self.index
+                .filtered_search(query, k, |key| keep(key as u32))
+                .map_err(native)?
+        };
         Ok(matches
             .keys
             .iter()
@@ -219,5 +235,39 @@ mod tests {
                 }
             });
         }
+    }
+
+    #[test]
+    fn concurrent_searches_each_use_their_own_ef() {
+        let (n, dim) = (3000, 16);
+        let v = data(n, dim);
+        let index = HnswIndex::build(&v, dim, Metric::L2, 4, 16).unwrap();
+        let efs = [10usize, 24, 200];
+        let query = |q: usize, ef: usize| {
+            index
+                .search(
+                    &v[q * dim..(q + 1) * dim],
+                    10,
+                    &SearchParams { ef: Some(ef) },
+                    &|_| true,
+                )
+                .unwrap()
+        };
+        // what each (query, ef) answers when it runs alone
+        let alone: Vec<Vec<Vec<Hit>>> = (0..40)
+            .map(|q| efs.iter().map(|&ef| query(q, ef)).collect())
+            .collect();
+        std::thread::scope(|scope| {
+            for t in 0..6 {
+                let (alone, query) = (&alone, &query);
+                scope.spawn(move || {
+                    for round in 0..60 {
+                        let q = (t * 7 + round) % 40;
+                        let e = (t + round) % efs.len();
+                        assert_eq!(query(q, efs[e]), alone[q][e], "query {q} with ef {}", efs[e]);
+                    }
+                });
+            }
+        });
     }
 }

@@ -7,6 +7,7 @@
 //! Scores follow Milvus: L2 is the squared Euclidean distance (smaller is better), IP the inner
 //! product and COSINE the cosine similarity (larger is better).
 
+mod ef_gate;
 mod flat;
 mod hnsw;
 mod spec;
