@@ -17,4 +17,4 @@ pub use log::kafka::{KafkaLog, KafkaOptions};
 pub use log::{embedded::EmbeddedLog, memory::MemoryLog, LogEntry, LogStore};
 #[cfg(feature = "s3")]
 pub use object::s3::{S3ObjectStore, S3Options};
-pub use object::{local::LocalObjectStore, memory::MemoryObjectStore, ObjectStore};
+pub use object::{local::LocalObjectStore, memory::MemoryObjectStore, ObjectInfo, ObjectStore};

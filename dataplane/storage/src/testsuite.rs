@@ -2,12 +2,15 @@
 //! tests of each implementation (in-memory, local, and later Kafka/S3 against real servers)
 //! run exactly the same checks. They panic on the first violation.
 
+use std::time::SystemTime;
+
 use bytes::Bytes;
 
 use crate::{LogStore, ObjectStore, StorageError};
 
 /// Checks the [`ObjectStore`] contract on an empty store.
 pub async fn object_store_conformance(store: &dyn ObjectStore) {
+    let started = SystemTime::now();
     // missing objects
     assert!(matches!(
         store.get("a/missing").await,
@@ -85,6 +88,36 @@ pub async fn object_store_conformance(store: &dyn ObjectStore) {
     assert_eq!(store.list("a/b/t").await.unwrap(), vec!["a/b/two"]);
     assert_eq!(store.list("ab").await.unwrap(), vec!["ab/x"]);
     assert_eq!(store.list("a/").await.unwrap().len(), 5);
+
+    // list_info: the same keys, with sizes and plausible modification times
+    let info = store.list_info("a/").await.unwrap();
+    let keys: Vec<String> = info.iter().map(|o| o.key.clone()).collect();
+    assert_eq!(keys, store.list("a/").await.unwrap());
+    let big_info = info.iter().find(|o| o.key == "a/big").expect("listed");
+    assert_eq!(big_info.size, big.len() as u64);
+    assert_eq!(
+        info.iter().find(|o| o.key == "a/empty").map(|o| o.size),
+        Some(0)
+    );
+    // generous slack: coarse timestamps (S3 has whole seconds) and a remote server's clock
+    let slack = std::time::Duration::from_secs(120);
+    for o in &info {
+        assert!(
+            o.modified + slack >= started && o.modified <= SystemTime::now() + slack,
+            "{o:?} modified outside the test's run"
+        );
+    }
+    assert_eq!(
+        store
+            .list_info("a/b/t")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| o.key)
+            .collect::<Vec<_>>(),
+        vec!["a/b/two"]
+    );
+    assert!(store.list_info("nothing/").await.unwrap().is_empty());
 
     // delete
     store.delete("a/b/one").await.unwrap();

@@ -1,26 +1,36 @@
 //! The embedded log of standalone mode: per partition a directory of segment files
 //! `{base_offset:020}.log`, each a sequence of frames
 //! `[len: u32 LE][crc32: u32 LE][offset: u64 LE][payload]` (the CRC covers offset and payload).
-//! Every append is fsynced before it is acknowledged. On open, a torn frame at the tail of the
-//! newest file (a crash mid-write) is cut off; damage anywhere else is reported, never skipped.
+//! Every append is fsynced before it is acknowledged. An append whose write or fsync fails cuts
+//! the file back to its acknowledged frames (truncate + fsync) before it reports the error; if
+//! that fails too, the partition refuses every later append until the process restarts. On
+//! open, a torn frame at the tail of the newest file (a crash mid-write, or such an append) is
+//! cut off; damage anywhere else is reported, never skipped. Creating, renaming or removing a
+//! file or directory is followed by an fsync of its directory.
+
+mod fault;
+mod partition;
 
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
-use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 
+#[doc(hidden)]
+pub use self::fault::AppendFault;
+use self::fault::{create_dir_durable, sync_dir};
+use self::partition::PartitionLog;
 use super::{LogEntry, LogStore};
 use crate::error::{blocking, io_err};
 use crate::{Result, StorageError};
 
-const HEADER: usize = 16;
 const PARTITIONS_FILE: &str = "partitions";
+const PARTITIONS_TMP: &str = "partitions.tmp";
 
 #[derive(Debug, Clone)]
 pub struct EmbeddedLogOptions {
@@ -37,241 +47,17 @@ impl Default for EmbeddedLogOptions {
 }
 
 #[derive(Debug)]
-struct SegmentFile {
-    base: u64,
-    path: PathBuf,
-    /// byte position of every frame, in offset order
-    positions: Vec<u64>,
-    len: u64,
-}
-
-#[derive(Debug)]
-struct PartitionLog {
-    dir: PathBuf,
-    topic: String,
-    partition: u32,
-    files: Vec<SegmentFile>,
-    active: File,
-}
-
-#[derive(Debug)]
 pub struct EmbeddedLog {
     root: PathBuf,
     options: EmbeddedLogOptions,
     topics: RwLock<HashMap<String, Vec<Arc<Mutex<PartitionLog>>>>>,
 }
 
-fn file_name(base: u64) -> String {
-    format!("{base:020}.log")
-}
-
-fn frame_crc(offset: u64, payload: &[u8]) -> u32 {
-    let mut h = crc32fast::Hasher::new();
-    h.update(&offset.to_le_bytes());
-    h.update(payload);
-    h.finalize()
-}
-
-/// Scans one segment file; returns the frame positions and the length of the valid prefix.
-fn scan(path: &Path, base: u64) -> Result<(Vec<u64>, u64, Option<String>)> {
-    let mut data = Vec::new();
-    File::open(path)
-        .and_then(|mut f| f.read_to_end(&mut data))
-        .map_err(io_err(path))?;
-    let mut positions = Vec::new();
-    let mut pos = 0usize;
-    while pos < data.len() {
-        let problem = if data.len() - pos < HEADER {
-            Some("truncated frame header".to_string())
-        } else {
-            let len = u32::from_le_bytes(data[pos..pos + 4].try_into().unwrap()) as usize;
-            let crc = u32::from_le_bytes(data[pos + 4..pos + 8].try_into().unwrap());
-            let offset = u64::from_le_bytes(data[pos + 8..pos + 16].try_into().unwrap());
-            let expected = base + positions.len() as u64;
-            if data.len() - pos - HEADER < len {
-                Some("truncated frame payload".to_string())
-            } else if frame_crc(offset, &data[pos + HEADER..pos + HEADER + len]) != crc {
-                Some("checksum mismatch".to_string())
-            } else if offset != expected {
-                Some(format!("offset {offset} where {expected} was expected"))
-            } else {
-                positions.push(pos as u64);
-                pos += HEADER + len;
-                None
-            }
-        };
-        if let Some(reason) = problem {
-            return Ok((positions, pos as u64, Some(reason)));
-        }
-    }
-    Ok((positions, pos as u64, None))
-}
-
-impl PartitionLog {
-    fn open(dir: PathBuf, topic: &str, partition: u32) -> Result<Self> {
-        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-        let mut bases: Vec<u64> = fs::read_dir(&dir)
-            .map_err(io_err(&dir))?
-            .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                e.file_name()
-                    .to_str()
-                    .and_then(|n| n.strip_suffix(".log"))
-                    .and_then(|n| n.parse().ok())
-            })
-            .collect();
-        bases.sort_unstable();
-        if bases.is_empty() {
-            bases.push(0);
-            File::create(dir.join(file_name(0))).map_err(io_err(&dir))?;
-        }
-        let mut files = Vec::new();
-        let last = bases.len() - 1;
-        for (i, base) in bases.into_iter().enumerate() {
-            let path = dir.join(file_name(base));
-            let (positions, valid_len, problem) = scan(&path, base)?;
-            if let Some(reason) = problem {
-                if i != last {
-                    return Err(StorageError::Corrupt {
-                        path: path.display().to_string(),
-                        position: valid_len,
-                        reason,
-                    });
-                }
-                tracing::warn!(path = %path.display(), position = valid_len, %reason, "cutting torn tail of log segment");
-                let f = OpenOptions::new()
-                    .write(true)
-                    .open(&path)
-                    .map_err(io_err(&path))?;
-                f.set_len(valid_len).map_err(io_err(&path))?;
-                f.sync_all().map_err(io_err(&path))?;
-            }
-            if let Some(prev) = files.last() {
-                let prev: &SegmentFile = prev;
-                if prev.base + prev.positions.len() as u64 != base {
-                    return Err(StorageError::Corrupt {
-                        path: path.display().to_string(),
-                        position: 0,
-                        reason: "gap between segment files".into(),
-                    });
-                }
-            }
-            files.push(SegmentFile {
-                base,
-                path,
-                positions,
-                len: valid_len,
-            });
-        }
-        let active_path = &files.last().unwrap().path;
-        let active = OpenOptions::new()
-            .append(true)
-            .open(active_path)
-            .map_err(io_err(active_path))?;
-        Ok(Self {
-            dir,
-            topic: topic.to_string(),
-            partition,
-            files,
-            active,
-        })
-    }
-
-    fn start(&self) -> u64 {
-        self.files[0].base
-    }
-
-    fn end(&self) -> u64 {
-        let last = self.files.last().unwrap();
-        last.base + last.positions.len() as u64
-    }
-
-    fn append(&mut self, payload: &[u8], options: &EmbeddedLogOptions) -> Result<u64> {
-        let offset = self.end();
-        if self.files.last().unwrap().len >= options.segment_bytes {
-            let path = self.dir.join(file_name(offset));
-            self.active = OpenOptions::new()
-                .create_new(true)
-                .append(true)
-                .open(&path)
-                .map_err(io_err(&path))?;
-            File::open(&self.dir)
-                .and_then(|d| d.sync_all())
-                .map_err(io_err(&self.dir))?;
-            self.files.push(SegmentFile {
-                base: offset,
-                path,
-                positions: Vec::new(),
-                len: 0,
-            });
-        }
-        let mut frame = Vec::with_capacity(HEADER + payload.len());
-        frame.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-        frame.extend_from_slice(&frame_crc(offset, payload).to_le_bytes());
-        frame.extend_from_slice(&offset.to_le_bytes());
-        frame.extend_from_slice(payload);
-        let file = self.files.last_mut().unwrap();
-        self.active.write_all(&frame).map_err(io_err(&file.path))?;
-        self.active.sync_data().map_err(io_err(&file.path))?;
-        file.positions.push(file.len);
-        file.len += frame.len() as u64;
-        Ok(offset)
-    }
-
-    fn read(&self, from: u64, max: usize) -> Result<Vec<LogEntry>> {
-        let (start, end) = (self.start(), self.end());
-        if from < start || from > end {
-            return Err(StorageError::OffsetOutOfRange {
-                topic: self.topic.clone(),
-                partition: self.partition,
-                offset: from,
-                start,
-                end,
-            });
-        }
-        let mut out = Vec::new();
-        let mut offset = from;
-        let first = self
-            .files
-            .partition_point(|f| f.base <= from)
-            .saturating_sub(1);
-        for file in &self.files[first..] {
-            if out.len() >= max || offset >= end {
-                break;
-            }
-            let handle = File::open(&file.path).map_err(io_err(&file.path))?;
-            while out.len() < max && offset < file.base + file.positions.len() as u64 {
-                let i = (offset - file.base) as usize;
-                let pos = file.positions[i];
-                let next = file.positions.get(i + 1).copied().unwrap_or(file.len);
-                let mut buf = vec![0u8; (next - pos) as usize];
-                handle
-                    .read_exact_at(&mut buf, pos)
-                    .map_err(io_err(&file.path))?;
-                out.push(LogEntry {
-                    offset,
-                    payload: Bytes::from(buf).slice(HEADER..),
-                });
-                offset += 1;
-            }
-        }
-        Ok(out)
-    }
-
-    fn truncate_before(&mut self, offset: u64) -> Result<()> {
-        while self.files.len() > 1 && self.files[1].base <= offset {
-            let f = self.files.remove(0);
-            fs::remove_file(&f.path).map_err(io_err(&f.path))?;
-        }
-        Ok(())
-    }
-}
-
 impl EmbeddedLog {
     /// Opens (or creates) the log under `root`, recovering every topic found there.
     pub fn open(root: impl Into<PathBuf>, options: EmbeddedLogOptions) -> Result<Self> {
         let root = root.into();
-        fs::create_dir_all(&root).map_err(io_err(&root))?;
+        create_dir_durable(&root)?;
         let mut topics = HashMap::new();
         for entry in fs::read_dir(&root).map_err(io_err(&root))? {
             let entry = entry.map_err(io_err(&root))?;
@@ -313,6 +99,19 @@ impl EmbeddedLog {
             })
     }
 
+    /// Test API, not part of the supported interface: the next append to `topic`/`partition`
+    /// fails as `fault` says.
+    #[doc(hidden)]
+    pub fn inject_append_fault(
+        &self,
+        topic: &str,
+        partition: u32,
+        fault: AppendFault,
+    ) -> Result<()> {
+        self.partition(topic, partition)?.lock().fault = Some(fault);
+        Ok(())
+    }
+
     fn topic_dir(&self, topic: &str) -> Result<PathBuf> {
         if topic.is_empty() || topic.contains(['/', '\\']) || topic.starts_with('.') {
             return Err(StorageError::InvalidKey(topic.to_string()));
@@ -337,14 +136,15 @@ impl LogStore for EmbeddedLog {
                 })
                 .collect::<Result<Vec<_>>>()?;
             // the partition count is written last: a topic without it was never created
-            let meta = dir2.join(PARTITIONS_FILE);
-            let mut f = File::create(&meta).map_err(io_err(&meta))?;
+            // (whole or not at all: written aside, synced, renamed into place, the rename synced)
+            let tmp = dir2.join(PARTITIONS_TMP);
+            let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
             f.write_all(partitions.to_string().as_bytes())
                 .and_then(|_| f.sync_all())
-                .map_err(io_err(&meta))?;
-            File::open(&dir2)
-                .and_then(|d| d.sync_all())
-                .map_err(io_err(&dir2))?;
+                .map_err(io_err(&tmp))?;
+            let meta = dir2.join(PARTITIONS_FILE);
+            fs::rename(&tmp, &meta).map_err(io_err(&meta))?;
+            sync_dir(&dir2)?;
             Ok(parts)
         })
         .await?;
@@ -360,7 +160,10 @@ impl LogStore for EmbeddedLog {
         self.topics.write().remove(topic);
         blocking(move || {
             // remove the marker first, so a crash midway leaves no half-topic that looks whole
-            let _ = fs::remove_file(dir.join(PARTITIONS_FILE));
+            // (and durably, before any partition directory goes)
+            if fs::remove_file(dir.join(PARTITIONS_FILE)).is_ok() {
+                sync_dir(&dir)?;
+            }
             match fs::remove_dir_all(&dir) {
                 Ok(()) => Ok(()),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

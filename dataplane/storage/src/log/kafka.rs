@@ -230,6 +230,23 @@ impl KafkaLog {
     }
 }
 
+/// The configs of the topics we create: records up to [`MAX_RECORD_BYTES`]; no retention by
+/// time or size (records go only through `DeleteRecords`, once persisted in segments); and
+/// `min.insync.replicas = min(2, replication factor)`, so that with the producer's `acks=all` a
+/// record is acknowledged only once two replicas have it (one when there is only one). A
+/// replication factor below 1 (the broker's default) leaves the broker's default too.
+fn topic_configs(replication_factor: i32) -> Vec<(&'static str, String)> {
+    let mut configs = vec![
+        ("max.message.bytes", (MAX_RECORD_BYTES + 1024).to_string()),
+        ("retention.ms", "-1".to_string()),
+        ("retention.bytes", "-1".to_string()),
+    ];
+    if replication_factor >= 1 {
+        configs.push(("min.insync.replicas", replication_factor.min(2).to_string()));
+    }
+    configs
+}
+
 fn consumer_config(base: &ClientConfig) -> ClientConfig {
     let mut c = base.clone();
     c.set("group.id", "quarry-reader")
@@ -393,17 +410,17 @@ fn out_of_range(
 impl LogStore for KafkaLog {
     async fn create_topic(&self, topic: &str, partitions: u32) -> Result<()> {
         let name = self.topic_name(topic);
-        let max_bytes = (MAX_RECORD_BYTES + 1024).to_string();
+        let configs = topic_configs(self.options.replication_factor);
         let started = Instant::now();
         loop {
-            let new = NewTopic::new(
-                &name,
-                partitions as i32,
-                TopicReplication::Fixed(self.options.replication_factor),
-            )
-            .set("max.message.bytes", &max_bytes)
-            .set("retention.ms", "-1")
-            .set("retention.bytes", "-1");
+            let new = configs.iter().fold(
+                NewTopic::new(
+                    &name,
+                    partitions as i32,
+                    TopicReplication::Fixed(self.options.replication_factor),
+                ),
+                |new, (k, v)| new.set(k, v),
+            );
             let results = self
                 .admin
                 .create_topics([&new], &self.admin_options())
@@ -534,5 +551,44 @@ impl LogStore for KafkaLog {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn min_insync(replication_factor: i32) -> Option<String> {
+        topic_configs(replication_factor)
+            .into_iter()
+            .find(|(k, _)| *k == "min.insync.replicas")
+            .map(|(_, v)| v)
+    }
+
+    #[test]
+    fn min_insync_replicas_is_two_at_most() {
+        assert_eq!(min_insync(1).as_deref(), Some("1"));
+        assert_eq!(min_insync(2).as_deref(), Some("2"));
+        assert_eq!(min_insync(3).as_deref(), Some("2"));
+        assert_eq!(min_insync(5).as_deref(), Some("2"));
+        // the broker's default replication factor: its default min.insync.replicas too
+        assert_eq!(min_insync(-1), None);
+        assert_eq!(min_insync(0), None);
+    }
+
+    #[test]
+    fn topics_keep_records_until_deleted() {
+        let configs = topic_configs(3);
+        for (k, v) in [("retention.ms", "-1"), ("retention.bytes", "-1")] {
+            assert!(configs.iter().any(|(ck, cv)| *ck == k && cv == v), "{k}");
+        }
+        let max: usize = configs
+            .iter()
+            .find(|(k, _)| *k == "max.message.bytes")
+            .unwrap()
+            .1
+            .parse()
+            .unwrap();
+        assert!(max > MAX_RECORD_BYTES);
     }
 }

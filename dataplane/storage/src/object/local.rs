@@ -2,11 +2,12 @@ use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::{check_key, ObjectStore};
+use super::{check_key, ObjectInfo, ObjectStore};
 use crate::error::{blocking, io_err};
 use crate::{Result, StorageError};
 
@@ -65,7 +66,13 @@ fn sync_parent(path: &Path) -> Result<()> {
     Ok(())
 }
 
-fn list_into(root: &Path, dir: &Path, prefix: &str, out: &mut Vec<String>) -> Result<()> {
+/// Collects (key, path) of the files below `dir` whose key starts with `prefix`.
+fn list_into(
+    root: &Path,
+    dir: &Path,
+    prefix: &str,
+    out: &mut Vec<(String, PathBuf)>,
+) -> Result<()> {
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -89,7 +96,7 @@ fn list_into(root: &Path, dir: &Path, prefix: &str, out: &mut Vec<String>) -> Re
                 list_into(root, &path, prefix, out)?;
             }
         } else if rel.starts_with(prefix) {
-            out.push(rel);
+            out.push((rel, path));
         }
     }
     Ok(())
@@ -144,7 +151,34 @@ impl ObjectStore for LocalObjectStore {
         blocking(move || {
             let mut out = Vec::new();
             list_into(&root, &root, &prefix, &mut out)?;
-            out.sort();
+            let mut keys: Vec<String> = out.into_iter().map(|(k, _)| k).collect();
+            keys.sort();
+            Ok(keys)
+        })
+        .await
+    }
+
+    async fn list_info(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
+        let root = self.root.clone();
+        let prefix = prefix.to_string();
+        blocking(move || {
+            let mut found = Vec::new();
+            list_into(&root, &root, &prefix, &mut found)?;
+            let mut out = Vec::with_capacity(found.len());
+            for (key, path) in found {
+                let meta = match fs::metadata(&path) {
+                    Ok(m) => m,
+                    // deleted since the directory was read
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(io_err(&path)(e)),
+                };
+                out.push(ObjectInfo {
+                    key,
+                    size: meta.len(),
+                    modified: meta.modified().unwrap_or_else(|_| SystemTime::now()),
+                });
+            }
+            out.sort_by(|a, b| a.key.cmp(&b.key));
             Ok(out)
         })
         .await

@@ -5,6 +5,8 @@ pub mod memory;
 #[cfg(feature = "s3")]
 pub mod s3;
 
+use std::time::SystemTime;
+
 use async_trait::async_trait;
 use bytes::Bytes;
 
@@ -21,8 +23,22 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     async fn get(&self, key: &str) -> Result<Bytes>;
     /// Keys that start with `prefix`, sorted.
     async fn list(&self, prefix: &str) -> Result<Vec<String>>;
+    /// Like [`ObjectStore::list`], with each object's size and last-modified time (what the
+    /// garbage sweep needs to tell a file just uploaded from an old orphan).
+    async fn list_info(&self, prefix: &str) -> Result<Vec<ObjectInfo>>;
     /// Removes an object; removing a missing object is not an error.
     async fn delete(&self, key: &str) -> Result<()>;
+}
+
+/// A listed object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub key: String,
+    pub size: u64,
+    /// when the object was last written, by the store's clock (S3: the server's; for a
+    /// multipart upload, when the upload started). A store that cannot tell reports the time
+    /// of listing, so that the object looks young rather than old.
+    pub modified: SystemTime,
 }
 
 pub(crate) fn check_key(key: &str) -> Result<()> {

@@ -2,7 +2,7 @@
 //! addressing, multipart upload for large objects, the SDK's standard retries with exponential
 //! backoff, and `If-None-Match: *` for conditional puts (catalog commits).
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use aws_sdk_s3::config::retry::RetryConfig;
@@ -13,7 +13,7 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
 use bytes::Bytes;
 
-use super::{check_key, ObjectStore};
+use super::{check_key, ObjectInfo, ObjectStore};
 use crate::{Result, StorageError};
 
 #[derive(Debug, Clone)]
@@ -289,13 +289,22 @@ impl ObjectStore for S3ObjectStore {
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        Ok(self
+            .list_info(prefix)
+            .await?
+            .into_iter()
+            .map(|o| o.key)
+            .collect())
+    }
+
+    async fn list_info(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
         let full = self.full_key(prefix);
         let strip = if self.options.prefix.is_empty() {
             0
         } else {
             self.options.prefix.len() + 1
         };
-        let mut keys = Vec::new();
+        let mut out = Vec::new();
         let mut pages = self
             .client
             .list_objects_v2()
@@ -305,15 +314,22 @@ impl ObjectStore for S3ObjectStore {
             .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| s3err("list", &full, &e))?;
-            keys.extend(
-                page.contents()
-                    .iter()
-                    .filter_map(|o| o.key())
-                    .map(|k| k[strip..].to_string()),
-            );
+            let listed_at = SystemTime::now();
+            out.extend(page.contents().iter().filter_map(|o| {
+                let key = o.key()?;
+                Some(ObjectInfo {
+                    key: key[strip..].to_string(),
+                    size: o.size().unwrap_or(0).max(0) as u64,
+                    // without a time the object counts as new: nothing is deleted on a guess
+                    modified: o
+                        .last_modified()
+                        .and_then(|t| SystemTime::try_from(*t).ok())
+                        .unwrap_or(listed_at),
+                })
+            }));
         }
-        keys.sort();
-        Ok(keys)
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
