@@ -2,13 +2,20 @@
 //! rows are deleted are rewritten without them. The owner of the shard (the data node, or
 //! standalone) writes the new segment and the coordinator swaps it for the sources in one
 //! catalog commit; followers pick the swap up at their next catalog sync.
+//!
+//! The commit is fenced by the shard checkpoint (like a flush): a node that lost the shard
+//! cannot swap in a merge built without the deletes the new owner persisted. Its answer can be
+//! lost although it went through (a timeout to the coordinator, a storage error after the put
+//! landed): the commit is sent again, which the coordinator recognises when applied, and the
+//! new segment's file is deleted only once the commit is known refused. Still unknown, the file
+//! is kept (the garbage sweep removes it if nothing references it).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow_select::concat::concat_batches;
 use bytes::Bytes;
-use quarry_coord::{CompactionCommit, SegmentMeta};
+use quarry_coord::{CompactionCommit, CoordError, SegmentMeta};
 use quarry_types::batch::offsets;
 
 use crate::flush::{encode_parquet, live_rows, segment_prefix};
@@ -17,6 +24,30 @@ use crate::{CollectionRt, Engine, EngineError, Result};
 
 /// A segment with at least this share of deleted rows is rewritten.
 const PURGE_RATIO: f64 = 0.2;
+/// How often a compaction commit is sent while its answer is lost.
+const COMMIT_ATTEMPTS: u32 = 3;
+
+/// How a compaction commit ended.
+enum Outcome {
+    /// applied; the keys of the files it made garbage (as far as the answer tells)
+    Applied(Vec<String>),
+    /// known not applied, now and later
+    Refused(CoordError),
+    /// no answer: it may or may not be applied
+    Unknown(CoordError),
+}
+
+/// Errors a commit is refused with before anything is written: the outcome is certain.
+fn refused(e: &CoordError) -> bool {
+    matches!(
+        e,
+        CoordError::StaleCommit(_)
+            | CoordError::Rejected(_)
+            | CoordError::CollectionNotFound(_)
+            | CoordError::CollectionExists(_)
+            | CoordError::IndexConflict { .. }
+    )
+}
 
 impl Engine {
     /// Compacts one shard if it has two or more small segments or a mostly deleted one;
@@ -30,7 +61,7 @@ impl Engine {
         let small = (self.options.segment_rows / 2).max(1);
         // holding the writer keeps deletes out while we read the sources
         let _writer = s.writer.lock().await;
-        let sources: Vec<(SegmentMeta, SegmentData)> = {
+        let (base, sources): (u64, Vec<(SegmentMeta, SegmentData)>) = {
             let d = s.data.read();
             let smalls: Vec<&Sealed> = d.sealed.iter().filter(|x| x.data.rows() < small).collect();
             let mut chosen: Vec<&Sealed> = if smalls.len() >= 2 {
@@ -44,10 +75,11 @@ impl Engine {
                     chosen.push(x);
                 }
             }
-            chosen
+            let chosen = chosen
                 .into_iter()
                 .map(|x| (x.meta.clone(), x.data.clone()))
-                .collect()
+                .collect();
+            (d.base, chosen)
         };
         if sources.is_empty() {
             return Ok(None);
@@ -92,14 +124,44 @@ impl Engine {
             shard,
             sources: ids.clone(),
             target: target.clone(),
+            base,
         };
-        let garbage = match self.meta.commit_compaction(commit).await {
-            Ok(g) => g,
-            Err(e) => {
-                let _ = self.store.delete(&data_key).await;
+        let mut garbage = match self.send_compaction(&commit).await {
+            Outcome::Applied(g) => g,
+            Outcome::Refused(e) => {
+                if target.rows > 0 {
+                    self.store.delete(&data_key).await?;
+                }
+                if let CoordError::StaleCommit(why) = &e {
+                    // the catalog moved on without us (another owner flushed, or an earlier
+                    // commit of ours went through unseen): start again from it
+                    tracing::warn!(
+                        collection = rt.id,
+                        shard,
+                        why,
+                        "compaction refused; reloading the shard"
+                    );
+                    drop(_writer);
+                    self.meta.refresh().await?;
+                    if let Some(meta) = self.meta.snapshot().collections.get(&rt.id) {
+                        self.load_shard(rt, meta, shard).await?;
+                    }
+                }
+                return Err(e.into());
+            }
+            Outcome::Unknown(e) => {
+                tracing::warn!(collection = rt.id, shard, segment = id, error = %e, "compaction commit outcome unknown; keeping its file");
                 return Err(e.into());
             }
         };
+        // the sources' files are garbage once they left the catalog, whatever the answer said
+        for (m, _) in &sources {
+            garbage.push(m.data_key.clone());
+            garbage.extend(m.deletes_key.clone());
+            garbage.extend(m.index_files.values().cloned());
+        }
+        garbage.sort();
+        garbage.dedup();
         {
             let mut d = s.data.write();
             d.sealed.retain(|x| !ids.contains(&x.meta.id));
@@ -122,5 +184,45 @@ impl Engine {
         tracing::info!(collection = rt.id, shard, sources = ?ids, segment = id, rows = target.rows, "segments compacted");
         self.index_wakeup.notify_one();
         Ok((target.rows > 0).then_some(id))
+    }
+
+    /// Sends `commit` until its outcome is known, or asks the catalog after the last try.
+    async fn send_compaction(&self, commit: &CompactionCommit) -> Outcome {
+        let mut last = None;
+        for attempt in 0..COMMIT_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
+            }
+            match self.meta.commit_compaction(commit.clone()).await {
+                Ok(garbage) => return Outcome::Applied(garbage),
+                Err(e) if refused(&e) => return Outcome::Refused(e),
+                Err(e) => {
+                    tracing::warn!(collection = commit.collection, shard = commit.shard, attempt, error = %e, "compaction commit unanswered; sending it again");
+                    last = Some(e);
+                }
+            }
+        }
+        let e = last.expect("tried");
+        if let Err(refresh) = self.meta.refresh().await {
+            tracing::warn!(error = %refresh, "catalog unreadable after a lost compaction commit");
+            return Outcome::Unknown(e);
+        }
+        let snap = self.meta.snapshot();
+        let Some(c) = snap.collections.get(&commit.collection) else {
+            // dropped meanwhile: its files go with it
+            return Outcome::Refused(e);
+        };
+        let listed = |id: i64| c.segments.iter().any(|m| m.id == id);
+        let applied = if commit.target.rows > 0 {
+            listed(commit.target.id)
+        } else {
+            !commit.sources.iter().any(|id| listed(*id))
+        };
+        if applied {
+            Outcome::Applied(Vec::new())
+        } else {
+            // not listed now, but an unanswered request may still land
+            Outcome::Unknown(e)
+        }
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use parking_lot::RwLock;
+use quarry_coord::sweep::{SweepOptions, SweepTask, Sweeper};
 use quarry_coord::{Catalog, CoordServer, LocalMeta};
 use quarry_storage::{
     KafkaLog, KafkaOptions, LogStore, MemoryLog, MemoryObjectStore, ObjectStore, S3ObjectStore,
@@ -88,6 +89,8 @@ pub struct Hosted {
     pub store: Arc<dyn ObjectStore>,
     settings: Settings,
     creds: Credentials,
+    /// the garbage sweep of the cluster's object store; stops with the last reference
+    _sweep: Option<SweepTask>,
 }
 
 pub struct Coordinators {
@@ -133,6 +136,9 @@ impl Coordinators {
             server = server.with_warmup(w);
         }
         let server = Arc::new(server);
+        let sweep = Sweeper::new(storage.store.clone(), SweepOptions::from_env())
+            .named(settings.key.clone())
+            .spawn();
         let hosted = Arc::new(Hosted {
             meta,
             server,
@@ -140,6 +146,7 @@ impl Coordinators {
             store: storage.store,
             settings: settings.clone(),
             creds: creds.clone(),
+            _sweep: sweep,
         });
         tracing::info!(cluster = %settings.key, "hosting the cluster's coordinator");
         self.hosted

@@ -2,8 +2,16 @@
 //! checkpoints, id high-water marks), stored in the object store as versioned manifests
 //! `catalog/manifest-{version:020}.json`. A commit writes version v+1 with a conditional put,
 //! so two coordinators can never both commit the same version; the newest manifest wins.
+//!
+//! A conditional put can fail although it landed (a retried put answered 412 because the first
+//! attempt went through, a timeout): the committer reads back what is at its version and
+//! recognises its own manifest by a per-commit nonce. When another writer's manifest is there,
+//! the catalog reloads the newest one and re-applies the change to it (the changes validate
+//! against the state they are given, so a change that no longer fits is refused then).
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -14,6 +22,8 @@ use serde::{Deserialize, Serialize};
 
 const PREFIX: &str = "catalog/manifest-";
 const KEEP_MANIFESTS: usize = 5;
+/// How often a commit is tried on a fresh state after losing its version to another writer.
+const COMMIT_ATTEMPTS: usize = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CoordError {
@@ -129,6 +139,9 @@ pub struct CatalogState {
     /// the largest timestamp handed out before this commit
     pub last_ts: u64,
     pub collections: BTreeMap<i64, CollectionMeta>,
+    /// random per commit: tells a writer whether the manifest at its version is its own
+    #[serde(default)]
+    pub commit_nonce: u64,
 }
 
 impl CatalogState {
@@ -153,31 +166,82 @@ pub struct Catalog {
     store: Arc<dyn ObjectStore>,
     state: RwLock<Arc<CatalogState>>,
     commit_lock: tokio::sync::Mutex<()>,
+    /// set when the state may be behind the store (a commit's outcome was unknown, or another
+    /// writer got ahead): the next commit or refresh reloads the newest manifest first
+    stale: AtomicBool,
 }
 
 fn key(version: u64) -> String {
     format!("{PREFIX}{version:020}.json")
 }
 
+fn nonce() -> u64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.finish()
+}
+
+async fn read_newest(store: &dyn ObjectStore) -> Result<Option<CatalogState>, CoordError> {
+    let keys = store.list(PREFIX).await?;
+    let Some(k) = keys.last() else {
+        return Ok(None);
+    };
+    let bytes = store.get(k).await?;
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| CoordError::BadManifest {
+            key: k.clone(),
+            reason: e.to_string(),
+        })
+}
+
 impl Catalog {
     /// Loads the newest manifest, or starts empty.
     pub async fn open(store: Arc<dyn ObjectStore>) -> Result<Self, CoordError> {
-        let keys = store.list(PREFIX).await?;
-        let state = match keys.last() {
-            None => CatalogState::default(),
-            Some(k) => {
-                let bytes = store.get(k).await?;
-                serde_json::from_slice(&bytes).map_err(|e| CoordError::BadManifest {
-                    key: k.clone(),
-                    reason: e.to_string(),
-                })?
-            }
-        };
+        let state = read_newest(store.as_ref()).await?.unwrap_or_default();
         Ok(Self {
             store,
             state: RwLock::new(Arc::new(state)),
             commit_lock: tokio::sync::Mutex::new(()),
+            stale: AtomicBool::new(false),
         })
+    }
+
+    /// Re-reads the newest manifest; true when the state changed.
+    pub async fn reload(&self) -> Result<bool, CoordError> {
+        let newest = read_newest(self.store.as_ref()).await?;
+        self.stale.store(false, Ordering::Release);
+        let mut state = self.state.write();
+        match newest {
+            Some(n)
+                if n.version > state.version || (n.version == state.version && n != **state) =>
+            {
+                tracing::info!(from = state.version, to = n.version, "catalog reloaded");
+                *state = Arc::new(n);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Reloads the newest manifest if this catalog may be behind the store (see `commit`);
+    /// true when the state changed.
+    pub async fn refresh(&self) -> Result<bool, CoordError> {
+        if !self.stale.load(Ordering::Acquire) {
+            return Ok(false);
+        }
+        let _guard = self.commit_lock.lock().await;
+        if !self.stale.load(Ordering::Acquire) {
+            return Ok(false);
+        }
+        self.reload().await
     }
 
     pub fn snapshot(&self) -> Arc<CatalogState> {
@@ -186,36 +250,65 @@ impl Catalog {
 
     /// Applies `change` to a copy of the state and commits it as the next version. The change
     /// is visible to readers only once the manifest is durable. A failing change commits nothing.
+    /// When another writer took the version, the newest manifest is loaded and `change` runs
+    /// again on it (a few times at most, then [`CoordError::Conflict`]); a put whose answer was
+    /// lost is recognised when its manifest is found at its version. A storage error means the
+    /// outcome is unknown: the next commit reloads first.
     pub async fn commit<T, E: From<CoordError>>(
         &self,
-        change: impl FnOnce(&mut CatalogState) -> Result<T, E>,
+        mut change: impl FnMut(&mut CatalogState) -> Result<T, E>,
     ) -> Result<T, E> {
         let _guard = self.commit_lock.lock().await;
-        let mut next = (*self.snapshot()).clone();
-        let out = change(&mut next)?;
-        next.version += 1;
-        let body = serde_json::to_vec(&next).expect("catalog serializes");
-        match self
-            .store
-            .put_if_absent(&key(next.version), Bytes::from(body))
-            .await
-        {
-            Ok(()) => {}
-            Err(StorageError::AlreadyExists(_)) => {
-                return Err(CoordError::Conflict(next.version).into())
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            if self.stale.load(Ordering::Acquire) {
+                self.reload().await?;
             }
-            Err(e) => return Err(CoordError::Storage(e).into()),
+            let mut next = (*self.snapshot()).clone();
+            let out = change(&mut next)?;
+            next.version += 1;
+            next.commit_nonce = nonce();
+            let version = next.version;
+            let body = Bytes::from(serde_json::to_vec(&next).expect("catalog serializes"));
+            if let Err(e) = self.store.put_if_absent(&key(version), body.clone()).await {
+                // the put may have landed although it reports an error: look at our version
+                self.stale.store(true, Ordering::Release);
+                match self.store.get(&key(version)).await {
+                    Ok(found) if found == body => {
+                        tracing::info!(version, error = %e, "catalog put reported an error but landed");
+                    }
+                    Ok(_) => {
+                        tracing::info!(
+                            version,
+                            attempt,
+                            "catalog version taken by another writer; reloading"
+                        );
+                        if attempt < COMMIT_ATTEMPTS {
+                            continue;
+                        }
+                        return Err(CoordError::Conflict(version).into());
+                    }
+                    Err(_) => {
+                        return Err(match e {
+                            StorageError::AlreadyExists(_) => CoordError::Conflict(version),
+                            e => CoordError::Storage(e),
+                        }
+                        .into())
+                    }
+                }
+            }
+            self.stale.store(false, Ordering::Release);
+            *self.state.write() = Arc::new(next);
+            if version > KEEP_MANIFESTS as u64 {
+                // best effort: old manifests are garbage once a newer one is durable
+                let _ = self
+                    .store
+                    .delete(&key(version - KEEP_MANIFESTS as u64))
+                    .await;
+            }
+            return Ok(out);
         }
-        let version = next.version;
-        *self.state.write() = Arc::new(next);
-        if version > KEEP_MANIFESTS as u64 {
-            // best effort: old manifests are garbage once a newer one is durable
-            let _ = self
-                .store
-                .delete(&key(version - KEEP_MANIFESTS as u64))
-                .await;
-        }
-        Ok(out)
     }
 
     /// Keys of objects the catalog references (for garbage collection and tests).
@@ -269,13 +362,35 @@ mod tests {
         assert!(r.is_err());
         assert_eq!(cat.snapshot().last_ts, 42);
 
-        // a second coordinator on the same store sees the state, and the loser of a race fails
+        // a second coordinator on the same store sees the state; the loser of a race reloads
+        // the winner's manifest and applies its change on top of it
         let other = Catalog::open(store.clone()).await.unwrap();
         assert_eq!(other.snapshot().last_ts, 42);
         assert!(other.snapshot().next_id > id);
-        other.commit(|_| Ok::<_, CoordError>(())).await.unwrap();
-        let lost = cat.commit(|_| Ok::<_, CoordError>(())).await;
-        assert!(matches!(lost, Err(CoordError::Conflict(3))), "{lost:?}");
+        other
+            .commit(|s| {
+                s.last_ts = 50;
+                Ok::<_, CoordError>(())
+            })
+            .await
+            .unwrap();
+        let mut seen = Vec::new();
+        cat.commit(|s| {
+            seen.push(s.version);
+            s.next_id += 7;
+            Ok::<_, CoordError>(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            seen,
+            [2, 3],
+            "tried on its stale state, then on the winner's"
+        );
+        assert_eq!(cat.snapshot().version, 4);
+        assert_eq!(cat.snapshot().last_ts, 50, "the winner's change is kept");
+        other.reload().await.unwrap();
+        assert_eq!(other.snapshot().as_ref(), cat.snapshot().as_ref());
 
         // old manifests are pruned
         for _ in 0..10 {

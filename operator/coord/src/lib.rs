@@ -7,6 +7,7 @@ pub mod plan;
 pub mod registry;
 mod remote;
 mod server;
+pub mod sweep;
 mod tso;
 mod wire;
 

@@ -50,13 +50,18 @@ pub struct FlushCommit {
     pub base: u64,
 }
 
-/// Segments of one shard merged into one (deleted rows purged).
+/// Segments of one shard merged into one (deleted rows purged). Sending it again after a lost
+/// answer is safe: a commit whose target is listed already is recognised as applied.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct CompactionCommit {
     pub collection: i64,
     pub shard: u32,
     pub sources: Vec<i64>,
     pub target: SegmentMeta,
+    /// the shard checkpoint the compactor's state continues (its last flush or load): refused
+    /// unless it is still the shard's checkpoint, like [`FlushCommit::base`]. A node that lost
+    /// the shard would otherwise merge without the deletes the new owner persisted since.
+    pub base: u64,
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -199,6 +204,22 @@ fn not_found(id: i64) -> CoordError {
     CoordError::CollectionNotFound(id.to_string())
 }
 
+/// Whether `commit` is in the catalog already (sent again after a lost answer): its new segment
+/// is listed, or (without one) every delete file it names is.
+fn flush_applied(c: &CollectionMeta, commit: &FlushCommit) -> bool {
+    match &commit.new_segment {
+        Some(m) => c.segments.iter().any(|s| s.id == m.id),
+        None => {
+            !commit.deletes.is_empty()
+                && commit.deletes.iter().all(|(id, key, _)| {
+                    c.segments
+                        .iter()
+                        .any(|s| s.id == *id && s.deletes_key.as_deref() == Some(key))
+                })
+        }
+    }
+}
+
 #[async_trait]
 impl MetaService for LocalMeta {
     fn snapshot(&self) -> Arc<CatalogState> {
@@ -207,6 +228,13 @@ impl MetaService for LocalMeta {
 
     fn timestamp(&self) -> u64 {
         self.tso.now()
+    }
+
+    /// Reloads the newest manifest when a commit's outcome was unknown or lost to another writer.
+    async fn refresh(&self) -> Result<bool, CoordError> {
+        let changed = self.catalog.refresh().await?;
+        self.tso.observe(self.catalog.snapshot().last_ts);
+        Ok(changed)
     }
 
     async fn alloc_ids(&self, n: u64) -> Result<i64, CoordError> {
@@ -293,7 +321,7 @@ impl MetaService for LocalMeta {
         self.catalog
             .commit(|s| {
                 let c = s.collections.get_mut(&id).ok_or_else(|| not_found(id))?;
-                c.query_pool = pool;
+                c.query_pool = pool.clone();
                 Ok(())
             })
             .await
@@ -311,7 +339,7 @@ impl MetaService for LocalMeta {
         self.catalog
             .commit(|s| {
                 let c = s.collections.get_mut(&id).ok_or_else(|| not_found(id))?;
-                c.properties = properties;
+                c.properties = properties.clone();
                 c.updated_ts = now;
                 Ok(())
             })
@@ -342,9 +370,9 @@ impl MetaService for LocalMeta {
                 }
                 let meta = IndexMeta {
                     id: index_id,
-                    name: index.name,
-                    field_name: index.field_name,
-                    params: index.params,
+                    name: index.name.clone(),
+                    field_name: index.field_name.clone(),
+                    params: index.params.clone(),
                     created_ts: now,
                 };
                 c.indexes.push(meta.clone());
@@ -376,6 +404,9 @@ impl MetaService for LocalMeta {
                     .get_mut(&commit.collection)
                     .ok_or_else(|| not_found(commit.collection))?;
                 let shard = commit.shard as usize;
+                if flush_applied(c, &commit) {
+                    return Ok(Vec::new());
+                }
                 if shard >= c.checkpoints.len()
                     || commit.base != c.checkpoints[shard]
                     || commit.checkpoint < commit.base
@@ -383,6 +414,16 @@ impl MetaService for LocalMeta {
                     return Err(CoordError::StaleCommit(format!(
                         "flush of shard {} from offset {} does not continue the checkpoint",
                         commit.shard, commit.base
+                    )));
+                }
+                // deletes of a segment compacted away would be lost with the checkpoint moved
+                if let Some((gone, _, _)) = commit
+                    .deletes
+                    .iter()
+                    .find(|(id, _, _)| !c.segments.iter().any(|m| m.id == *id))
+                {
+                    return Err(CoordError::StaleCommit(format!(
+                        "flush deletes rows of segment {gone}, which no longer exists"
                     )));
                 }
                 let mut superseded = Vec::new();
@@ -433,6 +474,19 @@ impl MetaService for LocalMeta {
                     .collections
                     .get_mut(&commit.collection)
                     .ok_or_else(|| not_found(commit.collection))?;
+                if commit.target.rows > 0 && c.segments.iter().any(|m| m.id == commit.target.id) {
+                    // sent again after a lost answer: applied already
+                    return Ok(Vec::new());
+                }
+                let shard = commit.shard as usize;
+                if c.checkpoints.get(shard) != Some(&commit.base) {
+                    return Err(CoordError::StaleCommit(format!(
+                        "compaction of shard {} built on checkpoint {}, the shard is at {:?}",
+                        commit.shard,
+                        commit.base,
+                        c.checkpoints.get(shard)
+                    )));
+                }
                 let found = commit.sources.iter().all(|id| {
                     c.segments
                         .iter()
