@@ -9,7 +9,7 @@ import threading
 import time
 
 import pytest
-from pymilvus import DataType, MilvusClient
+from pymilvus import DataType, MilvusClient, MilvusException
 
 from cluster import Cluster
 
@@ -164,6 +164,34 @@ def test_replicas_keep_search_available(cluster):
     done.set()
     t.join()
     assert not errors, f"{len(errors)} searches failed during a node loss with 2 replicas: {errors[0]}"
+
+
+def test_oversized_replica_number_is_refused(cluster):
+    """replica_number beyond the bound, or beyond the query nodes that can serve it, is refused
+    at once and stores nothing; the coordinator keeps planning (a stored 10^6 used to exhaust
+    its memory)."""
+    a = MilvusClient(cluster.uri(0))
+    create(a)
+    a.insert("d", [{"id": i, "v": vec(i)} for i in range(10)])
+    start = time.time()
+    with pytest.raises(MilvusException) as e:
+        a.load_collection("d", replica_number=10**6)
+    assert time.time() - start < 5
+    assert "should be in range [1, 64]" in str(e.value), str(e.value)
+    # more replicas than the three query nodes (once the coordinator knows every node)
+    deadline = time.time() + 10
+    while True:
+        try:
+            a.load_collection("d", replica_number=4, timeout=10)
+        except MilvusException as err:
+            assert "no enough nodes to create replicas" in str(err), str(err)
+            break
+        a.release_collection("d")
+        assert time.time() < deadline, "a load of 4 replicas on 3 query nodes was accepted"
+        time.sleep(0.5)
+    a.load_collection("d", replica_number=3)
+    assert count(a) == 10
+    assert a.search("d", [vec(3)], limit=1)[0][0]["id"] == 3
 
 
 def test_random_kill9_loses_no_acknowledged_row():

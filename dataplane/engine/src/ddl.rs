@@ -11,6 +11,26 @@ use crate::error::invalid;
 use crate::{CollectionRt, Engine, EngineError, Result, DEFAULT_PARTITION};
 
 pub use quarry_types::limits::MAX_SHARDS;
+use quarry_types::limits::{MAX_COLLECTIONS, MAX_NAME_BYTES, MAX_REPLICAS};
+use quarry_types::schema::check_properties;
+
+/// Checks the replica count of a load: 1 up to [`MAX_REPLICAS`], and 1 in standalone mode,
+/// where the one process is the one query node. (In a cluster the coordinator also refuses
+/// more replicas than the query nodes that can serve them.)
+pub fn check_replicas(replicas: u32, standalone: bool) -> Result<()> {
+    if standalone && replicas > 1 {
+        return Err(invalid(format!(
+            "replica_number {replicas} is not supported in standalone mode (at most 1): \
+             no enough nodes to create replicas, the standalone process is the only query node"
+        )));
+    }
+    if replicas == 0 || replicas as usize > MAX_REPLICAS {
+        return Err(invalid(format!(
+            "replica_number {replicas} is invalid: it should be in range [1, {MAX_REPLICAS}]"
+        )));
+    }
+    Ok(())
+}
 
 #[derive(Debug, Clone)]
 pub struct CreateCollection {
@@ -39,6 +59,7 @@ impl Engine {
                 req.name, req.schema.name
             )));
         }
+        check_properties("collection properties", &req.properties)?;
         let mut schema = req.schema;
         schema.name = req.name.clone();
         let schema = schema.prepare_new()?;
@@ -51,6 +72,19 @@ impl Engine {
             return Err(invalid(format!(
                 "shard number {shards} exceeds the maximum of {MAX_SHARDS}"
             )));
+        }
+        {
+            // a re-create of an existing collection is answered below (as Milvus does)
+            let snapshot = self.meta.snapshot();
+            if snapshot.collections.len() >= MAX_COLLECTIONS
+                && !snapshot.collections.values().any(|c| c.name == req.name)
+            {
+                return Err(invalid(format!(
+                    "failed to create collection {}: exceeded the limit number of \
+                     collections[limit={MAX_COLLECTIONS}]",
+                    req.name
+                )));
+            }
         }
         let req = NewCollection {
             name: req.name,
@@ -183,6 +217,7 @@ impl Engine {
     }
 
     pub async fn load_collection(&self, name: &str, replicas: u32) -> Result<()> {
+        check_replicas(replicas, self.options.mode == crate::Mode::Standalone)?;
         self.set_loaded(name, true, replicas).await
     }
 
@@ -228,6 +263,13 @@ impl Engine {
         let index_name = if index_name.is_empty() {
             field.name.clone()
         } else {
+            if index_name.len() > MAX_NAME_BYTES {
+                return Err(invalid(format!(
+                    "the length of an index name must be less than {MAX_NAME_BYTES} characters, \
+                     but got {} bytes",
+                    index_name.len()
+                )));
+            }
             index_name.to_string()
         };
         let index = NewIndex {

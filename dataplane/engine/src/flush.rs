@@ -31,7 +31,9 @@ pub(crate) fn encode_parquet(batch: &RecordBatch) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-pub(crate) fn decode_parquet(schema: &CollectionSchema, bytes: Bytes) -> Result<RecordBatch> {
+/// Decodes a segment's Parquet file into one batch of the collection's Arrow schema (with
+/// `$offset`), as recovery and index building load it.
+pub fn decode_parquet(schema: &CollectionSchema, bytes: Bytes) -> Result<RecordBatch> {
     let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
         .and_then(|b| b.build())
         .map_err(|e| EngineError::Internal(format!("segment file: {e}")))?;

@@ -38,6 +38,13 @@ pub use write::{InsertInput, MutationOutcome};
 
 use segment::{Sealed, SegmentData};
 
+/// Decoders of stored data, public for the fuzz targets (`fuzz/`); not a supported interface.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::flush::decode_parquet;
+    pub use crate::segment::SegmentData;
+}
+
 pub use quarry_coord::meta::{DEFAULT_DB, DEFAULT_PARTITION};
 
 #[derive(Debug, Clone)]

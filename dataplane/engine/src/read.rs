@@ -17,6 +17,84 @@ use crate::segment::SegmentData;
 use crate::{CollectionRt, Engine, EngineError, Result};
 
 pub use quarry_types::limits::MAX_TOPK;
+use quarry_types::limits::{MAX_EF, MAX_NQ, MAX_OUTPUT_FIELDS};
+
+/// Checks a search's `topk` and `topk + offset` against [`MAX_TOPK`] (the sum without
+/// overflow, whatever the two are); returns the sum.
+pub fn check_search_window(topk: usize, offset: usize) -> Result<usize> {
+    if topk == 0 || topk > MAX_TOPK {
+        return Err(invalid(format!(
+            "topk [{topk}] is invalid, it should be in range [1, {MAX_TOPK}], but got {topk}"
+        )));
+    }
+    match topk.checked_add(offset).filter(|w| *w <= MAX_TOPK) {
+        Some(want) => Ok(want),
+        None => {
+            let sum = topk as u128 + offset as u128;
+            Err(invalid(format!(
+                "offset+topk [{sum}] is invalid, it should be in range [1, {MAX_TOPK}], but got {sum}"
+            )))
+        }
+    }
+}
+
+/// Checks a query's `limit` (when given) and `offset + limit` against [`MAX_TOPK`], the query
+/// result window.
+pub fn check_query_window(limit: Option<usize>, offset: usize) -> Result<()> {
+    let window = |got: u128| {
+        invalid(format!(
+            "invalid max query result window, (offset+limit) should be in range [1, {MAX_TOPK}], \
+             but got {got}"
+        ))
+    };
+    match limit {
+        Some(0) => Err(invalid(
+            "invalid max query result window, limit [0] is invalid, should be greater than 0",
+        )),
+        Some(l) if l.checked_add(offset).is_none_or(|w| w > MAX_TOPK) => {
+            Err(window(l as u128 + offset as u128))
+        }
+        None if offset > MAX_TOPK => Err(window(offset as u128)),
+        _ => Ok(()),
+    }
+}
+
+/// Checks the number of query vectors of a search against [`MAX_NQ`].
+pub fn check_nq(nq: usize) -> Result<()> {
+    if nq == 0 || nq > MAX_NQ {
+        return Err(invalid(format!(
+            "nq (number of search vector per search request) should be in range [1, {MAX_NQ}], \
+             but got {nq}"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks an HNSW search's `ef`: at most [`MAX_EF`], and (except for range searches, which
+/// do not stop at k hits) at least the number of hits asked for, as Milvus (knowhere) does.
+pub fn check_ef(ef: usize, k: usize, ranged: bool) -> Result<()> {
+    if ef > MAX_EF {
+        return Err(invalid(format!(
+            "ef({ef}) is out of range: it should be in range [{}, {MAX_EF}]",
+            if ranged { 1 } else { k }
+        )));
+    }
+    if !ranged && ef < k {
+        return Err(invalid(format!("ef({ef}) should be larger than k({k})")));
+    }
+    Ok(())
+}
+
+/// Checks the number of output fields a search or query names (duplicates and `*` count).
+pub fn check_output_fields(fields: &[String]) -> Result<()> {
+    if fields.len() > MAX_OUTPUT_FIELDS {
+        return Err(invalid(format!(
+            "the number of output fields ({}) exceeds the maximum of {MAX_OUTPUT_FIELDS}",
+            fields.len()
+        )));
+    }
+    Ok(())
+}
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SearchInput {
@@ -129,6 +207,10 @@ impl Engine {
     }
 
     pub async fn search(&self, name: &str, input: SearchInput) -> Result<SearchHits> {
+        // the request's own bounds first: nothing below is sized by them before they pass
+        check_nq(input.vectors.len())?;
+        let want = check_search_window(input.topk, input.offset)?;
+        check_output_fields(&input.output_fields)?;
         let (meta, rt) = self
             .resolve_fresh(name, |m| !m.loaded || m.indexes.is_empty())
             .await?;
@@ -165,12 +247,9 @@ impl Engine {
                 )));
             }
         }
-        if input.topk == 0 || input.topk + input.offset > MAX_TOPK {
-            return Err(invalid(format!(
-                "topk [{}] is invalid, it should be in range [1, {MAX_TOPK}], but got {}",
-                input.topk,
-                input.topk + input.offset
-            )));
+        if let (Some(ef), IndexKind::Hnsw { .. }) = (input.ef, &spec.kind) {
+            let ranged = input.radius.is_some() || input.range_filter.is_some();
+            check_ef(ef, want, ranged)?;
         }
         let dim = field.dim();
         if let Some(v) = input.vectors.iter().find(|v| v.len() != dim) {
@@ -188,7 +267,6 @@ impl Engine {
         let pk_field = meta.schema.primary().name.clone();
         let (index_id, use_hnsw) = (index.id, matches!(spec.kind, IndexKind::Hnsw { .. }));
         let metric = spec.metric;
-        let want = input.topk + input.offset;
         let (topk, offset) = (input.topk, input.offset);
         let plan = SearchPlan {
             input,
@@ -299,6 +377,8 @@ impl Engine {
     }
 
     pub async fn query(&self, name: &str, input: QueryInput) -> Result<QueryOutput> {
+        check_query_window(input.limit, input.offset)?;
+        check_output_fields(&input.output_fields)?;
         let (meta, rt) = self.resolve_fresh(name, |m| !m.loaded).await?;
         self.check_loaded(&meta)?;
         for p in &input.partitions {
@@ -343,7 +423,7 @@ impl Engine {
             })
             .collect();
         rows.sort_by(|a, b| a.pk.cmp(&b.pk));
-        let end = limit.map_or(rows.len(), |l| (offset + l).min(rows.len()));
+        let end = limit.map_or(rows.len(), |l| offset.saturating_add(l).min(rows.len()));
         let mut columns = empty_columns(&meta.schema, &fields);
         for f in rows.into_iter().take(end).skip(offset) {
             for (slot, v) in f.values.into_iter().enumerate() {
@@ -395,10 +475,9 @@ fn query_shards(
         return ShardAnswer::Count(found.len() as u64);
     }
     found.sort_by(|a, b| a.0.cmp(&b.0));
-    let end = plan
-        .input
-        .limit
-        .map_or(found.len(), |l| (plan.input.offset + l).min(found.len()));
+    let end = plan.input.limit.map_or(found.len(), |l| {
+        plan.input.offset.saturating_add(l).min(found.len())
+    });
     found.truncate(end);
     ShardAnswer::Rows(
         found
@@ -480,16 +559,17 @@ fn search_shards(
         plan.metric,
         plan.hnsw,
     );
-    let want = input.topk + input.offset;
+    // a worker gets plans checked by the proxy; saturating all the same
+    let want = input.topk.saturating_add(input.offset).min(MAX_TOPK);
     let ranged = input.radius.is_some() || input.range_filter.is_some();
     // range search looks further and drops hits outside the range
     let fetch = if ranged {
-        (want * 4).max(want + 64).min(MAX_TOPK)
+        want.saturating_mul(4).max(want + 64).min(MAX_TOPK)
     } else {
         want
     };
     let params = SearchParams {
-        ef: input.ef.map(|e| e.max(fetch)),
+        ef: input.ef.map(|e| e.clamp(fetch, MAX_EF.max(fetch))),
     };
     let schema = &rt.schema;
     let pk_dt = schema.fields[rt.pk_index].data_type;
@@ -554,4 +634,45 @@ fn search_shards(
         hits.truncate(want);
     }
     Ok(per_query)
+}
+
+#[cfg(test)]
+mod bounds_tests {
+    use super::*;
+
+    fn msg(r: Result<impl std::fmt::Debug>) -> String {
+        r.unwrap_err().to_string()
+    }
+
+    #[test]
+    fn windows_are_checked_without_overflow() {
+        assert_eq!(check_search_window(10, 5).unwrap(), 15);
+        assert_eq!(check_search_window(MAX_TOPK, 0).unwrap(), MAX_TOPK);
+        assert!(msg(check_search_window(0, 0)).contains("topk [0] is invalid"));
+        assert!(msg(check_search_window(1 << 63, 1)).contains("topk [9223372036854775808]"));
+        assert!(msg(check_search_window(1, usize::MAX))
+            .contains("offset+topk [18446744073709551616] is invalid"));
+        assert!(msg(check_search_window(16000, 385)).contains("but got 16385"));
+        check_query_window(None, 0).unwrap();
+        check_query_window(Some(16000), 384).unwrap();
+        assert!(msg(check_query_window(Some(16000), 385))
+            .contains("(offset+limit) should be in range [1, 16384], but got 16385"));
+        assert!(msg(check_query_window(Some(usize::MAX), usize::MAX)).contains("but got"));
+        assert!(msg(check_query_window(Some(0), 0)).contains("limit [0] is invalid"));
+        assert!(msg(check_query_window(None, MAX_TOPK + 1)).contains("(offset+limit)"));
+    }
+
+    #[test]
+    fn nq_ef_and_output_fields() {
+        check_nq(MAX_NQ).unwrap();
+        assert!(msg(check_nq(MAX_NQ + 1)).contains("but got 16385"));
+        assert!(msg(check_nq(0)).contains("should be in range [1, 16384]"));
+        check_ef(64, 10, false).unwrap();
+        assert!(msg(check_ef(1_000_000_000, 10, false)).contains("ef(1000000000) is out of range"));
+        assert!(msg(check_ef(5, 10, false)).contains("ef(5) should be larger than k(10)"));
+        check_ef(5, 100, true).unwrap();
+        check_output_fields(&vec!["a".to_string(); MAX_OUTPUT_FIELDS]).unwrap();
+        assert!(msg(check_output_fields(&vec!["a".to_string(); 300]))
+            .contains("the number of output fields (300) exceeds the maximum of 256"));
+    }
 }

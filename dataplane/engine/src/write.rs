@@ -8,7 +8,7 @@ use std::sync::Arc;
 use arrow_array::{RecordBatch, UInt32Array};
 use arrow_select::take::take_record_batch;
 use bytes::Bytes;
-use quarry_types::batch::{build_batch, with_offset, Column, ColumnData, ColumnReader};
+use quarry_types::batch::{build_batch, check_rows, with_offset, Column, ColumnData, ColumnReader};
 use quarry_types::record::LogRecord;
 use quarry_types::{shard_of, Pk, Value};
 
@@ -109,6 +109,8 @@ impl Engine {
     }
 
     pub async fn insert(&self, name: &str, mut input: InsertInput) -> Result<MutationOutcome> {
+        // before anything is sized by the claimed row count (auto ids, default columns)
+        check_rows(&input.columns, input.rows)?;
         let (meta, rt) = self.resolve_fresh(name, |_| false).await?;
         if input.schema_ts != 0 && input.schema_ts != meta.updated_ts {
             return Err(EngineError::SchemaMismatch(name.to_string()));

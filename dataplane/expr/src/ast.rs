@@ -21,6 +21,10 @@ pub enum ArithOp {
 }
 
 /// The parsed, unresolved expression tree.
+///
+/// Chains (`a or b or c`, `a + b - c`) are flat: one node with a list of operands, so only
+/// the nesting the parser counts against `MAX_EXPR_DEPTH` (parentheses, `not`, unary minus,
+/// `**`, calls, lists) makes the tree deeper, and every recursion over it stays bounded.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Ast {
     Lit(Value),
@@ -32,7 +36,8 @@ pub enum Ast {
     },
     Template(String),
     Neg(Box<Ast>),
-    Arith(ArithOp, Box<Ast>, Box<Ast>),
+    /// `first op1 x1 op2 x2 ...`, evaluated left to right (`**` chains nest to the right).
+    Arith(Box<Ast>, Vec<(ArithOp, Ast)>),
     Cmp(CmpOp, Box<Ast>, Box<Ast>),
     In {
         expr: Box<Ast>,
@@ -47,8 +52,10 @@ pub enum Ast {
         expr: Box<Ast>,
         negated: bool,
     },
-    And(Box<Ast>, Box<Ast>),
-    Or(Box<Ast>, Box<Ast>),
+    /// Two or more operands, none of them an `And` itself.
+    And(Vec<Ast>),
+    /// Two or more operands, none of them an `Or` itself.
+    Or(Vec<Ast>),
     Not(Box<Ast>),
     Call {
         name: String,

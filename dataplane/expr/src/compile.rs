@@ -1,10 +1,13 @@
 //! Name resolution and type checks: turns an [`Ast`] into an executable [`Expr`].
 
+use std::cell::Cell;
 use std::collections::HashMap;
 
-use quarry_types::{CollectionSchema, DataType, Value, META_FIELD};
+use quarry_types::limits::{MAX_EXPR_DEPTH, MAX_EXPR_LIST};
+use quarry_types::{CollectionSchema, DataType, Value};
 
 use crate::ast::{ArithOp, Ast, CmpOp, PathItem};
+use crate::resolve::{Ctx, Res};
 use crate::ExprError;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -26,7 +29,8 @@ pub enum Expr {
     Const(Value),
     Field(FieldRef),
     Neg(Box<Expr>),
-    Arith(ArithOp, Box<Expr>, Box<Expr>),
+    /// `first op1 x1 op2 x2 ...`, evaluated left to right.
+    Arith(Box<Expr>, Vec<(ArithOp, Expr)>),
     Cmp(CmpOp, Box<Expr>, Box<Expr>),
     In {
         expr: Box<Expr>,
@@ -41,8 +45,8 @@ pub enum Expr {
         expr: Box<Expr>,
         negated: bool,
     },
-    And(Box<Expr>, Box<Expr>),
-    Or(Box<Expr>, Box<Expr>),
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
     Not(Box<Expr>),
     Contains {
         expr: Box<Expr>,
@@ -78,11 +82,12 @@ impl Expr {
     }
 }
 
-struct Ctx<'a> {
-    text: String,
-    schema: &'a CollectionSchema,
-    templates: &'a HashMap<String, Value>,
-}
+/// Bound on the height of a tree `compile` accepts. The parser nests at most `MAX_EXPR_DEPTH`
+/// counted levels (parentheses, `not`, unary signs, `**` exponents, calls, lists), and within
+/// one level a path down the tree meets at most seven nodes (`or`, `and`, a comparison, `+`,
+/// `*` and `**` chains, the node of the next level), so a parsed tree is never higher; a tree
+/// built by hand can be, and is refused before it can exhaust the stack.
+pub(crate) const MAX_AST_HEIGHT: usize = 7 * (MAX_EXPR_DEPTH + 1);
 
 pub fn compile(
     ast: &Ast,
@@ -90,12 +95,15 @@ pub fn compile(
     templates: &HashMap<String, Value>,
 ) -> Result<Expr, ExprError> {
     let ctx = Ctx {
-        text: String::new(),
         schema,
         templates,
+        height: Cell::new(0),
     };
-    let expr = ctx.node(ast)?;
-    if !ctx.is_boolean(&expr) {
+    let expr = match ctx.node(ast) {
+        Ok(e) => *e,
+        Err(e) => return Err(*e),
+    };
+    if !is_boolean(&expr) {
         return Err(ExprError::Invalid(
             "the expression must be a boolean condition, e.g. `age > 18`".into(),
         ));
@@ -103,210 +111,91 @@ pub fn compile(
     Ok(expr)
 }
 
-fn invalid(msg: impl Into<String>) -> ExprError {
-    ExprError::Invalid(msg.into())
+fn invalid(msg: impl Into<String>) -> Box<ExprError> {
+    Box::new(ExprError::Invalid(msg.into()))
 }
 
-fn json_to_values(v: &serde_json::Value) -> Vec<Value> {
+fn is_boolean(e: &Expr) -> bool {
+    match e {
+        Expr::Cmp(..)
+        | Expr::In { .. }
+        | Expr::Like { .. }
+        | Expr::IsNull { .. }
+        | Expr::And(..)
+        | Expr::Or(..)
+        | Expr::Not(..)
+        | Expr::Contains { .. } => true,
+        Expr::Const(Value::Bool(_)) => true,
+        Expr::Field(f) => f.data_type == DataType::Bool || f.data_type == DataType::Json,
+        _ => false,
+    }
+}
+
+/// The elements of a list value (a JSON array, e.g. from a template), or the value itself.
+pub(crate) fn elements(v: Value) -> Res<Vec<Value>> {
     match v {
-        serde_json::Value::Array(items) => items.iter().map(Value::from_json).collect(),
-        other => vec![Value::from_json(other)],
+        Value::Json(serde_json::Value::Array(items)) => {
+            if items.len() > MAX_EXPR_LIST {
+                return Err(invalid(format!(
+                    "list has too many elements: more than {MAX_EXPR_LIST}"
+                )));
+            }
+            Ok(items.iter().map(Value::from_json).collect())
+        }
+        other => Ok(vec![other]),
     }
 }
 
-impl Ctx<'_> {
-    fn field(&self, name: &str, path: &[PathItem]) -> Result<Expr, ExprError> {
-        if let Some(f) = self.schema.field(name) {
-            if f.data_type.is_vector() {
-                return Err(invalid(format!(
-                    "vector field {name} cannot be used in a filter expression"
-                )));
-            }
-            if !path.is_empty() && f.data_type != DataType::Json {
-                return Err(invalid(format!(
-                    "field {name} is not a JSON field and cannot be indexed with []"
-                )));
-            }
-            return Ok(Expr::Field(FieldRef {
-                field: f.name.clone(),
-                data_type: f.data_type,
-                path: path.to_vec(),
-            }));
-        }
-        if self.schema.dynamic_field().is_some() {
-            let mut full = vec![PathItem::Key(name.to_string())];
-            full.extend_from_slice(path);
-            return Ok(Expr::Field(FieldRef {
-                field: META_FIELD.into(),
-                data_type: DataType::Json,
-                path: full,
-            }));
-        }
-        Err(ExprError::UnknownField {
-            text: self.text.clone(),
-            field: name.to_string(),
-        })
-    }
+/// Where a list is expected: the right side of `in` (`None`) or a function's argument.
+pub(crate) fn not_a_list(function: Option<&str>) -> Box<ExprError> {
+    let what = match function {
+        None => "the right side of `in`".to_string(),
+        Some(name) => format!("the second argument of {name}"),
+    };
+    invalid(format!("{what} must be a list such as [1, 2, 3]"))
+}
 
-    fn is_boolean(&self, e: &Expr) -> bool {
-        match e {
-            Expr::Cmp(..)
-            | Expr::In { .. }
-            | Expr::Like { .. }
-            | Expr::IsNull { .. }
-            | Expr::And(..)
-            | Expr::Or(..)
-            | Expr::Not(..)
-            | Expr::Contains { .. } => true,
-            Expr::Const(Value::Bool(_)) => true,
-            Expr::Field(f) => f.data_type == DataType::Bool || f.data_type == DataType::Json,
-            _ => false,
-        }
-    }
-
-    fn constant(&self, ast: &Ast) -> Result<Vec<Value>, ExprError> {
-        match self.node(ast)? {
-            Expr::Const(Value::Json(j)) => Ok(json_to_values(&j)),
-            Expr::Const(v) => Ok(vec![v]),
-            _ => Err(invalid("expected a constant or a list of constants")),
-        }
-    }
-
-    fn list(&self, ast: &Ast) -> Result<Vec<Value>, ExprError> {
-        match ast {
-            Ast::List(items) => items
-                .iter()
-                .map(|i| self.constant(i).map(|mut v| v.remove(0)))
-                .collect(),
-            Ast::Template(_) => self.constant(ast),
-            _ => Err(invalid(
-                "the right side of `in` must be a list such as [1, 2, 3]",
-            )),
-        }
-    }
-
-    fn check_cmp(&self, l: &Expr, r: &Expr) -> Result<(), ExprError> {
-        let (f, v) = match (l, r) {
-            (Expr::Field(f), Expr::Const(v)) | (Expr::Const(v), Expr::Field(f)) => (f, v),
-            _ => return Ok(()),
-        };
-        check_value(f, v)
-    }
-
-    fn node(&self, ast: &Ast) -> Result<Expr, ExprError> {
-        let b = |a: &Ast| self.node(a).map(Box::new);
-        Ok(match ast {
-            Ast::Lit(v) => Expr::Const(v.clone()),
-            Ast::List(items) => {
-                let vals = items
-                    .iter()
-                    .map(|i| self.constant(i).map(|mut v| v.remove(0)))
-                    .collect::<Result<Vec<_>, _>>()?;
-                Expr::Const(Value::Json(serde_json::Value::Array(
-                    vals.iter().map(value_to_json).collect(),
-                )))
-            }
-            Ast::Template(name) => {
-                let v = self.templates.get(name).ok_or_else(|| {
-                    invalid(format!("template value {{{name}}} was not provided"))
-                })?;
-                Expr::Const(v.clone())
-            }
-            Ast::Ident { name, path } => self.field(name, path)?,
-            Ast::Neg(a) => Expr::Neg(b(a)?),
-            Ast::Arith(op, l, r) => {
-                let (l, r) = (b(l)?, b(r)?);
-                for side in [&l, &r] {
-                    if let Expr::Field(f) = side.as_ref() {
-                        if !f.data_type.is_numeric() && f.data_type != DataType::Json {
-                            return Err(invalid(format!(
-                                "arithmetic is only supported on numeric fields, not on {} ({:?})",
-                                f.field, f.data_type
-                            )));
-                        }
-                    }
-                }
-                Expr::Arith(*op, l, r)
-            }
-            Ast::Cmp(op, l, r) => {
-                let (l, r) = (b(l)?, b(r)?);
-                self.check_cmp(&l, &r)?;
-                Expr::Cmp(*op, l, r)
-            }
-            Ast::In {
-                expr,
-                list,
-                negated,
-            } => {
-                let expr = b(expr)?;
-                let set = self.list(list)?;
-                if let Expr::Field(f) = expr.as_ref() {
-                    for v in &set {
-                        check_value(f, v)?;
-                    }
-                }
-                Expr::In {
-                    expr,
-                    set,
-                    negated: *negated,
-                }
-            }
-            Ast::Like { expr, pattern } => {
-                let expr = b(expr)?;
-                if let Expr::Field(f) = expr.as_ref() {
-                    if !matches!(f.data_type, DataType::VarChar | DataType::Json) {
-                        return Err(invalid(format!(
-                            "like is only supported on VarChar and JSON fields, not on {}",
-                            f.field
-                        )));
-                    }
-                }
-                Expr::Like {
-                    expr,
-                    pattern: pattern.clone(),
-                }
-            }
-            Ast::IsNull { expr, negated } => Expr::IsNull {
-                expr: b(expr)?,
-                negated: *negated,
-            },
-            Ast::And(l, r) => Expr::And(b(l)?, b(r)?),
-            Ast::Or(l, r) => Expr::Or(b(l)?, b(r)?),
-            Ast::Not(a) => Expr::Not(b(a)?),
-            Ast::Call { name, args } => self.call(name, args)?,
-        })
-    }
-
-    fn call(&self, name: &str, args: &[Ast]) -> Result<Expr, ExprError> {
-        let mode = match name {
-            "json_contains" | "array_contains" => Some(ContainsMode::One),
-            "json_contains_all" | "array_contains_all" => Some(ContainsMode::All),
-            "json_contains_any" | "array_contains_any" => Some(ContainsMode::Any),
-            _ => None,
-        };
-        if let Some(mode) = mode {
-            if args.len() != 2 {
-                return Err(invalid(format!(
-                    "{name} takes 2 arguments, got {}",
-                    args.len()
-                )));
-            }
-            let expr = Box::new(self.node(&args[0])?);
-            let values = if mode == ContainsMode::One {
-                vec![self.constant(&args[1])?.remove(0)]
-            } else {
-                self.list(&args[1])?
-            };
-            return Ok(Expr::Contains { expr, values, mode });
-        }
-        if name == "array_length" && args.len() == 1 {
-            return Ok(Expr::Length(Box::new(self.node(&args[0])?)));
-        }
-        Err(invalid(format!("function {name} is not supported")))
+pub(crate) fn check_cmp(l: &Expr, r: &Expr) -> Res<()> {
+    match (l, r) {
+        (Expr::Field(f), Expr::Const(v)) | (Expr::Const(v), Expr::Field(f)) => check_value(f, v),
+        _ => Ok(()),
     }
 }
 
-fn check_value(f: &FieldRef, v: &Value) -> Result<(), ExprError> {
+pub(crate) fn check_set(expr: &Expr, set: &[Value]) -> Res<()> {
+    if let Expr::Field(f) = expr {
+        for v in set {
+            tri!(check_value(f, v));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn check_like(expr: &Expr) -> Res<()> {
+    match expr {
+        Expr::Field(f) if !matches!(f.data_type, DataType::VarChar | DataType::Json) => {
+            Err(invalid(format!(
+                "like is only supported on VarChar and JSON fields, not on {}",
+                f.field
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+pub(crate) fn check_arith_operand(e: &Expr) -> Res<()> {
+    match e {
+        Expr::Field(f) if !f.data_type.is_numeric() && f.data_type != DataType::Json => {
+            Err(invalid(format!(
+                "arithmetic is only supported on numeric fields, not on {} ({:?})",
+                f.field, f.data_type
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn check_value(f: &FieldRef, v: &Value) -> Res<()> {
     if !f.path.is_empty() || f.data_type == DataType::Json || matches!(v, Value::Null) {
         return Ok(());
     }

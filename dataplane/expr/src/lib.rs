@@ -4,6 +4,23 @@
 //! (bare names that are not fields become keys of the dynamic field `$meta`), substitutes
 //! `{name}` template values and checks types; [`Expr::matches`] evaluates a compiled
 //! expression on one row.
+//!
+//! No input makes these functions panic or recurse without bound: the text's length, its
+//! nesting depth, the predicates joined by `and`/`or` and the elements of a list are bounded
+//! by `quarry_types::limits` (`MAX_EXPR_*`), and a request over a bound gets an
+//! [`ExprError`] that names it.
+
+/// `?` without the `Try` machinery. In a debug build every `?` puts several temporaries of
+/// the `Result` type in the stack frame; the parser and the compiler recurse once per nesting
+/// level and use this instead, so the deepest expression allowed fits a 2 MiB stack.
+macro_rules! tri {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(e) => return Err(e),
+        }
+    };
+}
 
 mod ast;
 mod compile;
@@ -11,6 +28,10 @@ mod error;
 mod eval;
 mod lexer;
 mod parser;
+mod resolve;
+#[cfg(test)]
+mod tests;
+mod tree;
 
 pub use ast::{ArithOp, Ast, CmpOp};
 pub use compile::{compile, Expr, FieldRef};
@@ -24,6 +45,7 @@ pub fn prepare(
     schema: &quarry_types::CollectionSchema,
     templates: &std::collections::HashMap<String, quarry_types::Value>,
 ) -> Result<Option<Expr>, ExprError> {
+    parser::check_len(text)?;
     if text.trim().is_empty() {
         return Ok(None);
     }

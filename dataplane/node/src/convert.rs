@@ -9,7 +9,10 @@ use quarry_proto::schema::{
     self as ps, field_data, scalar_field, template_array_value, template_value, value_field,
     vector_field, FieldData, ScalarField, TemplateValue, VectorField,
 };
-use quarry_types::batch::{Column, ColumnData};
+use quarry_types::batch::{check_rows, Column, ColumnData};
+use quarry_types::limits::{
+    MAX_FIELDS, MAX_INSERT_ROWS, MAX_NQ, MAX_PROPERTIES, MAX_PROPERTY_BYTES, MAX_ROUND_DECIMAL,
+};
 use quarry_types::schema::DefaultValue;
 use quarry_types::{CollectionSchema, DataType, FieldSchema, Pk, Value, META_FIELD};
 
@@ -137,6 +140,19 @@ pub fn columns_from_proto(
     fields: Vec<FieldData>,
     num_rows: u32,
 ) -> ConvResult<(HashMap<String, Column>, usize)> {
+    // the claimed sizes first: nothing is converted or allocated for a request over a bound
+    if num_rows as usize > MAX_INSERT_ROWS {
+        return Err(format!(
+            "the number of rows ({num_rows}) of one request exceeds the maximum of \
+             {MAX_INSERT_ROWS}; split the data into smaller requests"
+        ));
+    }
+    if fields.len() > MAX_FIELDS {
+        return Err(format!(
+            "the request carries {} fields, more than a collection can have ({MAX_FIELDS})",
+            fields.len()
+        ));
+    }
     let mut out = HashMap::new();
     let mut rows = num_rows as usize;
     for f in fields {
@@ -186,6 +202,7 @@ pub fn columns_from_proto(
             return Err(format!("field {name} appears twice in the inserted data"));
         }
     }
+    check_rows(&out, rows).map_err(|e| e.to_string())?;
     Ok((out, rows))
 }
 
@@ -322,6 +339,13 @@ pub fn vectors_from_placeholder(bytes: &[u8]) -> ConvResult<Vec<Vec<f32>>> {
     if p.r#type != PlaceholderType::FloatVector as i32 {
         return Err(format!("query vectors of placeholder type {} are not supported by quarry yet (FloatVector only)", p.r#type));
     }
+    let nq = p.values.len();
+    if nq == 0 || nq > MAX_NQ {
+        return Err(format!(
+            "nq (number of search vector per search request) should be in range [1, {MAX_NQ}], \
+             but got {nq}"
+        ));
+    }
     p.values
         .iter()
         .map(|v| {
@@ -379,12 +403,19 @@ pub fn templates(map: &HashMap<String, TemplateValue>) -> HashMap<String, Value>
 pub fn index_params(
     pairs: &[KeyValuePair],
 ) -> ConvResult<std::collections::BTreeMap<String, String>> {
+    check_pairs("index params", pairs.iter().map(|p| (&p.key, &p.value)))?;
     let mut out = std::collections::BTreeMap::new();
     for p in pairs {
         if p.key == "params" {
             let obj: serde_json::Value = serde_json::from_str(&p.value)
                 .map_err(|e| format!("index params is not valid JSON: {e}"))?;
             if let serde_json::Value::Object(m) = obj {
+                if m.len() > MAX_PROPERTIES {
+                    return Err(format!(
+                        "too many index params: {} given, at most {MAX_PROPERTIES} are allowed",
+                        m.len()
+                    ));
+                }
                 for (k, v) in m {
                     out.insert(
                         k,
@@ -400,4 +431,295 @@ pub fn index_params(
         }
     }
     Ok(out)
+}
+
+/// Checks key-value pairs of a request: at most [`MAX_PROPERTIES`] of them, each key and
+/// value at most [`MAX_PROPERTY_BYTES`].
+pub fn check_pairs<'a>(
+    kind: &str,
+    pairs: impl ExactSizeIterator<Item = (&'a String, &'a String)>,
+) -> ConvResult<()> {
+    if pairs.len() > MAX_PROPERTIES {
+        return Err(format!(
+            "too many {kind}: {} given, at most {MAX_PROPERTIES} are allowed",
+            pairs.len()
+        ));
+    }
+    for (k, v) in pairs {
+        if k.len() > MAX_PROPERTY_BYTES || v.len() > MAX_PROPERTY_BYTES {
+            return Err(format!(
+                "a key or value of the {kind} exceeds {MAX_PROPERTY_BYTES} bytes"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn param<'a>(pairs: &'a [KeyValuePair], key: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|p| p.key == key)
+        .map(|p| p.value.as_str())
+}
+
+/// A value as it goes into an error message: long values cut short.
+fn shown(v: &str) -> String {
+    const SHOWN: usize = 64;
+    match v.char_indices().nth(SHOWN) {
+        Some((end, _)) => format!("{}...", &v[..end]),
+        None => v.to_string(),
+    }
+}
+
+/// An integer request parameter (a decimal string) that must not be negative; `None` when
+/// absent. A value too large for `usize` saturates: the bound checks refuse it.
+fn count_param(pairs: &[KeyValuePair], key: &str) -> ConvResult<Option<usize>> {
+    let Some(raw) = param(pairs, key) else {
+        return Ok(None);
+    };
+    let n: i128 = match raw.trim().parse() {
+        Ok(n) => n,
+        Err(e) if *e.kind() == std::num::IntErrorKind::PosOverflow => i128::MAX,
+        Err(e) if *e.kind() == std::num::IntErrorKind::NegOverflow => i128::MIN,
+        Err(_) => {
+            return Err(format!(
+                "{key} [{}] is invalid, it should be an integer",
+                shown(raw)
+            ))
+        }
+    };
+    if n < 0 {
+        return Err(format!(
+            "{key} [{}] is invalid, it should be a non-negative integer",
+            shown(raw.trim())
+        ));
+    }
+    Ok(Some(usize::try_from(n).unwrap_or(usize::MAX)))
+}
+
+/// The search parameters Quarry understands, parsed (bounds are checked by the engine).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchOptions {
+    pub anns_field: String,
+    pub metric: Option<String>,
+    pub topk: usize,
+    pub offset: usize,
+    pub ef: Option<usize>,
+    pub radius: Option<f32>,
+    pub range_filter: Option<f32>,
+    /// -1: no rounding
+    pub round_decimal: i32,
+}
+
+/// Parses a search's `search_params`: `topk`, `offset`, `round_decimal`, `metric_type`,
+/// `anns_field` and the `params` JSON (`ef`, `radius`, `range_filter`). Negative or
+/// non-numeric values are refused.
+pub fn search_options(sp: &[KeyValuePair]) -> ConvResult<SearchOptions> {
+    let topk = count_param(sp, "topk")?.unwrap_or(10);
+    let offset = count_param(sp, "offset")?.unwrap_or(0);
+    let extra: serde_json::Value = match param(sp, "params").filter(|p| !p.trim().is_empty()) {
+        Some(p) => {
+            serde_json::from_str(p).map_err(|e| format!("search params is not valid JSON: {e}"))?
+        }
+        None => serde_json::json!({}),
+    };
+    if param(sp, "group_by_field").is_some() {
+        return Err("grouping search is not supported by quarry yet".into());
+    }
+    let number = |k: &str| -> ConvResult<Option<f64>> {
+        match extra.get(k) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::Number(n)) => Ok(n.as_f64()),
+            Some(serde_json::Value::String(s)) => s
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .map(Some)
+                .ok_or_else(|| format!("{k} [{}] is invalid, it should be a number", shown(s))),
+            Some(other) => Err(format!(
+                "{k} [{}] is invalid, it should be a number",
+                shown(&other.to_string())
+            )),
+        }
+    };
+    let ef = match number("ef")? {
+        None => None,
+        Some(x) if x < 0.0 || x.fract() != 0.0 => {
+            return Err(format!(
+                "ef [{x}] is invalid, it should be a non-negative integer"
+            ))
+        }
+        // saturates: the engine refuses anything over its bound
+        Some(x) => Some(x as usize),
+    };
+    let round_decimal = match param(sp, "round_decimal") {
+        None => -1,
+        Some(raw) => match raw.trim().parse::<i64>() {
+            Ok(n) if n == -1 || (0..=MAX_ROUND_DECIMAL).contains(&n) => n as i32,
+            _ => {
+                return Err(format!(
+                    "round_decimal [{}] is invalid, should be -1 or an integer in range \
+                     [0, {MAX_ROUND_DECIMAL}]",
+                    shown(raw)
+                ))
+            }
+        },
+    };
+    let metric = param(sp, "metric_type").map(str::to_string).or_else(|| {
+        extra
+            .get("metric_type")
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    });
+    Ok(SearchOptions {
+        anns_field: param(sp, "anns_field").unwrap_or("").to_string(),
+        metric,
+        topk,
+        offset,
+        ef,
+        radius: number("radius")?.map(|v| v as f32),
+        range_filter: number("range_filter")?.map(|v| v as f32),
+        round_decimal,
+    })
+}
+
+/// A query's `limit` (`None` when absent) and `offset` (0 when absent). Negative or
+/// non-numeric values are refused; the engine checks the result window.
+pub fn query_window(qp: &[KeyValuePair]) -> ConvResult<(Option<usize>, usize)> {
+    Ok((
+        count_param(qp, "limit")?,
+        count_param(qp, "offset")?.unwrap_or(0),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kvs(pairs: &[(&str, &str)]) -> Vec<KeyValuePair> {
+        pairs
+            .iter()
+            .map(|(k, v)| KeyValuePair {
+                key: k.to_string(),
+                value: v.to_string(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn search_options_parse_and_refuse_bad_numbers() {
+        let o = search_options(&kvs(&[
+            ("topk", "5"),
+            ("offset", "2"),
+            ("params", r#"{"ef": 64, "radius": "0.5"}"#),
+            ("round_decimal", "3"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            (o.topk, o.offset, o.ef, o.round_decimal),
+            (5, 2, Some(64), 3)
+        );
+        assert_eq!(o.radius, Some(0.5));
+        // huge values parse (saturating) so that the engine names its bound
+        let o = search_options(&kvs(&[("topk", "9223372036854775808"), ("offset", "1")])).unwrap();
+        assert_eq!((o.topk, o.offset), (1 << 63, 1));
+        let o = search_options(&kvs(&[("topk", &"9".repeat(100))])).unwrap();
+        assert_eq!(o.topk, usize::MAX);
+        for (sp, want) in [
+            (vec![("topk", "-1")], "topk [-1] is invalid"),
+            (vec![("topk", "ten")], "topk [ten] is invalid"),
+            (vec![("offset", "-3")], "offset [-3] is invalid"),
+            (vec![("params", r#"{"ef": -1}"#)], "ef [-1] is invalid"),
+            (
+                vec![("params", r#"{"ef": "many"}"#)],
+                "ef [many] is invalid",
+            ),
+            (vec![("params", r#"{"ef": 1.5}"#)], "ef [1.5] is invalid"),
+            (
+                vec![("params", r#"{"radius": [1]}"#)],
+                "radius [[1]] is invalid",
+            ),
+            (vec![("round_decimal", "7")], "round_decimal [7] is invalid"),
+            (vec![("round_decimal", "x")], "round_decimal [x] is invalid"),
+        ] {
+            let e = search_options(&kvs(&sp)).unwrap_err();
+            assert!(e.contains(want), "{sp:?}: {e}");
+        }
+        let long = "x".repeat(10_000);
+        let e = search_options(&kvs(&[("topk", &long)])).unwrap_err();
+        assert!(e.len() < 200, "long values are cut in messages: {e}");
+    }
+
+    #[test]
+    fn query_window_parses() {
+        assert_eq!(query_window(&[]).unwrap(), (None, 0));
+        assert_eq!(
+            query_window(&kvs(&[("limit", "7"), ("offset", "3")])).unwrap(),
+            (Some(7), 3)
+        );
+        assert!(query_window(&kvs(&[("limit", "-1")]))
+            .unwrap_err()
+            .contains("limit [-1] is invalid"));
+    }
+
+    fn float_vectors(nq: usize) -> Vec<u8> {
+        PlaceholderGroup {
+            placeholders: vec![quarry_proto::common::PlaceholderValue {
+                tag: "$0".into(),
+                r#type: PlaceholderType::FloatVector as i32,
+                values: vec![1f32.to_le_bytes().to_vec(); nq],
+            }],
+        }
+        .encode_to_vec()
+    }
+
+    #[test]
+    fn nq_is_bounded() {
+        assert_eq!(
+            vectors_from_placeholder(&float_vectors(2)).unwrap().len(),
+            2
+        );
+        let e = vectors_from_placeholder(&float_vectors(MAX_NQ + 1)).unwrap_err();
+        assert!(
+            e.contains("should be in range [1, 16384], but got 16385"),
+            "{e}"
+        );
+    }
+
+    fn long_field(name: &str, data: Vec<i64>) -> FieldData {
+        FieldData {
+            field_name: name.into(),
+            field: Some(field_data::Field::Scalars(ScalarField {
+                data: Some(scalar_field::Data::LongData(ps::LongArray { data })),
+            })),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn claimed_rows_must_match_the_data() {
+        let (cols, rows) = columns_from_proto(vec![long_field("a", vec![1, 2])], 2).unwrap();
+        assert_eq!((cols.len(), rows), (1, 2));
+        let e = columns_from_proto(vec![long_field("a", vec![1])], u32::MAX).unwrap_err();
+        assert!(e.contains("exceeds the maximum"), "{e}");
+        let e = columns_from_proto(vec![long_field("a", vec![1])], 3).unwrap_err();
+        assert!(
+            e.contains("the num_rows (1) of field (a) is not equal to passed num_rows (3)"),
+            "{e}"
+        );
+        let e = columns_from_proto(vec![], 3).unwrap_err();
+        assert!(e.contains("carries no field data"), "{e}");
+    }
+
+    #[test]
+    fn index_params_are_bounded() {
+        let many: Vec<(String, String)> = (0..=MAX_PROPERTIES)
+            .map(|i| (format!("k{i}"), "v".to_string()))
+            .collect();
+        let pairs: Vec<KeyValuePair> = to_kv(&many);
+        assert!(index_params(&pairs).unwrap_err().contains("too many"));
+        let big = kvs(&[("M", &"1".repeat(MAX_PROPERTY_BYTES + 1))]);
+        assert!(index_params(&big).unwrap_err().contains("exceeds"));
+    }
 }

@@ -24,6 +24,23 @@ use tracing_subscriber::EnvFilter;
 /// Messages up to 256 MiB, as Milvus allows (tonic's default of 4 MiB breaks medium inserts).
 pub(crate) const MAX_MESSAGE: usize = quarry_types::limits::MAX_MESSAGE_BYTES;
 
+/// The gRPC server that clients reach (the Milvus service of standalone and of proxies):
+/// bounded requests and streams per connection, and HTTP/2 keepalive so that the requests of
+/// a vanished client are dropped.
+pub(crate) fn milvus_grpc_server() -> tonic::transport::Server {
+    use quarry_types::limits::{
+        HTTP2_KEEPALIVE_INTERVAL_SECS, HTTP2_KEEPALIVE_TIMEOUT_SECS,
+        MAX_CONCURRENT_REQUESTS_PER_CONNECTION, MAX_CONCURRENT_STREAMS_PER_CONNECTION,
+    };
+    use std::time::Duration;
+    tonic::transport::Server::builder()
+        .concurrency_limit_per_connection(MAX_CONCURRENT_REQUESTS_PER_CONNECTION)
+        .max_concurrent_streams(MAX_CONCURRENT_STREAMS_PER_CONNECTION)
+        .http2_keepalive_interval(Some(Duration::from_secs(HTTP2_KEEPALIVE_INTERVAL_SECS)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(HTTP2_KEEPALIVE_TIMEOUT_SECS)))
+        .tcp_nodelay(true)
+}
+
 #[derive(Parser)]
 #[command(
     name = "quarry",
@@ -108,6 +125,7 @@ async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
     let (log_config, store_config) = args.storage.resolve()?;
     let (store, log) = config::open_backends(&log_config, &store_config, &args.data_dir).await?;
     tracing::info!(log = ?log, store = ?store, "storage backends");
+    let _sweep = roles::garbage_sweep(&store);
     let engine = Engine::open(store, log, options)
         .await
         .context("opening the engine")?;
@@ -130,7 +148,7 @@ async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
     .max_encoding_message_size(MAX_MESSAGE);
     let grpc_addr = SocketAddr::new(args.listen, args.port);
     tracing::info!(grpc = %grpc_addr, http = %http_addr, data_dir = %args.data_dir.display(), "quarry standalone listening");
-    tonic::transport::Server::builder()
+    milvus_grpc_server()
         .add_service(svc)
         .serve_with_shutdown(grpc_addr, shutdown_signal())
         .await

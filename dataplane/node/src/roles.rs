@@ -10,12 +10,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use quarry_coord::sweep::{SweepOptions, SweepTask, Sweeper};
 use quarry_coord::{Catalog, CoordServer, LocalMeta, MetaService, RemoteMeta};
 use quarry_engine::{Engine, EngineOptions, Mode, Router};
 use quarry_proto::internal::coord_server::CoordServer as CoordGrpc;
 use quarry_proto::internal::worker_server::WorkerServer;
 use quarry_proto::internal::{HeartbeatRequest, ShardReplica, ShardRows};
 use quarry_proto::service::milvus_service_server::MilvusServiceServer;
+use quarry_storage::ObjectStore;
 use tonic::transport::server::TcpIncoming;
 
 use crate::config::{self, LogConfig, StorageArgs};
@@ -87,8 +89,11 @@ pub async fn coordinator(args: CoordinatorArgs) -> anyhow::Result<()> {
     let (_, store_config) = args.storage.resolve()?;
     let store = config::open_store(&store_config, &args.data_dir).await?;
     let meta = Arc::new(LocalMeta::new(
-        Catalog::open(store).await.context("opening the catalog")?,
+        Catalog::open(store.clone())
+            .await
+            .context("opening the catalog")?,
     ));
+    let _sweep = garbage_sweep(&store);
     tracing::info!(
         version = meta.snapshot().version,
         collections = meta.snapshot().collections.len(),
@@ -113,6 +118,12 @@ pub async fn coordinator(args: CoordinatorArgs) -> anyhow::Result<()> {
         .context("grpc server")?;
     tracing::info!("coordinator stopped");
     Ok(())
+}
+
+/// Starts the background sweep of unreferenced files (see docs/on-disk-layout.md) in a process
+/// that owns the catalog: the coordinator and standalone. It stops when the handle is dropped.
+pub(crate) fn garbage_sweep(store: &Arc<dyn ObjectStore>) -> Option<SweepTask> {
+    Sweeper::new(store.clone(), SweepOptions::from_env()).spawn()
 }
 
 /// Runs a proxy, query node, data node or index node until SIGTERM.
@@ -216,8 +227,8 @@ pub async fn node(mode: Mode, args: NodeArgs) -> anyhow::Result<()> {
             })
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE);
-            server
-                .clone()
+            // clients connect here: the bounded server (internal services keep the default)
+            crate::milvus_grpc_server()
                 .add_service(svc)
                 .serve_with_incoming_shutdown(incoming, shutdown_signal())
                 .await

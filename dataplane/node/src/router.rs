@@ -75,7 +75,7 @@ impl GrpcRouter {
     /// Served replicas over wanted replicas of a collection's shards, in percent.
     pub fn load_progress(&self, meta: &CollectionMeta) -> i64 {
         let routes = self.query.read();
-        let wanted = (meta.shards * meta.replicas.max(1)) as usize;
+        let wanted = (meta.shards as usize).saturating_mul(meta.replicas.max(1) as usize);
         let served: usize = (0..meta.shards)
             .map(|s| {
                 routes

@@ -59,13 +59,6 @@ macro_rules! try_status {
     };
 }
 
-fn param<'a>(pairs: &'a [KeyValuePair], key: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|p| p.key == key)
-        .map(|p| p.value.as_str())
-}
-
 impl Service {
     /// Percent of a loaded collection's shard replicas served: standalone keeps everything in
     /// memory (100); a cluster counts the replicas query nodes report loaded.
@@ -263,15 +256,10 @@ impl MilvusService for Service {
 
     async fn load_collection(&self, req: Request<LoadCollectionRequest>) -> R<Status> {
         let r = req.into_inner();
-        if r.replica_number > 1 && self.router.is_none() {
-            return reply(invalid(format!(
-                "replica_number {} is not supported in standalone mode (at most 1)",
-                r.replica_number
-            )));
-        }
+        // ≤ 0 means 1 (the ORM sends 0); the engine checks the bounds
         reply(
             self.engine
-                .load_collection(&r.collection_name, r.replica_number.max(1) as u32)
+                .load_collection(&r.collection_name, r.replica_number.max(1).unsigned_abs())
                 .await
                 .map(|_| ok())
                 .unwrap_or_else(|e| from_engine(&e)),
@@ -745,55 +733,26 @@ impl Service {
             }
             None => return fail(invalid("the search request carries no query vectors")),
         };
-        let sp = &r.search_params;
-        let parse_usize = |k: &str| {
-            param(sp, k)
-                .map(|v| {
-                    v.trim()
-                        .parse::<usize>()
-                        .map_err(|_| format!("{k}={v} is not a non-negative integer"))
-                })
-                .transpose()
+        let o = match convert::search_options(&r.search_params) {
+            Ok(o) => o,
+            Err(e) => return fail(invalid(e)),
         };
-        let (topk, offset) = match (parse_usize("topk"), parse_usize("offset")) {
-            (Ok(t), Ok(o)) => (t.unwrap_or(10), o.unwrap_or(0)),
-            (Err(e), _) | (_, Err(e)) => return fail(invalid(e)),
-        };
-        let extra: serde_json::Value = match param(sp, "params").filter(|p| !p.trim().is_empty()) {
-            Some(p) => match serde_json::from_str(p) {
-                Ok(v) => v,
-                Err(e) => return fail(invalid(format!("search params is not valid JSON: {e}"))),
-            },
-            None => serde_json::json!({}),
-        };
-        if param(sp, "group_by_field").is_some() {
-            return fail(invalid("grouping search is not supported by quarry yet"));
-        }
-        let f32_of = |k: &str| extra.get(k).and_then(|v| v.as_f64()).map(|v| v as f32);
-        let metric = param(sp, "metric_type").map(str::to_string).or_else(|| {
-            extra
-                .get("metric_type")
-                .and_then(|v| v.as_str())
-                .map(str::to_string)
-        });
+        let (topk, round) = (o.topk, o.round_decimal);
         let input = SearchInput {
-            anns_field: param(sp, "anns_field").unwrap_or("").to_string(),
-            metric,
+            anns_field: o.anns_field,
+            metric: o.metric,
             vectors,
             topk,
-            offset,
+            offset: o.offset,
             filter: r.dsl.clone(),
             templates: convert::templates(&r.expr_template_values),
             output_fields: r.output_fields.clone(),
             partitions: r.partition_names.clone(),
-            ef: extra.get("ef").and_then(|v| v.as_u64()).map(|v| v as usize),
-            radius: f32_of("radius"),
-            range_filter: f32_of("range_filter"),
+            ef: o.ef,
+            radius: o.radius,
+            range_filter: o.range_filter,
         };
         let nq = input.vectors.len();
-        let round = param(sp, "round_decimal")
-            .and_then(|v| v.trim().parse::<i32>().ok())
-            .unwrap_or(-1);
         let pk_type = match self.engine.describe_collection(&r.collection_name).await {
             Ok(m) => m.schema.primary().data_type,
             Err(e) => return fail(from_engine(&e)),
@@ -845,19 +804,9 @@ impl Service {
             status: Some(s),
             ..Default::default()
         };
-        let qp = &r.query_params;
-        let num = |k: &str| {
-            param(qp, k)
-                .map(|v| {
-                    v.trim()
-                        .parse::<usize>()
-                        .map_err(|_| format!("{k}={v} is not a non-negative integer"))
-                })
-                .transpose()
-        };
-        let (limit, offset) = match (num("limit"), num("offset")) {
-            (Ok(l), Ok(o)) => (l, o.unwrap_or(0)),
-            (Err(e), _) | (_, Err(e)) => return fail(invalid(e)),
+        let (limit, offset) = match convert::query_window(&r.query_params) {
+            Ok(w) => w,
+            Err(e) => return fail(invalid(e)),
         };
         let pk_name = match self.engine.describe_collection(&r.collection_name).await {
             Ok(m) => m.schema.primary().name.clone(),

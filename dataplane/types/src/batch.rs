@@ -15,6 +15,7 @@ use arrow_array::{
 };
 use arrow_schema::{DataType as ArrowType, Field as ArrowField};
 
+use crate::limits::{MAX_INSERT_ROWS, MAX_JSON_BYTES};
 use crate::schema::{CollectionSchema, DataType, FieldSchema};
 use crate::{SchemaError, Value};
 
@@ -58,6 +59,57 @@ impl ColumnData {
 pub struct Column {
     pub data: ColumnData,
     pub valid: Option<Vec<bool>>,
+}
+
+impl Column {
+    /// The rows the column holds: one validity entry per row when it has a bitmap, else one
+    /// value per row. A vector column whose values are not a whole number of vectors has none.
+    pub fn rows(&self) -> Option<usize> {
+        if let Some(valid) = self.valid.as_ref().filter(|v| !v.is_empty()) {
+            return Some(valid.len());
+        }
+        match &self.data {
+            ColumnData::FloatVector { dim, data } if *dim == 0 || data.len() % dim != 0 => None,
+            d => Some(d.len()),
+        }
+    }
+}
+
+/// Checks the row count a write request claims against [`MAX_INSERT_ROWS`] and against every
+/// column it carries, before anything is sized by it.
+pub fn check_rows<'a>(
+    columns: impl IntoIterator<Item = (&'a String, &'a Column)>,
+    rows: usize,
+) -> Result<(), SchemaError> {
+    if rows > MAX_INSERT_ROWS {
+        return Err(SchemaError::Invalid(format!(
+            "the number of rows ({rows}) of one request exceeds the maximum of {MAX_INSERT_ROWS}; \
+             split the data into smaller requests"
+        )));
+    }
+    let mut any = false;
+    for (name, column) in columns {
+        any = true;
+        match column.rows() {
+            Some(n) if n == rows => {}
+            Some(n) => {
+                return Err(SchemaError::Invalid(format!(
+                    "the num_rows ({n}) of field ({name}) is not equal to passed num_rows ({rows})"
+                )))
+            }
+            None => {
+                return Err(SchemaError::Invalid(format!(
+                    "the vector data of field ({name}) is not a whole number of vectors of its dim"
+                )))
+            }
+        }
+    }
+    if !any && rows > 0 {
+        return Err(SchemaError::Invalid(format!(
+            "the request claims {rows} rows but carries no field data"
+        )));
+    }
+    Ok(())
 }
 
 fn bad(field: &FieldSchema, reason: impl Into<String>) -> SchemaError {
@@ -264,6 +316,16 @@ pub fn build_array(
                 match raw {
                     None => out.push(None),
                     Some(raw) => {
+                        if raw.len() > MAX_JSON_BYTES {
+                            return Err(bad(
+                                field,
+                                format!(
+                                    "the length ({}) of json field ({}) exceeds max length ({MAX_JSON_BYTES})",
+                                    raw.len(),
+                                    field.name
+                                ),
+                            ));
+                        }
                         let parsed: serde_json::Value = serde_json::from_slice(&raw)
                             .map_err(|e| bad(field, format!("invalid JSON: {e}")))?;
                         if field.is_dynamic && !parsed.is_object() {
@@ -286,7 +348,7 @@ pub fn build_array(
                     want,
                 });
             }
-            if data.len() != dim * rows {
+            if dim.checked_mul(rows) != Some(data.len()) {
                 return Err(bad(
                     field,
                     format!(
@@ -594,5 +656,56 @@ mod tests {
             (r.get(0), r.get(1), r.get(2)),
             (Value::Null, Value::Int(7), Value::Null)
         );
+    }
+}
+
+#[cfg(test)]
+mod bounds_tests {
+    use super::*;
+
+    #[test]
+    fn claimed_rows_are_checked_against_every_column() {
+        let ints = |n: usize| Column {
+            data: ColumnData::Int(vec![0; n]),
+            valid: None,
+        };
+        let vectors = |values: usize| Column {
+            data: ColumnData::FloatVector {
+                dim: 2,
+                data: vec![0.; values],
+            },
+            valid: None,
+        };
+        let cols = HashMap::from([("a".to_string(), ints(2)), ("v".to_string(), vectors(4))]);
+        check_rows(&cols, 2).unwrap();
+        let e = check_rows(&cols, u32::MAX as usize)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("exceeds the maximum of 1048576"), "{e}");
+        let e = check_rows(&cols, 3).unwrap_err().to_string();
+        assert!(e.contains("is not equal to passed num_rows (3)"), "{e}");
+        let odd = HashMap::from([("v".to_string(), vectors(3))]);
+        assert!(check_rows(&odd, 1)
+            .unwrap_err()
+            .to_string()
+            .contains("whole number"));
+        let none: HashMap<String, Column> = HashMap::new();
+        assert!(check_rows(&none, 5).is_err());
+    }
+
+    #[test]
+    fn json_values_are_bounded() {
+        let f = FieldSchema::new("j", DataType::Json);
+        let big = format!("{{\"k\": \"{}\"}}", "x".repeat(MAX_JSON_BYTES));
+        let e = build_array(
+            &f,
+            Some(Column {
+                data: ColumnData::Json(vec![big.into_bytes()]),
+                valid: None,
+            }),
+            1,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("exceeds max length (65536)"), "{e}");
     }
 }

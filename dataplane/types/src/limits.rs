@@ -8,50 +8,80 @@
 
 /// Vector dimension of a vector field (Milvus `proxy.maxDimension`).
 pub const MAX_DIM: usize = 32768;
+
 /// `max_length` of a VarChar field, in bytes.
 pub const MAX_VARCHAR: usize = 65535;
+
 /// Bytes of one JSON value (Milvus `common.json.maxLength`, 64 KiB).
 pub const MAX_JSON_BYTES: usize = 65536;
+
 /// Shards of one collection.
 pub const MAX_SHARDS: u32 = 16;
+
 /// Fields of one collection, the dynamic `$meta` field included (Milvus `proxy.maxFieldNum`).
 pub const MAX_FIELDS: usize = 64;
+
 /// Collections in one Quarry instance (Milvus `quotaAndLimits.limits.maxCollectionNum`).
 pub const MAX_COLLECTIONS: usize = 65536;
+
 /// Bytes of a collection, field, index or alias name (Milvus `proxy.maxNameLength`).
 pub const MAX_NAME_BYTES: usize = 255;
+
 /// Bytes of a collection or field description.
 pub const MAX_DESCRIPTION_BYTES: usize = 65536;
-/// Collection properties (key-value pairs) and the bytes of one key or value.
+
+/// Key-value pairs of a collection's properties, of a field's type or index parameters and of
+/// an index's parameters, and the bytes of one key or value.
 pub const MAX_PROPERTIES: usize = 64;
 pub const MAX_PROPERTY_BYTES: usize = 65536;
 
 /// Query vectors in one search (Milvus `nq` bound).
 pub const MAX_NQ: usize = 16384;
+
 /// `limit + offset` of a search (topk) and of a query (Milvus `quotaAndLimits.limits.maxTopK`
 /// and the query result window).
 pub const MAX_TOPK: usize = 16384;
+
 /// HNSW `ef` of a search: at least the topk, at most this.
 pub const MAX_EF: usize = 32768;
+
 /// Output fields named in one search or query (duplicates and `*` included).
 pub const MAX_OUTPUT_FIELDS: usize = 256;
-/// Rows of one insert, upsert or delete request.
+
+/// Rows of one insert or upsert request (a delete by filter is not bounded by it).
 pub const MAX_INSERT_ROWS: usize = 1 << 20;
+
+/// `round_decimal` of a search: -1 (no rounding) or 0 up to this (Milvus's range).
+pub const MAX_ROUND_DECIMAL: i64 = 6;
+
 /// Replicas of a loaded collection (besides the bound of the query nodes that can serve it).
 pub const MAX_REPLICAS: usize = 64;
 
 /// Bytes of a filter expression's text (1 MiB holds `pk in [...]` with 16,384 long string keys,
 /// which is what pymilvus's `get` sends).
 pub const MAX_EXPR_BYTES: usize = 1 << 20;
+
 /// Nesting depth of a filter expression: parentheses, `not`, unary minus, calls and lists
 /// each add one level.
 pub const MAX_EXPR_DEPTH: usize = 128;
+
 /// Comparisons, calls and other predicates joined by `and`/`or` in one expression.
 pub const MAX_EXPR_TERMS: usize = 16384;
+
 /// Elements of one list literal (`pk in [...]`, `json_contains_any(f, [...])`).
 pub const MAX_EXPR_LIST: usize = 1 << 20;
 
 /// Requests served at once on one client connection (further ones wait).
 pub const MAX_CONCURRENT_REQUESTS_PER_CONNECTION: usize = 64;
+
+/// HTTP/2 streams open at once on one client connection (further ones are refused by the
+/// transport); waiting requests beyond [`MAX_CONCURRENT_REQUESTS_PER_CONNECTION`] hold a stream.
+pub const MAX_CONCURRENT_STREAMS_PER_CONNECTION: u32 = 1024;
+
+/// Seconds between HTTP/2 pings the server sends on an idle connection, and seconds it waits
+/// for the answer before closing the connection (a vanished client frees its requests).
+pub const HTTP2_KEEPALIVE_INTERVAL_SECS: u64 = 30;
+pub const HTTP2_KEEPALIVE_TIMEOUT_SECS: u64 = 20;
+
 /// Bytes of one gRPC message, either way.
 pub const MAX_MESSAGE_BYTES: usize = 256 << 20;

@@ -14,6 +14,9 @@ pub const META_FIELD: &str = "$meta";
 /// Name of the system column holding each row's log offset (its version within the shard).
 pub const OFFSET_FIELD: &str = "$offset";
 pub const FIRST_FIELD_ID: i64 = 100;
+use crate::limits::{
+    MAX_DESCRIPTION_BYTES, MAX_FIELDS, MAX_NAME_BYTES, MAX_PROPERTIES, MAX_PROPERTY_BYTES,
+};
 pub use crate::limits::{MAX_DIM, MAX_VARCHAR};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -238,21 +241,63 @@ fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && name.len() <= 255
+        && name.len() <= MAX_NAME_BYTES
 }
 
-/// Checks a collection or field name the way Milvus does.
+/// Checks a collection, field, index or alias name the way Milvus does (the length first, so
+/// that an oversized name is never echoed back).
 pub fn check_name(kind: &str, name: &str) -> Result<(), SchemaError> {
     if name.is_empty() {
         return Err(SchemaError::Invalid(format!(
             "{kind} name should not be empty"
         )));
     }
+    if name.len() > MAX_NAME_BYTES {
+        return Err(SchemaError::Invalid(format!(
+            "the length of a {kind} name must be less than {MAX_NAME_BYTES} characters, \
+             but got {} bytes",
+            name.len()
+        )));
+    }
     if !valid_name(name) {
         return Err(SchemaError::Invalid(format!(
             "invalid {kind} name {name:?}: the first character must be a letter or an underscore, \
-             the rest letters, digits or underscores, at most 255 characters"
+             the rest letters, digits or underscores, at most {MAX_NAME_BYTES} characters"
         )));
+    }
+    Ok(())
+}
+
+/// Checks the size of a description ([`MAX_DESCRIPTION_BYTES`]).
+pub fn check_description(kind: &str, description: &str) -> Result<(), SchemaError> {
+    if description.len() > MAX_DESCRIPTION_BYTES {
+        return Err(SchemaError::Invalid(format!(
+            "the description of {kind} is {} bytes, exceeding the maximum of \
+             {MAX_DESCRIPTION_BYTES}",
+            description.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a list of key-value pairs (collection properties, type and index parameters): at
+/// most [`MAX_PROPERTIES`] pairs, each key and value at most [`MAX_PROPERTY_BYTES`].
+pub fn check_properties(kind: &str, pairs: &[(String, String)]) -> Result<(), SchemaError> {
+    if pairs.len() > MAX_PROPERTIES {
+        return Err(SchemaError::Invalid(format!(
+            "too many {kind}: {} given, at most {MAX_PROPERTIES} are allowed",
+            pairs.len()
+        )));
+    }
+    for (k, v) in pairs {
+        if k.len() > MAX_PROPERTY_BYTES || v.len() > MAX_PROPERTY_BYTES {
+            return Err(SchemaError::Invalid(format!(
+                "a key or value of the {kind} exceeds {MAX_PROPERTY_BYTES} bytes (key {} bytes, \
+                 value {} bytes)",
+                k.len(),
+                v.len()
+            )));
+        }
     }
     Ok(())
 }
@@ -262,13 +307,31 @@ impl CollectionSchema {
     /// dynamic fields are enabled. Field ids the client sent are ignored, as in Milvus.
     pub fn prepare_new(mut self) -> Result<Self, SchemaError> {
         check_name("collection", &self.name)?;
+        check_description("the collection", &self.description)?;
+        check_properties("collection properties", &self.properties)?;
         if self.fields.is_empty() {
             return Err(SchemaError::Invalid("schema has no fields".into()));
+        }
+        let total = self.fields.len() + usize::from(self.enable_dynamic_field);
+        if total > MAX_FIELDS {
+            return Err(SchemaError::Invalid(format!(
+                "maximum field's number should be limited to {MAX_FIELDS}, but got {total} \
+                 (the dynamic field counts as one)"
+            )));
         }
         let mut names = HashMap::new();
         let mut pk_count = 0;
         for (i, f) in self.fields.iter_mut().enumerate() {
             check_name("field", &f.name)?;
+            check_description(&format!("field {:?}", f.name), &f.description)?;
+            check_properties(
+                &format!("type params of field {:?}", f.name),
+                &f.type_params,
+            )?;
+            check_properties(
+                &format!("index params of field {:?}", f.name),
+                &f.index_params,
+            )?;
             if names.insert(f.name.clone(), i).is_some() {
                 return Err(SchemaError::Invalid(format!(
                     "duplicated field name {:?}",

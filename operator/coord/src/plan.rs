@@ -4,6 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use quarry_types::limits::{MAX_REPLICAS, MAX_SHARDS};
+
 /// One unit of work: a shard of a collection, in one replica.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
@@ -22,9 +24,13 @@ pub struct Demand {
 }
 
 impl Demand {
-    pub fn add(&mut self, collection: i64, replicas: u32, shard_rows: Vec<u64>) {
-        self.collections
-            .insert(collection, (replicas.max(1), shard_rows));
+    /// Replicas are taken as 1 up to [`MAX_REPLICAS`] and shards up to [`MAX_SHARDS`]: loads
+    /// and creations are refused beyond those, and a larger number stored by an older catalog
+    /// must not make the plan (replicas × shards units) unbounded.
+    pub fn add(&mut self, collection: i64, replicas: u32, mut shard_rows: Vec<u64>) {
+        let replicas = replicas.clamp(1, MAX_REPLICAS as u32);
+        shard_rows.truncate(MAX_SHARDS as usize);
+        self.collections.insert(collection, (replicas, shard_rows));
     }
 
     fn units(&self) -> Vec<(ShardReplica, u64)> {
@@ -39,7 +45,7 @@ impl Demand {
                             shard: shard as u32,
                             replica,
                         },
-                        r + 1,
+                        r.saturating_add(1),
                     ));
                 }
             }
@@ -144,7 +150,9 @@ pub fn plan(demand: &Demand, nodes: &BTreeSet<String>, previous: &Plan) -> Plan 
         if let Some(node) = previous.get(unit).filter(|n| nodes.contains(*n)) {
             if !conflicts(&out, unit, node) {
                 out.insert(*unit, node.clone());
-                *load.get_mut(node.as_str()).unwrap() += w;
+                if let Some(l) = load.get_mut(node.as_str()) {
+                    *l = l.saturating_add(*w);
+                }
             }
         }
     }
@@ -156,31 +164,44 @@ pub fn plan(demand: &Demand, nodes: &BTreeSet<String>, previous: &Plan) -> Plan 
         .collect();
     rest.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     for (unit, w) in rest {
-        let node = least_loaded(&load, |n| !conflicts(&out, &unit, n))
+        let Some(node) = least_loaded(&load, |n| !conflicts(&out, &unit, n))
             .or_else(|| least_loaded(&load, |_| true))
-            .unwrap();
+        else {
+            break; // no nodes (returned early above)
+        };
         out.insert(unit, node.to_string());
-        *load.get_mut(node).unwrap() += w;
+        if let Some(l) = load.get_mut(node) {
+            *l = l.saturating_add(w);
+        }
     }
     // even out: move a unit from the busiest to the idlest node while that narrows the gap
+    let weight_of = |u: &ShardReplica| weight.get(u).copied().unwrap_or(1);
     for _ in 0..units.len() {
-        let (&busy, &max) = load
+        let Some((&busy, &max)) = load
             .iter()
             .max_by_key(|(n, l)| (**l, std::cmp::Reverse(**n)))
-            .unwrap();
-        let (&idle, &min) = load.iter().min_by_key(|(n, l)| (**l, **n)).unwrap();
+        else {
+            break;
+        };
+        let Some((&idle, &min)) = load.iter().min_by_key(|(n, l)| (**l, **n)) else {
+            break;
+        };
         let candidate = out
             .iter()
             .filter(|(u, n)| {
-                n.as_str() == busy && weight[u] < max - min && !conflicts(&out, u, idle)
+                n.as_str() == busy && weight_of(u) < max - min && !conflicts(&out, u, idle)
             })
-            .max_by_key(|(u, _)| weight[u])
+            .max_by_key(|(u, _)| weight_of(u))
             .map(|(u, _)| *u);
         let Some(unit) = candidate else { break };
-        let w = weight[&unit];
+        let w = weight_of(&unit);
         out.insert(unit, idle.to_string());
-        *load.get_mut(busy).unwrap() -= w;
-        *load.get_mut(idle).unwrap() += w;
+        if let Some(l) = load.get_mut(busy) {
+            *l = l.saturating_sub(w);
+        }
+        if let Some(l) = load.get_mut(idle) {
+            *l = l.saturating_add(w);
+        }
     }
     out
 }
@@ -287,6 +308,17 @@ mod tests {
             3,
             "all replicas placed even if two must share a node"
         );
+    }
+
+    #[test]
+    fn an_oversized_stored_replica_count_stays_bounded() {
+        let mut d = Demand::default();
+        // as an old catalog may hold it: the plan must neither run out of memory nor panic
+        d.add(1, u32::MAX, vec![u64::MAX; 1000]);
+        d.add(2, 0, vec![1]);
+        let p = plan(&d, &nodes(&["a", "b"]), &Plan::new());
+        assert_eq!(p.len(), MAX_REPLICAS * MAX_SHARDS as usize + 1);
+        assert!(seed(&d, &BTreeMap::new()).is_empty());
     }
 
     #[test]

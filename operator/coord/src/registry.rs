@@ -96,6 +96,14 @@ impl Registry {
             .collect()
     }
 
+    /// Live query nodes that can serve a collection pinned to `pool` (`None`: any node).
+    pub fn query_nodes_for(&self, pool: Option<&str>) -> usize {
+        self.nodes
+            .values()
+            .filter(|n| n.role == Role::Query && pool.is_none_or(|p| n.pool == p))
+            .count()
+    }
+
     pub fn get(&self, id: &str) -> Option<&Node> {
         self.nodes.get(id)
     }
@@ -128,6 +136,9 @@ mod tests {
         assert!(r.heartbeat(node("d1", Role::Data, t0)));
         assert!(!r.heartbeat(node("q1", Role::Query, t0 + Duration::from_secs(4))));
         assert_eq!(r.alive(Role::Query).len(), 2);
+        assert_eq!(r.query_nodes_for(None), 2);
+        assert_eq!(r.query_nodes_for(Some("")), 2);
+        assert_eq!(r.query_nodes_for(Some("gpu")), 0);
         let dead = r.expire(t0 + Duration::from_secs(6));
         assert_eq!(
             dead.iter().map(|n| n.id.as_str()).collect::<Vec<_>>(),

@@ -11,6 +11,8 @@ use quarry_proto::internal as pb;
 use quarry_proto::internal::coord_server::Coord;
 use tonic::{Request, Response, Status};
 
+use quarry_types::limits::{MAX_REPLICAS, MAX_SHARDS};
+
 use crate::meta::{apply_op, MetaOp};
 use crate::plan::{plan, plan_pools, seed, Demand, Plan, ShardReplica};
 
@@ -19,7 +21,7 @@ use crate::plan::{plan, plan_pools, seed, Demand, Plan, ShardReplica};
 const WARMUP: Duration = Duration::from_secs(2);
 use crate::registry::{Node, Registry, Role};
 use crate::wire::to_status;
-use crate::{CatalogState, LocalMeta, MetaService};
+use crate::{CatalogState, CoordError, LocalMeta, MetaService};
 
 #[derive(Debug)]
 struct Placement {
@@ -50,16 +52,18 @@ pub fn demands(state: &CatalogState) -> (Demand, Demand) {
             .iter()
             .map(|f| {
                 if f.data_type.is_vector() {
-                    4 * f.dim() as u64
+                    4u64.saturating_mul(f.dim() as u64)
                 } else {
                     8
                 }
             })
-            .sum();
-        let mut rows = vec![0u64; c.shards as usize];
+            .fold(0u64, u64::saturating_add);
+        // a catalog holds at most MAX_SHARDS shards a collection (the planner takes no more)
+        let mut rows = vec![0u64; (c.shards as usize).min(MAX_SHARDS as usize)];
         for s in &c.segments {
             if let Some(r) = rows.get_mut(s.shard as usize) {
-                *r += (s.rows - s.deleted_rows) * width.max(1);
+                let live = s.rows.saturating_sub(s.deleted_rows);
+                *r = r.saturating_add(live.saturating_mul(width.max(1)));
             }
         }
         if c.loaded {
@@ -147,6 +151,45 @@ impl CoordServer {
         p.query = plan_pools(&query_demand, &query_pools(&snapshot), &pools, &p.query);
         p.data = plan(&data_demand, &p.registry.alive(Role::Data), &p.data);
         dead
+    }
+
+    /// Refuses a load that asks for more replicas than [`MAX_REPLICAS`] or than the live query
+    /// nodes that can serve the collection (those of its pool, if pinned): two replicas of a
+    /// shard on one node would be one copy. Right after a start the registry is still filling
+    /// up with the nodes' first heartbeats, so then only the fixed bound applies.
+    pub fn check_load(&self, op: &MetaOp) -> Result<(), CoordError> {
+        let MetaOp::SetLoaded {
+            id,
+            loaded: true,
+            replicas,
+        } = op
+        else {
+            return Ok(());
+        };
+        let replicas = (*replicas).max(1) as usize;
+        let snapshot = self.meta.snapshot();
+        let collection = snapshot.collections.get(id);
+        let name = collection.map_or_else(|| id.to_string(), |c| c.name.clone());
+        if replicas > MAX_REPLICAS {
+            return Err(CoordError::Rejected(format!(
+                "failed to load collection {name}: replica_number {replicas} is invalid, it \
+                 should be in range [1, {MAX_REPLICAS}]"
+            )));
+        }
+        if replicas == 1 || Instant::now() < self.warm_until {
+            return Ok(());
+        }
+        let pool = collection.and_then(|c| c.query_pool.as_deref());
+        let nodes = self.placement.lock().registry.query_nodes_for(pool);
+        if replicas > nodes {
+            return Err(CoordError::Rejected(format!(
+                "failed to load collection {name}: no enough nodes to create replicas\
+                 [expected={replicas}][actual={nodes}]{}",
+                pool.map(|p| format!(" in query pool {p}"))
+                    .unwrap_or_default()
+            )));
+        }
+        Ok(())
     }
 
     /// How many in-memory replicas of a collection serve all of its shards on query nodes.
@@ -293,6 +336,7 @@ impl Coord for CoordServer {
         let op: MetaOp = serde_json::from_slice(&req.into_inner().op_json)
             .map_err(|e| Status::invalid_argument(format!("bad operation: {e}")))?;
         tracing::debug!(?op, "catalog operation");
+        self.check_load(&op).map_err(|e| to_status(&e))?;
         let result = apply_op(self.meta.as_ref(), op)
             .await
             .map_err(|e| to_status(&e))?;
@@ -377,5 +421,87 @@ impl Coord for CoordServer {
         }
         self.replan(Instant::now());
         Ok(Response::new(pb::LeaveResponse {}))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Catalog, Created, NewCollection};
+    use quarry_storage::MemoryObjectStore;
+    use quarry_types::{CollectionSchema, ConsistencyLevel, DataType, FieldSchema};
+
+    fn schema() -> CollectionSchema {
+        let mut pk = FieldSchema::new("id", DataType::Int64);
+        pk.is_primary_key = true;
+        let v = FieldSchema::new("v", DataType::FloatVector).with_param("dim", "4");
+        CollectionSchema {
+            name: "c".into(),
+            description: String::new(),
+            auto_id: false,
+            fields: vec![pk, v],
+            enable_dynamic_field: false,
+            properties: vec![],
+        }
+        .prepare_new()
+        .unwrap()
+    }
+
+    fn beat(id: &str) -> pb::HeartbeatRequest {
+        pb::HeartbeatRequest {
+            node_id: id.into(),
+            role: "query".into(),
+            address: format!("{id}:7000"),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn loads_ask_for_no_more_replicas_than_query_nodes() {
+        let store = Arc::new(MemoryObjectStore::new());
+        let meta = Arc::new(LocalMeta::new(Catalog::open(store).await.unwrap()));
+        let Created::New(c) = meta
+            .create_collection(NewCollection {
+                name: "c".into(),
+                schema: schema(),
+                shards: 2,
+                consistency: ConsistencyLevel::Bounded,
+                properties: vec![],
+            })
+            .await
+            .unwrap()
+        else {
+            panic!("new collection")
+        };
+        let server =
+            CoordServer::new(meta.clone(), Duration::from_secs(5)).with_warmup(Duration::ZERO);
+        for id in ["q1", "q2"] {
+            server.heartbeat(Request::new(beat(id))).await.unwrap();
+        }
+        let load = |replicas| MetaOp::SetLoaded {
+            id: c.id,
+            loaded: true,
+            replicas,
+        };
+        server.check_load(&load(2)).unwrap();
+        server.check_load(&load(0)).unwrap();
+        let e = server.check_load(&load(3)).unwrap_err().to_string();
+        assert!(e.contains("no enough nodes to create replicas"), "{e}");
+        assert!(e.contains("[expected=3][actual=2]"), "{e}");
+        let e = server.check_load(&load(1_000_000)).unwrap_err().to_string();
+        assert!(e.contains("should be in range [1, 64]"), "{e}");
+        // releases are never refused
+        let release = MetaOp::SetLoaded {
+            id: c.id,
+            loaded: false,
+            replicas: 1_000_000,
+        };
+        server.check_load(&release).unwrap();
+
+        // a replica count stored by an older catalog is planned within bounds
+        meta.set_loaded(c.id, true, 1_000_000).await.unwrap();
+        server.replan(Instant::now());
+        let placed = server.placement.lock().query.len();
+        assert_eq!(placed, MAX_REPLICAS * 2);
     }
 }
