@@ -264,7 +264,12 @@ mod tests {
                     for round in 0..60 {
                         let q = (t * 7 + round) % 40;
                         let e = (t + round) % efs.len();
-                        assert_eq!(query(q, efs[e]), alone[q][e], "query {q} with ef {}", efs[e]);
+                        assert_eq!(
+                            query(q, efs[e]),
+                            alone[q][e],
+                            "query {q} with ef {}",
+                            efs[e]
+                        );
                     }
                 });
             }
