@@ -219,6 +219,14 @@ def test_schema_bounds(server, lim):
         s.add_field(f"f{i}", DataType.INT64)
     refused(server, lim, lambda: lim.create_collection("wide", schema=s),
             "maximum field's number should be limited to 64")
+    # 64 fields of the user's and the dynamic field, as Milvus allows
+    s = MilvusClient.create_schema(auto_id=True, enable_dynamic_field=True)
+    s.add_field("id", DataType.INT64, is_primary=True)
+    s.add_field("v", DataType.FLOAT_VECTOR, dim=DIM)
+    for i in range(62):
+        s.add_field(f"f{i}", DataType.INT64)
+    lim.create_collection("widest", schema=s)
+    lim.drop_collection("widest")
     s = MilvusClient.create_schema(auto_id=True, description="d" * 70_000)
     s.add_field("id", DataType.INT64, is_primary=True)
     s.add_field("v", DataType.FLOAT_VECTOR, dim=DIM)

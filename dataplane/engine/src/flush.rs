@@ -281,10 +281,14 @@ impl Engine {
                     .map_err(|e| EngineError::Internal(e.to_string()))??
             }
         };
+        // each build writes a key of its own: a build that died before its commit leaves an
+        // orphan the garbage sweep may delete at any time, so a later build of the same index
+        // must not reuse its name
         let key = format!(
-            "{}/index-{}.usearch",
+            "{}/index-{}-{}.usearch",
             segment_prefix(meta.id, seg.id),
-            idx.id
+            idx.id,
+            self.meta.timestamp()
         );
         let built = match spec.kind {
             IndexKind::Flat => {

@@ -1,10 +1,12 @@
 //! usearch keeps `ef` (expansion_search) as one setting of the whole index, with no per-search
 //! argument in its Rust binding. Setting it before each search would race with searches running
 //! on other threads (a data race in C++, and requests served with each other's `ef`). The gate
-//! lets any number of searches with the same `ef` run together; a search with another `ef` waits
-//! until the running ones are done, sets it, and then runs. Waiters for another `ef` hold new
-//! arrivals back, so no `ef` starves.
+//! lets any number of searches with the same `ef` run together. A search with another `ef`
+//! queues; while anything queues, new arrivals queue too, and when the running searches are
+//! done the oldest queued search sets its `ef` and enters with every other queued search of that
+//! `ef`. So searches are admitted in groups, in arrival order, and no `ef` starves.
 
+use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
 
 #[derive(Debug, Default)]
@@ -13,14 +15,15 @@ struct State {
     ef: usize,
     /// Searches running now (all with `ef`).
     active: usize,
-    /// Searches waiting for the running ones to finish.
-    waiting: usize,
+    /// Queued searches, oldest first: (ticket, ef).
+    queue: VecDeque<(u64, usize)>,
+    next_ticket: u64,
 }
 
 #[derive(Debug, Default)]
 pub(crate) struct EfGate {
     state: Mutex<State>,
-    idle: Condvar,
+    changed: Condvar,
 }
 
 /// Held for the length of one search; the index's `ef` does not change while any is held.
@@ -35,7 +38,7 @@ impl EfGate {
                 ef,
                 ..State::default()
             }),
-            idle: Condvar::new(),
+            changed: Condvar::new(),
         }
     }
 
@@ -49,22 +52,35 @@ impl EfGate {
     /// runs and it differs.
     pub(crate) fn enter(&self, ef: usize, mut set: impl FnMut(usize)) -> EfPass<'_> {
         let mut st = self.lock();
+        let running_mine = |st: &State| st.active > 0 && st.ef == ef;
+        if st.queue.is_empty() && (st.active == 0 || running_mine(&st)) {
+            if st.ef != ef {
+                set(ef);
+                st.ef = ef;
+            }
+            st.active += 1;
+            return EfPass { gate: self };
+        }
+        let ticket = st.next_ticket;
+        st.next_ticket += 1;
+        st.queue.push_back((ticket, ef));
         loop {
-            if st.active == 0 {
-                if st.ef != ef {
-                    set(ef);
-                    st.ef = ef;
-                }
+            st = self.changed.wait(st).unwrap_or_else(|e| e.into_inner());
+            let oldest = st.queue.front().map(|&(t, _)| t) == Some(ticket);
+            // join a running group of my ef (the one the oldest waiter opened), or open the
+            // next group when nothing runs and I am the oldest
+            if running_mine(&st) || (st.active == 0 && oldest) {
                 break;
             }
-            if st.ef == ef && st.waiting == 0 {
-                break;
-            }
-            st.waiting += 1;
-            st = self.idle.wait(st).unwrap_or_else(|e| e.into_inner());
-            st.waiting -= 1;
+        }
+        st.queue.retain(|&(t, _)| t != ticket);
+        if st.ef != ef {
+            set(ef);
+            st.ef = ef;
         }
         st.active += 1;
+        // the others of this ef may join
+        self.changed.notify_all();
         EfPass { gate: self }
     }
 }
@@ -74,7 +90,7 @@ impl Drop for EfPass<'_> {
         let mut st = self.gate.lock();
         st.active -= 1;
         if st.active == 0 {
-            self.gate.idle.notify_all();
+            self.gate.changed.notify_all();
         }
     }
 }

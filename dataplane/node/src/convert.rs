@@ -147,9 +147,11 @@ pub fn columns_from_proto(
              {MAX_INSERT_ROWS}; split the data into smaller requests"
         ));
     }
-    if fields.len() > MAX_FIELDS {
+    // the dynamic field comes on top of the schema's fields
+    if fields.len() > MAX_FIELDS + 1 {
         return Err(format!(
-            "the request carries {} fields, more than a collection can have ({MAX_FIELDS})",
+            "the request carries {} fields, more than a collection can have ({MAX_FIELDS} and \
+             the dynamic field)",
             fields.len()
         ));
     }
@@ -383,8 +385,43 @@ fn template_array(a: &ps::TemplateArrayValue) -> serde_json::Value {
     }
 }
 
-pub fn templates(map: &HashMap<String, TemplateValue>) -> HashMap<String, Value> {
-    map.iter()
+/// Elements of a template array, nested arrays' included (saturating).
+fn template_elements(a: &ps::TemplateArrayValue) -> usize {
+    use template_array_value::Data;
+    match &a.data {
+        Some(Data::BoolData(x)) => x.data.len(),
+        Some(Data::LongData(x)) => x.data.len(),
+        Some(Data::DoubleData(x)) => x.data.len(),
+        Some(Data::StringData(x)) => x.data.len(),
+        Some(Data::JsonData(x)) => x.data.len(),
+        Some(Data::ArrayData(x)) => x
+            .data
+            .iter()
+            .fold(x.data.len(), |n, a| n.saturating_add(template_elements(a))),
+        None => 0,
+    }
+}
+
+/// The values of an expression's `{name}` placeholders. Array values count against
+/// `MAX_EXPR_LIST` together, before any is converted (a packed bool array costs one byte a
+/// value on the wire and far more once converted).
+pub fn templates(map: &HashMap<String, TemplateValue>) -> ConvResult<HashMap<String, Value>> {
+    let elements = map
+        .values()
+        .filter_map(|v| match &v.val {
+            Some(template_value::Val::ArrayVal(a)) => Some(template_elements(a)),
+            _ => None,
+        })
+        .fold(0usize, usize::saturating_add);
+    if elements > quarry_types::limits::MAX_EXPR_LIST {
+        return Err(format!(
+            "the template values of the expression hold {elements} array elements, more than \
+             the limit of {}",
+            quarry_types::limits::MAX_EXPR_LIST
+        ));
+    }
+    Ok(map
+        .iter()
         .map(|(k, v)| {
             let value = match &v.val {
                 Some(template_value::Val::BoolVal(b)) => Value::Bool(*b),
@@ -396,7 +433,7 @@ pub fn templates(map: &HashMap<String, TemplateValue>) -> HashMap<String, Value>
             };
             (k.clone(), value)
         })
-        .collect()
+        .collect())
 }
 
 /// Milvus index parameters: flattened pairs, plus a `params` JSON object merged in.

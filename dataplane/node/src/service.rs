@@ -442,7 +442,10 @@ impl MilvusService for Service {
 
     async fn delete(&self, req: Request<DeleteRequest>) -> R<MutationResult> {
         let r = req.into_inner();
-        let templates = convert::templates(&r.expr_template_values);
+        let templates = try_status!(
+            convert::templates(&r.expr_template_values).map_err(invalid),
+            MutationResult {}
+        );
         let out = try_status!(
             self.engine
                 .delete(&r.collection_name, &r.partition_name, &r.expr, &templates)
@@ -738,6 +741,10 @@ impl Service {
             Err(e) => return fail(invalid(e)),
         };
         let (topk, round) = (o.topk, o.round_decimal);
+        let templates = match convert::templates(&r.expr_template_values) {
+            Ok(t) => t,
+            Err(e) => return fail(invalid(e)),
+        };
         let input = SearchInput {
             anns_field: o.anns_field,
             metric: o.metric,
@@ -745,7 +752,7 @@ impl Service {
             topk,
             offset: o.offset,
             filter: r.dsl.clone(),
-            templates: convert::templates(&r.expr_template_values),
+            templates,
             output_fields: r.output_fields.clone(),
             partitions: r.partition_names.clone(),
             ef: o.ef,
@@ -808,6 +815,10 @@ impl Service {
             Ok(w) => w,
             Err(e) => return fail(invalid(e)),
         };
+        let templates = match convert::templates(&r.expr_template_values) {
+            Ok(t) => t,
+            Err(e) => return fail(invalid(e)),
+        };
         let pk_name = match self.engine.describe_collection(&r.collection_name).await {
             Ok(m) => m.schema.primary().name.clone(),
             Err(e) => return fail(from_engine(&e)),
@@ -819,7 +830,7 @@ impl Service {
         };
         let input = QueryInput {
             filter: r.expr.clone(),
-            templates: convert::templates(&r.expr_template_values),
+            templates,
             output_fields,
             partitions: r.partition_names.clone(),
             limit,

@@ -18,7 +18,7 @@ pub const MAX_JSON_BYTES: usize = 65536;
 /// Shards of one collection.
 pub const MAX_SHARDS: u32 = 16;
 
-/// Fields of one collection, the dynamic `$meta` field included (Milvus `proxy.maxFieldNum`).
+/// Fields of one collection, not counting the dynamic `$meta` field (Milvus `proxy.maxFieldNum`).
 pub const MAX_FIELDS: usize = 64;
 
 /// Collections in one Quarry instance (Milvus `quotaAndLimits.limits.maxCollectionNum`).

@@ -312,11 +312,11 @@ impl CollectionSchema {
         if self.fields.is_empty() {
             return Err(SchemaError::Invalid("schema has no fields".into()));
         }
-        let total = self.fields.len() + usize::from(self.enable_dynamic_field);
-        if total > MAX_FIELDS {
+        // as in Milvus, the dynamic field is not counted
+        if self.fields.len() > MAX_FIELDS {
             return Err(SchemaError::Invalid(format!(
-                "maximum field's number should be limited to {MAX_FIELDS}, but got {total} \
-                 (the dynamic field counts as one)"
+                "maximum field's number should be limited to {MAX_FIELDS}, but got {}",
+                self.fields.len()
             )));
         }
         let mut names = HashMap::new();

@@ -282,7 +282,7 @@ impl MetaService for LocalMeta {
                     segments: vec![],
                     checkpoints: vec![0; req.shards as usize],
                 };
-                s.last_ts = now;
+                s.last_ts = s.last_ts.max(now);
                 s.collections.insert(id, meta.clone());
                 Ok(Created::New(meta))
             })
@@ -376,7 +376,7 @@ impl MetaService for LocalMeta {
                     created_ts: now,
                 };
                 c.indexes.push(meta.clone());
-                s.last_ts = now;
+                s.last_ts = s.last_ts.max(now);
                 Ok(meta)
             })
             .await
@@ -437,7 +437,7 @@ impl MetaService for LocalMeta {
                     c.segments.push(m.clone());
                 }
                 c.checkpoints[shard] = commit.checkpoint;
-                s.last_ts = now;
+                s.last_ts = s.last_ts.max(now);
                 Ok(superseded)
             })
             .await

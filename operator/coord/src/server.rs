@@ -176,7 +176,10 @@ impl CoordServer {
                  should be in range [1, {MAX_REPLICAS}]"
             )));
         }
-        if replicas == 1 || Instant::now() < self.warm_until {
+        // loading again what is loaded with as many replicas is a no-op that Milvus answers
+        // with success, whatever nodes are up right now
+        let unchanged = collection.is_some_and(|c| c.loaded && c.replicas as usize == replicas);
+        if replicas == 1 || unchanged || Instant::now() < self.warm_until {
             return Ok(());
         }
         let pool = collection.and_then(|c| c.query_pool.as_deref());
@@ -497,6 +500,11 @@ mod tests {
             replicas: 1_000_000,
         };
         server.check_load(&release).unwrap();
+        // loading again what is loaded is a no-op, also while a node is away
+        meta.set_loaded(c.id, true, 2).await.unwrap();
+        server.check_load(&load(2)).unwrap();
+        let e = server.check_load(&load(3)).unwrap_err().to_string();
+        assert!(e.contains("[expected=3][actual=2]"), "{e}");
 
         // a replica count stored by an older catalog is planned within bounds
         meta.set_loaded(c.id, true, 1_000_000).await.unwrap();

@@ -143,13 +143,22 @@ fn known_segment_file(rest: &str) -> Option<i64> {
     let rest = rest.strip_prefix("segments/")?;
     let (segment, file) = rest.split_once('/')?;
     let segment = segment.parse().ok()?;
-    let numbered = |prefix: &str, suffix: &str| {
+    // `{n}` or, for index files, `{index}-{build timestamp}` (or `{index}` before builds had
+    // keys of their own)
+    let numbered = |prefix: &str, suffix: &str, parts: usize| {
         file.strip_prefix(prefix)
             .and_then(|f| f.strip_suffix(suffix))
-            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            .is_some_and(|n| {
+                let numbers: Vec<&str> = n.split('-').collect();
+                numbers.len() <= parts
+                    && numbers
+                        .iter()
+                        .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            })
     };
-    let known =
-        file == "data.parquet" || numbered("deletes-", ".json") || numbered("index-", ".usearch");
+    let known = file == "data.parquet"
+        || numbered("deletes-", ".json", 1)
+        || numbered("index-", ".usearch", 2);
     known.then_some(segment)
 }
 
@@ -159,7 +168,7 @@ fn known_segment_file(rest: &str) -> Option<i64> {
 /// - files of collection or segment ids at or above the catalog's `next_id` (the catalog read
 ///   is older than the file's writer: never delete on a stale catalog);
 /// - in collections the catalog has, files other than the ones the engine writes
-///   (`segments/{s}/data.parquet`, `deletes-{n}.json`, `index-{n}.usearch`): a file kind
+///   (`segments/{s}/data.parquet`, `deletes-{n}.json`, `index-{i}-{ts}.usearch`): a file kind
 ///   this code does not know may be referenced in a way it does not know. A dropped
 ///   collection's directory goes entirely, as the drop itself would have done.
 pub fn plan(
@@ -377,7 +386,7 @@ mod tests {
             // orphans of a crashed flush, an old delete file, a crashed index build
             obj("collections/7/segments/11/data.parquet", 2 * HOUR),
             obj("collections/7/segments/10/deletes-44.json", 2 * HOUR),
-            obj("collections/7/segments/10/index-4.usearch", 2 * HOUR),
+            obj("collections/7/segments/10/index-4-77.usearch", 2 * HOUR),
             // just uploaded, not committed yet
             obj(
                 "collections/7/segments/12/data.parquet",
@@ -399,7 +408,7 @@ mod tests {
             vec![
                 "collections/7/segments/11/data.parquet",
                 "collections/7/segments/10/deletes-44.json",
-                "collections/7/segments/10/index-4.usearch",
+                "collections/7/segments/10/index-4-77.usearch",
             ]
         );
         assert!(g
