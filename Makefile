@@ -16,6 +16,7 @@ WITH_SERVICES = CACHE_DIR=$(CACHE_DIR) TANSU=$(TANSU) MOTO=$(MOTO) $(CURDIR)/scr
 REMOTE_PYMILVUS ?= 2.6.17
 
 .PHONY: validate fmt-check chart run run-operator build test unit e2e e2e-embedded e2e-remote e2e-cluster e2e-operator services generate bench bench-cluster clean-data
+.PHONY: fuzz fuzz-ci fuzz-build fuzz-seeds fuzz-regressions
 
 run: ## build and start quarry standalone on :19530 (gRPC) and :9091 (HTTP), data in ./data
 	cargo build --release -p quarry-node
@@ -28,7 +29,7 @@ run-operator: ## run quarry-operator against the current kubeconfig context (no 
 build:
 	cargo build --workspace
 
-test: unit validate e2e ## the whole suite: unit, conformance (also against real Kafka and S3 servers), drift, e2e
+test: unit validate e2e fuzz-ci ## the whole suite: unit, conformance (also against real Kafka and S3 servers), drift, e2e, a short fuzz run of every target
 
 # A real Kafka-protocol broker (tansu, in-memory storage) and a real S3 server (moto), installed
 # from crates.io and PyPI on first use; scripts/with-services.sh starts them around a command.
@@ -98,6 +99,7 @@ e2e-operator: services $(CACHE_DIR)/venv-$(REMOTE_PYMILVUS)/.ready ## quarry-ope
 generate: ## regenerate committed generated code (the tests fail when it drifts)
 	QUARRY_BLESS=1 cargo test -p quarry-proto --test generated
 	QUARRY_BLESS=1 cargo test -p quarry-crd --test crds
+	QUARRY_BLESS=1 cargo test -p quarry-types --test limits_doc
 
 $(CACHE_DIR)/venv-bench/.ready:
 	$(PYTHON) -m venv $(CACHE_DIR)/venv-bench
@@ -114,3 +116,52 @@ bench-cluster: services $(CACHE_DIR)/venv-bench/.ready ## search QPS: 2 shards o
 
 clean-data:
 	rm -rf ./data
+
+# Fuzzing with cargo-fuzz (libFuzzer, nightly toolchain): the targets of fuzz/fuzz_targets,
+# each for FUZZ_SECONDS (fuzz) or FUZZ_CI_SECONDS (fuzz-ci, fails on a crash). Nightly builds
+# go to their own target dir; the working corpus grows in $(FUZZ_CORPUS), fuzz/corpus holds
+# the committed seeds; crashes land in fuzz/artifacts/<target>/. See docs/fuzzing.md.
+CARGO_FUZZ ?= $(CACHE_DIR)/tools/bin/cargo-fuzz
+CARGO_FUZZ_VERSION ?= 0.13.2
+FUZZ_TARGETS ?= expr convert record segment
+FUZZ_SECONDS ?= 300
+FUZZ_CI_SECONDS ?= 15
+FUZZ_TARGET_DIR ?= $(CACHE_DIR)/fuzz-target
+FUZZ_CORPUS ?= $(CACHE_DIR)/fuzz-corpus
+FUZZ_FLAGS ?= -rss_limit_mb=2048 -timeout=10
+FUZZ_ENV = CARGO_TARGET_DIR=$(FUZZ_TARGET_DIR) PATH="$(CACHE_DIR)/tools/bin:$$PATH"
+# runs every target for $(1) seconds; fails after the last one if any crashed
+FUZZ_RUN = cd fuzz && fail=""; for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(FUZZ_CORPUS)/$$t; \
+		dict=""; if [ -f dicts/$$t.dict ]; then dict="-dict=dicts/$$t.dict"; fi; \
+		echo "== fuzz $$t for $(1) s"; \
+		$(FUZZ_ENV) cargo +nightly fuzz run $$t $(FUZZ_CORPUS)/$$t corpus/$$t -- \
+			-max_total_time=$(1) $(FUZZ_FLAGS) $$dict || fail="$$fail $$t"; \
+	done; \
+	if [ -n "$$fail" ]; then echo "fuzz: crashes in:$$fail (inputs in fuzz/artifacts/)"; exit 1; fi
+
+$(CARGO_FUZZ):
+	cargo install cargo-fuzz --version $(CARGO_FUZZ_VERSION) --locked --root $(CACHE_DIR)/tools
+
+fuzz-build: $(CARGO_FUZZ) ## build every fuzz target (nightly, ASan)
+	cd fuzz && $(FUZZ_ENV) cargo +nightly fuzz build
+
+fuzz: fuzz-build ## run every fuzz target for FUZZ_SECONDS (default 300) each
+	$(call FUZZ_RUN,$(FUZZ_SECONDS))
+
+fuzz-ci: fuzz-build ## run every fuzz target briefly (FUZZ_CI_SECONDS, default 20); fails on a crash
+	$(call FUZZ_RUN,$(FUZZ_CI_SECONDS))
+
+fuzz-regressions: fuzz-build ## replay the saved crash inputs of fuzz/regressions/<target>/ once each
+	cd fuzz && fail=""; for t in $(FUZZ_TARGETS); do \
+		[ -n "$$(ls regressions/$$t 2>/dev/null)" ] || continue; \
+		echo "== replay regressions/$$t"; \
+		$(FUZZ_ENV) cargo +nightly fuzz run $$t regressions/$$t/* -- -timeout=10 -rss_limit_mb=2048 \
+			|| fail="$$fail $$t"; \
+	done; \
+	if [ -n "$$fail" ]; then echo "fuzz regressions fail in:$$fail"; exit 1; fi
+
+fuzz-seeds: fuzz-build ## rewrite the committed seed corpus fuzz/corpus/<target>/ (fuzz/src/seeds.rs)
+	set -e; for t in $(FUZZ_TARGETS); do \
+		QUARRY_FUZZ_SEEDS=$(CURDIR)/fuzz/corpus $(FUZZ_TARGET_DIR)/x86_64-unknown-linux-gnu/release/$$t; \
+	done

@@ -34,12 +34,18 @@ pub(crate) fn encode_parquet(batch: &RecordBatch) -> Result<Vec<u8>> {
 /// Decodes a segment's Parquet file into one batch of the collection's Arrow schema (with
 /// `$offset`), as recovery and index building load it.
 pub fn decode_parquet(schema: &CollectionSchema, bytes: Bytes) -> Result<RecordBatch> {
-    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
-        .and_then(|b| b.build())
-        .map_err(|e| EngineError::Internal(format!("segment file: {e}")))?;
-    let batches = reader
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| EngineError::Internal(format!("segment file: {e}")))?;
+    // parquet panics on some corrupt footers (unwraps in its thrift decoder, capacity
+    // overflows): a corrupt segment file fails its load, it does not take the node down
+    let batches = std::panic::catch_unwind(|| {
+        ParquetRecordBatchReaderBuilder::try_new(bytes)
+            .and_then(|b| b.build())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(Into::into)
+    })
+    .map_err(|_| EngineError::Internal("corrupt segment file: the Parquet decoder failed".into()))?
+    .map_err(|e: parquet::errors::ParquetError| {
+        EngineError::Internal(format!("segment file: {e}"))
+    })?;
     let arrow = schema.arrow_schema(true);
     let batches: Vec<RecordBatch> = batches
         .into_iter()

@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Pk, SchemaError};
 
+mod ipc_check;
+
 const VERSION: u8 = 1;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -63,14 +65,20 @@ impl LogRecord {
             serde_json::from_slice(bytes.get(5..5 + len).ok_or_else(|| err("short header"))?)
                 .map_err(|e| SchemaError::Decode(e.to_string()))?;
         let rows = if header.has_rows {
-            let mut reader = StreamReader::try_new(Cursor::new(&bytes[5 + len..]), None)
-                .map_err(|e| SchemaError::Decode(e.to_string()))?;
-            Some(
+            let stream = &bytes[5 + len..];
+            ipc_check::check_stream(stream).map_err(SchemaError::Decode)?;
+            // the check keeps arrow-ipc's known panics out; a panic it still finds is a corrupt
+            // record too, never a crash of the node reading it
+            let decoded = std::panic::catch_unwind(|| {
+                let mut reader = StreamReader::try_new(Cursor::new(stream), None)
+                    .map_err(|e| SchemaError::Decode(e.to_string()))?;
                 reader
                     .next()
                     .ok_or_else(|| err("missing rows"))?
-                    .map_err(|e| SchemaError::Decode(e.to_string()))?,
-            )
+                    .map_err(|e| SchemaError::Decode(e.to_string()))
+            })
+            .map_err(|_| err("corrupt log record: the Arrow decoder failed"))?;
+            Some(decoded?)
         } else {
             None
         };

@@ -1,6 +1,7 @@
 //! Tests of the whole crate, through its public functions where possible.
 
 mod eval;
+mod fuzz_regressions;
 mod hardening;
 mod limits;
 mod parser;
