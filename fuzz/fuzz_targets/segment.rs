@@ -6,7 +6,7 @@
 //!   rows are indexed by primary key, the delete file marks rows deleted, then every row is
 //!   read back the way filters, outputs and searches read it. Bit 1 of the first byte picks
 //!   the VarChar-keyed schema.
-//! - 1: a catalog manifest (operator/coord/src/catalog.rs, the JSON of `CatalogState`) as
+//! - 1: a catalog manifest (dataplane/meta/src/catalog.rs, the JSON of `CatalogState`) as
 //!   `Catalog::open` reads it; an accepted manifest also takes one commit and reopens to the
 //!   same collections.
 #![no_main]
@@ -15,7 +15,7 @@ use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use quarry_coord::{Catalog, CoordError};
+use quarry_meta::{Catalog, MetaError};
 use quarry_engine::fuzzing::{decode_parquet, SegmentData};
 use quarry_expr::Expr;
 use quarry_storage::{MemoryObjectStore, ObjectStore};
@@ -116,13 +116,13 @@ fn manifest(body: &[u8]) {
         match catalog
             .commit(|s| {
                 s.alloc_id();
-                Ok::<_, CoordError>(())
+                Ok::<_, MetaError>(())
             })
             .await
         {
             Ok(()) => {}
             // the manifest claims a version below the key it was found under
-            Err(CoordError::Conflict(_)) => return,
+            Err(MetaError::Conflict(_)) => return,
             Err(e) => panic!("a commit on an accepted manifest failed: {e}"),
         }
         let reopened = Catalog::open(store).await.expect("a committed manifest reopens");

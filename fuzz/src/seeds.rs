@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use arrow_array::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use prost::Message;
-use quarry_coord::{CatalogState, CollectionMeta, IndexMeta, PartitionMeta, SegmentMeta};
+use quarry_meta::{CatalogState, CollectionMeta, IndexMeta, PartitionMeta, SegmentMeta};
 use quarry_engine::OutputColumn;
 use crate::convert;
 use quarry_proto::common::{KeyValuePair, PlaceholderGroup, PlaceholderType, PlaceholderValue};

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use quarry_coord::CollectionMeta;
+use quarry_meta::CollectionMeta;
 use quarry_types::record::LogRecord;
 use quarry_types::ConsistencyLevel;
 

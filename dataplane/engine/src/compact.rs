@@ -15,10 +15,10 @@ use std::sync::Arc;
 
 use arrow_select::concat::concat_batches;
 use bytes::Bytes;
-use quarry_coord::{CompactionCommit, CoordError, SegmentMeta};
+use quarry_meta::{keys, CompactionCommit, MetaError, SegmentMeta};
 use quarry_types::batch::offsets;
 
-use crate::flush::{encode_parquet, live_rows, segment_prefix};
+use crate::flush::{encode_parquet, live_rows};
 use crate::segment::{Sealed, SegmentData};
 use crate::{CollectionRt, Engine, EngineError, Result};
 
@@ -32,20 +32,20 @@ enum Outcome {
     /// applied; the keys of the files it made garbage (as far as the answer tells)
     Applied(Vec<String>),
     /// known not applied, now and later
-    Refused(CoordError),
+    Refused(MetaError),
     /// no answer: it may or may not be applied
-    Unknown(CoordError),
+    Unknown(MetaError),
 }
 
 /// Errors a commit is refused with before anything is written: the outcome is certain.
-fn refused(e: &CoordError) -> bool {
+fn refused(e: &MetaError) -> bool {
     matches!(
         e,
-        CoordError::StaleCommit(_)
-            | CoordError::Rejected(_)
-            | CoordError::CollectionNotFound(_)
-            | CoordError::CollectionExists(_)
-            | CoordError::IndexConflict { .. }
+        MetaError::StaleCommit(_)
+            | MetaError::Rejected(_)
+            | MetaError::CollectionNotFound(_)
+            | MetaError::CollectionExists(_)
+            | MetaError::IndexConflict { .. }
     )
 }
 
@@ -97,7 +97,7 @@ impl Engine {
         .await
         .map_err(|e| EngineError::Internal(e.to_string()))??;
         let id = self.meta.alloc_ids(1).await?;
-        let data_key = format!("{}/data.parquet", segment_prefix(rt.id, id));
+        let data_key = keys::segment_data(rt.id, id);
         if batch.num_rows() > 0 {
             let b = batch.clone();
             let bytes = tokio::task::spawn_blocking(move || encode_parquet(&b))
@@ -132,7 +132,7 @@ impl Engine {
                 if target.rows > 0 {
                     self.store.delete(&data_key).await?;
                 }
-                if let CoordError::StaleCommit(why) = &e {
+                if let MetaError::StaleCommit(why) = &e {
                     // the catalog moved on without us (another owner flushed, or an earlier
                     // commit of ours went through unseen): start again from it
                     tracing::warn!(

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use quarry_coord::{CollectionMeta, Created, IndexMeta, NewCollection, NewIndex};
 use quarry_index::IndexSpec;
+use quarry_meta::{CollectionMeta, Created, IndexMeta, NewCollection, NewIndex};
 use quarry_types::{CollectionSchema, ConsistencyLevel, DataType};
 
 use crate::error::invalid;

@@ -1,6 +1,6 @@
-use quarry_coord::CoordError;
 use quarry_expr::ExprError;
 use quarry_index::IndexError;
+use quarry_meta::MetaError;
 use quarry_storage::StorageError;
 use quarry_types::SchemaError;
 use thiserror::Error;
@@ -31,7 +31,7 @@ pub enum EngineError {
     #[error("storage failure: {0}")]
     Storage(#[from] StorageError),
     #[error("catalog failure: {0}")]
-    Coord(CoordError),
+    Coord(MetaError),
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -40,12 +40,12 @@ pub enum EngineError {
 
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;
 
-impl From<CoordError> for EngineError {
-    fn from(e: CoordError) -> Self {
+impl From<MetaError> for EngineError {
+    fn from(e: MetaError) -> Self {
         match e {
-            CoordError::CollectionExists(name) => EngineError::CollectionExists(name),
-            CoordError::CollectionNotFound(name) => EngineError::CollectionNotFound(name),
-            e @ (CoordError::IndexConflict { .. } | CoordError::Rejected(_)) => {
+            MetaError::CollectionExists(name) => EngineError::CollectionExists(name),
+            MetaError::CollectionNotFound(name) => EngineError::CollectionNotFound(name),
+            e @ (MetaError::IndexConflict { .. } | MetaError::Rejected(_)) => {
                 EngineError::InvalidArgument(e.to_string())
             }
             e => EngineError::Coord(e),

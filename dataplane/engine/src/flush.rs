@@ -12,8 +12,8 @@ use arrow_select::filter::filter_record_batch;
 use bytes::Bytes;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
-use quarry_coord::{CoordError, FlushCommit, IndexCommit, SegmentMeta};
 use quarry_index::{HnswIndex, IndexKind, IndexSpec};
+use quarry_meta::{keys, FlushCommit, IndexCommit, MetaError, SegmentMeta};
 use quarry_types::batch::offsets;
 use quarry_types::CollectionSchema;
 
@@ -71,10 +71,6 @@ pub(crate) fn live_rows(schema: &CollectionSchema, seg: &SegmentData) -> Result<
         );
     }
     concat_batches(&arrow, &parts).map_err(|e| EngineError::Internal(e.to_string()))
-}
-
-pub(crate) fn segment_prefix(collection: i64, segment: i64) -> String {
-    format!("collections/{collection}/segments/{segment}")
 }
 
 impl Engine {
@@ -143,7 +139,7 @@ impl Engine {
                 .await
                 .map_err(|e| EngineError::Internal(e.to_string()))??;
             let id = self.meta.alloc_ids(1).await?;
-            let data_key = format!("{}/data.parquet", segment_prefix(rt.id, id));
+            let data_key = keys::segment_data(rt.id, id);
             let b2 = batch.clone();
             let bytes = tokio::task::spawn_blocking(move || encode_parquet(&b2))
                 .await
@@ -170,7 +166,7 @@ impl Engine {
         let version = self.meta.timestamp();
         let mut delete_keys = Vec::new();
         for (seg_id, rows, count) in &sealed_deletes {
-            let key = format!("{}/deletes-{version}.json", segment_prefix(rt.id, *seg_id));
+            let key = keys::segment_deletes(rt.id, *seg_id, version);
             self.store
                 .put(&key, Bytes::from(serde_json::to_vec(rows).expect("json")))
                 .await?;
@@ -186,7 +182,7 @@ impl Engine {
         };
         let old_delete_keys = match self.meta.commit_flush(commit).await {
             Ok(keys) => keys,
-            Err(CoordError::StaleCommit(why)) => {
+            Err(MetaError::StaleCommit(why)) => {
                 // someone else flushed this shard meanwhile (we lost it, or a former owner
                 // was still running): our files are garbage and our memory is out of date
                 tracing::warn!(
@@ -206,7 +202,7 @@ impl Engine {
                 if let Some(meta) = self.meta.snapshot().collections.get(&rt.id) {
                     self.load_shard(rt, meta, shard).await?;
                 }
-                return Err(CoordError::StaleCommit(why).into());
+                return Err(MetaError::StaleCommit(why).into());
             }
             Err(e) => return Err(e.into()),
         };
@@ -287,15 +283,8 @@ impl Engine {
                     .map_err(|e| EngineError::Internal(e.to_string()))??
             }
         };
-        // each build writes a key of its own: a build that died before its commit leaves an
-        // orphan the garbage sweep may delete at any time, so a later build of the same index
-        // must not reuse its name
-        let key = format!(
-            "{}/index-{}-{}.usearch",
-            segment_prefix(meta.id, seg.id),
-            idx.id,
-            self.meta.timestamp()
-        );
+        // a key of its own per build (see keys::index_file)
+        let key = keys::index_file(meta.id, seg.id, idx.id, self.meta.timestamp());
         let built = match spec.kind {
             IndexKind::Flat => {
                 // FLAT searches the segment's vectors directly; the marker records that it is ready
@@ -340,7 +329,7 @@ impl Engine {
             .await
         {
             Ok(()) => {}
-            Err(CoordError::StaleCommit(why)) => {
+            Err(MetaError::StaleCommit(why)) => {
                 tracing::info!(
                     collection = meta.id,
                     segment = seg.id,

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use arrow_array::BooleanArray;
 use arrow_select::filter::filter_record_batch;
-use quarry_coord::CollectionMeta;
+use quarry_meta::CollectionMeta;
 use quarry_storage::StorageError;
 use quarry_types::batch::offsets;
 use quarry_types::record::LogRecord;

@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use parking_lot::RwLock;
-use quarry_coord::{Catalog, CollectionMeta, LocalMeta, MetaService};
+use quarry_meta::{Catalog, CollectionMeta, LocalMeta, MetaService};
 use quarry_storage::log::embedded::EmbeddedLogOptions;
 use quarry_storage::{EmbeddedLog, LocalObjectStore, LogStore, ObjectStore};
 use quarry_types::CollectionSchema;
@@ -45,7 +45,7 @@ pub mod fuzzing {
     pub use crate::segment::SegmentData;
 }
 
-pub use quarry_coord::meta::{DEFAULT_DB, DEFAULT_PARTITION};
+pub use quarry_meta::{DEFAULT_DB, DEFAULT_PARTITION};
 
 #[derive(Debug, Clone)]
 pub struct EngineOptions {

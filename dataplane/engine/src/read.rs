@@ -199,7 +199,7 @@ fn pk_of(seg: &SegmentData, pk_index: usize, dt: quarry_types::DataType, row: u3
 }
 
 impl Engine {
-    fn check_loaded(&self, meta: &quarry_coord::CollectionMeta) -> Result<()> {
+    fn check_loaded(&self, meta: &quarry_meta::CollectionMeta) -> Result<()> {
         if !meta.loaded {
             return Err(EngineError::NotLoaded(meta.name.clone()));
         }
@@ -309,7 +309,7 @@ impl Engine {
     /// Runs a read on every shard: here (standalone and workers) or through the router (proxy).
     async fn read_shards(
         &self,
-        meta: &quarry_coord::CollectionMeta,
+        meta: &quarry_meta::CollectionMeta,
         rt: &Arc<CollectionRt>,
         read: ShardRead,
     ) -> Result<Vec<ShardAnswer>> {
@@ -352,7 +352,7 @@ impl Engine {
     /// Primary keys of live rows matching the filter, over all shards.
     pub(crate) async fn matching_pks(
         &self,
-        meta: &quarry_coord::CollectionMeta,
+        meta: &quarry_meta::CollectionMeta,
         rt: &Arc<CollectionRt>,
         filter: &str,
         templates: &HashMap<String, Value>,

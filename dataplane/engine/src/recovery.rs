@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use quarry_coord::{CollectionMeta, SegmentMeta};
 use quarry_index::{HnswIndex, IndexKind, IndexSpec};
+use quarry_meta::{CollectionMeta, SegmentMeta};
 use quarry_types::record::LogRecord;
 
 use crate::flush::decode_parquet;

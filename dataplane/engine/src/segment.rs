@@ -140,7 +140,7 @@ impl SegmentData {
 /// A sealed segment in memory.
 #[derive(Debug, Clone)]
 pub struct Sealed {
-    pub meta: quarry_coord::SegmentMeta,
+    pub meta: quarry_meta::SegmentMeta,
     pub data: SegmentData,
     /// index id -> loaded index
     pub indexes: HashMap<i64, Arc<HnswIndex>>,

@@ -10,12 +10,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use quarry_coord::{
-    Catalog, CatalogState, CollectionMeta, CompactionCommit, CoordError, Created, FlushCommit,
-    IndexCommit, IndexMeta, LocalMeta, MetaService, NewCollection, NewIndex,
-};
 use quarry_engine::{
     CreateCollection, Engine, EngineOptions, InsertInput, QueryInput, QueryOutput,
+};
+use quarry_meta::{
+    Catalog, CatalogState, CollectionMeta, CompactionCommit, Created, FlushCommit, IndexCommit,
+    IndexMeta, LocalMeta, MetaError, MetaService, NewCollection, NewIndex,
 };
 use quarry_storage::{
     LogStore, MemoryLog, MemoryObjectStore, ObjectInfo, ObjectStore, StorageError,
@@ -104,7 +104,7 @@ fn options() -> EngineOptions {
     }
 }
 
-fn segments(e: &Engine) -> Vec<quarry_coord::SegmentMeta> {
+fn segments(e: &Engine) -> Vec<quarry_meta::SegmentMeta> {
     e.list_collections()[0].segments.clone()
 }
 
@@ -162,37 +162,37 @@ impl MetaService for Faulty {
     fn timestamp(&self) -> u64 {
         self.inner().timestamp()
     }
-    async fn alloc_ids(&self, n: u64) -> Result<i64, CoordError> {
+    async fn alloc_ids(&self, n: u64) -> Result<i64, MetaError> {
         self.inner().alloc_ids(n).await
     }
-    async fn create_collection(&self, req: NewCollection) -> Result<Created, CoordError> {
+    async fn create_collection(&self, req: NewCollection) -> Result<Created, MetaError> {
         self.inner().create_collection(req).await
     }
-    async fn drop_collection(&self, id: i64) -> Result<Option<CollectionMeta>, CoordError> {
+    async fn drop_collection(&self, id: i64) -> Result<Option<CollectionMeta>, MetaError> {
         self.inner().drop_collection(id).await
     }
-    async fn set_loaded(&self, id: i64, loaded: bool, replicas: u32) -> Result<(), CoordError> {
+    async fn set_loaded(&self, id: i64, loaded: bool, replicas: u32) -> Result<(), MetaError> {
         self.inner().set_loaded(id, loaded, replicas).await
     }
-    async fn set_query_pool(&self, id: i64, pool: Option<String>) -> Result<(), CoordError> {
+    async fn set_query_pool(&self, id: i64, pool: Option<String>) -> Result<(), MetaError> {
         self.inner().set_query_pool(id, pool).await
     }
-    async fn set_properties(&self, id: i64, p: Vec<(String, String)>) -> Result<(), CoordError> {
+    async fn set_properties(&self, id: i64, p: Vec<(String, String)>) -> Result<(), MetaError> {
         self.inner().set_properties(id, p).await
     }
-    async fn create_index(&self, id: i64, index: NewIndex) -> Result<IndexMeta, CoordError> {
+    async fn create_index(&self, id: i64, index: NewIndex) -> Result<IndexMeta, MetaError> {
         self.inner().create_index(id, index).await
     }
-    async fn drop_index(&self, id: i64, index: i64) -> Result<(), CoordError> {
+    async fn drop_index(&self, id: i64, index: i64) -> Result<(), MetaError> {
         self.inner().drop_index(id, index).await
     }
-    async fn commit_flush(&self, commit: FlushCommit) -> Result<Vec<String>, CoordError> {
+    async fn commit_flush(&self, commit: FlushCommit) -> Result<Vec<String>, MetaError> {
         self.inner().commit_flush(commit).await
     }
-    async fn commit_index(&self, commit: IndexCommit) -> Result<(), CoordError> {
+    async fn commit_index(&self, commit: IndexCommit) -> Result<(), MetaError> {
         self.inner().commit_index(commit).await
     }
-    async fn commit_compaction(&self, commit: CompactionCommit) -> Result<Vec<String>, CoordError> {
+    async fn commit_compaction(&self, commit: CompactionCommit) -> Result<Vec<String>, MetaError> {
         if let Some(gate) = self
             .gate
             .as_ref()
@@ -209,13 +209,13 @@ impl MetaService for Faulty {
         let r = self.inner().commit_compaction(commit).await;
         if self.lie_on_compaction.load(Ordering::SeqCst) {
             r?;
-            return Err(CoordError::Unavailable(
+            return Err(MetaError::Unavailable(
                 "deadline exceeded (answer lost)".into(),
             ));
         }
         r
     }
-    async fn refresh(&self) -> Result<bool, CoordError> {
+    async fn refresh(&self) -> Result<bool, MetaError> {
         self.inner().refresh().await
     }
 }
@@ -348,7 +348,7 @@ async fn commits_after_another_writer_took_the_version_succeed() {
     other
         .commit(|s| {
             s.next_id += 1000;
-            Ok::<_, CoordError>(())
+            Ok::<_, MetaError>(())
         })
         .await
         .unwrap();

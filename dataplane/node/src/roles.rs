@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use quarry_coord::sweep::{SweepOptions, SweepTask, Sweeper};
-use quarry_coord::{Catalog, CoordServer, LocalMeta, MetaService, RemoteMeta};
+use quarry_coord::CoordServer;
 use quarry_engine::{Engine, EngineOptions, Mode, Router};
+use quarry_meta::{Catalog, LocalMeta, MetaService, RemoteMeta};
 use quarry_proto::internal::coord_server::CoordServer as CoordGrpc;
 use quarry_proto::internal::worker_server::WorkerServer;
 use quarry_proto::internal::{HeartbeatRequest, ShardReplica, ShardRows};

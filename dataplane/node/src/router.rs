@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use parking_lot::{Mutex, RwLock};
-use quarry_coord::CollectionMeta;
 use quarry_engine::{EngineError, Result, Router, ShardAnswer, ShardRead};
+use quarry_meta::CollectionMeta;
 use quarry_proto::internal as pb;
 use quarry_proto::internal::worker_client::WorkerClient;
 use tonic::transport::{Channel, Endpoint};

@@ -62,7 +62,7 @@ macro_rules! try_status {
 impl Service {
     /// Percent of a loaded collection's shard replicas served: standalone keeps everything in
     /// memory (100); a cluster counts the replicas query nodes report loaded.
-    fn load_progress(&self, m: &quarry_coord::CollectionMeta) -> i64 {
+    fn load_progress(&self, m: &quarry_meta::CollectionMeta) -> i64 {
         self.router.as_ref().map_or(100, |r| r.load_progress(m))
     }
 

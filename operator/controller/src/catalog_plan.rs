@@ -4,11 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use quarry_coord::{CollectionMeta, IndexMeta, NewCollection, NewIndex};
 use quarry_crd::{
     CollectionSpec, ConsistencyLevel as CrdConsistency, FieldSpec, FieldType, IndexSpec, IndexType,
     LoadSpec, MetricType, SchemaSpec,
 };
+use quarry_meta::{CollectionMeta, IndexMeta, NewCollection, NewIndex};
 use quarry_types::{CollectionSchema, ConsistencyLevel, DataType, FieldSchema};
 
 /// One catalog change the reconciler makes.

@@ -9,7 +9,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use parking_lot::RwLock;
 use quarry_coord::sweep::{SweepOptions, SweepTask, Sweeper};
-use quarry_coord::{Catalog, CoordServer, LocalMeta};
+use quarry_coord::CoordServer;
+use quarry_meta::{Catalog, LocalMeta};
 use quarry_storage::{
     KafkaLog, KafkaOptions, LogStore, MemoryLog, MemoryObjectStore, ObjectStore, S3ObjectStore,
     S3Options,

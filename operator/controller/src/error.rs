@@ -1,6 +1,6 @@
 //! The operator's error type: what a reconcile can fail with (the controller retries).
 
-use quarry_coord::CoordError;
+use quarry_meta::MetaError;
 use quarry_storage::StorageError;
 
 #[derive(Debug, thiserror::Error)]
@@ -8,7 +8,7 @@ pub enum Error {
     #[error("kubernetes API: {0}")]
     Kube(#[from] kube::Error),
     #[error("catalog: {0}")]
-    Coord(#[from] CoordError),
+    Coord(#[from] MetaError),
     #[error("storage: {0}")]
     Storage(#[from] StorageError),
     #[error("encoding: {0}")]

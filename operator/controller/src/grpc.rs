@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use quarry_coord::{CoordServer, CLUSTER_HEADER};
+use quarry_coord::CoordServer;
+use quarry_meta::CLUSTER_HEADER;
 use quarry_proto::internal as pb;
 use quarry_proto::internal::coord_server::Coord;
 use tonic::{Request, Response, Status};

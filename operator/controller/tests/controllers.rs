@@ -17,8 +17,8 @@ use kube::Api;
 use quarry_controller::context::Namespaced;
 use quarry_controller::leader::Elector;
 use quarry_controller::reconcile::collection::FINALIZER;
-use quarry_coord::{MetaService, NewCollection, NewIndex};
 use quarry_crd::{Collection, Index, NodePool, QuarryCluster};
+use quarry_meta::{MetaService, NewCollection, NewIndex};
 use world::{condition, json, World, CLUSTER, DOCS, NS, POOLS};
 
 async fn patch<K: Namespaced>(w: &World, name: &str, patch: serde_json::Value) {
@@ -45,7 +45,7 @@ async fn with_docs() -> World {
 }
 
 /// The one collection in cluster `prod`'s catalog.
-fn only_collection(w: &World) -> quarry_coord::CollectionMeta {
+fn only_collection(w: &World) -> quarry_meta::CollectionMeta {
     let snapshot = w.hosted("prod").meta.snapshot();
     assert_eq!(snapshot.collections.len(), 1);
     snapshot.collections.values().next().cloned().unwrap()
@@ -466,7 +466,7 @@ async fn collections_made_through_the_milvus_api_appear_as_resources() {
         .await
         .unwrap()
     {
-        quarry_coord::Created::New(m) => m.id,
+        quarry_meta::Created::New(m) => m.id,
         other => panic!("{other:?}"),
     };
     let params = BTreeMap::from([
@@ -627,7 +627,7 @@ async fn one_port_serves_each_cluster_its_own_coordinator() {
             .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
     );
     let staging =
-        quarry_coord::RemoteMeta::connect_to_cluster(&addr.to_string(), Some("vectors/staging"))
+        quarry_meta::RemoteMeta::connect_to_cluster(&addr.to_string(), Some("vectors/staging"))
             .unwrap();
     staging
         .create_collection(new_collection("only_in_staging"))
@@ -635,11 +635,11 @@ async fn one_port_serves_each_cluster_its_own_coordinator() {
         .unwrap();
     assert_eq!(w.hosted("staging").meta.snapshot().collections.len(), 1);
     assert!(w.hosted("prod").meta.snapshot().collections.is_empty());
-    let nameless = quarry_coord::RemoteMeta::connect(&addr.to_string()).unwrap();
+    let nameless = quarry_meta::RemoteMeta::connect(&addr.to_string()).unwrap();
     let err = nameless.fetch().await.unwrap_err();
     assert!(err.to_string().contains("x-quarry-cluster"), "{err}");
     let unknown =
-        quarry_coord::RemoteMeta::connect_to_cluster(&addr.to_string(), Some("vectors/nope"))
+        quarry_meta::RemoteMeta::connect_to_cluster(&addr.to_string(), Some("vectors/nope"))
             .unwrap();
     assert!(unknown
         .fetch()

@@ -13,15 +13,15 @@ use tonic::{Request, Response, Status};
 
 use quarry_types::limits::{MAX_REPLICAS, MAX_SHARDS};
 
-use crate::meta::{apply_op, MetaOp};
 use crate::plan::{plan, plan_pools, seed, Demand, Plan, ShardReplica};
+use quarry_meta::{apply_op, MetaOp};
 
 /// How long a new coordinator waits for every live node's first heartbeat (they beat every
 /// second) before it places shards; never longer than the node lease.
 const WARMUP: Duration = Duration::from_secs(2);
 use crate::registry::{Node, Registry, Role};
-use crate::wire::to_status;
-use crate::{CatalogState, CoordError, LocalMeta, MetaService};
+use quarry_meta::to_status;
+use quarry_meta::{CatalogState, LocalMeta, MetaError, MetaService};
 
 #[derive(Debug)]
 struct Placement {
@@ -157,7 +157,7 @@ impl CoordServer {
     /// nodes that can serve the collection (those of its pool, if pinned): two replicas of a
     /// shard on one node would be one copy. Right after a start the registry is still filling
     /// up with the nodes' first heartbeats, so then only the fixed bound applies.
-    pub fn check_load(&self, op: &MetaOp) -> Result<(), CoordError> {
+    pub fn check_load(&self, op: &MetaOp) -> Result<(), MetaError> {
         let MetaOp::SetLoaded {
             id,
             loaded: true,
@@ -171,7 +171,7 @@ impl CoordServer {
         let collection = snapshot.collections.get(id);
         let name = collection.map_or_else(|| id.to_string(), |c| c.name.clone());
         if replicas > MAX_REPLICAS {
-            return Err(CoordError::Rejected(format!(
+            return Err(MetaError::Rejected(format!(
                 "failed to load collection {name}: replica_number {replicas} is invalid, it \
                  should be in range [1, {MAX_REPLICAS}]"
             )));
@@ -185,7 +185,7 @@ impl CoordServer {
         let pool = collection.and_then(|c| c.query_pool.as_deref());
         let nodes = self.placement.lock().registry.query_nodes_for(pool);
         if replicas > nodes {
-            return Err(CoordError::Rejected(format!(
+            return Err(MetaError::Rejected(format!(
                 "failed to load collection {name}: no enough nodes to create replicas\
                  [expected={replicas}][actual={nodes}]{}",
                 pool.map(|p| format!(" in query pool {p}"))
@@ -430,7 +430,7 @@ impl Coord for CoordServer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Catalog, Created, NewCollection};
+    use quarry_meta::{Catalog, Created, NewCollection};
     use quarry_storage::MemoryObjectStore;
     use quarry_types::{CollectionSchema, ConsistencyLevel, DataType, FieldSchema};
 

@@ -17,10 +17,11 @@ use std::time::{Duration, SystemTime};
 
 use quarry_storage::{ObjectInfo, ObjectStore};
 
-use crate::{Catalog, CoordError};
+use quarry_meta::keys::{known_segment_file, split_collection};
+use quarry_meta::{Catalog, MetaError};
 
 /// Where segment, delete and index files live: `collections/{id}/segments/{segment}/...`.
-pub const DATA_PREFIX: &str = "collections/";
+pub use quarry_meta::keys::DATA_PREFIX;
 
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10 * 60);
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(60 * 60);
@@ -131,37 +132,6 @@ pub struct Garbage {
     pub age: Duration,
 }
 
-/// `collections/{c}/...` -> (c, the rest)
-fn split_collection(key: &str) -> Option<(i64, &str)> {
-    let rest = key.strip_prefix(DATA_PREFIX)?;
-    let (id, rest) = rest.split_once('/')?;
-    Some((id.parse().ok()?, rest))
-}
-
-/// `segments/{s}/{file}` with a file name the engine writes -> s
-fn known_segment_file(rest: &str) -> Option<i64> {
-    let rest = rest.strip_prefix("segments/")?;
-    let (segment, file) = rest.split_once('/')?;
-    let segment = segment.parse().ok()?;
-    // `{n}` or, for index files, `{index}-{build timestamp}` (or `{index}` before builds had
-    // keys of their own)
-    let numbered = |prefix: &str, suffix: &str, parts: usize| {
-        file.strip_prefix(prefix)
-            .and_then(|f| f.strip_suffix(suffix))
-            .is_some_and(|n| {
-                let numbers: Vec<&str> = n.split('-').collect();
-                numbers.len() <= parts
-                    && numbers
-                        .iter()
-                        .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-            })
-    };
-    let known = file == "data.parquet"
-        || numbered("deletes-", ".json", 1)
-        || numbered("index-", ".usearch", 2);
-    known.then_some(segment)
-}
-
 /// Picks the files to delete: under [`DATA_PREFIX`], not referenced by the catalog, and at
 /// least `grace` old at `now`. Besides, it keeps
 /// - anything whose path it cannot read as `collections/{id}/...`;
@@ -259,7 +229,7 @@ impl Sweeper {
     }
 
     /// One pass. Any failure to list or to read the catalog deletes nothing.
-    pub async fn sweep_once(&self) -> Result<SweepReport, CoordError> {
+    pub async fn sweep_once(&self) -> Result<SweepReport, MetaError> {
         let listed = self.store.list_info(DATA_PREFIX).await?;
         // after the listing: a file committed since it is referenced here
         let catalog = Catalog::open(self.store.clone()).await?;

@@ -5,9 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use quarry_coord::{
-    Catalog, CoordServer, Created, LocalMeta, MetaService, NewCollection, RemoteMeta,
-};
+use quarry_coord::CoordServer;
+use quarry_meta::{Catalog, Created, LocalMeta, MetaService, NewCollection, RemoteMeta};
 use quarry_proto::internal::coord_server::CoordServer as CoordGrpc;
 use quarry_proto::internal::{HeartbeatRequest, ShardReplica};
 use quarry_storage::MemoryObjectStore;

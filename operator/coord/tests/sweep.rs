@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use quarry_coord::sweep::{SweepOptions, Sweeper};
-use quarry_coord::{
+use quarry_meta::{
     Catalog, CompactionCommit, Created, FlushCommit, IndexCommit, LocalMeta, MetaService,
     NewCollection, NewIndex, SegmentMeta,
 };

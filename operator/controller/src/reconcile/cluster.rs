@@ -8,8 +8,8 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
 use quarry_coord::registry::Role as NodeRole;
-use quarry_coord::MetaService;
 use quarry_crd::QuarryCluster;
+use quarry_meta::MetaService;
 use serde_json::json;
 
 use crate::context::{apply_owned, is_paused, publish, Ctx};

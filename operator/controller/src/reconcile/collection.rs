@@ -10,8 +10,8 @@ use kube::api::{ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::{Api, Resource, ResourceExt};
-use quarry_coord::{CollectionMeta, MetaService};
 use quarry_crd::{Collection, DeletionPolicy, NodePool, Role};
+use quarry_meta::{CollectionMeta, MetaService};
 use serde_json::json;
 
 use crate::catalog_plan::{

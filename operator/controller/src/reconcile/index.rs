@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
-use quarry_coord::{CoordError, MetaService};
 use quarry_crd::{Collection, DeletionPolicy, Index};
+use quarry_meta::{MetaError, MetaService};
 use quarry_types::DataType;
 use serde_json::json;
 
@@ -161,7 +161,7 @@ pub async fn reconcile(idx: Arc<Index>, ctx: Arc<Ctx>) -> Result<Action> {
                 .await;
                 i
             }
-            Err(e @ (CoordError::IndexConflict { .. } | CoordError::Rejected(_))) => {
+            Err(e @ (MetaError::IndexConflict { .. } | MetaError::Rejected(_))) => {
                 let v = Verdict::stalled("IndexConflict", e.to_string());
                 publish(&ctx, idx.as_ref(), &previous, &v, json!({})).await?;
                 return Ok(ctx.requeue(&v));

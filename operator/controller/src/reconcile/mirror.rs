@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
-use quarry_coord::MetaService;
 use quarry_crd::{Collection, Index, QuarryCluster};
+use quarry_meta::MetaService;
 
 use super::collection::{is_mirror, MIRROR_ANNOTATION};
 use crate::catalog_plan::{collection_name, index_name, index_spec_of, resource_name, spec_of};

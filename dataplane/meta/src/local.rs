@@ -1,189 +1,15 @@
-//! The coordinator's catalog operations, by name. Workers and proxies never edit the catalog
-//! themselves: they ask for one of these operations, in-process in standalone mode
-//! ([`LocalMeta`]) or over the internal gRPC service in a cluster. Each operation is one
-//! atomic catalog commit.
+//! [`LocalMeta`]: the catalog operations on a catalog this process owns and persists itself
+//! (standalone mode, and the coordinator, which serves them to the other roles).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use quarry_types::{CollectionSchema, ConsistencyLevel};
 
 use crate::{
-    Catalog, CatalogState, CollectionMeta, CoordError, IndexMeta, PartitionMeta, SegmentMeta, Tso,
+    Catalog, CatalogState, CollectionMeta, CompactionCommit, Created, FlushCommit, IndexCommit,
+    IndexMeta, MetaError, MetaService, NewCollection, NewIndex, PartitionMeta, Tso, DEFAULT_DB,
+    DEFAULT_PARTITION,
 };
-
-pub const DEFAULT_DB: &str = "default";
-pub const DEFAULT_PARTITION: &str = "_default";
-
-/// A collection to create; the schema is already validated and has its field ids.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct NewCollection {
-    pub name: String,
-    pub schema: CollectionSchema,
-    pub shards: u32,
-    pub consistency: ConsistencyLevel,
-    pub properties: Vec<(String, String)>,
-}
-
-/// An index definition to add; parameters are normalized by the caller.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct NewIndex {
-    pub name: String,
-    pub field_name: String,
-    pub params: BTreeMap<String, String>,
-}
-
-/// What a flush of one shard produced.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct FlushCommit {
-    pub collection: i64,
-    pub shard: u32,
-    pub new_segment: Option<SegmentMeta>,
-    /// (segment id, delete file key, deleted row count) for older segments
-    pub deletes: Vec<(i64, String, u64)>,
-    /// the shard's new replay start
-    pub checkpoint: u64,
-    /// the checkpoint the flushed data started from: the commit is refused unless it is still
-    /// the shard's checkpoint (a second owner of the shard, say a node that lost its lease,
-    /// would otherwise commit rows twice)
-    pub base: u64,
-}
-
-/// Segments of one shard merged into one (deleted rows purged). Sending it again after a lost
-/// answer is safe: a commit whose target is listed already is recognised as applied.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct CompactionCommit {
-    pub collection: i64,
-    pub shard: u32,
-    pub sources: Vec<i64>,
-    pub target: SegmentMeta,
-    /// the shard checkpoint the compactor's state continues (its last flush or load): refused
-    /// unless it is still the shard's checkpoint, like [`FlushCommit::base`]. A node that lost
-    /// the shard would otherwise merge without the deletes the new owner persisted since.
-    pub base: u64,
-}
-
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct IndexCommit {
-    pub collection: i64,
-    pub segment: i64,
-    pub index: i64,
-    pub key: String,
-}
-
-/// How a create ended: a new collection, or an identical one that already existed.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub enum Created {
-    New(CollectionMeta),
-    Existing(CollectionMeta),
-}
-
-#[async_trait]
-pub trait MetaService: Send + Sync + std::fmt::Debug {
-    /// The newest catalog state this process knows.
-    fn snapshot(&self) -> Arc<CatalogState>;
-    /// A fresh hybrid timestamp, monotonic per cluster.
-    fn timestamp(&self) -> u64;
-    /// Reserves `n` consecutive ids (rows, segments) and returns the first.
-    async fn alloc_ids(&self, n: u64) -> Result<i64, CoordError>;
-    async fn create_collection(&self, req: NewCollection) -> Result<Created, CoordError>;
-    /// Removes a collection from the catalog; returns it (`None` if it did not exist).
-    async fn drop_collection(&self, id: i64) -> Result<Option<CollectionMeta>, CoordError>;
-    async fn set_loaded(&self, id: i64, loaded: bool, replicas: u32) -> Result<(), CoordError>;
-    /// Pins a collection's in-memory replicas to the query nodes of one pool (`None`: any).
-    async fn set_query_pool(&self, id: i64, pool: Option<String>) -> Result<(), CoordError>;
-    /// Replaces a collection's properties (AlterCollection; the operator's Collection spec).
-    async fn set_properties(
-        &self,
-        id: i64,
-        properties: Vec<(String, String)>,
-    ) -> Result<(), CoordError>;
-    async fn create_index(&self, id: i64, index: NewIndex) -> Result<IndexMeta, CoordError>;
-    async fn drop_index(&self, id: i64, index: i64) -> Result<(), CoordError>;
-    /// Records a flush; returns the delete-file keys it superseded (garbage now).
-    async fn commit_flush(&self, commit: FlushCommit) -> Result<Vec<String>, CoordError>;
-    async fn commit_index(&self, commit: IndexCommit) -> Result<(), CoordError>;
-    /// Swaps a compaction's sources for its target atomically; returns the keys of the sources'
-    /// files (garbage now).
-    async fn commit_compaction(&self, commit: CompactionCommit) -> Result<Vec<String>, CoordError>;
-    /// Catches up with the catalog's owner; true when the snapshot changed. A process that
-    /// owns its catalog is always current.
-    async fn refresh(&self) -> Result<bool, CoordError> {
-        Ok(false)
-    }
-}
-
-/// A catalog operation as data: what travels in the coordinator's `Mutate` call.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
-pub enum MetaOp {
-    CreateCollection(NewCollection),
-    DropCollection {
-        id: i64,
-    },
-    SetLoaded {
-        id: i64,
-        loaded: bool,
-        replicas: u32,
-    },
-    SetProperties {
-        id: i64,
-        properties: Vec<(String, String)>,
-    },
-    SetQueryPool {
-        id: i64,
-        pool: Option<String>,
-    },
-    CreateIndex {
-        id: i64,
-        index: NewIndex,
-    },
-    DropIndex {
-        id: i64,
-        index: i64,
-    },
-    CommitFlush(FlushCommit),
-    CommitIndex(IndexCommit),
-    CommitCompaction(CompactionCommit),
-}
-
-/// Runs an operation on any [`MetaService`]; the result as JSON.
-pub async fn apply_op(meta: &dyn MetaService, op: MetaOp) -> Result<serde_json::Value, CoordError> {
-    let json = |v: Result<serde_json::Value, serde_json::Error>| {
-        v.map_err(|e| CoordError::Unavailable(format!("encoding a result: {e}")))
-    };
-    match op {
-        MetaOp::CreateCollection(req) => {
-            json(serde_json::to_value(meta.create_collection(req).await?))
-        }
-        MetaOp::DropCollection { id } => {
-            json(serde_json::to_value(meta.drop_collection(id).await?))
-        }
-        MetaOp::SetLoaded {
-            id,
-            loaded,
-            replicas,
-        } => json(serde_json::to_value(
-            meta.set_loaded(id, loaded, replicas).await?,
-        )),
-        MetaOp::SetQueryPool { id, pool } => {
-            json(serde_json::to_value(meta.set_query_pool(id, pool).await?))
-        }
-        MetaOp::SetProperties { id, properties } => json(serde_json::to_value(
-            meta.set_properties(id, properties).await?,
-        )),
-        MetaOp::CreateIndex { id, index } => {
-            json(serde_json::to_value(meta.create_index(id, index).await?))
-        }
-        MetaOp::DropIndex { id, index } => {
-            json(serde_json::to_value(meta.drop_index(id, index).await?))
-        }
-        MetaOp::CommitFlush(c) => json(serde_json::to_value(meta.commit_flush(c).await?)),
-        MetaOp::CommitIndex(c) => json(serde_json::to_value(meta.commit_index(c).await?)),
-        MetaOp::CommitCompaction(c) => json(serde_json::to_value(meta.commit_compaction(c).await?)),
-    }
-}
 
 /// The catalog operations on a catalog this process owns (standalone, and the coordinator).
 #[derive(Debug)]
@@ -200,8 +26,8 @@ impl LocalMeta {
     }
 }
 
-fn not_found(id: i64) -> CoordError {
-    CoordError::CollectionNotFound(id.to_string())
+fn not_found(id: i64) -> MetaError {
+    MetaError::CollectionNotFound(id.to_string())
 }
 
 /// Whether `commit` is in the catalog already (sent again after a lost answer): its new segment
@@ -231,13 +57,13 @@ impl MetaService for LocalMeta {
     }
 
     /// Reloads the newest manifest when a commit's outcome was unknown or lost to another writer.
-    async fn refresh(&self) -> Result<bool, CoordError> {
+    async fn refresh(&self) -> Result<bool, MetaError> {
         let changed = self.catalog.refresh().await?;
         self.tso.observe(self.catalog.snapshot().last_ts);
         Ok(changed)
     }
 
-    async fn alloc_ids(&self, n: u64) -> Result<i64, CoordError> {
+    async fn alloc_ids(&self, n: u64) -> Result<i64, MetaError> {
         self.catalog
             .commit(|s| {
                 let start = s.alloc_id().max(1);
@@ -247,7 +73,7 @@ impl MetaService for LocalMeta {
             .await
     }
 
-    async fn create_collection(&self, req: NewCollection) -> Result<Created, CoordError> {
+    async fn create_collection(&self, req: NewCollection) -> Result<Created, MetaError> {
         let now = self.tso.now();
         self.catalog
             .commit(|s| {
@@ -256,7 +82,7 @@ impl MetaService for LocalMeta {
                     if existing.schema == req.schema && existing.shards == req.shards {
                         return Ok(Created::Existing(existing.clone()));
                     }
-                    return Err(CoordError::CollectionExists(req.name.clone()));
+                    return Err(MetaError::CollectionExists(req.name.clone()));
                 }
                 let id = s.alloc_id();
                 let partition = PartitionMeta {
@@ -289,11 +115,11 @@ impl MetaService for LocalMeta {
             .await
     }
 
-    async fn drop_collection(&self, id: i64) -> Result<Option<CollectionMeta>, CoordError> {
+    async fn drop_collection(&self, id: i64) -> Result<Option<CollectionMeta>, MetaError> {
         self.catalog.commit(|s| Ok(s.collections.remove(&id))).await
     }
 
-    async fn set_loaded(&self, id: i64, loaded: bool, replicas: u32) -> Result<(), CoordError> {
+    async fn set_loaded(&self, id: i64, loaded: bool, replicas: u32) -> Result<(), MetaError> {
         let replicas = replicas.max(1);
         if self
             .snapshot()
@@ -314,7 +140,7 @@ impl MetaService for LocalMeta {
             .await
     }
 
-    async fn set_query_pool(&self, id: i64, pool: Option<String>) -> Result<(), CoordError> {
+    async fn set_query_pool(&self, id: i64, pool: Option<String>) -> Result<(), MetaError> {
         if self.snapshot().collections.get(&id).map(|c| &c.query_pool) == Some(&pool) {
             return Ok(());
         }
@@ -331,7 +157,7 @@ impl MetaService for LocalMeta {
         &self,
         id: i64,
         properties: Vec<(String, String)>,
-    ) -> Result<(), CoordError> {
+    ) -> Result<(), MetaError> {
         if self.snapshot().collections.get(&id).map(|c| &c.properties) == Some(&properties) {
             return Ok(());
         }
@@ -346,7 +172,7 @@ impl MetaService for LocalMeta {
             .await
     }
 
-    async fn create_index(&self, id: i64, index: NewIndex) -> Result<IndexMeta, CoordError> {
+    async fn create_index(&self, id: i64, index: NewIndex) -> Result<IndexMeta, MetaError> {
         let now = self.tso.now();
         self.catalog
             .commit(|s| {
@@ -363,7 +189,7 @@ impl MetaService for LocalMeta {
                     {
                         return Ok(existing.clone());
                     }
-                    return Err(CoordError::IndexConflict {
+                    return Err(MetaError::IndexConflict {
                         field: index.field_name.clone(),
                         existing: existing.name.clone(),
                     });
@@ -382,7 +208,7 @@ impl MetaService for LocalMeta {
             .await
     }
 
-    async fn drop_index(&self, id: i64, index: i64) -> Result<(), CoordError> {
+    async fn drop_index(&self, id: i64, index: i64) -> Result<(), MetaError> {
         self.catalog
             .commit(|s| {
                 let c = s.collections.get_mut(&id).ok_or_else(|| not_found(id))?;
@@ -395,7 +221,7 @@ impl MetaService for LocalMeta {
             .await
     }
 
-    async fn commit_flush(&self, commit: FlushCommit) -> Result<Vec<String>, CoordError> {
+    async fn commit_flush(&self, commit: FlushCommit) -> Result<Vec<String>, MetaError> {
         let now = self.tso.now();
         self.catalog
             .commit(|s| {
@@ -411,7 +237,7 @@ impl MetaService for LocalMeta {
                     || commit.base != c.checkpoints[shard]
                     || commit.checkpoint < commit.base
                 {
-                    return Err(CoordError::StaleCommit(format!(
+                    return Err(MetaError::StaleCommit(format!(
                         "flush of shard {} from offset {} does not continue the checkpoint",
                         commit.shard, commit.base
                     )));
@@ -422,7 +248,7 @@ impl MetaService for LocalMeta {
                     .iter()
                     .find(|(id, _, _)| !c.segments.iter().any(|m| m.id == *id))
                 {
-                    return Err(CoordError::StaleCommit(format!(
+                    return Err(MetaError::StaleCommit(format!(
                         "flush deletes rows of segment {gone}, which no longer exists"
                     )));
                 }
@@ -443,7 +269,7 @@ impl MetaService for LocalMeta {
             .await
     }
 
-    async fn commit_index(&self, commit: IndexCommit) -> Result<(), CoordError> {
+    async fn commit_index(&self, commit: IndexCommit) -> Result<(), MetaError> {
         self.catalog
             .commit(|s| {
                 let c = s
@@ -452,14 +278,14 @@ impl MetaService for LocalMeta {
                     .ok_or_else(|| not_found(commit.collection))?;
                 // the index or segment may be gone by now (dropped, compacted): then the file is garbage
                 if !c.indexes.iter().any(|i| i.id == commit.index) {
-                    return Err(CoordError::StaleCommit(format!(
+                    return Err(MetaError::StaleCommit(format!(
                         "index {} no longer exists",
                         commit.index
                     )));
                 }
                 let seg = c.segments.iter_mut().find(|s| s.id == commit.segment);
                 let seg = seg.ok_or_else(|| {
-                    CoordError::StaleCommit(format!("segment {} no longer exists", commit.segment))
+                    MetaError::StaleCommit(format!("segment {} no longer exists", commit.segment))
                 })?;
                 seg.index_files.insert(commit.index, commit.key.clone());
                 Ok(())
@@ -467,7 +293,7 @@ impl MetaService for LocalMeta {
             .await
     }
 
-    async fn commit_compaction(&self, commit: CompactionCommit) -> Result<Vec<String>, CoordError> {
+    async fn commit_compaction(&self, commit: CompactionCommit) -> Result<Vec<String>, MetaError> {
         self.catalog
             .commit(|s| {
                 let c = s
@@ -480,7 +306,7 @@ impl MetaService for LocalMeta {
                 }
                 let shard = commit.shard as usize;
                 if c.checkpoints.get(shard) != Some(&commit.base) {
-                    return Err(CoordError::StaleCommit(format!(
+                    return Err(MetaError::StaleCommit(format!(
                         "compaction of shard {} built on checkpoint {}, the shard is at {:?}",
                         commit.shard,
                         commit.base,
@@ -493,7 +319,7 @@ impl MetaService for LocalMeta {
                         .any(|m| m.id == *id && m.shard == commit.shard)
                 });
                 if !found || commit.sources.is_empty() {
-                    return Err(CoordError::StaleCommit(format!(
+                    return Err(MetaError::StaleCommit(format!(
                         "compaction sources {:?} are not all there",
                         commit.sources
                     )));

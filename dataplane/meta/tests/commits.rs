@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use quarry_coord::{
-    Catalog, CompactionCommit, CoordError, Created, FlushCommit, LocalMeta, MetaService,
+use quarry_meta::{
+    Catalog, CompactionCommit, Created, FlushCommit, LocalMeta, MetaError, MetaService,
     NewCollection, SegmentMeta,
 };
 use quarry_storage::{MemoryObjectStore, ObjectInfo, ObjectStore, StorageError};
@@ -57,13 +57,13 @@ async fn a_put_that_lands_but_reports_an_error_is_a_commit() {
     let cat = Catalog::open(store.clone()).await.unwrap();
     store.lie.store(true, Ordering::SeqCst);
     let id = cat
-        .commit(|s| Ok::<_, CoordError>(s.alloc_id()))
+        .commit(|s| Ok::<_, MetaError>(s.alloc_id()))
         .await
         .expect("the manifest landed");
     assert_eq!(cat.snapshot().version, 1);
     store.lie.store(false, Ordering::SeqCst);
     let next = cat
-        .commit(|s| Ok::<_, CoordError>(s.alloc_id()))
+        .commit(|s| Ok::<_, MetaError>(s.alloc_id()))
         .await
         .unwrap();
     assert!(next > id);
@@ -77,39 +77,39 @@ async fn after_losing_a_version_the_next_commits_work() {
     let a = Catalog::open(store.clone()).await.unwrap();
     let b = Catalog::open(store.clone()).await.unwrap();
     for _ in 0..3 {
-        b.commit(|s| Ok::<_, CoordError>(s.alloc_id()))
+        b.commit(|s| Ok::<_, MetaError>(s.alloc_id()))
             .await
             .unwrap();
     }
     // `a` is three versions behind: it loads the newest and applies its change there
     let id = a
-        .commit(|s| Ok::<_, CoordError>(s.alloc_id()))
+        .commit(|s| Ok::<_, MetaError>(s.alloc_id()))
         .await
         .unwrap();
     assert_eq!(a.snapshot().version, 4);
     let before = b.snapshot().next_id;
     assert!(id >= before, "no id handed out twice");
-    a.commit(|s| Ok::<_, CoordError>(s.alloc_id()))
+    a.commit(|s| Ok::<_, MetaError>(s.alloc_id()))
         .await
         .unwrap();
-    b.commit(|s| Ok::<_, CoordError>(s.alloc_id()))
+    b.commit(|s| Ok::<_, MetaError>(s.alloc_id()))
         .await
         .unwrap();
     assert_eq!(b.snapshot().version, 6);
     // a change that no longer fits the newest state is refused, not forced
     b.commit(|s| {
         s.last_ts = 7;
-        Ok::<_, CoordError>(())
+        Ok::<_, MetaError>(())
     })
     .await
     .unwrap();
     let r = a
         .commit(|s| match s.last_ts {
             0 => Ok(()),
-            _ => Err(CoordError::StaleCommit("moved on".into())),
+            _ => Err(MetaError::StaleCommit("moved on".into())),
         })
         .await;
-    assert!(matches!(r, Err(CoordError::StaleCommit(_))), "{r:?}");
+    assert!(matches!(r, Err(MetaError::StaleCommit(_))), "{r:?}");
     assert_eq!(
         a.snapshot().version,
         7,
@@ -192,10 +192,7 @@ async fn compactions_are_fenced_by_the_checkpoint_and_recognised_when_sent_again
         base,
     };
     let stale = meta.commit_compaction(merge(10)).await;
-    assert!(
-        matches!(stale, Err(CoordError::StaleCommit(_))),
-        "{stale:?}"
-    );
+    assert!(matches!(stale, Err(MetaError::StaleCommit(_))), "{stale:?}");
     let garbage = meta.commit_compaction(merge(20)).await.unwrap();
     assert_eq!(garbage.len(), 2, "{garbage:?}");
     // sent again: applied already
@@ -214,5 +211,5 @@ async fn compactions_are_fenced_by_the_checkpoint_and_recognised_when_sent_again
     let mut late = flush(c.id, None, 20, 25);
     late.deletes = vec![(1, "collections/x/segments/1/deletes-9.json".into(), 3)];
     let r = meta.commit_flush(late).await;
-    assert!(matches!(r, Err(CoordError::StaleCommit(_))), "{r:?}");
+    assert!(matches!(r, Err(MetaError::StaleCommit(_))), "{r:?}");
 }

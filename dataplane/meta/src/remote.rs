@@ -15,12 +15,12 @@ use tonic::metadata::AsciiMetadataValue;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::meta::{CompactionCommit, MetaOp};
 use crate::wire::from_status;
 use crate::{
-    CatalogState, CollectionMeta, CoordError, Created, FlushCommit, IndexCommit, IndexMeta,
+    CatalogState, CollectionMeta, Created, FlushCommit, IndexCommit, IndexMeta, MetaError,
     MetaService, NewCollection, NewIndex, Tso,
 };
+use crate::{CompactionCommit, MetaOp};
 
 /// The gRPC metadata key naming the cluster a call is about: one operator serves the
 /// coordinators of many clusters on one port (see quarry-operator).
@@ -46,19 +46,19 @@ pub struct RemoteMeta {
     tso: Tso,
 }
 
-fn unavailable(e: impl std::fmt::Display) -> CoordError {
-    CoordError::Unavailable(e.to_string())
+fn unavailable(e: impl std::fmt::Display) -> MetaError {
+    MetaError::Unavailable(e.to_string())
 }
 
 impl RemoteMeta {
     /// Connects lazily to `address` (`host:port` or a URL); the first call fails if it is down.
-    pub fn connect(address: &str) -> Result<Self, CoordError> {
+    pub fn connect(address: &str) -> Result<Self, MetaError> {
         Self::connect_to_cluster(address, None)
     }
 
     /// Like [`Self::connect`], naming the cluster (`namespace/name`) in every call, for a
     /// coordinator that serves several clusters (the operator).
-    pub fn connect_to_cluster(address: &str, cluster: Option<&str>) -> Result<Self, CoordError> {
+    pub fn connect_to_cluster(address: &str, cluster: Option<&str>) -> Result<Self, MetaError> {
         let header = cluster
             .map(|c| {
                 c.parse::<AsciiMetadataValue>()
@@ -90,7 +90,7 @@ impl RemoteMeta {
     }
 
     /// Fetches the catalog if the coordinator has a newer version than the cached one.
-    pub async fn fetch(&self) -> Result<(), CoordError> {
+    pub async fn fetch(&self) -> Result<(), MetaError> {
         let known = self.state.read().version;
         let r = self
             .client()
@@ -102,7 +102,7 @@ impl RemoteMeta {
             .into_inner();
         if !r.state_json.is_empty() && r.version >= self.state.read().version {
             let state: CatalogState =
-                serde_json::from_slice(&r.state_json).map_err(|e| CoordError::BadManifest {
+                serde_json::from_slice(&r.state_json).map_err(|e| MetaError::BadManifest {
                     key: "coordinator answer".into(),
                     reason: e.to_string(),
                 })?;
@@ -116,7 +116,7 @@ impl RemoteMeta {
     pub async fn heartbeat(
         &self,
         req: pb::HeartbeatRequest,
-    ) -> Result<pb::HeartbeatResponse, CoordError> {
+    ) -> Result<pb::HeartbeatResponse, MetaError> {
         let r = self
             .client()
             .heartbeat(req)
@@ -130,7 +130,7 @@ impl RemoteMeta {
         Ok(r)
     }
 
-    pub async fn leave(&self, node_id: &str) -> Result<(), CoordError> {
+    pub async fn leave(&self, node_id: &str) -> Result<(), MetaError> {
         self.client()
             .leave(pb::LeaveRequest {
                 node_id: node_id.to_string(),
@@ -140,7 +140,7 @@ impl RemoteMeta {
         Ok(())
     }
 
-    async fn mutate<T: DeserializeOwned>(&self, op: MetaOp) -> Result<T, CoordError> {
+    async fn mutate<T: DeserializeOwned>(&self, op: MetaOp) -> Result<T, MetaError> {
         let op_json = serde_json::to_vec(&op).map_err(unavailable)?;
         let r = self
             .client()
@@ -167,7 +167,7 @@ impl MetaService for RemoteMeta {
         self.tso.now()
     }
 
-    async fn alloc_ids(&self, n: u64) -> Result<i64, CoordError> {
+    async fn alloc_ids(&self, n: u64) -> Result<i64, MetaError> {
         let r = self
             .client()
             .alloc_ids(pb::AllocIdsRequest { count: n })
@@ -176,15 +176,15 @@ impl MetaService for RemoteMeta {
         Ok(r.into_inner().first)
     }
 
-    async fn create_collection(&self, req: NewCollection) -> Result<Created, CoordError> {
+    async fn create_collection(&self, req: NewCollection) -> Result<Created, MetaError> {
         self.mutate(MetaOp::CreateCollection(req)).await
     }
 
-    async fn drop_collection(&self, id: i64) -> Result<Option<CollectionMeta>, CoordError> {
+    async fn drop_collection(&self, id: i64) -> Result<Option<CollectionMeta>, MetaError> {
         self.mutate(MetaOp::DropCollection { id }).await
     }
 
-    async fn set_loaded(&self, id: i64, loaded: bool, replicas: u32) -> Result<(), CoordError> {
+    async fn set_loaded(&self, id: i64, loaded: bool, replicas: u32) -> Result<(), MetaError> {
         self.mutate(MetaOp::SetLoaded {
             id,
             loaded,
@@ -193,7 +193,7 @@ impl MetaService for RemoteMeta {
         .await
     }
 
-    async fn set_query_pool(&self, id: i64, pool: Option<String>) -> Result<(), CoordError> {
+    async fn set_query_pool(&self, id: i64, pool: Option<String>) -> Result<(), MetaError> {
         self.mutate(MetaOp::SetQueryPool { id, pool }).await
     }
 
@@ -201,31 +201,31 @@ impl MetaService for RemoteMeta {
         &self,
         id: i64,
         properties: Vec<(String, String)>,
-    ) -> Result<(), CoordError> {
+    ) -> Result<(), MetaError> {
         self.mutate(MetaOp::SetProperties { id, properties }).await
     }
 
-    async fn create_index(&self, id: i64, index: NewIndex) -> Result<IndexMeta, CoordError> {
+    async fn create_index(&self, id: i64, index: NewIndex) -> Result<IndexMeta, MetaError> {
         self.mutate(MetaOp::CreateIndex { id, index }).await
     }
 
-    async fn drop_index(&self, id: i64, index: i64) -> Result<(), CoordError> {
+    async fn drop_index(&self, id: i64, index: i64) -> Result<(), MetaError> {
         self.mutate(MetaOp::DropIndex { id, index }).await
     }
 
-    async fn commit_flush(&self, commit: FlushCommit) -> Result<Vec<String>, CoordError> {
+    async fn commit_flush(&self, commit: FlushCommit) -> Result<Vec<String>, MetaError> {
         self.mutate(MetaOp::CommitFlush(commit)).await
     }
 
-    async fn commit_index(&self, commit: IndexCommit) -> Result<(), CoordError> {
+    async fn commit_index(&self, commit: IndexCommit) -> Result<(), MetaError> {
         self.mutate(MetaOp::CommitIndex(commit)).await
     }
 
-    async fn commit_compaction(&self, commit: CompactionCommit) -> Result<Vec<String>, CoordError> {
+    async fn commit_compaction(&self, commit: CompactionCommit) -> Result<Vec<String>, MetaError> {
         self.mutate(MetaOp::CommitCompaction(commit)).await
     }
 
-    async fn refresh(&self) -> Result<bool, CoordError> {
+    async fn refresh(&self) -> Result<bool, MetaError> {
         let before = self.state.read().version;
         self.fetch().await?;
         Ok(self.state.read().version != before)

@@ -1,0 +1,31 @@
+//! Quarry's catalog, as both sides of the data plane share it: the model ([`CollectionMeta`]
+//! and the rest), the named catalog operations ([`MetaService`], [`MetaOp`]) with their one
+//! error type and its gRPC mapping, the persisted catalog ([`Catalog`]: versioned manifests
+//! with conditional puts), the in-process implementation ([`LocalMeta`]: standalone mode and
+//! the coordinator), the client of the coordinator's service ([`RemoteMeta`]: the other roles
+//! of a cluster), hybrid timestamps ([`Tso`]) and the layout of objects and topics ([`keys`]).
+//!
+//! The coordinator's server side (placement, node registry, the gRPC service, the garbage
+//! sweep) is `quarry-coord`; the engine depends on this crate only.
+
+mod catalog;
+mod error;
+pub mod keys;
+mod local;
+mod model;
+mod remote;
+mod service;
+mod tso;
+mod wire;
+
+pub use catalog::Catalog;
+pub use error::MetaError;
+pub use local::LocalMeta;
+pub use model::{CatalogState, CollectionMeta, IndexMeta, PartitionMeta, SegmentMeta};
+pub use remote::{ClusterHeader, RemoteMeta, CLUSTER_HEADER};
+pub use service::{
+    apply_op, CompactionCommit, Created, FlushCommit, IndexCommit, MetaOp, MetaService,
+    NewCollection, NewIndex, DEFAULT_DB, DEFAULT_PARTITION,
+};
+pub use tso::Tso;
+pub use wire::{from_status, to_status};

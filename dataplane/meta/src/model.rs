@@ -1,0 +1,125 @@
+//! The catalog model: what Quarry knows durably about its collections (schema, shards,
+//! partitions, indexes, sealed segments, per-shard log checkpoints). Serialized as the catalog
+//! manifest (JSON) by [`crate::Catalog`].
+
+use std::collections::BTreeMap;
+
+use quarry_storage::{LogStore, ObjectStore, StorageError};
+use quarry_types::{CollectionSchema, ConsistencyLevel};
+use serde::{Deserialize, Serialize};
+
+use crate::keys;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartitionMeta {
+    pub id: i64,
+    pub name: String,
+    pub created_ts: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexMeta {
+    pub id: i64,
+    pub name: String,
+    pub field_name: String,
+    /// normalized parameters: index_type, metric_type and the knobs, as strings
+    pub params: BTreeMap<String, String>,
+    pub created_ts: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentMeta {
+    pub id: i64,
+    pub shard: u32,
+    pub partition_id: i64,
+    /// log offsets covered: every row with offset < `end_offset` of this shard that was live at
+    /// seal time is in this segment or in an older one
+    pub start_offset: u64,
+    pub end_offset: u64,
+    pub rows: u64,
+    pub data_key: String,
+    pub deletes_key: Option<String>,
+    pub deleted_rows: u64,
+    /// index id -> object key of the index file
+    pub index_files: BTreeMap<i64, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollectionMeta {
+    pub id: i64,
+    pub name: String,
+    pub db: String,
+    pub schema: CollectionSchema,
+    pub shards: u32,
+    pub consistency: ConsistencyLevel,
+    pub properties: Vec<(String, String)>,
+    pub created_ts: u64,
+    pub updated_ts: u64,
+    pub loaded: bool,
+    /// in-memory replicas when loaded (`replica_number` of LoadCollection)
+    #[serde(default = "one")]
+    pub replicas: u32,
+    /// the query pool the collection is loaded into (`None`: any query node)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_pool: Option<String>,
+    pub partitions: Vec<PartitionMeta>,
+    pub indexes: Vec<IndexMeta>,
+    pub segments: Vec<SegmentMeta>,
+    /// per shard: the log offset to replay from after a restart
+    pub checkpoints: Vec<u64>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl CollectionMeta {
+    pub fn topic(&self) -> String {
+        keys::topic(self.id)
+    }
+
+    /// Deletes what a dropped collection leaves in storage: its topic and its files (segments,
+    /// delete files, indexes under `collections/<id>/`). Both droppers call it: the engine for
+    /// a pymilvus drop, the operator for a resource with `deletionPolicy: Delete`.
+    pub async fn delete_data(
+        &self,
+        log: &dyn LogStore,
+        store: &dyn ObjectStore,
+    ) -> Result<(), StorageError> {
+        log.delete_topic(&self.topic()).await?;
+        for key in store.list(&keys::collection_prefix(self.id)).await? {
+            store.delete(&key).await?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CatalogState {
+    pub version: u64,
+    /// ids below this were handed out (collections, partitions, indexes, segments, rows)
+    pub next_id: i64,
+    /// the largest timestamp handed out before this commit
+    pub last_ts: u64,
+    pub collections: BTreeMap<i64, CollectionMeta>,
+    /// random per commit: tells a writer whether the manifest at its version is its own
+    #[serde(default)]
+    pub commit_nonce: u64,
+}
+
+impl CatalogState {
+    pub fn alloc_id(&mut self) -> i64 {
+        if self.next_id < 1 {
+            // leave room below for well-known ids; 0 is never an id
+            self.next_id = 1 << 20;
+        }
+        self.next_id += 1;
+        self.next_id - 1
+    }
+
+    pub fn by_name(&self, db: &str, name: &str) -> Option<&CollectionMeta> {
+        self.collections
+            .values()
+            .find(|c| c.db == db && c.name == name)
+    }
+}

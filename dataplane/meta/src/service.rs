@@ -1,0 +1,184 @@
+//! The coordinator's catalog operations, by name. Workers and proxies never edit the catalog
+//! themselves: they ask for one of these operations, in-process in standalone mode
+//! ([`LocalMeta`]) or over the internal gRPC service in a cluster. Each operation is one
+//! atomic catalog commit.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use quarry_types::{CollectionSchema, ConsistencyLevel};
+
+use crate::{CatalogState, CollectionMeta, IndexMeta, MetaError, SegmentMeta};
+
+pub const DEFAULT_DB: &str = "default";
+pub const DEFAULT_PARTITION: &str = "_default";
+
+/// A collection to create; the schema is already validated and has its field ids.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct NewCollection {
+    pub name: String,
+    pub schema: CollectionSchema,
+    pub shards: u32,
+    pub consistency: ConsistencyLevel,
+    pub properties: Vec<(String, String)>,
+}
+
+/// An index definition to add; parameters are normalized by the caller.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct NewIndex {
+    pub name: String,
+    pub field_name: String,
+    pub params: BTreeMap<String, String>,
+}
+
+/// What a flush of one shard produced.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct FlushCommit {
+    pub collection: i64,
+    pub shard: u32,
+    pub new_segment: Option<SegmentMeta>,
+    /// (segment id, delete file key, deleted row count) for older segments
+    pub deletes: Vec<(i64, String, u64)>,
+    /// the shard's new replay start
+    pub checkpoint: u64,
+    /// the checkpoint the flushed data started from: the commit is refused unless it is still
+    /// the shard's checkpoint (a second owner of the shard, say a node that lost its lease,
+    /// would otherwise commit rows twice)
+    pub base: u64,
+}
+
+/// Segments of one shard merged into one (deleted rows purged). Sending it again after a lost
+/// answer is safe: a commit whose target is listed already is recognised as applied.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct CompactionCommit {
+    pub collection: i64,
+    pub shard: u32,
+    pub sources: Vec<i64>,
+    pub target: SegmentMeta,
+    /// the shard checkpoint the compactor's state continues (its last flush or load): refused
+    /// unless it is still the shard's checkpoint, like [`FlushCommit::base`]. A node that lost
+    /// the shard would otherwise merge without the deletes the new owner persisted since.
+    pub base: u64,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct IndexCommit {
+    pub collection: i64,
+    pub segment: i64,
+    pub index: i64,
+    pub key: String,
+}
+
+/// How a create ended: a new collection, or an identical one that already existed.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum Created {
+    New(CollectionMeta),
+    Existing(CollectionMeta),
+}
+
+#[async_trait]
+pub trait MetaService: Send + Sync + std::fmt::Debug {
+    /// The newest catalog state this process knows.
+    fn snapshot(&self) -> Arc<CatalogState>;
+    /// A fresh hybrid timestamp, monotonic per cluster.
+    fn timestamp(&self) -> u64;
+    /// Reserves `n` consecutive ids (rows, segments) and returns the first.
+    async fn alloc_ids(&self, n: u64) -> Result<i64, MetaError>;
+    async fn create_collection(&self, req: NewCollection) -> Result<Created, MetaError>;
+    /// Removes a collection from the catalog; returns it (`None` if it did not exist).
+    async fn drop_collection(&self, id: i64) -> Result<Option<CollectionMeta>, MetaError>;
+    async fn set_loaded(&self, id: i64, loaded: bool, replicas: u32) -> Result<(), MetaError>;
+    /// Pins a collection's in-memory replicas to the query nodes of one pool (`None`: any).
+    async fn set_query_pool(&self, id: i64, pool: Option<String>) -> Result<(), MetaError>;
+    /// Replaces a collection's properties (AlterCollection; the operator's Collection spec).
+    async fn set_properties(
+        &self,
+        id: i64,
+        properties: Vec<(String, String)>,
+    ) -> Result<(), MetaError>;
+    async fn create_index(&self, id: i64, index: NewIndex) -> Result<IndexMeta, MetaError>;
+    async fn drop_index(&self, id: i64, index: i64) -> Result<(), MetaError>;
+    /// Records a flush; returns the delete-file keys it superseded (garbage now).
+    async fn commit_flush(&self, commit: FlushCommit) -> Result<Vec<String>, MetaError>;
+    async fn commit_index(&self, commit: IndexCommit) -> Result<(), MetaError>;
+    /// Swaps a compaction's sources for its target atomically; returns the keys of the sources'
+    /// files (garbage now).
+    async fn commit_compaction(&self, commit: CompactionCommit) -> Result<Vec<String>, MetaError>;
+    /// Catches up with the catalog's owner; true when the snapshot changed. A process that
+    /// owns its catalog is always current.
+    async fn refresh(&self) -> Result<bool, MetaError> {
+        Ok(false)
+    }
+}
+
+/// A catalog operation as data: what travels in the coordinator's `Mutate` call.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum MetaOp {
+    CreateCollection(NewCollection),
+    DropCollection {
+        id: i64,
+    },
+    SetLoaded {
+        id: i64,
+        loaded: bool,
+        replicas: u32,
+    },
+    SetProperties {
+        id: i64,
+        properties: Vec<(String, String)>,
+    },
+    SetQueryPool {
+        id: i64,
+        pool: Option<String>,
+    },
+    CreateIndex {
+        id: i64,
+        index: NewIndex,
+    },
+    DropIndex {
+        id: i64,
+        index: i64,
+    },
+    CommitFlush(FlushCommit),
+    CommitIndex(IndexCommit),
+    CommitCompaction(CompactionCommit),
+}
+
+/// Runs an operation on any [`MetaService`]; the result as JSON.
+pub async fn apply_op(meta: &dyn MetaService, op: MetaOp) -> Result<serde_json::Value, MetaError> {
+    let json = |v: Result<serde_json::Value, serde_json::Error>| {
+        v.map_err(|e| MetaError::Unavailable(format!("encoding a result: {e}")))
+    };
+    match op {
+        MetaOp::CreateCollection(req) => {
+            json(serde_json::to_value(meta.create_collection(req).await?))
+        }
+        MetaOp::DropCollection { id } => {
+            json(serde_json::to_value(meta.drop_collection(id).await?))
+        }
+        MetaOp::SetLoaded {
+            id,
+            loaded,
+            replicas,
+        } => json(serde_json::to_value(
+            meta.set_loaded(id, loaded, replicas).await?,
+        )),
+        MetaOp::SetQueryPool { id, pool } => {
+            json(serde_json::to_value(meta.set_query_pool(id, pool).await?))
+        }
+        MetaOp::SetProperties { id, properties } => json(serde_json::to_value(
+            meta.set_properties(id, properties).await?,
+        )),
+        MetaOp::CreateIndex { id, index } => {
+            json(serde_json::to_value(meta.create_index(id, index).await?))
+        }
+        MetaOp::DropIndex { id, index } => {
+            json(serde_json::to_value(meta.drop_index(id, index).await?))
+        }
+        MetaOp::CommitFlush(c) => json(serde_json::to_value(meta.commit_flush(c).await?)),
+        MetaOp::CommitIndex(c) => json(serde_json::to_value(meta.commit_index(c).await?)),
+        MetaOp::CommitCompaction(c) => json(serde_json::to_value(meta.commit_compaction(c).await?)),
+    }
+}

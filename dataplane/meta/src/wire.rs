@@ -1,0 +1,56 @@
+//! The one mapping between coordinator errors and gRPC statuses of the internal API.
+
+use tonic::{Code, Status};
+
+use crate::MetaError;
+
+pub fn to_status(e: &MetaError) -> Status {
+    let msg = e.to_string();
+    match e {
+        MetaError::CollectionExists(name) => Status::already_exists(name.clone()),
+        MetaError::CollectionNotFound(name) => Status::not_found(name.clone()),
+        MetaError::IndexConflict { .. } | MetaError::Rejected(_) => {
+            Status::failed_precondition(msg)
+        }
+        MetaError::StaleCommit(why) => Status::aborted(why.clone()),
+        MetaError::Unavailable(_) => Status::unavailable(msg),
+        MetaError::Storage(_) | MetaError::BadManifest { .. } | MetaError::Conflict(_) => {
+            Status::internal(msg)
+        }
+    }
+}
+
+pub fn from_status(s: &Status) -> MetaError {
+    let msg = s.message().to_string();
+    match s.code() {
+        Code::AlreadyExists => MetaError::CollectionExists(msg),
+        Code::NotFound => MetaError::CollectionNotFound(msg),
+        Code::FailedPrecondition => MetaError::Rejected(msg),
+        Code::Aborted => MetaError::StaleCommit(msg),
+        _ => MetaError::Unavailable(format!("{:?}: {msg}", s.code())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_survive_the_round_trip() {
+        for e in [
+            MetaError::CollectionExists("c".into()),
+            MetaError::CollectionNotFound("c".into()),
+            MetaError::StaleCommit("segment 7 no longer exists".into()),
+        ] {
+            assert_eq!(from_status(&to_status(&e)).to_string(), e.to_string());
+        }
+        let conflict = MetaError::IndexConflict {
+            field: "v".into(),
+            existing: "v_idx".into(),
+        };
+        assert_eq!(
+            from_status(&to_status(&conflict)).to_string(),
+            conflict.to_string()
+        );
+    }
+}
