@@ -2,6 +2,8 @@
 //! embedded storage by default or on Kafka and S3 when configured.
 
 mod config;
+#[cfg(test)]
+mod config_doc;
 mod convert;
 mod http;
 mod metrics;
