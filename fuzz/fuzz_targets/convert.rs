@@ -1,7 +1,7 @@
 //! The access layer's proto -> domain conversion on arbitrary bytes. The first byte picks the
 //! request (Insert, Upsert, Search, Query, Delete, a CreateCollection schema) and the schema
 //! (Int64 or VarChar primary key); the rest is decoded with prost as that message and run
-//! through what the server runs on it (dataplane/node/src/convert.rs, then the engine's
+//! through what the server runs on it (dataplane/node/src/convert/, then the engine's
 //! validation into an Arrow batch and the log record). Filter text is left to the `expr`
 //! target; here template values from the wire are substituted into fixed filters.
 //!

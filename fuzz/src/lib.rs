@@ -10,9 +10,9 @@ use quarry_types::{CollectionSchema, DataType, FieldSchema, Value};
 
 /// The access layer's proto <-> domain conversion, compiled from its source file: the
 /// `quarry` package is a binary (its `convert` module is private to it), and linking it would
-/// also build its Kafka and S3 clients. `convert.rs` refers to no other module of that crate.
+/// also build its Kafka and S3 clients. `convert/` refers to no other module of that crate.
 #[allow(dead_code)]
-#[path = "../../dataplane/node/src/convert.rs"]
+#[path = "../../dataplane/node/src/convert/mod.rs"]
 pub mod convert;
 
 pub mod seeds;

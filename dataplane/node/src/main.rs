@@ -27,9 +27,9 @@ use tracing_subscriber::EnvFilter;
 pub(crate) const MAX_MESSAGE: usize = quarry_types::limits::MAX_MESSAGE_BYTES;
 
 /// The gRPC server that clients reach (the Milvus service of standalone and of proxies):
-/// bounded requests and streams per connection, and HTTP/2 keepalive so that the requests of
-/// a vanished client are dropped.
-pub(crate) fn milvus_grpc_server() -> tonic::transport::Server {
+/// bounded requests and streams per connection, HTTP/2 keepalive so that the requests of a
+/// vanished client are dropped, and the RPC layer (a request span, per-RPC metrics).
+pub(crate) fn milvus_grpc_server() -> tonic::transport::Server<service::layer::Layered> {
     use quarry_types::limits::{
         HTTP2_KEEPALIVE_INTERVAL_SECS, HTTP2_KEEPALIVE_TIMEOUT_SECS,
         MAX_CONCURRENT_REQUESTS_PER_CONNECTION, MAX_CONCURRENT_STREAMS_PER_CONNECTION,
@@ -41,6 +41,7 @@ pub(crate) fn milvus_grpc_server() -> tonic::transport::Server {
         .http2_keepalive_interval(Some(Duration::from_secs(HTTP2_KEEPALIVE_INTERVAL_SECS)))
         .http2_keepalive_timeout(Some(Duration::from_secs(HTTP2_KEEPALIVE_TIMEOUT_SECS)))
         .tcp_nodelay(true)
+        .layer(service::RpcLayer::process())
 }
 
 #[derive(Parser)]

@@ -1,25 +1,23 @@
 //! Prometheus metrics: Milvus RPCs on proxies (and standalone), held shards on workers.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 
-pub struct Metrics {
-    registry: Registry,
+/// The Milvus RPC families (requests by method and outcome, latency by method), recorded by
+/// the RPC layer (`service::layer`). One set per process ([`RpcMetrics::process`]), which every
+/// [`Metrics`] registry exposes; tests make their own.
+#[derive(Clone)]
+pub struct RpcMetrics {
     requests: IntCounterVec,
-    rows_written: IntCounterVec,
     latency: HistogramVec,
-    /// query and data nodes: what they hold
-    shards: IntGauge,
-    rows: IntGauge,
-    memory: IntGauge,
 }
 
-impl Metrics {
+impl RpcMetrics {
     pub fn new() -> Self {
-        let registry = Registry::new();
         let requests = IntCounterVec::new(
             Opts::new(
                 "quarry_proxy_requests_total",
@@ -37,6 +35,65 @@ impl Metrics {
             &["method"],
         )
         .expect("metric");
+        Self { requests, latency }
+    }
+
+    /// The families of this process.
+    pub fn process() -> &'static RpcMetrics {
+        static PROCESS: OnceLock<RpcMetrics> = OnceLock::new();
+        PROCESS.get_or_init(RpcMetrics::new)
+    }
+
+    pub fn observe(&self, method: &str, success: bool, elapsed: Duration) {
+        self.requests
+            .with_label_values(&[method, if success { "success" } else { "fail" }])
+            .inc();
+        self.latency
+            .with_label_values(&[method])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Requests counted for `method` with `status` ("success" or "fail").
+    #[cfg(test)]
+    pub fn count(&self, method: &str, status: &str) -> u64 {
+        self.requests.with_label_values(&[method, status]).get()
+    }
+
+    fn register(&self, registry: &Registry) {
+        registry
+            .register(Box::new(self.requests.clone()))
+            .expect("register");
+        registry
+            .register(Box::new(self.latency.clone()))
+            .expect("register");
+    }
+}
+
+impl Default for RpcMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+pub struct Metrics {
+    registry: Registry,
+    rows_written: IntCounterVec,
+    /// query and data nodes: what they hold
+    shards: IntGauge,
+    rows: IntGauge,
+    memory: IntGauge,
+}
+
+impl Metrics {
+    /// The metrics of this process: its RPC families ([`RpcMetrics::process`]) and the rest.
+    pub fn new() -> Self {
+        Self::with_rpc(RpcMetrics::process())
+    }
+
+    /// Metrics whose registry exposes the RPC families `rpc`.
+    pub fn with_rpc(rpc: &RpcMetrics) -> Self {
+        let registry = Registry::new();
+        rpc.register(&registry);
         let rows_written = IntCounterVec::new(
             Opts::new(
                 "quarry_proxy_rows_written_total",
@@ -46,13 +103,7 @@ impl Metrics {
         )
         .expect("metric");
         registry
-            .register(Box::new(requests.clone()))
-            .expect("register");
-        registry
             .register(Box::new(rows_written.clone()))
-            .expect("register");
-        registry
-            .register(Box::new(latency.clone()))
             .expect("register");
         let gauge = |name: &str, help: &str| {
             let g = IntGauge::new(name, help).expect("metric");
@@ -73,9 +124,7 @@ impl Metrics {
         );
         Self {
             registry,
-            requests,
             rows_written,
-            latency,
             shards,
             rows,
             memory,
@@ -94,15 +143,6 @@ impl Metrics {
             .inc_by(rows as u64);
     }
 
-    pub fn observe(&self, method: &str, success: bool, elapsed: Duration) {
-        self.requests
-            .with_label_values(&[method, if success { "success" } else { "fail" }])
-            .inc();
-        self.latency
-            .with_label_values(&[method])
-            .observe(elapsed.as_secs_f64());
-    }
-
     pub fn render(&self) -> String {
         let mut out = Vec::new();
         TextEncoder::new()
@@ -115,5 +155,33 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_registry_exposes_the_rpc_families_under_their_names() {
+        let rpc = RpcMetrics::new();
+        let metrics = Metrics::with_rpc(&rpc);
+        rpc.observe("Search", true, Duration::from_millis(3));
+        rpc.observe("Search", false, Duration::from_millis(3));
+        metrics.rows_written("insert", 2);
+        let text = metrics.render();
+        for want in [
+            r#"quarry_proxy_requests_total{method="Search",status="success"} 1"#,
+            r#"quarry_proxy_requests_total{method="Search",status="fail"} 1"#,
+            r#"quarry_proxy_request_seconds_count{method="Search"} 2"#,
+            r#"quarry_proxy_rows_written_total{op="insert"} 2"#,
+        ] {
+            assert!(text.contains(want), "{want} missing from:\n{text}");
+        }
+        // every registry of the process shows the process' families
+        RpcMetrics::process().observe("Flush", true, Duration::ZERO);
+        assert!(Metrics::new()
+            .render()
+            .contains(r#"quarry_proxy_requests_total{method="Flush",status="success"}"#));
     }
 }

@@ -21,6 +21,21 @@ pub fn invalid(reason: impl Into<String>) -> Status {
     status(1100, ErrorCode::IllegalArgument, reason)
 }
 
+/// A database other than the default one, which is all Quarry serves (Milvus' code 800,
+/// which pymilvus' `use_database` reads as "no such database").
+pub fn database_not_found(db: &str) -> Status {
+    status(
+        800,
+        ErrorCode::UnexpectedError,
+        format!("database not found[database={db}]"),
+    )
+}
+
+/// [`from_engine`] by value, for `map_err`.
+pub fn engine(e: EngineError) -> Status {
+    from_engine(&e)
+}
+
 pub fn from_engine(e: &EngineError) -> Status {
     let reason = e.to_string();
     match e {

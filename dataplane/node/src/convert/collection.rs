@@ -1,0 +1,127 @@
+//! Collection and partition requests and answers: create, describe, list, statistics, load
+//! state, flush.
+
+use std::collections::HashMap;
+
+use quarry_meta::CollectionMeta;
+use quarry_engine::{CreateCollection, DEFAULT_DB};
+use quarry_proto::common::{KeyValuePair, LoadState};
+use quarry_proto::schema as ps;
+use quarry_proto::service::{
+    CreateCollectionRequest, DescribeCollectionResponse, FlushResponse, GetLoadingProgressResponse,
+    ShowCollectionsResponse, ShowPartitionsResponse,
+};
+use quarry_types::ConsistencyLevel;
+
+use super::{kv, schema_from_bytes, schema_to_proto, success, to_kv, ConvResult};
+
+pub fn create_collection(r: CreateCollectionRequest) -> ConvResult<CreateCollection> {
+    Ok(CreateCollection {
+        schema: schema_from_bytes(&r.schema)?,
+        name: r.collection_name,
+        shards: r.shards_num,
+        consistency: ConsistencyLevel::from_code(r.consistency_level),
+        properties: kv(&r.properties),
+    })
+}
+
+pub fn describe_collection(m: &CollectionMeta) -> DescribeCollectionResponse {
+    DescribeCollectionResponse {
+        status: success(),
+        schema: Some(schema_to_proto(&m.schema, &m.db)),
+        collection_id: m.id,
+        virtual_channel_names: (0..m.shards)
+            .map(|s| format!("{}_{s}v0", m.topic()))
+            .collect(),
+        physical_channel_names: (0..m.shards)
+            .map(|s| format!("{}_{s}", m.topic()))
+            .collect(),
+        created_timestamp: m.created_ts,
+        created_utc_timestamp: m.created_ts >> 18,
+        shards_num: m.shards as i32,
+        consistency_level: m.consistency.code(),
+        collection_name: m.name.clone(),
+        properties: to_kv(&m.properties),
+        db_name: m.db.clone(),
+        num_partitions: m.partitions.len() as i64,
+        update_timestamp: m.updated_ts,
+        update_timestamp_str: m.updated_ts.to_string(),
+        ..Default::default()
+    }
+}
+
+pub fn show_collections(all: &[CollectionMeta]) -> ShowCollectionsResponse {
+    ShowCollectionsResponse {
+        status: success(),
+        collection_names: all.iter().map(|c| c.name.clone()).collect(),
+        collection_ids: all.iter().map(|c| c.id).collect(),
+        created_timestamps: all.iter().map(|c| c.created_ts).collect(),
+        created_utc_timestamps: all.iter().map(|c| c.created_ts >> 18).collect(),
+        in_memory_percentages: all.iter().map(|c| if c.loaded { 100 } else { 0 }).collect(),
+        query_service_available: all.iter().map(|c| c.loaded).collect(),
+        shards_num: all.iter().map(|c| c.shards as i32).collect(),
+    }
+}
+
+pub fn show_partitions(m: &CollectionMeta) -> ShowPartitionsResponse {
+    ShowPartitionsResponse {
+        status: success(),
+        partition_names: m.partitions.iter().map(|p| p.name.clone()).collect(),
+        partition_i_ds: m.partitions.iter().map(|p| p.id).collect(),
+        created_timestamps: m.partitions.iter().map(|p| p.created_ts).collect(),
+        created_utc_timestamps: m.partitions.iter().map(|p| p.created_ts >> 18).collect(),
+        in_memory_percentages: m
+            .partitions
+            .iter()
+            .map(|_| if m.loaded { 100 } else { 0 })
+            .collect(),
+    }
+}
+
+/// Collection and partition statistics: the `row_count` the ORM's `num_entities` reads.
+pub fn row_count(rows: u64) -> Vec<KeyValuePair> {
+    vec![KeyValuePair {
+        key: "row_count".into(),
+        value: rows.to_string(),
+    }]
+}
+
+/// A LoadCollection's `replica_number`: 0 or less means 1 (the ORM sends 0); the engine
+/// checks the bounds.
+pub fn replica_number(n: i32) -> u32 {
+    n.max(1).unsigned_abs()
+}
+
+/// The load state of a collection from whether it is loaded and the percent served.
+pub fn load_state(loaded: bool, progress: i64) -> LoadState {
+    match (loaded, progress) {
+        (false, _) => LoadState::NotLoad,
+        (true, 100) => LoadState::Loaded,
+        (true, _) => LoadState::Loading,
+    }
+}
+
+pub fn loading_progress(progress: i64) -> GetLoadingProgressResponse {
+    GetLoadingProgressResponse {
+        status: success(),
+        progress,
+        refresh_progress: progress,
+    }
+}
+
+/// The answer of a flush: per collection its flushed segments and the flush timestamp.
+pub fn flush_response(flushed: Vec<(String, Vec<i64>, u64)>) -> FlushResponse {
+    let mut segs = HashMap::new();
+    let mut ts = HashMap::new();
+    for (name, ids, at) in flushed {
+        segs.insert(name.clone(), ps::LongArray { data: ids });
+        ts.insert(name, at);
+    }
+    FlushResponse {
+        status: success(),
+        db_name: DEFAULT_DB.into(),
+        coll_seg_i_ds: segs,
+        coll_flush_ts: ts,
+        ..Default::default()
+    }
+}

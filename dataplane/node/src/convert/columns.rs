@@ -1,0 +1,239 @@
+//! Row data: client columns in (insert, upsert), output columns and primary keys out
+//! (query and search results, mutation answers).
+
+use std::collections::HashMap;
+
+use quarry_engine::{OutputColumn, Outputs};
+use quarry_proto::schema::{
+    self as ps, field_data, scalar_field, vector_field, FieldData, ScalarField, VectorField,
+};
+use quarry_types::batch::{check_rows, Column, ColumnData};
+use quarry_types::limits::{MAX_FIELDS, MAX_INSERT_ROWS};
+use quarry_types::{DataType, Pk, Value, META_FIELD};
+
+use super::ConvResult;
+
+/// Client columns keyed by field name (`$meta` for the dynamic column) and the row count.
+pub fn columns_from_proto(
+    fields: Vec<FieldData>,
+    num_rows: u32,
+) -> ConvResult<(HashMap<String, Column>, usize)> {
+    // the claimed sizes first: nothing is converted or allocated for a request over a bound
+    if num_rows as usize > MAX_INSERT_ROWS {
+        return Err(format!(
+            "the number of rows ({num_rows}) of one request exceeds the maximum of \
+             {MAX_INSERT_ROWS}; split the data into smaller requests"
+        ));
+    }
+    // the dynamic field comes on top of the schema's fields
+    if fields.len() > MAX_FIELDS + 1 {
+        return Err(format!(
+            "the request carries {} fields, more than a collection can have ({MAX_FIELDS} and \
+             the dynamic field)",
+            fields.len()
+        ));
+    }
+    let mut out = HashMap::new();
+    let mut rows = num_rows as usize;
+    for f in fields {
+        let name = if f.is_dynamic {
+            META_FIELD.to_string()
+        } else {
+            f.field_name.clone()
+        };
+        let data = match f.field {
+            Some(field_data::Field::Scalars(ScalarField { data: Some(d) })) => match d {
+                scalar_field::Data::BoolData(a) => ColumnData::Bool(a.data),
+                scalar_field::Data::IntData(a) => {
+                    ColumnData::Int(a.data.into_iter().map(i64::from).collect())
+                }
+                scalar_field::Data::LongData(a) => ColumnData::Int(a.data),
+                scalar_field::Data::FloatData(a) => {
+                    ColumnData::Float(a.data.into_iter().map(f64::from).collect())
+                }
+                scalar_field::Data::DoubleData(a) => ColumnData::Float(a.data),
+                scalar_field::Data::StringData(a) => ColumnData::Str(a.data),
+                scalar_field::Data::JsonData(a) => ColumnData::Json(a.data),
+                _ => {
+                    return Err(format!(
+                        "the data type of field {name} is not supported by quarry yet"
+                    ))
+                }
+            },
+            Some(field_data::Field::Vectors(VectorField {
+                dim,
+                data: Some(vector_field::Data::FloatVector(a)),
+            })) => ColumnData::FloatVector {
+                dim: dim as usize,
+                data: a.data,
+            },
+            Some(field_data::Field::Vectors(_)) => {
+                return Err(format!(
+                "the vector type of field {name} is not supported by quarry yet (FloatVector only)"
+            ))
+            }
+            _ => return Err(format!("field {name} carries no data")),
+        };
+        let valid = (!f.valid_data.is_empty()).then_some(f.valid_data);
+        if rows == 0 {
+            rows = valid.as_ref().map_or(data.len(), |v| v.len());
+        }
+        if out.insert(name.clone(), Column { data, valid }).is_some() {
+            return Err(format!("field {name} appears twice in the inserted data"));
+        }
+    }
+    check_rows(&out, rows).map_err(|e| e.to_string())?;
+    Ok((out, rows))
+}
+
+pub fn ids_to_proto(ids: &[Pk], pk_type: DataType) -> ps::IDs {
+    let id_field = if pk_type == DataType::VarChar {
+        ps::i_ds::IdField::StrId(ps::StringArray {
+            data: ids
+                .iter()
+                .map(|p| match p {
+                    Pk::Str(s) => s.clone(),
+                    Pk::Int(i) => i.to_string(),
+                })
+                .collect(),
+        })
+    } else {
+        ps::i_ds::IdField::IntId(ps::LongArray {
+            data: ids
+                .iter()
+                .map(|p| match p {
+                    Pk::Int(i) => *i,
+                    Pk::Str(_) => 0,
+                })
+                .collect(),
+        })
+    };
+    ps::IDs {
+        id_field: Some(id_field),
+    }
+}
+
+fn json_bytes(v: &Value) -> Vec<u8> {
+    match v {
+        Value::Json(j) => serde_json::to_vec(j).unwrap_or_default(),
+        Value::Null => b"{}".to_vec(),
+        Value::Str(s) => serde_json::to_vec(s).unwrap_or_default(),
+        Value::Int(i) => i.to_string().into_bytes(),
+        Value::Float(f) => f.to_string().into_bytes(),
+        Value::Bool(b) => b.to_string().into_bytes(),
+        Value::Vector(_) => b"null".to_vec(),
+    }
+}
+
+/// One output column as FieldData. Nulls become placeholders plus `valid_data`.
+pub fn column_to_proto(col: &OutputColumn) -> FieldData {
+    let f = &col.field;
+    let vals = &col.values;
+    let valid: Vec<bool> = if f.nullable {
+        vals.iter().map(|v| !matches!(v, Value::Null)).collect()
+    } else {
+        vec![]
+    };
+    let int = |v: &Value| if let Value::Int(i) = v { *i } else { 0 };
+    let float = |v: &Value| if let Value::Float(x) = v { *x } else { 0.0 };
+    let scalars =
+        |d: scalar_field::Data| Some(field_data::Field::Scalars(ScalarField { data: Some(d) }));
+    let field = match f.data_type {
+        DataType::Bool => scalars(scalar_field::Data::BoolData(ps::BoolArray {
+            data: vals
+                .iter()
+                .map(|v| matches!(v, Value::Bool(true)))
+                .collect(),
+        })),
+        DataType::Int8 | DataType::Int16 | DataType::Int32 => {
+            scalars(scalar_field::Data::IntData(ps::IntArray {
+                data: vals.iter().map(|v| int(v) as i32).collect(),
+            }))
+        }
+        DataType::Int64 => scalars(scalar_field::Data::LongData(ps::LongArray {
+            data: vals.iter().map(int).collect(),
+        })),
+        DataType::Float => scalars(scalar_field::Data::FloatData(ps::FloatArray {
+            data: vals.iter().map(|v| float(v) as f32).collect(),
+        })),
+        DataType::Double => scalars(scalar_field::Data::DoubleData(ps::DoubleArray {
+            data: vals.iter().map(float).collect(),
+        })),
+        DataType::VarChar => scalars(scalar_field::Data::StringData(ps::StringArray {
+            data: vals
+                .iter()
+                .map(|v| {
+                    if let Value::Str(s) = v {
+                        s.clone()
+                    } else {
+                        String::new()
+                    }
+                })
+                .collect(),
+        })),
+        DataType::Json => scalars(scalar_field::Data::JsonData(ps::JsonArray {
+            data: vals.iter().map(json_bytes).collect(),
+        })),
+        DataType::FloatVector => Some(field_data::Field::Vectors(VectorField {
+            dim: f.dim() as i64,
+            data: Some(vector_field::Data::FloatVector(ps::FloatArray {
+                data: vals
+                    .iter()
+                    .flat_map(|v| {
+                        if let Value::Vector(x) = v {
+                            x.clone()
+                        } else {
+                            vec![0.0; f.dim()]
+                        }
+                    })
+                    .collect(),
+            })),
+        })),
+    };
+    FieldData {
+        r#type: f.data_type.code(),
+        field_name: if f.is_dynamic {
+            META_FIELD.to_string()
+        } else {
+            f.name.clone()
+        },
+        field,
+        field_id: f.id,
+        is_dynamic: f.is_dynamic,
+        valid_data: valid,
+    }
+}
+
+pub fn outputs_to_proto(out: &Outputs) -> Vec<FieldData> {
+    out.columns.iter().map(column_to_proto).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn long_field(name: &str, data: Vec<i64>) -> FieldData {
+        FieldData {
+            field_name: name.into(),
+            field: Some(field_data::Field::Scalars(ScalarField {
+                data: Some(scalar_field::Data::LongData(ps::LongArray { data })),
+            })),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn claimed_rows_must_match_the_data() {
+        let (cols, rows) = columns_from_proto(vec![long_field("a", vec![1, 2])], 2).unwrap();
+        assert_eq!((cols.len(), rows), (1, 2));
+        let e = columns_from_proto(vec![long_field("a", vec![1])], u32::MAX).unwrap_err();
+        assert!(e.contains("exceeds the maximum"), "{e}");
+        let e = columns_from_proto(vec![long_field("a", vec![1])], 3).unwrap_err();
+        assert!(
+            e.contains("the num_rows (1) of field (a) is not equal to passed num_rows (3)"),
+            "{e}"
+        );
+        let e = columns_from_proto(vec![], 3).unwrap_err();
+        assert!(e.contains("carries no field data"), "{e}");
+    }
+}

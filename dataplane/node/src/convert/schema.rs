@@ -1,0 +1,109 @@
+//! Collection schemas: the client's `CollectionSchema` message in, the schema as clients see
+//! it out.
+
+use prost::Message;
+use quarry_proto::schema::{self as ps, value_field};
+use quarry_types::schema::DefaultValue;
+use quarry_types::{CollectionSchema, DataType, FieldSchema};
+
+use super::{kv, to_kv, ConvResult};
+
+pub fn schema_from_bytes(bytes: &[u8]) -> ConvResult<CollectionSchema> {
+    let s = ps::CollectionSchema::decode(bytes)
+        .map_err(|e| format!("the schema is not a valid CollectionSchema message: {e}"))?;
+    if !s.functions.is_empty() {
+        return Err("collection functions (e.g. BM25) are not supported by quarry yet".into());
+    }
+    let fields = s
+        .fields
+        .iter()
+        .map(field_from_proto)
+        .collect::<ConvResult<Vec<_>>>()?;
+    Ok(CollectionSchema {
+        name: s.name,
+        description: s.description,
+        auto_id: s.auto_id,
+        fields,
+        enable_dynamic_field: s.enable_dynamic_field,
+        properties: kv(&s.properties),
+    })
+}
+
+fn field_from_proto(f: &ps::FieldSchema) -> ConvResult<FieldSchema> {
+    let data_type =
+        DataType::from_code(f.data_type).map_err(|e| format!("field {}: {e}", f.name))?;
+    let default_value = f
+        .default_value
+        .as_ref()
+        .and_then(|d| d.data.as_ref())
+        .map(|d| match d {
+            value_field::Data::BoolData(b) => DefaultValue::Bool(*b),
+            value_field::Data::IntData(i) => DefaultValue::Int(*i as i64),
+            value_field::Data::LongData(i) => DefaultValue::Int(*i),
+            value_field::Data::FloatData(x) => DefaultValue::Float(*x as f64),
+            value_field::Data::DoubleData(x) => DefaultValue::Float(*x),
+            value_field::Data::StringData(s) => DefaultValue::Str(s.clone()),
+            value_field::Data::BytesData(b) => {
+                DefaultValue::Str(String::from_utf8_lossy(b).into_owned())
+            }
+        });
+    Ok(FieldSchema {
+        id: f.field_id,
+        name: f.name.clone(),
+        description: f.description.clone(),
+        data_type,
+        is_primary_key: f.is_primary_key,
+        auto_id: f.auto_id,
+        is_partition_key: f.is_partition_key,
+        is_clustering_key: f.is_clustering_key,
+        nullable: f.nullable,
+        is_dynamic: f.is_dynamic,
+        type_params: kv(&f.type_params),
+        index_params: kv(&f.index_params),
+        default_value,
+    })
+}
+
+/// The schema as clients see it: `$meta` hidden, everything else echoed.
+pub fn schema_to_proto(s: &CollectionSchema, db: &str) -> ps::CollectionSchema {
+    ps::CollectionSchema {
+        name: s.name.clone(),
+        description: s.description.clone(),
+        auto_id: s.auto_id,
+        fields: s.user_fields().map(field_to_proto).collect(),
+        enable_dynamic_field: s.enable_dynamic_field,
+        properties: to_kv(&s.properties),
+        functions: vec![],
+        db_name: db.to_string(),
+    }
+}
+
+fn field_to_proto(f: &FieldSchema) -> ps::FieldSchema {
+    let default_value = f.default_value.as_ref().map(|d| ps::ValueField {
+        data: Some(match (d, f.data_type) {
+            (DefaultValue::Bool(b), _) => value_field::Data::BoolData(*b),
+            (DefaultValue::Int(i), DataType::Int64) => value_field::Data::LongData(*i),
+            (DefaultValue::Int(i), _) => value_field::Data::IntData(*i as i32),
+            (DefaultValue::Float(x), DataType::Float) => value_field::Data::FloatData(*x as f32),
+            (DefaultValue::Float(x), _) => value_field::Data::DoubleData(*x),
+            (DefaultValue::Str(s), _) => value_field::Data::StringData(s.clone()),
+        }),
+    });
+    ps::FieldSchema {
+        field_id: f.id,
+        name: f.name.clone(),
+        is_primary_key: f.is_primary_key,
+        description: f.description.clone(),
+        data_type: f.data_type.code(),
+        type_params: to_kv(&f.type_params),
+        index_params: to_kv(&f.index_params),
+        auto_id: f.auto_id,
+        element_type: 0,
+        default_value,
+        is_dynamic: false,
+        is_partition_key: f.is_partition_key,
+        is_clustering_key: f.is_clustering_key,
+        nullable: f.nullable,
+        ..Default::default()
+    }
+}

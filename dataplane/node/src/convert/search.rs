@@ -1,0 +1,353 @@
+//! Search and query requests: query vectors, `search_params` (`topk`, `offset`,
+//! `round_decimal`, `metric_type`, `anns_field`, the `params` JSON with `ef`, `radius`,
+//! `range_filter`; grouping refused), `query_params` (`limit`, `offset`), into the engine's
+//! inputs.
+
+use prost::Message;
+use quarry_engine::{QueryInput, SearchInput};
+use quarry_proto::common::{KeyValuePair, PlaceholderGroup, PlaceholderType};
+use quarry_proto::service::{search_request, QueryRequest, SearchRequest};
+use quarry_types::limits::{MAX_NQ, MAX_ROUND_DECIMAL};
+
+use super::params::{count_param, param, shown};
+use super::results::SearchAnswer;
+use super::{templates, ConvResult};
+
+/// The search parameters Quarry understands, parsed (bounds are checked by the engine).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchOptions {
+    pub anns_field: String,
+    pub metric: Option<String>,
+    pub topk: usize,
+    pub offset: usize,
+    pub ef: Option<usize>,
+    pub radius: Option<f32>,
+    pub range_filter: Option<f32>,
+    /// -1: no rounding
+    pub round_decimal: i32,
+}
+
+/// Parses a search's `search_params`: `topk`, `offset`, `round_decimal`, `metric_type`,
+/// `anns_field` and the `params` JSON (`ef`, `radius`, `range_filter`). Negative or
+/// non-numeric values are refused.
+pub fn search_options(sp: &[KeyValuePair]) -> ConvResult<SearchOptions> {
+    let topk = count_param(sp, "topk")?.unwrap_or(10);
+    let offset = count_param(sp, "offset")?.unwrap_or(0);
+    let extra: serde_json::Value = match param(sp, "params").filter(|p| !p.trim().is_empty()) {
+        Some(p) => {
+            serde_json::from_str(p).map_err(|e| format!("search params is not valid JSON: {e}"))?
+        }
+        None => serde_json::json!({}),
+    };
+    if param(sp, "group_by_field").is_some() {
+        return Err("grouping search is not supported by quarry yet".into());
+    }
+    let number = |k: &str| -> ConvResult<Option<f64>> {
+        match extra.get(k) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::Number(n)) => Ok(n.as_f64()),
+            Some(serde_json::Value::String(s)) => s
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .map(Some)
+                .ok_or_else(|| format!("{k} [{}] is invalid, it should be a number", shown(s))),
+            Some(other) => Err(format!(
+                "{k} [{}] is invalid, it should be a number",
+                shown(&other.to_string())
+            )),
+        }
+    };
+    let ef = match number("ef")? {
+        None => None,
+        Some(x) if x < 0.0 || x.fract() != 0.0 => {
+            return Err(format!(
+                "ef [{x}] is invalid, it should be a non-negative integer"
+            ))
+        }
+        // saturates: the engine refuses anything over its bound
+        Some(x) => Some(x as usize),
+    };
+    let round_decimal = match param(sp, "round_decimal") {
+        None => -1,
+        Some(raw) => match raw.trim().parse::<i64>() {
+            Ok(n) if n == -1 || (0..=MAX_ROUND_DECIMAL).contains(&n) => n as i32,
+            _ => {
+                return Err(format!(
+                    "round_decimal [{}] is invalid, should be -1 or an integer in range \
+                     [0, {MAX_ROUND_DECIMAL}]",
+                    shown(raw)
+                ))
+            }
+        },
+    };
+    let metric = param(sp, "metric_type").map(str::to_string).or_else(|| {
+        extra
+            .get("metric_type")
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    });
+    Ok(SearchOptions {
+        anns_field: param(sp, "anns_field").unwrap_or("").to_string(),
+        metric,
+        topk,
+        offset,
+        ef,
+        radius: number("radius")?.map(|v| v as f32),
+        range_filter: number("range_filter")?.map(|v| v as f32),
+        round_decimal,
+    })
+}
+
+/// A query's `limit` (`None` when absent) and `offset` (0 when absent). Negative or
+/// non-numeric values are refused; the engine checks the result window.
+pub fn query_window(qp: &[KeyValuePair]) -> ConvResult<(Option<usize>, usize)> {
+    Ok((
+        count_param(qp, "limit")?,
+        count_param(qp, "offset")?.unwrap_or(0),
+    ))
+}
+
+/// Query vectors from a serialized PlaceholderGroup (FloatVector only).
+pub fn vectors_from_placeholder(bytes: &[u8]) -> ConvResult<Vec<Vec<f32>>> {
+    let group =
+        PlaceholderGroup::decode(bytes).map_err(|e| format!("invalid placeholder group: {e}"))?;
+    let p = group
+        .placeholders
+        .first()
+        .ok_or("the search request carries no query vectors")?;
+    if p.r#type != PlaceholderType::FloatVector as i32 {
+        return Err(format!("query vectors of placeholder type {} are not supported by quarry yet (FloatVector only)", p.r#type));
+    }
+    let nq = p.values.len();
+    if nq == 0 || nq > MAX_NQ {
+        return Err(format!(
+            "nq (number of search vector per search request) should be in range [1, {MAX_NQ}], \
+             but got {nq}"
+        ));
+    }
+    p.values
+        .iter()
+        .map(|v| {
+            if v.len() % 4 != 0 {
+                return Err(
+                    "a FloatVector query must be a whole number of little-endian f32 values"
+                        .to_string(),
+                );
+            }
+            Ok(v.chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect())
+        })
+        .collect()
+}
+
+/// A search request as the engine's input, and what its answer needs.
+pub fn search(r: SearchRequest) -> ConvResult<(SearchInput, SearchAnswer)> {
+    let vectors = match &r.search_input {
+        Some(search_request::SearchInput::PlaceholderGroup(b)) => vectors_from_placeholder(b)?,
+        Some(search_request::SearchInput::Ids(_)) => {
+            return Err("search by primary keys is not supported by quarry yet".into())
+        }
+        None => return Err("the search request carries no query vectors".into()),
+    };
+    let o = search_options(&r.search_params)?;
+    let templates = templates(&r.expr_template_values)?;
+    let answer = SearchAnswer {
+        collection: r.collection_name,
+        nq: vectors.len(),
+        topk: o.topk,
+        round_decimal: o.round_decimal,
+    };
+    let input = SearchInput {
+        anns_field: o.anns_field,
+        metric: o.metric,
+        vectors,
+        topk: o.topk,
+        offset: o.offset,
+        filter: r.dsl,
+        templates,
+        output_fields: r.output_fields,
+        partitions: r.partition_names,
+        ef: o.ef,
+        radius: o.radius,
+        range_filter: o.range_filter,
+    };
+    Ok((input, answer))
+}
+
+/// A query request in domain terms: the engine's input once the primary key's name is known.
+pub struct QueryCall {
+    pub collection: String,
+    input: QueryInput,
+}
+
+impl QueryCall {
+    /// The engine's input: no output fields asked for means the primary key.
+    pub fn input(&self, pk_name: &str) -> QueryInput {
+        let mut input = self.input.clone();
+        if input.output_fields.is_empty() {
+            input.output_fields = vec![pk_name.to_string()];
+        }
+        input
+    }
+}
+
+pub fn query(r: QueryRequest) -> ConvResult<QueryCall> {
+    let (limit, offset) = query_window(&r.query_params)?;
+    let templates = templates(&r.expr_template_values)?;
+    Ok(QueryCall {
+        collection: r.collection_name,
+        input: QueryInput {
+            filter: r.expr,
+            templates,
+            output_fields: r.output_fields,
+            partitions: r.partition_names,
+            limit,
+            offset,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kvs(pairs: &[(&str, &str)]) -> Vec<KeyValuePair> {
+        pairs
+            .iter()
+            .map(|(k, v)| KeyValuePair {
+                key: k.to_string(),
+                value: v.to_string(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn search_options_parse_and_refuse_bad_numbers() {
+        let o = search_options(&kvs(&[
+            ("topk", "5"),
+            ("offset", "2"),
+            ("params", r#"{"ef": 64, "radius": "0.5"}"#),
+            ("round_decimal", "3"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            (o.topk, o.offset, o.ef, o.round_decimal),
+            (5, 2, Some(64), 3)
+        );
+        assert_eq!(o.radius, Some(0.5));
+        // huge values parse (saturating) so that the engine names its bound
+        let o = search_options(&kvs(&[("topk", "9223372036854775808"), ("offset", "1")])).unwrap();
+        assert_eq!((o.topk, o.offset), (1 << 63, 1));
+        let o = search_options(&kvs(&[("topk", &"9".repeat(100))])).unwrap();
+        assert_eq!(o.topk, usize::MAX);
+        for (sp, want) in [
+            (vec![("topk", "-1")], "topk [-1] is invalid"),
+            (vec![("topk", "ten")], "topk [ten] is invalid"),
+            (vec![("offset", "-3")], "offset [-3] is invalid"),
+            (vec![("params", r#"{"ef": -1}"#)], "ef [-1] is invalid"),
+            (
+                vec![("params", r#"{"ef": "many"}"#)],
+                "ef [many] is invalid",
+            ),
+            (vec![("params", r#"{"ef": 1.5}"#)], "ef [1.5] is invalid"),
+            (
+                vec![("params", r#"{"radius": [1]}"#)],
+                "radius [[1]] is invalid",
+            ),
+            (vec![("round_decimal", "7")], "round_decimal [7] is invalid"),
+            (vec![("round_decimal", "x")], "round_decimal [x] is invalid"),
+            (
+                vec![("group_by_field", "x")],
+                "grouping search is not supported",
+            ),
+        ] {
+            let e = search_options(&kvs(&sp)).unwrap_err();
+            assert!(e.contains(want), "{sp:?}: {e}");
+        }
+        let long = "x".repeat(10_000);
+        let e = search_options(&kvs(&[("topk", &long)])).unwrap_err();
+        assert!(e.len() < 200, "long values are cut in messages: {e}");
+    }
+
+    #[test]
+    fn query_window_parses() {
+        assert_eq!(query_window(&[]).unwrap(), (None, 0));
+        assert_eq!(
+            query_window(&kvs(&[("limit", "7"), ("offset", "3")])).unwrap(),
+            (Some(7), 3)
+        );
+        assert!(query_window(&kvs(&[("limit", "-1")]))
+            .unwrap_err()
+            .contains("limit [-1] is invalid"));
+    }
+
+    fn float_vectors(nq: usize) -> Vec<u8> {
+        PlaceholderGroup {
+            placeholders: vec![quarry_proto::common::PlaceholderValue {
+                tag: "$0".into(),
+                r#type: PlaceholderType::FloatVector as i32,
+                values: vec![1f32.to_le_bytes().to_vec(); nq],
+            }],
+        }
+        .encode_to_vec()
+    }
+
+    #[test]
+    fn nq_is_bounded() {
+        assert_eq!(
+            vectors_from_placeholder(&float_vectors(2)).unwrap().len(),
+            2
+        );
+        let e = vectors_from_placeholder(&float_vectors(MAX_NQ + 1)).unwrap_err();
+        assert!(
+            e.contains("should be in range [1, 16384], but got 16385"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_search_request_becomes_the_engine_input() {
+        let r = SearchRequest {
+            collection_name: "docs".into(),
+            dsl: "id > 1".into(),
+            search_input: Some(search_request::SearchInput::PlaceholderGroup(
+                float_vectors(3),
+            )),
+            search_params: kvs(&[("topk", "4"), ("round_decimal", "2")]),
+            ..Default::default()
+        };
+        let (input, answer) = search(r).unwrap();
+        assert_eq!((input.topk, input.vectors.len()), (4, 3));
+        assert_eq!(input.filter, "id > 1");
+        assert_eq!(
+            (answer.collection.as_str(), answer.nq, answer.topk),
+            ("docs", 3, 4)
+        );
+        assert_eq!(answer.round_decimal, 2);
+        let no_vectors = SearchRequest::default();
+        assert!(search(no_vectors).unwrap_err().contains("no query vectors"));
+        let by_ids = SearchRequest {
+            search_input: Some(search_request::SearchInput::Ids(Default::default())),
+            ..Default::default()
+        };
+        assert!(search(by_ids)
+            .unwrap_err()
+            .contains("search by primary keys is not supported"));
+    }
+
+    #[test]
+    fn a_query_without_output_fields_asks_for_the_primary_key() {
+        let call = query(QueryRequest {
+            collection_name: "docs".into(),
+            query_params: kvs(&[("limit", "5")]),
+            ..Default::default()
+        })
+        .unwrap();
+        let input = call.input("id");
+        assert_eq!(input.output_fields, vec!["id".to_string()]);
+        assert_eq!((input.limit, input.offset), (Some(5), 0));
+    }
+}

@@ -1,0 +1,149 @@
+//! Collections and partitions: create, describe, list, drop, statistics, load and release.
+
+use quarry_engine::EngineError;
+use quarry_proto::common::Status;
+use quarry_proto::service::*;
+
+use super::handle::Handled;
+use super::Service;
+use crate::convert;
+use crate::status::{engine, invalid, ok};
+
+pub(super) async fn create_collection(s: &Service, r: CreateCollectionRequest) -> Handled<Status> {
+    let input = convert::create_collection(r).map_err(invalid)?;
+    s.engine.create_collection(input).await.map_err(engine)?;
+    Ok(ok())
+}
+
+pub(super) async fn drop_collection(s: &Service, r: DropCollectionRequest) -> Handled<Status> {
+    s.engine
+        .drop_collection(&r.collection_name)
+        .await
+        .map_err(engine)?;
+    Ok(ok())
+}
+
+pub(super) async fn has_collection(s: &Service, r: HasCollectionRequest) -> Handled<BoolResponse> {
+    let found = s
+        .engine
+        .describe_collection_latest(&r.collection_name)
+        .await;
+    Ok(BoolResponse {
+        status: Some(ok()),
+        value: found.is_ok(),
+    })
+}
+
+pub(super) async fn describe_collection(
+    s: &Service,
+    r: DescribeCollectionRequest,
+) -> Handled<DescribeCollectionResponse> {
+    let found = if r.collection_name.is_empty() && r.collection_id != 0 {
+        s.engine.describe_collection_by_id(r.collection_id)
+    } else {
+        s.engine
+            .describe_collection_latest(&r.collection_name)
+            .await
+    };
+    Ok(convert::describe_collection(&found.map_err(engine)?))
+}
+
+pub(super) async fn show_collections(
+    s: &Service,
+    _r: ShowCollectionsRequest,
+) -> Handled<ShowCollectionsResponse> {
+    let all = s.engine.list_collections_fresh().await.map_err(engine)?;
+    Ok(convert::show_collections(&all))
+}
+
+pub(super) async fn get_collection_statistics(
+    s: &Service,
+    r: GetCollectionStatisticsRequest,
+) -> Handled<GetCollectionStatisticsResponse> {
+    let rows = s
+        .engine
+        .row_count(&r.collection_name)
+        .await
+        .map_err(engine)?;
+    Ok(GetCollectionStatisticsResponse {
+        status: Some(ok()),
+        stats: convert::row_count(rows),
+    })
+}
+
+pub(super) async fn load_collection(s: &Service, r: LoadCollectionRequest) -> Handled<Status> {
+    let replicas = convert::replica_number(r.replica_number);
+    s.engine
+        .load_collection(&r.collection_name, replicas)
+        .await
+        .map_err(engine)?;
+    Ok(ok())
+}
+
+pub(super) async fn release_collection(
+    s: &Service,
+    r: ReleaseCollectionRequest,
+) -> Handled<Status> {
+    s.engine
+        .release_collection(&r.collection_name)
+        .await
+        .map_err(engine)?;
+    Ok(ok())
+}
+
+pub(super) async fn get_load_state(
+    s: &Service,
+    r: GetLoadStateRequest,
+) -> Handled<GetLoadStateResponse> {
+    let m = s.describe(&r.collection_name).await?;
+    Ok(GetLoadStateResponse {
+        status: Some(ok()),
+        state: convert::load_state(m.loaded, s.load_progress(&m)) as i32,
+    })
+}
+
+pub(super) async fn get_loading_progress(
+    s: &Service,
+    r: GetLoadingProgressRequest,
+) -> Handled<GetLoadingProgressResponse> {
+    let m = s.describe(&r.collection_name).await?;
+    if !m.loaded {
+        return Err(engine(EngineError::NotLoaded(m.name)));
+    }
+    Ok(convert::loading_progress(s.load_progress(&m)))
+}
+
+pub(super) async fn show_partitions(
+    s: &Service,
+    r: ShowPartitionsRequest,
+) -> Handled<ShowPartitionsResponse> {
+    let m = s.describe(&r.collection_name).await?;
+    Ok(convert::show_partitions(&m))
+}
+
+pub(super) async fn has_partition(s: &Service, r: HasPartitionRequest) -> Handled<BoolResponse> {
+    let m = s.describe(&r.collection_name).await?;
+    Ok(BoolResponse {
+        status: Some(ok()),
+        value: m.partitions.iter().any(|p| p.name == r.partition_name),
+    })
+}
+
+pub(super) async fn get_partition_statistics(
+    s: &Service,
+    r: GetPartitionStatisticsRequest,
+) -> Handled<GetPartitionStatisticsResponse> {
+    let m = s.describe(&r.collection_name).await?;
+    s.engine
+        .check_partition(&m, &r.partition_name)
+        .map_err(engine)?;
+    let rows = s
+        .engine
+        .row_count(&r.collection_name)
+        .await
+        .map_err(engine)?;
+    Ok(GetPartitionStatisticsResponse {
+        status: Some(ok()),
+        stats: convert::row_count(rows),
+    })
+}

@@ -1,0 +1,39 @@
+//! Writes: insert, upsert, delete.
+
+use quarry_proto::service::*;
+
+use super::handle::Handled;
+use super::Service;
+use crate::convert::{self, Mutation};
+use crate::status::{engine, invalid};
+
+pub(super) async fn insert(s: &Service, r: InsertRequest) -> Handled<MutationResult> {
+    mutate(s, convert::insert(r).map_err(invalid)?).await
+}
+
+pub(super) async fn upsert(s: &Service, r: UpsertRequest) -> Handled<MutationResult> {
+    mutate(s, convert::upsert(r).map_err(invalid)?).await
+}
+
+async fn mutate(s: &Service, m: Mutation) -> Handled<MutationResult> {
+    let pk = s.primary(&m.collection).await?;
+    let upsert = m.input.upsert;
+    let out = s
+        .engine
+        .insert(&m.collection, m.input)
+        .await
+        .map_err(engine)?;
+    s.metrics
+        .rows_written(if upsert { "upsert" } else { "insert" }, out.ids.len());
+    Ok(convert::mutation_result(&out, pk.data_type, upsert))
+}
+
+pub(super) async fn delete(s: &Service, r: DeleteRequest) -> Handled<MutationResult> {
+    let templates = convert::templates(&r.expr_template_values).map_err(invalid)?;
+    let out = s
+        .engine
+        .delete(&r.collection_name, &r.partition_name, &r.expr, &templates)
+        .await
+        .map_err(engine)?;
+    Ok(convert::delete_result(&out))
+}

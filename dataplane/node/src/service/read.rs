@@ -1,0 +1,35 @@
+//! Reads: search and query (search by primary keys and grouping are refused in conversion).
+
+use quarry_proto::service::*;
+
+use super::handle::Handled;
+use super::Service;
+use crate::convert;
+use crate::status::{engine, invalid};
+
+pub(super) async fn search(s: &Service, r: SearchRequest) -> Handled<SearchResults> {
+    let (input, answer) = convert::search(r).map_err(invalid)?;
+    let pk = s.primary(&answer.collection).await?;
+    let hits = s
+        .engine
+        .search(&answer.collection, input)
+        .await
+        .map_err(engine)?;
+    Ok(answer.results(hits, pk.data_type, s.engine.now_ts()))
+}
+
+pub(super) async fn query(s: &Service, r: QueryRequest) -> Handled<QueryResults> {
+    let call = convert::query(r).map_err(invalid)?;
+    let pk = s.primary(&call.collection).await?;
+    let out = s
+        .engine
+        .query(&call.collection, call.input(&pk.name))
+        .await
+        .map_err(engine)?;
+    Ok(convert::query_results(
+        call.collection,
+        out,
+        pk.name,
+        s.engine.now_ts(),
+    ))
+}
