@@ -1,0 +1,107 @@
+//! Typed read access to the columns of a stored batch.
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt64Type,
+};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, FixedSizeListArray, PrimitiveArray, RecordBatch, StringArray,
+};
+
+use crate::schema::DataType;
+use crate::Value;
+
+/// Typed read access to one column, resolved once per batch.
+pub enum ColumnReader<'a> {
+    Bool(&'a BooleanArray),
+    Int8(&'a PrimitiveArray<Int8Type>),
+    Int16(&'a PrimitiveArray<Int16Type>),
+    Int32(&'a PrimitiveArray<Int32Type>),
+    Int64(&'a PrimitiveArray<Int64Type>),
+    Float(&'a PrimitiveArray<Float32Type>),
+    Double(&'a PrimitiveArray<Float64Type>),
+    Str(&'a StringArray),
+    Json(&'a StringArray),
+    Vector {
+        dim: usize,
+        values: &'a [f32],
+        list: &'a FixedSizeListArray,
+    },
+}
+
+impl<'a> ColumnReader<'a> {
+    pub fn new(array: &'a ArrayRef, data_type: DataType) -> Self {
+        match data_type {
+            DataType::Bool => ColumnReader::Bool(array.as_boolean()),
+            DataType::Int8 => ColumnReader::Int8(array.as_primitive()),
+            DataType::Int16 => ColumnReader::Int16(array.as_primitive()),
+            DataType::Int32 => ColumnReader::Int32(array.as_primitive()),
+            DataType::Int64 => ColumnReader::Int64(array.as_primitive()),
+            DataType::Float => ColumnReader::Float(array.as_primitive()),
+            DataType::Double => ColumnReader::Double(array.as_primitive()),
+            DataType::VarChar => ColumnReader::Str(array.as_string()),
+            DataType::Json => ColumnReader::Json(array.as_string()),
+            DataType::FloatVector => {
+                let list = array.as_fixed_size_list();
+                let values = list.values().as_primitive::<Float32Type>().values();
+                let dim = list.value_length() as usize;
+                let start = list.offset() * dim;
+                ColumnReader::Vector {
+                    dim,
+                    values: &values[start..start + list.len() * dim],
+                    list,
+                }
+            }
+        }
+    }
+
+    pub fn get(&self, row: usize) -> Value {
+        macro_rules! prim {
+            ($a:expr, $conv:expr) => {
+                if $a.is_null(row) {
+                    Value::Null
+                } else {
+                    $conv($a.value(row))
+                }
+            };
+        }
+        match self {
+            ColumnReader::Bool(a) => prim!(a, Value::Bool),
+            ColumnReader::Int8(a) => prim!(a, |v| Value::Int(v as i64)),
+            ColumnReader::Int16(a) => prim!(a, |v| Value::Int(v as i64)),
+            ColumnReader::Int32(a) => prim!(a, |v| Value::Int(v as i64)),
+            ColumnReader::Int64(a) => prim!(a, Value::Int),
+            ColumnReader::Float(a) => prim!(a, |v| Value::Float(v as f64)),
+            ColumnReader::Double(a) => prim!(a, Value::Float),
+            ColumnReader::Str(a) => prim!(a, |v: &str| Value::Str(v.to_string())),
+            ColumnReader::Json(a) => prim!(a, |v: &str| Value::Json(
+                serde_json::from_str(v).unwrap_or(serde_json::Value::Null)
+            )),
+            ColumnReader::Vector { .. } => Value::Vector(self.vector(row).to_vec()),
+        }
+    }
+
+    /// The vector of a row (vector columns only).
+    pub fn vector(&self, row: usize) -> &'a [f32] {
+        match self {
+            ColumnReader::Vector { dim, values, .. } => &values[row * dim..(row + 1) * dim],
+            _ => &[],
+        }
+    }
+
+    /// Raw JSON text of a row (JSON columns only).
+    pub fn json_text(&self, row: usize) -> Option<&'a str> {
+        match self {
+            ColumnReader::Json(a) if !a.is_null(row) => Some(a.value(row)),
+            _ => None,
+        }
+    }
+}
+
+/// The offsets of a batch that carries the system offset column (its last column).
+pub fn offsets(batch: &RecordBatch) -> &[u64] {
+    batch
+        .column(batch.num_columns() - 1)
+        .as_primitive::<UInt64Type>()
+        .values()
+}

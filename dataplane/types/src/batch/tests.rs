@@ -1,0 +1,204 @@
+//! Tests of batch building and reading.
+
+use super::*;
+
+mod unit {
+    use super::*;
+    use crate::schema::FieldSchema;
+
+    fn field(name: &str, dt: DataType, params: &[(&str, &str)]) -> FieldSchema {
+        let f = params
+            .iter()
+            .fold(FieldSchema::new(name, dt), |f, (k, v)| f.with_param(k, v));
+        FieldSchema {
+            is_primary_key: name == "id",
+            ..f
+        }
+    }
+
+    fn schema() -> CollectionSchema {
+        CollectionSchema {
+            name: "c".into(),
+            description: String::new(),
+            auto_id: false,
+            fields: vec![
+                field("id", DataType::Int64, &[]),
+                field("age", DataType::Int8, &[]),
+                field("title", DataType::VarChar, &[("max_length", "4")]),
+                field("v", DataType::FloatVector, &[("dim", "2")]),
+            ],
+            enable_dynamic_field: true,
+            properties: vec![],
+        }
+        .prepare_new()
+        .unwrap()
+    }
+
+    fn cols(
+        ids: Vec<i64>,
+        ages: Vec<i64>,
+        titles: Vec<&str>,
+        v: Vec<f32>,
+    ) -> HashMap<String, Column> {
+        let c = |data| Column { data, valid: None };
+        HashMap::from([
+            ("id".to_string(), c(ColumnData::Int(ids))),
+            ("age".to_string(), c(ColumnData::Int(ages))),
+            (
+                "title".to_string(),
+                c(ColumnData::Str(
+                    titles.into_iter().map(String::from).collect(),
+                )),
+            ),
+            (
+                "v".to_string(),
+                c(ColumnData::FloatVector { dim: 2, data: v }),
+            ),
+        ])
+    }
+
+    #[test]
+    fn builds_and_reads_back() {
+        let s = schema();
+        let b = build_batch(
+            &s,
+            cols(
+                vec![1, 2],
+                vec![3, -4],
+                vec!["ab", ""],
+                vec![1., 2., 3., 4.],
+            ),
+            2,
+        )
+        .unwrap();
+        assert_eq!(b.num_columns(), 5, "four fields and $meta");
+        assert_eq!(
+            ColumnReader::new(b.column(1), DataType::Int8).get(1),
+            Value::Int(-4)
+        );
+        assert_eq!(
+            ColumnReader::new(b.column(3), DataType::FloatVector).vector(1),
+            &[3., 4.]
+        );
+        assert_eq!(
+            ColumnReader::new(b.column(4), DataType::Json).get(0),
+            Value::Json(serde_json::json!({}))
+        );
+        let b = with_offset(&s, &b, 42);
+        assert_eq!(offsets(&b), &[42, 42]);
+    }
+
+    #[test]
+    fn rejects_bad_data() {
+        let s = schema();
+        let e = build_batch(&s, cols(vec![1], vec![300], vec!["a"], vec![1., 2.]), 1).unwrap_err();
+        assert!(e.to_string().contains("out of range"), "{e}");
+        let e =
+            build_batch(&s, cols(vec![1], vec![1], vec!["abcde"], vec![1., 2.]), 1).unwrap_err();
+        assert!(
+            matches!(e, SchemaError::VarCharTooLong { len: 5, max: 4, .. }),
+            "{e}"
+        );
+        let mut c = cols(vec![1], vec![1], vec!["a"], vec![1., 2., 3.]);
+        c.get_mut("v").unwrap().data = ColumnData::FloatVector {
+            dim: 3,
+            data: vec![1., 2., 3.],
+        };
+        assert!(matches!(
+            build_batch(&s, c, 1).unwrap_err(),
+            SchemaError::DimMismatch {
+                got: 3,
+                want: 2,
+                ..
+            }
+        ));
+        let mut c = cols(vec![1], vec![1], vec!["a"], vec![1., 2.]);
+        c.remove("age");
+        assert_eq!(
+            build_batch(&s, c, 1).unwrap_err(),
+            SchemaError::MissingField("age".into())
+        );
+        let mut c = cols(vec![1], vec![1], vec!["a"], vec![1., 2.]);
+        c.insert(
+            "nope".into(),
+            Column {
+                data: ColumnData::Int(vec![1]),
+                valid: None,
+            },
+        );
+        assert!(build_batch(&s, c, 1)
+            .unwrap_err()
+            .to_string()
+            .contains("nope"));
+    }
+
+    #[test]
+    fn nullable_compact_values_are_expanded() {
+        let mut f = field("n", DataType::Int32, &[]);
+        f.nullable = true;
+        let a = build_array(
+            &f,
+            Some(Column {
+                data: ColumnData::Int(vec![7]),
+                valid: Some(vec![false, true, false]),
+            }),
+            3,
+        )
+        .unwrap();
+        let r = ColumnReader::new(&a, DataType::Int32);
+        assert_eq!(
+            (r.get(0), r.get(1), r.get(2)),
+            (Value::Null, Value::Int(7), Value::Null)
+        );
+    }
+}
+
+mod bounds {
+    use super::*;
+
+    #[test]
+    fn claimed_rows_are_checked_against_every_column() {
+        let ints = |n: usize| Column {
+            data: ColumnData::Int(vec![0; n]),
+            valid: None,
+        };
+        let vectors = |values: usize| Column {
+            data: ColumnData::FloatVector {
+                dim: 2,
+                data: vec![0.; values],
+            },
+            valid: None,
+        };
+        let cols = HashMap::from([("a".to_string(), ints(2)), ("v".to_string(), vectors(4))]);
+        check_rows(&cols, 2).unwrap();
+        let e = check_rows(&cols, u32::MAX as usize)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("exceeds the maximum of 1048576"), "{e}");
+        let e = check_rows(&cols, 3).unwrap_err().to_string();
+        assert!(e.contains("is not equal to passed num_rows (3)"), "{e}");
+        let odd = HashMap::from([("v".to_string(), vectors(3))]);
+        assert!(check_rows(&odd, 1)
+            .unwrap_err()
+            .to_string()
+            .contains("whole number"));
+        let none: HashMap<String, Column> = HashMap::new();
+        assert!(check_rows(&none, 5).is_err());
+    }
+
+    #[test]
+    fn json_values_are_bounded() {
+        let f = FieldSchema::new("j", DataType::Json);
+        let big = format!("{{\"k\": \"{}\"}}", "x".repeat(MAX_JSON_BYTES));
+        let e = build_array(
+            &f,
+            Some(Column {
+                data: ColumnData::Json(vec![big.into_bytes()]),
+                valid: None,
+            }),
+            1,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("exceeds max length (65536)"), "{e}");
+    }
+}
