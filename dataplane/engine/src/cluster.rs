@@ -70,3 +70,23 @@ pub trait Router: Send + Sync + std::fmt::Debug {
     /// Seals every shard on its data node once applied up to `min_offsets[shard]`.
     async fn flush(&self, meta: &CollectionMeta, min_offsets: Vec<u64>) -> Result<Vec<i64>>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duties_by_role() {
+        let d = Duties::of(Mode::Standalone);
+        assert!(d.recover_all && d.apply_writes && d.seal && d.build_indexes && d.load_indexes);
+        assert!(d.single_replica && !d.follow);
+        let d = Duties::of(Mode::Proxy);
+        assert!(!d.apply_writes && !d.recover_all && !d.follow && !d.seal && !d.build_indexes);
+        let d = Duties::of(Mode::QueryNode);
+        assert!(d.follow && d.load_indexes && !d.seal && !d.build_indexes && !d.recover_all);
+        let d = Duties::of(Mode::DataNode);
+        assert!(d.follow && d.seal && !d.load_indexes && !d.build_indexes);
+        let d = Duties::of(Mode::IndexNode);
+        assert!(d.build_indexes && !d.follow && !d.seal && !d.single_replica);
+    }
+}
