@@ -7,7 +7,7 @@ use quarry_meta::{CollectionMeta, Created, IndexMeta, NewCollection, NewIndex};
 use quarry_types::{CollectionSchema, ConsistencyLevel, DataType};
 
 use crate::error::invalid;
-use crate::{Engine, EngineError, Result, DEFAULT_PARTITION};
+use crate::{Engine, EngineError, Result};
 
 pub use quarry_types::limits::MAX_SHARDS;
 use quarry_types::limits::{MAX_COLLECTIONS, MAX_NAME_BYTES, MAX_REPLICAS};
@@ -182,19 +182,6 @@ impl Engine {
             return Ok(meta.segments.iter().map(|s| s.rows - s.deleted_rows).sum());
         }
         Ok(rt.live_rows())
-    }
-
-    pub fn check_partition(&self, meta: &CollectionMeta, partition: &str) -> Result<i64> {
-        let name = if partition.is_empty() {
-            DEFAULT_PARTITION
-        } else {
-            partition
-        };
-        meta.partitions
-            .iter()
-            .find(|p| p.name == name)
-            .map(|p| p.id)
-            .ok_or_else(|| EngineError::PartitionNotFound(name.to_string()))
     }
 
     async fn set_loaded(&self, name: &str, loaded: bool, replicas: u32) -> Result<()> {

@@ -257,4 +257,18 @@ impl Engine {
         let rt = self.runtime(meta.id)?;
         Ok((meta, rt))
     }
+
+    /// The id of a partition of `meta` by name (empty: the default partition).
+    pub fn check_partition(&self, meta: &CollectionMeta, partition: &str) -> Result<i64> {
+        let name = if partition.is_empty() {
+            DEFAULT_PARTITION
+        } else {
+            partition
+        };
+        meta.partitions
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.id)
+            .ok_or_else(|| EngineError::PartitionNotFound(name.to_string()))
+    }
 }
