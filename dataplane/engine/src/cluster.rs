@@ -1,23 +1,15 @@
 //! The engine in a cluster. One process plays one role ([`Mode`]): a proxy validates and
 //! appends writes to the log and sends reads through a [`Router`] to the workers; query and
-//! data nodes follow the log of the shards assigned to them (see `follow.rs`) and answer reads
-//! once they applied the offsets the proxy asks for; index nodes build indexes.
-
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
-use std::time::Duration;
+//! data nodes follow the log of the shards assigned to them (see `worker.rs`) and answer reads
+//! once they applied the offsets the proxy asks for; index nodes build indexes. The role is
+//! turned into [`Duties`] once, when the engine opens: the rest of the engine asks what to do,
+//! never which role it plays.
 
 use async_trait::async_trait;
-use bytes::Bytes;
 use quarry_meta::CollectionMeta;
-use quarry_types::record::LogRecord;
-use quarry_types::ConsistencyLevel;
 
-use crate::read::{ShardAnswer, ShardRead};
-use crate::{CollectionRt, Engine, EngineError, Result};
-
-/// How long a worker waits for its log to reach the offset a reader asks for.
-const CATCH_UP: Duration = Duration::from_secs(30);
+use crate::plan::{ShardAnswer, ShardRead};
+use crate::Result;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -29,23 +21,38 @@ pub enum Mode {
     IndexNode,
 }
 
-impl Mode {
-    pub(crate) fn seals(self) -> bool {
-        matches!(self, Mode::Standalone | Mode::DataNode)
-    }
+/// What a process does with its collections and shards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Duties {
+    /// loads every shard and replays its log when the engine opens (standalone)
+    pub recover_all: bool,
+    /// applies its own writes before acknowledging them; a proxy only appends them (the
+    /// workers apply them from the log)
+    pub apply_writes: bool,
+    /// follows the log of the shards assigned to it (query and data nodes)
+    pub follow: bool,
+    /// seals growing data and compacts sealed segments (standalone, data nodes)
+    pub seal: bool,
+    /// builds missing indexes (standalone, index nodes)
+    pub build_indexes: bool,
+    /// loads index files with the segments (all but data nodes, which only seal)
+    pub load_indexes: bool,
+    /// is the only query node: loads take one replica at most (standalone)
+    pub single_replica: bool,
+}
 
-    pub(crate) fn builds_indexes(self) -> bool {
-        matches!(self, Mode::Standalone | Mode::IndexNode)
-    }
-
-    /// whether the shards this process holds need their index files (data nodes only seal)
-    pub(crate) fn loads_indexes(self) -> bool {
-        self != Mode::DataNode
-    }
-
-    /// whether this process keeps shard data in memory by following the log
-    pub(crate) fn follows(self) -> bool {
-        matches!(self, Mode::QueryNode | Mode::DataNode)
+impl Duties {
+    pub fn of(mode: Mode) -> Self {
+        let standalone = mode == Mode::Standalone;
+        Self {
+            recover_all: standalone,
+            apply_writes: mode != Mode::Proxy,
+            follow: matches!(mode, Mode::QueryNode | Mode::DataNode),
+            seal: matches!(mode, Mode::Standalone | Mode::DataNode),
+            build_indexes: matches!(mode, Mode::Standalone | Mode::IndexNode),
+            load_indexes: mode != Mode::DataNode,
+            single_replica: standalone,
+        }
     }
 }
 
@@ -64,124 +71,22 @@ pub trait Router: Send + Sync + std::fmt::Debug {
     async fn flush(&self, meta: &CollectionMeta, min_offsets: Vec<u64>) -> Result<Vec<i64>>;
 }
 
-impl Engine {
-    /// The offsets a read must see. Every level sees this proxy's own acknowledged writes
-    /// (Session); Strong also sees everyone else's, through a barrier record appended to each
-    /// shard: its offset comes from the log's own acknowledgement, never from the broker's
-    /// "latest offset" (which tansu 0.6 reports wrong).
-    pub(crate) async fn read_barrier(
-        &self,
-        meta: &CollectionMeta,
-        rt: &Arc<CollectionRt>,
-    ) -> Result<Vec<u64>> {
-        let mut out: Vec<u64> = rt
-            .shards
-            .iter()
-            .map(|s| s.acked.load(Ordering::Acquire))
-            .collect();
-        if meta.consistency == ConsistencyLevel::Strong {
-            let barrier = Bytes::from(
-                LogRecord {
-                    partition_id: 0,
-                    deletes: vec![],
-                    rows: None,
-                }
-                .encode(),
-            );
-            for (shard, slot) in out.iter_mut().enumerate() {
-                let offset = self
-                    .log
-                    .append(&rt.topic, shard as u32, barrier.clone())
-                    .await?;
-                *slot = (*slot).max(offset + 1);
-            }
-        }
-        Ok(out)
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    /// Waits until this worker applied `shard` up to `offset` (exclusive).
-    pub(crate) async fn wait_applied(
-        &self,
-        rt: &CollectionRt,
-        shard: u32,
-        offset: u64,
-    ) -> Result<()> {
-        let s = rt
-            .shards
-            .get(shard as usize)
-            .ok_or_else(|| EngineError::Internal(format!("no shard {shard}")))?;
-        if s.serving.lock().is_none() {
-            return Err(EngineError::Unavailable(format!(
-                "shard {shard} of collection {} is not served here",
-                rt.id
-            )));
-        }
-        let mut rx = s.applied_tx.subscribe();
-        let reached =
-            tokio::time::timeout(CATCH_UP, rx.wait_for(|applied| *applied >= offset)).await;
-        match reached {
-            Ok(Ok(_)) => Ok(()),
-            _ => Err(EngineError::Unavailable(format!(
-                "shard {shard} of collection {} did not catch up to offset {offset} within {CATCH_UP:?}",
-                rt.id
-            ))),
-        }
-    }
-
-    /// A worker's part of a read: the given shards, each after reaching its offset.
-    pub async fn serve_read(
-        &self,
-        collection: &str,
-        shards: Vec<(u32, u64)>,
-        read: ShardRead,
-    ) -> Result<ShardAnswer> {
-        let (_, rt) = self.resolve_fresh(collection, |_| false).await?;
-        let mut tokens = Vec::new();
-        for (shard, offset) in &shards {
-            let loaded = rt
-                .shards
-                .get(*shard as usize)
-                .is_some_and(|s| s.loaded.load(std::sync::atomic::Ordering::Acquire));
-            if !loaded {
-                // still loading (its data incomplete), or not served here
-                return Err(EngineError::Unavailable(format!(
-                    "shard {shard} of collection {} is not loaded here",
-                    rt.id
-                )));
-            }
-            self.wait_applied(&rt, *shard, *offset).await?;
-            tokens.push((*shard, rt.shards[*shard as usize].serving.lock().clone()));
-        }
-        let answer = self
-            .read_local(
-                rt.clone(),
-                shards.into_iter().map(|(s, _)| s).collect(),
-                read,
-            )
-            .await?;
-        // a shard released while it was read (it moved to another node) may have been emptied
-        // under the read: answer "not here" so that the proxy asks the shard's new server,
-        // never a partial result (release cancels the token before it clears the data)
-        for (shard, token) in tokens {
-            if token.is_none_or(|t| t.is_cancelled()) {
-                return Err(EngineError::Unavailable(format!(
-                    "shard {shard} of collection {} was released during the read",
-                    rt.id
-                )));
-            }
-        }
-        Ok(answer)
-    }
-
-    /// A data node's part of a flush: seal the given shards once they reach their offsets.
-    pub async fn serve_flush(&self, collection: &str, shards: Vec<(u32, u64)>) -> Result<Vec<i64>> {
-        let (_, rt) = self.resolve_fresh(collection, |_| false).await?;
-        let mut ids = Vec::new();
-        for (shard, offset) in shards {
-            self.wait_applied(&rt, shard, offset).await?;
-            ids.extend(self.seal_shard(&rt, shard).await?);
-        }
-        self.index_wakeup.notify_one();
-        Ok(ids)
+    #[test]
+    fn duties_by_role() {
+        let d = Duties::of(Mode::Standalone);
+        assert!(d.recover_all && d.apply_writes && d.seal && d.build_indexes && d.load_indexes);
+        assert!(d.single_replica && !d.follow);
+        let d = Duties::of(Mode::Proxy);
+        assert!(!d.apply_writes && !d.recover_all && !d.follow && !d.seal && !d.build_indexes);
+        let d = Duties::of(Mode::QueryNode);
+        assert!(d.follow && d.load_indexes && !d.seal && !d.build_indexes && !d.recover_all);
+        let d = Duties::of(Mode::DataNode);
+        assert!(d.follow && d.seal && !d.load_indexes && !d.build_indexes);
+        let d = Duties::of(Mode::IndexNode);
+        assert!(d.build_indexes && !d.follow && !d.seal && !d.single_replica);
     }
 }

@@ -1,14 +1,13 @@
 //! Collection and index definitions: everything that changes the catalog but no rows.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use quarry_index::IndexSpec;
 use quarry_meta::{CollectionMeta, Created, IndexMeta, NewCollection, NewIndex};
 use quarry_types::{CollectionSchema, ConsistencyLevel, DataType};
 
 use crate::error::invalid;
-use crate::{CollectionRt, Engine, EngineError, Result, DEFAULT_PARTITION};
+use crate::{Engine, EngineError, Result};
 
 pub use quarry_types::limits::MAX_SHARDS;
 use quarry_types::limits::{MAX_COLLECTIONS, MAX_NAME_BYTES, MAX_REPLICAS};
@@ -75,7 +74,7 @@ impl Engine {
         }
         {
             // a re-create of an existing collection is answered below (as Milvus does)
-            let snapshot = self.meta.snapshot();
+            let snapshot = self.io.meta.snapshot();
             if snapshot.collections.len() >= MAX_COLLECTIONS
                 && !snapshot.collections.values().any(|c| c.name == req.name)
             {
@@ -93,14 +92,13 @@ impl Engine {
             consistency: req.consistency,
             properties: req.properties,
         };
-        let meta = match self.meta.create_collection(req).await? {
+        let meta = match self.io.meta.create_collection(req).await? {
             Created::New(meta) => meta,
             Created::Existing(_) => return Ok(()),
         };
-        self.log.create_topic(&meta.topic(), shards).await?;
-        self.collections
-            .write()
-            .insert(meta.id, Arc::new(CollectionRt::new(&meta)));
+        self.io.log.create_topic(&meta.topic(), shards).await?;
+        let rt = self.new_runtime(&meta);
+        self.collections.write().insert(meta.id, rt);
         tracing::info!(collection = %meta.name, id = meta.id, shards, "collection created");
         Ok(())
     }
@@ -112,9 +110,9 @@ impl Engine {
             Err(EngineError::CollectionNotFound(_)) => return Ok(()),
             Err(e) => return Err(e),
         };
-        self.meta.drop_collection(meta.id).await?;
+        self.io.meta.drop_collection(meta.id).await?;
         self.collections.write().remove(&meta.id);
-        meta.delete_data(&*self.log, &*self.store).await?;
+        meta.delete_data(&*self.io.log, &*self.io.store).await?;
         tracing::info!(collection = %name, id = meta.id, "collection dropped");
         Ok(())
     }
@@ -130,7 +128,8 @@ impl Engine {
     }
 
     pub fn describe_collection_by_id(&self, id: i64) -> Result<CollectionMeta> {
-        self.meta
+        self.io
+            .meta
             .snapshot()
             .collections
             .get(&id)
@@ -140,14 +139,21 @@ impl Engine {
 
     /// Collections in creation order, after catching up with the coordinator (cluster roles).
     pub async fn list_collections_fresh(&self) -> Result<Vec<CollectionMeta>> {
-        if self.meta.refresh().await? {
+        if self.io.meta.refresh().await? {
             self.ensure_runtimes();
         }
         Ok(self.list_collections())
     }
 
     pub fn list_collections(&self) -> Vec<CollectionMeta> {
-        let mut all: Vec<_> = self.meta.snapshot().collections.values().cloned().collect();
+        let mut all: Vec<_> = self
+            .io
+            .meta
+            .snapshot()
+            .collections
+            .values()
+            .cloned()
+            .collect();
         all.sort_by_key(|c| c.created_ts);
         all
     }
@@ -175,27 +181,7 @@ impl Engine {
             let meta = self.describe_collection_latest(name).await?;
             return Ok(meta.segments.iter().map(|s| s.rows - s.deleted_rows).sum());
         }
-        Ok(rt
-            .shards
-            .iter()
-            .map(|s| {
-                let d = s.data.read();
-                (d.growing.live + d.sealed.iter().map(|x| x.data.live).sum::<usize>()) as u64
-            })
-            .sum())
-    }
-
-    pub fn check_partition(&self, meta: &CollectionMeta, partition: &str) -> Result<i64> {
-        let name = if partition.is_empty() {
-            DEFAULT_PARTITION
-        } else {
-            partition
-        };
-        meta.partitions
-            .iter()
-            .find(|p| p.name == name)
-            .map(|p| p.id)
-            .ok_or_else(|| EngineError::PartitionNotFound(name.to_string()))
+        Ok(rt.live_rows())
     }
 
     async fn set_loaded(&self, name: &str, loaded: bool, replicas: u32) -> Result<()> {
@@ -213,11 +199,11 @@ impl Engine {
                 )));
             }
         }
-        Ok(self.meta.set_loaded(meta.id, loaded, replicas).await?)
+        Ok(self.io.meta.set_loaded(meta.id, loaded, replicas).await?)
     }
 
     pub async fn load_collection(&self, name: &str, replicas: u32) -> Result<()> {
-        check_replicas(replicas, self.options.mode == crate::Mode::Standalone)?;
+        check_replicas(replicas, self.duties.single_replica)?;
         self.set_loaded(name, true, replicas).await
     }
 
@@ -277,7 +263,7 @@ impl Engine {
             field_name: field.name.clone(),
             params: normalized,
         };
-        self.meta.create_index(meta.id, index).await?;
+        self.io.meta.create_index(meta.id, index).await?;
         self.index_wakeup.notify_one();
         Ok(())
     }
@@ -345,15 +331,11 @@ impl Engine {
                 "collection={name}, index={index_name}"
             )));
         };
-        self.meta.drop_index(meta.id, index.id).await?;
-        for shard in &rt.shards {
-            for seg in shard.data.write().sealed.iter_mut() {
-                seg.indexes.remove(&index.id);
-            }
-        }
+        self.io.meta.drop_index(meta.id, index.id).await?;
+        rt.shards.iter().for_each(|s| s.drop_index(index.id));
         for seg in &meta.segments {
             if let Some(key) = seg.index_files.get(&index.id) {
-                self.store.delete(key).await?;
+                self.io.store.delete(key).await?;
             }
         }
         Ok(())

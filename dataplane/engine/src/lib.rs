@@ -1,17 +1,27 @@
 //! The Quarry engine: collections split into shards, each shard an ordered log (the source of
 //! truth) applied to in-memory growing data, sealed into immutable Parquet segments with
 //! per-segment vector indexes in the object store. See `docs/architecture.md`.
+//!
+//! Layers, each calling only downwards: the [`Engine`] (catalog handle, backends, collection
+//! registry, role wiring; DDL in `ddl.rs`, writes in `write.rs`, reads in `read.rs`, worker
+//! duties in `worker.rs`, background tasks in `background.rs`) → a collection's runtime
+//! (`collection.rs`: shards, routing, fan-out and merge) → its shards (`shard/`: append,
+//! apply, read-and-apply, load, seal, compact, local reads) → segments (`segment.rs`),
+//! indexes and storage.
 
+mod background;
 mod cluster;
-mod compact;
+mod collection;
 mod ddl;
 mod error;
-mod flush;
-mod follow;
+mod limits;
 mod output;
+mod parquet;
+mod plan;
 mod read;
-mod recovery;
 mod segment;
+mod shard;
+mod worker;
 mod write;
 
 use std::collections::HashMap;
@@ -22,26 +32,28 @@ use parking_lot::RwLock;
 use quarry_meta::{Catalog, CollectionMeta, LocalMeta, MetaService};
 use quarry_storage::log::embedded::EmbeddedLogOptions;
 use quarry_storage::{EmbeddedLog, LocalObjectStore, LogStore, ObjectStore};
-use quarry_types::CollectionSchema;
 use tokio_util::sync::CancellationToken;
 
 pub use cluster::{Mode, Router};
 pub use ddl::{CreateCollection, IndexInfo};
 pub use error::{EngineError, Result};
-pub use follow::ServedUnit;
 pub use output::{OutputColumn, Outputs};
-pub use read::{
+pub use plan::{
     Found, QueryInput, QueryOutput, QueryPlan, SearchHits, SearchInput, SearchPlan, ShardAnswer,
     ShardRead,
 };
+pub use worker::ServedUnit;
 pub use write::{InsertInput, MutationOutcome};
 
-use segment::{Sealed, SegmentData};
+use cluster::Duties;
+use collection::CollectionRt;
+use shard::Io;
+use worker::Alive;
 
 /// Decoders of stored data, public for the fuzz targets (`fuzz/`); not a supported interface.
 #[doc(hidden)]
 pub mod fuzzing {
-    pub use crate::flush::decode_parquet;
+    pub use crate::parquet::decode_parquet;
     pub use crate::segment::SegmentData;
 }
 
@@ -67,83 +79,13 @@ impl Default for EngineOptions {
     }
 }
 
-pub(crate) struct ShardData {
-    pub growing: SegmentData,
-    pub sealed: Vec<Sealed>,
-    /// next log offset to apply
-    pub applied: u64,
-    /// the checkpoint the growing data starts from (what the next flush continues)
-    pub base: u64,
-    /// deletes applied from the log that a segment sealed elsewhere may not contain yet
-    /// (followers only): (key, offset)
-    pub recent_deletes: Vec<(quarry_types::Pk, u64)>,
-}
-
-pub(crate) struct Shard {
-    /// serializes appends so that apply order is log order
-    pub writer: tokio::sync::Mutex<()>,
-    pub data: RwLock<ShardData>,
-    /// the applied offset, for readers waiting on a minimum (workers)
-    pub applied_tx: tokio::sync::watch::Sender<u64>,
-    /// one past the last offset this process appended (proxies: read-your-writes)
-    pub acked: std::sync::atomic::AtomicU64,
-    /// set while this process serves the shard (workers); cancelling stops its log tail
-    pub serving: parking_lot::Mutex<Option<CancellationToken>>,
-    /// set once a served shard is loaded and caught up with its log at load time
-    pub loaded: std::sync::atomic::AtomicBool,
-}
-
-pub(crate) struct CollectionRt {
-    pub id: i64,
-    pub topic: String,
-    pub schema: CollectionSchema,
-    pub pk_index: usize,
-    pub shards: Vec<Shard>,
-}
-
-impl CollectionRt {
-    fn new(meta: &CollectionMeta) -> Self {
-        let pk_index = meta
-            .schema
-            .fields
-            .iter()
-            .position(|f| f.is_primary_key)
-            .expect("validated schema");
-        let shards = (0..meta.shards)
-            .map(|s| {
-                let applied = meta.checkpoints.get(s as usize).copied().unwrap_or(0);
-                Shard {
-                    writer: tokio::sync::Mutex::new(()),
-                    data: RwLock::new(ShardData {
-                        base: applied,
-                        growing: SegmentData::default(),
-                        sealed: Vec::new(),
-                        applied,
-                        recent_deletes: Vec::new(),
-                    }),
-                    applied_tx: tokio::sync::watch::channel(applied).0,
-                    acked: std::sync::atomic::AtomicU64::new(0),
-                    serving: parking_lot::Mutex::new(None),
-                    loaded: std::sync::atomic::AtomicBool::new(false),
-                }
-            })
-            .collect();
-        Self {
-            id: meta.id,
-            topic: meta.topic(),
-            schema: meta.schema.clone(),
-            pk_index,
-            shards,
-        }
-    }
-}
-
 pub struct Engine {
-    /// the catalog and its operations: in-process (standalone) or the coordinator's
-    pub(crate) meta: Arc<dyn MetaService>,
-    pub(crate) store: Arc<dyn ObjectStore>,
-    pub(crate) log: Arc<dyn LogStore>,
+    /// the catalog operations (in-process in standalone, else the coordinator's), the object
+    /// store and the log
+    pub(crate) io: Io,
     pub(crate) options: EngineOptions,
+    /// what this process does, from `options.mode`
+    pub(crate) duties: Duties,
     pub(crate) collections: RwLock<HashMap<i64, Arc<CollectionRt>>>,
     /// row ids handed out by the current block: (next, end)
     pub(crate) row_ids: tokio::sync::Mutex<(i64, i64)>,
@@ -153,6 +95,8 @@ pub struct Engine {
     /// proxies: where reads and flushes go
     pub(crate) router: Option<Arc<dyn Router>>,
     pub(crate) shutdown: CancellationToken,
+    /// cancelled when the engine is dropped (stops the shards' log tails)
+    pub(crate) alive: Alive,
 }
 
 impl std::fmt::Debug for Engine {
@@ -205,9 +149,8 @@ impl Engine {
         router: Option<Arc<dyn Router>>,
     ) -> Result<Arc<Self>> {
         let engine = Arc::new(Self {
-            meta,
-            store,
-            log,
+            io: Io { meta, store, log },
+            duties: Duties::of(options.mode),
             options,
             collections: RwLock::new(HashMap::new()),
             row_ids: tokio::sync::Mutex::new((0, 0)),
@@ -215,9 +158,10 @@ impl Engine {
             index_share: parking_lot::Mutex::new((0, 1)),
             router,
             shutdown: CancellationToken::new(),
+            alive: Alive(CancellationToken::new()),
         });
         engine.recover().await?;
-        flush::spawn_background(&engine);
+        background::spawn_background(&engine);
         Ok(engine)
     }
 
@@ -235,9 +179,32 @@ impl Engine {
         self.shutdown.cancel();
     }
 
+    /// Makes a runtime for every collection of the catalog; standalone also loads every shard
+    /// (sealed segments, then the log replayed from the checkpoint).
+    async fn recover(&self) -> Result<()> {
+        let snap = self.io.meta.snapshot();
+        for meta in snap.collections.values() {
+            let rt = self.new_runtime(meta);
+            if self.duties.recover_all {
+                self.io.log.create_topic(&rt.topic, meta.shards).await?;
+                let mut replayed = 0;
+                for shard in &rt.shards {
+                    replayed += shard.load(&self.io, meta).await?;
+                }
+                tracing::info!(collection = %meta.name, id = meta.id, segments = meta.segments.len(), replayed, "collection recovered");
+            }
+            self.collections.write().insert(meta.id, rt);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn new_runtime(&self, meta: &CollectionMeta) -> Arc<CollectionRt> {
+        Arc::new(CollectionRt::new(meta, self.duties.load_indexes))
+    }
+
     /// A fresh hybrid timestamp.
     pub fn now_ts(&self) -> u64 {
-        self.meta.timestamp()
+        self.io.meta.timestamp()
     }
 
     pub(crate) fn runtime(&self, id: i64) -> Result<Arc<CollectionRt>> {
@@ -260,7 +227,7 @@ impl Engine {
             Ok(_) | Err(EngineError::CollectionNotFound(_)) => {}
             Err(e) => return Err(e),
         }
-        match self.meta.refresh().await {
+        match self.io.meta.refresh().await {
             Ok(true) => self.ensure_runtimes(),
             Ok(false) => {}
             // the coordinator is away: answer from the copy we have
@@ -273,22 +240,35 @@ impl Engine {
 
     /// Creates runtimes for collections the catalog lists but this process has not seen.
     pub(crate) fn ensure_runtimes(&self) {
-        let snap = self.meta.snapshot();
+        let snap = self.io.meta.snapshot();
         let mut all = self.collections.write();
         for meta in snap.collections.values() {
-            all.entry(meta.id)
-                .or_insert_with(|| Arc::new(CollectionRt::new(meta)));
+            all.entry(meta.id).or_insert_with(|| self.new_runtime(meta));
         }
     }
 
     /// The catalog entry and runtime of a collection by name.
     pub(crate) fn resolve(&self, name: &str) -> Result<(CollectionMeta, Arc<CollectionRt>)> {
-        let snap = self.meta.snapshot();
+        let snap = self.io.meta.snapshot();
         let meta = snap
             .by_name(DEFAULT_DB, name)
             .cloned()
             .ok_or_else(|| EngineError::CollectionNotFound(name.to_string()))?;
         let rt = self.runtime(meta.id)?;
         Ok((meta, rt))
+    }
+
+    /// The id of a partition of `meta` by name (empty: the default partition).
+    pub fn check_partition(&self, meta: &CollectionMeta, partition: &str) -> Result<i64> {
+        let name = if partition.is_empty() {
+            DEFAULT_PARTITION
+        } else {
+            partition
+        };
+        meta.partitions
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.id)
+            .ok_or_else(|| EngineError::PartitionNotFound(name.to_string()))
     }
 }

@@ -1,19 +1,19 @@
 //! The write path: validate rows against the schema, assign auto ids, hash primary keys to
-//! shards, append one record per shard to the log and only then apply it to memory and
-//! acknowledge. The log is the source of truth: what was appended is replayed after a crash.
+//! shards, append one record per shard to the log (`Shard::append_apply` applies it to memory
+//! before the write is acknowledged) and, on flush, seal every shard. The log is the source of
+//! truth: what was appended is replayed after a crash.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use arrow_array::{RecordBatch, UInt32Array};
 use arrow_select::take::take_record_batch;
-use bytes::Bytes;
-use quarry_types::batch::{build_batch, check_rows, with_offset, Column, ColumnData, ColumnReader};
+use quarry_types::batch::{build_batch, check_rows, Column, ColumnData, ColumnReader};
 use quarry_types::record::LogRecord;
 use quarry_types::{shard_of, Pk, Value};
 
+use crate::collection::CollectionRt;
 use crate::error::invalid;
-use crate::{CollectionRt, Engine, EngineError, Result, ShardData};
+use crate::{Engine, EngineError, Result};
 
 const ROW_ID_BLOCK: i64 = 100_000;
 
@@ -36,39 +36,12 @@ pub struct MutationOutcome {
     pub timestamp: u64,
 }
 
-/// Applies one log record to a shard's memory. Deletes hit rows written before the record;
-/// rows are appended after, so an upsert replaces atomically.
-pub(crate) fn apply(
-    rt: &CollectionRt,
-    data: &mut ShardData,
-    offset: u64,
-    record: LogRecord,
-) -> usize {
-    let mut deleted = 0;
-    for pk in &record.deletes {
-        data.recent_deletes.push((pk.clone(), offset));
-        deleted += data.growing.delete(pk, offset);
-        for seg in data.sealed.iter_mut() {
-            deleted += seg.data.delete(pk, offset);
-        }
-    }
-    if let Some(rows) = record.rows {
-        data.growing.append(
-            with_offset(&rt.schema, &rows, offset),
-            &rt.schema,
-            rt.pk_index,
-        );
-    }
-    data.applied = offset + 1;
-    deleted
-}
-
 impl Engine {
     async fn alloc_row_ids(&self, n: usize) -> Result<i64> {
         let mut ids = self.row_ids.lock().await;
         if ids.1 - ids.0 < n as i64 {
             let want = (n as i64).max(ROW_ID_BLOCK);
-            let start = self.meta.alloc_ids(want as u64).await?;
+            let start = self.io.meta.alloc_ids(want as u64).await?;
             *ids = (start, start + want);
         }
         let first = ids.0;
@@ -76,36 +49,20 @@ impl Engine {
         Ok(first)
     }
 
-    /// Appends one record to a shard and applies it; returns the rows it deleted. A proxy only
-    /// appends (workers apply from the log) and counts the keys it asked to delete.
-    pub(crate) async fn append_and_apply(
-        &self,
-        rt: &Arc<CollectionRt>,
-        shard: u32,
-        record: LogRecord,
-    ) -> Result<usize> {
-        let payload = Bytes::from(record.encode());
-        let s = &rt.shards[shard as usize];
-        if self.options.mode == crate::Mode::Proxy {
-            let offset = self.log.append(&rt.topic, shard, payload).await?;
-            s.acked
-                .fetch_max(offset + 1, std::sync::atomic::Ordering::AcqRel);
-            return Ok(if record.rows.is_none() {
-                record.deletes.len()
-            } else {
-                0
-            });
+    /// Appends one record to a shard; returns the rows it deleted. A process that applies its
+    /// writes (standalone) applies it before answering; a proxy only appends (the workers
+    /// apply from the log) and counts the keys it asked to delete.
+    async fn append(&self, rt: &CollectionRt, shard: u32, record: LogRecord) -> Result<usize> {
+        let s = rt.shard(shard)?;
+        if self.duties.apply_writes {
+            return s.append_apply(&*self.io.log, record).await;
         }
-        let _writer = s.writer.lock().await;
-        let offset = self.log.append(&rt.topic, shard, payload).await?;
-        let mut data = s.data.write();
-        if data.applied != offset {
-            return Err(EngineError::Internal(format!(
-                "shard {shard} of collection {} applied up to {} but the log appended at {offset}",
-                rt.id, data.applied
-            )));
-        }
-        Ok(apply(rt, &mut data, offset, record))
+        s.append(&*self.io.log, &record).await?;
+        Ok(if record.rows.is_none() {
+            record.deletes.len()
+        } else {
+            0
+        })
     }
 
     pub async fn insert(&self, name: &str, mut input: InsertInput) -> Result<MutationOutcome> {
@@ -172,7 +129,7 @@ impl Engine {
             } else {
                 vec![]
             };
-            self.append_and_apply(
+            self.append(
                 &rt,
                 shard,
                 LogRecord {
@@ -186,7 +143,7 @@ impl Engine {
         Ok(MutationOutcome {
             count: pks.len() as u64,
             ids: pks,
-            timestamp: self.meta.timestamp(),
+            timestamp: self.io.meta.timestamp(),
         })
     }
 
@@ -217,7 +174,7 @@ impl Engine {
         let mut count = 0;
         for (shard, deletes) in by_shard {
             count += self
-                .append_and_apply(
+                .append(
                     &rt,
                     shard,
                     LogRecord {
@@ -231,7 +188,27 @@ impl Engine {
         Ok(MutationOutcome {
             ids: vec![],
             count: count as u64,
-            timestamp: self.meta.timestamp(),
+            timestamp: self.io.meta.timestamp(),
         })
+    }
+
+    /// Seals every shard's growing data; returns the ids of the new segments. A proxy asks the
+    /// data nodes through the router.
+    pub async fn flush(&self, name: &str) -> Result<Vec<i64>> {
+        let (meta, rt) = self.resolve_fresh(name, |_| false).await?;
+        if let Some(router) = &self.router {
+            let ids = router.flush(&meta, rt.acked()).await?;
+            // later calls through this proxy see the new segments (row counts, index progress)
+            self.io.meta.refresh().await?;
+            return Ok(ids);
+        }
+        let mut ids = Vec::new();
+        for shard in &rt.shards {
+            if let Some(id) = shard.seal(&self.io).await? {
+                ids.push(id);
+            }
+        }
+        self.index_wakeup.notify_one();
+        Ok(ids)
     }
 }

@@ -11,16 +11,16 @@
 //! is kept (the garbage sweep removes it if nothing references it).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use arrow_select::concat::concat_batches;
 use bytes::Bytes;
 use quarry_meta::{keys, CompactionCommit, MetaError, SegmentMeta};
 use quarry_types::batch::offsets;
 
-use crate::flush::{encode_parquet, live_rows};
+use super::{Io, Shard};
+use crate::parquet::{encode_parquet, live_rows};
 use crate::segment::{Sealed, SegmentData};
-use crate::{CollectionRt, Engine, EngineError, Result};
+use crate::{EngineError, Result};
 
 /// A segment with at least this share of deleted rows is rewritten.
 const PURGE_RATIO: f64 = 0.2;
@@ -49,16 +49,12 @@ fn refused(e: &MetaError) -> bool {
     )
 }
 
-impl Engine {
-    /// Compacts one shard if it has two or more small segments or a mostly deleted one;
-    /// returns the new segment's id (`None` when there was nothing to do or nothing was left).
-    pub(crate) async fn compact_shard(
-        &self,
-        rt: &Arc<CollectionRt>,
-        shard: u32,
-    ) -> Result<Option<i64>> {
-        let s = &rt.shards[shard as usize];
-        let small = (self.options.segment_rows / 2).max(1);
+impl Shard {
+    /// Compacts the shard if it has two or more small segments (under half of
+    /// `segment_rows`) or a mostly deleted one; returns whether a compaction was committed.
+    pub async fn compact(&self, io: &Io, segment_rows: usize) -> Result<bool> {
+        let (s, shard) = (self, self.index);
+        let small = (segment_rows / 2).max(1);
         // holding the writer keeps deletes out while we read the sources
         let _writer = s.writer.lock().await;
         let (base, sources): (u64, Vec<(SegmentMeta, SegmentData)>) = {
@@ -82,9 +78,9 @@ impl Engine {
             (d.base, chosen)
         };
         if sources.is_empty() {
-            return Ok(None);
+            return Ok(false);
         }
-        let schema = rt.schema.clone();
+        let schema = self.schema.clone();
         let parts: Vec<SegmentData> = sources.iter().map(|(_, d)| d.clone()).collect();
         let batch = tokio::task::spawn_blocking(move || {
             let live = parts
@@ -96,14 +92,14 @@ impl Engine {
         })
         .await
         .map_err(|e| EngineError::Internal(e.to_string()))??;
-        let id = self.meta.alloc_ids(1).await?;
-        let data_key = keys::segment_data(rt.id, id);
+        let id = io.meta.alloc_ids(1).await?;
+        let data_key = keys::segment_data(self.collection, id);
         if batch.num_rows() > 0 {
             let b = batch.clone();
             let bytes = tokio::task::spawn_blocking(move || encode_parquet(&b))
                 .await
                 .map_err(|e| EngineError::Internal(e.to_string()))??;
-            self.store.put(&data_key, Bytes::from(bytes)).await?;
+            io.store.put(&data_key, Bytes::from(bytes)).await?;
         }
         let offs = offsets(&batch);
         let target = SegmentMeta {
@@ -120,37 +116,37 @@ impl Engine {
         };
         let ids: Vec<i64> = sources.iter().map(|(m, _)| m.id).collect();
         let commit = CompactionCommit {
-            collection: rt.id,
+            collection: self.collection,
             shard,
             sources: ids.clone(),
             target: target.clone(),
             base,
         };
-        let mut garbage = match self.send_compaction(&commit).await {
+        let mut garbage = match send_compaction(io, &commit).await {
             Outcome::Applied(g) => g,
             Outcome::Refused(e) => {
                 if target.rows > 0 {
-                    self.store.delete(&data_key).await?;
+                    io.store.delete(&data_key).await?;
                 }
                 if let MetaError::StaleCommit(why) = &e {
                     // the catalog moved on without us (another owner flushed, or an earlier
                     // commit of ours went through unseen): start again from it
                     tracing::warn!(
-                        collection = rt.id,
+                        collection = self.collection,
                         shard,
                         why,
                         "compaction refused; reloading the shard"
                     );
                     drop(_writer);
-                    self.meta.refresh().await?;
-                    if let Some(meta) = self.meta.snapshot().collections.get(&rt.id) {
-                        self.load_shard(rt, meta, shard).await?;
+                    io.meta.refresh().await?;
+                    if let Some(meta) = io.meta.snapshot().collections.get(&self.collection) {
+                        self.load(io, meta).await?;
                     }
                 }
                 return Err(e.into());
             }
             Outcome::Unknown(e) => {
-                tracing::warn!(collection = rt.id, shard, segment = id, error = %e, "compaction commit outcome unknown; keeping its file");
+                tracing::warn!(collection = self.collection, shard, segment = id, error = %e, "compaction commit outcome unknown; keeping its file");
                 return Err(e.into());
             }
         };
@@ -167,7 +163,7 @@ impl Engine {
             d.sealed.retain(|x| !ids.contains(&x.meta.id));
             if batch.num_rows() > 0 {
                 let mut data = SegmentData::default();
-                data.append(batch, &rt.schema, rt.pk_index);
+                data.append(batch, &self.schema, self.pk_index);
                 d.sealed.push(Sealed {
                     meta: target.clone(),
                     data,
@@ -177,52 +173,51 @@ impl Engine {
             }
         }
         for key in garbage {
-            if let Err(e) = self.store.delete(&key).await {
+            if let Err(e) = io.store.delete(&key).await {
                 tracing::warn!(key, error = %e, "could not delete a compacted file");
             }
         }
-        tracing::info!(collection = rt.id, shard, sources = ?ids, segment = id, rows = target.rows, "segments compacted");
-        self.index_wakeup.notify_one();
-        Ok((target.rows > 0).then_some(id))
+        tracing::info!(collection = self.collection, shard, sources = ?ids, segment = id, rows = target.rows, "segments compacted");
+        Ok(true)
     }
+}
 
-    /// Sends `commit` until its outcome is known, or asks the catalog after the last try.
-    async fn send_compaction(&self, commit: &CompactionCommit) -> Outcome {
-        let mut last = None;
-        for attempt in 0..COMMIT_ATTEMPTS {
-            if attempt > 0 {
-                tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
+/// Sends `commit` until its outcome is known, or asks the catalog after the last try.
+async fn send_compaction(io: &Io, commit: &CompactionCommit) -> Outcome {
+    let mut last = None;
+    for attempt in 0..COMMIT_ATTEMPTS {
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
+        }
+        match io.meta.commit_compaction(commit.clone()).await {
+            Ok(garbage) => return Outcome::Applied(garbage),
+            Err(e) if refused(&e) => return Outcome::Refused(e),
+            Err(e) => {
+                tracing::warn!(collection = commit.collection, shard = commit.shard, attempt, error = %e, "compaction commit unanswered; sending it again");
+                last = Some(e);
             }
-            match self.meta.commit_compaction(commit.clone()).await {
-                Ok(garbage) => return Outcome::Applied(garbage),
-                Err(e) if refused(&e) => return Outcome::Refused(e),
-                Err(e) => {
-                    tracing::warn!(collection = commit.collection, shard = commit.shard, attempt, error = %e, "compaction commit unanswered; sending it again");
-                    last = Some(e);
-                }
-            }
         }
-        let e = last.expect("tried");
-        if let Err(refresh) = self.meta.refresh().await {
-            tracing::warn!(error = %refresh, "catalog unreadable after a lost compaction commit");
-            return Outcome::Unknown(e);
-        }
-        let snap = self.meta.snapshot();
-        let Some(c) = snap.collections.get(&commit.collection) else {
-            // dropped meanwhile: its files go with it
-            return Outcome::Refused(e);
-        };
-        let listed = |id: i64| c.segments.iter().any(|m| m.id == id);
-        let applied = if commit.target.rows > 0 {
-            listed(commit.target.id)
-        } else {
-            !commit.sources.iter().any(|id| listed(*id))
-        };
-        if applied {
-            Outcome::Applied(Vec::new())
-        } else {
-            // not listed now, but an unanswered request may still land
-            Outcome::Unknown(e)
-        }
+    }
+    let e = last.expect("tried");
+    if let Err(refresh) = io.meta.refresh().await {
+        tracing::warn!(error = %refresh, "catalog unreadable after a lost compaction commit");
+        return Outcome::Unknown(e);
+    }
+    let snap = io.meta.snapshot();
+    let Some(c) = snap.collections.get(&commit.collection) else {
+        // dropped meanwhile: its files go with it
+        return Outcome::Refused(e);
+    };
+    let listed = |id: i64| c.segments.iter().any(|m| m.id == id);
+    let applied = if commit.target.rows > 0 {
+        listed(commit.target.id)
+    } else {
+        !commit.sources.iter().any(|id| listed(*id))
+    };
+    if applied {
+        Outcome::Applied(Vec::new())
+    } else {
+        // not listed now, but an unanswered request may still land
+        Outcome::Unknown(e)
     }
 }

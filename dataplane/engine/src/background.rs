@@ -1,0 +1,170 @@
+//! Background work of the engine, by duty: building missing indexes (standalone, index
+//! nodes) and sealing large growing data and compacting sealed segments (standalone, data
+//! nodes).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use quarry_index::{HnswIndex, IndexKind, IndexSpec};
+use quarry_meta::{keys, IndexCommit, MetaError};
+
+use crate::parquet::decode_parquet;
+use crate::{Engine, EngineError, Result};
+
+impl Engine {
+    /// Builds one missing index file, if any; returns whether it did work.
+    async fn build_one_index(&self) -> Result<bool> {
+        let snap = self.io.meta.snapshot();
+        let (rank, count) = *self.index_share.lock();
+        let mut job = None;
+        'outer: for c in snap.collections.values() {
+            for idx in &c.indexes {
+                for seg in &c.segments {
+                    if !seg.index_files.contains_key(&idx.id) && seg.id as u64 % count == rank {
+                        job = Some((c.clone(), idx.clone(), seg.clone()));
+                        break 'outer;
+                    }
+                }
+            }
+        }
+        let Some((meta, idx, seg)) = job else {
+            return Ok(false);
+        };
+        let spec = IndexSpec::from_params(&idx.params)?;
+        let rt = self.runtime(meta.id)?;
+        let field_index = meta
+            .schema
+            .fields
+            .iter()
+            .position(|f| f.name == idx.field_name)
+            .ok_or_else(|| EngineError::Internal("indexed field vanished".into()))?;
+        let dim = meta.schema.fields[field_index].dim();
+        let in_memory = rt.shard(seg.shard)?.sealed_batch(seg.id);
+        // an index node holds no shards: it reads the segment file
+        let batch = match in_memory {
+            Some(batch) => batch,
+            None => {
+                let bytes = self.io.store.get(&seg.data_key).await?;
+                let schema = rt.schema.clone();
+                tokio::task::spawn_blocking(move || decode_parquet(&schema, bytes))
+                    .await
+                    .map_err(|e| EngineError::Internal(e.to_string()))??
+            }
+        };
+        // a key of its own per build (see keys::index_file)
+        let key = keys::index_file(meta.id, seg.id, idx.id, self.io.meta.timestamp());
+        let built = match spec.kind {
+            IndexKind::Flat => {
+                // FLAT searches the segment's vectors directly; the marker records that it is ready
+                self.io.store.put(&key, Bytes::from_static(b"FLAT")).await?;
+                None
+            }
+            IndexKind::Hnsw { m, ef_construction } => {
+                let started = std::time::Instant::now();
+                let index = tokio::task::spawn_blocking(move || {
+                    let reader = quarry_types::batch::ColumnReader::new(
+                        batch.column(field_index),
+                        quarry_types::DataType::FloatVector,
+                    );
+                    let quarry_types::batch::ColumnReader::Vector { values, .. } = reader else {
+                        unreachable!()
+                    };
+                    HnswIndex::build(values, dim, spec.metric, m, ef_construction)
+                })
+                .await
+                .map_err(|e| EngineError::Internal(e.to_string()))??;
+                let bytes = index.to_bytes()?;
+                self.io.store.put(&key, Bytes::from(bytes)).await?;
+                tracing::info!(
+                    collection = meta.id,
+                    segment = seg.id,
+                    index = idx.id,
+                    rows = seg.rows,
+                    secs = started.elapsed().as_secs_f64(),
+                    "index built"
+                );
+                Some(Arc::new(index))
+            }
+        };
+        match self
+            .io
+            .meta
+            .commit_index(IndexCommit {
+                collection: meta.id,
+                segment: seg.id,
+                index: idx.id,
+                key: key.clone(),
+            })
+            .await
+        {
+            Ok(()) => {}
+            Err(MetaError::StaleCommit(why)) => {
+                tracing::info!(
+                    collection = meta.id,
+                    segment = seg.id,
+                    index = idx.id,
+                    why,
+                    "index build outdated; dropping its file"
+                );
+                self.io.store.delete(&key).await?;
+                return Ok(true);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        if let Some(index) = built {
+            rt.shard(seg.shard)?.add_index(seg.id, idx.id, index);
+        }
+        Ok(true)
+    }
+}
+
+pub(crate) fn spawn_background(engine: &Arc<Engine>) {
+    let weak = Arc::downgrade(engine);
+    let token = engine.shutdown.clone();
+    let wakeup_signal = engine.index_wakeup.clone();
+    tokio::spawn(async move {
+        loop {
+            let Some(engine) = weak.upgrade() else { return };
+            if engine.duties.build_indexes {
+                match engine.build_one_index().await {
+                    Ok(true) => continue,
+                    Ok(false) => {}
+                    Err(e) => tracing::error!(error = %e, "index build failed; will retry"),
+                }
+            }
+            let wait = engine.options.seal_check;
+            let collections = if engine.duties.seal {
+                engine.list_collections()
+            } else {
+                vec![]
+            };
+            for c in collections {
+                let Ok(rt) = engine.runtime(c.id) else {
+                    continue;
+                };
+                for s in &rt.shards {
+                    let shard = s.index;
+                    if s.growing_rows() >= engine.options.segment_rows {
+                        if let Err(e) = s.seal(&engine.io).await {
+                            tracing::error!(error = %e, collection = c.id, shard, "automatic seal failed");
+                        }
+                    }
+                    match s.compact(&engine.io, engine.options.segment_rows).await {
+                        Ok(true) => engine.index_wakeup.notify_one(),
+                        Ok(false) => {}
+                        Err(e) => {
+                            tracing::error!(error = %e, collection = c.id, shard, "compaction failed; will retry")
+                        }
+                    }
+                }
+            }
+            drop(engine);
+            let wakeup = wakeup_signal.notified();
+            tokio::select! {
+                _ = token.cancelled() => return,
+                _ = wakeup => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    });
+}

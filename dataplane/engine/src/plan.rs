@@ -1,0 +1,96 @@
+//! Reads as the engine passes them down: the request (`SearchInput`, `QueryInput`), resolved
+//! against the schema into a plan, sent to the shards (`ShardRead`) locally or through the
+//! router, and what shards answer (`ShardAnswer`).
+
+use std::collections::HashMap;
+
+use quarry_index::Metric;
+use quarry_types::{Pk, Value};
+use serde::{Deserialize, Serialize};
+
+use crate::output::Outputs;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SearchInput {
+    pub anns_field: String,
+    pub metric: Option<String>,
+    pub vectors: Vec<Vec<f32>>,
+    pub topk: usize,
+    pub offset: usize,
+    pub filter: String,
+    pub templates: HashMap<String, Value>,
+    pub output_fields: Vec<String>,
+    pub partitions: Vec<String>,
+    pub ef: Option<usize>,
+    pub radius: Option<f32>,
+    pub range_filter: Option<f32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SearchHits {
+    /// per query vector: (primary key, score), best first
+    pub per_query: Vec<Vec<(Pk, f32)>>,
+    /// output columns row-aligned with the flattened hits
+    pub outputs: Outputs,
+    pub pk_field: String,
+    pub metric: Metric,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct QueryInput {
+    pub filter: String,
+    pub templates: HashMap<String, Value>,
+    pub output_fields: Vec<String>,
+    pub partitions: Vec<String>,
+    pub limit: Option<usize>,
+    pub offset: usize,
+}
+
+#[derive(Debug, Clone)]
+pub enum QueryOutput {
+    Count(u64),
+    Rows(Outputs),
+}
+
+/// A search resolved against the schema: everything a shard needs to run it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SearchPlan {
+    pub input: SearchInput,
+    pub field_index: usize,
+    /// output field positions
+    pub fields: Vec<usize>,
+    pub metric: Metric,
+    /// the HNSW index to use where a segment has it loaded
+    pub hnsw: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueryPlan {
+    pub input: QueryInput,
+    pub fields: Vec<usize>,
+    pub count_only: bool,
+}
+
+/// A read of some shards of a collection.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ShardRead {
+    Search(SearchPlan),
+    Query(QueryPlan),
+}
+
+/// One hit or row: its key, score (searches) and the values of the output fields.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Found {
+    pub pk: Pk,
+    pub score: f32,
+    pub values: Vec<Value>,
+}
+
+/// What a set of shards answers: per query vector the best `topk + offset` hits; or the
+/// first `offset + limit` matching rows in key order; or a count.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ShardAnswer {
+    Search(Vec<Vec<Found>>),
+    Rows(Vec<Found>),
+    Count(u64),
+}

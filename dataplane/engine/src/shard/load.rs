@@ -1,0 +1,211 @@
+//! Loading durable state into a shard. Sealed segments and their index files come from the
+//! object store as the catalog lists them; everything after the shard's checkpoint is replayed
+//! from the log, so each acknowledged row is present exactly once. When a segment is sealed
+//! elsewhere (by a data node), a follower swaps it in: loads the segment, drops the growing
+//! rows it covers, and re-applies the deletes logged since.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use arrow_array::BooleanArray;
+use arrow_select::filter::filter_record_batch;
+use quarry_index::{HnswIndex, IndexKind, IndexSpec};
+use quarry_meta::{CollectionMeta, SegmentMeta};
+use quarry_types::batch::offsets;
+
+use super::{Io, Shard, ShardData};
+use crate::parquet::decode_parquet;
+use crate::segment::{Sealed, SegmentData};
+use crate::{EngineError, Result};
+
+impl Shard {
+    /// Fills the shard from scratch: its sealed segments, then the log from the checkpoint to
+    /// the end as of now. Returns the number of records replayed.
+    pub async fn load(&self, io: &Io, meta: &CollectionMeta) -> Result<usize> {
+        let mut sealed = Vec::new();
+        for seg in meta.segments.iter().filter(|s| s.shard == self.index) {
+            sealed.push(self.load_segment(io, meta, seg, self.load_indexes).await?);
+        }
+        let _writer = self.writer.lock().await;
+        let checkpoint = meta.checkpoints[self.index as usize];
+        *self.data.write() = ShardData {
+            sealed,
+            ..ShardData::starting_at(checkpoint)
+        };
+        // replay up to the end as of now; a follower's tail takes it from there (with writers
+        // busy, "read until nothing comes back" could chase the end for ever)
+        let target = io.log.end_offset(&self.topic, self.index).await?;
+        let replayed = self.read_apply(&*io.log, target, None, true).await?;
+        self.applied_tx.send_replace(self.data.read().applied);
+        Ok(replayed)
+    }
+
+    /// Reads one sealed segment with its deletes and (if `indexes`) its loaded index files.
+    async fn load_segment(
+        &self,
+        io: &Io,
+        meta: &CollectionMeta,
+        seg: &SegmentMeta,
+        indexes: bool,
+    ) -> Result<Sealed> {
+        let bytes = io.store.get(&seg.data_key).await?;
+        let schema = self.schema.clone();
+        let batch = tokio::task::spawn_blocking(move || decode_parquet(&schema, bytes))
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))??;
+        let mut data = SegmentData::default();
+        data.append(batch, &self.schema, self.pk_index);
+        if let Some(key) = &seg.deletes_key {
+            let rows: Vec<u32> = serde_json::from_slice(&io.store.get(key).await?)
+                .map_err(|e| EngineError::Internal(format!("delete file {key}: {e}")))?;
+            rows.into_iter().for_each(|r| data.mark_deleted(r));
+        }
+        let mut sealed = Sealed {
+            meta: seg.clone(),
+            persisted_deletes: data.rows() - data.live,
+            data,
+            indexes: Default::default(),
+        };
+        if indexes {
+            for index_id in seg.index_files.keys() {
+                if let Some(index) = load_index(io, meta, seg, *index_id).await? {
+                    sealed.indexes.insert(*index_id, index);
+                }
+            }
+        }
+        Ok(sealed)
+    }
+
+    /// Swaps in the segments sealed or indexed elsewhere and drops those the catalog no
+    /// longer lists (compacted away).
+    pub async fn swap_in(&self, io: &Io, meta: &CollectionMeta) -> Result<()> {
+        let shard = self.index;
+        let want_indexes = self.load_indexes;
+        let (known, missing_indexes): (HashSet<i64>, Vec<(i64, i64)>) = {
+            let d = self.data.read();
+            let known = d.sealed.iter().map(|x| x.meta.id).collect();
+            let missing = d
+                .sealed
+                .iter()
+                .flat_map(|x| {
+                    let seg = meta.segments.iter().find(|m| m.id == x.meta.id);
+                    seg.into_iter().flat_map(move |m| {
+                        m.index_files
+                            .keys()
+                            .filter(|i| !x.indexes.contains_key(i))
+                            .map(move |i| (m.id, *i))
+                    })
+                })
+                .filter(|_| want_indexes)
+                .collect();
+            (known, missing)
+        };
+        let mut fresh = Vec::new();
+        for seg in meta
+            .segments
+            .iter()
+            .filter(|m| m.shard == shard && !known.contains(&m.id))
+        {
+            fresh.push(self.load_segment(io, meta, seg, want_indexes).await?);
+        }
+        let mut loaded_indexes = Vec::new();
+        for (seg_id, index_id) in missing_indexes {
+            let seg = meta
+                .segments
+                .iter()
+                .find(|m| m.id == seg_id)
+                .expect("listed above");
+            if let Some(index) = load_index(io, meta, seg, index_id).await? {
+                loaded_indexes.push((seg_id, index_id, index));
+            }
+        }
+        let live: HashSet<i64> = meta.segments.iter().map(|m| m.id).collect();
+        let index_ids: HashSet<i64> = meta.indexes.iter().map(|i| i.id).collect();
+        let _writer = self.writer.lock().await;
+        let mut d = self.data.write();
+        d.sealed.retain(|x| live.contains(&x.meta.id));
+        for x in d.sealed.iter_mut() {
+            x.indexes.retain(|id, _| index_ids.contains(id));
+        }
+        for (seg_id, index_id, index) in loaded_indexes {
+            if let Some(x) = d.sealed.iter_mut().find(|x| x.meta.id == seg_id) {
+                x.indexes.insert(index_id, index);
+            }
+        }
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        let covered = fresh.iter().map(|x| x.meta.end_offset).max().unwrap_or(0);
+        let recent: Vec<_> = d
+            .recent_deletes
+            .iter()
+            .filter(|(_, o)| *o >= covered)
+            .cloned()
+            .collect();
+        for mut x in fresh {
+            for (pk, offset) in &recent {
+                x.data.delete(pk, *offset);
+            }
+            tracing::info!(
+                collection = self.collection,
+                shard,
+                segment = x.meta.id,
+                rows = x.data.live,
+                "sealed segment swapped in"
+            );
+            d.sealed.push(x);
+        }
+        d.growing = self.rows_from(&d.growing, covered)?;
+        d.recent_deletes = recent;
+        Ok(())
+    }
+
+    /// Rows of `seg` at or after log offset `from` that are not deleted.
+    fn rows_from(&self, seg: &SegmentData, from: u64) -> Result<SegmentData> {
+        let mut out = SegmentData::default();
+        for (b, batch) in seg.batches.iter().enumerate() {
+            let start = seg.starts[b] as usize;
+            let offs = offsets(batch);
+            let keep: BooleanArray = (0..batch.num_rows())
+                .map(|r| Some(offs[r] >= from && !seg.deleted[start + r]))
+                .collect();
+            let kept = filter_record_batch(batch, &keep)
+                .map_err(|e| EngineError::Internal(e.to_string()))?;
+            if kept.num_rows() > 0 {
+                out.append(kept, &self.schema, self.pk_index);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Reads an HNSW index file (FLAT has nothing to load).
+async fn load_index(
+    io: &Io,
+    meta: &CollectionMeta,
+    seg: &SegmentMeta,
+    index_id: i64,
+) -> Result<Option<Arc<HnswIndex>>> {
+    let (Some(idx), Some(key)) = (
+        meta.indexes.iter().find(|i| i.id == index_id),
+        seg.index_files.get(&index_id),
+    ) else {
+        return Ok(None);
+    };
+    let spec = IndexSpec::from_params(&idx.params)?;
+    let IndexKind::Hnsw { m, ef_construction } = spec.kind else {
+        return Ok(None);
+    };
+    let dim = meta
+        .schema
+        .field(&idx.field_name)
+        .map(|f| f.dim())
+        .unwrap_or(0);
+    let bytes = io.store.get(key).await?;
+    let index = tokio::task::spawn_blocking(move || {
+        HnswIndex::from_bytes(&bytes, dim, spec.metric, m, ef_construction)
+    })
+    .await
+    .map_err(|e| EngineError::Internal(e.to_string()))??;
+    Ok(Some(Arc::new(index)))
+}

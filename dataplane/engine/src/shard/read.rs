@@ -1,0 +1,202 @@
+//! A shard's part of a read, over its growing and sealed segments: for every segment a filter
+//! bitmap (the expression on live rows, or a key lookup for `pk in [...]`), then HNSW with the
+//! bitmap as predicate where the segment has the index loaded, exact search elsewhere.
+
+use quarry_expr::Expr;
+use quarry_index::{brute_force, Hit, Metric, SearchParams};
+use quarry_types::batch::ColumnReader;
+use quarry_types::limits::{MAX_EF, MAX_TOPK};
+use quarry_types::{CollectionSchema, Pk, Value};
+
+use super::Shard;
+use crate::output::{empty_columns, gather};
+use crate::plan::{Found, QueryPlan, SearchPlan, ShardAnswer};
+use crate::segment::SegmentData;
+use crate::Result;
+
+impl Shard {
+    /// Per query vector the best `topk + offset` hits of this shard's segments: HNSW where a
+    /// sealed segment has the plan's index loaded, exact search elsewhere.
+    pub fn search(&self, plan: &SearchPlan, filter: Option<&Expr>) -> Result<Vec<Vec<Found>>> {
+        let (input, field_index, fields, metric, hnsw) = (
+            &plan.input,
+            plan.field_index,
+            &plan.fields[..],
+            plan.metric,
+            plan.hnsw,
+        );
+        // a worker gets plans checked by the proxy; saturating all the same
+        let want = input.topk.saturating_add(input.offset).min(MAX_TOPK);
+        let ranged = input.radius.is_some() || input.range_filter.is_some();
+        // range search looks further and drops hits outside the range
+        let fetch = if ranged {
+            want.saturating_mul(4).max(want + 64).min(MAX_TOPK)
+        } else {
+            want
+        };
+        let params = SearchParams {
+            ef: input.ef.map(|e| e.clamp(fetch, MAX_EF.max(fetch))),
+        };
+        let schema = &self.schema;
+        let pk_dt = schema.fields[self.pk_index].data_type;
+        let mut per_query: Vec<Vec<Found>> = (0..input.vectors.len()).map(|_| Vec::new()).collect();
+        {
+            let d = self.data.read();
+            let mut segs: Vec<(&SegmentData, Option<&quarry_index::HnswIndex>)> =
+                vec![(&d.growing, None)];
+            for s in &d.sealed {
+                segs.push((
+                    &s.data,
+                    hnsw.and_then(|id| s.indexes.get(&id)).map(|i| i.as_ref()),
+                ));
+            }
+            for (seg, index) in segs {
+                if seg.live == 0 {
+                    continue;
+                }
+                let keep = seg.matching(schema, filter);
+                for (q, query) in input.vectors.iter().enumerate() {
+                    let mut hits: Vec<Hit> = match index {
+                        Some(index) => index.search(query, fetch, &params, &|row| {
+                            keep.get(row as usize).copied().unwrap_or(false)
+                        })?,
+                        None => {
+                            let mut all = Vec::new();
+                            for (b, batch) in seg.batches.iter().enumerate() {
+                                let start = seg.starts[b];
+                                let reader = ColumnReader::new(
+                                    batch.column(field_index),
+                                    quarry_types::DataType::FloatVector,
+                                );
+                                let ColumnReader::Vector { dim, values, .. } = reader else {
+                                    unreachable!()
+                                };
+                                for mut h in brute_force(values, dim, metric, query, fetch, &|r| {
+                                    keep[(start + r) as usize]
+                                }) {
+                                    h.row += start;
+                                    all.push(h);
+                                }
+                            }
+                            all
+                        }
+                    };
+                    if ranged {
+                        hits.retain(|h| {
+                            in_range(metric, h.score, input.radius, input.range_filter)
+                        });
+                    }
+                    for hit in hits {
+                        let values = values_of(schema, fields, seg, hit.row);
+                        per_query[q].push(Found {
+                            pk: pk_of(seg, self.pk_index, pk_dt, hit.row),
+                            score: hit.score,
+                            values,
+                        });
+                    }
+                }
+            }
+        }
+        for hits in per_query.iter_mut() {
+            hits.sort_by(|a, b| metric.cmp(a.score, b.score).then_with(|| a.pk.cmp(&b.pk)));
+            hits.truncate(want);
+        }
+        Ok(per_query)
+    }
+
+    /// This shard's rows matching the filter in key order, the first `offset + limit`; or
+    /// their count.
+    pub fn query(&self, plan: &QueryPlan, filter: Option<&Expr>) -> ShardAnswer {
+        let schema = &self.schema;
+        let pk_dt = schema.fields[self.pk_index].data_type;
+        let d = self.data.read();
+        let segs: Vec<&SegmentData> = std::iter::once(&d.growing)
+            .chain(d.sealed.iter().map(|s| &s.data))
+            .collect();
+        let mut found: Vec<(Pk, usize, u32)> = Vec::new();
+        for (si, seg) in segs.iter().enumerate() {
+            for_matching(seg, schema, self.pk_index, filter, &mut |row| {
+                found.push((pk_of(seg, self.pk_index, pk_dt, row), si, row))
+            });
+        }
+        if plan.count_only {
+            return ShardAnswer::Count(found.len() as u64);
+        }
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        let end = plan.input.limit.map_or(found.len(), |l| {
+            plan.input.offset.saturating_add(l).min(found.len())
+        });
+        found.truncate(end);
+        ShardAnswer::Rows(
+            found
+                .into_iter()
+                .map(|(pk, si, row)| Found {
+                    pk,
+                    score: 0.0,
+                    values: values_of(schema, &plan.fields, segs[si], row),
+                })
+                .collect(),
+        )
+    }
+}
+
+fn in_range(metric: Metric, score: f32, radius: Option<f32>, range_filter: Option<f32>) -> bool {
+    if metric.higher_is_better() {
+        radius.is_none_or(|r| score > r) && range_filter.is_none_or(|f| score <= f)
+    } else {
+        radius.is_none_or(|r| score < r) && range_filter.is_none_or(|f| score >= f)
+    }
+}
+
+fn pk_of(seg: &SegmentData, pk_index: usize, dt: quarry_types::DataType, row: u32) -> Pk {
+    let (b, r) = seg.locate(row);
+    match ColumnReader::new(seg.batches[b].column(pk_index), dt).get(r) {
+        Value::Int(i) => Pk::Int(i),
+        Value::Str(s) => Pk::Str(s),
+        _ => unreachable!(),
+    }
+}
+
+fn values_of(
+    schema: &CollectionSchema,
+    fields: &[usize],
+    seg: &SegmentData,
+    row: u32,
+) -> Vec<Value> {
+    let mut cols = empty_columns(schema, fields);
+    gather(schema, fields, seg, row, &mut cols);
+    cols.into_iter()
+        .map(|mut c| c.values.pop().unwrap_or(Value::Null))
+        .collect()
+}
+
+/// Calls `f` for each live row of `seg` matching `filter`, using the key map for `pk in [..]`.
+fn for_matching(
+    seg: &SegmentData,
+    schema: &CollectionSchema,
+    pk_index: usize,
+    filter: Option<&Expr>,
+    f: &mut dyn FnMut(u32),
+) {
+    if let Some(values) = filter.and_then(|e| e.pk_lookup(&schema.fields[pk_index].name)) {
+        let mut rows: Vec<u32> = values
+            .iter()
+            .filter_map(|v| match v {
+                Value::Int(i) => Some(Pk::Int(*i)),
+                Value::Str(s) => Some(Pk::Str(s.clone())),
+                _ => None,
+            })
+            .flat_map(|pk| seg.rows_of(&pk).to_vec())
+            .filter(|r| !seg.deleted[*r as usize])
+            .collect();
+        rows.sort_unstable();
+        rows.dedup();
+        rows.into_iter().for_each(f);
+        return;
+    }
+    for (row, keep) in seg.matching(schema, filter).into_iter().enumerate() {
+        if keep {
+            f(row as u32);
+        }
+    }
+}
