@@ -17,8 +17,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use quarry_engine::{Engine, EngineOptions, Mode};
+use quarry_engine::{Engine, EngineOptions};
 use quarry_proto::service::milvus_service_server::MilvusServiceServer;
+use quarry_types::Role;
 use tracing_subscriber::EnvFilter;
 
 /// Messages up to 256 MiB, as Milvus allows (tonic's default of 4 MiB breaks medium inserts).
@@ -49,11 +50,13 @@ pub(crate) fn milvus_grpc_server() -> tonic::transport::Server {
 )]
 struct Cli {
     #[command(subcommand)]
-    role: Role,
+    command: Command,
 }
 
+/// The subcommands: `standalone`, `coordinator`, and one per node role (named as
+/// `Role::command` names them).
 #[derive(Subcommand)]
-enum Role {
+enum Command {
     /// Every role in one process: Milvus gRPC, HTTP health/metrics, log and object store
     /// (embedded by default; Kafka and S3 when configured).
     Standalone(StandaloneArgs),
@@ -97,13 +100,13 @@ async fn main() -> anyhow::Result<()> {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
-    match Cli::parse().role {
-        Role::Standalone(args) => standalone(args).await,
-        Role::Coordinator(args) => roles::coordinator(args).await,
-        Role::Proxy(args) => roles::node(Mode::Proxy, args).await,
-        Role::Querynode(args) => roles::node(Mode::QueryNode, args).await,
-        Role::Datanode(args) => roles::node(Mode::DataNode, args).await,
-        Role::Indexnode(args) => roles::node(Mode::IndexNode, args).await,
+    match Cli::parse().command {
+        Command::Standalone(args) => standalone(args).await,
+        Command::Coordinator(args) => roles::coordinator(args).await,
+        Command::Proxy(args) => roles::node(Role::Proxy, args).await,
+        Command::Querynode(args) => roles::node(Role::Query, args).await,
+        Command::Datanode(args) => roles::node(Role::Data, args).await,
+        Command::Indexnode(args) => roles::node(Role::Index, args).await,
     }
 }
 
@@ -156,4 +159,24 @@ async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
     engine.shutdown();
     tracing::info!("quarry stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The subcommand of every role is the name the operator runs its pods with.
+    #[test]
+    fn every_role_has_its_subcommand() {
+        for role in Role::ALL {
+            let cli = Cli::try_parse_from(["quarry", role.command(), "--help"]);
+            let err = cli.err().expect("--help exits");
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::DisplayHelp,
+                "{}",
+                role.command()
+            );
+        }
+    }
 }

@@ -18,6 +18,7 @@ use quarry_proto::internal::worker_server::WorkerServer;
 use quarry_proto::internal::{HeartbeatRequest, ShardReplica, ShardRows};
 use quarry_proto::service::milvus_service_server::MilvusServiceServer;
 use quarry_storage::ObjectStore;
+use quarry_types::Role;
 use tonic::transport::server::TcpIncoming;
 
 use crate::config::{self, LogConfig, StorageArgs};
@@ -126,8 +127,19 @@ pub(crate) fn garbage_sweep(store: &Arc<dyn ObjectStore>) -> Option<SweepTask> {
     Sweeper::new(store.clone(), SweepOptions::from_env()).spawn()
 }
 
+/// The engine's mode of a node role.
+fn mode_of(role: Role) -> Mode {
+    match role {
+        Role::Proxy => Mode::Proxy,
+        Role::Query => Mode::QueryNode,
+        Role::Data => Mode::DataNode,
+        Role::Index => Mode::IndexNode,
+    }
+}
+
 /// Runs a proxy, query node, data node or index node until SIGTERM.
-pub async fn node(mode: Mode, args: NodeArgs) -> anyhow::Result<()> {
+pub async fn node(role: Role, args: NodeArgs) -> anyhow::Result<()> {
+    let mode = mode_of(role);
     let (log_config, store_config) = args.storage.resolve()?;
     if matches!(log_config, LogConfig::Embedded) {
         bail!("cluster roles share one log: configure Kafka ([log] kind = \"kafka\" or --kafka-brokers)");
@@ -137,13 +149,6 @@ pub async fn node(mode: Mode, args: NodeArgs) -> anyhow::Result<()> {
         &args.coordinator,
         args.cluster.as_deref(),
     )?);
-    let role = match mode {
-        Mode::Proxy => "proxy",
-        Mode::QueryNode => "query",
-        Mode::DataNode => "data",
-        Mode::IndexNode => "index",
-        Mode::Standalone => bail!("standalone is not a cluster role"),
-    };
     let node_id = args
         .node_id
         .clone()
@@ -190,7 +195,7 @@ pub async fn node(mode: Mode, args: NodeArgs) -> anyhow::Result<()> {
     .await?;
     let beat = HeartbeatRequest {
         node_id: node_id.clone(),
-        role: role.into(),
+        role: role.as_str().into(),
         address: if matches!(mode, Mode::QueryNode | Mode::DataNode) {
             advertise.clone()
         } else {
@@ -217,7 +222,7 @@ pub async fn node(mode: Mode, args: NodeArgs) -> anyhow::Result<()> {
 
     let incoming = TcpIncoming::from(listener);
     let server = tonic::transport::Server::builder();
-    tracing::info!(role, node = %node_id, grpc = %advertise, coordinator = %args.coordinator, "quarry {role} node started");
+    tracing::info!(role = %role, node = %node_id, grpc = %advertise, coordinator = %args.coordinator, "quarry {role} node started");
     let served = match mode {
         Mode::Proxy => {
             let svc = MilvusServiceServer::new(service::Service {
@@ -259,7 +264,7 @@ pub async fn node(mode: Mode, args: NodeArgs) -> anyhow::Result<()> {
         tracing::warn!(error = %e, "could not tell the coordinator we leave; it will notice by the lease");
     }
     engine.shutdown();
-    tracing::info!(role, node = %node_id, "stopped");
+    tracing::info!(role = %role, node = %node_id, "stopped");
     Ok(())
 }
 
@@ -285,7 +290,7 @@ async fn heartbeat_once(
         })
         .collect();
     // data nodes own shards' writes: their growing rows are the collection's unflushed rows
-    let growing = if beat.role == "data" {
+    let growing = if beat.role == Role::Data.as_str() {
         held.iter()
             .map(|u| ShardRows {
                 collection: u.collection,

@@ -1,14 +1,17 @@
 //! IO-free domain types shared by every Quarry component: collection schemas, values and
-//! primary keys, columnar row batches (Apache Arrow) and the shard-log record format.
+//! primary keys, columnar row batches (Apache Arrow), the shard-log record format and the node
+//! roles.
 
 pub mod batch;
 mod error;
 pub mod limits;
 pub mod record;
+mod role;
 pub mod schema;
 pub mod value;
 
 pub use error::SchemaError;
+pub use role::{Role, UnknownRole};
 pub use schema::{
     CollectionSchema, ConsistencyLevel, DataType, FieldSchema, META_FIELD, OFFSET_FIELD,
 };

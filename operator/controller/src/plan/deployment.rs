@@ -15,7 +15,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use quarry_crd::{NodePool, QuarryCluster, Role};
 
 use super::cluster::{config_digest, config_map_name};
-use super::{name_of, pool_object, role_name, HTTP_PORT, MILVUS_PORT, WORKER_PORT};
+use super::{name_of, pool_object, HTTP_PORT, MILVUS_PORT, WORKER_PORT};
 use crate::settings::{Settings, KAFKA_TLS_DIR};
 
 fn env(name: &str, value: impl Into<String>) -> EnvVar {
@@ -137,9 +137,9 @@ pub fn desired_deployment(
         ..Default::default()
     };
     let container = Container {
-        name: role_name(role).into(),
+        name: role.command().into(),
         image: Some(image.to_string()),
-        args: Some(vec![role_name(role).into()]),
+        args: Some(vec![role.command().into()]),
         env: Some(env),
         env_from: Some(env_from),
         ports: Some(vec![

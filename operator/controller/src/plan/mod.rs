@@ -29,21 +29,12 @@ pub(crate) fn name_of(meta: &ObjectMeta) -> String {
     meta.name.clone().unwrap_or_default()
 }
 
-pub fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Proxy => "proxy",
-        Role::Query => "querynode",
-        Role::Data => "datanode",
-        Role::Index => "indexnode",
-    }
-}
-
 /// Labels that select the pods of one role of a cluster, whatever their pool.
 pub(crate) fn role_labels(cluster: &str, role: Role) -> BTreeMap<String, String> {
     BTreeMap::from([
         ("app.kubernetes.io/name".into(), "quarry".into()),
         ("app.kubernetes.io/instance".into(), cluster.into()),
-        ("app.kubernetes.io/component".into(), role_name(role).into()),
+        ("app.kubernetes.io/component".into(), role.command().into()),
     ])
 }
 
