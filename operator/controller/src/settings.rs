@@ -5,6 +5,9 @@
 use std::collections::BTreeMap;
 
 use quarry_crd::{QuarryCluster, SaslMechanism};
+use quarry_storage::{
+    security_protocol, KafkaOptions, KafkaSecurity, KafkaTls, LogBackend, ObjectBackend, S3Options,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -73,12 +76,32 @@ impl Settings {
 
     /// librdkafka's `security.protocol` for these settings.
     pub fn security_protocol(&self) -> &'static str {
-        match (self.sasl.is_some(), self.tls_secret.is_some()) {
-            (false, false) => "PLAINTEXT",
-            (false, true) => "SSL",
-            (true, false) => "SASL_PLAINTEXT",
-            (true, true) => "SASL_SSL",
+        security_protocol(self.sasl.is_some(), self.tls_secret.is_some())
+    }
+
+    /// The log and object store the operator opens for the cluster's coordinator: Kafka and
+    /// S3 as the cluster's pods use them, with the credentials read from its Secrets.
+    pub fn backends(&self, creds: &Credentials) -> (LogBackend, ObjectBackend) {
+        let mut k = KafkaOptions::new(self.brokers.clone());
+        k.topic_prefix = self.topic_prefix.clone();
+        k.replication_factor = self.replication_factor;
+        k.client_properties = kafka_properties(self, creds);
+        let mut o = S3Options::new(self.bucket.clone());
+        o.endpoint = self.endpoint.clone();
+        o.region = self.region.clone();
+        o.prefix = self.prefix.trim_matches('/').to_string();
+        o.path_style = self.path_style;
+        if let Some((id, secret)) = &creds.s3 {
+            o.access_key_id = id.clone();
+            o.secret_access_key = secret.clone();
         }
+        (
+            LogBackend::Kafka(k),
+            ObjectBackend::S3 {
+                options: o,
+                create_bucket: false,
+            },
+        )
     }
 
     /// The environment every pod of the cluster shares (the ConfigMap's data); secrets are
@@ -135,21 +158,19 @@ pub struct Credentials {
 
 /// librdkafka properties for the operator's own Kafka client.
 pub fn kafka_properties(settings: &Settings, creds: &Credentials) -> Vec<(String, String)> {
-    let mut out = vec![(
-        "security.protocol".to_string(),
-        settings.security_protocol().to_string(),
-    )];
-    if let (Some((mechanism, _)), Some((user, password))) = (&settings.sasl, &creds.sasl) {
-        out.push(("sasl.mechanism".into(), sasl_name(*mechanism).into()));
-        out.push(("sasl.username".into(), user.clone()));
-        out.push(("sasl.password".into(), password.clone()));
+    let sasl = match (&settings.sasl, &creds.sasl) {
+        (Some((mechanism, _)), Some(user_password)) => Some((*mechanism, user_password.clone())),
+        _ => None,
+    };
+    KafkaSecurity {
+        protocol: Some(settings.security_protocol().into()),
+        sasl_mechanism: sasl.as_ref().map(|(m, _)| sasl_name(*m).into()),
+        sasl_username: sasl.as_ref().map(|(_, (user, _))| user.clone()),
+        sasl_password: sasl.map(|(_, (_, password))| password),
+        tls: KafkaTls::Pem {
+            ca: creds.tls_ca.clone(),
+            cert_and_key: creds.tls_cert.clone(),
+        },
     }
-    if let Some(ca) = &creds.tls_ca {
-        out.push(("ssl.ca.pem".into(), ca.clone()));
-    }
-    if let Some((cert, key)) = &creds.tls_cert {
-        out.push(("ssl.certificate.pem".into(), cert.clone()));
-        out.push(("ssl.key.pem".into(), key.clone()));
-    }
-    out
+    .properties()
 }
