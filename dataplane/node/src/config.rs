@@ -10,6 +10,7 @@ use quarry_storage::{
     KafkaOptions, KafkaSecurity, KafkaTls, LogBackend, LogStore, ObjectBackend, ObjectStore,
     S3Options,
 };
+use quarry_types::env;
 use serde::Deserialize;
 
 #[derive(Debug, Default, Deserialize)]
@@ -76,47 +77,47 @@ fn default_region() -> String {
 #[derive(Debug, Clone, clap::Args)]
 pub struct StorageArgs {
     /// TOML configuration file (see docs/configuration.md).
-    #[arg(long, env = "QUARRY_CONFIG")]
+    #[arg(long, env = env::CONFIG)]
     pub config: Option<PathBuf>,
     /// Kafka bootstrap servers; selects the Kafka log.
-    #[arg(long, env = "QUARRY_KAFKA_BROKERS")]
+    #[arg(long, env = env::KAFKA_BROKERS)]
     pub kafka_brokers: Option<String>,
     /// Prefix of Kafka topic names (one topic per collection).
-    #[arg(long, env = "QUARRY_KAFKA_TOPIC_PREFIX")]
+    #[arg(long, env = env::KAFKA_TOPIC_PREFIX)]
     pub kafka_topic_prefix: Option<String>,
-    /// S3 bucket; selects the S3 object store.
     /// Replication factor of the topics this process creates.
-    #[arg(long, env = "QUARRY_KAFKA_REPLICATION_FACTOR")]
+    #[arg(long, env = env::KAFKA_REPLICATION_FACTOR)]
     pub kafka_replication_factor: Option<i32>,
     /// PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.
-    #[arg(long, env = "QUARRY_KAFKA_SECURITY_PROTOCOL")]
+    #[arg(long, env = env::KAFKA_SECURITY_PROTOCOL)]
     pub kafka_security_protocol: Option<String>,
     /// PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
-    #[arg(long, env = "QUARRY_KAFKA_SASL_MECHANISM")]
+    #[arg(long, env = env::KAFKA_SASL_MECHANISM)]
     pub kafka_sasl_mechanism: Option<String>,
-    #[arg(long, env = "QUARRY_KAFKA_SASL_USERNAME")]
+    #[arg(long, env = env::KAFKA_SASL_USERNAME)]
     pub kafka_sasl_username: Option<String>,
-    #[arg(long, env = "QUARRY_KAFKA_SASL_PASSWORD", hide_env_values = true)]
+    #[arg(long, env = env::KAFKA_SASL_PASSWORD, hide_env_values = true)]
     pub kafka_sasl_password: Option<String>,
     /// A directory with `ca.crt` (and for mutual TLS `tls.crt`, `tls.key`), e.g. a mounted
     /// Kubernetes TLS Secret.
-    #[arg(long, env = "QUARRY_KAFKA_TLS_DIR")]
+    #[arg(long, env = env::KAFKA_TLS_DIR)]
     pub kafka_tls_dir: Option<PathBuf>,
-    #[arg(long, env = "QUARRY_S3_BUCKET")]
+    /// S3 bucket; selects the S3 object store.
+    #[arg(long, env = env::S3_BUCKET)]
     pub s3_bucket: Option<String>,
     /// S3 endpoint URL (omit for AWS).
-    #[arg(long, env = "QUARRY_S3_ENDPOINT")]
+    #[arg(long, env = env::S3_ENDPOINT)]
     pub s3_endpoint: Option<String>,
-    #[arg(long, env = "QUARRY_S3_REGION")]
+    #[arg(long, env = env::S3_REGION)]
     pub s3_region: Option<String>,
     /// Key prefix inside the bucket.
-    #[arg(long, env = "QUARRY_S3_PREFIX")]
+    #[arg(long, env = env::S3_PREFIX)]
     pub s3_prefix: Option<String>,
     /// Path-style addressing (MinIO, moto and most on-premises servers).
-    #[arg(long, env = "QUARRY_S3_PATH_STYLE")]
+    #[arg(long, env = env::S3_PATH_STYLE)]
     pub s3_path_style: Option<bool>,
     /// Create the bucket when it is missing.
-    #[arg(long, env = "QUARRY_S3_CREATE_BUCKET")]
+    #[arg(long, env = env::S3_CREATE_BUCKET)]
     pub s3_create_bucket: Option<bool>,
 }
 

@@ -18,7 +18,7 @@ use quarry_proto::internal::worker_server::WorkerServer;
 use quarry_proto::internal::{HeartbeatRequest, ShardReplica, ShardRows};
 use quarry_proto::service::milvus_service_server::MilvusServiceServer;
 use quarry_storage::ObjectStore;
-use quarry_types::Role;
+use quarry_types::{env, Role};
 use tonic::transport::server::TcpIncoming;
 
 use crate::config::{self, LogConfig, StorageArgs};
@@ -34,17 +34,17 @@ pub struct CoordinatorArgs {
     #[command(flatten)]
     pub storage: StorageArgs,
     /// Directory of the local object store, when S3 is not configured (single host only).
-    #[arg(long, env = "QUARRY_DATA_DIR", default_value = "./data")]
+    #[arg(long, env = env::DATA_DIR, default_value = "./data")]
     pub data_dir: PathBuf,
-    #[arg(long, env = "QUARRY_LISTEN", default_value = "0.0.0.0")]
+    #[arg(long, env = env::LISTEN, default_value = "0.0.0.0")]
     pub listen: IpAddr,
     /// Internal gRPC port (the Coord service).
-    #[arg(long, env = "QUARRY_PORT", default_value_t = 19531)]
+    #[arg(long, env = env::PORT, default_value_t = 19531)]
     pub port: u16,
-    #[arg(long, env = "QUARRY_HTTP_PORT", default_value_t = 9091)]
+    #[arg(long, env = env::HTTP_PORT, default_value_t = 9091)]
     pub http_port: u16,
     /// A node that misses heartbeats for this long loses its shards.
-    #[arg(long, env = "QUARRY_LEASE_MS", default_value_t = 5000)]
+    #[arg(long, env = env::LEASE_MS, default_value_t = 5000)]
     pub lease_ms: u64,
 }
 
@@ -53,36 +53,36 @@ pub struct NodeArgs {
     #[command(flatten)]
     pub storage: StorageArgs,
     /// Directory of the local object store, when S3 is not configured (single host only).
-    #[arg(long, env = "QUARRY_DATA_DIR", default_value = "./data")]
+    #[arg(long, env = env::DATA_DIR, default_value = "./data")]
     pub data_dir: PathBuf,
     /// The coordinator's internal address.
-    #[arg(long, env = "QUARRY_COORDINATOR", default_value = "127.0.0.1:19531")]
+    #[arg(long, env = env::COORDINATOR, default_value = "127.0.0.1:19531")]
     pub coordinator: String,
     /// The cluster (`namespace/name`) this node belongs to, when the coordinator serves several
     /// (quarry-operator does; it sets this in the pods it creates).
-    #[arg(long, env = "QUARRY_CLUSTER")]
+    #[arg(long, env = env::CLUSTER)]
     pub cluster: Option<String>,
     /// The node's pool (the NodePool in Kubernetes): collections loaded into a pool are placed
     /// on that pool's query nodes only.
-    #[arg(long, env = "QUARRY_POOL")]
+    #[arg(long, env = env::POOL)]
     pub pool: Option<String>,
-    #[arg(long, env = "QUARRY_LISTEN", default_value = "0.0.0.0")]
+    #[arg(long, env = env::LISTEN, default_value = "0.0.0.0")]
     pub listen: IpAddr,
     /// gRPC port: the Milvus API on proxies (default 19530), the internal Worker API on query
     /// and data nodes (default: any free port).
-    #[arg(long, env = "QUARRY_PORT")]
+    #[arg(long, env = env::PORT)]
     pub port: Option<u16>,
-    #[arg(long, env = "QUARRY_HTTP_PORT", default_value_t = 9091)]
+    #[arg(long, env = env::HTTP_PORT, default_value_t = 9091)]
     pub http_port: u16,
     /// Address other processes reach this node at (default 127.0.0.1:<port>; in Kubernetes the
     /// pod IP).
-    #[arg(long, env = "QUARRY_ADVERTISE")]
+    #[arg(long, env = env::ADVERTISE)]
     pub advertise: Option<String>,
     /// Stable node name (default: role-pid).
-    #[arg(long, env = "QUARRY_NODE_ID")]
+    #[arg(long, env = env::NODE_ID)]
     pub node_id: Option<String>,
     /// Data nodes seal a shard's growing data into a segment at this many rows.
-    #[arg(long, env = "QUARRY_SEGMENT_ROWS", default_value_t = 500_000)]
+    #[arg(long, env = env::SEGMENT_ROWS, default_value_t = 500_000)]
     pub segment_rows: usize,
 }
 

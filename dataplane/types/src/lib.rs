@@ -1,8 +1,9 @@
 //! IO-free domain types shared by every Quarry component: collection schemas, values and
-//! primary keys, columnar row batches (Apache Arrow), the shard-log record format and the node
-//! roles.
+//! primary keys, columnar row batches (Apache Arrow), the shard-log record format, the node
+//! roles and the `QUARRY_*` environment of a node.
 
 pub mod batch;
+pub mod env;
 mod error;
 pub mod limits;
 pub mod record;

@@ -8,6 +8,7 @@ use quarry_crd::{QuarryCluster, SaslMechanism};
 use quarry_storage::{
     security_protocol, KafkaOptions, KafkaSecurity, KafkaTls, LogBackend, ObjectBackend, S3Options,
 };
+use quarry_types::env;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -108,37 +109,34 @@ impl Settings {
     /// not in it (see docs/configuration.md for each variable).
     pub fn env(&self, coordinator: &str) -> BTreeMap<String, String> {
         let mut env = BTreeMap::from([
-            ("QUARRY_COORDINATOR".to_string(), coordinator.to_string()),
-            ("QUARRY_CLUSTER".into(), self.key.clone()),
-            ("QUARRY_KAFKA_BROKERS".into(), self.brokers.clone()),
+            (env::COORDINATOR.to_string(), coordinator.to_string()),
+            (env::CLUSTER.into(), self.key.clone()),
+            (env::KAFKA_BROKERS.into(), self.brokers.clone()),
+            (env::KAFKA_TOPIC_PREFIX.into(), self.topic_prefix.clone()),
             (
-                "QUARRY_KAFKA_TOPIC_PREFIX".into(),
-                self.topic_prefix.clone(),
-            ),
-            (
-                "QUARRY_KAFKA_REPLICATION_FACTOR".into(),
+                env::KAFKA_REPLICATION_FACTOR.into(),
                 self.replication_factor.to_string(),
             ),
             (
-                "QUARRY_KAFKA_SECURITY_PROTOCOL".into(),
+                env::KAFKA_SECURITY_PROTOCOL.into(),
                 self.security_protocol().into(),
             ),
-            ("QUARRY_S3_BUCKET".into(), self.bucket.clone()),
-            ("QUARRY_S3_REGION".into(), self.region.clone()),
-            ("QUARRY_S3_PREFIX".into(), self.prefix.clone()),
-            ("QUARRY_S3_PATH_STYLE".into(), self.path_style.to_string()),
+            (env::S3_BUCKET.into(), self.bucket.clone()),
+            (env::S3_REGION.into(), self.region.clone()),
+            (env::S3_PREFIX.into(), self.prefix.clone()),
+            (env::S3_PATH_STYLE.into(), self.path_style.to_string()),
         ]);
         if let Some(endpoint) = &self.endpoint {
-            env.insert("QUARRY_S3_ENDPOINT".into(), endpoint.clone());
+            env.insert(env::S3_ENDPOINT.into(), endpoint.clone());
         }
         if let Some((mechanism, _)) = &self.sasl {
             env.insert(
-                "QUARRY_KAFKA_SASL_MECHANISM".into(),
+                env::KAFKA_SASL_MECHANISM.into(),
                 sasl_name(*mechanism).into(),
             );
         }
         if self.tls_secret.is_some() {
-            env.insert("QUARRY_KAFKA_TLS_DIR".into(), KAFKA_TLS_DIR.into());
+            env.insert(env::KAFKA_TLS_DIR.into(), KAFKA_TLS_DIR.into());
         }
         env
     }

@@ -87,3 +87,41 @@ pub fn desired_proxy_service(cluster: &QuarryCluster) -> Service {
         ..Default::default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use quarry_types::env;
+
+    use super::*;
+    use crate::plan::desired_deployment;
+    use crate::plan::fixtures::{cluster, pool};
+
+    /// The operator writes only names a node reads (`env::SET_BY_OPERATOR` is a subset of
+    /// `env::READ_BY_NODES`, which the node's flags are checked against), and every listed one.
+    #[test]
+    fn pods_get_exactly_the_settings_the_shared_list_names() {
+        let mut c = cluster();
+        c.spec.kafka.sasl = Some(quarry_crd::SaslSpec {
+            mechanism: quarry_crd::SaslMechanism::Plain,
+            secret: "kafka-user".into(),
+        });
+        c.spec.kafka.tls_secret = Some("kafka-ca".into());
+        let mut written: BTreeSet<String> = desired_config_map(&c, "coord:19531")
+            .data
+            .unwrap()
+            .into_keys()
+            .collect();
+        for role in Role::ALL {
+            let d = desired_deployment(&c, &pool("p", role, 1), "coord:19531", "quarry:1");
+            let pod = d.spec.unwrap().template.spec.unwrap();
+            for e in pod.containers[0].env.iter().flatten() {
+                written.insert(e.name.clone());
+            }
+        }
+        written.retain(|n| n.starts_with("QUARRY_"));
+        let listed: BTreeSet<String> = env::SET_BY_OPERATOR.iter().map(|s| s.to_string()).collect();
+        assert_eq!(written, listed);
+    }
+}

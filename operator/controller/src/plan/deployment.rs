@@ -13,12 +13,13 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use quarry_crd::{NodePool, QuarryCluster, Role};
+use quarry_types::env;
 
 use super::cluster::{config_digest, config_map_name};
 use super::{name_of, pool_object, HTTP_PORT, MILVUS_PORT, WORKER_PORT};
 use crate::settings::{Settings, KAFKA_TLS_DIR};
 
-fn env(name: &str, value: impl Into<String>) -> EnvVar {
+fn value_env(name: &str, value: impl Into<String>) -> EnvVar {
     EnvVar {
         name: name.into(),
         value: Some(value.into()),
@@ -76,21 +77,21 @@ pub fn desired_deployment(
     let mut env = vec![
         field_env("POD_IP", "status.podIP"),
         // the pod name: stable for the pod's life, unique in the cluster
-        field_env("QUARRY_NODE_ID", "metadata.name"),
-        env("QUARRY_PORT", port.to_string()),
-        env("QUARRY_HTTP_PORT", HTTP_PORT.to_string()),
+        field_env(env::NODE_ID, "metadata.name"),
+        value_env(env::PORT, port.to_string()),
+        value_env(env::HTTP_PORT, HTTP_PORT.to_string()),
         // the pool: collections loaded into it are placed on its query nodes only
-        env("QUARRY_POOL", name_of(&pool.metadata)),
+        value_env(env::POOL, name_of(&pool.metadata)),
     ];
     if matches!(role, Role::Query | Role::Data) {
-        env.push(self::env(
-            "QUARRY_ADVERTISE",
+        env.push(value_env(
+            env::ADVERTISE,
             format!("$(POD_IP):{WORKER_PORT}"),
         ));
     }
     if let Some((_, secret)) = &settings.sasl {
-        env.push(secret_env("QUARRY_KAFKA_SASL_USERNAME", secret, "username"));
-        env.push(secret_env("QUARRY_KAFKA_SASL_PASSWORD", secret, "password"));
+        env.push(secret_env(env::KAFKA_SASL_USERNAME, secret, "username"));
+        env.push(secret_env(env::KAFKA_SASL_PASSWORD, secret, "password"));
     }
     let mut env_from = vec![EnvFromSource {
         config_map_ref: Some(ConfigMapEnvSource {
