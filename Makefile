@@ -10,7 +10,7 @@ HELM ?= $(CACHE_DIR)/tools/bin/helm
 MOTO ?= $(CACHE_DIR)/venv-moto/bin/moto_server
 # every e2e target builds the same set of packages, so that they share one build (cargo unifies
 # dependency features per invocation; a different set would rebuild shared crates)
-E2E_BUILD = cargo build -p quarry-node -p quarry-controller
+E2E_BUILD = cargo build -p quarry-node -p quarry-controller -p quarry-fake-kube
 WITH_SERVICES = CACHE_DIR=$(CACHE_DIR) TANSU=$(TANSU) MOTO=$(MOTO) $(CURDIR)/scripts/with-services.sh
 # the pymilvus line that drives the e2e suite over Kafka + S3
 REMOTE_PYMILVUS ?= 2.6.17

@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use quarry_storage::log::embedded::EmbeddedLogOptions;
 use quarry_storage::{
-    EmbeddedLog, KafkaLog, KafkaOptions, LocalObjectStore, LogStore, ObjectStore, S3ObjectStore,
+    KafkaOptions, KafkaSecurity, KafkaTls, LogBackend, LogStore, ObjectBackend, ObjectStore,
     S3Options,
 };
+use quarry_types::env;
 use serde::Deserialize;
 
 #[derive(Debug, Default, Deserialize)]
@@ -77,76 +77,64 @@ fn default_region() -> String {
 #[derive(Debug, Clone, clap::Args)]
 pub struct StorageArgs {
     /// TOML configuration file (see docs/configuration.md).
-    #[arg(long, env = "QUARRY_CONFIG")]
+    #[arg(long, env = env::CONFIG)]
     pub config: Option<PathBuf>,
     /// Kafka bootstrap servers; selects the Kafka log.
-    #[arg(long, env = "QUARRY_KAFKA_BROKERS")]
+    #[arg(long, env = env::KAFKA_BROKERS)]
     pub kafka_brokers: Option<String>,
     /// Prefix of Kafka topic names (one topic per collection).
-    #[arg(long, env = "QUARRY_KAFKA_TOPIC_PREFIX")]
+    #[arg(long, env = env::KAFKA_TOPIC_PREFIX)]
     pub kafka_topic_prefix: Option<String>,
-    /// S3 bucket; selects the S3 object store.
     /// Replication factor of the topics this process creates.
-    #[arg(long, env = "QUARRY_KAFKA_REPLICATION_FACTOR")]
+    #[arg(long, env = env::KAFKA_REPLICATION_FACTOR)]
     pub kafka_replication_factor: Option<i32>,
     /// PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.
-    #[arg(long, env = "QUARRY_KAFKA_SECURITY_PROTOCOL")]
+    #[arg(long, env = env::KAFKA_SECURITY_PROTOCOL)]
     pub kafka_security_protocol: Option<String>,
     /// PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
-    #[arg(long, env = "QUARRY_KAFKA_SASL_MECHANISM")]
+    #[arg(long, env = env::KAFKA_SASL_MECHANISM)]
     pub kafka_sasl_mechanism: Option<String>,
-    #[arg(long, env = "QUARRY_KAFKA_SASL_USERNAME")]
+    #[arg(long, env = env::KAFKA_SASL_USERNAME)]
     pub kafka_sasl_username: Option<String>,
-    #[arg(long, env = "QUARRY_KAFKA_SASL_PASSWORD", hide_env_values = true)]
+    #[arg(long, env = env::KAFKA_SASL_PASSWORD, hide_env_values = true)]
     pub kafka_sasl_password: Option<String>,
     /// A directory with `ca.crt` (and for mutual TLS `tls.crt`, `tls.key`), e.g. a mounted
     /// Kubernetes TLS Secret.
-    #[arg(long, env = "QUARRY_KAFKA_TLS_DIR")]
+    #[arg(long, env = env::KAFKA_TLS_DIR)]
     pub kafka_tls_dir: Option<PathBuf>,
-    #[arg(long, env = "QUARRY_S3_BUCKET")]
+    /// S3 bucket; selects the S3 object store.
+    #[arg(long, env = env::S3_BUCKET)]
     pub s3_bucket: Option<String>,
     /// S3 endpoint URL (omit for AWS).
-    #[arg(long, env = "QUARRY_S3_ENDPOINT")]
+    #[arg(long, env = env::S3_ENDPOINT)]
     pub s3_endpoint: Option<String>,
-    #[arg(long, env = "QUARRY_S3_REGION")]
+    #[arg(long, env = env::S3_REGION)]
     pub s3_region: Option<String>,
     /// Key prefix inside the bucket.
-    #[arg(long, env = "QUARRY_S3_PREFIX")]
+    #[arg(long, env = env::S3_PREFIX)]
     pub s3_prefix: Option<String>,
     /// Path-style addressing (MinIO, moto and most on-premises servers).
-    #[arg(long, env = "QUARRY_S3_PATH_STYLE")]
+    #[arg(long, env = env::S3_PATH_STYLE)]
     pub s3_path_style: Option<bool>,
     /// Create the bucket when it is missing.
-    #[arg(long, env = "QUARRY_S3_CREATE_BUCKET")]
+    #[arg(long, env = env::S3_CREATE_BUCKET)]
     pub s3_create_bucket: Option<bool>,
 }
 
 impl StorageArgs {
     /// librdkafka properties from the security flags (TLS files that exist in the TLS dir).
     fn kafka_security_properties(&self) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        let mut set = |k: &str, v: &Option<String>| {
-            if let Some(v) = v {
-                out.push((k.to_string(), v.clone()));
-            }
-        };
-        set("security.protocol", &self.kafka_security_protocol);
-        set("sasl.mechanism", &self.kafka_sasl_mechanism);
-        set("sasl.username", &self.kafka_sasl_username);
-        set("sasl.password", &self.kafka_sasl_password);
-        if let Some(dir) = &self.kafka_tls_dir {
-            for (file, key) in [
-                ("ca.crt", "ssl.ca.location"),
-                ("tls.crt", "ssl.certificate.location"),
-                ("tls.key", "ssl.key.location"),
-            ] {
-                let path = dir.join(file);
-                if path.exists() {
-                    out.push((key.to_string(), path.display().to_string()));
-                }
-            }
+        KafkaSecurity {
+            protocol: self.kafka_security_protocol.clone(),
+            sasl_mechanism: self.kafka_sasl_mechanism.clone(),
+            sasl_username: self.kafka_sasl_username.clone(),
+            sasl_password: self.kafka_sasl_password.clone(),
+            tls: match &self.kafka_tls_dir {
+                Some(dir) => KafkaTls::Dir(dir.clone()),
+                None => KafkaTls::None,
+            },
         }
-        out
+        .properties()
     }
 
     /// The file's settings with flags and environment applied on top.
@@ -245,43 +233,79 @@ fn load(path: &Path) -> anyhow::Result<FileConfig> {
     toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
+impl ObjectStoreConfig {
+    /// The store to open; a local one lives under `data_dir/objects`. S3 credentials the
+    /// configuration leaves out come from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and
+    /// `AWS_SESSION_TOKEN`.
+    pub fn backend(&self, data_dir: &Path) -> ObjectBackend {
+        match self {
+            ObjectStoreConfig::Local => ObjectBackend::Local(data_dir.join("objects")),
+            ObjectStoreConfig::S3 {
+                endpoint,
+                bucket,
+                region,
+                prefix,
+                path_style,
+                access_key_id,
+                secret_access_key,
+                create_bucket,
+            } => {
+                let mut o = S3Options::new(bucket.clone());
+                o.endpoint = endpoint.clone();
+                o.region = region.clone();
+                o.prefix = prefix.trim_matches('/').to_string();
+                o.path_style = *path_style;
+                o.access_key_id = access_key_id
+                    .clone()
+                    .or_else(|| std::env::var("AWS_ACCESS_KEY_ID").ok())
+                    .unwrap_or_default();
+                o.secret_access_key = secret_access_key
+                    .clone()
+                    .or_else(|| std::env::var("AWS_SECRET_ACCESS_KEY").ok())
+                    .unwrap_or_default();
+                o.session_token = std::env::var("AWS_SESSION_TOKEN").ok();
+                ObjectBackend::S3 {
+                    options: o,
+                    create_bucket: *create_bucket,
+                }
+            }
+        }
+    }
+}
+
+impl LogConfig {
+    /// The log to open; an embedded one lives under `data_dir/log`.
+    pub fn backend(&self, data_dir: &Path) -> LogBackend {
+        match self {
+            LogConfig::Embedded => LogBackend::Embedded(data_dir.join("log")),
+            LogConfig::Kafka {
+                brokers,
+                topic_prefix,
+                replication_factor,
+                properties,
+            } => {
+                let mut o = KafkaOptions::new(brokers.clone());
+                o.topic_prefix = topic_prefix.clone();
+                o.replication_factor = *replication_factor;
+                o.client_properties = properties
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                LogBackend::Kafka(o)
+            }
+        }
+    }
+}
+
 /// Opens the configured object store; a local one lives under `data_dir/objects`.
 pub async fn open_store(
     store: &ObjectStoreConfig,
     data_dir: &Path,
 ) -> anyhow::Result<Arc<dyn ObjectStore>> {
-    Ok(match store {
-        ObjectStoreConfig::Local => Arc::new(LocalObjectStore::open(data_dir.join("objects"))?),
-        ObjectStoreConfig::S3 {
-            endpoint,
-            bucket,
-            region,
-            prefix,
-            path_style,
-            access_key_id,
-            secret_access_key,
-            create_bucket,
-        } => {
-            let mut o = S3Options::new(bucket.clone());
-            o.endpoint = endpoint.clone();
-            o.region = region.clone();
-            o.prefix = prefix.trim_matches('/').to_string();
-            o.path_style = *path_style;
-            o.access_key_id = access_key_id
-                .clone()
-                .or_else(|| std::env::var("AWS_ACCESS_KEY_ID").ok())
-                .unwrap_or_default();
-            o.secret_access_key = secret_access_key
-                .clone()
-                .or_else(|| std::env::var("AWS_SECRET_ACCESS_KEY").ok())
-                .unwrap_or_default();
-            o.session_token = std::env::var("AWS_SESSION_TOKEN").ok();
-            let s3 = S3ObjectStore::new(o);
-            if *create_bucket {
-                s3.ensure_bucket().await.context("creating the S3 bucket")?;
-            }
-            Arc::new(s3)
-        }
+    let backend = store.backend(data_dir);
+    backend.open().await.with_context(|| match backend {
+        ObjectBackend::S3 { .. } => "opening the S3 object store",
+        ObjectBackend::Local(_) => "opening the local object store",
     })
 }
 
@@ -291,27 +315,11 @@ pub async fn open_backends(
     store: &ObjectStoreConfig,
     data_dir: &Path,
 ) -> anyhow::Result<(Arc<dyn ObjectStore>, Arc<dyn LogStore>)> {
-    let log: Arc<dyn LogStore> = match log {
-        LogConfig::Embedded => Arc::new(EmbeddedLog::open(
-            data_dir.join("log"),
-            EmbeddedLogOptions::default(),
-        )?),
-        LogConfig::Kafka {
-            brokers,
-            topic_prefix,
-            replication_factor,
-            properties,
-        } => {
-            let mut o = KafkaOptions::new(brokers.clone());
-            o.topic_prefix = topic_prefix.clone();
-            o.replication_factor = *replication_factor;
-            o.client_properties = properties
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            Arc::new(KafkaLog::connect(o).context("connecting to kafka")?)
-        }
-    };
+    let backend = log.backend(data_dir);
+    let log = backend.open().with_context(|| match backend {
+        LogBackend::Kafka(_) => "connecting to kafka",
+        LogBackend::Embedded(_) => "opening the embedded log",
+    })?;
     let store = open_store(store, data_dir).await?;
     Ok((store, log))
 }

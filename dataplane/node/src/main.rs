@@ -19,8 +19,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use quarry_engine::{Engine, EngineOptions, Mode};
+use quarry_engine::{Engine, EngineOptions};
 use quarry_proto::service::milvus_service_server::MilvusServiceServer;
+use quarry_types::{env, Role};
 use tracing_subscriber::EnvFilter;
 
 /// Messages up to 256 MiB, as Milvus allows (tonic's default of 4 MiB breaks medium inserts).
@@ -52,11 +53,13 @@ pub(crate) fn milvus_grpc_server() -> tonic::transport::Server<service::layer::L
 )]
 struct Cli {
     #[command(subcommand)]
-    role: Role,
+    command: Command,
 }
 
+/// The subcommands: `standalone`, `coordinator`, and one per node role (named as
+/// `Role::command` names them).
 #[derive(Subcommand)]
-enum Role {
+enum Command {
     /// Every role in one process: Milvus gRPC, HTTP health/metrics, log and object store
     /// (embedded by default; Kafka and S3 when configured).
     Standalone(StandaloneArgs),
@@ -77,19 +80,19 @@ struct StandaloneArgs {
     #[command(flatten)]
     storage: config::StorageArgs,
     /// Directory for the embedded log and the local object store (segments, indexes, catalog).
-    #[arg(long, env = "QUARRY_DATA_DIR", default_value = "./data")]
+    #[arg(long, env = env::DATA_DIR, default_value = "./data")]
     data_dir: PathBuf,
     /// Milvus gRPC port.
-    #[arg(long, env = "QUARRY_PORT", default_value_t = 19530)]
+    #[arg(long, env = env::PORT, default_value_t = 19530)]
     port: u16,
     /// HTTP port for /healthz, /readyz and /metrics.
-    #[arg(long, env = "QUARRY_HTTP_PORT", default_value_t = 9091)]
+    #[arg(long, env = env::HTTP_PORT, default_value_t = 9091)]
     http_port: u16,
     /// Address to listen on.
-    #[arg(long, env = "QUARRY_LISTEN", default_value = "0.0.0.0")]
+    #[arg(long, env = env::LISTEN, default_value = "0.0.0.0")]
     listen: std::net::IpAddr,
     /// Seal a shard's growing data into a segment once it holds this many rows.
-    #[arg(long, env = "QUARRY_SEGMENT_ROWS", default_value_t = 500_000)]
+    #[arg(long, env = env::SEGMENT_ROWS, default_value_t = 500_000)]
     segment_rows: usize,
 }
 
@@ -100,13 +103,13 @@ async fn main() -> anyhow::Result<()> {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
-    match Cli::parse().role {
-        Role::Standalone(args) => standalone(args).await,
-        Role::Coordinator(args) => roles::coordinator(args).await,
-        Role::Proxy(args) => roles::node(Mode::Proxy, args).await,
-        Role::Querynode(args) => roles::node(Mode::QueryNode, args).await,
-        Role::Datanode(args) => roles::node(Mode::DataNode, args).await,
-        Role::Indexnode(args) => roles::node(Mode::IndexNode, args).await,
+    match Cli::parse().command {
+        Command::Standalone(args) => standalone(args).await,
+        Command::Coordinator(args) => roles::coordinator(args).await,
+        Command::Proxy(args) => roles::node(Role::Proxy, args).await,
+        Command::Querynode(args) => roles::node(Role::Query, args).await,
+        Command::Datanode(args) => roles::node(Role::Data, args).await,
+        Command::Indexnode(args) => roles::node(Role::Index, args).await,
     }
 }
 
@@ -159,4 +162,44 @@ async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
     engine.shutdown();
     tracing::info!("quarry stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// Every `QUARRY_*` variable the flags read is in the list the operator renders pods from
+    /// (`quarry_types::env`), and every listed one is read.
+    #[test]
+    fn the_flags_read_exactly_the_shared_environment() {
+        let cli = Cli::command();
+        let read: BTreeSet<String> = cli
+            .get_subcommands()
+            .flat_map(|c| c.get_arguments())
+            .filter_map(|a| a.get_env())
+            .map(|e| e.to_string_lossy().into_owned())
+            .filter(|e| e.starts_with("QUARRY_"))
+            .collect();
+        let listed: BTreeSet<String> = env::READ_BY_NODES.iter().map(|s| s.to_string()).collect();
+        assert_eq!(read, listed);
+    }
+
+    /// The subcommand of every role is the name the operator runs its pods with.
+    #[test]
+    fn every_role_has_its_subcommand() {
+        for role in Role::ALL {
+            let cli = Cli::try_parse_from(["quarry", role.command(), "--help"]);
+            let err = cli.err().expect("--help exits");
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::DisplayHelp,
+                "{}",
+                role.command()
+            );
+        }
+    }
 }

@@ -19,6 +19,7 @@ use quarry_proto::internal::worker_server::WorkerServer;
 use quarry_proto::internal::{HeartbeatRequest, ShardReplica, ShardRows};
 use quarry_proto::service::milvus_service_server::MilvusServiceServer;
 use quarry_storage::ObjectStore;
+use quarry_types::{env, Role};
 use tonic::transport::server::TcpIncoming;
 
 use crate::config::{self, LogConfig, StorageArgs};
@@ -34,17 +35,17 @@ pub struct CoordinatorArgs {
     #[command(flatten)]
     pub storage: StorageArgs,
     /// Directory of the local object store, when S3 is not configured (single host only).
-    #[arg(long, env = "QUARRY_DATA_DIR", default_value = "./data")]
+    #[arg(long, env = env::DATA_DIR, default_value = "./data")]
     pub data_dir: PathBuf,
-    #[arg(long, env = "QUARRY_LISTEN", default_value = "0.0.0.0")]
+    #[arg(long, env = env::LISTEN, default_value = "0.0.0.0")]
     pub listen: IpAddr,
     /// Internal gRPC port (the Coord service).
-    #[arg(long, env = "QUARRY_PORT", default_value_t = 19531)]
+    #[arg(long, env = env::PORT, default_value_t = 19531)]
     pub port: u16,
-    #[arg(long, env = "QUARRY_HTTP_PORT", default_value_t = 9091)]
+    #[arg(long, env = env::HTTP_PORT, default_value_t = 9091)]
     pub http_port: u16,
     /// A node that misses heartbeats for this long loses its shards.
-    #[arg(long, env = "QUARRY_LEASE_MS", default_value_t = 5000)]
+    #[arg(long, env = env::LEASE_MS, default_value_t = 5000)]
     pub lease_ms: u64,
 }
 
@@ -53,36 +54,36 @@ pub struct NodeArgs {
     #[command(flatten)]
     pub storage: StorageArgs,
     /// Directory of the local object store, when S3 is not configured (single host only).
-    #[arg(long, env = "QUARRY_DATA_DIR", default_value = "./data")]
+    #[arg(long, env = env::DATA_DIR, default_value = "./data")]
     pub data_dir: PathBuf,
     /// The coordinator's internal address.
-    #[arg(long, env = "QUARRY_COORDINATOR", default_value = "127.0.0.1:19531")]
+    #[arg(long, env = env::COORDINATOR, default_value = "127.0.0.1:19531")]
     pub coordinator: String,
     /// The cluster (`namespace/name`) this node belongs to, when the coordinator serves several
     /// (quarry-operator does; it sets this in the pods it creates).
-    #[arg(long, env = "QUARRY_CLUSTER")]
+    #[arg(long, env = env::CLUSTER)]
     pub cluster: Option<String>,
     /// The node's pool (the NodePool in Kubernetes): collections loaded into a pool are placed
     /// on that pool's query nodes only.
-    #[arg(long, env = "QUARRY_POOL")]
+    #[arg(long, env = env::POOL)]
     pub pool: Option<String>,
-    #[arg(long, env = "QUARRY_LISTEN", default_value = "0.0.0.0")]
+    #[arg(long, env = env::LISTEN, default_value = "0.0.0.0")]
     pub listen: IpAddr,
     /// gRPC port: the Milvus API on proxies (default 19530), the internal Worker API on query
     /// and data nodes (default: any free port).
-    #[arg(long, env = "QUARRY_PORT")]
+    #[arg(long, env = env::PORT)]
     pub port: Option<u16>,
-    #[arg(long, env = "QUARRY_HTTP_PORT", default_value_t = 9091)]
+    #[arg(long, env = env::HTTP_PORT, default_value_t = 9091)]
     pub http_port: u16,
     /// Address other processes reach this node at (default 127.0.0.1:<port>; in Kubernetes the
     /// pod IP).
-    #[arg(long, env = "QUARRY_ADVERTISE")]
+    #[arg(long, env = env::ADVERTISE)]
     pub advertise: Option<String>,
     /// Stable node name (default: role-pid).
-    #[arg(long, env = "QUARRY_NODE_ID")]
+    #[arg(long, env = env::NODE_ID)]
     pub node_id: Option<String>,
     /// Data nodes seal a shard's growing data into a segment at this many rows.
-    #[arg(long, env = "QUARRY_SEGMENT_ROWS", default_value_t = 500_000)]
+    #[arg(long, env = env::SEGMENT_ROWS, default_value_t = 500_000)]
     pub segment_rows: usize,
 }
 
@@ -127,8 +128,19 @@ pub(crate) fn garbage_sweep(store: &Arc<dyn ObjectStore>) -> Option<SweepTask> {
     Sweeper::new(store.clone(), SweepOptions::from_env()).spawn()
 }
 
+/// The engine's mode of a node role.
+fn mode_of(role: Role) -> Mode {
+    match role {
+        Role::Proxy => Mode::Proxy,
+        Role::Query => Mode::QueryNode,
+        Role::Data => Mode::DataNode,
+        Role::Index => Mode::IndexNode,
+    }
+}
+
 /// Runs a proxy, query node, data node or index node until SIGTERM.
-pub async fn node(mode: Mode, args: NodeArgs) -> anyhow::Result<()> {
+pub async fn node(role: Role, args: NodeArgs) -> anyhow::Result<()> {
+    let mode = mode_of(role);
     let (log_config, store_config) = args.storage.resolve()?;
     if matches!(log_config, LogConfig::Embedded) {
         bail!("cluster roles share one log: configure Kafka ([log] kind = \"kafka\" or --kafka-brokers)");
@@ -138,13 +150,6 @@ pub async fn node(mode: Mode, args: NodeArgs) -> anyhow::Result<()> {
         &args.coordinator,
         args.cluster.as_deref(),
     )?);
-    let role = match mode {
-        Mode::Proxy => "proxy",
-        Mode::QueryNode => "query",
-        Mode::DataNode => "data",
-        Mode::IndexNode => "index",
-        Mode::Standalone => bail!("standalone is not a cluster role"),
-    };
     let node_id = args
         .node_id
         .clone()
@@ -191,7 +196,7 @@ pub async fn node(mode: Mode, args: NodeArgs) -> anyhow::Result<()> {
     .await?;
     let beat = HeartbeatRequest {
         node_id: node_id.clone(),
-        role: role.into(),
+        role: role.as_str().into(),
         address: if matches!(mode, Mode::QueryNode | Mode::DataNode) {
             advertise.clone()
         } else {
@@ -218,7 +223,7 @@ pub async fn node(mode: Mode, args: NodeArgs) -> anyhow::Result<()> {
 
     let incoming = TcpIncoming::from(listener);
     let server = tonic::transport::Server::builder();
-    tracing::info!(role, node = %node_id, grpc = %advertise, coordinator = %args.coordinator, "quarry {role} node started");
+    tracing::info!(role = %role, node = %node_id, grpc = %advertise, coordinator = %args.coordinator, "quarry {role} node started");
     let served = match mode {
         Mode::Proxy => {
             let svc = MilvusServiceServer::new(service::Service {
@@ -260,7 +265,7 @@ pub async fn node(mode: Mode, args: NodeArgs) -> anyhow::Result<()> {
         tracing::warn!(error = %e, "could not tell the coordinator we leave; it will notice by the lease");
     }
     engine.shutdown();
-    tracing::info!(role, node = %node_id, "stopped");
+    tracing::info!(role = %role, node = %node_id, "stopped");
     Ok(())
 }
 
@@ -286,7 +291,7 @@ async fn heartbeat_once(
         })
         .collect();
     // data nodes own shards' writes: their growing rows are the collection's unflushed rows
-    let growing = if beat.role == "data" {
+    let growing = if beat.role == Role::Data.as_str() {
         held.iter()
             .map(|u| ShardRows {
                 collection: u.collection,

@@ -1,14 +1,18 @@
 //! IO-free domain types shared by every Quarry component: collection schemas, values and
-//! primary keys, columnar row batches (Apache Arrow) and the shard-log record format.
+//! primary keys, columnar row batches (Apache Arrow), the shard-log record format, the node
+//! roles and the `QUARRY_*` environment of a node.
 
 pub mod batch;
+pub mod env;
 mod error;
 pub mod limits;
 pub mod record;
+mod role;
 pub mod schema;
 pub mod value;
 
 pub use error::SchemaError;
+pub use role::{Role, UnknownRole};
 pub use schema::{
     CollectionSchema, ConsistencyLevel, DataType, FieldSchema, META_FIELD, OFFSET_FIELD,
 };

@@ -11,19 +11,13 @@ use parking_lot::RwLock;
 use quarry_coord::sweep::{SweepOptions, SweepTask, Sweeper};
 use quarry_coord::CoordServer;
 use quarry_meta::{Catalog, LocalMeta};
-use quarry_storage::{
-    KafkaLog, KafkaOptions, LogStore, MemoryLog, MemoryObjectStore, ObjectStore, S3ObjectStore,
-    S3Options,
-};
+use quarry_storage::{LogStore, MemoryLog, MemoryObjectStore, ObjectStore};
 
-use crate::settings::{kafka_properties, Credentials, Settings};
+use crate::settings::{Credentials, Settings};
 use crate::{Error, Result};
 
 /// A cluster's log and object store.
-pub struct Storage {
-    pub log: Arc<dyn LogStore>,
-    pub store: Arc<dyn ObjectStore>,
-}
+pub type Storage = quarry_storage::Backends;
 
 /// Opens a cluster's storage: Kafka and S3 in production, memory in tests.
 #[async_trait]
@@ -37,24 +31,8 @@ pub struct RemoteBackends;
 #[async_trait]
 impl Backends for RemoteBackends {
     async fn open(&self, settings: &Settings, creds: &Credentials) -> Result<Storage> {
-        let mut k = KafkaOptions::new(settings.brokers.clone());
-        k.topic_prefix = settings.topic_prefix.clone();
-        k.replication_factor = settings.replication_factor;
-        k.client_properties = kafka_properties(settings, creds);
-        let log = KafkaLog::connect(k)?;
-        let mut o = S3Options::new(settings.bucket.clone());
-        o.endpoint = settings.endpoint.clone();
-        o.region = settings.region.clone();
-        o.prefix = settings.prefix.trim_matches('/').to_string();
-        o.path_style = settings.path_style;
-        if let Some((id, secret)) = &creds.s3 {
-            o.access_key_id = id.clone();
-            o.secret_access_key = secret.clone();
-        }
-        Ok(Storage {
-            log: Arc::new(log),
-            store: Arc::new(S3ObjectStore::new(o)),
-        })
+        let (log, store) = settings.backends(creds);
+        Ok(Storage::open(&log, &store).await?)
     }
 }
 

@@ -7,7 +7,6 @@ pub mod catalog_plan;
 pub mod context;
 pub mod coordinators;
 mod error;
-pub mod fake;
 pub mod grpc;
 pub mod leader;
 pub mod metrics;

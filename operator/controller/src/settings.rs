@@ -5,6 +5,10 @@
 use std::collections::BTreeMap;
 
 use quarry_crd::{QuarryCluster, SaslMechanism};
+use quarry_storage::{
+    security_protocol, KafkaOptions, KafkaSecurity, KafkaTls, LogBackend, ObjectBackend, S3Options,
+};
+use quarry_types::env;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -73,49 +77,66 @@ impl Settings {
 
     /// librdkafka's `security.protocol` for these settings.
     pub fn security_protocol(&self) -> &'static str {
-        match (self.sasl.is_some(), self.tls_secret.is_some()) {
-            (false, false) => "PLAINTEXT",
-            (false, true) => "SSL",
-            (true, false) => "SASL_PLAINTEXT",
-            (true, true) => "SASL_SSL",
+        security_protocol(self.sasl.is_some(), self.tls_secret.is_some())
+    }
+
+    /// The log and object store the operator opens for the cluster's coordinator: Kafka and
+    /// S3 as the cluster's pods use them, with the credentials read from its Secrets.
+    pub fn backends(&self, creds: &Credentials) -> (LogBackend, ObjectBackend) {
+        let mut k = KafkaOptions::new(self.brokers.clone());
+        k.topic_prefix = self.topic_prefix.clone();
+        k.replication_factor = self.replication_factor;
+        k.client_properties = kafka_properties(self, creds);
+        let mut o = S3Options::new(self.bucket.clone());
+        o.endpoint = self.endpoint.clone();
+        o.region = self.region.clone();
+        o.prefix = self.prefix.trim_matches('/').to_string();
+        o.path_style = self.path_style;
+        if let Some((id, secret)) = &creds.s3 {
+            o.access_key_id = id.clone();
+            o.secret_access_key = secret.clone();
         }
+        (
+            LogBackend::Kafka(k),
+            ObjectBackend::S3 {
+                options: o,
+                create_bucket: false,
+            },
+        )
     }
 
     /// The environment every pod of the cluster shares (the ConfigMap's data); secrets are
     /// not in it (see docs/configuration.md for each variable).
     pub fn env(&self, coordinator: &str) -> BTreeMap<String, String> {
         let mut env = BTreeMap::from([
-            ("QUARRY_COORDINATOR".to_string(), coordinator.to_string()),
-            ("QUARRY_CLUSTER".into(), self.key.clone()),
-            ("QUARRY_KAFKA_BROKERS".into(), self.brokers.clone()),
+            (env::COORDINATOR.to_string(), coordinator.to_string()),
+            (env::CLUSTER.into(), self.key.clone()),
+            (env::KAFKA_BROKERS.into(), self.brokers.clone()),
+            (env::KAFKA_TOPIC_PREFIX.into(), self.topic_prefix.clone()),
             (
-                "QUARRY_KAFKA_TOPIC_PREFIX".into(),
-                self.topic_prefix.clone(),
-            ),
-            (
-                "QUARRY_KAFKA_REPLICATION_FACTOR".into(),
+                env::KAFKA_REPLICATION_FACTOR.into(),
                 self.replication_factor.to_string(),
             ),
             (
-                "QUARRY_KAFKA_SECURITY_PROTOCOL".into(),
+                env::KAFKA_SECURITY_PROTOCOL.into(),
                 self.security_protocol().into(),
             ),
-            ("QUARRY_S3_BUCKET".into(), self.bucket.clone()),
-            ("QUARRY_S3_REGION".into(), self.region.clone()),
-            ("QUARRY_S3_PREFIX".into(), self.prefix.clone()),
-            ("QUARRY_S3_PATH_STYLE".into(), self.path_style.to_string()),
+            (env::S3_BUCKET.into(), self.bucket.clone()),
+            (env::S3_REGION.into(), self.region.clone()),
+            (env::S3_PREFIX.into(), self.prefix.clone()),
+            (env::S3_PATH_STYLE.into(), self.path_style.to_string()),
         ]);
         if let Some(endpoint) = &self.endpoint {
-            env.insert("QUARRY_S3_ENDPOINT".into(), endpoint.clone());
+            env.insert(env::S3_ENDPOINT.into(), endpoint.clone());
         }
         if let Some((mechanism, _)) = &self.sasl {
             env.insert(
-                "QUARRY_KAFKA_SASL_MECHANISM".into(),
+                env::KAFKA_SASL_MECHANISM.into(),
                 sasl_name(*mechanism).into(),
             );
         }
         if self.tls_secret.is_some() {
-            env.insert("QUARRY_KAFKA_TLS_DIR".into(), KAFKA_TLS_DIR.into());
+            env.insert(env::KAFKA_TLS_DIR.into(), KAFKA_TLS_DIR.into());
         }
         env
     }
@@ -135,21 +156,19 @@ pub struct Credentials {
 
 /// librdkafka properties for the operator's own Kafka client.
 pub fn kafka_properties(settings: &Settings, creds: &Credentials) -> Vec<(String, String)> {
-    let mut out = vec![(
-        "security.protocol".to_string(),
-        settings.security_protocol().to_string(),
-    )];
-    if let (Some((mechanism, _)), Some((user, password))) = (&settings.sasl, &creds.sasl) {
-        out.push(("sasl.mechanism".into(), sasl_name(*mechanism).into()));
-        out.push(("sasl.username".into(), user.clone()));
-        out.push(("sasl.password".into(), password.clone()));
+    let sasl = match (&settings.sasl, &creds.sasl) {
+        (Some((mechanism, _)), Some(user_password)) => Some((*mechanism, user_password.clone())),
+        _ => None,
+    };
+    KafkaSecurity {
+        protocol: Some(settings.security_protocol().into()),
+        sasl_mechanism: sasl.as_ref().map(|(m, _)| sasl_name(*m).into()),
+        sasl_username: sasl.as_ref().map(|(_, (user, _))| user.clone()),
+        sasl_password: sasl.map(|(_, (_, password))| password),
+        tls: KafkaTls::Pem {
+            ca: creds.tls_ca.clone(),
+            cert_and_key: creds.tls_cert.clone(),
+        },
     }
-    if let Some(ca) = &creds.tls_ca {
-        out.push(("ssl.ca.pem".into(), ca.clone()));
-    }
-    if let Some((cert, key)) = &creds.tls_cert {
-        out.push(("ssl.certificate.pem".into(), cert.clone()));
-        out.push(("ssl.key.pem".into(), key.clone()));
-    }
-    out
+    .properties()
 }

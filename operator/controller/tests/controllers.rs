@@ -571,7 +571,7 @@ async fn a_restarted_operator_finds_its_catalogs() {
 
 #[tokio::test]
 async fn one_leader_at_a_time_and_takeover_after_expiry_or_release() {
-    let fake = quarry_controller::fake::FakeApi::new();
+    let fake = quarry_fake_kube::FakeApi::new();
     let a = Elector::new(
         fake.client("ops"),
         "ops",

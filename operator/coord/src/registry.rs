@@ -5,37 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Proxy,
-    Query,
-    Data,
-    Index,
-}
-
-impl Role {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "proxy" => Some(Role::Proxy),
-            "query" | "querynode" => Some(Role::Query),
-            "data" | "datanode" => Some(Role::Data),
-            "index" | "indexnode" => Some(Role::Index),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Proxy => "proxy",
-            Role::Query => "query",
-            Role::Data => "data",
-            Role::Index => "index",
-        }
-    }
-}
+/// The node roles (one type for the heartbeats, the CLI and the NodePool resource).
+pub use quarry_types::Role;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {

@@ -10,14 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::Phase;
 
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Proxy,
-    Query,
-    Data,
-    Index,
-}
+/// The role of a pool's pods: `proxy`, `query`, `data` or `index` (the node roles of
+/// `quarry_types`, one type for the CRD, the heartbeats and the `quarry` subcommands).
+pub use quarry_types::Role;
 
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(

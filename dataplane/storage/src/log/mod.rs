@@ -4,6 +4,7 @@
 pub mod embedded;
 #[cfg(feature = "kafka")]
 pub mod kafka;
+pub mod kafka_security;
 pub mod memory;
 
 use async_trait::async_trait;

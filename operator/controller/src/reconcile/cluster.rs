@@ -7,8 +7,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
-use quarry_coord::registry::Role as NodeRole;
-use quarry_crd::QuarryCluster;
+use quarry_crd::{QuarryCluster, Role};
 use quarry_meta::MetaService;
 use serde_json::json;
 
@@ -58,12 +57,7 @@ pub async fn reconcile(qc: Arc<QuarryCluster>, ctx: Arc<Ctx>) -> Result<Action> 
     .await?;
     apply_owned(&ctx.client, qc.as_ref(), desired_proxy_service(&qc)).await?;
     let mut live = Vec::new();
-    for r in [
-        NodeRole::Proxy,
-        NodeRole::Query,
-        NodeRole::Data,
-        NodeRole::Index,
-    ] {
+    for r in Role::ALL {
         let n = hosted.server.nodes(r);
         ctx.metrics
             .nodes

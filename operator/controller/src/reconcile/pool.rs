@@ -17,8 +17,8 @@ use serde_json::json;
 use crate::context::{apply_owned, is_paused, publish, Ctx};
 use crate::error::{found, is_not_found};
 use crate::plan::{
-    desired_deployment, desired_hpa, desired_pdb, pool_labels, pool_object_name, role_name,
-    rollout_image, PoolRollout,
+    desired_deployment, desired_hpa, desired_pdb, pool_labels, pool_object_name, rollout_image,
+    PoolRollout,
 };
 use crate::status::Verdict;
 use crate::Result;
@@ -140,7 +140,7 @@ pub async fn reconcile(pool: Arc<NodePool>, ctx: Arc<Ctx>) -> Result<Action> {
     let want = pool.spec.replicas;
     let st = deployment.status.clone().unwrap_or_default();
     let ready = st.ready_replicas.unwrap_or(0);
-    let role = role_name(pool.spec.role);
+    let role = pool.spec.role.command();
     let v = if image != target {
         Verdict::reconciling("WaitingForUpgradeOrder", format!("{role} pods stay on {image} until the pools upgraded before them run {target} and are ready"))
     } else if settled(&deployment) {

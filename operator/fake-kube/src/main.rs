@@ -31,7 +31,7 @@ async fn main() -> anyhow::Result<()> {
         std::fs::write(&path, config).with_context(|| format!("writing {path}"))?;
     }
     println!("quarry-fake-kube listening on http://{addr}");
-    quarry_controller::fake::FakeApi::new()
+    quarry_fake_kube::FakeApi::new()
         .serve_http(listener)
         .await?;
     Ok(())
