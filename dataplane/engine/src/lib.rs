@@ -11,7 +11,9 @@ mod follow;
 mod output;
 mod read;
 mod recovery;
+mod remote;
 mod segment;
+pub mod wire;
 mod write;
 
 use std::collections::HashMap;
@@ -34,6 +36,7 @@ pub use read::{
     Found, QueryInput, QueryOutput, QueryPlan, SearchHits, SearchInput, SearchPlan, ShardAnswer,
     ShardRead,
 };
+pub use remote::GrpcRouter;
 pub use write::{InsertInput, MutationOutcome};
 
 use segment::{Sealed, SegmentData};

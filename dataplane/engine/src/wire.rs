@@ -1,0 +1,538 @@
+//! The engine's reads on the internal API (`quarry.internal.v1.Worker`): [`ShardRead`] and
+//! [`ShardAnswer`] to and from their protobuf messages, and the one mapping between
+//! [`EngineError`] and gRPC statuses (the worker answers with [`to_status`], the proxy's
+//! [`crate::GrpcRouter`] reads it back with [`from_status`]). Conversions from protobuf are
+//! fallible: a missing or unusable field is a [`DecodeError`], never a panic.
+
+use std::collections::HashMap;
+
+use quarry_index::Metric;
+use quarry_proto::internal as pb;
+use quarry_proto::{required, DecodeError};
+use quarry_types::{Pk, Value};
+use tonic::{Code, Status};
+
+use crate::read::{Found, QueryInput, QueryPlan, SearchInput, SearchPlan, ShardAnswer, ShardRead};
+use crate::EngineError;
+
+// ---- errors ----
+
+/// Engine errors on the internal API. The kinds a proxy acts on (not found, invalid,
+/// unavailable: try another replica) keep their kind and message; other failures travel as
+/// internal errors with their message.
+pub fn to_status(e: &EngineError) -> Status {
+    match e {
+        EngineError::CollectionNotFound(name) => Status::not_found(name.clone()),
+        EngineError::InvalidArgument(m) => Status::invalid_argument(m.clone()),
+        EngineError::Schema(_) | EngineError::Expr(_) | EngineError::Index(_) => {
+            Status::invalid_argument(e.to_string())
+        }
+        EngineError::Unavailable(m) => Status::unavailable(m.clone()),
+        EngineError::Internal(m) => Status::internal(m.clone()),
+        _ => Status::internal(e.to_string()),
+    }
+}
+
+/// A worker's status as an engine error (the inverse of [`to_status`]); transport failures
+/// (no answer, a broken connection) are [`EngineError::Unavailable`].
+pub fn from_status(s: &Status) -> EngineError {
+    let msg = s.message().to_string();
+    match s.code() {
+        Code::InvalidArgument => EngineError::InvalidArgument(msg),
+        Code::NotFound => EngineError::CollectionNotFound(msg),
+        Code::Internal => EngineError::Internal(msg),
+        _ => EngineError::Unavailable(msg),
+    }
+}
+
+// ---- values ----
+
+fn size(v: u64, field: &str) -> Result<usize, DecodeError> {
+    usize::try_from(v).map_err(|e| DecodeError::invalid(field, e))
+}
+
+fn vector_to_pb(values: Vec<f32>) -> pb::FloatVector {
+    pb::FloatVector { values }
+}
+
+pub(crate) fn value_to_pb(v: Value) -> pb::Value {
+    use pb::value::Kind;
+    let kind = match v {
+        Value::Null => Kind::Null(true),
+        Value::Bool(b) => Kind::BoolValue(b),
+        Value::Int(i) => Kind::IntValue(i),
+        Value::Float(f) => Kind::FloatValue(f),
+        Value::Str(s) => Kind::StringValue(s),
+        Value::Json(j) => Kind::Json(j.to_string()),
+        Value::Vector(v) => Kind::Vector(vector_to_pb(v)),
+    };
+    pb::Value { kind: Some(kind) }
+}
+
+pub(crate) fn value_from_pb(v: pb::Value) -> Result<Value, DecodeError> {
+    use pb::value::Kind;
+    Ok(match required(v.kind, "Value.kind")? {
+        Kind::Null(_) => Value::Null,
+        Kind::BoolValue(b) => Value::Bool(b),
+        Kind::IntValue(i) => Value::Int(i),
+        Kind::FloatValue(f) => Value::Float(f),
+        Kind::StringValue(s) => Value::Str(s),
+        Kind::Json(text) => Value::Json(
+            serde_json::from_str(&text).map_err(|e| DecodeError::invalid("Value.json", e))?,
+        ),
+        Kind::Vector(v) => Value::Vector(v.values),
+    })
+}
+
+fn values_from_pb(list: Vec<pb::Value>) -> Result<Vec<Value>, DecodeError> {
+    list.into_iter().map(value_from_pb).collect()
+}
+
+fn templates_to_pb(t: HashMap<String, Value>) -> HashMap<String, pb::Value> {
+    t.into_iter().map(|(k, v)| (k, value_to_pb(v))).collect()
+}
+
+fn templates_from_pb(t: HashMap<String, pb::Value>) -> Result<HashMap<String, Value>, DecodeError> {
+    t.into_iter()
+        .map(|(k, v)| Ok((k, value_from_pb(v)?)))
+        .collect()
+}
+
+fn pk_to_pb(pk: Pk) -> pb::PrimaryKey {
+    use pb::primary_key::Key;
+    pb::PrimaryKey {
+        key: Some(match pk {
+            Pk::Int(i) => Key::IntKey(i),
+            Pk::Str(s) => Key::StringKey(s),
+        }),
+    }
+}
+
+fn pk_from_pb(pk: Option<pb::PrimaryKey>) -> Result<Pk, DecodeError> {
+    use pb::primary_key::Key;
+    Ok(
+        match required(required(pk, "Found.pk")?.key, "PrimaryKey.key")? {
+            Key::IntKey(i) => Pk::Int(i),
+            Key::StringKey(s) => Pk::Str(s),
+        },
+    )
+}
+
+fn metric_to_pb(m: Metric) -> pb::Metric {
+    match m {
+        Metric::L2 => pb::Metric::L2,
+        Metric::Ip => pb::Metric::Ip,
+        Metric::Cosine => pb::Metric::Cosine,
+    }
+}
+
+fn metric_from_pb(m: i32) -> Result<Metric, DecodeError> {
+    match pb::Metric::try_from(m) {
+        Ok(pb::Metric::L2) => Ok(Metric::L2),
+        Ok(pb::Metric::Ip) => Ok(Metric::Ip),
+        Ok(pb::Metric::Cosine) => Ok(Metric::Cosine),
+        Ok(pb::Metric::Unspecified) => Err(DecodeError::missing("SearchPlan.metric")),
+        Err(_) => Err(DecodeError::invalid(
+            "SearchPlan.metric",
+            format!("unknown metric {m}"),
+        )),
+    }
+}
+
+fn positions_to_pb(p: Vec<usize>) -> Vec<u32> {
+    // positions index a schema's fields, bounded by MAX_FIELDS
+    p.into_iter()
+        .map(|i| u32::try_from(i).unwrap_or(u32::MAX))
+        .collect()
+}
+
+fn positions_from_pb(p: Vec<u32>) -> Vec<usize> {
+    p.into_iter().map(|i| i as usize).collect()
+}
+
+// ---- reads ----
+
+fn search_input_to_pb(i: SearchInput) -> pb::SearchInput {
+    pb::SearchInput {
+        anns_field: i.anns_field,
+        metric: i.metric,
+        vectors: i.vectors.into_iter().map(vector_to_pb).collect(),
+        topk: i.topk as u64,
+        offset: i.offset as u64,
+        filter: i.filter,
+        templates: templates_to_pb(i.templates),
+        output_fields: i.output_fields,
+        partitions: i.partitions,
+        ef: i.ef.map(|e| e as u64),
+        radius: i.radius,
+        range_filter: i.range_filter,
+    }
+}
+
+fn search_input_from_pb(i: pb::SearchInput) -> Result<SearchInput, DecodeError> {
+    Ok(SearchInput {
+        anns_field: i.anns_field,
+        metric: i.metric,
+        vectors: i.vectors.into_iter().map(|v| v.values).collect(),
+        topk: size(i.topk, "SearchInput.topk")?,
+        offset: size(i.offset, "SearchInput.offset")?,
+        filter: i.filter,
+        templates: templates_from_pb(i.templates)?,
+        output_fields: i.output_fields,
+        partitions: i.partitions,
+        ef: i.ef.map(|e| size(e, "SearchInput.ef")).transpose()?,
+        radius: i.radius,
+        range_filter: i.range_filter,
+    })
+}
+
+fn query_input_to_pb(i: QueryInput) -> pb::QueryInput {
+    pb::QueryInput {
+        filter: i.filter,
+        templates: templates_to_pb(i.templates),
+        output_fields: i.output_fields,
+        partitions: i.partitions,
+        limit: i.limit.map(|l| l as u64),
+        offset: i.offset as u64,
+    }
+}
+
+fn query_input_from_pb(i: pb::QueryInput) -> Result<QueryInput, DecodeError> {
+    Ok(QueryInput {
+        filter: i.filter,
+        templates: templates_from_pb(i.templates)?,
+        output_fields: i.output_fields,
+        partitions: i.partitions,
+        limit: i.limit.map(|l| size(l, "QueryInput.limit")).transpose()?,
+        offset: size(i.offset, "QueryInput.offset")?,
+    })
+}
+
+pub fn read_to_pb(read: ShardRead) -> pb::ShardRead {
+    use pb::shard_read::Read;
+    let read = match read {
+        ShardRead::Search(p) => Read::Search(pb::SearchPlan {
+            input: Some(search_input_to_pb(p.input)),
+            field_index: u32::try_from(p.field_index).unwrap_or(u32::MAX),
+            fields: positions_to_pb(p.fields),
+            metric: metric_to_pb(p.metric) as i32,
+            hnsw: p.hnsw,
+        }),
+        ShardRead::Query(p) => Read::Query(pb::QueryPlan {
+            input: Some(query_input_to_pb(p.input)),
+            fields: positions_to_pb(p.fields),
+            count_only: p.count_only,
+        }),
+    };
+    pb::ShardRead { read: Some(read) }
+}
+
+/// A read as the worker receives it. Field positions are checked against the schema by the
+/// read itself (see `read.rs`); here only the message's shape is.
+pub fn read_from_pb(read: pb::ShardRead) -> Result<ShardRead, DecodeError> {
+    use pb::shard_read::Read;
+    Ok(match required(read.read, "ShardRead.read")? {
+        Read::Search(p) => ShardRead::Search(SearchPlan {
+            input: search_input_from_pb(required(p.input, "SearchPlan.input")?)?,
+            field_index: p.field_index as usize,
+            fields: positions_from_pb(p.fields),
+            metric: metric_from_pb(p.metric)?,
+            hnsw: p.hnsw,
+        }),
+        Read::Query(p) => ShardRead::Query(QueryPlan {
+            input: query_input_from_pb(required(p.input, "QueryPlan.input")?)?,
+            fields: positions_from_pb(p.fields),
+            count_only: p.count_only,
+        }),
+    })
+}
+
+// ---- answers ----
+
+fn found_to_pb(f: Found) -> pb::Found {
+    pb::Found {
+        pk: Some(pk_to_pb(f.pk)),
+        score: f.score,
+        values: f.values.into_iter().map(value_to_pb).collect(),
+    }
+}
+
+fn found_from_pb(f: pb::Found) -> Result<Found, DecodeError> {
+    Ok(Found {
+        pk: pk_from_pb(f.pk)?,
+        score: f.score,
+        values: values_from_pb(f.values)?,
+    })
+}
+
+fn found_list_to_pb(list: Vec<Found>) -> pb::FoundList {
+    pb::FoundList {
+        found: list.into_iter().map(found_to_pb).collect(),
+    }
+}
+
+fn found_list_from_pb(list: pb::FoundList) -> Result<Vec<Found>, DecodeError> {
+    list.found.into_iter().map(found_from_pb).collect()
+}
+
+pub fn answer_to_pb(answer: ShardAnswer) -> pb::ShardAnswer {
+    use pb::shard_answer::Answer;
+    let answer = match answer {
+        ShardAnswer::Search(per_query) => Answer::Search(pb::SearchAnswer {
+            queries: per_query.into_iter().map(found_list_to_pb).collect(),
+        }),
+        ShardAnswer::Rows(rows) => Answer::Rows(found_list_to_pb(rows)),
+        ShardAnswer::Count(n) => Answer::Count(n),
+    };
+    pb::ShardAnswer {
+        answer: Some(answer),
+    }
+}
+
+pub fn answer_from_pb(answer: pb::ShardAnswer) -> Result<ShardAnswer, DecodeError> {
+    use pb::shard_answer::Answer;
+    Ok(match required(answer.answer, "ShardAnswer.answer")? {
+        Answer::Search(s) => ShardAnswer::Search(
+            s.queries
+                .into_iter()
+                .map(found_list_from_pb)
+                .collect::<Result<_, _>>()?,
+        ),
+        Answer::Rows(rows) => ShardAnswer::Rows(found_list_from_pb(rows)?),
+        Answer::Count(n) => ShardAnswer::Count(n),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Message;
+    use quarry_expr::ExprError;
+
+    use super::*;
+
+    /// Through bytes and back; compared as JSON (the read types have no `PartialEq`).
+    fn same<T: serde::Serialize>(a: &T, b: &T) {
+        assert_eq!(
+            serde_json::to_value(a).unwrap(),
+            serde_json::to_value(b).unwrap()
+        );
+    }
+
+    fn through_bytes<M: Message + Default>(m: M) -> M {
+        M::decode(m.encode_to_vec().as_slice()).unwrap()
+    }
+
+    fn every_value() -> Vec<Value> {
+        vec![
+            Value::Null,
+            Value::Bool(true),
+            Value::Int(-7),
+            Value::Float(2.5),
+            Value::Str("héllo".into()),
+            Value::Json(serde_json::json!({"a": [1, 2.5, "x", null], "b": {"c": true}})),
+            Value::Vector(vec![0.5, -1.0, 3.25]),
+        ]
+    }
+
+    fn templates() -> HashMap<String, Value> {
+        every_value()
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (format!("t{i}"), v))
+            .collect()
+    }
+
+    fn round_trip_read(read: ShardRead) {
+        let back = read_from_pb(through_bytes(read_to_pb(read.clone()))).unwrap();
+        same(&read, &back);
+    }
+
+    #[test]
+    fn searches_survive_the_round_trip() {
+        let full = SearchInput {
+            anns_field: "v".into(),
+            metric: Some("IP".into()),
+            vectors: vec![vec![1.0, 2.0], vec![-0.5, 0.0]],
+            topk: 10,
+            offset: 3,
+            filter: "id in {ids} and tag == \"a\"".into(),
+            templates: templates(),
+            output_fields: vec!["id".into(), "$meta".into(), "*".into()],
+            partitions: vec!["_default".into(), "p1".into()],
+            ef: Some(64),
+            radius: Some(0.25),
+            range_filter: Some(0.75),
+        };
+        for metric in [Metric::L2, Metric::Ip, Metric::Cosine] {
+            round_trip_read(ShardRead::Search(SearchPlan {
+                input: full.clone(),
+                field_index: 2,
+                fields: vec![0, 3, 1],
+                metric,
+                hnsw: Some(1 << 40),
+            }));
+        }
+        // every optional absent
+        round_trip_read(ShardRead::Search(SearchPlan {
+            input: SearchInput {
+                vectors: vec![vec![]],
+                topk: 1,
+                ..Default::default()
+            },
+            field_index: 0,
+            fields: vec![],
+            metric: Metric::L2,
+            hnsw: None,
+        }));
+    }
+
+    #[test]
+    fn queries_survive_the_round_trip() {
+        round_trip_read(ShardRead::Query(QueryPlan {
+            input: QueryInput {
+                filter: "x > {lo}".into(),
+                templates: templates(),
+                output_fields: vec!["count(*)".into()],
+                partitions: vec!["p".into()],
+                limit: Some(100),
+                offset: 5,
+            },
+            fields: vec![4, 0],
+            count_only: true,
+        }));
+        round_trip_read(ShardRead::Query(QueryPlan {
+            input: QueryInput::default(),
+            fields: vec![],
+            count_only: false,
+        }));
+    }
+
+    #[test]
+    fn answers_survive_the_round_trip() {
+        let found = |pk: Pk, score: f32| Found {
+            pk,
+            score,
+            values: every_value(),
+        };
+        for answer in [
+            ShardAnswer::Search(vec![
+                vec![found(Pk::Int(1), 0.5), found(Pk::Int(-2), 0.25)],
+                vec![],
+                vec![found(Pk::Str("k".into()), -1.0)],
+            ]),
+            ShardAnswer::Search(vec![]),
+            ShardAnswer::Rows(vec![found(Pk::Str(String::new()), 0.0)]),
+            ShardAnswer::Rows(vec![]),
+            ShardAnswer::Count(0),
+            ShardAnswer::Count(u64::MAX),
+        ] {
+            let back = answer_from_pb(through_bytes(answer_to_pb(answer.clone()))).unwrap();
+            same(&answer, &back);
+        }
+    }
+
+    #[test]
+    fn malformed_messages_are_refused_with_the_field_named() {
+        let err = |r: Result<ShardRead, DecodeError>| r.unwrap_err().to_string();
+        assert_eq!(
+            err(read_from_pb(pb::ShardRead::default())),
+            "ShardRead.read is missing"
+        );
+        let search = |metric: i32, input: Option<pb::SearchInput>| pb::ShardRead {
+            read: Some(pb::shard_read::Read::Search(pb::SearchPlan {
+                input,
+                metric,
+                ..Default::default()
+            })),
+        };
+        let input = Some(pb::SearchInput::default());
+        assert_eq!(
+            err(read_from_pb(search(pb::Metric::L2 as i32, None))),
+            "SearchPlan.input is missing"
+        );
+        assert_eq!(
+            err(read_from_pb(search(0, input.clone()))),
+            "SearchPlan.metric is missing"
+        );
+        assert!(err(read_from_pb(search(42, input.clone()))).contains("unknown metric 42"));
+        let mut bad = pb::SearchInput::default();
+        bad.templates.insert(
+            "t".into(),
+            pb::Value {
+                kind: Some(pb::value::Kind::Json("{nope".into())),
+            },
+        );
+        assert!(err(read_from_pb(search(1, Some(bad)))).starts_with("Value.json is invalid"));
+        let rows = |found: pb::Found| pb::ShardAnswer {
+            answer: Some(pb::shard_answer::Answer::Rows(pb::FoundList {
+                found: vec![found],
+            })),
+        };
+        let e = answer_from_pb(rows(pb::Found::default())).unwrap_err();
+        assert_eq!(e.to_string(), "Found.pk is missing");
+        let e = answer_from_pb(rows(pb::Found {
+            pk: Some(pb::PrimaryKey { key: None }),
+            ..Default::default()
+        }))
+        .unwrap_err();
+        assert_eq!(e.to_string(), "PrimaryKey.key is missing");
+        let e = answer_from_pb(rows(pb::Found {
+            pk: Some(pk_to_pb(Pk::Int(1))),
+            values: vec![pb::Value { kind: None }],
+            ..Default::default()
+        }))
+        .unwrap_err();
+        assert_eq!(e.to_string(), "Value.kind is missing");
+        assert_eq!(
+            answer_from_pb(pb::ShardAnswer::default())
+                .unwrap_err()
+                .to_string(),
+            "ShardAnswer.answer is missing"
+        );
+    }
+
+    #[test]
+    fn fields_a_newer_writer_added_are_skipped() {
+        let mut bytes = answer_to_pb(ShardAnswer::Count(3)).encode_to_vec();
+        // field 15 (unknown here), varint 1; then field 16, a length-delimited string
+        bytes.extend_from_slice(&[15 << 3, 1, 0x80, 0x01, 2, b'h', b'i']);
+        let back = answer_from_pb(pb::ShardAnswer::decode(bytes.as_slice()).unwrap()).unwrap();
+        assert!(matches!(back, ShardAnswer::Count(3)));
+    }
+
+    #[test]
+    fn errors_survive_the_round_trip() {
+        let back = |e: &EngineError| from_status(&to_status(e));
+        // the kinds a proxy acts on keep kind and message
+        for e in [
+            EngineError::CollectionNotFound("c".into()),
+            EngineError::InvalidArgument("topk [0] is invalid".into()),
+            EngineError::Unavailable("shard 1 of collection 7 is not loaded here".into()),
+            EngineError::Internal("no shard 9".into()),
+        ] {
+            let b = back(&e);
+            assert_eq!(std::mem::discriminant(&b), std::mem::discriminant(&e));
+            assert_eq!(b.to_string(), e.to_string());
+        }
+        // invalid requests stay invalid, with their message
+        let expr = EngineError::Expr(ExprError::Invalid("unexpected token".into()));
+        let b = back(&expr);
+        assert!(matches!(b, EngineError::InvalidArgument(_)), "{b:?}");
+        assert_eq!(b.to_string(), expr.to_string());
+        // other failures are internal, with their message
+        let other = EngineError::PartitionNotFound("p".into());
+        let b = back(&other);
+        assert!(
+            matches!(&b, EngineError::Internal(m) if *m == other.to_string()),
+            "{b:?}"
+        );
+        // no answer at all: try another replica
+        for s in [
+            Status::unavailable("connection refused"),
+            Status::deadline_exceeded("timeout"),
+            Status::unknown("transport error"),
+        ] {
+            assert!(matches!(from_status(&s), EngineError::Unavailable(_)));
+        }
+    }
+}
