@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use quarry_index::Metric;
 use quarry_proto::internal as pb;
 use quarry_proto::{required, DecodeError};
-use quarry_types::{Pk, Value};
+use quarry_types::{CollectionSchema, Pk, Value};
 use tonic::{Code, Status};
 
 use crate::read::{Found, QueryInput, QueryPlan, SearchInput, SearchPlan, ShardAnswer, ShardRead};
@@ -227,8 +227,8 @@ pub fn read_to_pb(read: ShardRead) -> pb::ShardRead {
     pb::ShardRead { read: Some(read) }
 }
 
-/// A read as the worker receives it. Field positions are checked against the schema by the
-/// read itself (see `read.rs`); here only the message's shape is.
+/// A read as the worker receives it; only the message's shape is checked here, its field
+/// positions by [`check_read`].
 pub fn read_from_pb(read: pb::ShardRead) -> Result<ShardRead, DecodeError> {
     use pb::shard_read::Read;
     Ok(match required(read.read, "ShardRead.read")? {
@@ -245,6 +245,36 @@ pub fn read_from_pb(read: pb::ShardRead) -> Result<ShardRead, DecodeError> {
             count_only: p.count_only,
         }),
     })
+}
+
+/// Checks a received read's field positions against the collection's schema as the worker
+/// knows it (the read indexes columns by them): a proxy with another view of the collection
+/// (dropped and created again under the same name) gets an error, never a worker panic.
+pub fn check_read(read: &ShardRead, schema: &CollectionSchema) -> Result<(), DecodeError> {
+    let n = schema.fields.len();
+    let (positions, what) = match read {
+        ShardRead::Search(p) => {
+            let vector = schema.fields.get(p.field_index);
+            if !vector.is_some_and(|f| f.data_type.is_vector()) {
+                return Err(DecodeError::invalid(
+                    "SearchPlan.field_index",
+                    format!(
+                        "field {} is not a vector field of the schema",
+                        p.field_index
+                    ),
+                ));
+            }
+            (&p.fields, "SearchPlan.fields")
+        }
+        ShardRead::Query(p) => (&p.fields, "QueryPlan.fields"),
+    };
+    match positions.iter().find(|i| **i >= n) {
+        Some(i) => Err(DecodeError::invalid(
+            what,
+            format!("field {i} of a schema with {n} fields"),
+        )),
+        None => Ok(()),
+    }
 }
 
 // ---- answers ----
@@ -489,6 +519,44 @@ mod tests {
                 .to_string(),
             "ShardAnswer.answer is missing"
         );
+    }
+
+    #[test]
+    fn field_positions_are_checked_against_the_schema() {
+        use quarry_types::{DataType, FieldSchema};
+        let mut pk = FieldSchema::new("id", DataType::Int64);
+        pk.is_primary_key = true;
+        let schema = CollectionSchema {
+            name: "c".into(),
+            description: String::new(),
+            auto_id: false,
+            fields: vec![pk, FieldSchema::new("v", DataType::FloatVector)],
+            enable_dynamic_field: false,
+            properties: vec![],
+        };
+        let search = |field_index, fields| {
+            ShardRead::Search(SearchPlan {
+                input: SearchInput::default(),
+                field_index,
+                fields,
+                metric: Metric::L2,
+                hnsw: None,
+            })
+        };
+        let query = |fields| {
+            ShardRead::Query(QueryPlan {
+                input: QueryInput::default(),
+                fields,
+                count_only: false,
+            })
+        };
+        check_read(&search(1, vec![0, 1]), &schema).unwrap();
+        check_read(&query(vec![1, 0]), &schema).unwrap();
+        let err = |r: &ShardRead| check_read(r, &schema).unwrap_err().to_string();
+        assert!(err(&search(0, vec![])).contains("not a vector field"));
+        assert!(err(&search(9, vec![])).contains("not a vector field"));
+        assert!(err(&search(1, vec![0, 2])).starts_with("SearchPlan.fields is invalid"));
+        assert!(err(&query(vec![5])).contains("field 5 of a schema with 2 fields"));
     }
 
     #[test]

@@ -240,8 +240,7 @@ fn every_op() -> Vec<MetaOp> {
 fn every_operation_survives_the_round_trip() {
     let ops = every_op();
     // one of each kind at least
-    let kinds: std::collections::HashSet<_> =
-        ops.iter().map(|op| std::mem::discriminant(op)).collect();
+    let kinds: std::collections::HashSet<_> = ops.iter().map(std::mem::discriminant).collect();
     assert_eq!(kinds.len(), 10);
     for op in ops {
         let back = op_from_pb(through_bytes(op_to_pb(op.clone()))).unwrap();

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use quarry_engine::wire::{answer_to_pb, read_from_pb, to_status};
+use quarry_engine::wire::{answer_to_pb, check_read, read_from_pb, to_status};
 use quarry_engine::Engine;
 use quarry_proto::internal as pb;
 use quarry_proto::internal::worker_server::Worker;
@@ -26,6 +26,13 @@ impl Worker for WorkerService {
         let r = req.into_inner();
         let read = quarry_proto::required(r.read, "ReadRequest.read")
             .and_then(read_from_pb)
+            .map_err(|e| Status::invalid_argument(format!("bad read: {e}")))?;
+        let meta = self
+            .engine
+            .describe_collection(&r.collection)
+            .await
+            .map_err(|e| to_status(&e))?;
+        check_read(&read, &meta.schema)
             .map_err(|e| Status::invalid_argument(format!("bad read: {e}")))?;
         let answer = self
             .engine
