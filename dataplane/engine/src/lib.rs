@@ -19,8 +19,10 @@ mod output;
 mod parquet;
 mod plan;
 mod read;
+mod remote;
 mod segment;
 mod shard;
+pub mod wire;
 mod worker;
 mod write;
 
@@ -42,6 +44,7 @@ pub use plan::{
     Found, QueryInput, QueryOutput, QueryPlan, SearchHits, SearchInput, SearchPlan, ShardAnswer,
     ShardRead,
 };
+pub use remote::GrpcRouter;
 pub use worker::ServedUnit;
 pub use write::{InsertInput, MutationOutcome};
 

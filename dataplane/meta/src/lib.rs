@@ -13,6 +13,7 @@ mod error;
 pub mod keys;
 mod local;
 mod model;
+pub mod proto;
 mod remote;
 mod service;
 mod tso;
@@ -24,7 +25,7 @@ pub use local::LocalMeta;
 pub use model::{CatalogState, CollectionMeta, IndexMeta, PartitionMeta, SegmentMeta};
 pub use remote::{ClusterHeader, RemoteMeta, CLUSTER_HEADER};
 pub use service::{
-    apply_op, CompactionCommit, Created, FlushCommit, IndexCommit, MetaOp, MetaService,
+    apply_op, CompactionCommit, Created, FlushCommit, IndexCommit, MetaOp, MetaResult, MetaService,
     NewCollection, NewIndex, DEFAULT_DB, DEFAULT_PARTITION,
 };
 pub use tso::Tso;

@@ -10,17 +10,16 @@ use async_trait::async_trait;
 use parking_lot::RwLock;
 use quarry_proto::internal as pb;
 use quarry_proto::internal::coord_client::CoordClient;
-use serde::de::DeserializeOwned;
 use tonic::metadata::AsciiMetadataValue;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
+use crate::proto::{catalog_from_pb, op_to_pb, result_from_pb};
 use crate::wire::from_status;
 use crate::{
-    CatalogState, CollectionMeta, Created, FlushCommit, IndexCommit, IndexMeta, MetaError,
-    MetaService, NewCollection, NewIndex, Tso,
+    CatalogState, CollectionMeta, CompactionCommit, Created, FlushCommit, IndexCommit, IndexMeta,
+    MetaError, MetaOp, MetaResult, MetaService, NewCollection, NewIndex, Tso,
 };
-use crate::{CompactionCommit, MetaOp};
 
 /// The gRPC metadata key naming the cluster a call is about: one operator serves the
 /// coordinators of many clusters on one port (see quarry-operator).
@@ -100,12 +99,14 @@ impl RemoteMeta {
             .await
             .map_err(|s| from_status(&s))?
             .into_inner();
-        if !r.state_json.is_empty() && r.version >= self.state.read().version {
-            let state: CatalogState =
-                serde_json::from_slice(&r.state_json).map_err(|e| MetaError::BadManifest {
-                    key: "coordinator answer".into(),
-                    reason: e.to_string(),
-                })?;
+        let Some(state) = r.state else {
+            return Ok(()); // the cached version is current
+        };
+        if r.version >= self.state.read().version {
+            let state = catalog_from_pb(state).map_err(|e| MetaError::BadManifest {
+                key: "coordinator answer".into(),
+                reason: e.to_string(),
+            })?;
             self.tso.observe(state.last_ts);
             *self.state.write() = Arc::new(state);
         }
@@ -140,11 +141,12 @@ impl RemoteMeta {
         Ok(())
     }
 
-    async fn mutate<T: DeserializeOwned>(&self, op: MetaOp) -> Result<T, MetaError> {
-        let op_json = serde_json::to_vec(&op).map_err(unavailable)?;
+    async fn mutate(&self, op: MetaOp) -> Result<MetaResult, MetaError> {
         let r = self
             .client()
-            .mutate(pb::MutateRequest { op_json })
+            .mutate(pb::MutateRequest {
+                op: Some(op_to_pb(op)),
+            })
             .await
             .map_err(|s| from_status(&s))?
             .into_inner();
@@ -152,9 +154,39 @@ impl RemoteMeta {
         if r.catalog_version > self.state.read().version {
             self.fetch().await?;
         }
-        serde_json::from_slice(&r.result_json)
+        quarry_proto::required(r.result, "MutateResponse.result")
+            .and_then(result_from_pb)
             .map_err(|e| unavailable(format!("decoding the coordinator's answer: {e}")))
     }
+
+    /// An operation answered with [`MetaResult::Done`].
+    async fn mutate_done(&self, op: MetaOp) -> Result<(), MetaError> {
+        match self.mutate(op).await? {
+            MetaResult::Done => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// An operation answered with [`MetaResult::Garbage`].
+    async fn mutate_garbage(&self, op: MetaOp) -> Result<Vec<String>, MetaError> {
+        match self.mutate(op).await? {
+            MetaResult::Garbage(keys) => Ok(keys),
+            other => Err(unexpected(other)),
+        }
+    }
+}
+
+fn unexpected(r: MetaResult) -> MetaError {
+    let kind = match r {
+        MetaResult::Created(_) => "created",
+        MetaResult::Dropped(_) => "dropped",
+        MetaResult::Done => "done",
+        MetaResult::Index(_) => "index",
+        MetaResult::Garbage(_) => "garbage",
+    };
+    unavailable(format!(
+        "the coordinator answered with a result of another operation ({kind})"
+    ))
 }
 
 #[async_trait]
@@ -177,15 +209,21 @@ impl MetaService for RemoteMeta {
     }
 
     async fn create_collection(&self, req: NewCollection) -> Result<Created, MetaError> {
-        self.mutate(MetaOp::CreateCollection(req)).await
+        match self.mutate(MetaOp::CreateCollection(req)).await? {
+            MetaResult::Created(c) => Ok(c),
+            other => Err(unexpected(other)),
+        }
     }
 
     async fn drop_collection(&self, id: i64) -> Result<Option<CollectionMeta>, MetaError> {
-        self.mutate(MetaOp::DropCollection { id }).await
+        match self.mutate(MetaOp::DropCollection { id }).await? {
+            MetaResult::Dropped(c) => Ok(c),
+            other => Err(unexpected(other)),
+        }
     }
 
     async fn set_loaded(&self, id: i64, loaded: bool, replicas: u32) -> Result<(), MetaError> {
-        self.mutate(MetaOp::SetLoaded {
+        self.mutate_done(MetaOp::SetLoaded {
             id,
             loaded,
             replicas,
@@ -194,7 +232,7 @@ impl MetaService for RemoteMeta {
     }
 
     async fn set_query_pool(&self, id: i64, pool: Option<String>) -> Result<(), MetaError> {
-        self.mutate(MetaOp::SetQueryPool { id, pool }).await
+        self.mutate_done(MetaOp::SetQueryPool { id, pool }).await
     }
 
     async fn set_properties(
@@ -202,27 +240,31 @@ impl MetaService for RemoteMeta {
         id: i64,
         properties: Vec<(String, String)>,
     ) -> Result<(), MetaError> {
-        self.mutate(MetaOp::SetProperties { id, properties }).await
+        self.mutate_done(MetaOp::SetProperties { id, properties })
+            .await
     }
 
     async fn create_index(&self, id: i64, index: NewIndex) -> Result<IndexMeta, MetaError> {
-        self.mutate(MetaOp::CreateIndex { id, index }).await
+        match self.mutate(MetaOp::CreateIndex { id, index }).await? {
+            MetaResult::Index(i) => Ok(i),
+            other => Err(unexpected(other)),
+        }
     }
 
     async fn drop_index(&self, id: i64, index: i64) -> Result<(), MetaError> {
-        self.mutate(MetaOp::DropIndex { id, index }).await
+        self.mutate_done(MetaOp::DropIndex { id, index }).await
     }
 
     async fn commit_flush(&self, commit: FlushCommit) -> Result<Vec<String>, MetaError> {
-        self.mutate(MetaOp::CommitFlush(commit)).await
+        self.mutate_garbage(MetaOp::CommitFlush(commit)).await
     }
 
     async fn commit_index(&self, commit: IndexCommit) -> Result<(), MetaError> {
-        self.mutate(MetaOp::CommitIndex(commit)).await
+        self.mutate_done(MetaOp::CommitIndex(commit)).await
     }
 
     async fn commit_compaction(&self, commit: CompactionCommit) -> Result<Vec<String>, MetaError> {
-        self.mutate(MetaOp::CommitCompaction(commit)).await
+        self.mutate_garbage(MetaOp::CommitCompaction(commit)).await
     }
 
     async fn refresh(&self) -> Result<bool, MetaError> {

@@ -15,7 +15,7 @@ pub const DEFAULT_DB: &str = "default";
 pub const DEFAULT_PARTITION: &str = "_default";
 
 /// A collection to create; the schema is already validated and has its field ids.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NewCollection {
     pub name: String,
     pub schema: CollectionSchema,
@@ -25,7 +25,7 @@ pub struct NewCollection {
 }
 
 /// An index definition to add; parameters are normalized by the caller.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NewIndex {
     pub name: String,
     pub field_name: String,
@@ -33,7 +33,7 @@ pub struct NewIndex {
 }
 
 /// What a flush of one shard produced.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FlushCommit {
     pub collection: i64,
     pub shard: u32,
@@ -50,7 +50,7 @@ pub struct FlushCommit {
 
 /// Segments of one shard merged into one (deleted rows purged). Sending it again after a lost
 /// answer is safe: a commit whose target is listed already is recognised as applied.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CompactionCommit {
     pub collection: i64,
     pub shard: u32,
@@ -62,7 +62,7 @@ pub struct CompactionCommit {
     pub base: u64,
 }
 
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct IndexCommit {
     pub collection: i64,
     pub segment: i64,
@@ -112,8 +112,9 @@ pub trait MetaService: Send + Sync + std::fmt::Debug {
     }
 }
 
-/// A catalog operation as data: what travels in the coordinator's `Mutate` call.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+/// A catalog operation as data: what travels in the coordinator's `Mutate` call (as the
+/// protobuf `MetaOp`, see `proto.rs`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum MetaOp {
     CreateCollection(NewCollection),
@@ -146,39 +147,52 @@ pub enum MetaOp {
     CommitCompaction(CompactionCommit),
 }
 
-/// Runs an operation on any [`MetaService`]; the result as JSON.
-pub async fn apply_op(meta: &dyn MetaService, op: MetaOp) -> Result<serde_json::Value, MetaError> {
-    let json = |v: Result<serde_json::Value, serde_json::Error>| {
-        v.map_err(|e| MetaError::Unavailable(format!("encoding a result: {e}")))
-    };
-    match op {
-        MetaOp::CreateCollection(req) => {
-            json(serde_json::to_value(meta.create_collection(req).await?))
-        }
-        MetaOp::DropCollection { id } => {
-            json(serde_json::to_value(meta.drop_collection(id).await?))
-        }
+/// What an operation answers: the result of the [`MetaService`] method it names.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MetaResult {
+    /// `CreateCollection`
+    Created(Created),
+    /// `DropCollection`: the dropped collection, if there was one
+    Dropped(Option<CollectionMeta>),
+    /// `SetLoaded`, `SetProperties`, `SetQueryPool`, `DropIndex`, `CommitIndex`
+    Done,
+    /// `CreateIndex`
+    Index(IndexMeta),
+    /// `CommitFlush`, `CommitCompaction`: object keys that are garbage now
+    Garbage(Vec<String>),
+}
+
+/// Runs an operation on any [`MetaService`].
+pub async fn apply_op(meta: &dyn MetaService, op: MetaOp) -> Result<MetaResult, MetaError> {
+    Ok(match op {
+        MetaOp::CreateCollection(req) => MetaResult::Created(meta.create_collection(req).await?),
+        MetaOp::DropCollection { id } => MetaResult::Dropped(meta.drop_collection(id).await?),
         MetaOp::SetLoaded {
             id,
             loaded,
             replicas,
-        } => json(serde_json::to_value(
-            meta.set_loaded(id, loaded, replicas).await?,
-        )),
+        } => {
+            meta.set_loaded(id, loaded, replicas).await?;
+            MetaResult::Done
+        }
         MetaOp::SetQueryPool { id, pool } => {
-            json(serde_json::to_value(meta.set_query_pool(id, pool).await?))
+            meta.set_query_pool(id, pool).await?;
+            MetaResult::Done
         }
-        MetaOp::SetProperties { id, properties } => json(serde_json::to_value(
-            meta.set_properties(id, properties).await?,
-        )),
-        MetaOp::CreateIndex { id, index } => {
-            json(serde_json::to_value(meta.create_index(id, index).await?))
+        MetaOp::SetProperties { id, properties } => {
+            meta.set_properties(id, properties).await?;
+            MetaResult::Done
         }
+        MetaOp::CreateIndex { id, index } => MetaResult::Index(meta.create_index(id, index).await?),
         MetaOp::DropIndex { id, index } => {
-            json(serde_json::to_value(meta.drop_index(id, index).await?))
+            meta.drop_index(id, index).await?;
+            MetaResult::Done
         }
-        MetaOp::CommitFlush(c) => json(serde_json::to_value(meta.commit_flush(c).await?)),
-        MetaOp::CommitIndex(c) => json(serde_json::to_value(meta.commit_index(c).await?)),
-        MetaOp::CommitCompaction(c) => json(serde_json::to_value(meta.commit_compaction(c).await?)),
-    }
+        MetaOp::CommitFlush(c) => MetaResult::Garbage(meta.commit_flush(c).await?),
+        MetaOp::CommitIndex(c) => {
+            meta.commit_index(c).await?;
+            MetaResult::Done
+        }
+        MetaOp::CommitCompaction(c) => MetaResult::Garbage(meta.commit_compaction(c).await?),
+    })
 }

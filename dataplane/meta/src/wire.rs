@@ -41,6 +41,7 @@ mod tests {
             MetaError::CollectionExists("c".into()),
             MetaError::CollectionNotFound("c".into()),
             MetaError::StaleCommit("segment 7 no longer exists".into()),
+            MetaError::Rejected("failed to load collection c: no enough nodes".into()),
         ] {
             assert_eq!(from_status(&to_status(&e)).to_string(), e.to_string());
         }
@@ -52,5 +53,15 @@ mod tests {
             from_status(&to_status(&conflict)).to_string(),
             conflict.to_string()
         );
+        // failures of the coordinator itself: unavailable (the caller may retry), with the
+        // message
+        for e in [
+            MetaError::Unavailable("shutting down".into()),
+            MetaError::Conflict(7),
+        ] {
+            let back = from_status(&to_status(&e));
+            assert!(matches!(back, MetaError::Unavailable(_)), "{back:?}");
+            assert!(back.to_string().contains(&e.to_string()), "{back}");
+        }
     }
 }

@@ -8,7 +8,6 @@ mod convert;
 mod http;
 mod metrics;
 mod roles;
-mod router;
 mod service;
 mod status;
 mod worker;

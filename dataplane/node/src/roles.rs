@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use quarry_coord::sweep::{SweepOptions, SweepTask, Sweeper};
 use quarry_coord::CoordServer;
-use quarry_engine::{Engine, EngineOptions, Mode, Router};
+use quarry_engine::{Engine, EngineOptions, GrpcRouter, Mode, Router};
 use quarry_meta::{Catalog, LocalMeta, MetaService, RemoteMeta};
 use quarry_proto::internal::coord_server::CoordServer as CoordGrpc;
 use quarry_proto::internal::worker_server::WorkerServer;
@@ -24,7 +24,6 @@ use tonic::transport::server::TcpIncoming;
 
 use crate::config::{self, LogConfig, StorageArgs};
 use crate::metrics::Metrics;
-use crate::router::GrpcRouter;
 use crate::worker::WorkerService;
 use crate::{http, service, shutdown_signal, MAX_MESSAGE};
 

@@ -1,29 +1,16 @@
 //! The internal Worker service of query and data nodes: reads over served shards and flushes.
-//! Requests and answers are JSON documents of the engine's read types.
+//! Messages and errors convert in the engine (`quarry_engine::wire`).
 
 use std::sync::Arc;
 
-use quarry_engine::{Engine, EngineError, ShardRead};
+use quarry_engine::wire::{answer_to_pb, check_read, read_from_pb, to_status};
+use quarry_engine::Engine;
 use quarry_proto::internal as pb;
 use quarry_proto::internal::worker_server::Worker;
 use tonic::{Request, Response, Status};
 
 pub struct WorkerService {
     pub engine: Arc<Engine>,
-}
-
-/// Engine errors on the internal API; `router.rs` maps them back.
-pub fn to_status(e: &EngineError) -> Status {
-    let msg = e.to_string();
-    match e {
-        EngineError::CollectionNotFound(name) => Status::not_found(name.clone()),
-        EngineError::InvalidArgument(m) => Status::invalid_argument(m.clone()),
-        EngineError::Schema(_) | EngineError::Expr(_) | EngineError::Index(_) => {
-            Status::invalid_argument(msg)
-        }
-        EngineError::Unavailable(m) => Status::unavailable(m.clone()),
-        _ => Status::internal(msg),
-    }
 }
 
 fn shards(list: Vec<pb::ShardOffset>) -> Vec<(u32, u64)> {
@@ -37,16 +24,24 @@ impl Worker for WorkerService {
         req: Request<pb::ReadRequest>,
     ) -> Result<Response<pb::ReadResponse>, Status> {
         let r = req.into_inner();
-        let read: ShardRead = serde_json::from_slice(&r.request_json)
+        let read = quarry_proto::required(r.read, "ReadRequest.read")
+            .and_then(read_from_pb)
+            .map_err(|e| Status::invalid_argument(format!("bad read: {e}")))?;
+        let meta = self
+            .engine
+            .describe_collection(&r.collection)
+            .await
+            .map_err(|e| to_status(&e))?;
+        check_read(&read, &meta.schema)
             .map_err(|e| Status::invalid_argument(format!("bad read: {e}")))?;
         let answer = self
             .engine
             .serve_read(&r.collection, shards(r.shards), read)
             .await
             .map_err(|e| to_status(&e))?;
-        let result_json =
-            serde_json::to_vec(&answer).map_err(|e| Status::internal(e.to_string()))?;
-        Ok(Response::new(pb::ReadResponse { result_json }))
+        Ok(Response::new(pb::ReadResponse {
+            answer: Some(answer_to_pb(answer)),
+        }))
     }
 
     async fn flush(

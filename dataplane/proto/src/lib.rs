@@ -30,3 +30,40 @@ pub mod quarry {
 pub use milvus::proto::{common, milvus as service, schema};
 /// Quarry's internal API between cluster roles.
 pub use quarry::internal::v1 as internal;
+
+/// A protobuf message of the internal API that does not convert to its domain type: a
+/// required field is absent, a number is out of range, a `oneof` case or enum value this
+/// version does not know. Conversions report it instead of guessing (or panicking).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError {
+    message: String,
+}
+
+impl DecodeError {
+    /// `field` (a path such as `CollectionMeta.schema`) is absent.
+    pub fn missing(field: &str) -> Self {
+        Self {
+            message: format!("{field} is missing"),
+        }
+    }
+
+    /// `field` holds a value this version cannot use.
+    pub fn invalid(field: &str, why: impl std::fmt::Display) -> Self {
+        Self {
+            message: format!("{field} is invalid: {why}"),
+        }
+    }
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// The value of a required message field.
+pub fn required<T>(value: Option<T>, field: &str) -> Result<T, DecodeError> {
+    value.ok_or_else(|| DecodeError::missing(field))
+}

@@ -14,6 +14,7 @@ use tonic::{Request, Response, Status};
 use quarry_types::limits::{MAX_REPLICAS, MAX_SHARDS};
 
 use crate::plan::{plan, plan_pools, seed, Demand, Plan, ShardReplica};
+use quarry_meta::proto::{catalog_to_pb, op_from_pb, result_to_pb};
 use quarry_meta::{apply_op, MetaOp};
 
 /// How long a new coordinator waits for every live node's first heartbeat (they beat every
@@ -321,14 +322,10 @@ impl Coord for CoordServer {
         req: Request<pb::GetCatalogRequest>,
     ) -> Result<Response<pb::GetCatalogResponse>, Status> {
         let snap = self.meta.snapshot();
-        let state_json = if req.into_inner().known_version == snap.version && snap.version > 0 {
-            Vec::new()
-        } else {
-            serde_json::to_vec(&*snap).map_err(|e| Status::internal(e.to_string()))?
-        };
+        let current = req.into_inner().known_version == snap.version && snap.version > 0;
         Ok(Response::new(pb::GetCatalogResponse {
             version: snap.version,
-            state_json,
+            state: (!current).then(|| catalog_to_pb((*snap).clone())),
         }))
     }
 
@@ -336,7 +333,8 @@ impl Coord for CoordServer {
         &self,
         req: Request<pb::MutateRequest>,
     ) -> Result<Response<pb::MutateResponse>, Status> {
-        let op: MetaOp = serde_json::from_slice(&req.into_inner().op_json)
+        let op = quarry_proto::required(req.into_inner().op, "MutateRequest.op")
+            .and_then(op_from_pb)
             .map_err(|e| Status::invalid_argument(format!("bad operation: {e}")))?;
         tracing::debug!(?op, "catalog operation");
         self.check_load(&op).map_err(|e| to_status(&e))?;
@@ -346,8 +344,7 @@ impl Coord for CoordServer {
         // placement follows the catalog (loads, new collections) without waiting for a heartbeat
         self.replan(Instant::now());
         Ok(Response::new(pb::MutateResponse {
-            result_json: serde_json::to_vec(&result)
-                .map_err(|e| Status::internal(e.to_string()))?,
+            result: Some(result_to_pb(result)),
             catalog_version: self.meta.snapshot().version,
             timestamp: self.meta.timestamp(),
         }))

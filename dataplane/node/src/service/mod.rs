@@ -34,7 +34,7 @@ pub struct Service {
     pub engine: Arc<Engine>,
     pub metrics: Arc<Metrics>,
     /// set on a proxy of a cluster (where loading takes time and replicas are possible)
-    pub router: Option<Arc<crate::router::GrpcRouter>>,
+    pub router: Option<Arc<quarry_engine::GrpcRouter>>,
 }
 
 impl Service {

@@ -21,27 +21,27 @@ pub struct GetCatalogRequest {
     #[prost(uint64, tag = "1")]
     pub known_version: u64,
 }
-#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+#[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetCatalogResponse {
     #[prost(uint64, tag = "1")]
     pub version: u64,
-    /// empty when the caller's version is current
-    #[prost(bytes = "vec", tag = "2")]
-    pub state_json: ::prost::alloc::vec::Vec<u8>,
+    /// absent when the caller's version is current
+    #[prost(message, optional, tag = "3")]
+    pub state: ::core::option::Option<CatalogState>,
 }
-#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+#[derive(Clone, PartialEq, ::prost::Message)]
 pub struct MutateRequest {
-    #[prost(bytes = "vec", tag = "1")]
-    pub op_json: ::prost::alloc::vec::Vec<u8>,
+    #[prost(message, optional, tag = "2")]
+    pub op: ::core::option::Option<MetaOp>,
 }
-#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+#[derive(Clone, PartialEq, ::prost::Message)]
 pub struct MutateResponse {
-    #[prost(bytes = "vec", tag = "1")]
-    pub result_json: ::prost::alloc::vec::Vec<u8>,
     #[prost(uint64, tag = "2")]
     pub catalog_version: u64,
     #[prost(uint64, tag = "3")]
     pub timestamp: u64,
+    #[prost(message, optional, tag = "4")]
+    pub result: ::core::option::Option<MetaResult>,
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ShardReplica {
@@ -136,13 +136,13 @@ pub struct ReadRequest {
     pub collection: ::prost::alloc::string::String,
     #[prost(message, repeated, tag = "2")]
     pub shards: ::prost::alloc::vec::Vec<ShardOffset>,
-    #[prost(bytes = "vec", tag = "3")]
-    pub request_json: ::prost::alloc::vec::Vec<u8>,
+    #[prost(message, optional, tag = "4")]
+    pub read: ::core::option::Option<ShardRead>,
 }
-#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+#[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ReadResponse {
-    #[prost(bytes = "vec", tag = "1")]
-    pub result_json: ::prost::alloc::vec::Vec<u8>,
+    #[prost(message, optional, tag = "2")]
+    pub answer: ::core::option::Option<ShardAnswer>,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct FlushRequest {
@@ -155,6 +155,588 @@ pub struct FlushRequest {
 pub struct FlushResponse {
     #[prost(int64, repeated, tag = "1")]
     pub segments: ::prost::alloc::vec::Vec<i64>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct KeyValue {
+    #[prost(string, tag = "1")]
+    pub key: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub value: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct CatalogState {
+    #[prost(uint64, tag = "1")]
+    pub version: u64,
+    /// ids below this were handed out
+    #[prost(int64, tag = "2")]
+    pub next_id: i64,
+    /// the largest timestamp handed out before this commit
+    #[prost(uint64, tag = "3")]
+    pub last_ts: u64,
+    /// distinct ids
+    #[prost(message, repeated, tag = "4")]
+    pub collections: ::prost::alloc::vec::Vec<CollectionMeta>,
+    #[prost(uint64, tag = "5")]
+    pub commit_nonce: u64,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct CollectionMeta {
+    #[prost(int64, tag = "1")]
+    pub id: i64,
+    #[prost(string, tag = "2")]
+    pub name: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub db: ::prost::alloc::string::String,
+    #[prost(message, optional, tag = "4")]
+    pub schema: ::core::option::Option<CollectionSchema>,
+    #[prost(uint32, tag = "5")]
+    pub shards: u32,
+    /// the Milvus ConsistencyLevel number (Strong 0, Session 1, Bounded 2, Eventually 3,
+    /// Customized 4)
+    #[prost(int32, tag = "6")]
+    pub consistency: i32,
+    #[prost(message, repeated, tag = "7")]
+    pub properties: ::prost::alloc::vec::Vec<KeyValue>,
+    #[prost(uint64, tag = "8")]
+    pub created_ts: u64,
+    #[prost(uint64, tag = "9")]
+    pub updated_ts: u64,
+    #[prost(bool, tag = "10")]
+    pub loaded: bool,
+    /// in-memory replicas when loaded
+    #[prost(uint32, tag = "11")]
+    pub replicas: u32,
+    /// the query pool the collection is loaded into; absent: any query node
+    #[prost(string, optional, tag = "12")]
+    pub query_pool: ::core::option::Option<::prost::alloc::string::String>,
+    #[prost(message, repeated, tag = "13")]
+    pub partitions: ::prost::alloc::vec::Vec<PartitionMeta>,
+    #[prost(message, repeated, tag = "14")]
+    pub indexes: ::prost::alloc::vec::Vec<IndexMeta>,
+    #[prost(message, repeated, tag = "15")]
+    pub segments: ::prost::alloc::vec::Vec<SegmentMeta>,
+    /// per shard: the log offset to replay from after a restart
+    #[prost(uint64, repeated, tag = "16")]
+    pub checkpoints: ::prost::alloc::vec::Vec<u64>,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct CollectionSchema {
+    #[prost(string, tag = "1")]
+    pub name: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub description: ::prost::alloc::string::String,
+    #[prost(bool, tag = "3")]
+    pub auto_id: bool,
+    /// user fields in creation order, then `$meta` when dynamic fields are enabled
+    #[prost(message, repeated, tag = "4")]
+    pub fields: ::prost::alloc::vec::Vec<FieldSchema>,
+    #[prost(bool, tag = "5")]
+    pub enable_dynamic_field: bool,
+    #[prost(message, repeated, tag = "6")]
+    pub properties: ::prost::alloc::vec::Vec<KeyValue>,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct FieldSchema {
+    #[prost(int64, tag = "1")]
+    pub id: i64,
+    #[prost(string, tag = "2")]
+    pub name: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub description: ::prost::alloc::string::String,
+    /// the Milvus DataType number (Bool 1 ... Int64 5, Float 10, Double 11, VarChar 21, JSON 23,
+    /// FloatVector 101)
+    #[prost(int32, tag = "4")]
+    pub data_type: i32,
+    #[prost(bool, tag = "5")]
+    pub is_primary_key: bool,
+    #[prost(bool, tag = "6")]
+    pub auto_id: bool,
+    #[prost(bool, tag = "7")]
+    pub is_partition_key: bool,
+    #[prost(bool, tag = "8")]
+    pub is_clustering_key: bool,
+    #[prost(bool, tag = "9")]
+    pub nullable: bool,
+    #[prost(bool, tag = "10")]
+    pub is_dynamic: bool,
+    #[prost(message, repeated, tag = "11")]
+    pub type_params: ::prost::alloc::vec::Vec<KeyValue>,
+    #[prost(message, repeated, tag = "12")]
+    pub index_params: ::prost::alloc::vec::Vec<KeyValue>,
+    /// absent: no default
+    #[prost(message, optional, tag = "13")]
+    pub default_value: ::core::option::Option<DefaultValue>,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct DefaultValue {
+    #[prost(oneof = "default_value::Value", tags = "1, 2, 3, 4")]
+    pub value: ::core::option::Option<default_value::Value>,
+}
+/// Nested message and enum types in `DefaultValue`.
+pub mod default_value {
+    #[derive(Clone, PartialEq, ::prost::Oneof)]
+    pub enum Value {
+        #[prost(bool, tag = "1")]
+        BoolValue(bool),
+        #[prost(int64, tag = "2")]
+        IntValue(i64),
+        #[prost(double, tag = "3")]
+        FloatValue(f64),
+        #[prost(string, tag = "4")]
+        StringValue(::prost::alloc::string::String),
+    }
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct PartitionMeta {
+    #[prost(int64, tag = "1")]
+    pub id: i64,
+    #[prost(string, tag = "2")]
+    pub name: ::prost::alloc::string::String,
+    #[prost(uint64, tag = "3")]
+    pub created_ts: u64,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct IndexMeta {
+    #[prost(int64, tag = "1")]
+    pub id: i64,
+    #[prost(string, tag = "2")]
+    pub name: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub field_name: ::prost::alloc::string::String,
+    /// normalized: index_type, metric_type and the knobs
+    #[prost(map = "string, string", tag = "4")]
+    pub params: ::std::collections::HashMap<
+        ::prost::alloc::string::String,
+        ::prost::alloc::string::String,
+    >,
+    #[prost(uint64, tag = "5")]
+    pub created_ts: u64,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct SegmentMeta {
+    #[prost(int64, tag = "1")]
+    pub id: i64,
+    #[prost(uint32, tag = "2")]
+    pub shard: u32,
+    #[prost(int64, tag = "3")]
+    pub partition_id: i64,
+    /// log offsets covered
+    #[prost(uint64, tag = "4")]
+    pub start_offset: u64,
+    #[prost(uint64, tag = "5")]
+    pub end_offset: u64,
+    #[prost(uint64, tag = "6")]
+    pub rows: u64,
+    #[prost(string, tag = "7")]
+    pub data_key: ::prost::alloc::string::String,
+    #[prost(string, optional, tag = "8")]
+    pub deletes_key: ::core::option::Option<::prost::alloc::string::String>,
+    #[prost(uint64, tag = "9")]
+    pub deleted_rows: u64,
+    /// index id -> object key of the index file
+    #[prost(map = "int64, string", tag = "10")]
+    pub index_files: ::std::collections::HashMap<i64, ::prost::alloc::string::String>,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct MetaOp {
+    #[prost(oneof = "meta_op::Op", tags = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10")]
+    pub op: ::core::option::Option<meta_op::Op>,
+}
+/// Nested message and enum types in `MetaOp`.
+pub mod meta_op {
+    #[derive(Clone, PartialEq, ::prost::Oneof)]
+    pub enum Op {
+        #[prost(message, tag = "1")]
+        CreateCollection(super::NewCollection),
+        #[prost(message, tag = "2")]
+        DropCollection(super::DropCollection),
+        #[prost(message, tag = "3")]
+        SetLoaded(super::SetLoaded),
+        #[prost(message, tag = "4")]
+        SetProperties(super::SetProperties),
+        #[prost(message, tag = "5")]
+        SetQueryPool(super::SetQueryPool),
+        #[prost(message, tag = "6")]
+        CreateIndex(super::CreateIndex),
+        #[prost(message, tag = "7")]
+        DropIndex(super::DropIndex),
+        #[prost(message, tag = "8")]
+        CommitFlush(super::FlushCommit),
+        #[prost(message, tag = "9")]
+        CommitIndex(super::IndexCommit),
+        #[prost(message, tag = "10")]
+        CommitCompaction(super::CompactionCommit),
+    }
+}
+/// A collection to create; the schema is validated and has its field ids.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct NewCollection {
+    #[prost(string, tag = "1")]
+    pub name: ::prost::alloc::string::String,
+    #[prost(message, optional, tag = "2")]
+    pub schema: ::core::option::Option<CollectionSchema>,
+    #[prost(uint32, tag = "3")]
+    pub shards: u32,
+    /// the Milvus ConsistencyLevel number
+    #[prost(int32, tag = "4")]
+    pub consistency: i32,
+    #[prost(message, repeated, tag = "5")]
+    pub properties: ::prost::alloc::vec::Vec<KeyValue>,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct DropCollection {
+    #[prost(int64, tag = "1")]
+    pub id: i64,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SetLoaded {
+    #[prost(int64, tag = "1")]
+    pub id: i64,
+    #[prost(bool, tag = "2")]
+    pub loaded: bool,
+    #[prost(uint32, tag = "3")]
+    pub replicas: u32,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct SetProperties {
+    #[prost(int64, tag = "1")]
+    pub id: i64,
+    #[prost(message, repeated, tag = "2")]
+    pub properties: ::prost::alloc::vec::Vec<KeyValue>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SetQueryPool {
+    #[prost(int64, tag = "1")]
+    pub id: i64,
+    /// absent: any query node
+    #[prost(string, optional, tag = "2")]
+    pub pool: ::core::option::Option<::prost::alloc::string::String>,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct NewIndex {
+    #[prost(string, tag = "1")]
+    pub name: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub field_name: ::prost::alloc::string::String,
+    #[prost(map = "string, string", tag = "3")]
+    pub params: ::std::collections::HashMap<
+        ::prost::alloc::string::String,
+        ::prost::alloc::string::String,
+    >,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct CreateIndex {
+    #[prost(int64, tag = "1")]
+    pub id: i64,
+    #[prost(message, optional, tag = "2")]
+    pub index: ::core::option::Option<NewIndex>,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct DropIndex {
+    #[prost(int64, tag = "1")]
+    pub id: i64,
+    #[prost(int64, tag = "2")]
+    pub index: i64,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SegmentDeletes {
+    #[prost(int64, tag = "1")]
+    pub segment: i64,
+    #[prost(string, tag = "2")]
+    pub key: ::prost::alloc::string::String,
+    #[prost(uint64, tag = "3")]
+    pub rows: u64,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct FlushCommit {
+    #[prost(int64, tag = "1")]
+    pub collection: i64,
+    #[prost(uint32, tag = "2")]
+    pub shard: u32,
+    /// absent: the flush sealed no rows
+    #[prost(message, optional, tag = "3")]
+    pub new_segment: ::core::option::Option<SegmentMeta>,
+    /// delete files written for older segments
+    #[prost(message, repeated, tag = "4")]
+    pub deletes: ::prost::alloc::vec::Vec<SegmentDeletes>,
+    #[prost(uint64, tag = "5")]
+    pub checkpoint: u64,
+    /// the checkpoint the flushed data started from (refused unless still current)
+    #[prost(uint64, tag = "6")]
+    pub base: u64,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct IndexCommit {
+    #[prost(int64, tag = "1")]
+    pub collection: i64,
+    #[prost(int64, tag = "2")]
+    pub segment: i64,
+    #[prost(int64, tag = "3")]
+    pub index: i64,
+    #[prost(string, tag = "4")]
+    pub key: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct CompactionCommit {
+    #[prost(int64, tag = "1")]
+    pub collection: i64,
+    #[prost(uint32, tag = "2")]
+    pub shard: u32,
+    #[prost(int64, repeated, tag = "3")]
+    pub sources: ::prost::alloc::vec::Vec<i64>,
+    #[prost(message, optional, tag = "4")]
+    pub target: ::core::option::Option<SegmentMeta>,
+    #[prost(uint64, tag = "5")]
+    pub base: u64,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct MetaResult {
+    #[prost(oneof = "meta_result::Result", tags = "1, 2, 3, 4, 5")]
+    pub result: ::core::option::Option<meta_result::Result>,
+}
+/// Nested message and enum types in `MetaResult`.
+pub mod meta_result {
+    #[derive(Clone, PartialEq, ::prost::Oneof)]
+    pub enum Result {
+        /// create_collection
+        #[prost(message, tag = "1")]
+        Created(super::Created),
+        /// drop_collection
+        #[prost(message, tag = "2")]
+        Dropped(super::Dropped),
+        /// set_loaded, set_properties, set_query_pool, drop_index, commit_index
+        #[prost(message, tag = "3")]
+        Done(super::Done),
+        /// create_index
+        #[prost(message, tag = "4")]
+        Index(super::IndexMeta),
+        /// commit_flush, commit_compaction: object keys that are garbage now
+        #[prost(message, tag = "5")]
+        Garbage(super::Garbage),
+    }
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct Created {
+    #[prost(message, optional, tag = "1")]
+    pub collection: ::core::option::Option<CollectionMeta>,
+    /// an identical collection existed already
+    #[prost(bool, tag = "2")]
+    pub existing: bool,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct Dropped {
+    /// absent: there was no such collection
+    #[prost(message, optional, tag = "1")]
+    pub collection: ::core::option::Option<CollectionMeta>,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct Done {}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct Garbage {
+    #[prost(string, repeated, tag = "1")]
+    pub keys: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct FloatVector {
+    #[prost(float, repeated, tag = "1")]
+    pub values: ::prost::alloc::vec::Vec<f32>,
+}
+/// One scalar (or vector) value.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct Value {
+    #[prost(oneof = "value::Kind", tags = "1, 2, 3, 4, 5, 6, 7")]
+    pub kind: ::core::option::Option<value::Kind>,
+}
+/// Nested message and enum types in `Value`.
+pub mod value {
+    #[derive(Clone, PartialEq, ::prost::Oneof)]
+    pub enum Kind {
+        /// always true when set
+        #[prost(bool, tag = "1")]
+        Null(bool),
+        #[prost(bool, tag = "2")]
+        BoolValue(bool),
+        #[prost(int64, tag = "3")]
+        IntValue(i64),
+        #[prost(double, tag = "4")]
+        FloatValue(f64),
+        #[prost(string, tag = "5")]
+        StringValue(::prost::alloc::string::String),
+        /// a JSON document, as text
+        #[prost(string, tag = "6")]
+        Json(::prost::alloc::string::String),
+        #[prost(message, tag = "7")]
+        Vector(super::FloatVector),
+    }
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct PrimaryKey {
+    #[prost(oneof = "primary_key::Key", tags = "1, 2")]
+    pub key: ::core::option::Option<primary_key::Key>,
+}
+/// Nested message and enum types in `PrimaryKey`.
+pub mod primary_key {
+    #[derive(Clone, PartialEq, Eq, Hash, ::prost::Oneof)]
+    pub enum Key {
+        #[prost(int64, tag = "1")]
+        IntKey(i64),
+        #[prost(string, tag = "2")]
+        StringKey(::prost::alloc::string::String),
+    }
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct SearchInput {
+    #[prost(string, tag = "1")]
+    pub anns_field: ::prost::alloc::string::String,
+    /// as the client named it; absent: the index's
+    #[prost(string, optional, tag = "2")]
+    pub metric: ::core::option::Option<::prost::alloc::string::String>,
+    #[prost(message, repeated, tag = "3")]
+    pub vectors: ::prost::alloc::vec::Vec<FloatVector>,
+    #[prost(uint64, tag = "4")]
+    pub topk: u64,
+    #[prost(uint64, tag = "5")]
+    pub offset: u64,
+    #[prost(string, tag = "6")]
+    pub filter: ::prost::alloc::string::String,
+    #[prost(map = "string, message", tag = "7")]
+    pub templates: ::std::collections::HashMap<::prost::alloc::string::String, Value>,
+    #[prost(string, repeated, tag = "8")]
+    pub output_fields: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    #[prost(string, repeated, tag = "9")]
+    pub partitions: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    #[prost(uint64, optional, tag = "10")]
+    pub ef: ::core::option::Option<u64>,
+    #[prost(float, optional, tag = "11")]
+    pub radius: ::core::option::Option<f32>,
+    #[prost(float, optional, tag = "12")]
+    pub range_filter: ::core::option::Option<f32>,
+}
+/// A search resolved against the schema.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct SearchPlan {
+    #[prost(message, optional, tag = "1")]
+    pub input: ::core::option::Option<SearchInput>,
+    /// position of the vector field in the schema
+    #[prost(uint32, tag = "2")]
+    pub field_index: u32,
+    /// output field positions
+    #[prost(uint32, repeated, tag = "3")]
+    pub fields: ::prost::alloc::vec::Vec<u32>,
+    #[prost(enumeration = "Metric", tag = "4")]
+    pub metric: i32,
+    /// the HNSW index to use where a segment has it loaded
+    #[prost(int64, optional, tag = "5")]
+    pub hnsw: ::core::option::Option<i64>,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct QueryInput {
+    #[prost(string, tag = "1")]
+    pub filter: ::prost::alloc::string::String,
+    #[prost(map = "string, message", tag = "2")]
+    pub templates: ::std::collections::HashMap<::prost::alloc::string::String, Value>,
+    #[prost(string, repeated, tag = "3")]
+    pub output_fields: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    #[prost(string, repeated, tag = "4")]
+    pub partitions: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    #[prost(uint64, optional, tag = "5")]
+    pub limit: ::core::option::Option<u64>,
+    #[prost(uint64, tag = "6")]
+    pub offset: u64,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct QueryPlan {
+    #[prost(message, optional, tag = "1")]
+    pub input: ::core::option::Option<QueryInput>,
+    #[prost(uint32, repeated, tag = "2")]
+    pub fields: ::prost::alloc::vec::Vec<u32>,
+    #[prost(bool, tag = "3")]
+    pub count_only: bool,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ShardRead {
+    #[prost(oneof = "shard_read::Read", tags = "1, 2")]
+    pub read: ::core::option::Option<shard_read::Read>,
+}
+/// Nested message and enum types in `ShardRead`.
+pub mod shard_read {
+    #[derive(Clone, PartialEq, ::prost::Oneof)]
+    pub enum Read {
+        #[prost(message, tag = "1")]
+        Search(super::SearchPlan),
+        #[prost(message, tag = "2")]
+        Query(super::QueryPlan),
+    }
+}
+/// One hit or row: its key, score (searches) and the values of the output fields.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct Found {
+    #[prost(message, optional, tag = "1")]
+    pub pk: ::core::option::Option<PrimaryKey>,
+    #[prost(float, tag = "2")]
+    pub score: f32,
+    #[prost(message, repeated, tag = "3")]
+    pub values: ::prost::alloc::vec::Vec<Value>,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct FoundList {
+    #[prost(message, repeated, tag = "1")]
+    pub found: ::prost::alloc::vec::Vec<Found>,
+}
+/// Per query vector, the best hits.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct SearchAnswer {
+    #[prost(message, repeated, tag = "1")]
+    pub queries: ::prost::alloc::vec::Vec<FoundList>,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ShardAnswer {
+    #[prost(oneof = "shard_answer::Answer", tags = "1, 2, 3")]
+    pub answer: ::core::option::Option<shard_answer::Answer>,
+}
+/// Nested message and enum types in `ShardAnswer`.
+pub mod shard_answer {
+    #[derive(Clone, PartialEq, ::prost::Oneof)]
+    pub enum Answer {
+        #[prost(message, tag = "1")]
+        Search(super::SearchAnswer),
+        #[prost(message, tag = "2")]
+        Rows(super::FoundList),
+        #[prost(uint64, tag = "3")]
+        Count(u64),
+    }
+}
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum Metric {
+    Unspecified = 0,
+    L2 = 1,
+    Ip = 2,
+    Cosine = 3,
+}
+impl Metric {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "METRIC_UNSPECIFIED",
+            Self::L2 => "METRIC_L2",
+            Self::Ip => "METRIC_IP",
+            Self::Cosine => "METRIC_COSINE",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "METRIC_UNSPECIFIED" => Some(Self::Unspecified),
+            "METRIC_L2" => Some(Self::L2),
+            "METRIC_IP" => Some(Self::Ip),
+            "METRIC_COSINE" => Some(Self::Cosine),
+            _ => None,
+        }
+    }
 }
 /// Generated client implementations.
 pub mod coord_client {
@@ -890,7 +1472,7 @@ pub mod worker_client {
             self
         }
         /// Search (or query) restricted to shards, after the node applied each shard's log up to
-        /// `min_offsets`. Request and answer are JSON documents of the engine's types.
+        /// the offsets given.
         pub async fn read(
             &mut self,
             request: impl tonic::IntoRequest<super::ReadRequest>,
@@ -950,7 +1532,7 @@ pub mod worker_server {
     #[async_trait]
     pub trait Worker: std::marker::Send + std::marker::Sync + 'static {
         /// Search (or query) restricted to shards, after the node applied each shard's log up to
-        /// `min_offsets`. Request and answer are JSON documents of the engine's types.
+        /// the offsets given.
         async fn read(
             &self,
             request: tonic::Request<super::ReadRequest>,

@@ -1,6 +1,7 @@
-//! The proxy's router: sends each shard's part of a read to a query node serving it (one
-//! replica per shard, rotating for balance; on a failed node, the next replica) and flushes to
-//! the data node owning the shard. Routes come from the coordinator with every heartbeat.
+//! Remote shards: the proxy's [`Router`] over the internal Worker API. Sends each shard's part
+//! of a read to a query node serving it (one replica per shard, rotating for balance; on a
+//! failed node, the next replica) and flushes to the data node owning the shard. Routes come
+//! from the coordinator with every heartbeat. Messages and errors convert in `wire.rs`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -8,12 +9,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use parking_lot::{Mutex, RwLock};
-use quarry_engine::{EngineError, Result, Router, ShardAnswer, ShardRead};
 use quarry_meta::CollectionMeta;
 use quarry_proto::internal as pb;
 use quarry_proto::internal::worker_client::WorkerClient;
+use quarry_types::limits::MAX_MESSAGE_BYTES;
 use tonic::transport::{Channel, Endpoint};
-use tonic::Code;
+
+use crate::wire::{answer_from_pb, from_status, read_to_pb};
+use crate::{EngineError, Result, Router, ShardAnswer, ShardRead};
 
 type Key = (i64, u32);
 
@@ -31,16 +34,6 @@ pub struct GrpcRouter {
 
 /// How long a read waits for a shard to get a route (a load in progress, a failover).
 const ROUTE_WAIT: Duration = Duration::from_secs(10);
-
-fn from_status(s: &tonic::Status) -> EngineError {
-    let msg = s.message().to_string();
-    match s.code() {
-        Code::InvalidArgument => EngineError::InvalidArgument(msg),
-        Code::NotFound => EngineError::CollectionNotFound(msg),
-        Code::Internal => EngineError::Internal(msg),
-        _ => EngineError::Unavailable(msg),
-    }
-}
 
 fn retryable(e: &EngineError) -> bool {
     matches!(
@@ -116,8 +109,8 @@ impl GrpcRouter {
             .connect_timeout(Duration::from_secs(2))
             .connect_lazy();
         let c = WorkerClient::new(channel)
-            .max_decoding_message_size(crate::MAX_MESSAGE)
-            .max_encoding_message_size(crate::MAX_MESSAGE);
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
         clients.insert(address.to_string(), c.clone());
         Ok(c)
     }
@@ -127,7 +120,7 @@ impl GrpcRouter {
         address: String,
         meta: &CollectionMeta,
         shards: Vec<(u32, u64)>,
-        request_json: Vec<u8>,
+        read: pb::ShardRead,
     ) -> Result<ShardAnswer> {
         let mut client = self.client(&address)?;
         let req = pb::ReadRequest {
@@ -139,15 +132,19 @@ impl GrpcRouter {
                     offset: *offset,
                 })
                 .collect(),
-            request_json,
+            read: Some(read),
         };
         let r = client
             .read(req)
             .await
             .map_err(|s| from_status(&s))?
             .into_inner();
-        serde_json::from_slice(&r.result_json)
-            .map_err(|e| EngineError::Internal(format!("decoding a worker's answer: {e}")))
+        let answer = r
+            .answer
+            .ok_or_else(|| quarry_proto::DecodeError::missing("ReadResponse.answer"))
+            .and_then(answer_from_pb)
+            .map_err(|e| EngineError::Internal(format!("decoding the answer of {address}: {e}")))?;
+        Ok(answer)
     }
 }
 
@@ -159,8 +156,7 @@ impl Router for GrpcRouter {
         read: ShardRead,
         min_offsets: Vec<u64>,
     ) -> Result<Vec<ShardAnswer>> {
-        let request_json =
-            serde_json::to_vec(&read).map_err(|e| EngineError::Internal(e.to_string()))?;
+        let read = read_to_pb(read);
         let mut routes = self
             .complete(&self.query, meta, |r: &Vec<String>| !r.is_empty())
             .await;
@@ -199,10 +195,10 @@ impl Router for GrpcRouter {
                 continue;
             }
             let calls = by_node.into_iter().map(|(node, shards)| {
-                let json = request_json.clone();
+                let read = read.clone();
                 async move {
                     let ids: Vec<u32> = shards.iter().map(|(s, _)| *s).collect();
-                    (ids, self.read_on(node, meta, shards, json).await)
+                    (ids, self.read_on(node, meta, shards, read).await)
                 }
             });
             let mut failed = Vec::new();

@@ -1,0 +1,452 @@
+//! The catalog on the internal API (`quarry.internal.v1.Coord`): the catalog model, the
+//! catalog operations ([`MetaOp`]) and their results ([`MetaResult`]) to and from their
+//! protobuf messages. The one place where these types meet protobuf; the persisted manifest
+//! stays the JSON document of the model (see `catalog.rs`). Conversions from protobuf are
+//! fallible: a missing or unusable field is a [`DecodeError`] naming it, never a panic.
+
+use std::collections::BTreeMap;
+
+use quarry_proto::internal as pb;
+use quarry_proto::{required, DecodeError};
+use quarry_types::schema::DefaultValue;
+use quarry_types::{CollectionSchema, ConsistencyLevel, DataType, FieldSchema};
+
+use crate::{
+    CatalogState, CollectionMeta, CompactionCommit, Created, FlushCommit, IndexCommit, IndexMeta,
+    MetaOp, MetaResult, NewCollection, NewIndex, PartitionMeta, SegmentMeta,
+};
+
+// ---- small pieces ----
+
+fn pairs_to_pb(pairs: Vec<(String, String)>) -> Vec<pb::KeyValue> {
+    pairs
+        .into_iter()
+        .map(|(key, value)| pb::KeyValue { key, value })
+        .collect()
+}
+
+fn pairs_from_pb(pairs: Vec<pb::KeyValue>) -> Vec<(String, String)> {
+    pairs.into_iter().map(|kv| (kv.key, kv.value)).collect()
+}
+
+fn consistency_from_pb(code: i32, field: &str) -> Result<ConsistencyLevel, DecodeError> {
+    match code {
+        0..=4 => Ok(ConsistencyLevel::from_code(code)),
+        other => Err(DecodeError::invalid(
+            field,
+            format!("unknown consistency level {other}"),
+        )),
+    }
+}
+
+// ---- schema ----
+
+fn default_to_pb(d: DefaultValue) -> pb::DefaultValue {
+    use pb::default_value::Value;
+    pb::DefaultValue {
+        value: Some(match d {
+            DefaultValue::Bool(b) => Value::BoolValue(b),
+            DefaultValue::Int(i) => Value::IntValue(i),
+            DefaultValue::Float(f) => Value::FloatValue(f),
+            DefaultValue::Str(s) => Value::StringValue(s),
+        }),
+    }
+}
+
+fn default_from_pb(d: pb::DefaultValue) -> Result<DefaultValue, DecodeError> {
+    use pb::default_value::Value;
+    Ok(match required(d.value, "DefaultValue.value")? {
+        Value::BoolValue(b) => DefaultValue::Bool(b),
+        Value::IntValue(i) => DefaultValue::Int(i),
+        Value::FloatValue(f) => DefaultValue::Float(f),
+        Value::StringValue(s) => DefaultValue::Str(s),
+    })
+}
+
+fn field_to_pb(f: FieldSchema) -> pb::FieldSchema {
+    pb::FieldSchema {
+        id: f.id,
+        name: f.name,
+        description: f.description,
+        data_type: f.data_type.code(),
+        is_primary_key: f.is_primary_key,
+        auto_id: f.auto_id,
+        is_partition_key: f.is_partition_key,
+        is_clustering_key: f.is_clustering_key,
+        nullable: f.nullable,
+        is_dynamic: f.is_dynamic,
+        type_params: pairs_to_pb(f.type_params),
+        index_params: pairs_to_pb(f.index_params),
+        default_value: f.default_value.map(default_to_pb),
+    }
+}
+
+fn field_from_pb(f: pb::FieldSchema) -> Result<FieldSchema, DecodeError> {
+    Ok(FieldSchema {
+        id: f.id,
+        data_type: DataType::from_code(f.data_type)
+            .map_err(|e| DecodeError::invalid("FieldSchema.data_type", e))?,
+        name: f.name,
+        description: f.description,
+        is_primary_key: f.is_primary_key,
+        auto_id: f.auto_id,
+        is_partition_key: f.is_partition_key,
+        is_clustering_key: f.is_clustering_key,
+        nullable: f.nullable,
+        is_dynamic: f.is_dynamic,
+        type_params: pairs_from_pb(f.type_params),
+        index_params: pairs_from_pb(f.index_params),
+        default_value: f.default_value.map(default_from_pb).transpose()?,
+    })
+}
+
+pub fn schema_to_pb(s: CollectionSchema) -> pb::CollectionSchema {
+    pb::CollectionSchema {
+        name: s.name,
+        description: s.description,
+        auto_id: s.auto_id,
+        fields: s.fields.into_iter().map(field_to_pb).collect(),
+        enable_dynamic_field: s.enable_dynamic_field,
+        properties: pairs_to_pb(s.properties),
+    }
+}
+
+pub fn schema_from_pb(s: pb::CollectionSchema) -> Result<CollectionSchema, DecodeError> {
+    Ok(CollectionSchema {
+        name: s.name,
+        description: s.description,
+        auto_id: s.auto_id,
+        fields: s
+            .fields
+            .into_iter()
+            .map(field_from_pb)
+            .collect::<Result<_, _>>()?,
+        enable_dynamic_field: s.enable_dynamic_field,
+        properties: pairs_from_pb(s.properties),
+    })
+}
+
+// ---- the catalog ----
+
+fn partition_to_pb(p: PartitionMeta) -> pb::PartitionMeta {
+    pb::PartitionMeta {
+        id: p.id,
+        name: p.name,
+        created_ts: p.created_ts,
+    }
+}
+
+fn partition_from_pb(p: pb::PartitionMeta) -> PartitionMeta {
+    PartitionMeta {
+        id: p.id,
+        name: p.name,
+        created_ts: p.created_ts,
+    }
+}
+
+pub fn index_to_pb(i: IndexMeta) -> pb::IndexMeta {
+    pb::IndexMeta {
+        id: i.id,
+        name: i.name,
+        field_name: i.field_name,
+        params: i.params.into_iter().collect(),
+        created_ts: i.created_ts,
+    }
+}
+
+pub fn index_from_pb(i: pb::IndexMeta) -> IndexMeta {
+    IndexMeta {
+        id: i.id,
+        name: i.name,
+        field_name: i.field_name,
+        params: i.params.into_iter().collect(),
+        created_ts: i.created_ts,
+    }
+}
+
+pub fn segment_to_pb(s: SegmentMeta) -> pb::SegmentMeta {
+    pb::SegmentMeta {
+        id: s.id,
+        shard: s.shard,
+        partition_id: s.partition_id,
+        start_offset: s.start_offset,
+        end_offset: s.end_offset,
+        rows: s.rows,
+        data_key: s.data_key,
+        deletes_key: s.deletes_key,
+        deleted_rows: s.deleted_rows,
+        index_files: s.index_files.into_iter().collect(),
+    }
+}
+
+pub fn segment_from_pb(s: pb::SegmentMeta) -> SegmentMeta {
+    SegmentMeta {
+        id: s.id,
+        shard: s.shard,
+        partition_id: s.partition_id,
+        start_offset: s.start_offset,
+        end_offset: s.end_offset,
+        rows: s.rows,
+        data_key: s.data_key,
+        deletes_key: s.deletes_key,
+        deleted_rows: s.deleted_rows,
+        index_files: s.index_files.into_iter().collect(),
+    }
+}
+
+pub fn collection_to_pb(c: CollectionMeta) -> pb::CollectionMeta {
+    pb::CollectionMeta {
+        id: c.id,
+        name: c.name,
+        db: c.db,
+        schema: Some(schema_to_pb(c.schema)),
+        shards: c.shards,
+        consistency: c.consistency.code(),
+        properties: pairs_to_pb(c.properties),
+        created_ts: c.created_ts,
+        updated_ts: c.updated_ts,
+        loaded: c.loaded,
+        replicas: c.replicas,
+        query_pool: c.query_pool,
+        partitions: c.partitions.into_iter().map(partition_to_pb).collect(),
+        indexes: c.indexes.into_iter().map(index_to_pb).collect(),
+        segments: c.segments.into_iter().map(segment_to_pb).collect(),
+        checkpoints: c.checkpoints,
+    }
+}
+
+pub fn collection_from_pb(c: pb::CollectionMeta) -> Result<CollectionMeta, DecodeError> {
+    Ok(CollectionMeta {
+        id: c.id,
+        name: c.name,
+        db: c.db,
+        schema: schema_from_pb(required(c.schema, "CollectionMeta.schema")?)?,
+        shards: c.shards,
+        consistency: consistency_from_pb(c.consistency, "CollectionMeta.consistency")?,
+        properties: pairs_from_pb(c.properties),
+        created_ts: c.created_ts,
+        updated_ts: c.updated_ts,
+        loaded: c.loaded,
+        replicas: c.replicas,
+        query_pool: c.query_pool,
+        partitions: c.partitions.into_iter().map(partition_from_pb).collect(),
+        indexes: c.indexes.into_iter().map(index_from_pb).collect(),
+        segments: c.segments.into_iter().map(segment_from_pb).collect(),
+        checkpoints: c.checkpoints,
+    })
+}
+
+pub fn catalog_to_pb(s: CatalogState) -> pb::CatalogState {
+    pb::CatalogState {
+        version: s.version,
+        next_id: s.next_id,
+        last_ts: s.last_ts,
+        collections: s.collections.into_values().map(collection_to_pb).collect(),
+        commit_nonce: s.commit_nonce,
+    }
+}
+
+pub fn catalog_from_pb(s: pb::CatalogState) -> Result<CatalogState, DecodeError> {
+    let mut collections = BTreeMap::new();
+    for c in s.collections {
+        let c = collection_from_pb(c)?;
+        if let Some(dup) = collections.insert(c.id, c) {
+            return Err(DecodeError::invalid(
+                "CatalogState.collections",
+                format!("collection id {} is listed twice", dup.id),
+            ));
+        }
+    }
+    Ok(CatalogState {
+        version: s.version,
+        next_id: s.next_id,
+        last_ts: s.last_ts,
+        collections,
+        commit_nonce: s.commit_nonce,
+    })
+}
+
+// ---- operations ----
+
+fn flush_to_pb(c: FlushCommit) -> pb::FlushCommit {
+    pb::FlushCommit {
+        collection: c.collection,
+        shard: c.shard,
+        new_segment: c.new_segment.map(segment_to_pb),
+        deletes: c
+            .deletes
+            .into_iter()
+            .map(|(segment, key, rows)| pb::SegmentDeletes { segment, key, rows })
+            .collect(),
+        checkpoint: c.checkpoint,
+        base: c.base,
+    }
+}
+
+fn flush_from_pb(c: pb::FlushCommit) -> FlushCommit {
+    FlushCommit {
+        collection: c.collection,
+        shard: c.shard,
+        new_segment: c.new_segment.map(segment_from_pb),
+        deletes: c
+            .deletes
+            .into_iter()
+            .map(|d| (d.segment, d.key, d.rows))
+            .collect(),
+        checkpoint: c.checkpoint,
+        base: c.base,
+    }
+}
+
+pub fn op_to_pb(op: MetaOp) -> pb::MetaOp {
+    use pb::meta_op::Op;
+    let op = match op {
+        MetaOp::CreateCollection(c) => Op::CreateCollection(pb::NewCollection {
+            name: c.name,
+            schema: Some(schema_to_pb(c.schema)),
+            shards: c.shards,
+            consistency: c.consistency.code(),
+            properties: pairs_to_pb(c.properties),
+        }),
+        MetaOp::DropCollection { id } => Op::DropCollection(pb::DropCollection { id }),
+        MetaOp::SetLoaded {
+            id,
+            loaded,
+            replicas,
+        } => Op::SetLoaded(pb::SetLoaded {
+            id,
+            loaded,
+            replicas,
+        }),
+        MetaOp::SetProperties { id, properties } => Op::SetProperties(pb::SetProperties {
+            id,
+            properties: pairs_to_pb(properties),
+        }),
+        MetaOp::SetQueryPool { id, pool } => Op::SetQueryPool(pb::SetQueryPool { id, pool }),
+        MetaOp::CreateIndex { id, index } => Op::CreateIndex(pb::CreateIndex {
+            id,
+            index: Some(pb::NewIndex {
+                name: index.name,
+                field_name: index.field_name,
+                params: index.params.into_iter().collect(),
+            }),
+        }),
+        MetaOp::DropIndex { id, index } => Op::DropIndex(pb::DropIndex { id, index }),
+        MetaOp::CommitFlush(c) => Op::CommitFlush(flush_to_pb(c)),
+        MetaOp::CommitIndex(c) => Op::CommitIndex(pb::IndexCommit {
+            collection: c.collection,
+            segment: c.segment,
+            index: c.index,
+            key: c.key,
+        }),
+        MetaOp::CommitCompaction(c) => Op::CommitCompaction(pb::CompactionCommit {
+            collection: c.collection,
+            shard: c.shard,
+            sources: c.sources,
+            target: Some(segment_to_pb(c.target)),
+            base: c.base,
+        }),
+    };
+    pb::MetaOp { op: Some(op) }
+}
+
+pub fn op_from_pb(op: pb::MetaOp) -> Result<MetaOp, DecodeError> {
+    use pb::meta_op::Op;
+    Ok(match required(op.op, "MetaOp.op")? {
+        Op::CreateCollection(c) => MetaOp::CreateCollection(NewCollection {
+            name: c.name,
+            schema: schema_from_pb(required(c.schema, "NewCollection.schema")?)?,
+            shards: c.shards,
+            consistency: consistency_from_pb(c.consistency, "NewCollection.consistency")?,
+            properties: pairs_from_pb(c.properties),
+        }),
+        Op::DropCollection(d) => MetaOp::DropCollection { id: d.id },
+        Op::SetLoaded(s) => MetaOp::SetLoaded {
+            id: s.id,
+            loaded: s.loaded,
+            replicas: s.replicas,
+        },
+        Op::SetProperties(s) => MetaOp::SetProperties {
+            id: s.id,
+            properties: pairs_from_pb(s.properties),
+        },
+        Op::SetQueryPool(s) => MetaOp::SetQueryPool {
+            id: s.id,
+            pool: s.pool,
+        },
+        Op::CreateIndex(c) => {
+            let index = required(c.index, "CreateIndex.index")?;
+            MetaOp::CreateIndex {
+                id: c.id,
+                index: NewIndex {
+                    name: index.name,
+                    field_name: index.field_name,
+                    params: index.params.into_iter().collect(),
+                },
+            }
+        }
+        Op::DropIndex(d) => MetaOp::DropIndex {
+            id: d.id,
+            index: d.index,
+        },
+        Op::CommitFlush(c) => MetaOp::CommitFlush(flush_from_pb(c)),
+        Op::CommitIndex(c) => MetaOp::CommitIndex(IndexCommit {
+            collection: c.collection,
+            segment: c.segment,
+            index: c.index,
+            key: c.key,
+        }),
+        Op::CommitCompaction(c) => MetaOp::CommitCompaction(CompactionCommit {
+            collection: c.collection,
+            shard: c.shard,
+            sources: c.sources,
+            target: segment_from_pb(required(c.target, "CompactionCommit.target")?),
+            base: c.base,
+        }),
+    })
+}
+
+// ---- results ----
+
+pub fn result_to_pb(r: MetaResult) -> pb::MetaResult {
+    use pb::meta_result::Result as R;
+    let result = match r {
+        MetaResult::Created(c) => {
+            let (collection, existing) = match c {
+                Created::New(c) => (c, false),
+                Created::Existing(c) => (c, true),
+            };
+            R::Created(pb::Created {
+                collection: Some(collection_to_pb(collection)),
+                existing,
+            })
+        }
+        MetaResult::Dropped(c) => R::Dropped(pb::Dropped {
+            collection: c.map(collection_to_pb),
+        }),
+        MetaResult::Done => R::Done(pb::Done {}),
+        MetaResult::Index(i) => R::Index(index_to_pb(i)),
+        MetaResult::Garbage(keys) => R::Garbage(pb::Garbage { keys }),
+    };
+    pb::MetaResult {
+        result: Some(result),
+    }
+}
+
+pub fn result_from_pb(r: pb::MetaResult) -> Result<MetaResult, DecodeError> {
+    use pb::meta_result::Result as R;
+    Ok(match required(r.result, "MetaResult.result")? {
+        R::Created(c) => {
+            let collection = collection_from_pb(required(c.collection, "Created.collection")?)?;
+            MetaResult::Created(if c.existing {
+                Created::Existing(collection)
+            } else {
+                Created::New(collection)
+            })
+        }
+        R::Dropped(d) => MetaResult::Dropped(d.collection.map(collection_from_pb).transpose()?),
+        R::Done(_) => MetaResult::Done,
+        R::Index(i) => MetaResult::Index(index_from_pb(i)),
+        R::Garbage(g) => MetaResult::Garbage(g.keys),
+    })
+}
