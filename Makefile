@@ -15,7 +15,7 @@ WITH_SERVICES = CACHE_DIR=$(CACHE_DIR) TANSU=$(TANSU) MOTO=$(MOTO) $(CURDIR)/scr
 # the pymilvus line that drives the e2e suite over Kafka + S3
 REMOTE_PYMILVUS ?= 2.6.17
 
-.PHONY: validate fmt-check chart run run-operator build test unit e2e e2e-embedded e2e-remote e2e-cluster e2e-operator services generate bench bench-cluster clean-data
+.PHONY: validate clippy fmt-check chart run run-operator build test unit e2e e2e-embedded e2e-remote e2e-cluster e2e-operator services generate bench bench-cluster clean-data
 .PHONY: fuzz fuzz-ci fuzz-build fuzz-seeds fuzz-regressions
 
 run: ## build and start quarry standalone on :19530 (gRPC) and :9091 (HTTP), data in ./data
@@ -52,8 +52,12 @@ $(CACHE_DIR)/venv-k8s/.ready:
 $(HELM):
 	scripts/install-helm.sh $(CACHE_DIR)
 
-validate: $(CACHE_DIR)/venv-k8s/.ready chart fmt-check ## rustfmt, the generated CRDs and the rendered Helm chart against the Kubernetes 1.33 schemas
+validate: $(CACHE_DIR)/venv-k8s/.ready chart fmt-check clippy ## rustfmt, clippy, the generated CRDs and the rendered Helm chart against the Kubernetes 1.33 schemas
 	$(CACHE_DIR)/venv-k8s/bin/kubernetes-validate --strict --quiet -k 1.33.0 crds/*.yaml
+
+clippy: ## clippy on every crate and target, warnings are errors (lints: [workspace.lints] in Cargo.toml)
+	cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+	cargo clippy --workspace --all-targets -- -D warnings
 
 fmt-check: ## the Rust code is formatted (cargo fmt)
 	cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt

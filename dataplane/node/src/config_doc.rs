@@ -27,7 +27,11 @@ fn documented_flags(doc: &str) -> BTreeSet<String> {
         .filter_map(|l| l.strip_prefix("| "))
         .filter_map(|l| l.split(" |").next())
         .flat_map(|cell| cell.split(", "))
-        .filter_map(|c| c.strip_prefix("`--")?.strip_suffix('`').map(|f| format!("--{f}")))
+        .filter_map(|c| {
+            c.strip_prefix("`--")?
+                .strip_suffix('`')
+                .map(|f| format!("--{f}"))
+        })
         .collect()
 }
 

@@ -206,7 +206,7 @@ pub async fn log_conformance(log: &dyn LogStore) {
     assert!(all
         .iter()
         .enumerate()
-        .all(|(i, e)| e.offset == i as u64 && e.payload == Bytes::from(format!("rec-{i}"))));
+        .all(|(i, e)| e.offset == i as u64 && e.payload == format!("rec-{i}")));
     assert!(log.read("t1", 0, 100, 10).await.unwrap().is_empty());
     assert!(matches!(
         log.read("t1", 0, 101, 10).await,

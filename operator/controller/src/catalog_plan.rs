@@ -141,8 +141,12 @@ pub fn schema_of(name: &str, spec: &SchemaSpec) -> Result<CollectionSchema, Stri
     schema.prepare_new().map_err(|e| e.to_string())
 }
 
+/// A field as far as sameness goes: name, type, flags (primary key, auto id, partition key,
+/// nullable) and sizes (dimension, max length).
+type FieldShape = (String, DataType, bool, bool, bool, bool, usize, usize);
+
 /// What makes two schemas the same collection: the user fields with their types and flags.
-fn shape(s: &CollectionSchema) -> Vec<(String, DataType, bool, bool, bool, bool, usize, usize)> {
+fn shape(s: &CollectionSchema) -> Vec<FieldShape> {
     s.fields
         .iter()
         .filter(|f| !f.is_dynamic)

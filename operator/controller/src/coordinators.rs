@@ -40,8 +40,10 @@ impl Backends for RemoteBackends {
 /// operator" in a test finds its catalogs again).
 #[derive(Default)]
 pub struct MemoryBackends {
-    clusters: parking_lot::Mutex<BTreeMap<String, (Arc<MemoryLog>, Arc<MemoryObjectStore>)>>,
+    clusters: parking_lot::Mutex<BTreeMap<String, MemoryPair>>,
 }
+
+type MemoryPair = (Arc<MemoryLog>, Arc<MemoryObjectStore>);
 
 #[async_trait]
 impl Backends for MemoryBackends {

@@ -6,6 +6,10 @@
 //! fields), so no admission webhook is needed. Defaults are applied by the controllers when they
 //! read a spec, never written into it.
 
+// kube's `printcolumn(...)` attributes repeat `type_ = ...` by design; clippy reads them as
+// duplicated attributes
+#![allow(clippy::duplicated_attributes)]
+
 mod cluster;
 mod collection;
 mod common;

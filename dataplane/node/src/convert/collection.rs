@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
-use quarry_meta::CollectionMeta;
 use quarry_engine::{CreateCollection, DEFAULT_DB};
+use quarry_meta::CollectionMeta;
 use quarry_proto::common::{KeyValuePair, LoadState};
 use quarry_proto::schema as ps;
 use quarry_proto::service::{

@@ -17,8 +17,8 @@ mod tests;
 
 use std::sync::Arc;
 
-use quarry_meta::CollectionMeta;
 use quarry_engine::Engine;
+use quarry_meta::CollectionMeta;
 use quarry_proto::common::Status;
 use quarry_proto::service::milvus_service_server::MilvusService;
 use quarry_proto::service::*;

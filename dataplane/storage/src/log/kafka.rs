@@ -87,8 +87,11 @@ pub struct KafkaLog {
     admin: AdminClient<DefaultClientContext>,
     /// for metadata and watermark queries
     meta: Arc<BaseConsumer<Quiet>>,
-    readers: Mutex<HashMap<(String, u32), Arc<Mutex<Reader>>>>,
+    readers: Mutex<HashMap<(String, u32), SharedReader>>,
 }
+
+/// One consumer per (topic, partition), shared by the reads of that partition.
+type SharedReader = Arc<Mutex<Reader>>;
 
 impl std::fmt::Debug for KafkaLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -324,12 +327,9 @@ fn poll_records_assigned(
                 return Ok(Polled::Records(out))
             }
             Some(Err(KafkaError::PartitionEOF(_))) => continue,
-            Some(Err(KafkaError::MessageConsumption(code)))
-                if matches!(
-                    code,
-                    RDKafkaErrorCode::AutoOffsetReset | RDKafkaErrorCode::OffsetOutOfRange
-                ) =>
-            {
+            Some(Err(KafkaError::MessageConsumption(
+                RDKafkaErrorCode::AutoOffsetReset | RDKafkaErrorCode::OffsetOutOfRange,
+            ))) => {
                 return Ok(Polled::OutOfRange);
             }
             Some(Err(e)) => return Err(kerr("consuming", e)),

@@ -30,8 +30,11 @@ pub struct World {
     pub ctx: Arc<Ctx>,
     pub backends: Arc<MemoryBackends>,
     /// simulated query nodes per cluster key: (node id, units served)
-    nodes: parking_lot::Mutex<Vec<(String, String, String, Vec<ShardReplica>)>>,
+    nodes: parking_lot::Mutex<Vec<SimNode>>,
 }
+
+/// (cluster key, node id, address, units served)
+type SimNode = (String, String, String, Vec<ShardReplica>);
 
 impl World {
     pub fn new() -> Self {
