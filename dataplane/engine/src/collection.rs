@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use quarry_expr::Expr;
 use quarry_index::Metric;
 use quarry_meta::CollectionMeta;
 use quarry_storage::LogStore;
@@ -105,34 +106,46 @@ impl CollectionRt {
         Ok(out)
     }
 
-    /// Runs a read on every shard: through the router to the workers (proxies), or here.
+    /// Runs a read on every shard: through the router to the workers (proxies, which send the
+    /// filter as text), or here with `filter`, the read's filter as the caller compiled it.
     pub async fn read(
         self: &Arc<Self>,
         log: &dyn LogStore,
         router: Option<&Arc<dyn Router>>,
         meta: &CollectionMeta,
         read: ShardRead,
+        filter: Option<Expr>,
     ) -> Result<Vec<ShardAnswer>> {
         if let Some(router) = router {
             let min_offsets = self.read_barrier(log, meta).await?;
             return router.read(meta, read, min_offsets).await;
         }
         let all: Vec<u32> = (0..self.shards.len() as u32).collect();
-        Ok(vec![self.clone().read_local(all, read).await?])
+        Ok(vec![
+            self.clone().read_local(all, read, Some(filter)).await?,
+        ])
     }
 
     /// Runs a read on the given shards held here, off the async runtime; one merged answer.
+    /// `compiled` is the read's filter when the caller compiled it already (`None`: a worker,
+    /// which gets it as text, compiles it here).
     pub async fn read_local(
         self: Arc<Self>,
         shards: Vec<u32>,
         read: ShardRead,
+        compiled: Option<Option<Expr>>,
     ) -> Result<ShardAnswer> {
         tokio::task::spawn_blocking(move || {
-            let (filter, templates) = match &read {
-                ShardRead::Search(plan) => (&plan.input.filter, &plan.input.templates),
-                ShardRead::Query(plan) => (&plan.input.filter, &plan.input.templates),
+            let filter = match compiled {
+                Some(filter) => filter,
+                None => {
+                    let (text, templates) = match &read {
+                        ShardRead::Search(plan) => (&plan.input.filter, &plan.input.templates),
+                        ShardRead::Query(plan) => (&plan.input.filter, &plan.input.templates),
+                    };
+                    quarry_expr::prepare(text, &self.schema, templates)?
+                }
             };
-            let filter = quarry_expr::prepare(filter, &self.schema, templates)?;
             let held = shards.iter().filter_map(|s| self.shards.get(*s as usize));
             match &read {
                 ShardRead::Search(plan) => {

@@ -174,6 +174,7 @@ impl Engine {
                         },
                     )
                     .await?
+                    .output
                 {
                     return Ok(n);
                 }

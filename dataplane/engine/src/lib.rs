@@ -41,8 +41,8 @@ pub use ddl::{CreateCollection, IndexInfo};
 pub use error::{EngineError, Result};
 pub use output::{OutputColumn, Outputs};
 pub use plan::{
-    Found, QueryInput, QueryOutput, QueryPlan, SearchHits, SearchInput, SearchPlan, ShardAnswer,
-    ShardRead,
+    Found, QueryAnswer, QueryInput, QueryOutput, QueryPlan, SearchHits, SearchInput, SearchPlan,
+    ShardAnswer, ShardRead,
 };
 pub use remote::GrpcRouter;
 pub use worker::ServedUnit;

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use quarry_index::Metric;
-use quarry_types::{Pk, Value};
+use quarry_types::{DataType, Pk, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::output::Outputs;
@@ -33,6 +33,8 @@ pub struct SearchHits {
     /// output columns row-aligned with the flattened hits
     pub outputs: Outputs,
     pub pk_field: String,
+    /// the type of the primary key (how clients expect the hits' keys back)
+    pub pk_type: DataType,
     pub metric: Metric,
 }
 
@@ -50,6 +52,14 @@ pub struct QueryInput {
 pub enum QueryOutput {
     Count(u64),
     Rows(Outputs),
+}
+
+/// What a query answers: its rows (or count) and the collection's primary key field, which
+/// clients get back with them.
+#[derive(Debug, Clone)]
+pub struct QueryAnswer {
+    pub pk_field: String,
+    pub output: QueryOutput,
 }
 
 /// A search resolved against the schema: everything a shard needs to run it.

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use quarry_expr::Expr;
 use quarry_index::{IndexKind, IndexSpec, Metric};
 use quarry_meta::CollectionMeta;
 use quarry_types::{Pk, Value};
@@ -18,7 +19,8 @@ use crate::limits::{
 };
 use crate::output::{empty_columns, resolve, Outputs};
 use crate::plan::{
-    QueryInput, QueryOutput, QueryPlan, SearchHits, SearchInput, SearchPlan, ShardAnswer, ShardRead,
+    QueryAnswer, QueryInput, QueryOutput, QueryPlan, SearchHits, SearchInput, SearchPlan,
+    ShardAnswer, ShardRead,
 };
 use crate::{Engine, EngineError, Result};
 
@@ -79,8 +81,8 @@ impl Engine {
         if let Some(v) = input.vectors.iter().find(|v| v.len() != dim) {
             return Err(invalid(format!("the dimension of the query vector ({}) does not match the vector field {} (dim {dim})", v.len(), field.name)));
         }
-        // checked here so that a bad filter fails before any shard is asked
-        quarry_expr::prepare(&input.filter, &meta.schema, &input.templates)?;
+        // compiled once, here, so that a bad filter fails before any shard is asked
+        let filter = quarry_expr::prepare(&input.filter, &meta.schema, &input.templates)?;
         let (fields, names) = resolve(&meta.schema, &input.output_fields, false)?;
         let field_index = meta
             .schema
@@ -100,7 +102,7 @@ impl Engine {
             hnsw: use_hnsw.then_some(index_id),
         };
         let answers = self
-            .read_shards(&meta, &rt, ShardRead::Search(plan))
+            .read_shards(&meta, &rt, ShardRead::Search(plan), filter)
             .await?;
         let mut parts = Vec::new();
         for a in answers {
@@ -126,6 +128,7 @@ impl Engine {
             per_query: hits,
             outputs: Outputs { columns, names },
             pk_field,
+            pk_type: meta.schema.primary().data_type,
             metric,
         })
     }
@@ -136,17 +139,19 @@ impl Engine {
         meta: &CollectionMeta,
         rt: &Arc<CollectionRt>,
         read: ShardRead,
+        filter: Option<Expr>,
     ) -> Result<Vec<ShardAnswer>> {
-        rt.read(&*self.io.log, self.router.as_ref(), meta, read)
+        rt.read(&*self.io.log, self.router.as_ref(), meta, read, filter)
             .await
     }
 
-    /// Primary keys of live rows matching the filter, over all shards.
+    /// Primary keys of live rows matching the filter (`compiled`: the same, compiled), over
+    /// all shards.
     pub(crate) async fn matching_pks(
         &self,
         meta: &CollectionMeta,
         rt: &Arc<CollectionRt>,
-        filter: &str,
+        (filter, compiled): (&str, Option<Expr>),
         templates: &HashMap<String, Value>,
     ) -> Result<Vec<Pk>> {
         let input = QueryInput {
@@ -160,7 +165,10 @@ impl Engine {
             count_only: false,
         };
         let mut out = Vec::new();
-        for a in self.read_shards(meta, rt, ShardRead::Query(plan)).await? {
+        for a in self
+            .read_shards(meta, rt, ShardRead::Query(plan), compiled)
+            .await?
+        {
             if let ShardAnswer::Rows(rows) = a {
                 out.extend(rows.into_iter().map(|f| f.pk));
             }
@@ -168,11 +176,16 @@ impl Engine {
         Ok(out)
     }
 
-    pub async fn query(&self, name: &str, input: QueryInput) -> Result<QueryOutput> {
+    pub async fn query(&self, name: &str, mut input: QueryInput) -> Result<QueryAnswer> {
         check_query_window(input.limit, input.offset)?;
         check_output_fields(&input.output_fields)?;
         let (meta, rt) = self.resolve_fresh(name, |m| !m.loaded).await?;
         self.check_loaded(&meta)?;
+        let pk_field = meta.schema.primary().name.clone();
+        if input.output_fields.is_empty() {
+            // no output fields asked for: the primary key, as Milvus answers
+            input.output_fields = vec![pk_field.clone()];
+        }
         for p in &input.partitions {
             self.check_partition(&meta, p)?;
         }
@@ -195,9 +208,14 @@ impl Engine {
             fields: fields.clone(),
             count_only,
         };
-        let answers = self.read_shards(&meta, &rt, ShardRead::Query(plan)).await?;
+        let answers = self
+            .read_shards(&meta, &rt, ShardRead::Query(plan), filter)
+            .await?;
         if count_only {
-            return Ok(QueryOutput::Count(count(&answers)));
+            return Ok(QueryAnswer {
+                pk_field,
+                output: QueryOutput::Count(count(&answers)),
+            });
         }
         let rows = rows(answers);
         let end = limit.map_or(rows.len(), |l| offset.saturating_add(l).min(rows.len()));
@@ -207,6 +225,9 @@ impl Engine {
                 columns[slot].values.push(v);
             }
         }
-        Ok(QueryOutput::Rows(Outputs { columns, names }))
+        Ok(QueryAnswer {
+            pk_field,
+            output: QueryOutput::Rows(Outputs { columns, names }),
+        })
     }
 }

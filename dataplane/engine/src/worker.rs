@@ -44,7 +44,7 @@ impl Engine {
         }
         let answer = rt
             .clone()
-            .read_local(shards.into_iter().map(|(s, _)| s).collect(), read)
+            .read_local(shards.into_iter().map(|(s, _)| s).collect(), read, None)
             .await?;
         // a shard released while it was read (it moved to another node) may have been emptied
         // under the read: answer "not here" so that the proxy asks the shard's new server,

@@ -9,7 +9,7 @@ use arrow_array::{RecordBatch, UInt32Array};
 use arrow_select::take::take_record_batch;
 use quarry_types::batch::{build_batch, check_rows, Column, ColumnData, ColumnReader};
 use quarry_types::record::LogRecord;
-use quarry_types::{shard_of, Pk, Value};
+use quarry_types::{shard_of, DataType, Pk, Value};
 
 use crate::collection::CollectionRt;
 use crate::error::invalid;
@@ -32,6 +32,8 @@ pub struct InsertInput {
 pub struct MutationOutcome {
     /// primary keys in request order (empty for deletes)
     pub ids: Vec<Pk>,
+    /// the type of the collection's primary key (how clients expect `ids` back)
+    pub pk_type: DataType,
     pub count: u64,
     pub timestamp: u64,
 }
@@ -143,6 +145,7 @@ impl Engine {
         Ok(MutationOutcome {
             count: pks.len() as u64,
             ids: pks,
+            pk_type: pk_field.data_type,
             timestamp: self.io.meta.timestamp(),
         })
     }
@@ -162,8 +165,10 @@ impl Engine {
                 "delete needs a filter expression; an empty expression would delete everything",
             ));
         }
-        quarry_expr::prepare(expr, &meta.schema, templates)?;
-        let pks = self.matching_pks(&meta, &rt, expr, templates).await?;
+        let compiled = quarry_expr::prepare(expr, &meta.schema, templates)?;
+        let pks = self
+            .matching_pks(&meta, &rt, (expr, compiled), templates)
+            .await?;
         let mut by_shard: HashMap<u32, Vec<Pk>> = HashMap::new();
         for pk in pks {
             by_shard
@@ -187,6 +192,7 @@ impl Engine {
         }
         Ok(MutationOutcome {
             ids: vec![],
+            pk_type: meta.schema.primary().data_type,
             count: count as u64,
             timestamp: self.io.meta.timestamp(),
         })

@@ -81,7 +81,7 @@ async fn ids(e: &Engine) -> Vec<i64> {
         limit: Some(16384),
         ..Default::default()
     };
-    let QueryOutput::Rows(out) = e.query("c", input).await.unwrap() else {
+    let QueryOutput::Rows(out) = e.query("c", input).await.unwrap().output else {
         unreachable!()
     };
     let mut ids: Vec<i64> = out.columns[0]

@@ -61,6 +61,7 @@ async fn count(e: &Engine) -> u64 {
         )
         .await
         .unwrap()
+        .output
     {
         QueryOutput::Count(n) => n,
         _ => unreachable!(),
@@ -237,9 +238,28 @@ async fn compaction_merges_small_segments_and_purges_deletes() {
         )
         .await
         .unwrap()
+        .output
     {
         QueryOutput::Rows(out) => out.columns[0].values.clone(),
         _ => unreachable!(),
     };
     assert_eq!(ids, (100..300).map(Value::Int).collect::<Vec<_>>());
+
+    // no output fields asked for: the primary key, named in the answer
+    let answer = e
+        .query(
+            "c",
+            QueryInput {
+                filter: "id >= 0".into(),
+                limit: Some(3),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(answer.pk_field, "id");
+    let QueryOutput::Rows(out) = answer.output else {
+        unreachable!()
+    };
+    assert_eq!(out.names, vec!["id".to_string()]);
 }

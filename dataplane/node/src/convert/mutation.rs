@@ -2,7 +2,6 @@
 
 use quarry_engine::{InsertInput, MutationOutcome};
 use quarry_proto::service::{InsertRequest, MutationResult, UpsertRequest};
-use quarry_types::DataType;
 
 use super::{columns_from_proto, ids_to_proto, success, ConvResult};
 
@@ -44,11 +43,11 @@ pub fn upsert(r: UpsertRequest) -> ConvResult<Mutation> {
 }
 
 /// The answer of an insert or upsert: the primary keys in request order.
-pub fn mutation_result(out: &MutationOutcome, pk_type: DataType, upsert: bool) -> MutationResult {
+pub fn mutation_result(out: &MutationOutcome, upsert: bool) -> MutationResult {
     let n = out.ids.len();
     MutationResult {
         status: success(),
-        i_ds: Some(ids_to_proto(&out.ids, pk_type)),
+        i_ds: Some(ids_to_proto(&out.ids, out.pk_type)),
         succ_index: (0..n as u32).collect(),
         acknowledged: true,
         insert_cnt: if upsert { 0 } else { n as i64 },

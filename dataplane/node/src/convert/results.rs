@@ -1,7 +1,7 @@
 //! Search and query answers: hits, scores (rounded as asked) and output columns to
 //! `SearchResults` / `QueryResults`.
 
-use quarry_engine::{QueryOutput, SearchHits};
+use quarry_engine::{QueryAnswer, QueryOutput, SearchHits};
 use quarry_proto::schema as ps;
 use quarry_proto::service::{QueryResults, SearchResults};
 use quarry_types::{DataType, Pk};
@@ -20,8 +20,8 @@ pub struct SearchAnswer {
 }
 
 impl SearchAnswer {
-    /// The search answer of the engine's hits, for a collection whose primary key is `pk_type`.
-    pub fn results(self, hits: SearchHits, pk_type: DataType, session_ts: u64) -> SearchResults {
+    /// The search answer of the engine's hits.
+    pub fn results(self, hits: SearchHits, session_ts: u64) -> SearchResults {
         let mut ids: Vec<Pk> = Vec::new();
         let mut scores = Vec::new();
         let mut topks = Vec::new();
@@ -39,7 +39,7 @@ impl SearchAnswer {
                 top_k: self.topk as i64,
                 fields_data: outputs_to_proto(&hits.outputs),
                 scores,
-                ids: Some(ids_to_proto(&ids, pk_type)),
+                ids: Some(ids_to_proto(&ids, hits.pk_type)),
                 topks,
                 output_fields: hits.outputs.names,
                 primary_field_name: hits.pk_field,
@@ -62,13 +62,8 @@ fn round(score: f32, decimals: i32) -> f32 {
 }
 
 /// The answer of a query: the rows asked for, or `count(*)`.
-pub fn query_results(
-    collection: String,
-    out: QueryOutput,
-    pk_name: String,
-    session_ts: u64,
-) -> QueryResults {
-    let (fields_data, output_fields) = match out {
+pub fn query_results(collection: String, answer: QueryAnswer, session_ts: u64) -> QueryResults {
+    let (fields_data, output_fields) = match answer.output {
         QueryOutput::Count(n) => (
             vec![ps::FieldData {
                 r#type: DataType::Int64.code(),
@@ -90,7 +85,7 @@ pub fn query_results(
         collection_name: collection,
         output_fields,
         session_ts,
-        primary_field_name: pk_name,
+        primary_field_name: answer.pk_field,
     }
 }
 

@@ -180,18 +180,7 @@ pub fn search(r: SearchRequest) -> ConvResult<(SearchInput, SearchAnswer)> {
 /// A query request in domain terms: the engine's input once the primary key's name is known.
 pub struct QueryCall {
     pub collection: String,
-    input: QueryInput,
-}
-
-impl QueryCall {
-    /// The engine's input: no output fields asked for means the primary key.
-    pub fn input(&self, pk_name: &str) -> QueryInput {
-        let mut input = self.input.clone();
-        if input.output_fields.is_empty() {
-            input.output_fields = vec![pk_name.to_string()];
-        }
-        input
-    }
+    pub input: QueryInput,
 }
 
 pub fn query(r: QueryRequest) -> ConvResult<QueryCall> {
@@ -339,15 +328,16 @@ mod tests {
     }
 
     #[test]
-    fn a_query_without_output_fields_asks_for_the_primary_key() {
+    fn a_query_window_is_converted() {
+        // (no output fields stays empty here: the engine answers the primary key then)
         let call = query(QueryRequest {
             collection_name: "docs".into(),
             query_params: kvs(&[("limit", "5")]),
             ..Default::default()
         })
         .unwrap();
-        let input = call.input("id");
-        assert_eq!(input.output_fields, vec!["id".to_string()]);
+        let input = call.input;
+        assert!(input.output_fields.is_empty());
         assert_eq!((input.limit, input.offset), (Some(5), 0));
     }
 }

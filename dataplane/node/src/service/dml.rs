@@ -16,7 +16,6 @@ pub(super) async fn upsert(s: &Service, r: UpsertRequest) -> Handled<MutationRes
 }
 
 async fn mutate(s: &Service, m: Mutation) -> Handled<MutationResult> {
-    let pk = s.primary(&m.collection).await?;
     let upsert = m.input.upsert;
     let out = s
         .engine
@@ -25,7 +24,7 @@ async fn mutate(s: &Service, m: Mutation) -> Handled<MutationResult> {
         .map_err(engine)?;
     s.metrics
         .rows_written(if upsert { "upsert" } else { "insert" }, out.ids.len());
-    Ok(convert::mutation_result(&out, pk.data_type, upsert))
+    Ok(convert::mutation_result(&out, upsert))
 }
 
 pub(super) async fn delete(s: &Service, r: DeleteRequest) -> Handled<MutationResult> {

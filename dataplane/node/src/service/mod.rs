@@ -22,7 +22,6 @@ use quarry_meta::CollectionMeta;
 use quarry_proto::common::Status;
 use quarry_proto::service::milvus_service_server::MilvusService;
 use quarry_proto::service::*;
-use quarry_types::FieldSchema;
 use tonic::{Request, Response};
 
 use crate::metrics::Metrics;
@@ -49,11 +48,6 @@ impl Service {
             .describe_collection(collection)
             .await
             .map_err(engine)
-    }
-
-    /// The primary key field of a collection.
-    async fn primary(&self, collection: &str) -> Handled<FieldSchema> {
-        Ok(self.describe(collection).await?.schema.primary().clone())
     }
 }
 

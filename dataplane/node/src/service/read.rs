@@ -9,27 +9,24 @@ use crate::status::{engine, invalid};
 
 pub(super) async fn search(s: &Service, r: SearchRequest) -> Handled<SearchResults> {
     let (input, answer) = convert::search(r).map_err(invalid)?;
-    let pk = s.primary(&answer.collection).await?;
     let hits = s
         .engine
         .search(&answer.collection, input)
         .await
         .map_err(engine)?;
-    Ok(answer.results(hits, pk.data_type, s.engine.now_ts()))
+    Ok(answer.results(hits, s.engine.now_ts()))
 }
 
 pub(super) async fn query(s: &Service, r: QueryRequest) -> Handled<QueryResults> {
     let call = convert::query(r).map_err(invalid)?;
-    let pk = s.primary(&call.collection).await?;
-    let out = s
+    let answer = s
         .engine
-        .query(&call.collection, call.input(&pk.name))
+        .query(&call.collection, call.input)
         .await
         .map_err(engine)?;
     Ok(convert::query_results(
         call.collection,
-        out,
-        pk.name,
+        answer,
         s.engine.now_ts(),
     ))
 }
