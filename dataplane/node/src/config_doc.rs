@@ -56,6 +56,12 @@ fn configuration_doc_matches_the_flags() {
             );
         }
     }
+    for env in quarry_types::env::READ_FROM_ENV_ONLY {
+        assert!(
+            doc.contains(&format!("`{env}`")),
+            "{env} is not documented in docs/configuration.md"
+        );
+    }
     let known: BTreeSet<&String> = flags.iter().map(|(f, _)| f).collect();
     for flag in documented_flags(&doc) {
         assert!(

@@ -46,6 +46,16 @@ pub const S3_PATH_STYLE: &str = "QUARRY_S3_PATH_STYLE";
 pub const S3_CREATE_BUCKET: &str = "QUARRY_S3_CREATE_BUCKET";
 
 /// Every variable the flags of the `quarry` binary read (any subcommand).
+/// Seconds between passes of the garbage sweep (0 disables it); environment only, no flag.
+pub const GC_INTERVAL_SECONDS: &str = "QUARRY_GC_INTERVAL_SECONDS";
+/// Minimum age of an unreferenced file before the sweep deletes it; environment only.
+pub const GC_GRACE_SECONDS: &str = "QUARRY_GC_GRACE_SECONDS";
+
+/// Read from the environment directly (not through a flag) by the processes that own a
+/// catalog: standalone, the coordinator and quarry-operator (docs/configuration.md, "Garbage
+/// sweep").
+pub const READ_FROM_ENV_ONLY: &[&str] = &[GC_INTERVAL_SECONDS, GC_GRACE_SECONDS];
+
 pub const READ_BY_NODES: &[&str] = &[
     CONFIG,
     DATA_DIR,

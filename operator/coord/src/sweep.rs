@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use quarry_storage::{ObjectInfo, ObjectStore};
+use quarry_types::env;
 
 use quarry_meta::keys::{known_segment_file, split_collection};
 use quarry_meta::{Catalog, MetaError};
@@ -61,10 +62,10 @@ impl SweepOptions {
     /// `QUARRY_GC_GRACE_SECONDS`.
     pub fn from_env() -> Self {
         let mut o = Self::default();
-        if let Some(s) = env_seconds("QUARRY_GC_INTERVAL_SECONDS") {
+        if let Some(s) = env_seconds(env::GC_INTERVAL_SECONDS) {
             o.interval = s;
         }
-        if let Some(s) = env_seconds("QUARRY_GC_GRACE_SECONDS") {
+        if let Some(s) = env_seconds(env::GC_GRACE_SECONDS) {
             o.grace = s;
         }
         o
