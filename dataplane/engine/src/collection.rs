@@ -135,7 +135,10 @@ impl CollectionRt {
         read: ShardRead,
         compiled: Option<Option<Expr>>,
     ) -> Result<ShardAnswer> {
+        // the request's span (its request id) follows the work onto the blocking pool
+        let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
+            let _span = span.enter();
             let filter = match compiled {
                 Some(filter) => filter,
                 None => {

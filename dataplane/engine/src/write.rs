@@ -101,9 +101,13 @@ impl Engine {
         let rows = input.rows;
         let columns = input.columns;
         // validation and encoding are CPU work
-        let batch = tokio::task::spawn_blocking(move || build_batch(&schema, columns, rows))
-            .await
-            .map_err(|e| EngineError::Internal(e.to_string()))??;
+        let span = tracing::Span::current();
+        let batch = tokio::task::spawn_blocking(move || {
+            let _span = span.enter();
+            build_batch(&schema, columns, rows)
+        })
+        .await
+        .map_err(|e| EngineError::Internal(e.to_string()))??;
         let pk_reader = ColumnReader::new(batch.column(rt.pk_index), pk_field.data_type);
         let pks: Vec<Pk> = (0..rows)
             .map(|r| match pk_reader.get(r) {
