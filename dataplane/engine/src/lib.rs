@@ -20,6 +20,7 @@ mod parquet;
 mod plan;
 mod read;
 mod remote;
+pub mod request;
 mod segment;
 mod shard;
 pub mod wire;

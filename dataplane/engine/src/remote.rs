@@ -134,6 +134,10 @@ impl GrpcRouter {
                 .collect(),
             read: Some(read),
         };
+        let mut req = tonic::Request::new(req);
+        if let Some(id) = crate::request::current().and_then(|id| id.parse().ok()) {
+            req.metadata_mut().insert(crate::request::HEADER, id);
+        }
         let r = client
             .read(req)
             .await

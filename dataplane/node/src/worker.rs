@@ -8,6 +8,7 @@ use quarry_engine::Engine;
 use quarry_proto::internal as pb;
 use quarry_proto::internal::worker_server::Worker;
 use tonic::{Request, Response, Status};
+use tracing::Instrument;
 
 pub struct WorkerService {
     pub engine: Arc<Engine>,
@@ -17,13 +18,8 @@ fn shards(list: Vec<pb::ShardOffset>) -> Vec<(u32, u64)> {
     list.into_iter().map(|s| (s.shard, s.offset)).collect()
 }
 
-#[tonic::async_trait]
-impl Worker for WorkerService {
-    async fn read(
-        &self,
-        req: Request<pb::ReadRequest>,
-    ) -> Result<Response<pb::ReadResponse>, Status> {
-        let r = req.into_inner();
+impl WorkerService {
+    async fn read_one(&self, r: pb::ReadRequest) -> Result<Response<pb::ReadResponse>, Status> {
         let read = quarry_proto::required(r.read, "ReadRequest.read")
             .and_then(read_from_pb)
             .map_err(|e| Status::invalid_argument(format!("bad read: {e}")))?;
@@ -42,6 +38,24 @@ impl Worker for WorkerService {
         Ok(Response::new(pb::ReadResponse {
             answer: Some(answer_to_pb(answer)),
         }))
+    }
+}
+
+#[tonic::async_trait]
+impl Worker for WorkerService {
+    async fn read(
+        &self,
+        req: Request<pb::ReadRequest>,
+    ) -> Result<Response<pb::ReadResponse>, Status> {
+        // the proxy's request id, so that this node's logs of the read carry it too
+        let id = req
+            .metadata()
+            .get(quarry_engine::request::HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let span = tracing::info_span!("worker_read", request_id = %id);
+        self.read_one(req.into_inner()).instrument(span).await
     }
 
     async fn flush(

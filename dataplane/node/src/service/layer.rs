@@ -126,13 +126,15 @@ where
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         let method = method(req.uri().path());
-        let span = tracing::info_span!("rpc", method, request_id = %request_id(req.headers()));
+        let id = request_id(req.headers());
+        let span = tracing::info_span!("rpc", method, request_id = %id);
         let metrics = self.metrics.clone();
         let start = Instant::now();
         let call = span.in_scope(|| self.inner.call(req));
         Box::pin(
             async move {
-                let result = call.await;
+                // the id also travels with the task, to the workers a proxy asks
+                let result = quarry_engine::request::scope(id, call).await;
                 let success = result.as_ref().is_ok_and(succeeded);
                 let elapsed = start.elapsed();
                 metrics.observe(method, success, elapsed);
@@ -225,6 +227,11 @@ mod tests {
                 tokio::task::yield_now().await;
                 tracing::info!(path, "engine at work");
                 let mut resp = http::Response::new(());
+                // what the engine below sees as the task's request id
+                if let Some(id) = quarry_engine::request::current() {
+                    resp.headers_mut()
+                        .insert("x-seen-request-id", id.parse().unwrap());
+                }
                 if method(&path) == "unknown" {
                     resp.headers_mut()
                         .insert("grpc-status", http::HeaderValue::from_static("12"));
@@ -247,6 +254,17 @@ mod tests {
     async fn call(svc: &mut RpcService<Fake>, req: http::Request<()>) {
         std::future::poll_fn(|cx| svc.poll_ready(cx)).await.unwrap();
         svc.call(req).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_request_id_travels_with_the_task() {
+        let mut svc = RpcLayer::new(RpcMetrics::new()).layer(Fake);
+        std::future::poll_fn(|cx| svc.poll_ready(cx)).await.unwrap();
+        let resp = svc
+            .call(request("Search", &[("client-request-id", "abc-7")]))
+            .await
+            .unwrap();
+        assert_eq!(resp.headers()["x-seen-request-id"], "abc-7");
     }
 
     #[tokio::test]
