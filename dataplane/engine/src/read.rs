@@ -145,13 +145,14 @@ impl Engine {
             .await
     }
 
-    /// Primary keys of live rows matching the filter (`compiled`: the same, compiled), over
-    /// all shards.
+    /// Primary keys of live rows matching `filter` (`compiled`: the same, compiled), over all
+    /// shards.
     pub(crate) async fn matching_pks(
         &self,
         meta: &CollectionMeta,
         rt: &Arc<CollectionRt>,
-        (filter, compiled): (&str, Option<Expr>),
+        filter: &str,
+        compiled: Option<Expr>,
         templates: &HashMap<String, Value>,
     ) -> Result<Vec<Pk>> {
         let input = QueryInput {

@@ -171,7 +171,7 @@ impl Engine {
         }
         let compiled = quarry_expr::prepare(expr, &meta.schema, templates)?;
         let pks = self
-            .matching_pks(&meta, &rt, (expr, compiled), templates)
+            .matching_pks(&meta, &rt, expr, compiled, templates)
             .await?;
         let mut by_shard: HashMap<u32, Vec<Pk>> = HashMap::new();
         for pk in pks {

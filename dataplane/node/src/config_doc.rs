@@ -8,7 +8,7 @@ use clap::CommandFactory;
 use crate::Cli;
 
 /// (`--flag`, `ENV`) of every argument of every subcommand.
-fn cli_flags() -> BTreeSet<(String, Option<String>)> {
+pub(crate) fn cli_flags() -> BTreeSet<(String, Option<String>)> {
     let mut out = BTreeSet::new();
     for sub in Cli::command().get_subcommands() {
         for arg in sub.get_arguments() {

@@ -167,20 +167,15 @@ async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
 mod tests {
     use std::collections::BTreeSet;
 
-    use clap::CommandFactory;
-
     use super::*;
 
     /// Every `QUARRY_*` variable the flags read is in the list the operator renders pods from
     /// (`quarry_types::env`), and every listed one is read.
     #[test]
     fn the_flags_read_exactly_the_shared_environment() {
-        let cli = Cli::command();
-        let read: BTreeSet<String> = cli
-            .get_subcommands()
-            .flat_map(|c| c.get_arguments())
-            .filter_map(|a| a.get_env())
-            .map(|e| e.to_string_lossy().into_owned())
+        let read: BTreeSet<String> = config_doc::cli_flags()
+            .into_iter()
+            .filter_map(|(_, env)| env)
             .filter(|e| e.starts_with("QUARRY_"))
             .collect();
         let listed: BTreeSet<String> = env::READ_BY_NODES.iter().map(|s| s.to_string()).collect();
