@@ -31,6 +31,31 @@ def storage_args():
             "--s3-path-style", "true", "--s3-create-bucket", "true"]
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keeps each phase's report on the test item, so a fixture's teardown can tell whether the
+    test failed (and then show the servers' logs)."""
+    rep = yield
+    setattr(item, "rep_" + rep.when, rep)
+    return rep
+
+
+def failed(request):
+    rep = getattr(request.node, "rep_call", None)
+    return rep is not None and rep.failed
+
+
+def print_log_tails(workdir, lines=60):
+    """Prints the end of every `*.log` under workdir (shown by pytest beside a failed test)."""
+    for root, _, files in os.walk(workdir):
+        for name in sorted(files):
+            if name.endswith(".log"):
+                with open(os.path.join(root, name), "rb") as f:
+                    tail = f.read().decode("utf-8", "replace").splitlines()[-lines:]
+                print(f"----- {name} (last {len(tail)} lines) -----")
+                print("\n".join(tail))
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -12,6 +12,7 @@ import pytest
 from pymilvus import DataType, MilvusClient, MilvusException
 
 from cluster import Cluster
+from conftest import failed, print_log_tails
 
 pytestmark = pytest.mark.skipif(os.environ.get("QUARRY_E2E_CLUSTER") != "1", reason="cluster e2e runs via `make e2e-cluster`")
 
@@ -24,13 +25,15 @@ def vec(seed):
 
 
 @pytest.fixture
-def cluster():
+def cluster(request):
     with tempfile.TemporaryDirectory() as d:
         c = Cluster(d).start()
         try:
             yield c
         finally:
             c.stop()
+            if failed(request):
+                print_log_tails(d)
 
 
 def create(c, name="d", consistency="Strong"):
@@ -67,6 +70,7 @@ def eventually(check, timeout=30, what="condition"):
         except Exception as e:  # a node may be failing over
             last = e
         time.sleep(0.3)
+    what = what() if callable(what) else what
     raise AssertionError(f"{what} not reached in {timeout}s; last error: {last}")
 
 
@@ -81,7 +85,9 @@ def test_flow_through_two_proxies(cluster):
     assert hits[0][0]["id"] == 5 and hits[0][0]["entity"]["tag"] == 5
     # sealing moves rows into a segment on S3; the index node indexes it
     a.flush("d")
-    eventually(lambda: b.describe_index("d", "v")["indexed_rows"] == 1000, what="index built")
+    progress = []
+    eventually(lambda: progress.append(b.describe_index("d", "v")) or progress[-1]["indexed_rows"] == 1000,
+               what=lambda: f"index built (last answer {progress[-1:]})")
     a.insert("d", [{"id": i, "v": vec(i), "tag": i % 7} for i in range(1000, 1200)])
     a.delete("d", filter="id < 100")
     b.upsert("d", [{"id": 150, "v": vec(150), "tag": 99}])
