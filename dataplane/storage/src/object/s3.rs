@@ -1,11 +1,14 @@
 //! Object store on any S3-compatible endpoint (aws-sdk-s3): path-style or virtual-host
 //! addressing, multipart upload for large objects, the SDK's standard retries with exponential
-//! backoff, and `If-None-Match: *` for conditional puts (catalog commits).
+//! backoff, and `If-None-Match: *` for conditional puts (catalog commits). Every attempt has
+//! a connect timeout and a time-to-first-byte timeout, so a server that stops answering costs a
+//! retry instead of holding a flush, an index build or a load for ever.
 
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use aws_sdk_s3::config::retry::RetryConfig;
+use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::primitives::ByteStream;
@@ -15,6 +18,12 @@ use bytes::Bytes;
 
 use super::{check_key, ObjectInfo, ObjectStore};
 use crate::{Result, StorageError};
+
+/// Time to open a connection to the endpoint, per attempt.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time from sending a request to the first byte of its answer, per attempt (the body of a
+/// large object may take longer; this bounds a server that never answers).
+const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone)]
 pub struct S3Options {
@@ -102,6 +111,12 @@ impl S3ObjectStore {
                 RetryConfig::standard()
                     .with_max_attempts(options.max_attempts)
                     .with_initial_backoff(Duration::from_millis(100)),
+            )
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(CONNECT_TIMEOUT)
+                    .read_timeout(FIRST_BYTE_TIMEOUT)
+                    .build(),
             );
         if let Some(endpoint) = &options.endpoint {
             conf = conf.endpoint_url(endpoint);
