@@ -104,6 +104,10 @@ impl Engine {
                 shard.swap_in(&self.io, meta).await?;
             }
         }
+        if self.duties.build_indexes {
+            // segments sealed elsewhere get their index without waiting for the next idle tick
+            self.index_wakeup.notify_one();
+        }
         Ok(())
     }
 
