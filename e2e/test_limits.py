@@ -234,6 +234,17 @@ def test_schema_bounds(server, lim):
     assert lim.list_collections() == ["lim"]
 
 
+def test_collection_property_quarry_does_not_serve(server, lim):
+    # refused, not stored and ignored: rows would otherwise never expire
+    refused(server, lim, lambda: lim.create_collection("ttl", dimension=DIM, properties={"collection.ttl.seconds": 60}),
+            "collection.ttl.seconds", "not supported")
+    assert lim.list_collections() == ["lim"]
+    # a client's own annotation is kept
+    lim.create_collection("annotated", dimension=DIM, properties={"team": "search"})
+    assert dict(lim.describe_collection("annotated").get("properties", {})).get("team") == "search"
+    lim.drop_collection("annotated")
+
+
 def test_output_fields(server, lim):
     # duplicates are one field
     hits = lim.search("lim", [vec(1)], limit=2, output_fields=["meta"] * 100)

@@ -11,7 +11,7 @@ use crate::{Engine, EngineError, Result};
 
 pub use quarry_types::limits::MAX_SHARDS;
 use quarry_types::limits::{MAX_COLLECTIONS, MAX_NAME_BYTES, MAX_REPLICAS};
-use quarry_types::schema::check_properties;
+use quarry_types::schema::check_collection_properties;
 
 /// Checks the replica count of a load: 1 up to [`MAX_REPLICAS`], and 1 in standalone mode,
 /// where the one process is the one query node. (In a cluster the coordinator also refuses
@@ -58,7 +58,7 @@ impl Engine {
                 req.name, req.schema.name
             )));
         }
-        check_properties("collection properties", &req.properties)?;
+        check_collection_properties(&req.properties)?;
         let mut schema = req.schema;
         schema.name = req.name.clone();
         let schema = schema.prepare_new()?;

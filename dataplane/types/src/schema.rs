@@ -282,6 +282,68 @@ pub fn check_description(kind: &str, description: &str) -> Result<(), SchemaErro
 
 /// Checks a list of key-value pairs (collection properties, type and index parameters): at
 /// most [`MAX_PROPERTIES`] pairs, each key and value at most [`MAX_PROPERTY_BYTES`].
+/// Collection properties Milvus gives a meaning that Quarry does not serve yet. They are
+/// refused rather than stored and ignored (a collection with `collection.ttl.seconds` would
+/// otherwise keep every row for ever); docs/compatibility.md lists them. Other keys (a
+/// client's own annotations, `mmap.enabled`, whose meaning the same page documents) are stored.
+pub const UNSERVED_COLLECTION_PROPERTIES: [(&str, &str); 7] = [
+    ("collection.ttl.seconds", "rows would never expire"),
+    (
+        "partitionkey.isolation",
+        "partition keys have no physical effect yet",
+    ),
+    (
+        "collection.autocompaction.enabled",
+        "compaction cannot be switched off",
+    ),
+    (
+        "collection.replica.number",
+        "use load_collection(replica_number=...)",
+    ),
+    (
+        "collection.resource_groups",
+        "resource groups are not served",
+    ),
+    ("lazyload.enabled", "loading is never lazy"),
+    (
+        "dynamicfield.enabled",
+        "the dynamic field cannot change after creation",
+    ),
+];
+
+/// Prefixes of Milvus's per-collection rate limits (`collection.insertRate.max.mb`, ...).
+const RATE_LIMIT_PREFIXES: [&str; 5] = [
+    "collection.insertRate.",
+    "collection.upsertRate.",
+    "collection.deleteRate.",
+    "collection.queryRate.",
+    "collection.searchRate.",
+];
+
+/// [`check_properties`] for collection properties, refusing those Quarry does not serve.
+pub fn check_collection_properties(pairs: &[(String, String)]) -> Result<(), SchemaError> {
+    check_properties("collection properties", pairs)?;
+    for (key, _) in pairs {
+        let why = UNSERVED_COLLECTION_PROPERTIES
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, why)| *why)
+            .or_else(|| {
+                RATE_LIMIT_PREFIXES
+                    .iter()
+                    .any(|p| key.starts_with(p))
+                    .then_some("per-collection rate limits are not served")
+            });
+        if let Some(why) = why {
+            return Err(SchemaError::Invalid(format!(
+                "collection property {key} is not supported by Quarry yet ({why}); \
+                 see docs/compatibility.md"
+            )));
+        }
+    }
+    Ok(())
+}
+
 pub fn check_properties(kind: &str, pairs: &[(String, String)]) -> Result<(), SchemaError> {
     if pairs.len() > MAX_PROPERTIES {
         return Err(SchemaError::Invalid(format!(
@@ -308,7 +370,7 @@ impl CollectionSchema {
     pub fn prepare_new(mut self) -> Result<Self, SchemaError> {
         check_name("collection", &self.name)?;
         check_description("the collection", &self.description)?;
-        check_properties("collection properties", &self.properties)?;
+        check_collection_properties(&self.properties)?;
         if self.fields.is_empty() {
             return Err(SchemaError::Invalid("schema has no fields".into()));
         }

@@ -186,6 +186,8 @@ pub fn plan_collection(
 ) -> Result<Vec<Change>, Unsupported> {
     let schema =
         schema_of(name, &spec.schema).map_err(|e| Unsupported(format!("invalid schema: {e}")))?;
+    quarry_types::schema::check_collection_properties(&properties(spec))
+        .map_err(|e| Unsupported(e.to_string()))?;
     let mut out = Vec::new();
     let (loaded, replicas, pool) = match existing {
         None => {
@@ -460,6 +462,18 @@ mod tests {
     }
 
     #[test]
+    fn a_property_quarry_does_not_serve_is_refused_not_stored() {
+        let mut s = spec();
+        s.properties
+            .insert("collection.ttl.seconds".into(), "60".into());
+        let err = plan_collection("docs", &s, None).unwrap_err();
+        assert!(err.0.contains("collection.ttl.seconds"), "{}", err.0);
+        let mut s = spec();
+        s.properties.insert("team".into(), "search".into());
+        assert!(plan_collection("docs", &s, None).is_ok());
+    }
+
+    #[test]
     fn a_new_collection_is_created_then_loaded() {
         let mut s = spec();
         s.load = Some(LoadSpec {
@@ -493,13 +507,12 @@ mod tests {
         let mut meta = existing(&s);
         assert_eq!(plan_collection("docs", &s, Some(&meta)).unwrap(), vec![]);
         let mut s2 = s.clone();
-        s2.properties
-            .insert("collection.ttl.seconds".into(), "3600".into());
+        s2.properties.insert("team".into(), "search".into());
         assert_eq!(
             plan_collection("docs", &s2, Some(&meta)).unwrap(),
             vec![Change::SetProperties(vec![(
-                "collection.ttl.seconds".into(),
-                "3600".into()
+                "team".into(),
+                "search".into()
             )])]
         );
         meta.loaded = true;

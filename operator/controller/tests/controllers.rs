@@ -286,7 +286,7 @@ async fn a_collection_is_created_altered_loaded_and_kept_on_delete_by_default() 
     );
 
     // properties and load
-    patch::<Collection>(&w, "docs", serde_json::json!({"spec": {"properties": {"collection.ttl.seconds": "600"}, "load": {"replicas": 1}}})).await;
+    patch::<Collection>(&w, "docs", serde_json::json!({"spec": {"properties": {"team": "search"}, "load": {"replicas": 1}}})).await;
     w.settle(1).await;
     let v = json(&w.get::<Collection>("docs").await.unwrap());
     assert_eq!(
@@ -298,7 +298,7 @@ async fn a_collection_is_created_altered_loaded_and_kept_on_delete_by_default() 
     assert!(meta.loaded);
     assert_eq!(
         meta.properties,
-        vec![("collection.ttl.seconds".to_string(), "600".to_string())]
+        vec![("team".to_string(), "search".to_string())]
     );
     w.query_node("prod", "q1");
     w.settle(3).await;
