@@ -86,6 +86,7 @@ impl Engine {
             }
         }
         let req = NewCollection {
+            db: quarry_meta::DEFAULT_DB.into(),
             name: req.name,
             schema,
             shards,

@@ -19,6 +19,7 @@ use crate::wire::from_status;
 use crate::{
     CatalogState, CollectionMeta, CompactionCommit, Created, FlushCommit, IndexCommit, IndexMeta,
     MetaError, MetaOp, MetaResult, MetaService, NewCollection, NewIndex, Tso,
+    AliasChange, DatabaseChange,
 };
 
 /// The gRPC metadata key naming the cluster a call is about: one operator serves the
@@ -265,6 +266,14 @@ impl MetaService for RemoteMeta {
 
     async fn commit_compaction(&self, commit: CompactionCommit) -> Result<Vec<String>, MetaError> {
         self.mutate_garbage(MetaOp::CommitCompaction(commit)).await
+    }
+
+    async fn change_database(&self, change: DatabaseChange) -> Result<(), MetaError> {
+        self.mutate_done(MetaOp::Database(change)).await
+    }
+
+    async fn change_alias(&self, change: AliasChange) -> Result<(), MetaError> {
+        self.mutate_done(MetaOp::Alias(change)).await
     }
 
     async fn refresh(&self) -> Result<bool, MetaError> {
