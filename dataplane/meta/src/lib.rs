@@ -23,14 +23,15 @@ mod wire;
 pub use catalog::Catalog;
 pub use error::{MetaError, Refusal};
 pub use local::LocalMeta;
-pub use names::DB_MAX_COLLECTIONS;
 pub use model::{
-    CatalogState, CollectionMeta, DatabaseMeta, IndexMeta, PartitionMeta, SegmentMeta, DEFAULT_DB_ID,
+    CatalogState, CollectionMeta, DatabaseMeta, IndexMeta, PartitionMeta, SegmentMeta,
+    DEFAULT_DB_ID,
 };
+pub use names::DB_MAX_COLLECTIONS;
 pub use remote::{ClusterHeader, RemoteMeta, CLUSTER_HEADER};
 pub use service::{
-    apply_op, AliasChange, CompactionCommit, Created, DatabaseChange, FlushCommit, IndexCommit, MetaOp, MetaResult, MetaService,
-    NewCollection, NewIndex, DEFAULT_DB, DEFAULT_PARTITION,
+    apply_op, AliasChange, CompactionCommit, Created, DatabaseChange, FlushCommit, IndexCommit,
+    MetaOp, MetaResult, MetaService, NewCollection, NewIndex, DEFAULT_DB, DEFAULT_PARTITION,
 };
 pub use tso::Tso;
 pub use wire::{from_status, to_status};

@@ -5,13 +5,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::names::{apply_alias, apply_database, check_drop_collection, check_new_collection};
+use crate::{AliasChange, DatabaseChange};
 use crate::{
     Catalog, CatalogState, CollectionMeta, CompactionCommit, Created, FlushCommit, IndexCommit,
     IndexMeta, MetaError, MetaService, NewCollection, NewIndex, PartitionMeta, Tso,
     DEFAULT_PARTITION,
 };
-use crate::names::{apply_alias, apply_database, check_drop_collection, check_new_collection};
-use crate::{AliasChange, DatabaseChange};
 
 /// The catalog operations on a catalog this process owns (standalone, and the coordinator).
 #[derive(Debug)]

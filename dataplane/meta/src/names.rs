@@ -297,7 +297,10 @@ mod tests {
         let a = s.database("a").unwrap();
         assert_eq!((a.name.as_str(), a.created_ts), ("a", 7));
         assert_ne!(a.id, crate::DEFAULT_DB_ID);
-        assert_eq!(kind(create_db(&mut s, "a").unwrap_err()), Refusal::DatabaseExists);
+        assert_eq!(
+            kind(create_db(&mut s, "a").unwrap_err()),
+            Refusal::DatabaseExists
+        );
         assert_eq!(
             kind(create_db(&mut s, DEFAULT_DB).unwrap_err()),
             Refusal::DatabaseExists
@@ -309,7 +312,10 @@ mod tests {
         for db in ["a", DEFAULT_DB] {
             let alter = |set: &[(&str, &str)], delete: &[&str]| DatabaseChange::Alter {
                 name: db.into(),
-                set: set.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                set: set
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
                 delete: delete.iter().map(|k| k.to_string()).collect(),
             };
             apply_database(&mut s, &alter(&[(DB_MAX_COLLECTIONS, "1")], &[]), 8).unwrap();
@@ -434,10 +440,7 @@ mod tests {
         let e = apply_alias(&mut s, &alias(b'c', "nope", "x", "blue")).unwrap_err();
         assert_eq!(kind(e), Refusal::DatabaseNotFound);
         let e = apply_alias(&mut s, &alias(b'a', DEFAULT_DB, "x", "blue")).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "alias not found[database=default][alias=x]"
-        );
+        assert_eq!(e.to_string(), "alias not found[database=default][alias=x]");
 
         // alter moves the alias in one change
         apply_alias(&mut s, &alias(b'a', DEFAULT_DB, "live", "green")).unwrap();
@@ -486,6 +489,9 @@ mod tests {
         assert!(c.aliases.is_empty());
         // and a new manifest without databases or aliases writes neither key
         let json = serde_json::to_string(&s).unwrap();
-        assert!(!json.contains("databases") && !json.contains("aliases"), "{json}");
+        assert!(
+            !json.contains("databases") && !json.contains("aliases"),
+            "{json}"
+        );
     }
 }

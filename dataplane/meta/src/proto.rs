@@ -13,8 +13,8 @@ use quarry_types::{CollectionSchema, ConsistencyLevel, DataType, FieldSchema};
 
 use crate::{
     AliasChange, CatalogState, CollectionMeta, CompactionCommit, Created, DatabaseChange,
-    DatabaseMeta, FlushCommit, IndexCommit, IndexMeta, MetaOp, MetaResult, NewCollection,
-    NewIndex, PartitionMeta, SegmentMeta, DEFAULT_DB,
+    DatabaseMeta, FlushCommit, IndexCommit, IndexMeta, MetaOp, MetaResult, NewCollection, NewIndex,
+    PartitionMeta, SegmentMeta, DEFAULT_DB,
 };
 
 // ---- small pieces ----

@@ -17,9 +17,9 @@ use tonic::transport::{Channel, Endpoint};
 use crate::proto::{catalog_from_pb, op_to_pb, result_from_pb};
 use crate::wire::from_status;
 use crate::{
-    CatalogState, CollectionMeta, CompactionCommit, Created, FlushCommit, IndexCommit, IndexMeta,
-    MetaError, MetaOp, MetaResult, MetaService, NewCollection, NewIndex, Tso,
-    AliasChange, DatabaseChange,
+    AliasChange, CatalogState, CollectionMeta, CompactionCommit, Created, DatabaseChange,
+    FlushCommit, IndexCommit, IndexMeta, MetaError, MetaOp, MetaResult, MetaService, NewCollection,
+    NewIndex, Tso,
 };
 
 /// The gRPC metadata key naming the cluster a call is about: one operator serves the

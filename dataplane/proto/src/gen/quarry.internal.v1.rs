@@ -138,6 +138,9 @@ pub struct ReadRequest {
     pub shards: ::prost::alloc::vec::Vec<ShardOffset>,
     #[prost(message, optional, tag = "4")]
     pub read: ::core::option::Option<ShardRead>,
+    /// the collection's database; empty: `default`
+    #[prost(string, tag = "5")]
+    pub db: ::prost::alloc::string::String,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ReadResponse {
@@ -150,6 +153,9 @@ pub struct FlushRequest {
     pub collection: ::prost::alloc::string::String,
     #[prost(message, repeated, tag = "2")]
     pub shards: ::prost::alloc::vec::Vec<ShardOffset>,
+    /// the collection's database; empty: `default`
+    #[prost(string, tag = "3")]
+    pub db: ::prost::alloc::string::String,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct FlushResponse {
