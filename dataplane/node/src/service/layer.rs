@@ -282,7 +282,7 @@ mod tests {
         call(&mut svc, request("Search", &[])).await;
         call(&mut svc, request("Search", &[])).await;
         call(&mut svc, request("GetVersion", &[])).await;
-        // a handler's in-band refusal (e.g. a database other than the default one)
+        // a handler's in-band refusal (e.g. a database that does not exist)
         let mut refused = request("Insert", &[("dbname", "other")]);
         *refused.uri_mut() = format!("{SERVICE_PATH}Insert?fail").parse().unwrap();
         call(&mut svc, refused).await;
