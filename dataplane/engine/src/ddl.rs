@@ -7,6 +7,7 @@ use quarry_meta::{CollectionMeta, Created, IndexMeta, NewCollection, NewIndex};
 use quarry_types::{CollectionSchema, ConsistencyLevel, DataType};
 
 use crate::error::invalid;
+use crate::Named;
 use crate::{Engine, EngineError, Result};
 
 pub use quarry_types::limits::MAX_SHARDS;
@@ -33,6 +34,8 @@ pub fn check_replicas(replicas: u32, standalone: bool) -> Result<()> {
 
 #[derive(Debug, Clone)]
 pub struct CreateCollection {
+    /// the database (its existence is checked by the catalog)
+    pub db: String,
     pub name: String,
     pub schema: CollectionSchema,
     pub shards: i32,
@@ -76,7 +79,7 @@ impl Engine {
             // a re-create of an existing collection is answered below (as Milvus does)
             let snapshot = self.io.meta.snapshot();
             if snapshot.collections.len() >= MAX_COLLECTIONS
-                && !snapshot.collections.values().any(|c| c.name == req.name)
+                && snapshot.by_name(&req.db, &req.name).is_none()
             {
                 return Err(invalid(format!(
                     "failed to create collection {}: exceeded the limit number of \
@@ -86,6 +89,7 @@ impl Engine {
             }
         }
         let req = NewCollection {
+            db: req.db,
             name: req.name,
             schema,
             shards,
@@ -103,9 +107,13 @@ impl Engine {
         Ok(())
     }
 
-    pub async fn drop_collection(&self, name: &str) -> Result<()> {
+    pub async fn drop_collection(&self, name: impl Into<Named<'_>>) -> Result<()> {
+        let name = name.into();
         let meta = match self.resolve_fresh(name, |_| false).await {
-            Ok((meta, _)) => meta,
+            Ok((meta, _)) => {
+                Self::check_not_alias(name, &meta)?;
+                meta
+            }
             // dropping a missing collection succeeds in Milvus
             Err(EngineError::CollectionNotFound(_)) => return Ok(()),
             Err(e) => return Err(e),
@@ -119,11 +127,16 @@ impl Engine {
 
     /// The collection as the catalog's owner knows it right now (cluster roles ask the
     /// coordinator: another proxy may just have created or dropped it).
-    pub async fn describe_collection_latest(&self, name: &str) -> Result<CollectionMeta> {
+    pub async fn describe_collection_latest(
+        &self,
+        name: impl Into<Named<'_>>,
+    ) -> Result<CollectionMeta> {
+        let name = name.into();
         Ok(self.resolve_fresh(name, |_| true).await?.0)
     }
 
-    pub async fn describe_collection(&self, name: &str) -> Result<CollectionMeta> {
+    pub async fn describe_collection(&self, name: impl Into<Named<'_>>) -> Result<CollectionMeta> {
+        let name = name.into();
         Ok(self.resolve_fresh(name, |_| false).await?.0)
     }
 
@@ -159,7 +172,8 @@ impl Engine {
     }
 
     /// Live rows of a collection (all partitions; Quarry has only `_default` so far).
-    pub async fn row_count(&self, name: &str) -> Result<u64> {
+    pub async fn row_count(&self, name: impl Into<Named<'_>>) -> Result<u64> {
+        let name = name.into();
         let (meta, rt) = self.resolve_fresh(name, |_| false).await?;
         if self.router.is_some() {
             // a proxy holds no rows: loaded collections are counted by the workers, others by
@@ -185,7 +199,13 @@ impl Engine {
         Ok(rt.live_rows())
     }
 
-    async fn set_loaded(&self, name: &str, loaded: bool, replicas: u32) -> Result<()> {
+    async fn set_loaded(
+        &self,
+        name: impl Into<Named<'_>>,
+        loaded: bool,
+        replicas: u32,
+    ) -> Result<()> {
+        let name = name.into();
         let (meta, _) = self.resolve_fresh(name, |_| false).await?;
         if loaded {
             let missing: Vec<_> = meta
@@ -203,23 +223,26 @@ impl Engine {
         Ok(self.io.meta.set_loaded(meta.id, loaded, replicas).await?)
     }
 
-    pub async fn load_collection(&self, name: &str, replicas: u32) -> Result<()> {
+    pub async fn load_collection(&self, name: impl Into<Named<'_>>, replicas: u32) -> Result<()> {
+        let name = name.into();
         check_replicas(replicas, self.duties.single_replica)?;
         self.set_loaded(name, true, replicas).await
     }
 
-    pub async fn release_collection(&self, name: &str) -> Result<()> {
+    pub async fn release_collection(&self, name: impl Into<Named<'_>>) -> Result<()> {
+        let name = name.into();
         self.set_loaded(name, false, 1).await
     }
 
     /// Creates an index from Milvus-style parameters. An empty name defaults to the field name.
     pub async fn create_index(
         &self,
-        name: &str,
+        name: impl Into<Named<'_>>,
         field_name: &str,
         index_name: &str,
         params: BTreeMap<String, String>,
     ) -> Result<()> {
+        let name = name.into();
         let (meta, _) = self.resolve_fresh(name, |_| false).await?;
         let field = match field_name {
             "" => {
@@ -272,10 +295,11 @@ impl Engine {
     /// Indexes with progress; `index_name` empty means all.
     pub async fn describe_index(
         &self,
-        name: &str,
+        name: impl Into<Named<'_>>,
         field_name: &str,
         index_name: &str,
     ) -> Result<Vec<IndexInfo>> {
+        let name = name.into();
         let meta = self.describe_collection(name).await?;
         let total = self.row_count(name).await?;
         let out: Vec<IndexInfo> = meta
@@ -312,7 +336,13 @@ impl Engine {
         Ok(out)
     }
 
-    pub async fn drop_index(&self, name: &str, field_name: &str, index_name: &str) -> Result<()> {
+    pub async fn drop_index(
+        &self,
+        name: impl Into<Named<'_>>,
+        field_name: &str,
+        index_name: &str,
+    ) -> Result<()> {
+        let name = name.into();
         let (meta, rt) = self.resolve_fresh(name, |_| false).await?;
         if meta.loaded {
             return Err(invalid(

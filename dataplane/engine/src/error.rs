@@ -1,6 +1,6 @@
 use quarry_expr::ExprError;
 use quarry_index::IndexError;
-use quarry_meta::MetaError;
+use quarry_meta::{MetaError, Refusal};
 use quarry_storage::StorageError;
 use quarry_types::SchemaError;
 use thiserror::Error;
@@ -22,6 +22,12 @@ pub enum EngineError {
     SchemaMismatch(String),
     #[error("{0}")]
     InvalidArgument(String),
+    /// a database name Milvus would not accept
+    #[error("{0}")]
+    DatabaseName(String),
+    /// a database or alias change the catalog refused (the kind decides the Milvus code)
+    #[error("{1}")]
+    Refused(Refusal, String),
     #[error(transparent)]
     Schema(#[from] SchemaError),
     #[error(transparent)]
@@ -45,6 +51,7 @@ impl From<MetaError> for EngineError {
         match e {
             MetaError::CollectionExists(name) => EngineError::CollectionExists(name),
             MetaError::CollectionNotFound(name) => EngineError::CollectionNotFound(name),
+            MetaError::Refused(kind, msg) => EngineError::Refused(kind, msg),
             e @ (MetaError::IndexConflict { .. } | MetaError::Rejected(_)) => {
                 EngineError::InvalidArgument(e.to_string())
             }

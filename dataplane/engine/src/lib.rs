@@ -12,6 +12,7 @@
 mod background;
 mod cluster;
 mod collection;
+mod databases;
 mod ddl;
 mod error;
 mod limits;
@@ -62,6 +63,38 @@ pub mod fuzzing {
 }
 
 pub use quarry_meta::{DEFAULT_DB, DEFAULT_PARTITION};
+
+/// A collection as a client names it: its database and its name or one of its aliases.
+/// A plain `&str` names a collection of the `default` database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Named<'a> {
+    pub db: &'a str,
+    pub name: &'a str,
+}
+
+impl<'a> Named<'a> {
+    pub fn new(db: &'a str, name: &'a str) -> Self {
+        Self { db, name }
+    }
+}
+
+impl<'a> From<&'a str> for Named<'a> {
+    fn from(name: &'a str) -> Self {
+        Self::new(DEFAULT_DB, name)
+    }
+}
+
+impl<'a> From<&'a String> for Named<'a> {
+    fn from(name: &'a String) -> Self {
+        Self::new(DEFAULT_DB, name)
+    }
+}
+
+impl std::fmt::Display for Named<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
@@ -223,7 +256,7 @@ impl Engine {
     /// coordinator for news before it answers "not found" or `stale(meta)` holds.
     pub(crate) async fn resolve_fresh(
         &self,
-        name: &str,
+        name: Named<'_>,
         stale: impl Fn(&CollectionMeta) -> bool,
     ) -> Result<(CollectionMeta, Arc<CollectionRt>)> {
         match self.resolve(name) {
@@ -236,7 +269,7 @@ impl Engine {
             Ok(false) => {}
             // the coordinator is away: answer from the copy we have
             Err(e) => {
-                tracing::warn!(error = %e, collection = name, "catalog refresh failed; using the cached catalog")
+                tracing::warn!(error = %e, collection = name.name, db = name.db, "catalog refresh failed; using the cached catalog")
             }
         }
         self.resolve(name)
@@ -251,13 +284,14 @@ impl Engine {
         }
     }
 
-    /// The catalog entry and runtime of a collection by name.
-    pub(crate) fn resolve(&self, name: &str) -> Result<(CollectionMeta, Arc<CollectionRt>)> {
+    /// The catalog entry and runtime of a collection by name or alias in its database (the
+    /// catalog's [`quarry_meta::CatalogState::resolve`]).
+    pub(crate) fn resolve(&self, name: Named<'_>) -> Result<(CollectionMeta, Arc<CollectionRt>)> {
         let snap = self.io.meta.snapshot();
         let meta = snap
-            .by_name(DEFAULT_DB, name)
+            .resolve(name.db, name.name)
             .cloned()
-            .ok_or_else(|| EngineError::CollectionNotFound(name.to_string()))?;
+            .ok_or_else(|| EngineError::CollectionNotFound(name.name.to_string()))?;
         let rt = self.runtime(meta.id)?;
         Ok((meta, rt))
     }

@@ -22,6 +22,7 @@ use crate::plan::{
     QueryAnswer, QueryInput, QueryOutput, QueryPlan, SearchHits, SearchInput, SearchPlan,
     ShardAnswer, ShardRead,
 };
+use crate::Named;
 use crate::{Engine, EngineError, Result};
 
 impl Engine {
@@ -32,7 +33,12 @@ impl Engine {
         Ok(())
     }
 
-    pub async fn search(&self, name: &str, input: SearchInput) -> Result<SearchHits> {
+    pub async fn search(
+        &self,
+        name: impl Into<Named<'_>>,
+        input: SearchInput,
+    ) -> Result<SearchHits> {
+        let name = name.into();
         // the request's own bounds first: nothing below is sized by them before they pass
         check_nq(input.vectors.len())?;
         let want = check_search_window(input.topk, input.offset)?;
@@ -177,7 +183,12 @@ impl Engine {
         Ok(out)
     }
 
-    pub async fn query(&self, name: &str, mut input: QueryInput) -> Result<QueryAnswer> {
+    pub async fn query(
+        &self,
+        name: impl Into<Named<'_>>,
+        mut input: QueryInput,
+    ) -> Result<QueryAnswer> {
+        let name = name.into();
         check_query_window(input.limit, input.offset)?;
         check_output_fields(&input.output_fields)?;
         let (meta, rt) = self.resolve_fresh(name, |m| !m.loaded).await?;

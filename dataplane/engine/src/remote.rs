@@ -124,6 +124,7 @@ impl GrpcRouter {
     ) -> Result<ShardAnswer> {
         let mut client = self.client(&address)?;
         let req = pb::ReadRequest {
+            db: meta.db.clone(),
             collection: meta.name.clone(),
             shards: shards
                 .iter()
@@ -248,6 +249,7 @@ impl Router for GrpcRouter {
             let mut client = self.client(&node)?;
             let r = client
                 .flush(pb::FlushRequest {
+                    db: meta.db.clone(),
                     collection: meta.name.clone(),
                     shards,
                 })

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::collection::CollectionRt;
 use crate::plan::{ShardAnswer, ShardRead};
+use crate::Named;
 use crate::{Engine, EngineError, Result};
 
 /// A shard this process serves.
@@ -25,10 +26,11 @@ impl Engine {
     /// A worker's part of a read: the given shards, each after reaching its offset.
     pub async fn serve_read(
         &self,
-        collection: &str,
+        collection: impl Into<Named<'_>>,
         shards: Vec<(u32, u64)>,
         read: ShardRead,
     ) -> Result<ShardAnswer> {
+        let collection = collection.into();
         let (_, rt) = self.resolve_fresh(collection, |_| false).await?;
         let mut tokens = Vec::new();
         for (shard, offset) in &shards {
@@ -61,7 +63,12 @@ impl Engine {
     }
 
     /// A data node's part of a flush: seal the given shards once they reach their offsets.
-    pub async fn serve_flush(&self, collection: &str, shards: Vec<(u32, u64)>) -> Result<Vec<i64>> {
+    pub async fn serve_flush(
+        &self,
+        collection: impl Into<Named<'_>>,
+        shards: Vec<(u32, u64)>,
+    ) -> Result<Vec<i64>> {
+        let collection = collection.into();
         let (_, rt) = self.resolve_fresh(collection, |_| false).await?;
         let mut ids = Vec::new();
         for (shard, offset) in shards {

@@ -13,6 +13,7 @@ use quarry_types::{shard_of, DataType, Pk, Value};
 
 use crate::collection::CollectionRt;
 use crate::error::invalid;
+use crate::Named;
 use crate::{Engine, EngineError, Result};
 
 const ROW_ID_BLOCK: i64 = 100_000;
@@ -67,7 +68,12 @@ impl Engine {
         })
     }
 
-    pub async fn insert(&self, name: &str, mut input: InsertInput) -> Result<MutationOutcome> {
+    pub async fn insert(
+        &self,
+        name: impl Into<Named<'_>>,
+        mut input: InsertInput,
+    ) -> Result<MutationOutcome> {
+        let name = name.into();
         // before anything is sized by the claimed row count (auto ids, default columns)
         check_rows(&input.columns, input.rows)?;
         let (meta, rt) = self.resolve_fresh(name, |_| false).await?;
@@ -157,11 +163,12 @@ impl Engine {
     /// Deletes the rows matching a filter expression; returns how many live rows it removed.
     pub async fn delete(
         &self,
-        name: &str,
+        name: impl Into<Named<'_>>,
         partition: &str,
         expr: &str,
         templates: &HashMap<String, Value>,
     ) -> Result<MutationOutcome> {
+        let name = name.into();
         let (meta, rt) = self.resolve_fresh(name, |_| false).await?;
         let partition_id = self.check_partition(&meta, partition)?;
         if expr.trim().is_empty() {
@@ -204,7 +211,8 @@ impl Engine {
 
     /// Seals every shard's growing data; returns the ids of the new segments. A proxy asks the
     /// data nodes through the router.
-    pub async fn flush(&self, name: &str) -> Result<Vec<i64>> {
+    pub async fn flush(&self, name: impl Into<Named<'_>>) -> Result<Vec<i64>> {
+        let name = name.into();
         let (meta, rt) = self.resolve_fresh(name, |_| false).await?;
         if let Some(router) = &self.router {
             let ids = router.flush(&meta, rt.acked()).await?;

@@ -14,8 +14,9 @@ use quarry_engine::{
     CreateCollection, Engine, EngineOptions, InsertInput, QueryInput, QueryOutput,
 };
 use quarry_meta::{
-    Catalog, CatalogState, CollectionMeta, CompactionCommit, Created, FlushCommit, IndexCommit,
-    IndexMeta, LocalMeta, MetaError, MetaService, NewCollection, NewIndex,
+    AliasChange, Catalog, CatalogState, CollectionMeta, CompactionCommit, Created, DatabaseChange,
+    FlushCommit, IndexCommit, IndexMeta, LocalMeta, MetaError, MetaService, NewCollection,
+    NewIndex,
 };
 use quarry_storage::{
     LogStore, MemoryLog, MemoryObjectStore, ObjectInfo, ObjectStore, StorageError,
@@ -59,6 +60,7 @@ async fn create(e: &Engine) {
         properties: vec![],
     };
     let req = CreateCollection {
+        db: quarry_engine::DEFAULT_DB.into(),
         name: "c".into(),
         schema,
         shards: 1,
@@ -191,6 +193,12 @@ impl MetaService for Faulty {
     }
     async fn commit_index(&self, commit: IndexCommit) -> Result<(), MetaError> {
         self.inner().commit_index(commit).await
+    }
+    async fn change_database(&self, change: DatabaseChange) -> Result<(), MetaError> {
+        self.inner().change_database(change).await
+    }
+    async fn change_alias(&self, change: AliasChange) -> Result<(), MetaError> {
+        self.inner().change_alias(change).await
     }
     async fn commit_compaction(&self, commit: CompactionCommit) -> Result<Vec<String>, MetaError> {
         if let Some(gate) = self

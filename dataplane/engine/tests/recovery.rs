@@ -87,6 +87,7 @@ async fn reopen_recovers_segments_growing_rows_deletes_and_indexes() {
         properties: vec![],
     };
     e.create_collection(CreateCollection {
+        db: quarry_engine::DEFAULT_DB.into(),
         name: "c".into(),
         schema,
         shards: 2,
@@ -176,6 +177,7 @@ async fn compaction_merges_small_segments_and_purges_deletes() {
         properties: vec![],
     };
     let create = CreateCollection {
+        db: quarry_engine::DEFAULT_DB.into(),
         name: "c".into(),
         schema,
         shards: 1,

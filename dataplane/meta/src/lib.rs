@@ -13,6 +13,7 @@ mod error;
 pub mod keys;
 mod local;
 mod model;
+mod names;
 pub mod proto;
 mod remote;
 mod service;
@@ -20,13 +21,17 @@ mod tso;
 mod wire;
 
 pub use catalog::Catalog;
-pub use error::MetaError;
+pub use error::{MetaError, Refusal};
 pub use local::LocalMeta;
-pub use model::{CatalogState, CollectionMeta, IndexMeta, PartitionMeta, SegmentMeta};
+pub use model::{
+    CatalogState, CollectionMeta, DatabaseMeta, IndexMeta, PartitionMeta, SegmentMeta,
+    DEFAULT_DB_ID,
+};
+pub use names::DB_MAX_COLLECTIONS;
 pub use remote::{ClusterHeader, RemoteMeta, CLUSTER_HEADER};
 pub use service::{
-    apply_op, CompactionCommit, Created, FlushCommit, IndexCommit, MetaOp, MetaResult, MetaService,
-    NewCollection, NewIndex, DEFAULT_DB, DEFAULT_PARTITION,
+    apply_op, AliasChange, CompactionCommit, Created, DatabaseChange, FlushCommit, IndexCommit,
+    MetaOp, MetaResult, MetaService, NewCollection, NewIndex, DEFAULT_DB, DEFAULT_PARTITION,
 };
 pub use tso::Tso;
 pub use wire::{from_status, to_status};

@@ -5,9 +5,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::names::{apply_alias, apply_database, check_drop_collection, check_new_collection};
+use crate::{AliasChange, DatabaseChange};
 use crate::{
     Catalog, CatalogState, CollectionMeta, CompactionCommit, Created, FlushCommit, IndexCommit,
-    IndexMeta, MetaError, MetaService, NewCollection, NewIndex, PartitionMeta, Tso, DEFAULT_DB,
+    IndexMeta, MetaError, MetaService, NewCollection, NewIndex, PartitionMeta, Tso,
     DEFAULT_PARTITION,
 };
 
@@ -77,12 +79,19 @@ impl MetaService for LocalMeta {
         let now = self.tso.now();
         self.catalog
             .commit(|s| {
-                if let Some(existing) = s.by_name(DEFAULT_DB, &req.name) {
+                if let Some(existing) = s.by_name(&req.db, &req.name) {
                     // Milvus accepts an identical re-create and rejects a different one
                     if existing.schema == req.schema && existing.shards == req.shards {
                         return Ok(Created::Existing(existing.clone()));
                     }
                     return Err(MetaError::CollectionExists(req.name.clone()));
+                }
+                check_new_collection(s, &req.db)?;
+                if s.by_alias(&req.db, &req.name).is_some() {
+                    return Err(MetaError::Rejected(format!(
+                        "collection name [{}] conflicts with an existing alias, please choose a unique name",
+                        req.name
+                    )));
                 }
                 let id = s.alloc_id();
                 let partition = PartitionMeta {
@@ -93,7 +102,7 @@ impl MetaService for LocalMeta {
                 let meta = CollectionMeta {
                     id,
                     name: req.name.clone(),
-                    db: DEFAULT_DB.into(),
+                    db: req.db.clone(),
                     schema: req.schema.clone(),
                     shards: req.shards,
                     consistency: req.consistency,
@@ -107,6 +116,7 @@ impl MetaService for LocalMeta {
                     indexes: vec![],
                     segments: vec![],
                     checkpoints: vec![0; req.shards as usize],
+                    aliases: vec![],
                 };
                 s.last_ts = s.last_ts.max(now);
                 s.collections.insert(id, meta.clone());
@@ -116,7 +126,25 @@ impl MetaService for LocalMeta {
     }
 
     async fn drop_collection(&self, id: i64) -> Result<Option<CollectionMeta>, MetaError> {
-        self.catalog.commit(|s| Ok(s.collections.remove(&id))).await
+        self.catalog
+            .commit(|s| {
+                if let Some(c) = s.collections.get(&id) {
+                    check_drop_collection(c)?;
+                }
+                Ok(s.collections.remove(&id))
+            })
+            .await
+    }
+
+    async fn change_database(&self, change: DatabaseChange) -> Result<(), MetaError> {
+        let now = self.tso.now();
+        self.catalog
+            .commit(|s| apply_database(s, &change, now))
+            .await
+    }
+
+    async fn change_alias(&self, change: AliasChange) -> Result<(), MetaError> {
+        self.catalog.commit(|s| apply_alias(s, &change)).await
     }
 
     async fn set_loaded(&self, id: i64, loaded: bool, replicas: u32) -> Result<(), MetaError> {

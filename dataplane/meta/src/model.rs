@@ -9,6 +9,7 @@ use quarry_types::{CollectionSchema, ConsistencyLevel};
 use serde::{Deserialize, Serialize};
 
 use crate::keys;
+use crate::service::DEFAULT_DB;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PartitionMeta {
@@ -67,7 +68,24 @@ pub struct CollectionMeta {
     pub segments: Vec<SegmentMeta>,
     /// per shard: the log offset to replay from after a restart
     pub checkpoints: Vec<u64>,
+    /// other names of the collection in its database (unique among the database's collection
+    /// names and aliases)
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
 }
+
+/// A database: a namespace of collection names and aliases. `default` always exists; it is
+/// stored only once it has properties (see [`CatalogState::database`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatabaseMeta {
+    pub id: i64,
+    pub name: String,
+    pub created_ts: u64,
+    pub properties: Vec<(String, String)>,
+}
+
+/// The id of the `default` database (Milvus' too).
+pub const DEFAULT_DB_ID: i64 = 1;
 
 fn one() -> u32 {
     1
@@ -105,6 +123,10 @@ pub struct CatalogState {
     /// random per commit: tells a writer whether the manifest at its version is its own
     #[serde(default)]
     pub commit_nonce: u64,
+    /// databases by name; `default` is implied (manifests written before databases existed
+    /// have none, and their collections belong to `default`)
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub databases: BTreeMap<String, DatabaseMeta>,
 }
 
 impl CatalogState {
@@ -117,9 +139,54 @@ impl CatalogState {
         self.next_id - 1
     }
 
+    /// The collection called `name` in database `db` (its own name, not an alias).
     pub fn by_name(&self, db: &str, name: &str) -> Option<&CollectionMeta> {
         self.collections
             .values()
             .find(|c| c.db == db && c.name == name)
+    }
+
+    /// The collection an alias of database `db` names.
+    pub fn by_alias(&self, db: &str, alias: &str) -> Option<&CollectionMeta> {
+        self.collections
+            .values()
+            .find(|c| c.db == db && c.aliases.iter().any(|a| a == alias))
+    }
+
+    /// The collection `name` means in database `db`: a collection name, else an alias. The
+    /// one place where a name the client gives becomes a collection.
+    pub fn resolve(&self, db: &str, name: &str) -> Option<&CollectionMeta> {
+        self.by_name(db, name).or_else(|| self.by_alias(db, name))
+    }
+
+    /// A database by name; `default` exists even when it is not stored.
+    pub fn database(&self, name: &str) -> Option<DatabaseMeta> {
+        match self.databases.get(name) {
+            Some(db) => Some(db.clone()),
+            None if name == DEFAULT_DB => Some(DatabaseMeta {
+                id: DEFAULT_DB_ID,
+                name: DEFAULT_DB.into(),
+                created_ts: 0,
+                properties: vec![],
+            }),
+            None => None,
+        }
+    }
+
+    /// Every database, `default` first, then by name.
+    pub fn list_databases(&self) -> Vec<DatabaseMeta> {
+        let mut all: Vec<_> = self.database(DEFAULT_DB).into_iter().collect();
+        all.extend(
+            self.databases
+                .values()
+                .filter(|d| d.name != DEFAULT_DB)
+                .cloned(),
+        );
+        all
+    }
+
+    /// Collections of database `db`.
+    pub fn collections_in<'a>(&'a self, db: &'a str) -> impl Iterator<Item = &'a CollectionMeta> {
+        self.collections.values().filter(move |c| c.db == db)
     }
 }

@@ -12,8 +12,9 @@ use quarry_types::schema::DefaultValue;
 use quarry_types::{CollectionSchema, ConsistencyLevel, DataType, FieldSchema};
 
 use crate::{
-    CatalogState, CollectionMeta, CompactionCommit, Created, FlushCommit, IndexCommit, IndexMeta,
-    MetaOp, MetaResult, NewCollection, NewIndex, PartitionMeta, SegmentMeta,
+    AliasChange, CatalogState, CollectionMeta, CompactionCommit, Created, DatabaseChange,
+    DatabaseMeta, FlushCommit, IndexCommit, IndexMeta, MetaOp, MetaResult, NewCollection, NewIndex,
+    PartitionMeta, SegmentMeta, DEFAULT_DB,
 };
 
 // ---- small pieces ----
@@ -212,6 +213,7 @@ pub fn collection_to_pb(c: CollectionMeta) -> pb::CollectionMeta {
         indexes: c.indexes.into_iter().map(index_to_pb).collect(),
         segments: c.segments.into_iter().map(segment_to_pb).collect(),
         checkpoints: c.checkpoints,
+        aliases: c.aliases,
     }
 }
 
@@ -233,7 +235,26 @@ pub fn collection_from_pb(c: pb::CollectionMeta) -> Result<CollectionMeta, Decod
         indexes: c.indexes.into_iter().map(index_from_pb).collect(),
         segments: c.segments.into_iter().map(segment_from_pb).collect(),
         checkpoints: c.checkpoints,
+        aliases: c.aliases,
     })
+}
+
+fn database_to_pb(d: DatabaseMeta) -> pb::DatabaseMeta {
+    pb::DatabaseMeta {
+        id: d.id,
+        name: d.name,
+        created_ts: d.created_ts,
+        properties: pairs_to_pb(d.properties),
+    }
+}
+
+fn database_from_pb(d: pb::DatabaseMeta) -> DatabaseMeta {
+    DatabaseMeta {
+        id: d.id,
+        name: d.name,
+        created_ts: d.created_ts,
+        properties: pairs_from_pb(d.properties),
+    }
 }
 
 pub fn catalog_to_pb(s: CatalogState) -> pb::CatalogState {
@@ -243,6 +264,7 @@ pub fn catalog_to_pb(s: CatalogState) -> pb::CatalogState {
         last_ts: s.last_ts,
         collections: s.collections.into_values().map(collection_to_pb).collect(),
         commit_nonce: s.commit_nonce,
+        databases: s.databases.into_values().map(database_to_pb).collect(),
     }
 }
 
@@ -257,12 +279,23 @@ pub fn catalog_from_pb(s: pb::CatalogState) -> Result<CatalogState, DecodeError>
             ));
         }
     }
+    let mut databases = BTreeMap::new();
+    for d in s.databases {
+        let d = database_from_pb(d);
+        if let Some(dup) = databases.insert(d.name.clone(), d) {
+            return Err(DecodeError::invalid(
+                "CatalogState.databases",
+                format!("database {} is listed twice", dup.name),
+            ));
+        }
+    }
     Ok(CatalogState {
         version: s.version,
         next_id: s.next_id,
         last_ts: s.last_ts,
         collections,
         commit_nonce: s.commit_nonce,
+        databases,
     })
 }
 
@@ -302,6 +335,7 @@ pub fn op_to_pb(op: MetaOp) -> pb::MetaOp {
     use pb::meta_op::Op;
     let op = match op {
         MetaOp::CreateCollection(c) => Op::CreateCollection(pb::NewCollection {
+            db: c.db,
             name: c.name,
             schema: Some(schema_to_pb(c.schema)),
             shards: c.shards,
@@ -346,6 +380,8 @@ pub fn op_to_pb(op: MetaOp) -> pb::MetaOp {
             target: Some(segment_to_pb(c.target)),
             base: c.base,
         }),
+        MetaOp::Database(c) => Op::Database(database_change_to_pb(c)),
+        MetaOp::Alias(c) => Op::Alias(alias_change_to_pb(c)),
     };
     pb::MetaOp { op: Some(op) }
 }
@@ -354,6 +390,11 @@ pub fn op_from_pb(op: pb::MetaOp) -> Result<MetaOp, DecodeError> {
     use pb::meta_op::Op;
     Ok(match required(op.op, "MetaOp.op")? {
         Op::CreateCollection(c) => MetaOp::CreateCollection(NewCollection {
+            db: if c.db.is_empty() {
+                DEFAULT_DB.into()
+            } else {
+                c.db
+            },
             name: c.name,
             schema: schema_from_pb(required(c.schema, "NewCollection.schema")?)?,
             shards: c.shards,
@@ -403,6 +444,109 @@ pub fn op_from_pb(op: pb::MetaOp) -> Result<MetaOp, DecodeError> {
             target: segment_from_pb(required(c.target, "CompactionCommit.target")?),
             base: c.base,
         }),
+        Op::Database(c) => MetaOp::Database(database_change_from_pb(c)?),
+        Op::Alias(c) => MetaOp::Alias(alias_change_from_pb(c)?),
+    })
+}
+
+const CREATE: i32 = 1;
+const DROP: i32 = 2;
+const ALTER: i32 = 3;
+
+fn database_change_to_pb(c: DatabaseChange) -> pb::DatabaseChange {
+    match c {
+        DatabaseChange::Create { name, properties } => pb::DatabaseChange {
+            kind: CREATE,
+            name,
+            properties: pairs_to_pb(properties),
+            delete_keys: vec![],
+        },
+        DatabaseChange::Drop { name } => pb::DatabaseChange {
+            kind: DROP,
+            name,
+            ..Default::default()
+        },
+        DatabaseChange::Alter { name, set, delete } => pb::DatabaseChange {
+            kind: ALTER,
+            name,
+            properties: pairs_to_pb(set),
+            delete_keys: delete,
+        },
+    }
+}
+
+fn database_change_from_pb(c: pb::DatabaseChange) -> Result<DatabaseChange, DecodeError> {
+    Ok(match c.kind {
+        CREATE => DatabaseChange::Create {
+            name: c.name,
+            properties: pairs_from_pb(c.properties),
+        },
+        DROP => DatabaseChange::Drop { name: c.name },
+        ALTER => DatabaseChange::Alter {
+            name: c.name,
+            set: pairs_from_pb(c.properties),
+            delete: c.delete_keys,
+        },
+        other => {
+            return Err(DecodeError::invalid(
+                "DatabaseChange.kind",
+                format!("unknown kind {other}"),
+            ))
+        }
+    })
+}
+
+fn alias_change_to_pb(c: AliasChange) -> pb::AliasChange {
+    match c {
+        AliasChange::Create {
+            db,
+            alias,
+            collection,
+        } => pb::AliasChange {
+            kind: CREATE,
+            db,
+            alias,
+            collection,
+        },
+        AliasChange::Drop { db, alias } => pb::AliasChange {
+            kind: DROP,
+            db,
+            alias,
+            collection: String::new(),
+        },
+        AliasChange::Alter {
+            db,
+            alias,
+            collection,
+        } => pb::AliasChange {
+            kind: ALTER,
+            db,
+            alias,
+            collection,
+        },
+    }
+}
+
+fn alias_change_from_pb(c: pb::AliasChange) -> Result<AliasChange, DecodeError> {
+    let (db, alias, collection) = (c.db, c.alias, c.collection);
+    Ok(match c.kind {
+        CREATE => AliasChange::Create {
+            db,
+            alias,
+            collection,
+        },
+        DROP => AliasChange::Drop { db, alias },
+        ALTER => AliasChange::Alter {
+            db,
+            alias,
+            collection,
+        },
+        other => {
+            return Err(DecodeError::invalid(
+                "AliasChange.kind",
+                format!("unknown kind {other}"),
+            ))
+        }
     })
 }
 

@@ -17,8 +17,9 @@ use tonic::transport::{Channel, Endpoint};
 use crate::proto::{catalog_from_pb, op_to_pb, result_from_pb};
 use crate::wire::from_status;
 use crate::{
-    CatalogState, CollectionMeta, CompactionCommit, Created, FlushCommit, IndexCommit, IndexMeta,
-    MetaError, MetaOp, MetaResult, MetaService, NewCollection, NewIndex, Tso,
+    AliasChange, CatalogState, CollectionMeta, CompactionCommit, Created, DatabaseChange,
+    FlushCommit, IndexCommit, IndexMeta, MetaError, MetaOp, MetaResult, MetaService, NewCollection,
+    NewIndex, Tso,
 };
 
 /// The gRPC metadata key naming the cluster a call is about: one operator serves the
@@ -265,6 +266,14 @@ impl MetaService for RemoteMeta {
 
     async fn commit_compaction(&self, commit: CompactionCommit) -> Result<Vec<String>, MetaError> {
         self.mutate_garbage(MetaOp::CommitCompaction(commit)).await
+    }
+
+    async fn change_database(&self, change: DatabaseChange) -> Result<(), MetaError> {
+        self.mutate_done(MetaOp::Database(change)).await
+    }
+
+    async fn change_alias(&self, change: AliasChange) -> Result<(), MetaError> {
+        self.mutate_done(MetaOp::Alias(change)).await
     }
 
     async fn refresh(&self) -> Result<bool, MetaError> {

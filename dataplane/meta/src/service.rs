@@ -17,11 +17,56 @@ pub const DEFAULT_PARTITION: &str = "_default";
 /// A collection to create; the schema is already validated and has its field ids.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NewCollection {
+    /// the database (`default` for requests from before databases existed)
+    #[serde(default = "default_db")]
+    pub db: String,
     pub name: String,
     pub schema: CollectionSchema,
     pub shards: u32,
     pub consistency: ConsistencyLevel,
     pub properties: Vec<(String, String)>,
+}
+
+fn default_db() -> String {
+    DEFAULT_DB.into()
+}
+
+/// A change of a database. Names and properties are validated by the caller; the catalog
+/// checks what depends on its state (existence, emptiness, the number of databases).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum DatabaseChange {
+    Create {
+        name: String,
+        properties: Vec<(String, String)>,
+    },
+    /// Refused for `default` and for a database that still has collections; dropping a
+    /// database that does not exist succeeds (as in Milvus).
+    Drop { name: String },
+    /// Sets `set` (replacing values of the same keys), then removes `delete`.
+    Alter {
+        name: String,
+        set: Vec<(String, String)>,
+        delete: Vec<String>,
+    },
+}
+
+/// A change of an alias of database `db`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum AliasChange {
+    /// A new alias of `collection` (again on the same collection: nothing changes).
+    Create {
+        db: String,
+        alias: String,
+        collection: String,
+    },
+    /// Removes an alias (one that does not exist: nothing changes, as in Milvus).
+    Drop { db: String, alias: String },
+    /// Moves an existing alias to `collection`, in one commit.
+    Alter {
+        db: String,
+        alias: String,
+        collection: String,
+    },
 }
 
 /// An index definition to add; parameters are normalized by the caller.
@@ -105,6 +150,10 @@ pub trait MetaService: Send + Sync + std::fmt::Debug {
     /// Swaps a compaction's sources for its target atomically; returns the keys of the sources'
     /// files (garbage now).
     async fn commit_compaction(&self, commit: CompactionCommit) -> Result<Vec<String>, MetaError>;
+    /// Creates, drops or alters a database.
+    async fn change_database(&self, change: DatabaseChange) -> Result<(), MetaError>;
+    /// Creates, drops or moves an alias.
+    async fn change_alias(&self, change: AliasChange) -> Result<(), MetaError>;
     /// Catches up with the catalog's owner; true when the snapshot changed. A process that
     /// owns its catalog is always current.
     async fn refresh(&self) -> Result<bool, MetaError> {
@@ -145,6 +194,8 @@ pub enum MetaOp {
     CommitFlush(FlushCommit),
     CommitIndex(IndexCommit),
     CommitCompaction(CompactionCommit),
+    Database(DatabaseChange),
+    Alias(AliasChange),
 }
 
 /// What an operation answers: the result of the [`MetaService`] method it names.
@@ -154,7 +205,8 @@ pub enum MetaResult {
     Created(Created),
     /// `DropCollection`: the dropped collection, if there was one
     Dropped(Option<CollectionMeta>),
-    /// `SetLoaded`, `SetProperties`, `SetQueryPool`, `DropIndex`, `CommitIndex`
+    /// `SetLoaded`, `SetProperties`, `SetQueryPool`, `DropIndex`, `CommitIndex`, `Database`,
+    /// `Alias`
     Done,
     /// `CreateIndex`
     Index(IndexMeta),
@@ -194,5 +246,13 @@ pub async fn apply_op(meta: &dyn MetaService, op: MetaOp) -> Result<MetaResult, 
             MetaResult::Done
         }
         MetaOp::CommitCompaction(c) => MetaResult::Garbage(meta.commit_compaction(c).await?),
+        MetaOp::Database(c) => {
+            meta.change_database(c).await?;
+            MetaResult::Done
+        }
+        MetaOp::Alias(c) => {
+            meta.change_alias(c).await?;
+            MetaResult::Done
+        }
     })
 }

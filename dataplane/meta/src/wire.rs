@@ -2,11 +2,22 @@
 
 use tonic::{Code, Status};
 
-use crate::MetaError;
+use crate::{MetaError, Refusal};
+
+/// The metadata key of a refusal's kind ([`MetaError::Refused`]).
+const REFUSAL: &str = "x-quarry-refusal";
 
 pub fn to_status(e: &MetaError) -> Status {
     let msg = e.to_string();
     match e {
+        MetaError::Refused(kind, _) => {
+            let mut s = Status::failed_precondition(msg);
+            s.metadata_mut().insert(
+                REFUSAL,
+                tonic::metadata::MetadataValue::from_static(kind.name()),
+            );
+            s
+        }
         MetaError::CollectionExists(name) => Status::already_exists(name.clone()),
         MetaError::CollectionNotFound(name) => Status::not_found(name.clone()),
         MetaError::IndexConflict { .. } | MetaError::Rejected(_) => {
@@ -25,7 +36,15 @@ pub fn from_status(s: &Status) -> MetaError {
     match s.code() {
         Code::AlreadyExists => MetaError::CollectionExists(msg),
         Code::NotFound => MetaError::CollectionNotFound(msg),
-        Code::FailedPrecondition => MetaError::Rejected(msg),
+        Code::FailedPrecondition => match s
+            .metadata()
+            .get(REFUSAL)
+            .and_then(|v| v.to_str().ok())
+            .and_then(Refusal::from_name)
+        {
+            Some(kind) => MetaError::Refused(kind, msg),
+            None => MetaError::Rejected(msg),
+        },
         Code::Aborted => MetaError::StaleCommit(msg),
         _ => MetaError::Unavailable(format!("{:?}: {msg}", s.code())),
     }
@@ -44,6 +63,16 @@ mod tests {
             MetaError::Rejected("failed to load collection c: no enough nodes".into()),
         ] {
             assert_eq!(from_status(&to_status(&e)).to_string(), e.to_string());
+        }
+        // a refusal keeps its kind
+        for kind in Refusal::ALL {
+            let e = MetaError::Refused(kind, format!("refused: {}", kind.name()));
+            match from_status(&to_status(&e)) {
+                MetaError::Refused(k, msg) => {
+                    assert_eq!((k, msg), (kind, e.to_string()));
+                }
+                other => panic!("{other:?}"),
+            }
         }
         let conflict = MetaError::IndexConflict {
             field: "v".into(),

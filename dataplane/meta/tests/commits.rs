@@ -163,6 +163,7 @@ async fn compactions_are_fenced_by_the_checkpoint_and_recognised_when_sent_again
     };
     let created = meta
         .create_collection(NewCollection {
+            db: quarry_meta::DEFAULT_DB.into(),
             name: "c".into(),
             schema,
             shards: 1,

@@ -9,8 +9,9 @@ use quarry_meta::proto::{
     catalog_from_pb, catalog_to_pb, op_from_pb, op_to_pb, result_from_pb, result_to_pb,
 };
 use quarry_meta::{
-    CatalogState, CollectionMeta, CompactionCommit, Created, FlushCommit, IndexCommit, IndexMeta,
-    MetaOp, MetaResult, NewCollection, NewIndex, PartitionMeta, SegmentMeta,
+    AliasChange, CatalogState, CollectionMeta, CompactionCommit, Created, DatabaseChange,
+    DatabaseMeta, FlushCommit, IndexCommit, IndexMeta, MetaOp, MetaResult, NewCollection, NewIndex,
+    PartitionMeta, SegmentMeta,
 };
 use quarry_proto::internal as pb;
 use quarry_types::schema::DefaultValue;
@@ -124,6 +125,7 @@ fn collection(id: i64, pool: Option<&str>) -> CollectionMeta {
         indexes: vec![index()],
         segments: vec![segment(20, true), segment(21, false)],
         checkpoints: vec![99, 0],
+        aliases: vec!["first".into(), "second".into()],
     }
 }
 
@@ -135,7 +137,19 @@ fn the_catalog_survives_the_round_trip() {
         last_ts: u64::MAX - 1,
         collections: BTreeMap::new(),
         commit_nonce: 0xdead_beef,
+        databases: BTreeMap::new(),
     };
+    for (id, name) in [(1, "default"), (77, "analytics")] {
+        state.databases.insert(
+            name.into(),
+            DatabaseMeta {
+                id,
+                name: name.into(),
+                created_ts: 5,
+                properties: vec![("database.max.collections".into(), "3".into())],
+            },
+        );
+    }
     for c in [collection(1, Some("gpu")), collection(2, None)] {
         state.collections.insert(c.id, c);
     }
@@ -161,6 +175,7 @@ fn the_catalog_survives_the_round_trip() {
 fn every_op() -> Vec<MetaOp> {
     vec![
         MetaOp::CreateCollection(NewCollection {
+            db: "analytics".into(),
             name: "rich".into(),
             schema: rich_schema(),
             shards: 4,
@@ -168,6 +183,32 @@ fn every_op() -> Vec<MetaOp> {
             properties: vec![("k".into(), "v".into())],
         }),
         MetaOp::DropCollection { id: 9 },
+        MetaOp::Database(DatabaseChange::Create {
+            name: "analytics".into(),
+            properties: vec![("database.max.collections".into(), "3".into())],
+        }),
+        MetaOp::Database(DatabaseChange::Drop {
+            name: "analytics".into(),
+        }),
+        MetaOp::Database(DatabaseChange::Alter {
+            name: "default".into(),
+            set: vec![("database.max.collections".into(), "9".into())],
+            delete: vec!["x".into()],
+        }),
+        MetaOp::Alias(AliasChange::Create {
+            db: "analytics".into(),
+            alias: "live".into(),
+            collection: "rich".into(),
+        }),
+        MetaOp::Alias(AliasChange::Drop {
+            db: "default".into(),
+            alias: "live".into(),
+        }),
+        MetaOp::Alias(AliasChange::Alter {
+            db: "analytics".into(),
+            alias: "live".into(),
+            collection: "blue".into(),
+        }),
         MetaOp::SetLoaded {
             id: 9,
             loaded: true,
@@ -241,7 +282,7 @@ fn every_operation_survives_the_round_trip() {
     let ops = every_op();
     // one of each kind at least
     let kinds: std::collections::HashSet<_> = ops.iter().map(std::mem::discriminant).collect();
-    assert_eq!(kinds.len(), 10);
+    assert_eq!(kinds.len(), 12);
     for op in ops {
         let back = op_from_pb(through_bytes(op_to_pb(op.clone()))).unwrap();
         assert_eq!(back, op);

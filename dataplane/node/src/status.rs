@@ -2,6 +2,7 @@
 //! non-zero `Status`), because pymilvus retries most gRPC-level errors for minutes.
 
 use quarry_engine::EngineError;
+use quarry_meta::Refusal;
 use quarry_proto::common::{ErrorCode, Status};
 
 pub fn ok() -> Status {
@@ -21,14 +22,30 @@ pub fn invalid(reason: impl Into<String>) -> Status {
     status(1100, ErrorCode::IllegalArgument, reason)
 }
 
-/// A database other than the default one, which is all Quarry serves (Milvus' code 800,
-/// which pymilvus' `use_database` reads as "no such database").
+/// A database that does not exist (Milvus' code 800, which pymilvus' `use_database` reads as
+/// "no such database").
 pub fn database_not_found(db: &str) -> Status {
     status(
         800,
         ErrorCode::UnexpectedError,
         format!("database not found[database={db}]"),
     )
+}
+
+/// The Milvus code of a refused database or alias change.
+fn refusal_code(kind: Refusal) -> (i32, ErrorCode) {
+    match kind {
+        // pymilvus' `use_database` (2.6.9+) reads 800 as "no such database"
+        Refusal::DatabaseNotFound => (800, ErrorCode::UnexpectedError),
+        Refusal::DatabaseLimit => (801, ErrorCode::UnexpectedError),
+        Refusal::CollectionLimit => (1100, ErrorCode::IllegalArgument),
+        Refusal::AliasNotFound => (1600, ErrorCode::UnexpectedError),
+        Refusal::AliasNameConflict => (1601, ErrorCode::UnexpectedError),
+        Refusal::AliasExists => (1602, ErrorCode::UnexpectedError),
+        Refusal::DatabaseExists | Refusal::DatabaseNotEmpty | Refusal::CollectionHasAliases => {
+            (65535, ErrorCode::UnexpectedError)
+        }
+    }
 }
 
 /// [`from_engine`] by value, for `map_err`.
@@ -40,6 +57,11 @@ pub fn from_engine(e: &EngineError) -> Status {
     let reason = e.to_string();
     match e {
         EngineError::CollectionNotFound(_) => status(100, ErrorCode::CollectionNotExists, reason),
+        EngineError::Refused(kind, _) => {
+            let (code, error_code) = refusal_code(*kind);
+            status(code, error_code, reason)
+        }
+        EngineError::DatabaseName(_) => status(802, ErrorCode::UnexpectedError, reason),
         EngineError::NotLoaded(_) => status(101, ErrorCode::UnexpectedError, reason),
         EngineError::PartitionNotFound(_) => status(200, ErrorCode::MetaFailed, reason),
         EngineError::IndexNotFound(_) => status(700, ErrorCode::IndexNotExist, reason),
@@ -85,6 +107,18 @@ mod tests {
             (s.code, s.error_code),
             (109, ErrorCode::SchemaMismatch as i32)
         );
+        let s = from_engine(&EngineError::Refused(
+            Refusal::DatabaseNotFound,
+            "database not found[database=x]".into(),
+        ));
+        assert_eq!(
+            (s.code, s.reason.as_str()),
+            (800, "database not found[database=x]")
+        );
+        let s = from_engine(&EngineError::Refused(Refusal::AliasNotFound, "a".into()));
+        assert_eq!(s.code, 1600);
+        let s = from_engine(&EngineError::DatabaseName("bad".into()));
+        assert_eq!(s.code, 802);
         assert_eq!(ok().code, 0);
         assert_eq!(ok().error_code, 0);
     }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use quarry_engine::wire::{answer_to_pb, check_read, read_from_pb, to_status};
 use quarry_engine::Engine;
+use quarry_engine::Named;
 use quarry_proto::internal as pb;
 use quarry_proto::internal::worker_server::Worker;
 use tonic::{Request, Response, Status};
@@ -12,6 +13,15 @@ use tracing::Instrument;
 
 pub struct WorkerService {
     pub engine: Arc<Engine>,
+}
+
+/// The database of a worker request; empty (a proxy from before databases): `default`.
+fn db(name: &str) -> &str {
+    if name.is_empty() {
+        quarry_engine::DEFAULT_DB
+    } else {
+        name
+    }
 }
 
 fn shards(list: Vec<pb::ShardOffset>) -> Vec<(u32, u64)> {
@@ -25,14 +35,14 @@ impl WorkerService {
             .map_err(|e| Status::invalid_argument(format!("bad read: {e}")))?;
         let meta = self
             .engine
-            .describe_collection(&r.collection)
+            .describe_collection(Named::new(db(&r.db), &r.collection))
             .await
             .map_err(|e| to_status(&e))?;
         check_read(&read, &meta.schema)
             .map_err(|e| Status::invalid_argument(format!("bad read: {e}")))?;
         let answer = self
             .engine
-            .serve_read(&r.collection, shards(r.shards), read)
+            .serve_read(Named::new(db(&r.db), &r.collection), shards(r.shards), read)
             .await
             .map_err(|e| to_status(&e))?;
         Ok(Response::new(pb::ReadResponse {
@@ -65,7 +75,7 @@ impl Worker for WorkerService {
         let r = req.into_inner();
         let segments = self
             .engine
-            .serve_flush(&r.collection, shards(r.shards))
+            .serve_flush(Named::new(db(&r.db), &r.collection), shards(r.shards))
             .await
             .map_err(|e| to_status(&e))?;
         Ok(Response::new(pb::FlushResponse { segments }))

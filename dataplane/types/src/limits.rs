@@ -24,6 +24,12 @@ pub const MAX_FIELDS: usize = 64;
 /// Collections in one Quarry instance (Milvus `quotaAndLimits.limits.maxCollectionNum`).
 pub const MAX_COLLECTIONS: usize = 65536;
 
+/// Databases in one Quarry instance, `default` included (Milvus `rootCoord.maxDatabaseNum`).
+pub const MAX_DATABASES: usize = 64;
+
+/// Aliases of one collection.
+pub const MAX_ALIASES_PER_COLLECTION: usize = 64;
+
 /// Bytes of a collection, field, index or alias name (Milvus `proxy.maxNameLength`).
 pub const MAX_NAME_BYTES: usize = 255;
 

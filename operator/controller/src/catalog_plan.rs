@@ -240,6 +240,7 @@ pub fn plan_collection(
 pub fn new_collection(name: &str, spec: &CollectionSpec) -> Result<NewCollection, Unsupported> {
     let schema = schema_of(name, &spec.schema).map_err(Unsupported)?;
     Ok(NewCollection {
+        db: quarry_meta::DEFAULT_DB.into(),
         name: name.to_string(),
         schema,
         shards: spec.shards as u32,
@@ -458,6 +459,7 @@ mod tests {
             indexes: vec![],
             segments: vec![],
             checkpoints: vec![0; 2],
+            aliases: vec![],
         }
     }
 

@@ -462,6 +462,7 @@ mod tests {
         let meta = Arc::new(LocalMeta::new(Catalog::open(store).await.unwrap()));
         let Created::New(c) = meta
             .create_collection(NewCollection {
+                db: quarry_meta::DEFAULT_DB.into(),
                 name: "c".into(),
                 schema: schema(),
                 shards: 2,

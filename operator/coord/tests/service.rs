@@ -72,6 +72,7 @@ async fn catalog_operations_heartbeats_and_placement() {
     let a = RemoteMeta::connect(&addr).unwrap();
     let b = RemoteMeta::connect(&addr).unwrap();
     let req = NewCollection {
+        db: quarry_meta::DEFAULT_DB.into(),
         name: "c".into(),
         schema: schema(),
         shards: 2,
@@ -232,6 +233,7 @@ async fn a_restarted_coordinator_keeps_shards_where_they_are_served() {
     let store = Arc::new(MemoryObjectStore::new());
     let meta = Arc::new(LocalMeta::new(Catalog::open(store.clone()).await.unwrap()));
     let req = NewCollection {
+        db: quarry_meta::DEFAULT_DB.into(),
         name: "c".into(),
         schema: schema(),
         shards: 4,

@@ -32,6 +32,7 @@ fn schema() -> CollectionSchema {
 
 async fn create(meta: &LocalMeta, name: &str) -> i64 {
     let req = NewCollection {
+        db: quarry_meta::DEFAULT_DB.into(),
         name: name.into(),
         schema: schema(),
         shards: 1,

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use quarry_engine::{CreateCollection, DEFAULT_DB};
+use quarry_engine::CreateCollection;
 use quarry_meta::CollectionMeta;
 use quarry_proto::common::{KeyValuePair, LoadState};
 use quarry_proto::schema as ps;
@@ -18,6 +18,7 @@ use super::{kv, schema_from_bytes, schema_to_proto, success, to_kv, ConvResult};
 pub fn create_collection(r: CreateCollectionRequest) -> ConvResult<CreateCollection> {
     Ok(CreateCollection {
         schema: schema_from_bytes(&r.schema)?,
+        db: r.db_name,
         name: r.collection_name,
         shards: r.shards_num,
         consistency: ConsistencyLevel::from_code(r.consistency_level),
@@ -25,7 +26,8 @@ pub fn create_collection(r: CreateCollectionRequest) -> ConvResult<CreateCollect
     })
 }
 
-pub fn describe_collection(m: &CollectionMeta) -> DescribeCollectionResponse {
+/// A collection's description; `db_id` is the id of its database.
+pub fn describe_collection(m: &CollectionMeta, db_id: i64) -> DescribeCollectionResponse {
     DescribeCollectionResponse {
         status: success(),
         schema: Some(schema_to_proto(&m.schema, &m.db)),
@@ -43,6 +45,8 @@ pub fn describe_collection(m: &CollectionMeta) -> DescribeCollectionResponse {
         collection_name: m.name.clone(),
         properties: to_kv(&m.properties),
         db_name: m.db.clone(),
+        db_id,
+        aliases: m.aliases.clone(),
         num_partitions: m.partitions.len() as i64,
         update_timestamp: m.updated_ts,
         update_timestamp_str: m.updated_ts.to_string(),
@@ -110,7 +114,7 @@ pub fn loading_progress(progress: i64) -> GetLoadingProgressResponse {
 }
 
 /// The answer of a flush: per collection its flushed segments and the flush timestamp.
-pub fn flush_response(flushed: Vec<(String, Vec<i64>, u64)>) -> FlushResponse {
+pub fn flush_response(db: &str, flushed: Vec<(String, Vec<i64>, u64)>) -> FlushResponse {
     let mut segs = HashMap::new();
     let mut ts = HashMap::new();
     for (name, ids, at) in flushed {
@@ -119,7 +123,7 @@ pub fn flush_response(flushed: Vec<(String, Vec<i64>, u64)>) -> FlushResponse {
     }
     FlushResponse {
         status: success(),
-        db_name: DEFAULT_DB.into(),
+        db_name: db.into(),
         coll_seg_i_ds: segs,
         coll_flush_ts: ts,
         ..Default::default()

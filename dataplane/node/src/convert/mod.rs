@@ -5,6 +5,7 @@
 
 mod collection;
 mod columns;
+mod databases;
 mod index;
 mod mutation;
 mod params;
@@ -18,6 +19,7 @@ pub use collection::{
     replica_number, row_count, show_collections, show_partitions,
 };
 pub use columns::{columns_from_proto, ids_to_proto, outputs_to_proto};
+pub use databases::{describe_alias, describe_database, list_aliases, list_databases};
 pub use index::{describe_index, index_build_progress, index_params, index_state};
 pub use mutation::{delete_result, insert, mutation_result, upsert, Mutation};
 pub use params::{check_pairs, kv, shown, to_kv};

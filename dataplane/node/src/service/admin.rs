@@ -1,6 +1,6 @@
-//! Session and server: connect, version, health, timestamps, flush, databases.
+//! Session and server: connect, version, health, timestamps, flush.
 
-use quarry_engine::DEFAULT_DB;
+use quarry_engine::Named;
 use quarry_proto::service::*;
 
 use super::handle::Handled;
@@ -45,10 +45,14 @@ pub(super) async fn alloc_timestamp(s: &Service) -> Handled<AllocTimestampRespon
 pub(super) async fn flush(s: &Service, r: FlushRequest) -> Handled<FlushResponse> {
     let mut flushed = Vec::with_capacity(r.collection_names.len());
     for name in r.collection_names {
-        let segments = s.engine.flush(&name).await.map_err(engine)?;
+        let segments = s
+            .engine
+            .flush(Named::new(&r.db_name, &name))
+            .await
+            .map_err(engine)?;
         flushed.push((name, segments, s.engine.now_ts()));
     }
-    Ok(convert::flush_response(flushed))
+    Ok(convert::flush_response(&r.db_name, flushed))
 }
 
 /// Flush returns only after the segments are durable.
@@ -56,24 +60,5 @@ pub(super) async fn get_flush_state() -> Handled<GetFlushStateResponse> {
     Ok(GetFlushStateResponse {
         status: Some(ok()),
         flushed: true,
-    })
-}
-
-pub(super) async fn list_databases() -> Handled<ListDatabasesResponse> {
-    Ok(ListDatabasesResponse {
-        status: Some(ok()),
-        db_names: vec![DEFAULT_DB.into()],
-        created_timestamp: vec![0],
-        db_ids: vec![1],
-    })
-}
-
-/// The default database (any other is refused before: `handle::serve`).
-pub(super) async fn describe_database() -> Handled<DescribeDatabaseResponse> {
-    Ok(DescribeDatabaseResponse {
-        status: Some(ok()),
-        db_name: DEFAULT_DB.into(),
-        db_id: 1,
-        ..Default::default()
     })
 }

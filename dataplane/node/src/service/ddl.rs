@@ -1,6 +1,6 @@
 //! Collections and partitions: create, describe, list, drop, statistics, load and release.
 
-use quarry_engine::EngineError;
+use quarry_engine::{EngineError, Named};
 use quarry_proto::common::Status;
 use quarry_proto::service::*;
 
@@ -17,7 +17,7 @@ pub(super) async fn create_collection(s: &Service, r: CreateCollectionRequest) -
 
 pub(super) async fn drop_collection(s: &Service, r: DropCollectionRequest) -> Handled<Status> {
     s.engine
-        .drop_collection(&r.collection_name)
+        .drop_collection(Named::new(&r.db_name, &r.collection_name))
         .await
         .map_err(engine)?;
     Ok(ok())
@@ -26,7 +26,7 @@ pub(super) async fn drop_collection(s: &Service, r: DropCollectionRequest) -> Ha
 pub(super) async fn has_collection(s: &Service, r: HasCollectionRequest) -> Handled<BoolResponse> {
     let found = s
         .engine
-        .describe_collection_latest(&r.collection_name)
+        .describe_collection_latest(Named::new(&r.db_name, &r.collection_name))
         .await;
     Ok(BoolResponse {
         status: Some(ok()),
@@ -42,17 +42,23 @@ pub(super) async fn describe_collection(
         s.engine.describe_collection_by_id(r.collection_id)
     } else {
         s.engine
-            .describe_collection_latest(&r.collection_name)
+            .describe_collection_latest(Named::new(&r.db_name, &r.collection_name))
             .await
     };
-    Ok(convert::describe_collection(&found.map_err(engine)?))
+    let meta = found.map_err(engine)?;
+    let db = s.engine.database(&meta.db).await.map_err(engine)?;
+    Ok(convert::describe_collection(&meta, db.id))
 }
 
 pub(super) async fn show_collections(
     s: &Service,
-    _r: ShowCollectionsRequest,
+    r: ShowCollectionsRequest,
 ) -> Handled<ShowCollectionsResponse> {
-    let all = s.engine.list_collections_fresh().await.map_err(engine)?;
+    let all = s
+        .engine
+        .list_collections_in(&r.db_name)
+        .await
+        .map_err(engine)?;
     Ok(convert::show_collections(&all))
 }
 
@@ -62,7 +68,7 @@ pub(super) async fn get_collection_statistics(
 ) -> Handled<GetCollectionStatisticsResponse> {
     let rows = s
         .engine
-        .row_count(&r.collection_name)
+        .row_count(Named::new(&r.db_name, &r.collection_name))
         .await
         .map_err(engine)?;
     Ok(GetCollectionStatisticsResponse {
@@ -74,7 +80,7 @@ pub(super) async fn get_collection_statistics(
 pub(super) async fn load_collection(s: &Service, r: LoadCollectionRequest) -> Handled<Status> {
     let replicas = convert::replica_number(r.replica_number);
     s.engine
-        .load_collection(&r.collection_name, replicas)
+        .load_collection(Named::new(&r.db_name, &r.collection_name), replicas)
         .await
         .map_err(engine)?;
     Ok(ok())
@@ -85,7 +91,7 @@ pub(super) async fn release_collection(
     r: ReleaseCollectionRequest,
 ) -> Handled<Status> {
     s.engine
-        .release_collection(&r.collection_name)
+        .release_collection(Named::new(&r.db_name, &r.collection_name))
         .await
         .map_err(engine)?;
     Ok(ok())
@@ -95,7 +101,7 @@ pub(super) async fn get_load_state(
     s: &Service,
     r: GetLoadStateRequest,
 ) -> Handled<GetLoadStateResponse> {
-    let m = s.describe(&r.collection_name).await?;
+    let m = s.describe(&r.db_name, &r.collection_name).await?;
     Ok(GetLoadStateResponse {
         status: Some(ok()),
         state: convert::load_state(m.loaded, s.load_progress(&m)) as i32,
@@ -106,7 +112,7 @@ pub(super) async fn get_loading_progress(
     s: &Service,
     r: GetLoadingProgressRequest,
 ) -> Handled<GetLoadingProgressResponse> {
-    let m = s.describe(&r.collection_name).await?;
+    let m = s.describe(&r.db_name, &r.collection_name).await?;
     if !m.loaded {
         return Err(engine(EngineError::NotLoaded(m.name)));
     }
@@ -117,12 +123,12 @@ pub(super) async fn show_partitions(
     s: &Service,
     r: ShowPartitionsRequest,
 ) -> Handled<ShowPartitionsResponse> {
-    let m = s.describe(&r.collection_name).await?;
+    let m = s.describe(&r.db_name, &r.collection_name).await?;
     Ok(convert::show_partitions(&m))
 }
 
 pub(super) async fn has_partition(s: &Service, r: HasPartitionRequest) -> Handled<BoolResponse> {
-    let m = s.describe(&r.collection_name).await?;
+    let m = s.describe(&r.db_name, &r.collection_name).await?;
     Ok(BoolResponse {
         status: Some(ok()),
         value: m.partitions.iter().any(|p| p.name == r.partition_name),
@@ -133,13 +139,13 @@ pub(super) async fn get_partition_statistics(
     s: &Service,
     r: GetPartitionStatisticsRequest,
 ) -> Handled<GetPartitionStatisticsResponse> {
-    let m = s.describe(&r.collection_name).await?;
+    let m = s.describe(&r.db_name, &r.collection_name).await?;
     s.engine
         .check_partition(&m, &r.partition_name)
         .map_err(engine)?;
     let rows = s
         .engine
-        .row_count(&r.collection_name)
+        .row_count(Named::new(&r.db_name, &r.collection_name))
         .await
         .map_err(engine)?;
     Ok(GetPartitionStatisticsResponse {

@@ -1,5 +1,6 @@
 //! Writes: insert, upsert, delete.
 
+use quarry_engine::Named;
 use quarry_proto::service::*;
 
 use super::handle::Handled;
@@ -8,18 +9,20 @@ use crate::convert::{self, Mutation};
 use crate::status::{engine, invalid};
 
 pub(super) async fn insert(s: &Service, r: InsertRequest) -> Handled<MutationResult> {
-    mutate(s, convert::insert(r).map_err(invalid)?).await
+    let db = r.db_name.clone();
+    mutate(s, &db, convert::insert(r).map_err(invalid)?).await
 }
 
 pub(super) async fn upsert(s: &Service, r: UpsertRequest) -> Handled<MutationResult> {
-    mutate(s, convert::upsert(r).map_err(invalid)?).await
+    let db = r.db_name.clone();
+    mutate(s, &db, convert::upsert(r).map_err(invalid)?).await
 }
 
-async fn mutate(s: &Service, m: Mutation) -> Handled<MutationResult> {
+async fn mutate(s: &Service, db: &str, m: Mutation) -> Handled<MutationResult> {
     let upsert = m.input.upsert;
     let out = s
         .engine
-        .insert(&m.collection, m.input)
+        .insert(Named::new(db, &m.collection), m.input)
         .await
         .map_err(engine)?;
     s.metrics
@@ -31,7 +34,12 @@ pub(super) async fn delete(s: &Service, r: DeleteRequest) -> Handled<MutationRes
     let templates = convert::templates(&r.expr_template_values).map_err(invalid)?;
     let out = s
         .engine
-        .delete(&r.collection_name, &r.partition_name, &r.expr, &templates)
+        .delete(
+            Named::new(&r.db_name, &r.collection_name),
+            &r.partition_name,
+            &r.expr,
+            &templates,
+        )
         .await
         .map_err(engine)?;
     Ok(convert::delete_result(&out))

@@ -1,26 +1,29 @@
-//! What every handler runs through ([`serve`]): the database check (the `dbname` header and
-//! the request's own `db_name`), a refusal answered in the RPC's own response type (pymilvus
-//! reads the `status` inside the message, not gRPC codes), and the in-band outcome that the
-//! RPC layer counts.
+//! What every handler runs through ([`serve`]): the request's database (the request's own
+//! `db_name`, else the `dbname` header, else `default`), checked to exist and written into the
+//! request's `db_name` for the handler (as Milvus' proxy does), a refusal answered in the
+//! RPC's own response type (pymilvus reads the `status` inside the message, not gRPC codes),
+//! and the in-band outcome that the RPC layer counts.
 
 use std::future::Future;
 
-use quarry_engine::DEFAULT_DB;
+use quarry_engine::{Engine, DEFAULT_DB};
 use quarry_proto::common::Status;
 use quarry_proto::service::*;
+use quarry_types::limits::MAX_NAME_BYTES;
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response};
 
 use super::layer::Outcome;
 use crate::convert::shown;
-use crate::status::database_not_found;
+use crate::status::{database_not_found, engine as engine_status};
 
 /// A handler's answer: its response, or the status it is refused with.
 pub(super) type Handled<T> = Result<T, Status>;
 
-/// Runs `handler` on the request once its database is checked; a refusal, the handler's or
-/// the check's, is answered as the RPC's response carrying the status.
+/// Runs `handler` on the request once its database is resolved; a refusal, the handler's or
+/// the database check's, is answered as the RPC's response carrying the status.
 pub(super) async fn serve<Req, Resp, Fut>(
+    engine: &Engine,
     req: Request<Req>,
     handler: impl FnOnce(Req) -> Fut,
 ) -> Result<Response<Resp>, tonic::Status>
@@ -29,10 +32,9 @@ where
     Resp: Reply,
     Fut: Future<Output = Handled<Resp>>,
 {
-    let answer = match check_db(req.metadata(), req.get_ref().db_name()) {
-        Ok(()) => handler(req.into_inner())
-            .await
-            .unwrap_or_else(Resp::refused),
+    let (metadata, _, mut body) = req.into_parts();
+    let answer = match resolve_db(engine, &metadata, &mut body).await {
+        Ok(()) => handler(body).await.unwrap_or_else(Resp::refused),
         Err(refused) => Resp::refused(refused),
     };
     let success = answer
@@ -43,24 +45,51 @@ where
     Ok(response)
 }
 
-/// Only the default database exists; an empty name means it (pymilvus' `MilvusClient` sends
-/// an empty `dbname` header, the ORM `default`). The header is checked first, then the
-/// request's own `db_name`.
-pub(crate) fn check_db(metadata: &MetadataMap, body_db: &str) -> Result<(), Status> {
-    let header = metadata
+/// The `dbname` header (pymilvus' `MilvusClient` sends `""`, the ORM `default`).
+fn header_db(metadata: &MetadataMap) -> String {
+    metadata
         .get("dbname")
-        .map(|v| String::from_utf8_lossy(v.as_bytes()));
-    for db in header.as_deref().into_iter().chain([body_db]) {
-        if !db.is_empty() && db != DEFAULT_DB {
-            return Err(database_not_found(&shown(db)));
-        }
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_default()
+}
+
+/// The database a request works in: its own `db_name` when set (Milvus fills an empty one
+/// from the header), else the header's, else `default`. It must exist (Milvus' code 800).
+pub(crate) async fn resolve_db<Req: HasDb>(
+    engine: &Engine,
+    metadata: &MetadataMap,
+    body: &mut Req,
+) -> Result<(), Status> {
+    let (db, field) = match body.db_scope() {
+        DbScope::None => return Ok(()),
+        DbScope::Session => (header_db(metadata), None),
+        DbScope::Field(field) if !field.is_empty() => (field.clone(), Some(field)),
+        DbScope::Field(field) => (header_db(metadata), Some(field)),
+    };
+    let db = if db.is_empty() { DEFAULT_DB.into() } else { db };
+    if db.len() > MAX_NAME_BYTES {
+        return Err(database_not_found(&shown(&db)));
+    }
+    engine.database(&db).await.map_err(engine_status)?;
+    if let Some(field) = field {
+        *field = db;
     }
     Ok(())
 }
 
-/// A request and the database it names in its body (`""` for requests without `db_name`).
+/// Where a request names its database.
+pub(crate) enum DbScope<'a> {
+    /// in its `db_name` field (empty: the header's)
+    Field(&'a mut String),
+    /// only in the header: `Connect` (a session in a database that does not exist is refused)
+    Session,
+    /// nowhere: server calls, and the database calls, whose `db_name` is their subject
+    None,
+}
+
+/// A request and where it names its database.
 pub(crate) trait HasDb {
-    fn db_name(&self) -> &str;
+    fn db_scope(&mut self) -> DbScope<'_>;
 }
 
 /// A response message: how a refusal is answered, and the status it carries.
@@ -72,22 +101,31 @@ pub(crate) trait Reply {
 macro_rules! has_db {
     (db_name: $($t:ty),* $(,)?) => {
         $(impl HasDb for $t {
-            fn db_name(&self) -> &str {
-                &self.db_name
+            fn db_scope(&mut self) -> DbScope<'_> {
+                DbScope::Field(&mut self.db_name)
+            }
+        })*
+    };
+    (session: $($t:ty),* $(,)?) => {
+        $(impl HasDb for $t {
+            fn db_scope(&mut self) -> DbScope<'_> {
+                DbScope::Session
             }
         })*
     };
     (none: $($t:ty),* $(,)?) => {
         $(impl HasDb for $t {
-            fn db_name(&self) -> &str {
-                ""
+            fn db_scope(&mut self) -> DbScope<'_> {
+                DbScope::None
             }
         })*
     };
 }
 
-has_db!(none: ConnectRequest, GetVersionRequest, CheckHealthRequest, AllocTimestampRequest,
-    ListDatabasesRequest);
+has_db!(session: ConnectRequest);
+has_db!(none: GetVersionRequest, CheckHealthRequest, AllocTimestampRequest,
+    ListDatabasesRequest, DescribeDatabaseRequest, CreateDatabaseRequest, DropDatabaseRequest,
+    AlterDatabaseRequest);
 has_db!(db_name: CreateCollectionRequest, DropCollectionRequest, HasCollectionRequest,
     DescribeCollectionRequest, ShowCollectionsRequest, GetCollectionStatisticsRequest,
     LoadCollectionRequest, ReleaseCollectionRequest, GetLoadStateRequest,
@@ -95,7 +133,8 @@ has_db!(db_name: CreateCollectionRequest, DropCollectionRequest, HasCollectionRe
     GetPartitionStatisticsRequest, InsertRequest, UpsertRequest, DeleteRequest, FlushRequest,
     GetFlushStateRequest, CreateIndexRequest, DescribeIndexRequest, DropIndexRequest,
     GetIndexStateRequest, GetIndexBuildProgressRequest, SearchRequest, QueryRequest,
-    DescribeDatabaseRequest);
+    CreateAliasRequest, DropAliasRequest, AlterAliasRequest, DescribeAliasRequest,
+    ListAliasesRequest);
 
 impl Reply for Status {
     fn refused(status: Status) -> Self {
@@ -146,95 +185,7 @@ reply!(
     SearchResults,
     QueryResults,
     ListDatabasesResponse,
-    DescribeDatabaseResponse
+    DescribeDatabaseResponse,
+    DescribeAliasResponse,
+    ListAliasesResponse
 );
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn with_header(db: &str) -> MetadataMap {
-        let mut m = MetadataMap::new();
-        m.insert("dbname", db.parse().unwrap());
-        m
-    }
-
-    #[test]
-    fn only_the_default_database_passes() {
-        for (header, body) in [
-            (None, ""),
-            (Some(""), ""),
-            (Some("default"), ""),
-            (None, "default"),
-            (Some("default"), "default"),
-        ] {
-            let m = header.map_or_else(MetadataMap::new, with_header);
-            assert!(check_db(&m, body).is_ok(), "{header:?} {body:?}");
-        }
-        for (header, body, named) in [
-            (Some("other"), "", "other"),
-            (None, "other", "other"),
-            (Some("default"), "other", "other"),
-            // the header is checked first
-            (Some("first"), "second", "first"),
-        ] {
-            let m = header.map_or_else(MetadataMap::new, with_header);
-            let s = check_db(&m, body).unwrap_err();
-            assert_eq!(s.code, 800);
-            assert_eq!(
-                s.error_code,
-                quarry_proto::common::ErrorCode::UnexpectedError as i32
-            );
-            assert_eq!(s.reason, format!("database not found[database={named}]"));
-        }
-        // long names are cut short in the message
-        let s = check_db(&MetadataMap::new(), &"d".repeat(10_000)).unwrap_err();
-        assert!(s.reason.len() < 200, "{}", s.reason);
-    }
-
-    #[tokio::test]
-    async fn a_refusal_is_the_rpcs_own_response_with_the_status() {
-        let mut req = Request::new(SearchRequest::default());
-        req.metadata_mut()
-            .insert("dbname", "other".parse().unwrap());
-        let resp = serve(req, |_| async {
-            unreachable!("the handler of a refused request runs")
-        })
-        .await
-        .unwrap();
-        assert_eq!(resp.extensions().get(), Some(&Outcome { success: false }));
-        let results: SearchResults = resp.into_inner();
-        assert_eq!(results.status.unwrap().code, 800);
-
-        let req = Request::new(CreateCollectionRequest {
-            db_name: "other".into(),
-            ..Default::default()
-        });
-        let status: Status = serve(req, |_| async { Ok(Status::default()) })
-            .await
-            .unwrap()
-            .into_inner();
-        assert_eq!(status.code, 800);
-
-        let req = Request::new(GetVersionRequest::default());
-        let resp = serve(req, |_| async {
-            Ok(GetVersionResponse {
-                status: Some(Status::default()),
-                version: "v".into(),
-            })
-        })
-        .await
-        .unwrap();
-        assert_eq!(resp.extensions().get(), Some(&Outcome { success: true }));
-
-        // a handler's own refusal is answered the same way
-        let req = Request::new(QueryRequest::default());
-        let resp = serve(req, |_| async {
-            Err::<QueryResults, _>(crate::status::invalid("no"))
-        })
-        .await
-        .unwrap();
-        assert_eq!(resp.extensions().get(), Some(&Outcome { success: false }));
-        assert_eq!(resp.into_inner().status.unwrap().code, 1100);
-    }
-}

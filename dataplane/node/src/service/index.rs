@@ -1,5 +1,6 @@
 //! Indexes: create, describe, drop, state and build progress.
 
+use quarry_engine::Named;
 use quarry_proto::common::Status;
 use quarry_proto::service::*;
 
@@ -11,7 +12,12 @@ use crate::status::{engine, invalid, ok};
 pub(super) async fn create_index(s: &Service, r: CreateIndexRequest) -> Handled<Status> {
     let params = convert::index_params(&r.extra_params).map_err(invalid)?;
     s.engine
-        .create_index(&r.collection_name, &r.field_name, &r.index_name, params)
+        .create_index(
+            Named::new(&r.db_name, &r.collection_name),
+            &r.field_name,
+            &r.index_name,
+            params,
+        )
         .await
         .map_err(engine)?;
     Ok(ok())
@@ -23,7 +29,11 @@ pub(super) async fn describe_index(
 ) -> Handled<DescribeIndexResponse> {
     let infos = s
         .engine
-        .describe_index(&r.collection_name, &r.field_name, &r.index_name)
+        .describe_index(
+            Named::new(&r.db_name, &r.collection_name),
+            &r.field_name,
+            &r.index_name,
+        )
         .await
         .map_err(engine)?;
     Ok(convert::describe_index(infos))
@@ -31,7 +41,11 @@ pub(super) async fn describe_index(
 
 pub(super) async fn drop_index(s: &Service, r: DropIndexRequest) -> Handled<Status> {
     s.engine
-        .drop_index(&r.collection_name, &r.field_name, &r.index_name)
+        .drop_index(
+            Named::new(&r.db_name, &r.collection_name),
+            &r.field_name,
+            &r.index_name,
+        )
         .await
         .map_err(engine)?;
     Ok(ok())
@@ -43,7 +57,11 @@ pub(super) async fn get_index_state(
 ) -> Handled<GetIndexStateResponse> {
     let infos = s
         .engine
-        .describe_index(&r.collection_name, &r.field_name, &r.index_name)
+        .describe_index(
+            Named::new(&r.db_name, &r.collection_name),
+            &r.field_name,
+            &r.index_name,
+        )
         .await
         .map_err(engine)?;
     Ok(convert::index_state(&infos))
@@ -55,7 +73,11 @@ pub(super) async fn get_index_build_progress(
 ) -> Handled<GetIndexBuildProgressResponse> {
     let infos = s
         .engine
-        .describe_index(&r.collection_name, &r.field_name, &r.index_name)
+        .describe_index(
+            Named::new(&r.db_name, &r.collection_name),
+            &r.field_name,
+            &r.index_name,
+        )
         .await
         .map_err(engine)?;
     Ok(convert::index_build_progress(&infos))

@@ -30,7 +30,7 @@ const SERVICE_PATH: &str = "/milvus.proto.milvus.MilvusService/";
 /// The RPCs of `MilvusService` (dataplane/proto/proto/milvus.proto; a test keeps the list in
 /// step). Metrics label a request with one of these or `unknown`, so that no client can mint
 /// new series.
-pub const RPCS: [&str; 31] = [
+pub const RPCS: [&str; 39] = [
     "Connect",
     "GetVersion",
     "CheckHealth",
@@ -62,6 +62,14 @@ pub const RPCS: [&str; 31] = [
     "Query",
     "ListDatabases",
     "DescribeDatabase",
+    "CreateDatabase",
+    "DropDatabase",
+    "AlterDatabase",
+    "CreateAlias",
+    "DropAlias",
+    "AlterAlias",
+    "DescribeAlias",
+    "ListAliases",
 ];
 
 /// Request ids are cut to this many bytes (they go into every log line of the request).
@@ -274,7 +282,7 @@ mod tests {
         call(&mut svc, request("Search", &[])).await;
         call(&mut svc, request("Search", &[])).await;
         call(&mut svc, request("GetVersion", &[])).await;
-        // a handler's in-band refusal (e.g. a database other than the default one)
+        // a handler's in-band refusal (e.g. a database that does not exist)
         let mut refused = request("Insert", &[("dbname", "other")]);
         *refused.uri_mut() = format!("{SERVICE_PATH}Insert?fail").parse().unwrap();
         call(&mut svc, refused).await;

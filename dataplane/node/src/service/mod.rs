@@ -1,11 +1,13 @@
 //! The Milvus gRPC service: one thin handler per RPC, grouped by concern (`ddl`: collections
 //! and partitions, `dml`: writes, `read`: search and query, `index`, `admin`: session, server,
-//! flush, databases). Every handler runs through [`handle::serve`] (the database check, a
+//! flush; `databases`, `aliases`). Every handler runs through [`handle::serve`] (the database check, a
 //! refusal answered in the RPC's own response type, the outcome the metrics count) and does
 //! three things: convert the request ([`crate::convert`]), call the engine, convert the
 //! answer. [`layer::RpcLayer`] wraps the whole service: a request span and per-RPC metrics.
 
 mod admin;
+mod aliases;
+mod databases;
 mod ddl;
 mod dml;
 mod handle;
@@ -17,7 +19,7 @@ mod tests;
 
 use std::sync::Arc;
 
-use quarry_engine::Engine;
+use quarry_engine::{Engine, Named};
 use quarry_meta::CollectionMeta;
 use quarry_proto::common::Status;
 use quarry_proto::service::milvus_service_server::MilvusService;
@@ -43,9 +45,9 @@ impl Service {
         self.router.as_ref().map_or(100, |r| r.load_progress(m))
     }
 
-    async fn describe(&self, collection: &str) -> Handled<CollectionMeta> {
+    async fn describe(&self, db: &str, collection: &str) -> Handled<CollectionMeta> {
         self.engine
-            .describe_collection(collection)
+            .describe_collection(Named::new(db, collection))
             .await
             .map_err(engine)
     }
@@ -56,159 +58,200 @@ type R<T> = Result<Response<T>, tonic::Status>;
 #[tonic::async_trait]
 impl MilvusService for Service {
     async fn connect(&self, req: Request<ConnectRequest>) -> R<ConnectResponse> {
-        serve(req, |_| admin::connect(self)).await
+        serve(&self.engine, req, |_| admin::connect(self)).await
     }
 
     async fn get_version(&self, req: Request<GetVersionRequest>) -> R<GetVersionResponse> {
-        serve(req, |_| admin::get_version()).await
+        serve(&self.engine, req, |_| admin::get_version()).await
     }
 
     async fn check_health(&self, req: Request<CheckHealthRequest>) -> R<CheckHealthResponse> {
-        serve(req, |_| admin::check_health()).await
+        serve(&self.engine, req, |_| admin::check_health()).await
     }
 
     async fn alloc_timestamp(
         &self,
         req: Request<AllocTimestampRequest>,
     ) -> R<AllocTimestampResponse> {
-        serve(req, |_| admin::alloc_timestamp(self)).await
+        serve(&self.engine, req, |_| admin::alloc_timestamp(self)).await
     }
 
     async fn create_collection(&self, req: Request<CreateCollectionRequest>) -> R<Status> {
-        serve(req, |r| ddl::create_collection(self, r)).await
+        serve(&self.engine, req, |r| ddl::create_collection(self, r)).await
     }
 
     async fn drop_collection(&self, req: Request<DropCollectionRequest>) -> R<Status> {
-        serve(req, |r| ddl::drop_collection(self, r)).await
+        serve(&self.engine, req, |r| ddl::drop_collection(self, r)).await
     }
 
     async fn has_collection(&self, req: Request<HasCollectionRequest>) -> R<BoolResponse> {
-        serve(req, |r| ddl::has_collection(self, r)).await
+        serve(&self.engine, req, |r| ddl::has_collection(self, r)).await
     }
 
     async fn describe_collection(
         &self,
         req: Request<DescribeCollectionRequest>,
     ) -> R<DescribeCollectionResponse> {
-        serve(req, |r| ddl::describe_collection(self, r)).await
+        serve(&self.engine, req, |r| ddl::describe_collection(self, r)).await
     }
 
     async fn show_collections(
         &self,
         req: Request<ShowCollectionsRequest>,
     ) -> R<ShowCollectionsResponse> {
-        serve(req, |r| ddl::show_collections(self, r)).await
+        serve(&self.engine, req, |r| ddl::show_collections(self, r)).await
     }
 
     async fn get_collection_statistics(
         &self,
         req: Request<GetCollectionStatisticsRequest>,
     ) -> R<GetCollectionStatisticsResponse> {
-        serve(req, |r| ddl::get_collection_statistics(self, r)).await
+        serve(&self.engine, req, |r| {
+            ddl::get_collection_statistics(self, r)
+        })
+        .await
     }
 
     async fn load_collection(&self, req: Request<LoadCollectionRequest>) -> R<Status> {
-        serve(req, |r| ddl::load_collection(self, r)).await
+        serve(&self.engine, req, |r| ddl::load_collection(self, r)).await
     }
 
     async fn release_collection(&self, req: Request<ReleaseCollectionRequest>) -> R<Status> {
-        serve(req, |r| ddl::release_collection(self, r)).await
+        serve(&self.engine, req, |r| ddl::release_collection(self, r)).await
     }
 
     async fn get_load_state(&self, req: Request<GetLoadStateRequest>) -> R<GetLoadStateResponse> {
-        serve(req, |r| ddl::get_load_state(self, r)).await
+        serve(&self.engine, req, |r| ddl::get_load_state(self, r)).await
     }
 
     async fn get_loading_progress(
         &self,
         req: Request<GetLoadingProgressRequest>,
     ) -> R<GetLoadingProgressResponse> {
-        serve(req, |r| ddl::get_loading_progress(self, r)).await
+        serve(&self.engine, req, |r| ddl::get_loading_progress(self, r)).await
     }
 
     async fn show_partitions(
         &self,
         req: Request<ShowPartitionsRequest>,
     ) -> R<ShowPartitionsResponse> {
-        serve(req, |r| ddl::show_partitions(self, r)).await
+        serve(&self.engine, req, |r| ddl::show_partitions(self, r)).await
     }
 
     async fn has_partition(&self, req: Request<HasPartitionRequest>) -> R<BoolResponse> {
-        serve(req, |r| ddl::has_partition(self, r)).await
+        serve(&self.engine, req, |r| ddl::has_partition(self, r)).await
     }
 
     async fn get_partition_statistics(
         &self,
         req: Request<GetPartitionStatisticsRequest>,
     ) -> R<GetPartitionStatisticsResponse> {
-        serve(req, |r| ddl::get_partition_statistics(self, r)).await
+        serve(&self.engine, req, |r| {
+            ddl::get_partition_statistics(self, r)
+        })
+        .await
     }
 
     async fn insert(&self, req: Request<InsertRequest>) -> R<MutationResult> {
-        serve(req, |r| dml::insert(self, r)).await
+        serve(&self.engine, req, |r| dml::insert(self, r)).await
     }
 
     async fn upsert(&self, req: Request<UpsertRequest>) -> R<MutationResult> {
-        serve(req, |r| dml::upsert(self, r)).await
+        serve(&self.engine, req, |r| dml::upsert(self, r)).await
     }
 
     async fn delete(&self, req: Request<DeleteRequest>) -> R<MutationResult> {
-        serve(req, |r| dml::delete(self, r)).await
+        serve(&self.engine, req, |r| dml::delete(self, r)).await
     }
 
     async fn flush(&self, req: Request<FlushRequest>) -> R<FlushResponse> {
-        serve(req, |r| admin::flush(self, r)).await
+        serve(&self.engine, req, |r| admin::flush(self, r)).await
     }
 
     async fn get_flush_state(
         &self,
         req: Request<GetFlushStateRequest>,
     ) -> R<GetFlushStateResponse> {
-        serve(req, |_| admin::get_flush_state()).await
+        serve(&self.engine, req, |_| admin::get_flush_state()).await
     }
 
     async fn create_index(&self, req: Request<CreateIndexRequest>) -> R<Status> {
-        serve(req, |r| index::create_index(self, r)).await
+        serve(&self.engine, req, |r| index::create_index(self, r)).await
     }
 
     async fn describe_index(&self, req: Request<DescribeIndexRequest>) -> R<DescribeIndexResponse> {
-        serve(req, |r| index::describe_index(self, r)).await
+        serve(&self.engine, req, |r| index::describe_index(self, r)).await
     }
 
     async fn drop_index(&self, req: Request<DropIndexRequest>) -> R<Status> {
-        serve(req, |r| index::drop_index(self, r)).await
+        serve(&self.engine, req, |r| index::drop_index(self, r)).await
     }
 
     async fn get_index_state(
         &self,
         req: Request<GetIndexStateRequest>,
     ) -> R<GetIndexStateResponse> {
-        serve(req, |r| index::get_index_state(self, r)).await
+        serve(&self.engine, req, |r| index::get_index_state(self, r)).await
     }
 
     async fn get_index_build_progress(
         &self,
         req: Request<GetIndexBuildProgressRequest>,
     ) -> R<GetIndexBuildProgressResponse> {
-        serve(req, |r| index::get_index_build_progress(self, r)).await
+        serve(&self.engine, req, |r| {
+            index::get_index_build_progress(self, r)
+        })
+        .await
     }
 
     async fn search(&self, req: Request<SearchRequest>) -> R<SearchResults> {
-        serve(req, |r| read::search(self, r)).await
+        serve(&self.engine, req, |r| read::search(self, r)).await
     }
 
     async fn query(&self, req: Request<QueryRequest>) -> R<QueryResults> {
-        serve(req, |r| read::query(self, r)).await
+        serve(&self.engine, req, |r| read::query(self, r)).await
     }
 
     async fn list_databases(&self, req: Request<ListDatabasesRequest>) -> R<ListDatabasesResponse> {
-        serve(req, |_| admin::list_databases()).await
+        serve(&self.engine, req, |_| databases::list_databases(self)).await
     }
 
     async fn describe_database(
         &self,
         req: Request<DescribeDatabaseRequest>,
     ) -> R<DescribeDatabaseResponse> {
-        serve(req, |_| admin::describe_database()).await
+        serve(&self.engine, req, |r| databases::describe_database(self, r)).await
+    }
+
+    async fn create_database(&self, req: Request<CreateDatabaseRequest>) -> R<Status> {
+        serve(&self.engine, req, |r| databases::create_database(self, r)).await
+    }
+
+    async fn drop_database(&self, req: Request<DropDatabaseRequest>) -> R<Status> {
+        serve(&self.engine, req, |r| databases::drop_database(self, r)).await
+    }
+
+    async fn alter_database(&self, req: Request<AlterDatabaseRequest>) -> R<Status> {
+        serve(&self.engine, req, |r| databases::alter_database(self, r)).await
+    }
+
+    async fn create_alias(&self, req: Request<CreateAliasRequest>) -> R<Status> {
+        serve(&self.engine, req, |r| aliases::create_alias(self, r)).await
+    }
+
+    async fn drop_alias(&self, req: Request<DropAliasRequest>) -> R<Status> {
+        serve(&self.engine, req, |r| aliases::drop_alias(self, r)).await
+    }
+
+    async fn alter_alias(&self, req: Request<AlterAliasRequest>) -> R<Status> {
+        serve(&self.engine, req, |r| aliases::alter_alias(self, r)).await
+    }
+
+    async fn describe_alias(&self, req: Request<DescribeAliasRequest>) -> R<DescribeAliasResponse> {
+        serve(&self.engine, req, |r| aliases::describe_alias(self, r)).await
+    }
+
+    async fn list_aliases(&self, req: Request<ListAliasesRequest>) -> R<ListAliasesResponse> {
+        serve(&self.engine, req, |r| aliases::list_aliases(self, r)).await
     }
 }

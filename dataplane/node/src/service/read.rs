@@ -1,5 +1,6 @@
 //! Reads: search and query (search by primary keys and grouping are refused in conversion).
 
+use quarry_engine::Named;
 use quarry_proto::service::*;
 
 use super::handle::Handled;
@@ -8,20 +9,22 @@ use crate::convert;
 use crate::status::{engine, invalid};
 
 pub(super) async fn search(s: &Service, r: SearchRequest) -> Handled<SearchResults> {
+    let db = r.db_name.clone();
     let (input, answer) = convert::search(r).map_err(invalid)?;
     let hits = s
         .engine
-        .search(&answer.collection, input)
+        .search(Named::new(&db, &answer.collection), input)
         .await
         .map_err(engine)?;
     Ok(answer.results(hits, s.engine.now_ts()))
 }
 
 pub(super) async fn query(s: &Service, r: QueryRequest) -> Handled<QueryResults> {
+    let db = r.db_name.clone();
     let call = convert::query(r).map_err(invalid)?;
     let answer = s
         .engine
-        .query(&call.collection, call.input)
+        .query(Named::new(&db, &call.collection), call.input)
         .await
         .map_err(engine)?;
     Ok(convert::query_results(

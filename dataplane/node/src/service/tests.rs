@@ -1,4 +1,4 @@
-//! The service handler by handler (every RPC checks the database) and over a real gRPC server
+//! The service handler by handler (every RPC resolves its database) and over a real gRPC server
 //! with the RPC layer, as clients reach it.
 
 use std::sync::Arc;
@@ -38,10 +38,12 @@ fn assert_other_db_refused(status: Option<&quarry_proto::common::Status>, rpc: &
     );
 }
 
-/// Every RPC refuses a database other than the default one, named in the `dbname` header or
-/// (where the request has one) in its `db_name`, with Milvus' status in its own response.
+/// Every RPC that works in a database refuses one that does not exist, named in the `dbname`
+/// header or (where the request has one) in its `db_name`, with Milvus' status in its own
+/// response; server calls and the database calls (whose `db_name` is their subject) ignore the
+/// header.
 #[tokio::test]
-async fn every_rpc_refuses_another_database() {
+async fn every_rpc_refuses_an_unknown_database() {
     let dir = tempfile::tempdir().unwrap();
     let svc = service(dir.path(), &RpcMetrics::new()).await;
     macro_rules! in_header {
@@ -60,12 +62,21 @@ async fn every_rpc_refuses_another_database() {
             assert_other_db_refused(answer.status(), stringify!($rpc));
         )*};
     }
-    in_header!(
-        connect(ConnectRequest),
+    macro_rules! header_ignored {
+        ($($rpc:ident($req:ident)),* $(,)?) => {$(
+            let answer = svc.$rpc(in_db($req::default(), "other")).await.unwrap().into_inner();
+            let status = answer.status().cloned().unwrap_or_default();
+            assert_ne!(status.code, 800, "{}: {status:?}", stringify!($rpc));
+        )*};
+    }
+    in_header!(connect(ConnectRequest));
+    header_ignored!(
         get_version(GetVersionRequest),
         check_health(CheckHealthRequest),
         alloc_timestamp(AllocTimestampRequest),
         list_databases(ListDatabasesRequest),
+        describe_database(DescribeDatabaseRequest),
+        alter_database(AlterDatabaseRequest),
     );
     in_header!(
         create_collection(CreateCollectionRequest),
@@ -93,7 +104,11 @@ async fn every_rpc_refuses_another_database() {
         get_index_build_progress(GetIndexBuildProgressRequest),
         search(SearchRequest),
         query(QueryRequest),
-        describe_database(DescribeDatabaseRequest),
+        create_alias(CreateAliasRequest),
+        drop_alias(DropAliasRequest),
+        alter_alias(AlterAliasRequest),
+        describe_alias(DescribeAliasRequest),
+        list_aliases(ListAliasesRequest),
     );
     in_body!(
         create_collection(CreateCollectionRequest),
@@ -122,6 +137,11 @@ async fn every_rpc_refuses_another_database() {
         search(SearchRequest),
         query(QueryRequest),
         describe_database(DescribeDatabaseRequest),
+        create_alias(CreateAliasRequest),
+        drop_alias(DropAliasRequest),
+        alter_alias(AlterAliasRequest),
+        describe_alias(DescribeAliasRequest),
+        list_aliases(ListAliasesRequest),
     );
 
     // the default database passes, named or not
@@ -140,7 +160,7 @@ async fn every_rpc_refuses_another_database() {
         assert_eq!(answer.status.unwrap().code, 0);
         assert_eq!(answer.db_name, "default");
     }
-    // dropping in another database no longer drops the default database's collection
+    // dropping in another database does not drop the default database's collection
     let created = svc
         .create_collection(Request::new(CreateCollectionRequest {
             collection_name: "docs".into(),
@@ -172,6 +192,75 @@ async fn every_rpc_refuses_another_database() {
         .unwrap()
         .into_inner();
     assert!(has.value);
+}
+
+/// A collection's database: the request's `db_name` when set, else the `dbname` header; the
+/// same name in two databases is two collections, and DescribeCollection tells which.
+#[tokio::test]
+async fn the_database_comes_from_the_body_then_the_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = service(dir.path(), &RpcMetrics::new()).await;
+    let made = svc
+        .create_database(Request::new(CreateDatabaseRequest {
+            db_name: "other".into(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(made.code, 0, "{}", made.reason);
+    let create = |db: &str, header: &str| {
+        in_db(
+            CreateCollectionRequest {
+                db_name: db.into(),
+                collection_name: "docs".into(),
+                schema: quick_schema("docs"),
+                ..Default::default()
+            },
+            header,
+        )
+    };
+    // default (header ""), then `other` named by the header, then by the body over the header
+    for (db, header) in [("", ""), ("", "other")] {
+        let s = svc.create_collection(create(db, header)).await.unwrap();
+        assert_eq!(s.into_inner().code, 0);
+    }
+    let describe = |db: &str, header: &str| {
+        in_db(
+            DescribeCollectionRequest {
+                db_name: db.into(),
+                collection_name: "docs".into(),
+                ..Default::default()
+            },
+            header,
+        )
+    };
+    let in_default = svc.describe_collection(describe("", "")).await.unwrap();
+    let in_other = svc
+        .describe_collection(describe("other", "default"))
+        .await
+        .unwrap();
+    let (a, b) = (in_default.into_inner(), in_other.into_inner());
+    assert_eq!((a.db_name.as_str(), a.db_id), ("default", 1));
+    assert_eq!(b.db_name, "other");
+    assert_ne!(b.db_id, 1);
+    assert_ne!(a.collection_id, b.collection_id);
+    // the database with a collection is not dropped
+    let refused = svc
+        .drop_database(Request::new(DropDatabaseRequest {
+            db_name: "other".into(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(refused.code, 65535, "{}", refused.reason);
+    let listed = svc
+        .list_databases(Request::new(ListDatabasesRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.db_names, ["default", "other"]);
 }
 
 /// A collection with an Int64 primary key and a 2-dimensional float vector.
@@ -254,14 +343,14 @@ async fn over_grpc_the_layer_counts_every_rpc() {
     };
     let before = counts();
 
-    let v: GetVersionResponse = call(
+    let d: DescribeCollectionResponse = call(
         &mut grpc,
-        "GetVersion",
-        in_db(GetVersionRequest {}, "other"),
+        "DescribeCollection",
+        in_db(DescribeCollectionRequest::default(), "other"),
     )
     .await
     .unwrap();
-    assert_other_db_refused(v.status.as_ref(), "GetVersion");
+    assert_other_db_refused(d.status.as_ref(), "DescribeCollection");
     let v: GetVersionResponse = call(&mut grpc, "GetVersion", in_db(GetVersionRequest {}, ""))
         .await
         .unwrap();
@@ -292,6 +381,6 @@ async fn over_grpc_the_layer_counts_every_rpc() {
 
     let after = counts();
     let added: Vec<u64> = after.iter().zip(before).map(|(a, b)| a - b).collect();
-    assert_eq!(added, [1, 1, 1, 1]);
+    assert_eq!(added, [1, 0, 2, 1]);
     server.abort();
 }

@@ -138,6 +138,9 @@ pub struct ReadRequest {
     pub shards: ::prost::alloc::vec::Vec<ShardOffset>,
     #[prost(message, optional, tag = "4")]
     pub read: ::core::option::Option<ShardRead>,
+    /// the collection's database; empty: `default`
+    #[prost(string, tag = "5")]
+    pub db: ::prost::alloc::string::String,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ReadResponse {
@@ -150,6 +153,9 @@ pub struct FlushRequest {
     pub collection: ::prost::alloc::string::String,
     #[prost(message, repeated, tag = "2")]
     pub shards: ::prost::alloc::vec::Vec<ShardOffset>,
+    /// the collection's database; empty: `default`
+    #[prost(string, tag = "3")]
+    pub db: ::prost::alloc::string::String,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct FlushResponse {
@@ -178,6 +184,20 @@ pub struct CatalogState {
     pub collections: ::prost::alloc::vec::Vec<CollectionMeta>,
     #[prost(uint64, tag = "5")]
     pub commit_nonce: u64,
+    /// databases other than `default` (and `default` once it has properties); distinct names
+    #[prost(message, repeated, tag = "6")]
+    pub databases: ::prost::alloc::vec::Vec<DatabaseMeta>,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct DatabaseMeta {
+    #[prost(int64, tag = "1")]
+    pub id: i64,
+    #[prost(string, tag = "2")]
+    pub name: ::prost::alloc::string::String,
+    #[prost(uint64, tag = "3")]
+    pub created_ts: u64,
+    #[prost(message, repeated, tag = "4")]
+    pub properties: ::prost::alloc::vec::Vec<KeyValue>,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CollectionMeta {
@@ -218,6 +238,9 @@ pub struct CollectionMeta {
     /// per shard: the log offset to replay from after a restart
     #[prost(uint64, repeated, tag = "16")]
     pub checkpoints: ::prost::alloc::vec::Vec<u64>,
+    /// other names of the collection in its database
+    #[prost(string, repeated, tag = "17")]
+    pub aliases: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CollectionSchema {
@@ -339,7 +362,7 @@ pub struct SegmentMeta {
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct MetaOp {
-    #[prost(oneof = "meta_op::Op", tags = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10")]
+    #[prost(oneof = "meta_op::Op", tags = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12")]
     pub op: ::core::option::Option<meta_op::Op>,
 }
 /// Nested message and enum types in `MetaOp`.
@@ -366,7 +389,40 @@ pub mod meta_op {
         CommitIndex(super::IndexCommit),
         #[prost(message, tag = "10")]
         CommitCompaction(super::CompactionCommit),
+        #[prost(message, tag = "11")]
+        Database(super::DatabaseChange),
+        #[prost(message, tag = "12")]
+        Alias(super::AliasChange),
     }
+}
+/// Creates, drops or alters a database.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct DatabaseChange {
+    /// 1 create, 2 drop, 3 alter
+    #[prost(int32, tag = "1")]
+    pub kind: i32,
+    #[prost(string, tag = "2")]
+    pub name: ::prost::alloc::string::String,
+    /// create: the properties; alter: the properties to set
+    #[prost(message, repeated, tag = "3")]
+    pub properties: ::prost::alloc::vec::Vec<KeyValue>,
+    /// alter: the properties to remove
+    #[prost(string, repeated, tag = "4")]
+    pub delete_keys: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+}
+/// Creates, drops or moves an alias.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct AliasChange {
+    /// 1 create, 2 drop, 3 alter
+    #[prost(int32, tag = "1")]
+    pub kind: i32,
+    #[prost(string, tag = "2")]
+    pub db: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub alias: ::prost::alloc::string::String,
+    /// create, alter: the collection the alias names
+    #[prost(string, tag = "4")]
+    pub collection: ::prost::alloc::string::String,
 }
 /// A collection to create; the schema is validated and has its field ids.
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -382,6 +438,9 @@ pub struct NewCollection {
     pub consistency: i32,
     #[prost(message, repeated, tag = "5")]
     pub properties: ::prost::alloc::vec::Vec<KeyValue>,
+    /// empty: `default`
+    #[prost(string, tag = "6")]
+    pub db: ::prost::alloc::string::String,
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct DropCollection {
