@@ -163,7 +163,7 @@ fn convert_seeds(dir: &Path) {
             collection_name: "docs".into(),
             schema: convert::schema_to_proto(&schema, "default").encode_to_vec(),
             shards_num: 1,
-            properties: kvs(&[("collection.ttl.seconds", "60")]),
+            properties: kvs(&[("team", "docs")]),
             ..Default::default()
         };
         write(dir, &format!("create-{tag}"), &with_selector(hi + 5, &create.encode_to_vec()));

@@ -57,7 +57,7 @@ fn rich_schema() -> CollectionSchema {
         auto_id: true,
         fields,
         enable_dynamic_field: true,
-        properties: vec![("collection.ttl.seconds".into(), "60".into())],
+        properties: vec![("team".into(), "search".into())],
     }
     .prepare_new()
     .unwrap()
