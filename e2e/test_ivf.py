@@ -55,12 +55,18 @@ def test_hello_milvus_with_ivf_indexes(server):
                             output_fields=["random"])
         for hits in result:
             assert hits and all(h.entity.get("random") > 0.5 for h in hits)
+        if index["index_type"] == "IVF_FLAT":
+            # deletes reach the indexed segment: the deleted rows are no longer found
+            ids = rows[0]
+            expr = f'pk in ["{ids[0]}", "{ids[1]}"]'
+            assert len(col.query(expr=expr)) == 2
+            col.delete(expr)
+            assert len(col.query(expr=expr)) == 0
+            hits = col.search([rows[2][0]], "embeddings", search_params, limit=3)[0]
+            assert ids[0] not in [h.id for h in hits]
         col.release()
         col.drop_index()
         assert not col.has_index()
-    ids = rows[0]
-    col.delete(f'pk in ["{ids[0]}", "{ids[1]}"]')
-    assert len(col.query(expr=f'pk in ["{ids[0]}", "{ids[1]}"]')) == 0
     utility.drop_collection("hello_milvus")
     connections.disconnect("default")
 
@@ -135,10 +141,14 @@ def test_ivf_recall_against_flat(client, metric):
         found = sum(len({h["id"] for h in r} & {h["id"] for h in e}) for r, e in zip(result, exact))
         return found / (len(queries) * k)
 
-    assert recall(search("ivf_flat", 1)) <= recall(search("ivf_flat", 8)) <= 1.0
-    assert recall(search("ivf_flat", 8)) > 0.9
+    one, eight = recall(search("ivf_flat", 1)), recall(search("ivf_flat", 8))
+    print(metric, "recall nprobe 1/8", one, eight)
+    # one probed cell misses neighbours (the index, not a scan, answers); more cells find them
+    assert one < 1.0 and one <= eight
+    assert eight > 0.9
     # quantised scores without re-ranking: recall as docs/compatibility.md reports it
     sq8, pq = recall(search("ivf_sq8", nlist)), recall(search("ivf_pq", nlist))
+    print(metric, "IVF_SQ8", sq8, "IVF_PQ", pq)
     assert sq8 > (0.6 if metric == "COSINE" else 0.85), sq8
     assert pq > (0.1 if metric == "COSINE" else 0.5), pq
     # filters: probe the lists, skip refused rows

@@ -83,7 +83,8 @@ pub(crate) fn train(data: &[f32], dim: usize, k: usize, seed: u64) -> Vec<f32> {
     let mut rng = Rng::new(seed);
     let rows = sample_rows(
         n,
-        k.saturating_mul(ROWS_PER_CENTROID).clamp(k, MAX_TRAIN_ROWS.max(k)),
+        k.saturating_mul(ROWS_PER_CENTROID)
+            .clamp(k, MAX_TRAIN_ROWS.max(k)),
         &mut rng,
     );
     let sample: Vec<f32> = rows

@@ -13,7 +13,11 @@ impl SegmentIndex {
     /// Builds the index `spec` describes over `vectors` (row-major, `dim` floats per row);
     /// `None` for FLAT, which searches the segment's vectors directly. CPU-heavy: call it off
     /// the async runtime.
-    pub fn build(vectors: &[f32], dim: usize, spec: &IndexSpec) -> Result<Option<Self>, IndexError> {
+    pub fn build(
+        vectors: &[f32],
+        dim: usize,
+        spec: &IndexSpec,
+    ) -> Result<Option<Self>, IndexError> {
         Ok(match spec.kind {
             IndexKind::Flat => None,
             IndexKind::Hnsw { m, ef_construction } => Some(SegmentIndex::Hnsw(HnswIndex::build(
@@ -30,7 +34,11 @@ impl SegmentIndex {
     }
 
     /// Reads an index file; `None` for FLAT (its file is a marker).
-    pub fn from_bytes(bytes: &[u8], dim: usize, spec: &IndexSpec) -> Result<Option<Self>, IndexError> {
+    pub fn from_bytes(
+        bytes: &[u8],
+        dim: usize,
+        spec: &IndexSpec,
+    ) -> Result<Option<Self>, IndexError> {
         Ok(match spec.kind {
             IndexKind::Flat => None,
             IndexKind::Hnsw { m, ef_construction } => Some(SegmentIndex::Hnsw(

@@ -319,8 +319,10 @@ mod tests {
             assert!(err(&[("index_type", "IVF_FLAT"), ("nlist", bad)])
                 .contains("nlist out of range: [1, 65536]"));
         }
-        assert!(err(&[("index_type", "IVF_PQ"), ("m", "4"), ("nbits", "17")])
-            .contains("nbits out of range: [1, 16]"));
+        assert!(
+            err(&[("index_type", "IVF_PQ"), ("m", "4"), ("nbits", "17")])
+                .contains("nbits out of range: [1, 16]")
+        );
         assert!(err(&[("index_type", "IVF_PQ")]).contains("parameter `m` not found"));
         assert!(err(&[("index_type", "IVF_PQ"), ("m", "0")]).contains("invalid `m`: 0"));
         assert!(check_nprobe(1).is_ok() && check_nprobe(65536).is_ok());

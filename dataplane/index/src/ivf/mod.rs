@@ -88,7 +88,9 @@ impl IvfIndex {
         }
         let rows = vectors.len() / dim;
         if rows > u32::MAX as usize {
-            return Err(IndexError::Native(format!("{rows} rows is too many for one segment")));
+            return Err(IndexError::Native(format!(
+                "{rows} rows is too many for one segment"
+            )));
         }
         let nlist = kind
             .nlist()
@@ -188,7 +190,10 @@ impl IvfIndex {
         }
         let unit = (self.metric == Metric::Cosine).then(|| normalized(query));
         let q = unit.as_deref().unwrap_or(query);
-        let nprobe = params.nprobe.unwrap_or(DEFAULT_NPROBE).clamp(1, self.nlist());
+        let nprobe = params
+            .nprobe
+            .unwrap_or(DEFAULT_NPROBE)
+            .clamp(1, self.nlist());
         let mut cells: Vec<(f32, usize)> = self
             .centroids
             .chunks_exact(self.dim)

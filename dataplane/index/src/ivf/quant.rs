@@ -128,7 +128,11 @@ impl Pq {
 
     pub(super) fn encode(&self, v: &[f32], out: &mut Vec<u8>) {
         for j in 0..self.m {
-            let (c, _) = nearest(self.book(j), self.dsub, &v[j * self.dsub..(j + 1) * self.dsub]);
+            let (c, _) = nearest(
+                self.book(j),
+                self.dsub,
+                &v[j * self.dsub..(j + 1) * self.dsub],
+            );
             if self.code_bytes() == 1 {
                 out.push(c as u8);
             } else {
@@ -179,8 +183,7 @@ impl Pq {
         let m = r.u32("pq m")? as usize;
         let nbits = r.u32("pq nbits")? as usize;
         let ksub = r.u32("pq codewords")? as usize;
-        if m == 0 || dim % m != 0 || !(1..=16).contains(&nbits) || ksub == 0 || ksub > 1 << nbits
-        {
+        if m == 0 || dim % m != 0 || !(1..=16).contains(&nbits) || ksub == 0 || ksub > 1 << nbits {
             return Err(corrupt("pq parameters"));
         }
         let dsub = dim / m;

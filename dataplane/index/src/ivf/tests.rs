@@ -25,9 +25,20 @@ fn recall(index: &IvfIndex, v: &[f32], dim: usize, metric: Metric, nprobe: usize
         let query = &v[(q * 13) * dim..(q * 13 + 1) * dim];
         let exact = brute_force(v, dim, metric, query, k, &|_| true);
         let approx = index
-            .search(query, k, &SearchParams { ef: None, nprobe: Some(nprobe) }, &|_| true)
+            .search(
+                query,
+                k,
+                &SearchParams {
+                    ef: None,
+                    nprobe: Some(nprobe),
+                },
+                &|_| true,
+            )
             .unwrap();
-        found += approx.iter().filter(|h| exact.iter().any(|e| e.row == h.row)).count();
+        found += approx
+            .iter()
+            .filter(|h| exact.iter().any(|e| e.row == h.row))
+            .count();
     }
     found as f64 / (queries * k) as f64
 }
@@ -40,7 +51,8 @@ fn ivf_flat_probing_every_cell_is_flat() {
     for clusters in [0, 20] {
         let v = data(n, dim, clusters, 3);
         for metric in METRICS {
-            let index = IvfIndex::build(&v, dim, metric, &IndexKind::IvfFlat { nlist: 32 }).unwrap();
+            let index =
+                IvfIndex::build(&v, dim, metric, &IndexKind::IvfFlat { nlist: 32 }).unwrap();
             assert_eq!(index.nlist(), 32);
             for q in 0..20 {
                 let query = &v[(q * 31) * dim..(q * 31 + 1) * dim];
@@ -48,7 +60,15 @@ fn ivf_flat_probing_every_cell_is_flat() {
                 let exact = brute_force(&v, dim, metric, query, 25, &keep);
                 for nprobe in [32, 1000] {
                     let got = index
-                        .search(query, 25, &SearchParams { ef: None, nprobe: Some(nprobe) }, &keep)
+                        .search(
+                            query,
+                            25,
+                            &SearchParams {
+                                ef: None,
+                                nprobe: Some(nprobe),
+                            },
+                            &keep,
+                        )
                         .unwrap();
                     assert_eq!(got, exact, "{metric:?} nprobe {nprobe}");
                 }
@@ -66,7 +86,10 @@ fn recall_grows_with_nprobe() {
         let few = recall(&flat, &v, dim, metric, 2);
         let many = recall(&flat, &v, dim, metric, 16);
         assert!(many >= few, "{metric:?}: {few} then {many}");
-        assert!(many > 0.9, "{metric:?} IVF_FLAT recall at nprobe 16: {many}");
+        assert!(
+            many > 0.9,
+            "{metric:?} IVF_FLAT recall at nprobe 16: {many}"
+        );
         let sq = IvfIndex::build(&v, dim, metric, &IndexKind::IvfSq8 { nlist: 64 }).unwrap();
         let r = recall(&sq, &v, dim, metric, 16);
         // measured: L2 0.96, IP 0.97, COSINE 0.70 (unit vectors of tight clusters differ by
@@ -77,7 +100,11 @@ fn recall_grows_with_nprobe() {
             &v,
             dim,
             metric,
-            &IndexKind::IvfPq { nlist: 64, m: 8, nbits: 8 },
+            &IndexKind::IvfPq {
+                nlist: 64,
+                m: 8,
+                nbits: 8,
+            },
         )
         .unwrap();
         let r = recall(&pq, &v, dim, metric, 16);
@@ -96,8 +123,17 @@ fn uniform_data_recall_at_full_probe() {
     let r = recall(&sq, &v, dim, Metric::L2, 16);
     // measured: 0.995
     assert!(r > 0.95, "IVF_SQ8 recall on uniform data: {r}");
-    let pq = IvfIndex::build(&v, dim, Metric::L2, &IndexKind::IvfPq { nlist: 16, m: 8, nbits: 8 })
-        .unwrap();
+    let pq = IvfIndex::build(
+        &v,
+        dim,
+        Metric::L2,
+        &IndexKind::IvfPq {
+            nlist: 16,
+            m: 8,
+            nbits: 8,
+        },
+    )
+    .unwrap();
     let r = recall(&pq, &v, dim, Metric::L2, 16);
     // measured: 0.925
     assert!(r > 0.85, "IVF_PQ recall on uniform data: {r}");
@@ -110,20 +146,31 @@ fn round_trips_and_refuses_damage() {
     for kind in [
         IndexKind::IvfFlat { nlist: 16 },
         IndexKind::IvfSq8 { nlist: 16 },
-        IndexKind::IvfPq { nlist: 16, m: 4, nbits: 10 },
+        IndexKind::IvfPq {
+            nlist: 16,
+            m: 4,
+            nbits: 10,
+        },
     ] {
         for metric in METRICS {
             let index = IvfIndex::build(&v, dim, metric, &kind).unwrap();
             let bytes = index.to_bytes();
             let back = IvfIndex::from_bytes(&bytes, dim, metric, &kind).unwrap();
             assert_eq!(back, index);
-            let params = SearchParams { ef: None, nprobe: Some(4) };
+            let params = SearchParams {
+                ef: None,
+                nprobe: Some(4),
+            };
             assert_eq!(
                 back.search(&v[..dim], 5, &params, &|_| true).unwrap(),
                 index.search(&v[..dim], 5, &params, &|_| true).unwrap()
             );
             assert!(IvfIndex::from_bytes(&bytes, dim + 1, metric, &kind).is_err());
-            let other = if metric == Metric::L2 { Metric::Ip } else { Metric::L2 };
+            let other = if metric == Metric::L2 {
+                Metric::Ip
+            } else {
+                Metric::L2
+            };
             assert!(IvfIndex::from_bytes(&bytes, dim, other, &kind).is_err());
             for cut in [0, 3, 20, bytes.len() / 2, bytes.len() - 1] {
                 assert!(IvfIndex::from_bytes(&bytes[..cut], dim, metric, &kind).is_err());
@@ -146,8 +193,22 @@ fn nlist_is_clamped_to_the_rows_and_filters_apply() {
     assert_eq!(hits.len(), 4);
     assert!(hits.iter().all(|h| h.row != 0));
     let empty = IvfIndex::build(&[], 4, Metric::L2, &IndexKind::IvfFlat { nlist: 8 }).unwrap();
-    assert!(empty.search(&[0.0; 4], 3, &SearchParams::default(), &|_| true).unwrap().is_empty());
-    assert!(index.search(&[0.0; 3], 3, &SearchParams::default(), &|_| true).is_err());
-    assert!(IvfIndex::build(&v, 4, Metric::L2, &IndexKind::IvfPq { nlist: 2, m: 3, nbits: 8 })
+    assert!(empty
+        .search(&[0.0; 4], 3, &SearchParams::default(), &|_| true)
+        .unwrap()
+        .is_empty());
+    assert!(index
+        .search(&[0.0; 3], 3, &SearchParams::default(), &|_| true)
         .is_err());
+    assert!(IvfIndex::build(
+        &v,
+        4,
+        Metric::L2,
+        &IndexKind::IvfPq {
+            nlist: 2,
+            m: 3,
+            nbits: 8
+        }
+    )
+    .is_err());
 }
