@@ -75,7 +75,7 @@ fn sample_rows(n: usize, max: usize, rng: &mut Rng) -> Vec<usize> {
 /// Trains `k` centroids over the rows of `data` (row-major, `dim` per row). `k` is clamped to
 /// the number of rows; returns the centroids, row-major.
 pub(crate) fn train(data: &[f32], dim: usize, k: usize, seed: u64) -> Vec<f32> {
-    let n = if dim == 0 { 0 } else { data.len() / dim };
+    let n = data.len().checked_div(dim).unwrap_or(0);
     let k = k.min(n);
     if k == 0 {
         return Vec::new();

@@ -211,7 +211,7 @@ impl IndexSpec {
     /// Checks the spec against the indexed field's dimension (IVF_PQ's `m` must divide it).
     pub fn check_dim(&self, dim: usize) -> Result<(), IndexError> {
         if let IndexKind::IvfPq { m, .. } = self.kind {
-            if dim == 0 || dim % m != 0 {
+            if dim == 0 || !dim.is_multiple_of(m) {
                 return Err(IndexError::InvalidParam(format!(
                     "dimension must be abled to be divided by `m`, dimension: {dim}, m: {m}"
                 )));

@@ -80,7 +80,7 @@ impl IvfIndex {
         metric: Metric,
         kind: &IndexKind,
     ) -> Result<Self, IndexError> {
-        if dim == 0 || vectors.len() % dim != 0 {
+        if dim == 0 || !vectors.len().is_multiple_of(dim) {
             return Err(IndexError::Native(format!(
                 "{} floats are not whole vectors of dim {dim}",
                 vectors.len()
@@ -103,7 +103,7 @@ impl IvfIndex {
         let codec = match *kind {
             IndexKind::IvfSq8 { .. } => Codec::Sq8(Sq8::train(data, dim)),
             IndexKind::IvfPq { m, nbits, .. } => {
-                if m == 0 || dim % m != 0 {
+                if m == 0 || !dim.is_multiple_of(m) {
                     return Err(IndexError::InvalidParam(format!(
                         "dimension must be abled to be divided by `m`, dimension: {dim}, m: {m}"
                     )));

@@ -183,7 +183,12 @@ impl Pq {
         let m = r.u32("pq m")? as usize;
         let nbits = r.u32("pq nbits")? as usize;
         let ksub = r.u32("pq codewords")? as usize;
-        if m == 0 || dim % m != 0 || !(1..=16).contains(&nbits) || ksub == 0 || ksub > 1 << nbits {
+        if m == 0
+            || !dim.is_multiple_of(m)
+            || !(1..=16).contains(&nbits)
+            || ksub == 0
+            || ksub > 1 << nbits
+        {
             return Err(corrupt("pq parameters"));
         }
         let dsub = dim / m;

@@ -56,7 +56,7 @@ fn ivf_flat_probing_every_cell_is_flat() {
             assert_eq!(index.nlist(), 32);
             for q in 0..20 {
                 let query = &v[(q * 31) * dim..(q * 31 + 1) * dim];
-                let keep = |r: u32| r % 3 != 0;
+                let keep = |r: u32| !r.is_multiple_of(3);
                 let exact = brute_force(&v, dim, metric, query, 25, &keep);
                 for nprobe in [32, 1000] {
                     let got = index
