@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use quarry_index::{HnswIndex, IndexKind, IndexSpec};
+use quarry_index::{IndexKind, IndexSpec, SegmentIndex};
 use quarry_meta::{keys, IndexCommit, MetaError};
 
 use crate::parquet::decode_parquet;
@@ -59,9 +59,10 @@ impl Engine {
                 self.io.store.put(&key, Bytes::from_static(b"FLAT")).await?;
                 None
             }
-            IndexKind::Hnsw { m, ef_construction } => {
+            _ => {
                 let started = std::time::Instant::now();
-                let index = tokio::task::spawn_blocking(move || {
+                // building and serialising are CPU work: both off the async runtime
+                let (index, bytes) = tokio::task::spawn_blocking(move || {
                     let reader = quarry_types::batch::ColumnReader::new(
                         batch.column(field_index),
                         quarry_types::DataType::FloatVector,
@@ -69,11 +70,14 @@ impl Engine {
                     let quarry_types::batch::ColumnReader::Vector { values, .. } = reader else {
                         unreachable!()
                     };
-                    HnswIndex::build(values, dim, spec.metric, m, ef_construction)
+                    let index = SegmentIndex::build(values, dim, &spec)?.ok_or_else(|| {
+                        EngineError::Internal("a non-FLAT index built nothing".into())
+                    })?;
+                    let bytes = index.to_bytes()?;
+                    Ok::<_, EngineError>((index, bytes))
                 })
                 .await
                 .map_err(|e| EngineError::Internal(e.to_string()))??;
-                let bytes = index.to_bytes()?;
                 self.io.store.put(&key, Bytes::from(bytes)).await?;
                 tracing::info!(
                     collection = meta.id,

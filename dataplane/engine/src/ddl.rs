@@ -265,6 +265,7 @@ impl Engine {
             )));
         }
         let spec = IndexSpec::from_params(&params)?;
+        spec.check_dim(field.dim())?;
         let mut normalized = params.clone();
         normalized.insert("metric_type".into(), spec.metric.name().into());
         normalized

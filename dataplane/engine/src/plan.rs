@@ -22,6 +22,8 @@ pub struct SearchInput {
     pub output_fields: Vec<String>,
     pub partitions: Vec<String>,
     pub ef: Option<usize>,
+    /// IVF lists probed (the index's default when absent)
+    pub nprobe: Option<usize>,
     pub radius: Option<f32>,
     pub range_filter: Option<f32>,
 }
@@ -70,8 +72,8 @@ pub struct SearchPlan {
     /// output field positions
     pub fields: Vec<usize>,
     pub metric: Metric,
-    /// the HNSW index to use where a segment has it loaded
-    pub hnsw: Option<i64>,
+    /// the vector index (HNSW, IVF) to use where a segment has it loaded
+    pub index: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

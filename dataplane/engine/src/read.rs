@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use quarry_expr::Expr;
-use quarry_index::{IndexKind, IndexSpec, Metric};
+use quarry_index::{check_nprobe, IndexKind, IndexSpec, Metric};
 use quarry_meta::CollectionMeta;
 use quarry_types::{Pk, Value};
 
@@ -83,6 +83,9 @@ impl Engine {
             let ranged = input.radius.is_some() || input.range_filter.is_some();
             check_ef(ef, want, ranged)?;
         }
+        if let (Some(nprobe), Some(_)) = (input.nprobe, spec.kind.nlist()) {
+            check_nprobe(nprobe)?;
+        }
         let dim = field.dim();
         if let Some(v) = input.vectors.iter().find(|v| v.len() != dim) {
             return Err(invalid(format!("the dimension of the query vector ({}) does not match the vector field {} (dim {dim})", v.len(), field.name)));
@@ -97,7 +100,8 @@ impl Engine {
             .position(|f| f.name == field.name)
             .expect("field");
         let pk_field = meta.schema.primary().name.clone();
-        let (index_id, use_hnsw) = (index.id, matches!(spec.kind, IndexKind::Hnsw { .. }));
+        // FLAT searches the vectors themselves
+        let (index_id, use_index) = (index.id, spec.kind != IndexKind::Flat);
         let metric = spec.metric;
         let (topk, offset) = (input.topk, input.offset);
         let plan = SearchPlan {
@@ -105,7 +109,7 @@ impl Engine {
             field_index,
             fields: fields.clone(),
             metric,
-            hnsw: use_hnsw.then_some(index_id),
+            index: use_index.then_some(index_id),
         };
         let answers = self
             .read_shards(&meta, &rt, ShardRead::Search(plan), filter)

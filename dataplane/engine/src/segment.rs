@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use quarry_expr::{Expr, RowAccess};
-use quarry_index::HnswIndex;
+use quarry_index::SegmentIndex;
 use quarry_types::batch::{offsets, ColumnReader};
 use quarry_types::{CollectionSchema, Pk, Value};
 
@@ -143,7 +143,7 @@ pub struct Sealed {
     pub meta: quarry_meta::SegmentMeta,
     pub data: SegmentData,
     /// index id -> loaded index
-    pub indexes: HashMap<i64, Arc<HnswIndex>>,
+    pub indexes: HashMap<i64, Arc<SegmentIndex>>,
     /// deleted rows already persisted in the segment's delete file
     pub persisted_deletes: usize,
 }

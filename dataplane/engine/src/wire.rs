@@ -164,6 +164,7 @@ fn search_input_to_pb(i: SearchInput) -> pb::SearchInput {
         output_fields: i.output_fields,
         partitions: i.partitions,
         ef: i.ef.map(|e| e as u64),
+        nprobe: i.nprobe.map(|e| e as u64),
         radius: i.radius,
         range_filter: i.range_filter,
     }
@@ -181,6 +182,10 @@ fn search_input_from_pb(i: pb::SearchInput) -> Result<SearchInput, DecodeError> 
         output_fields: i.output_fields,
         partitions: i.partitions,
         ef: i.ef.map(|e| size(e, "SearchInput.ef")).transpose()?,
+        nprobe: i
+            .nprobe
+            .map(|e| size(e, "SearchInput.nprobe"))
+            .transpose()?,
         radius: i.radius,
         range_filter: i.range_filter,
     })
@@ -216,7 +221,7 @@ pub fn read_to_pb(read: ShardRead) -> pb::ShardRead {
             field_index: u32::try_from(p.field_index).unwrap_or(u32::MAX),
             fields: positions_to_pb(p.fields),
             metric: metric_to_pb(p.metric) as i32,
-            hnsw: p.hnsw,
+            index: p.index,
         }),
         ShardRead::Query(p) => Read::Query(pb::QueryPlan {
             input: Some(query_input_to_pb(p.input)),
@@ -237,7 +242,7 @@ pub fn read_from_pb(read: pb::ShardRead) -> Result<ShardRead, DecodeError> {
             field_index: p.field_index as usize,
             fields: positions_from_pb(p.fields),
             metric: metric_from_pb(p.metric)?,
-            hnsw: p.hnsw,
+            index: p.index,
         }),
         Read::Query(p) => ShardRead::Query(QueryPlan {
             input: query_input_from_pb(required(p.input, "QueryPlan.input")?)?,

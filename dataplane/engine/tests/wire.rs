@@ -67,6 +67,7 @@ fn searches_survive_the_round_trip() {
         output_fields: vec!["id".into(), "$meta".into(), "*".into()],
         partitions: vec!["_default".into(), "p1".into()],
         ef: Some(64),
+        nprobe: Some(16),
         radius: Some(0.25),
         range_filter: Some(0.75),
     };
@@ -76,7 +77,7 @@ fn searches_survive_the_round_trip() {
             field_index: 2,
             fields: vec![0, 3, 1],
             metric,
-            hnsw: Some(1 << 40),
+            index: Some(1 << 40),
         }));
     }
     // every optional absent
@@ -89,7 +90,7 @@ fn searches_survive_the_round_trip() {
         field_index: 0,
         fields: vec![],
         metric: Metric::L2,
-        hnsw: None,
+        index: None,
     }));
 }
 
@@ -219,7 +220,7 @@ fn field_positions_are_checked_against_the_schema() {
             field_index,
             fields,
             metric: Metric::L2,
-            hnsw: None,
+            index: None,
         })
     };
     let query = |fields| {

@@ -1,25 +1,13 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use crate::{Hit, Metric};
+use crate::{kernels, Hit, Metric};
 
 pub(crate) fn score(metric: Metric, a: &[f32], b: &[f32]) -> f32 {
     match metric {
-        Metric::L2 => a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum(),
-        Metric::Ip => a.iter().zip(b).map(|(x, y)| x * y).sum(),
-        Metric::Cosine => {
-            let (mut dot, mut na, mut nb) = (0f32, 0f32, 0f32);
-            for (x, y) in a.iter().zip(b) {
-                dot += x * y;
-                na += x * x;
-                nb += y * y;
-            }
-            if na == 0.0 || nb == 0.0 {
-                0.0
-            } else {
-                dot / (na.sqrt() * nb.sqrt())
-            }
-        }
+        Metric::L2 => kernels::l2sq(a, b),
+        Metric::Ip => kernels::dot(a, b),
+        Metric::Cosine => kernels::cosine(a, b),
     }
 }
 
@@ -45,6 +33,47 @@ impl Ord for Worst {
     }
 }
 
+/// The best `k` hits offered, ranked by score and then by row, so the result does not depend
+/// on the order rows are offered in.
+pub(crate) struct TopK {
+    heap: BinaryHeap<Worst>,
+    k: usize,
+    metric: Metric,
+}
+
+impl TopK {
+    pub(crate) fn new(k: usize, metric: Metric) -> Self {
+        Self {
+            heap: BinaryHeap::with_capacity(k.min(4096) + 1),
+            k,
+            metric,
+        }
+    }
+
+    pub(crate) fn push(&mut self, row: u32, score: f32) {
+        if self.k == 0 {
+            return;
+        }
+        let hit = Worst(Hit { row, score }, self.metric);
+        if self.heap.len() < self.k {
+            self.heap.push(hit);
+        } else if let Some(worst) = self.heap.peek() {
+            if hit.cmp(worst) == Ordering::Less {
+                self.heap.pop();
+                self.heap.push(hit);
+            }
+        }
+    }
+
+    /// The hits, best first.
+    pub(crate) fn into_sorted(self) -> Vec<Hit> {
+        let metric = self.metric;
+        let mut hits: Vec<Hit> = self.heap.into_iter().map(|w| w.0).collect();
+        hits.sort_by(|a, b| metric.cmp(a.score, b.score).then(a.row.cmp(&b.row)));
+        hits
+    }
+}
+
 /// Exact top-`k` over `vectors` (row-major, `dim` floats per row), restricted to rows for
 /// which `keep` is true. Results are best first.
 pub fn brute_force(
@@ -58,23 +87,14 @@ pub fn brute_force(
     if k == 0 || dim == 0 {
         return Vec::new();
     }
-    let mut heap: BinaryHeap<Worst> = BinaryHeap::with_capacity(k + 1);
+    let mut top = TopK::new(k, metric);
     for (row, v) in vectors.chunks_exact(dim).enumerate() {
         let row = row as u32;
-        if !keep(row) {
-            continue;
-        }
-        let s = score(metric, query, v);
-        if heap.len() < k {
-            heap.push(Worst(Hit { row, score: s }, metric));
-        } else if metric.better(s, heap.peek().unwrap().0.score) {
-            heap.pop();
-            heap.push(Worst(Hit { row, score: s }, metric));
+        if keep(row) {
+            top.push(row, score(metric, query, v));
         }
     }
-    let mut hits: Vec<Hit> = heap.into_iter().map(|w| w.0).collect();
-    hits.sort_by(|a, b| metric.cmp(a.score, b.score).then(a.row.cmp(&b.row)));
-    hits
+    top.into_sorted()
 }
 
 #[cfg(test)]

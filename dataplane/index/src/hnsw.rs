@@ -186,7 +186,15 @@ mod tests {
                 let query = &v[q * 7 * dim..(q * 7 + 1) * dim];
                 let exact = brute_force(&v, dim, metric, query, 10, &|_| true);
                 let approx = idx
-                    .search(query, 10, &SearchParams { ef: Some(128) }, &|_| true)
+                    .search(
+                        query,
+                        10,
+                        &SearchParams {
+                            ef: Some(128),
+                            nprobe: None,
+                        },
+                        &|_| true,
+                    )
                     .unwrap();
                 assert!(
                     (approx[0].score - exact[0].score).abs() < 1e-3,
@@ -225,7 +233,10 @@ mod tests {
                                 .search(
                                     &v[row * dim..(row + 1) * dim],
                                     1,
-                                    &SearchParams { ef: Some(32) },
+                                    &SearchParams {
+                                        ef: Some(32),
+                                        nprobe: None,
+                                    },
                                     &|_| true,
                                 )
                                 .unwrap();
@@ -248,7 +259,10 @@ mod tests {
                 .search(
                     &v[q * dim..(q + 1) * dim],
                     10,
-                    &SearchParams { ef: Some(ef) },
+                    &SearchParams {
+                        ef: Some(ef),
+                        nprobe: None,
+                    },
                     &|_| true,
                 )
                 .unwrap()

@@ -3,6 +3,9 @@
 //! - [`brute_force`]: exact search over a contiguous block of vectors (FLAT indexes, growing
 //!   data, and the ground truth of recall tests).
 //! - [`HnswIndex`]: an HNSW graph built with usearch, serializable to bytes.
+//! - [`IvfIndex`]: IVF_FLAT, IVF_SQ8 and IVF_PQ: k-means cells with inverted lists of full,
+//!   8-bit scalar-quantised or product-quantised vectors, serializable to bytes.
+//! - [`SegmentIndex`]: whichever of those a sealed segment has, behind one interface.
 //!
 //! Scores follow Milvus: L2 is the squared Euclidean distance (smaller is better), IP the inner
 //! product and COSINE the cosine similarity (larger is better).
@@ -10,17 +13,26 @@
 mod ef_gate;
 mod flat;
 mod hnsw;
+mod ivf;
+mod kernels;
+mod kmeans;
+mod segment_index;
 mod spec;
 
 pub use flat::brute_force;
 pub use hnsw::HnswIndex;
-pub use spec::{IndexKind, IndexSpec, Metric, SearchParams};
+pub use ivf::IvfIndex;
+pub use segment_index::SegmentIndex;
+pub use spec::{
+    check_nprobe, IndexKind, IndexSpec, Metric, SearchParams, DEFAULT_NBITS, DEFAULT_NLIST,
+    DEFAULT_NPROBE, MAX_NBITS, MAX_NLIST, MAX_NPROBE,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
     #[error("invalid index parameter: {0}")]
     InvalidParam(String),
-    #[error("index type {0} is not supported by quarry yet (supported: FLAT, HNSW, AUTOINDEX)")]
+    #[error("index type {0} is not supported by quarry yet (supported: FLAT, HNSW, IVF_FLAT, IVF_SQ8, IVF_PQ, AUTOINDEX)")]
     UnsupportedType(String),
     #[error("metric type {0} is not supported (supported: L2, IP, COSINE)")]
     UnsupportedMetric(String),

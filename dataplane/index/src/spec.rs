@@ -57,7 +57,36 @@ impl Metric {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum IndexKind {
     Flat,
-    Hnsw { m: usize, ef_construction: usize },
+    Hnsw {
+        m: usize,
+        ef_construction: usize,
+    },
+    /// Inverted lists over `nlist` k-means cells holding the full vectors.
+    IvfFlat {
+        nlist: usize,
+    },
+    /// Inverted lists holding 8-bit scalar-quantised vectors.
+    IvfSq8 {
+        nlist: usize,
+    },
+    /// Inverted lists holding product-quantised vectors: `m` sub-vectors of `nbits` bits.
+    IvfPq {
+        nlist: usize,
+        m: usize,
+        nbits: usize,
+    },
+}
+
+impl IndexKind {
+    /// The number of k-means cells of an IVF index.
+    pub fn nlist(&self) -> Option<usize> {
+        match *self {
+            IndexKind::IvfFlat { nlist }
+            | IndexKind::IvfSq8 { nlist }
+            | IndexKind::IvfPq { nlist, .. } => Some(nlist),
+            IndexKind::Flat | IndexKind::Hnsw { .. } => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,6 +118,48 @@ fn param(
     Ok(n)
 }
 
+/// Milvus's bounds and defaults of the IVF parameters (`nlist`, `nprobe`, `nbits`).
+pub const MIN_NLIST: usize = 1;
+pub const MAX_NLIST: usize = quarry_types::limits::MAX_NLIST;
+pub const DEFAULT_NLIST: usize = 128;
+pub const MIN_NPROBE: usize = 1;
+pub const MAX_NPROBE: usize = quarry_types::limits::MAX_NPROBE;
+pub const DEFAULT_NPROBE: usize = 8;
+pub const MIN_NBITS: usize = 1;
+pub const MAX_NBITS: usize = 16;
+pub const DEFAULT_NBITS: usize = 8;
+
+/// An IVF parameter, with Milvus's texts: "nlist out of range: [1, 65536]".
+fn ivf_param(
+    params: &BTreeMap<String, String>,
+    key: &str,
+    default: usize,
+    min: usize,
+    max: usize,
+) -> Result<usize, IndexError> {
+    let Some(v) = params.get(key) else {
+        return Ok(default);
+    };
+    match v.trim().parse::<i64>() {
+        Ok(n) if n >= min as i64 && n <= max as i64 => Ok(n as usize),
+        _ => Err(IndexError::InvalidParam(format!(
+            "{key} out of range: [{min}, {max}]"
+        ))),
+    }
+}
+
+/// IVF_PQ's `m`: required, a positive integer (that it divides the dimension is checked by
+/// [`IndexSpec::check_dim`]).
+fn pq_m(params: &BTreeMap<String, String>) -> Result<usize, IndexError> {
+    let Some(v) = params.get("m") else {
+        return Err(IndexError::InvalidParam("parameter `m` not found".into()));
+    };
+    match v.trim().parse::<usize>() {
+        Ok(m) if m > 0 && m <= quarry_types::limits::MAX_DIM => Ok(m),
+        _ => Err(IndexError::InvalidParam(format!("invalid `m`: {v}"))),
+    }
+}
+
 pub const AUTOINDEX_M: usize = 16;
 pub const AUTOINDEX_EF_CONSTRUCTION: usize = 200;
 
@@ -117,6 +188,17 @@ impl IndexSpec {
                     1..=i32::MAX as usize,
                 )?,
             },
+            "IVF_FLAT" => IndexKind::IvfFlat {
+                nlist: ivf_param(params, "nlist", DEFAULT_NLIST, MIN_NLIST, MAX_NLIST)?,
+            },
+            "IVF_SQ8" => IndexKind::IvfSq8 {
+                nlist: ivf_param(params, "nlist", DEFAULT_NLIST, MIN_NLIST, MAX_NLIST)?,
+            },
+            "IVF_PQ" => IndexKind::IvfPq {
+                nlist: ivf_param(params, "nlist", DEFAULT_NLIST, MIN_NLIST, MAX_NLIST)?,
+                m: pq_m(params)?,
+                nbits: ivf_param(params, "nbits", DEFAULT_NBITS, MIN_NBITS, MAX_NBITS)?,
+            },
             "AUTOINDEX" | "" => IndexKind::Hnsw {
                 m: AUTOINDEX_M,
                 ef_construction: AUTOINDEX_EF_CONSTRUCTION,
@@ -125,12 +207,36 @@ impl IndexSpec {
         };
         Ok(IndexSpec { kind, metric })
     }
+
+    /// Checks the spec against the indexed field's dimension (IVF_PQ's `m` must divide it).
+    pub fn check_dim(&self, dim: usize) -> Result<(), IndexError> {
+        if let IndexKind::IvfPq { m, .. } = self.kind {
+            if dim == 0 || !dim.is_multiple_of(m) {
+                return Err(IndexError::InvalidParam(format!(
+                    "dimension must be abled to be divided by `m`, dimension: {dim}, m: {m}"
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
-/// Search-time knobs (`ef` for HNSW).
+/// Search-time knobs: `ef` for HNSW, `nprobe` (lists probed) for the IVF indexes.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SearchParams {
     pub ef: Option<usize>,
+    pub nprobe: Option<usize>,
+}
+
+/// Checks a search's `nprobe` as Milvus does.
+pub fn check_nprobe(nprobe: usize) -> Result<(), IndexError> {
+    if (MIN_NPROBE..=MAX_NPROBE).contains(&nprobe) {
+        Ok(())
+    } else {
+        Err(IndexError::InvalidParam(format!(
+            "param 'nprobe' ({nprobe}) should be in range [{MIN_NPROBE}, {MAX_NPROBE}]"
+        )))
+    }
 }
 
 #[cfg(test)]
@@ -182,5 +288,47 @@ mod tests {
             IndexSpec::from_params(&p(&[("index_type", "HNSW"), ("M", "x")])),
             Err(IndexError::InvalidParam(_))
         ));
+    }
+
+    fn err(kv: &[(&str, &str)]) -> String {
+        IndexSpec::from_params(&p(kv)).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn parses_ivf_params_with_milvus_bounds() {
+        let s = IndexSpec::from_params(&p(&[("index_type", "IVF_FLAT"), ("metric_type", "L2")]));
+        assert_eq!(s.unwrap().kind, IndexKind::IvfFlat { nlist: 128 });
+        let s = IndexSpec::from_params(&p(&[("index_type", "ivf_sq8"), ("nlist", "1")]));
+        assert_eq!(s.unwrap().kind, IndexKind::IvfSq8 { nlist: 1 });
+        let s = IndexSpec::from_params(&p(&[("index_type", "IVF_PQ"), ("m", "4")])).unwrap();
+        assert_eq!(
+            s.kind,
+            IndexKind::IvfPq {
+                nlist: 128,
+                m: 4,
+                nbits: 8
+            }
+        );
+        assert!(s.check_dim(16).is_ok());
+        assert!(s
+            .check_dim(10)
+            .unwrap_err()
+            .to_string()
+            .contains("dimension must be abled to be divided by `m`, dimension: 10, m: 4"));
+        for bad in ["0", "65537", "-1", "x"] {
+            assert!(err(&[("index_type", "IVF_FLAT"), ("nlist", bad)])
+                .contains("nlist out of range: [1, 65536]"));
+        }
+        assert!(
+            err(&[("index_type", "IVF_PQ"), ("m", "4"), ("nbits", "17")])
+                .contains("nbits out of range: [1, 16]")
+        );
+        assert!(err(&[("index_type", "IVF_PQ")]).contains("parameter `m` not found"));
+        assert!(err(&[("index_type", "IVF_PQ"), ("m", "0")]).contains("invalid `m`: 0"));
+        assert!(check_nprobe(1).is_ok() && check_nprobe(65536).is_ok());
+        assert!(check_nprobe(0)
+            .unwrap_err()
+            .to_string()
+            .contains("param 'nprobe' (0) should be in range [1, 65536]"));
     }
 }

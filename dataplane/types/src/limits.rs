@@ -51,6 +51,12 @@ pub const MAX_TOPK: usize = 16384;
 /// HNSW `ef` of a search: at least the topk, at most this.
 pub const MAX_EF: usize = 32768;
 
+/// IVF `nlist` of an index (cells trained per segment; Milvus's bound).
+pub const MAX_NLIST: usize = 65536;
+
+/// IVF `nprobe` of a search (cells probed; Milvus's bound).
+pub const MAX_NPROBE: usize = 65536;
+
 /// Output fields named in one search or query (duplicates and `*` included).
 pub const MAX_OUTPUT_FIELDS: usize = 256;
 

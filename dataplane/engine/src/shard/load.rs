@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use arrow_array::BooleanArray;
 use arrow_select::filter::filter_record_batch;
-use quarry_index::{HnswIndex, IndexKind, IndexSpec};
+use quarry_index::{IndexKind, IndexSpec, SegmentIndex};
 use quarry_meta::{CollectionMeta, SegmentMeta};
 use quarry_types::batch::offsets;
 
@@ -179,13 +179,13 @@ impl Shard {
     }
 }
 
-/// Reads an HNSW index file (FLAT has nothing to load).
+/// Reads a vector index file (HNSW, IVF; FLAT has nothing to load).
 async fn load_index(
     io: &Io,
     meta: &CollectionMeta,
     seg: &SegmentMeta,
     index_id: i64,
-) -> Result<Option<Arc<HnswIndex>>> {
+) -> Result<Option<Arc<SegmentIndex>>> {
     let (Some(idx), Some(key)) = (
         meta.indexes.iter().find(|i| i.id == index_id),
         seg.index_files.get(&index_id),
@@ -193,19 +193,17 @@ async fn load_index(
         return Ok(None);
     };
     let spec = IndexSpec::from_params(&idx.params)?;
-    let IndexKind::Hnsw { m, ef_construction } = spec.kind else {
+    if spec.kind == IndexKind::Flat {
         return Ok(None);
-    };
+    }
     let dim = meta
         .schema
         .field(&idx.field_name)
         .map(|f| f.dim())
         .unwrap_or(0);
     let bytes = io.store.get(key).await?;
-    let index = tokio::task::spawn_blocking(move || {
-        HnswIndex::from_bytes(&bytes, dim, spec.metric, m, ef_construction)
-    })
-    .await
-    .map_err(|e| EngineError::Internal(e.to_string()))??;
-    Ok(Some(Arc::new(index)))
+    let index = tokio::task::spawn_blocking(move || SegmentIndex::from_bytes(&bytes, dim, &spec))
+        .await
+        .map_err(|e| EngineError::Internal(e.to_string()))??;
+    Ok(index.map(Arc::new))
 }

@@ -25,7 +25,7 @@ use std::time::Duration;
 use arrow_array::RecordBatch;
 use bytes::Bytes;
 use parking_lot::RwLock;
-use quarry_index::HnswIndex;
+use quarry_index::SegmentIndex;
 use quarry_meta::MetaService;
 use quarry_storage::{LogStore, ObjectStore, StorageError};
 use quarry_types::batch::with_offset;
@@ -324,7 +324,7 @@ impl Shard {
     }
 
     /// Puts a freshly built index next to its segment, if the segment is held here.
-    pub fn add_index(&self, segment: i64, index_id: i64, index: Arc<HnswIndex>) {
+    pub fn add_index(&self, segment: i64, index_id: i64, index: Arc<SegmentIndex>) {
         let mut d = self.data.write();
         if let Some(s) = d.sealed.iter_mut().find(|s| s.meta.id == segment) {
             s.indexes.insert(index_id, index);

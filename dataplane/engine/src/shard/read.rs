@@ -1,6 +1,7 @@
 //! A shard's part of a read, over its growing and sealed segments: for every segment a filter
-//! bitmap (the expression on live rows, or a key lookup for `pk in [...]`), then HNSW with the
-//! bitmap as predicate where the segment has the index loaded, exact search elsewhere.
+//! bitmap (the expression on live rows, or a key lookup for `pk in [...]`), then the vector
+//! index (HNSW, IVF) with the bitmap as predicate where the segment has the index loaded,
+//! exact search elsewhere.
 
 use quarry_expr::Expr;
 use quarry_index::{brute_force, Hit, Metric, SearchParams};
@@ -15,15 +16,15 @@ use crate::segment::SegmentData;
 use crate::Result;
 
 impl Shard {
-    /// Per query vector the best `topk + offset` hits of this shard's segments: HNSW where a
-    /// sealed segment has the plan's index loaded, exact search elsewhere.
+    /// Per query vector the best `topk + offset` hits of this shard's segments: the plan's
+    /// index where a sealed segment has it loaded, exact search elsewhere.
     pub fn search(&self, plan: &SearchPlan, filter: Option<&Expr>) -> Result<Vec<Vec<Found>>> {
-        let (input, field_index, fields, metric, hnsw) = (
+        let (input, field_index, fields, metric, index_id) = (
             &plan.input,
             plan.field_index,
             &plan.fields[..],
             plan.metric,
-            plan.hnsw,
+            plan.index,
         );
         // a worker gets plans checked by the proxy; saturating all the same
         let want = input.topk.saturating_add(input.offset).min(MAX_TOPK);
@@ -36,18 +37,21 @@ impl Shard {
         };
         let params = SearchParams {
             ef: input.ef.map(|e| e.clamp(fetch, MAX_EF.max(fetch))),
+            nprobe: input.nprobe,
         };
         let schema = &self.schema;
         let pk_dt = schema.fields[self.pk_index].data_type;
         let mut per_query: Vec<Vec<Found>> = (0..input.vectors.len()).map(|_| Vec::new()).collect();
         {
             let d = self.data.read();
-            let mut segs: Vec<(&SegmentData, Option<&quarry_index::HnswIndex>)> =
+            let mut segs: Vec<(&SegmentData, Option<&quarry_index::SegmentIndex>)> =
                 vec![(&d.growing, None)];
             for s in &d.sealed {
                 segs.push((
                     &s.data,
-                    hnsw.and_then(|id| s.indexes.get(&id)).map(|i| i.as_ref()),
+                    index_id
+                        .and_then(|id| s.indexes.get(&id))
+                        .map(|i| i.as_ref()),
                 ));
             }
             for (seg, index) in segs {

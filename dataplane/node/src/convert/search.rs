@@ -1,6 +1,6 @@
 //! Search and query requests: query vectors, `search_params` (`topk`, `offset`,
-//! `round_decimal`, `metric_type`, `anns_field`, the `params` JSON with `ef`, `radius`,
-//! `range_filter`; grouping refused), `query_params` (`limit`, `offset`), into the engine's
+//! `round_decimal`, `metric_type`, `anns_field`, the `params` JSON with `ef`, `nprobe`,
+//! `radius`, `range_filter`; grouping refused), `query_params` (`limit`, `offset`), into the engine's
 //! inputs.
 
 use prost::Message;
@@ -21,6 +21,7 @@ pub struct SearchOptions {
     pub topk: usize,
     pub offset: usize,
     pub ef: Option<usize>,
+    pub nprobe: Option<usize>,
     pub radius: Option<f32>,
     pub range_filter: Option<f32>,
     /// -1: no rounding
@@ -28,7 +29,7 @@ pub struct SearchOptions {
 }
 
 /// Parses a search's `search_params`: `topk`, `offset`, `round_decimal`, `metric_type`,
-/// `anns_field` and the `params` JSON (`ef`, `radius`, `range_filter`). Negative or
+/// `anns_field` and the `params` JSON (`ef`, `nprobe`, `radius`, `range_filter`). Negative or
 /// non-numeric values are refused.
 pub fn search_options(sp: &[KeyValuePair]) -> ConvResult<SearchOptions> {
     let topk = count_param(sp, "topk")?.unwrap_or(10);
@@ -59,16 +60,18 @@ pub fn search_options(sp: &[KeyValuePair]) -> ConvResult<SearchOptions> {
             )),
         }
     };
-    let ef = match number("ef")? {
-        None => None,
-        Some(x) if x < 0.0 || x.fract() != 0.0 => {
-            return Err(format!(
-                "ef [{x}] is invalid, it should be a non-negative integer"
-            ))
+    let count = |k: &str| -> ConvResult<Option<usize>> {
+        match number(k)? {
+            None => Ok(None),
+            Some(x) if x < 0.0 || x.fract() != 0.0 => Err(format!(
+                "{k} [{x}] is invalid, it should be a non-negative integer"
+            )),
+            // saturates: the engine refuses anything over its bound
+            Some(x) => Ok(Some(x as usize)),
         }
-        // saturates: the engine refuses anything over its bound
-        Some(x) => Some(x as usize),
     };
+    let ef = count("ef")?;
+    let nprobe = count("nprobe")?;
     let round_decimal = match param(sp, "round_decimal") {
         None => -1,
         Some(raw) => match raw.trim().parse::<i64>() {
@@ -94,6 +97,7 @@ pub fn search_options(sp: &[KeyValuePair]) -> ConvResult<SearchOptions> {
         topk,
         offset,
         ef,
+        nprobe,
         radius: number("radius")?.map(|v| v as f32),
         range_filter: number("range_filter")?.map(|v| v as f32),
         round_decimal,
@@ -171,6 +175,7 @@ pub fn search(r: SearchRequest) -> ConvResult<(SearchInput, SearchAnswer)> {
         output_fields: r.output_fields,
         partitions: r.partition_names,
         ef: o.ef,
+        nprobe: o.nprobe,
         radius: o.radius,
         range_filter: o.range_filter,
     };
@@ -218,7 +223,7 @@ mod tests {
         let o = search_options(&kvs(&[
             ("topk", "5"),
             ("offset", "2"),
-            ("params", r#"{"ef": 64, "radius": "0.5"}"#),
+            ("params", r#"{"ef": 64, "nprobe": "10", "radius": "0.5"}"#),
             ("round_decimal", "3"),
         ]))
         .unwrap();
@@ -226,7 +231,7 @@ mod tests {
             (o.topk, o.offset, o.ef, o.round_decimal),
             (5, 2, Some(64), 3)
         );
-        assert_eq!(o.radius, Some(0.5));
+        assert_eq!((o.radius, o.nprobe), (Some(0.5), Some(10)));
         // huge values parse (saturating) so that the engine names its bound
         let o = search_options(&kvs(&[("topk", "9223372036854775808"), ("offset", "1")])).unwrap();
         assert_eq!((o.topk, o.offset), (1 << 63, 1));
@@ -242,6 +247,10 @@ mod tests {
                 "ef [many] is invalid",
             ),
             (vec![("params", r#"{"ef": 1.5}"#)], "ef [1.5] is invalid"),
+            (
+                vec![("params", r#"{"nprobe": -2}"#)],
+                "nprobe [-2] is invalid",
+            ),
             (
                 vec![("params", r#"{"radius": [1]}"#)],
                 "radius [[1]] is invalid",

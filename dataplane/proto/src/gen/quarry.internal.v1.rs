@@ -670,6 +670,9 @@ pub struct SearchInput {
     pub radius: ::core::option::Option<f32>,
     #[prost(float, optional, tag = "12")]
     pub range_filter: ::core::option::Option<f32>,
+    /// IVF lists probed
+    #[prost(uint64, optional, tag = "13")]
+    pub nprobe: ::core::option::Option<u64>,
 }
 /// A search resolved against the schema.
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -684,9 +687,9 @@ pub struct SearchPlan {
     pub fields: ::prost::alloc::vec::Vec<u32>,
     #[prost(enumeration = "Metric", tag = "4")]
     pub metric: i32,
-    /// the HNSW index to use where a segment has it loaded
+    /// the vector index (HNSW, IVF) to use where a segment has it loaded
     #[prost(int64, optional, tag = "5")]
-    pub hnsw: ::core::option::Option<i64>,
+    pub index: ::core::option::Option<i64>,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct QueryInput {

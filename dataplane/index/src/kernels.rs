@@ -1,0 +1,81 @@
+//! Distance kernels over `f32` slices. Neither usearch's Rust binding nor the rest of the
+//! dependency tree exposes its SIMD distance functions, so these accumulate in eight
+//! independent lanes, a shape LLVM turns into vector instructions (the crate is built with
+//! optimisations even in debug builds, see the workspace's `Cargo.toml`). FLAT, growing data
+//! and the IVF indexes all score through here, so exact searches agree to the bit.
+
+const LANES: usize = 8;
+
+#[inline]
+fn lanes(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0f32; LANES];
+    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for i in 0..LANES {
+            acc[i] += f(x[i], y[i]);
+        }
+    }
+    let mut tail = 0f32;
+    for (x, y) in ra.iter().zip(rb) {
+        tail += f(*x, *y);
+    }
+    let s01 = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    let s23 = (acc[4] + acc[5]) + (acc[6] + acc[7]);
+    s01 + s23 + tail
+}
+
+/// Squared Euclidean distance.
+#[inline]
+pub(crate) fn l2sq(a: &[f32], b: &[f32]) -> f32 {
+    lanes(a, b, |x, y| (x - y) * (x - y))
+}
+
+/// Inner product.
+#[inline]
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    lanes(a, b, |x, y| x * y)
+}
+
+/// Cosine similarity; 0 when either vector is zero.
+#[inline]
+pub(crate) fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let (d, na, nb) = (dot(a, b), dot(a, a), dot(b, b));
+    if na == 0.0 || nb == 0.0 {
+        0.0
+    } else {
+        d / (na.sqrt() * nb.sqrt())
+    }
+}
+
+/// `v` scaled to unit length (unchanged when zero).
+pub(crate) fn normalized(v: &[f32]) -> Vec<f32> {
+    let n = dot(v, v).sqrt();
+    if n == 0.0 {
+        v.to_vec()
+    } else {
+        v.iter().map(|x| x / n).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernels_match_plain_loops() {
+        for n in [0usize, 1, 7, 8, 9, 33, 128] {
+            let a: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin()).collect();
+            let b: Vec<f32> = (0..n).map(|i| (i as f32 * 0.11).cos()).collect();
+            let l2: f32 = a.iter().zip(&b).map(|(x, y)| (x - y) * (x - y)).sum();
+            let ip: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+            assert!((l2sq(&a, &b) - l2).abs() < 1e-4);
+            assert!((dot(&a, &b) - ip).abs() < 1e-4);
+        }
+        assert_eq!(cosine(&[0.0, 0.0], &[1.0, 0.0]), 0.0);
+        assert!((cosine(&[3.0, 4.0], &[1.0, 0.0]) - 0.6).abs() < 1e-6);
+        assert!((dot(&normalized(&[3.0, 4.0]), &[1.0, 0.0]) - 0.6).abs() < 1e-6);
+    }
+}
