@@ -286,7 +286,12 @@ async fn a_collection_is_created_altered_loaded_and_kept_on_delete_by_default() 
     );
 
     // properties and load
-    patch::<Collection>(&w, "docs", serde_json::json!({"spec": {"properties": {"team": "search"}, "load": {"replicas": 1}}})).await;
+    patch::<Collection>(
+        &w,
+        "docs",
+        serde_json::json!({"spec": {"properties": {"team": "search"}, "load": {"replicas": 1}}}),
+    )
+    .await;
     w.settle(1).await;
     let v = json(&w.get::<Collection>("docs").await.unwrap());
     assert_eq!(
