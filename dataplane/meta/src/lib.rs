@@ -17,6 +17,7 @@ pub mod proto;
 mod remote;
 mod service;
 mod tso;
+mod users;
 mod wire;
 
 pub use catalog::Catalog;
@@ -29,4 +30,5 @@ pub use service::{
     NewCollection, NewIndex, DEFAULT_DB, DEFAULT_PARTITION,
 };
 pub use tso::Tso;
+pub use users::{UserMeta, ROOT_USER};
 pub use wire::{from_status, to_status};

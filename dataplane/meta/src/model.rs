@@ -105,6 +105,9 @@ pub struct CatalogState {
     /// random per commit: tells a writer whether the manifest at its version is its own
     #[serde(default)]
     pub commit_nonce: u64,
+    /// the users of the Milvus API by name (none in manifests written before users existed)
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub users: BTreeMap<String, crate::UserMeta>,
 }
 
 impl CatalogState {

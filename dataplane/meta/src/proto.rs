@@ -13,7 +13,7 @@ use quarry_types::{CollectionSchema, ConsistencyLevel, DataType, FieldSchema};
 
 use crate::{
     CatalogState, CollectionMeta, CompactionCommit, Created, FlushCommit, IndexCommit, IndexMeta,
-    MetaOp, MetaResult, NewCollection, NewIndex, PartitionMeta, SegmentMeta,
+    MetaOp, MetaResult, NewCollection, NewIndex, PartitionMeta, SegmentMeta, UserMeta,
 };
 
 // ---- small pieces ----
@@ -243,6 +243,15 @@ pub fn catalog_to_pb(s: CatalogState) -> pb::CatalogState {
         last_ts: s.last_ts,
         collections: s.collections.into_values().map(collection_to_pb).collect(),
         commit_nonce: s.commit_nonce,
+        users: s
+            .users
+            .into_values()
+            .map(|u| pb::UserMeta {
+                name: u.name,
+                password_hash: u.password_hash,
+                created_ts: u.created_ts,
+            })
+            .collect(),
     }
 }
 
@@ -257,12 +266,27 @@ pub fn catalog_from_pb(s: pb::CatalogState) -> Result<CatalogState, DecodeError>
             ));
         }
     }
+    let mut users = BTreeMap::new();
+    for u in s.users {
+        let user = UserMeta {
+            name: u.name,
+            password_hash: u.password_hash,
+            created_ts: u.created_ts,
+        };
+        if let Some(dup) = users.insert(user.name.clone(), user) {
+            return Err(DecodeError::invalid(
+                "CatalogState.users",
+                format!("user {} is listed twice", dup.name),
+            ));
+        }
+    }
     Ok(CatalogState {
         version: s.version,
         next_id: s.next_id,
         last_ts: s.last_ts,
         collections,
         commit_nonce: s.commit_nonce,
+        users,
     })
 }
 
@@ -346,6 +370,25 @@ pub fn op_to_pb(op: MetaOp) -> pb::MetaOp {
             target: Some(segment_to_pb(c.target)),
             base: c.base,
         }),
+        MetaOp::CreateUser {
+            name,
+            password_hash,
+            if_absent,
+        } => Op::CreateUser(pb::CreateUser {
+            name,
+            password_hash,
+            if_absent,
+        }),
+        MetaOp::UpdateUser {
+            name,
+            password_hash,
+            previous_hash,
+        } => Op::UpdateUser(pb::UpdateUser {
+            name,
+            password_hash,
+            previous_hash,
+        }),
+        MetaOp::DeleteUser { name } => Op::DeleteUser(pb::DeleteUser { name }),
     };
     pb::MetaOp { op: Some(op) }
 }
@@ -403,6 +446,17 @@ pub fn op_from_pb(op: pb::MetaOp) -> Result<MetaOp, DecodeError> {
             target: segment_from_pb(required(c.target, "CompactionCommit.target")?),
             base: c.base,
         }),
+        Op::CreateUser(c) => MetaOp::CreateUser {
+            name: c.name,
+            password_hash: c.password_hash,
+            if_absent: c.if_absent,
+        },
+        Op::UpdateUser(u) => MetaOp::UpdateUser {
+            name: u.name,
+            password_hash: u.password_hash,
+            previous_hash: u.previous_hash,
+        },
+        Op::DeleteUser(d) => MetaOp::DeleteUser { name: d.name },
     })
 }
 

@@ -105,6 +105,22 @@ pub trait MetaService: Send + Sync + std::fmt::Debug {
     /// Swaps a compaction's sources for its target atomically; returns the keys of the sources'
     /// files (garbage now).
     async fn commit_compaction(&self, commit: CompactionCommit) -> Result<Vec<String>, MetaError>;
+    /// Adds a user with a password hash; with `if_absent` an existing user is kept as it is.
+    async fn create_user(
+        &self,
+        name: &str,
+        password_hash: &str,
+        if_absent: bool,
+    ) -> Result<(), MetaError>;
+    /// Replaces a user's password hash if it is still `previous_hash`.
+    async fn update_user(
+        &self,
+        name: &str,
+        password_hash: &str,
+        previous_hash: &str,
+    ) -> Result<(), MetaError>;
+    /// Removes a user (nothing if there is none; never `root`).
+    async fn delete_user(&self, name: &str) -> Result<(), MetaError>;
     /// Catches up with the catalog's owner; true when the snapshot changed. A process that
     /// owns its catalog is always current.
     async fn refresh(&self) -> Result<bool, MetaError> {
@@ -145,6 +161,19 @@ pub enum MetaOp {
     CommitFlush(FlushCommit),
     CommitIndex(IndexCommit),
     CommitCompaction(CompactionCommit),
+    CreateUser {
+        name: String,
+        password_hash: String,
+        if_absent: bool,
+    },
+    UpdateUser {
+        name: String,
+        password_hash: String,
+        previous_hash: String,
+    },
+    DeleteUser {
+        name: String,
+    },
 }
 
 /// What an operation answers: the result of the [`MetaService`] method it names.
@@ -154,7 +183,8 @@ pub enum MetaResult {
     Created(Created),
     /// `DropCollection`: the dropped collection, if there was one
     Dropped(Option<CollectionMeta>),
-    /// `SetLoaded`, `SetProperties`, `SetQueryPool`, `DropIndex`, `CommitIndex`
+    /// `SetLoaded`, `SetProperties`, `SetQueryPool`, `DropIndex`, `CommitIndex` and the user
+    /// operations
     Done,
     /// `CreateIndex`
     Index(IndexMeta),
@@ -194,5 +224,26 @@ pub async fn apply_op(meta: &dyn MetaService, op: MetaOp) -> Result<MetaResult, 
             MetaResult::Done
         }
         MetaOp::CommitCompaction(c) => MetaResult::Garbage(meta.commit_compaction(c).await?),
+        MetaOp::CreateUser {
+            name,
+            password_hash,
+            if_absent,
+        } => {
+            meta.create_user(&name, &password_hash, if_absent).await?;
+            MetaResult::Done
+        }
+        MetaOp::UpdateUser {
+            name,
+            password_hash,
+            previous_hash,
+        } => {
+            meta.update_user(&name, &password_hash, &previous_hash)
+                .await?;
+            MetaResult::Done
+        }
+        MetaOp::DeleteUser { name } => {
+            meta.delete_user(&name).await?;
+            MetaResult::Done
+        }
     })
 }

@@ -84,6 +84,36 @@ pub struct NodeArgs {
     /// Data nodes seal a shard's growing data into a segment at this many rows.
     #[arg(long, env = env::SEGMENT_ROWS, default_value_t = 500_000)]
     pub segment_rows: usize,
+    /// Proxies: require a user and password on every Milvus RPC (on by default in a cluster).
+    #[arg(long, env = env::AUTH, default_value_t = true, num_args = 0..=1,
+        default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub auth: bool,
+    #[command(flatten)]
+    pub root: config::RootPasswordArgs,
+}
+
+/// The authenticator of a process serving the Milvus API (`None`: authentication off). With
+/// authentication on, a root password must be configured; it creates `root` in a catalog
+/// that has no `root` yet.
+pub(crate) async fn authentication(
+    enabled: bool,
+    root: &config::RootPasswordArgs,
+    meta: Arc<dyn MetaService>,
+) -> anyhow::Result<Option<Arc<crate::service::auth::Auth>>> {
+    if !enabled {
+        tracing::warn!("authentication is off: every client of the Milvus port has full access");
+        return Ok(None);
+    }
+    let password = root.resolve()?;
+    let auth = Arc::new(crate::service::auth::Auth::new(meta));
+    if auth
+        .seed_root(&password)
+        .await
+        .context("creating the root user")?
+    {
+        tracing::info!("root user created from the configured root password");
+    }
+    Ok(Some(auth))
 }
 
 pub async fn coordinator(args: CoordinatorArgs) -> anyhow::Result<()> {
@@ -219,6 +249,11 @@ pub async fn node(role: Role, args: NodeArgs) -> anyhow::Result<()> {
         metrics: metrics.clone(),
     };
     beats.start().await;
+    let auth = if mode == Mode::Proxy {
+        authentication(args.auth, &args.root, remote.clone()).await?
+    } else {
+        None
+    };
 
     let incoming = TcpIncoming::from(listener);
     let server = tonic::transport::Server::builder();
@@ -233,7 +268,7 @@ pub async fn node(role: Role, args: NodeArgs) -> anyhow::Result<()> {
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE);
             // clients connect here: the bounded server (internal services keep the default)
-            crate::milvus_grpc_server()
+            crate::milvus_grpc_server(auth)
                 .add_service(svc)
                 .serve_with_incoming_shutdown(incoming, shutdown_signal())
                 .await

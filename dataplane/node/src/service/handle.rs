@@ -88,6 +88,8 @@ macro_rules! has_db {
 
 has_db!(none: ConnectRequest, GetVersionRequest, CheckHealthRequest, AllocTimestampRequest,
     ListDatabasesRequest);
+has_db!(none: CreateCredentialRequest, UpdateCredentialRequest, DeleteCredentialRequest,
+    ListCredUsersRequest);
 has_db!(db_name: CreateCollectionRequest, DropCollectionRequest, HasCollectionRequest,
     DescribeCollectionRequest, ShowCollectionsRequest, GetCollectionStatisticsRequest,
     LoadCollectionRequest, ReleaseCollectionRequest, GetLoadStateRequest,
@@ -146,7 +148,8 @@ reply!(
     SearchResults,
     QueryResults,
     ListDatabasesResponse,
-    DescribeDatabaseResponse
+    DescribeDatabaseResponse,
+    ListCredUsersResponse
 );
 
 #[cfg(test)]

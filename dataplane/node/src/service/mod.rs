@@ -6,6 +6,7 @@
 //! answer. [`layer::RpcLayer`] wraps the whole service: a request span and per-RPC metrics.
 
 mod admin;
+pub mod auth;
 mod ddl;
 mod dml;
 mod handle;
@@ -14,6 +15,7 @@ pub mod layer;
 mod read;
 #[cfg(test)]
 mod tests;
+mod users;
 
 use std::sync::Arc;
 
@@ -211,4 +213,31 @@ impl MilvusService for Service {
     ) -> R<DescribeDatabaseResponse> {
         serve(req, |_| admin::describe_database()).await
     }
+
+    async fn create_credential(&self, req: Request<CreateCredentialRequest>) -> R<Status> {
+        let caller = caller(&req);
+        serve(req, |r| users::create_credential(self, caller, r)).await
+    }
+
+    async fn update_credential(&self, req: Request<UpdateCredentialRequest>) -> R<Status> {
+        let caller = caller(&req);
+        serve(req, |r| users::update_credential(self, caller, r)).await
+    }
+
+    async fn delete_credential(&self, req: Request<DeleteCredentialRequest>) -> R<Status> {
+        let caller = caller(&req);
+        serve(req, |r| users::delete_credential(self, caller, r)).await
+    }
+
+    async fn list_cred_users(
+        &self,
+        req: Request<ListCredUsersRequest>,
+    ) -> R<ListCredUsersResponse> {
+        serve(req, |_| users::list_cred_users(self)).await
+    }
+}
+
+/// The authenticated caller (set by the RPC layer when authentication is on).
+fn caller<T>(req: &Request<T>) -> Option<auth::Caller> {
+    req.extensions().get::<auth::Caller>().cloned()
 }
