@@ -136,6 +136,7 @@ async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
         segment_rows: args.segment_rows,
         ..Default::default()
     };
+    let root_password = roles::root_password(args.auth, &args.root)?;
     let (log_config, store_config) = args.storage.resolve()?;
     let (store, log) = config::open_backends(&log_config, &store_config, &args.data_dir).await?;
     tracing::info!(log = ?log, store = ?store, "storage backends");
@@ -143,7 +144,7 @@ async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
     let engine = Engine::open(store, log, options)
         .await
         .context("opening the engine")?;
-    let auth = roles::authentication(args.auth, &args.root, engine.meta().clone()).await?;
+    let auth = roles::authentication(root_password, engine.meta().clone()).await?;
     let metrics = Arc::new(metrics::Metrics::new());
 
     let http_addr = SocketAddr::new(args.listen, args.http_port);

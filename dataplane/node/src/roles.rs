@@ -92,19 +92,28 @@ pub struct NodeArgs {
     pub root: config::RootPasswordArgs,
 }
 
-/// The authenticator of a process serving the Milvus API (`None`: authentication off). With
-/// authentication on, a root password must be configured; it creates `root` in a catalog
-/// that has no `root` yet.
-pub(crate) async fn authentication(
+/// The root password when authentication is on (`None`: off); checked before anything
+/// starts, so that a misconfigured process refuses at once.
+pub(crate) fn root_password(
     enabled: bool,
     root: &config::RootPasswordArgs,
-    meta: Arc<dyn MetaService>,
-) -> anyhow::Result<Option<Arc<crate::service::auth::Auth>>> {
+) -> anyhow::Result<Option<String>> {
     if !enabled {
         tracing::warn!("authentication is off: every client of the Milvus port has full access");
         return Ok(None);
     }
-    let password = root.resolve()?;
+    root.resolve().map(Some)
+}
+
+/// The authenticator of a process serving the Milvus API (`None`: authentication off); it
+/// creates `root` with `root_password` in a catalog that has no `root` yet.
+pub(crate) async fn authentication(
+    root_password: Option<String>,
+    meta: Arc<dyn MetaService>,
+) -> anyhow::Result<Option<Arc<crate::service::auth::Auth>>> {
+    let Some(password) = root_password else {
+        return Ok(None);
+    };
     let auth = Arc::new(crate::service::auth::Auth::new(meta));
     if auth
         .seed_root(&password)
@@ -170,6 +179,11 @@ fn mode_of(role: Role) -> Mode {
 /// Runs a proxy, query node, data node or index node until SIGTERM.
 pub async fn node(role: Role, args: NodeArgs) -> anyhow::Result<()> {
     let mode = mode_of(role);
+    let root_password = if mode == Mode::Proxy {
+        root_password(args.auth, &args.root)?
+    } else {
+        None
+    };
     let (log_config, store_config) = args.storage.resolve()?;
     if matches!(log_config, LogConfig::Embedded) {
         bail!("cluster roles share one log: configure Kafka ([log] kind = \"kafka\" or --kafka-brokers)");
@@ -249,11 +263,7 @@ pub async fn node(role: Role, args: NodeArgs) -> anyhow::Result<()> {
         metrics: metrics.clone(),
     };
     beats.start().await;
-    let auth = if mode == Mode::Proxy {
-        authentication(args.auth, &args.root, remote.clone()).await?
-    } else {
-        None
-    };
+    let auth = authentication(root_password, remote.clone()).await?;
 
     let incoming = TcpIncoming::from(listener);
     let server = tonic::transport::Server::builder();

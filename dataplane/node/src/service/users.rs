@@ -79,11 +79,11 @@ pub(super) async fn update_credential(
     caller: Option<Caller>,
     r: UpdateCredentialRequest,
 ) -> Handled<Status> {
-    auth::check_username(&r.username).map_err(invalid)?;
-    refuse_description(&r.description)?;
     if let Some(c) = caller.as_ref().filter(|c| c.user != r.username) {
         require_admin(Some(c), "PrivilegeUpdateUser")?;
     }
+    auth::check_username(&r.username).map_err(invalid)?;
+    refuse_description(&r.description)?;
     let old = auth::decode_password(&r.old_password).map_err(invalid)?;
     let new = auth::decode_password(&r.new_password).map_err(invalid)?;
     auth::check_password(&new).map_err(invalid)?;
@@ -124,6 +124,8 @@ pub(super) async fn delete_credential(
     caller: Option<Caller>,
     r: DeleteCredentialRequest,
 ) -> Handled<Status> {
+    // the privilege first, as Milvus' interceptor checks it before the handler runs
+    require_admin(caller.as_ref(), "PrivilegeDropOwnership")?;
     if r.username == ROOT_USER {
         return Err(status(
             1401,
@@ -131,7 +133,6 @@ pub(super) async fn delete_credential(
             "root user cannot be deleted: privilege not permitted",
         ));
     }
-    require_admin(caller.as_ref(), "PrivilegeDropOwnership")?;
     svc.engine
         .meta()
         .delete_user(&r.username)
