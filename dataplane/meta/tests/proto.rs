@@ -135,6 +135,14 @@ fn the_catalog_survives_the_round_trip() {
         last_ts: u64::MAX - 1,
         collections: BTreeMap::new(),
         commit_nonce: 0xdead_beef,
+        users: BTreeMap::from([(
+            "root".to_string(),
+            quarry_meta::UserMeta {
+                name: "root".into(),
+                password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+                created_ts: 7,
+            },
+        )]),
     };
     for c in [collection(1, Some("gpu")), collection(2, None)] {
         state.collections.insert(c.id, c);
@@ -168,6 +176,19 @@ fn every_op() -> Vec<MetaOp> {
             properties: vec![("k".into(), "v".into())],
         }),
         MetaOp::DropCollection { id: 9 },
+        MetaOp::CreateUser {
+            name: "alice".into(),
+            password_hash: "h1".into(),
+            if_absent: true,
+        },
+        MetaOp::UpdateUser {
+            name: "alice".into(),
+            password_hash: "h2".into(),
+            previous_hash: "h1".into(),
+        },
+        MetaOp::DeleteUser {
+            name: "alice".into(),
+        },
         MetaOp::SetLoaded {
             id: 9,
             loaded: true,
@@ -241,7 +262,7 @@ fn every_operation_survives_the_round_trip() {
     let ops = every_op();
     // one of each kind at least
     let kinds: std::collections::HashSet<_> = ops.iter().map(std::mem::discriminant).collect();
-    assert_eq!(kinds.len(), 10);
+    assert_eq!(kinds.len(), 13);
     for op in ops {
         let back = op_from_pb(through_bytes(op_to_pb(op.clone()))).unwrap();
         assert_eq!(back, op);
