@@ -15,7 +15,9 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use quarry_crd::{NodePool, QuarryCluster, Role};
 use quarry_types::env;
 
-use super::cluster::{config_digest, config_map_name};
+use super::cluster::{
+    config_digest, config_map_name, root_password_secret_name, ROOT_PASSWORD_KEY,
+};
 use super::{name_of, pool_object, HTTP_PORT, MILVUS_PORT, WORKER_PORT};
 use crate::settings::{Settings, KAFKA_TLS_DIR};
 
@@ -87,6 +89,14 @@ pub fn desired_deployment(
         env.push(value_env(
             env::ADVERTISE,
             format!("$(POD_IP):{WORKER_PORT}"),
+        ));
+    }
+    if role == Role::Proxy {
+        // proxies authenticate clients; `root`'s initial password from the cluster's Secret
+        env.push(secret_env(
+            env::ROOT_PASSWORD,
+            &root_password_secret_name(&name_of(&cluster.metadata)),
+            ROOT_PASSWORD_KEY,
         ));
     }
     if let Some((_, secret)) = &settings.sasl {
