@@ -339,6 +339,30 @@ mod tests {
     }
 
     #[test]
+    fn proxies_get_the_root_password_from_the_clusters_secret() {
+        let c = cluster();
+        for role in Role::ALL {
+            let d = desired_deployment(&c, &pool("p", role, 1), "coord:19531", "quarry:1");
+            let pod = d.spec.unwrap().template.spec.unwrap();
+            let env = pod.containers[0].env.clone().unwrap_or_default();
+            let root = env.iter().find(|e| e.name == "QUARRY_ROOT_PASSWORD");
+            if role != Role::Proxy {
+                assert!(root.is_none(), "{role:?}");
+                continue;
+            }
+            let from = root.unwrap().value_from.as_ref().unwrap();
+            let key = from.secret_key_ref.as_ref().unwrap();
+            assert_eq!(
+                (key.name.as_str(), key.key.as_str()),
+                (
+                    root_password_secret_name(&name_of(&c.metadata)).as_str(),
+                    "password"
+                )
+            );
+        }
+    }
+
+    #[test]
     fn kafka_sasl_and_tls_come_from_secrets() {
         let mut c = cluster();
         c.spec.kafka.sasl = Some(quarry_crd::SaslSpec {

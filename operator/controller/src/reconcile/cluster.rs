@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::runtime::controller::Action;
 use kube::api::PostParams;
+use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
 use quarry_crd::{QuarryCluster, Role};
 use quarry_meta::MetaService;
