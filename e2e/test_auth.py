@@ -17,11 +17,10 @@ from conftest import BINARY, STORAGE, Server, failed, print_log_tails
 
 ROOT_PASSWORD = "Quarry-root-1"
 
-pytestmark = pytest.mark.skipif(STORAGE == "cluster", reason="standalone authentication; the cluster case is below")
-
-
 @pytest.fixture
 def auth_server(request):
+    if STORAGE == "cluster":
+        pytest.skip("a standalone server with authentication; the cluster case is the last test")
     with tempfile.TemporaryDirectory() as d:
         s = Server(d, env={"QUARRY_AUTH": "true", "QUARRY_ROOT_PASSWORD": ROOT_PASSWORD}).start()
         try:
