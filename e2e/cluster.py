@@ -12,8 +12,12 @@ from conftest import BINARY, free_port
 
 
 class Cluster:
-    def __init__(self, workdir, proxies=2, querynodes=3, lease_ms=2000, segment_rows=500_000):
+    def __init__(self, workdir, proxies=2, querynodes=3, lease_ms=2000, segment_rows=500_000,
+                 root_password=None):
         self.workdir = workdir
+        # proxies authenticate by default; the harness turns it off unless a test asks for it
+        self.auth_env = ({"QUARRY_AUTH": "true", "QUARRY_ROOT_PASSWORD": root_password}
+                         if root_password else {"QUARRY_AUTH": "false"})
         tag = uuid.uuid4().hex[:12]
         brokers, endpoint = os.environ["QUARRY_TEST_KAFKA_BROKERS"], os.environ["QUARRY_TEST_S3_ENDPOINT"]
         self.storage = ["--kafka-brokers", brokers, "--kafka-topic-prefix", f"cl-{tag}-",
@@ -29,7 +33,8 @@ class Cluster:
     def _spawn(self, name, args, port=None):
         http = free_port()
         log = open(os.path.join(self.workdir, f"{name}.log"), "ab")
-        env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+        env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+               **self.auth_env}
         argv = [BINARY, *args, "--listen", "127.0.0.1", "--http-port", str(http), *self.storage]
         if port is not None:
             argv += ["--port", str(port)]

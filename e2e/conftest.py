@@ -65,11 +65,12 @@ def free_port():
 class Server:
     """One `quarry standalone` process on fresh ports over a data directory."""
 
-    def __init__(self, data_dir):
+    def __init__(self, data_dir, env=None):
         self.data_dir = data_dir
         self.proc = None
         self.port = None
         self.storage = storage_args()  # fixed for the server's life, so restarts see the same data
+        self.env = env or {}  # extra environment (e.g. QUARRY_AUTH)
 
     def start(self):
         self.port, self.http_port = free_port(), free_port()
@@ -78,7 +79,7 @@ class Server:
             [BINARY, "standalone", "--data-dir", os.path.join(self.data_dir, "data"), "--port", str(self.port),
              "--http-port", str(self.http_port), "--listen", "127.0.0.1", *self.storage],
             stdout=log, stderr=subprocess.STDOUT,
-            env={**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
+            env={**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", **self.env})
         deadline = time.time() + 60
         while time.time() < deadline:
             if self.proc.poll() is not None:

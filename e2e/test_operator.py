@@ -3,6 +3,7 @@ watches, controllers, the coordinator of the cluster) against the in-memory API 
 pods run as local processes from the Deployments it creates, over the real Kafka broker and S3
 server, driven by resources and by the real pymilvus client. Runs when QUARRY_E2E_OPERATOR=1
 (`make e2e-operator`)."""
+import base64
 import os
 import random
 import tempfile
@@ -87,7 +88,13 @@ def test_a_cluster_run_by_the_operator(world):
     wait_for("the collection to be loaded", lambda: ready(api, "collections", "docs"), 120)
     wait_for("the index", lambda: ready(api, "indexes", "docs-embedding"))
 
-    client = MilvusClient(f"http://127.0.0.1:{kubelet.port(f'{cluster}-proxy-0')}")
+    # proxies authenticate: root's password is in the Secret the operator generated
+    secret = api.get("v1", "secrets", NS, f"{cluster}-root-password")
+    password = base64.b64decode(secret["data"]["password"]).decode()
+    assert len(password) == 32
+    with pytest.raises(Exception):
+        MilvusClient(f"http://127.0.0.1:{kubelet.port(f'{cluster}-proxy-0')}", timeout=10).list_collections()
+    client = MilvusClient(f"http://127.0.0.1:{kubelet.port(f'{cluster}-proxy-0')}", user="root", password=password)
     assert "docs" in client.list_collections()
     random.seed(7)
     rows = [{"id": i, "embedding": [random.random() for _ in range(8)], "title": f"t{i}"} for i in range(2000)]

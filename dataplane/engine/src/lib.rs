@@ -202,6 +202,11 @@ impl Engine {
         Ok(engine)
     }
 
+    /// The catalog operations this engine runs on (the users of the Milvus API live there too).
+    pub fn meta(&self) -> &Arc<dyn MetaService> {
+        &self.io.meta
+    }
+
     /// Index nodes: build the indexes of segments with `id % count == rank` only.
     pub fn set_index_share(&self, rank: u32, count: u32) {
         let share = (rank as u64, count.max(1) as u64);

@@ -200,6 +200,15 @@ impl MetaService for Faulty {
     async fn change_alias(&self, change: AliasChange) -> Result<(), MetaError> {
         self.inner().change_alias(change).await
     }
+    async fn create_user(&self, name: &str, hash: &str, if_absent: bool) -> Result<(), MetaError> {
+        self.inner().create_user(name, hash, if_absent).await
+    }
+    async fn update_user(&self, name: &str, hash: &str, previous: &str) -> Result<(), MetaError> {
+        self.inner().update_user(name, hash, previous).await
+    }
+    async fn delete_user(&self, name: &str) -> Result<(), MetaError> {
+        self.inner().delete_user(name).await
+    }
     async fn commit_compaction(&self, commit: CompactionCommit) -> Result<Vec<String>, MetaError> {
         if let Some(gate) = self
             .gate

@@ -18,6 +18,7 @@ pub mod proto;
 mod remote;
 mod service;
 mod tso;
+mod users;
 mod wire;
 
 pub use catalog::Catalog;
@@ -34,4 +35,5 @@ pub use service::{
     MetaOp, MetaResult, MetaService, NewCollection, NewIndex, DEFAULT_DB, DEFAULT_PARTITION,
 };
 pub use tso::Tso;
+pub use users::{UserMeta, ROOT_USER};
 pub use wire::{from_status, to_status};

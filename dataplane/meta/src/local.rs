@@ -6,6 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::names::{apply_alias, apply_database, check_drop_collection, check_new_collection};
+use crate::users;
 use crate::{AliasChange, DatabaseChange};
 use crate::{
     Catalog, CatalogState, CollectionMeta, CompactionCommit, Created, FlushCommit, IndexCommit,
@@ -319,6 +320,36 @@ impl MetaService for LocalMeta {
                 Ok(())
             })
             .await
+    }
+
+    async fn create_user(
+        &self,
+        name: &str,
+        password_hash: &str,
+        if_absent: bool,
+    ) -> Result<(), MetaError> {
+        if if_absent && self.snapshot().users.contains_key(name) {
+            return Ok(());
+        }
+        let now = self.tso.now();
+        self.catalog
+            .commit(|s| users::create_user(s, name, password_hash, if_absent, now))
+            .await
+    }
+
+    async fn update_user(
+        &self,
+        name: &str,
+        password_hash: &str,
+        previous_hash: &str,
+    ) -> Result<(), MetaError> {
+        self.catalog
+            .commit(|s| users::update_user(s, name, password_hash, previous_hash))
+            .await
+    }
+
+    async fn delete_user(&self, name: &str) -> Result<(), MetaError> {
+        self.catalog.commit(|s| users::delete_user(s, name)).await
     }
 
     async fn commit_compaction(&self, commit: CompactionCommit) -> Result<Vec<String>, MetaError> {

@@ -127,6 +127,9 @@ pub struct CatalogState {
     /// have none, and their collections belong to `default`)
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub databases: BTreeMap<String, DatabaseMeta>,
+    /// the users of the Milvus API by name (none in manifests written before users existed)
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub users: BTreeMap<String, crate::UserMeta>,
 }
 
 impl CatalogState {

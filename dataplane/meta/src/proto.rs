@@ -14,7 +14,7 @@ use quarry_types::{CollectionSchema, ConsistencyLevel, DataType, FieldSchema};
 use crate::{
     AliasChange, CatalogState, CollectionMeta, CompactionCommit, Created, DatabaseChange,
     DatabaseMeta, FlushCommit, IndexCommit, IndexMeta, MetaOp, MetaResult, NewCollection, NewIndex,
-    PartitionMeta, SegmentMeta, DEFAULT_DB,
+    PartitionMeta, SegmentMeta, UserMeta, DEFAULT_DB,
 };
 
 // ---- small pieces ----
@@ -265,6 +265,15 @@ pub fn catalog_to_pb(s: CatalogState) -> pb::CatalogState {
         collections: s.collections.into_values().map(collection_to_pb).collect(),
         commit_nonce: s.commit_nonce,
         databases: s.databases.into_values().map(database_to_pb).collect(),
+        users: s
+            .users
+            .into_values()
+            .map(|u| pb::UserMeta {
+                name: u.name,
+                password_hash: u.password_hash,
+                created_ts: u.created_ts,
+            })
+            .collect(),
     }
 }
 
@@ -289,6 +298,20 @@ pub fn catalog_from_pb(s: pb::CatalogState) -> Result<CatalogState, DecodeError>
             ));
         }
     }
+    let mut users = BTreeMap::new();
+    for u in s.users {
+        let user = UserMeta {
+            name: u.name,
+            password_hash: u.password_hash,
+            created_ts: u.created_ts,
+        };
+        if let Some(dup) = users.insert(user.name.clone(), user) {
+            return Err(DecodeError::invalid(
+                "CatalogState.users",
+                format!("user {} is listed twice", dup.name),
+            ));
+        }
+    }
     Ok(CatalogState {
         version: s.version,
         next_id: s.next_id,
@@ -296,6 +319,7 @@ pub fn catalog_from_pb(s: pb::CatalogState) -> Result<CatalogState, DecodeError>
         collections,
         commit_nonce: s.commit_nonce,
         databases,
+        users,
     })
 }
 
@@ -382,6 +406,25 @@ pub fn op_to_pb(op: MetaOp) -> pb::MetaOp {
         }),
         MetaOp::Database(c) => Op::Database(database_change_to_pb(c)),
         MetaOp::Alias(c) => Op::Alias(alias_change_to_pb(c)),
+        MetaOp::CreateUser {
+            name,
+            password_hash,
+            if_absent,
+        } => Op::CreateUser(pb::CreateUser {
+            name,
+            password_hash,
+            if_absent,
+        }),
+        MetaOp::UpdateUser {
+            name,
+            password_hash,
+            previous_hash,
+        } => Op::UpdateUser(pb::UpdateUser {
+            name,
+            password_hash,
+            previous_hash,
+        }),
+        MetaOp::DeleteUser { name } => Op::DeleteUser(pb::DeleteUser { name }),
     };
     pb::MetaOp { op: Some(op) }
 }
@@ -446,6 +489,17 @@ pub fn op_from_pb(op: pb::MetaOp) -> Result<MetaOp, DecodeError> {
         }),
         Op::Database(c) => MetaOp::Database(database_change_from_pb(c)?),
         Op::Alias(c) => MetaOp::Alias(alias_change_from_pb(c)?),
+        Op::CreateUser(c) => MetaOp::CreateUser {
+            name: c.name,
+            password_hash: c.password_hash,
+            if_absent: c.if_absent,
+        },
+        Op::UpdateUser(u) => MetaOp::UpdateUser {
+            name: u.name,
+            password_hash: u.password_hash,
+            previous_hash: u.previous_hash,
+        },
+        Op::DeleteUser(d) => MetaOp::DeleteUser { name: d.name },
     })
 }
 

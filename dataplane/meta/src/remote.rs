@@ -276,6 +276,41 @@ impl MetaService for RemoteMeta {
         self.mutate_done(MetaOp::Alias(change)).await
     }
 
+    async fn create_user(
+        &self,
+        name: &str,
+        password_hash: &str,
+        if_absent: bool,
+    ) -> Result<(), MetaError> {
+        self.mutate_done(MetaOp::CreateUser {
+            name: name.to_string(),
+            password_hash: password_hash.to_string(),
+            if_absent,
+        })
+        .await
+    }
+
+    async fn update_user(
+        &self,
+        name: &str,
+        password_hash: &str,
+        previous_hash: &str,
+    ) -> Result<(), MetaError> {
+        self.mutate_done(MetaOp::UpdateUser {
+            name: name.to_string(),
+            password_hash: password_hash.to_string(),
+            previous_hash: previous_hash.to_string(),
+        })
+        .await
+    }
+
+    async fn delete_user(&self, name: &str) -> Result<(), MetaError> {
+        self.mutate_done(MetaOp::DeleteUser {
+            name: name.to_string(),
+        })
+        .await
+    }
+
     async fn refresh(&self) -> Result<bool, MetaError> {
         let before = self.state.read().version;
         self.fetch().await?;

@@ -154,6 +154,22 @@ pub trait MetaService: Send + Sync + std::fmt::Debug {
     async fn change_database(&self, change: DatabaseChange) -> Result<(), MetaError>;
     /// Creates, drops or moves an alias.
     async fn change_alias(&self, change: AliasChange) -> Result<(), MetaError>;
+    /// Adds a user with a password hash; with `if_absent` an existing user is kept as it is.
+    async fn create_user(
+        &self,
+        name: &str,
+        password_hash: &str,
+        if_absent: bool,
+    ) -> Result<(), MetaError>;
+    /// Replaces a user's password hash if it is still `previous_hash`.
+    async fn update_user(
+        &self,
+        name: &str,
+        password_hash: &str,
+        previous_hash: &str,
+    ) -> Result<(), MetaError>;
+    /// Removes a user (nothing if there is none; never `root`).
+    async fn delete_user(&self, name: &str) -> Result<(), MetaError>;
     /// Catches up with the catalog's owner; true when the snapshot changed. A process that
     /// owns its catalog is always current.
     async fn refresh(&self) -> Result<bool, MetaError> {
@@ -196,6 +212,19 @@ pub enum MetaOp {
     CommitCompaction(CompactionCommit),
     Database(DatabaseChange),
     Alias(AliasChange),
+    CreateUser {
+        name: String,
+        password_hash: String,
+        if_absent: bool,
+    },
+    UpdateUser {
+        name: String,
+        password_hash: String,
+        previous_hash: String,
+    },
+    DeleteUser {
+        name: String,
+    },
 }
 
 /// What an operation answers: the result of the [`MetaService`] method it names.
@@ -206,7 +235,7 @@ pub enum MetaResult {
     /// `DropCollection`: the dropped collection, if there was one
     Dropped(Option<CollectionMeta>),
     /// `SetLoaded`, `SetProperties`, `SetQueryPool`, `DropIndex`, `CommitIndex`, `Database`,
-    /// `Alias`
+    /// `Alias` and the user operations
     Done,
     /// `CreateIndex`
     Index(IndexMeta),
@@ -252,6 +281,27 @@ pub async fn apply_op(meta: &dyn MetaService, op: MetaOp) -> Result<MetaResult, 
         }
         MetaOp::Alias(c) => {
             meta.change_alias(c).await?;
+            MetaResult::Done
+        }
+        MetaOp::CreateUser {
+            name,
+            password_hash,
+            if_absent,
+        } => {
+            meta.create_user(&name, &password_hash, if_absent).await?;
+            MetaResult::Done
+        }
+        MetaOp::UpdateUser {
+            name,
+            password_hash,
+            previous_hash,
+        } => {
+            meta.update_user(&name, &password_hash, &previous_hash)
+                .await?;
+            MetaResult::Done
+        }
+        MetaOp::DeleteUser { name } => {
+            meta.delete_user(&name).await?;
             MetaResult::Done
         }
     })

@@ -138,6 +138,14 @@ fn the_catalog_survives_the_round_trip() {
         collections: BTreeMap::new(),
         commit_nonce: 0xdead_beef,
         databases: BTreeMap::new(),
+        users: BTreeMap::from([(
+            "root".to_string(),
+            quarry_meta::UserMeta {
+                name: "root".into(),
+                password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+                created_ts: 7,
+            },
+        )]),
     };
     for (id, name) in [(1, "default"), (77, "analytics")] {
         state.databases.insert(
@@ -209,6 +217,19 @@ fn every_op() -> Vec<MetaOp> {
             alias: "live".into(),
             collection: "blue".into(),
         }),
+        MetaOp::CreateUser {
+            name: "alice".into(),
+            password_hash: "h1".into(),
+            if_absent: true,
+        },
+        MetaOp::UpdateUser {
+            name: "alice".into(),
+            password_hash: "h2".into(),
+            previous_hash: "h1".into(),
+        },
+        MetaOp::DeleteUser {
+            name: "alice".into(),
+        },
         MetaOp::SetLoaded {
             id: 9,
             loaded: true,
@@ -282,7 +303,7 @@ fn every_operation_survives_the_round_trip() {
     let ops = every_op();
     // one of each kind at least
     let kinds: std::collections::HashSet<_> = ops.iter().map(std::mem::discriminant).collect();
-    assert_eq!(kinds.len(), 12);
+    assert_eq!(kinds.len(), 15);
     for op in ops {
         let back = op_from_pb(through_bytes(op_to_pb(op.clone()))).unwrap();
         assert_eq!(back, op);

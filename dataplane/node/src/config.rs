@@ -121,6 +121,44 @@ pub struct StorageArgs {
     pub s3_create_bucket: Option<bool>,
 }
 
+/// Where the initial password of `root` comes from when authentication is on (it seeds `root`
+/// in a catalog that has no users yet; afterwards `root` changes it with pymilvus'
+/// `update_password`). There is no default password.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RootPasswordArgs {
+    /// The initial password of `root` (prefer the environment or the file to a flag).
+    #[arg(long, env = env::ROOT_PASSWORD, hide_env_values = true)]
+    pub root_password: Option<String>,
+    /// A file holding the initial password of `root` (e.g. a mounted Kubernetes Secret); one
+    /// trailing newline is ignored.
+    #[arg(long, env = env::ROOT_PASSWORD_FILE, conflicts_with = "root_password")]
+    pub root_password_file: Option<PathBuf>,
+}
+
+impl RootPasswordArgs {
+    /// The configured password, or a clear refusal to start without one.
+    pub fn resolve(&self) -> anyhow::Result<String> {
+        let password = match (&self.root_password, &self.root_password_file) {
+            (Some(p), _) => p.clone(),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading the root password file {}", path.display()))?;
+                let text = text.strip_suffix('\n').unwrap_or(&text);
+                text.strip_suffix('\r').unwrap_or(text).to_string()
+            }
+            (None, None) => bail!(
+                "authentication is on but no root password is configured: set {} or --root-password-file ({}), or turn authentication off with --auth=false",
+                env::ROOT_PASSWORD,
+                env::ROOT_PASSWORD_FILE
+            ),
+        };
+        if password.is_empty() {
+            bail!("the configured root password is empty");
+        }
+        Ok(password)
+    }
+}
+
 impl StorageArgs {
     /// librdkafka properties from the security flags (TLS files that exist in the TLS dir).
     fn kafka_security_properties(&self) -> Vec<(String, String)> {

@@ -28,8 +28,11 @@ pub(crate) const MAX_MESSAGE: usize = quarry_types::limits::MAX_MESSAGE_BYTES;
 
 /// The gRPC server that clients reach (the Milvus service of standalone and of proxies):
 /// bounded requests and streams per connection, HTTP/2 keepalive so that the requests of a
-/// vanished client are dropped, and the RPC layer (a request span, per-RPC metrics).
-pub(crate) fn milvus_grpc_server() -> tonic::transport::Server<service::layer::Layered> {
+/// vanished client are dropped, and the RPC layer (a request span, per-RPC metrics, and the
+/// authentication of every request when `auth` is given).
+pub(crate) fn milvus_grpc_server(
+    auth: Option<Arc<service::auth::Auth>>,
+) -> tonic::transport::Server<service::layer::Layered> {
     use quarry_types::limits::{
         HTTP2_KEEPALIVE_INTERVAL_SECS, HTTP2_KEEPALIVE_TIMEOUT_SECS,
         MAX_CONCURRENT_REQUESTS_PER_CONNECTION, MAX_CONCURRENT_STREAMS_PER_CONNECTION,
@@ -41,7 +44,7 @@ pub(crate) fn milvus_grpc_server() -> tonic::transport::Server<service::layer::L
         .http2_keepalive_interval(Some(Duration::from_secs(HTTP2_KEEPALIVE_INTERVAL_SECS)))
         .http2_keepalive_timeout(Some(Duration::from_secs(HTTP2_KEEPALIVE_TIMEOUT_SECS)))
         .tcp_nodelay(true)
-        .layer(service::RpcLayer::process())
+        .layer(service::RpcLayer::process(auth))
 }
 
 #[derive(Parser)]
@@ -93,6 +96,12 @@ struct StandaloneArgs {
     /// Seal a shard's growing data into a segment once it holds this many rows.
     #[arg(long, env = env::SEGMENT_ROWS, default_value_t = 500_000)]
     segment_rows: usize,
+    /// Require a user and password on every Milvus RPC (off by default for local use).
+    #[arg(long, env = env::AUTH, default_value_t = false, num_args = 0..=1,
+        default_missing_value = "true", action = clap::ArgAction::Set)]
+    auth: bool,
+    #[command(flatten)]
+    root: config::RootPasswordArgs,
 }
 
 #[tokio::main]
@@ -127,6 +136,7 @@ async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
         segment_rows: args.segment_rows,
         ..Default::default()
     };
+    let root_password = roles::root_password(args.auth, &args.root)?;
     let (log_config, store_config) = args.storage.resolve()?;
     let (store, log) = config::open_backends(&log_config, &store_config, &args.data_dir).await?;
     tracing::info!(log = ?log, store = ?store, "storage backends");
@@ -134,6 +144,7 @@ async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
     let engine = Engine::open(store, log, options)
         .await
         .context("opening the engine")?;
+    let auth = roles::authentication(root_password, engine.meta().clone()).await?;
     let metrics = Arc::new(metrics::Metrics::new());
 
     let http_addr = SocketAddr::new(args.listen, args.http_port);
@@ -153,7 +164,7 @@ async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
     .max_encoding_message_size(MAX_MESSAGE);
     let grpc_addr = SocketAddr::new(args.listen, args.port);
     tracing::info!(grpc = %grpc_addr, http = %http_addr, data_dir = %args.data_dir.display(), "quarry standalone listening");
-    milvus_grpc_server()
+    milvus_grpc_server(auth)
         .add_service(svc)
         .serve_with_shutdown(grpc_addr, shutdown_signal())
         .await

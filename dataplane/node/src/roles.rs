@@ -84,6 +84,45 @@ pub struct NodeArgs {
     /// Data nodes seal a shard's growing data into a segment at this many rows.
     #[arg(long, env = env::SEGMENT_ROWS, default_value_t = 500_000)]
     pub segment_rows: usize,
+    /// Proxies: require a user and password on every Milvus RPC (on by default in a cluster).
+    #[arg(long, env = env::AUTH, default_value_t = true, num_args = 0..=1,
+        default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub auth: bool,
+    #[command(flatten)]
+    pub root: config::RootPasswordArgs,
+}
+
+/// The root password when authentication is on (`None`: off); checked before anything
+/// starts, so that a misconfigured process refuses at once.
+pub(crate) fn root_password(
+    enabled: bool,
+    root: &config::RootPasswordArgs,
+) -> anyhow::Result<Option<String>> {
+    if !enabled {
+        tracing::warn!("authentication is off: every client of the Milvus port has full access");
+        return Ok(None);
+    }
+    root.resolve().map(Some)
+}
+
+/// The authenticator of a process serving the Milvus API (`None`: authentication off); it
+/// creates `root` with `root_password` in a catalog that has no `root` yet.
+pub(crate) async fn authentication(
+    root_password: Option<String>,
+    meta: Arc<dyn MetaService>,
+) -> anyhow::Result<Option<Arc<crate::service::auth::Auth>>> {
+    let Some(password) = root_password else {
+        return Ok(None);
+    };
+    let auth = Arc::new(crate::service::auth::Auth::new(meta));
+    if auth
+        .seed_root(&password)
+        .await
+        .context("creating the root user")?
+    {
+        tracing::info!("root user created from the configured root password");
+    }
+    Ok(Some(auth))
 }
 
 pub async fn coordinator(args: CoordinatorArgs) -> anyhow::Result<()> {
@@ -140,6 +179,11 @@ fn mode_of(role: Role) -> Mode {
 /// Runs a proxy, query node, data node or index node until SIGTERM.
 pub async fn node(role: Role, args: NodeArgs) -> anyhow::Result<()> {
     let mode = mode_of(role);
+    let root_password = if mode == Mode::Proxy {
+        root_password(args.auth, &args.root)?
+    } else {
+        None
+    };
     let (log_config, store_config) = args.storage.resolve()?;
     if matches!(log_config, LogConfig::Embedded) {
         bail!("cluster roles share one log: configure Kafka ([log] kind = \"kafka\" or --kafka-brokers)");
@@ -219,6 +263,7 @@ pub async fn node(role: Role, args: NodeArgs) -> anyhow::Result<()> {
         metrics: metrics.clone(),
     };
     beats.start().await;
+    let auth = authentication(root_password, remote.clone()).await?;
 
     let incoming = TcpIncoming::from(listener);
     let server = tonic::transport::Server::builder();
@@ -233,7 +278,7 @@ pub async fn node(role: Role, args: NodeArgs) -> anyhow::Result<()> {
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE);
             // clients connect here: the bounded server (internal services keep the default)
-            crate::milvus_grpc_server()
+            crate::milvus_grpc_server(auth)
                 .add_service(svc)
                 .serve_with_incoming_shutdown(incoming, shutdown_signal())
                 .await

@@ -28,6 +28,13 @@ pub const ADVERTISE: &str = "QUARRY_ADVERTISE";
 /// Stable node name.
 pub const NODE_ID: &str = "QUARRY_NODE_ID";
 
+/// Authentication on the Milvus port (`true`/`false`).
+pub const AUTH: &str = "QUARRY_AUTH";
+/// The initial password of `root` when authentication is on.
+pub const ROOT_PASSWORD: &str = "QUARRY_ROOT_PASSWORD";
+/// A file holding the initial password of `root` (a mounted Kubernetes Secret).
+pub const ROOT_PASSWORD_FILE: &str = "QUARRY_ROOT_PASSWORD_FILE";
+
 pub const KAFKA_BROKERS: &str = "QUARRY_KAFKA_BROKERS";
 pub const KAFKA_TOPIC_PREFIX: &str = "QUARRY_KAFKA_TOPIC_PREFIX";
 pub const KAFKA_REPLICATION_FACTOR: &str = "QUARRY_KAFKA_REPLICATION_FACTOR";
@@ -69,6 +76,9 @@ pub const READ_BY_NODES: &[&str] = &[
     POOL,
     ADVERTISE,
     NODE_ID,
+    AUTH,
+    ROOT_PASSWORD,
+    ROOT_PASSWORD_FILE,
     KAFKA_BROKERS,
     KAFKA_TOPIC_PREFIX,
     KAFKA_REPLICATION_FACTOR,
@@ -95,6 +105,7 @@ pub const SET_BY_OPERATOR: &[&str] = &[
     NODE_ID,
     PORT,
     HTTP_PORT,
+    ROOT_PASSWORD,
     KAFKA_BROKERS,
     KAFKA_TOPIC_PREFIX,
     KAFKA_REPLICATION_FACTOR,

@@ -41,6 +41,17 @@ pub const MAX_DESCRIPTION_BYTES: usize = 65536;
 pub const MAX_PROPERTIES: usize = 64;
 pub const MAX_PROPERTY_BYTES: usize = 65536;
 
+/// Users of one Quarry instance (Milvus `proxy.maxUserNum`).
+pub const MAX_USERS: usize = 100;
+
+/// Bytes of a user name (Milvus `proxy.maxUsernameLength`).
+pub const MAX_USERNAME_BYTES: usize = 32;
+
+/// Bytes of a password, at least and at most (Milvus `proxy.minPasswordLength` and
+/// `proxy.maxPasswordLength`).
+pub const MIN_PASSWORD_BYTES: usize = 6;
+pub const MAX_PASSWORD_BYTES: usize = 256;
+
 /// Query vectors in one search (Milvus `nq` bound).
 pub const MAX_NQ: usize = 16384;
 

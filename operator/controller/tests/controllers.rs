@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::Api;
@@ -102,6 +102,29 @@ async fn a_cluster_waits_for_its_secret_then_serves_with_its_children() {
     );
     let svc = w.get::<Service>("prod").await.unwrap();
     assert_eq!(svc.spec.unwrap().ports.unwrap()[0].port, 19530);
+    // the proxies' root password: a random one, created once and kept
+    let password = |s: &Secret| {
+        s.data
+            .as_ref()
+            .and_then(|d| d.get("password"))
+            .map(|b| String::from_utf8(b.0.clone()).unwrap())
+            .or_else(|| {
+                s.string_data
+                    .as_ref()
+                    .and_then(|d| d.get("password").cloned())
+            })
+            .unwrap()
+    };
+    let secret = w.get::<Secret>("prod-root-password").await.unwrap();
+    let first = password(&secret);
+    assert_eq!(first.len(), 32);
+    assert_eq!(
+        secret.metadata.owner_references.as_ref().unwrap()[0].uid,
+        qc.metadata.uid.clone().unwrap()
+    );
+    w.settle(1).await;
+    let again = w.get::<Secret>("prod-root-password").await.unwrap();
+    assert_eq!(password(&again), first, "never regenerated");
     assert!(w
         .fake
         .event_reasons("prod")

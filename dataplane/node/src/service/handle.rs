@@ -126,6 +126,8 @@ has_db!(session: ConnectRequest);
 has_db!(none: GetVersionRequest, CheckHealthRequest, AllocTimestampRequest,
     ListDatabasesRequest, DescribeDatabaseRequest, CreateDatabaseRequest, DropDatabaseRequest,
     AlterDatabaseRequest);
+has_db!(none: CreateCredentialRequest, UpdateCredentialRequest, DeleteCredentialRequest,
+    ListCredUsersRequest);
 has_db!(db_name: CreateCollectionRequest, DropCollectionRequest, HasCollectionRequest,
     DescribeCollectionRequest, ShowCollectionsRequest, GetCollectionStatisticsRequest,
     LoadCollectionRequest, ReleaseCollectionRequest, GetLoadStateRequest,
@@ -187,5 +189,6 @@ reply!(
     ListDatabasesResponse,
     DescribeDatabaseResponse,
     DescribeAliasResponse,
-    ListAliasesResponse
+    ListAliasesResponse,
+    ListCredUsersResponse
 );

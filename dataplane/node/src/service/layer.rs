@@ -4,7 +4,10 @@
 //! sends one, a generated id otherwise), so that what the handler, the engine and storage log
 //! for it carries the id. Each answer is counted in the RPC metrics: requests by method and
 //! in-band outcome (the `status` inside the response, which handlers report as [`Outcome`]),
-//! latency by method.
+//! latency by method. When authentication is on ([`super::auth`]), every request must carry
+//! valid credentials: a refused one never reaches the service (gRPC UNAUTHENTICATED, as
+//! Milvus' interceptor answers), an accepted one carries its [`super::auth::Caller`] in the
+//! request's extensions.
 //!
 //! The database check is not here: a refusal must be the RPC's own response message carrying
 //! the status, which only the typed handler side can build (`handle::serve`).
@@ -14,7 +17,7 @@ use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -23,6 +26,7 @@ use tower::layer::util::{Identity, Stack};
 use tower::{Layer, Service};
 use tracing::Instrument;
 
+use super::auth::{Auth, AUTHORIZATION};
 use crate::metrics::RpcMetrics;
 
 const SERVICE_PATH: &str = "/milvus.proto.milvus.MilvusService/";
@@ -30,7 +34,7 @@ const SERVICE_PATH: &str = "/milvus.proto.milvus.MilvusService/";
 /// The RPCs of `MilvusService` (dataplane/proto/proto/milvus.proto; a test keeps the list in
 /// step). Metrics label a request with one of these or `unknown`, so that no client can mint
 /// new series.
-pub const RPCS: [&str; 39] = [
+pub const RPCS: [&str; 43] = [
     "Connect",
     "GetVersion",
     "CheckHealth",
@@ -70,6 +74,10 @@ pub const RPCS: [&str; 39] = [
     "AlterAlias",
     "DescribeAlias",
     "ListAliases",
+    "CreateCredential",
+    "UpdateCredential",
+    "DeleteCredential",
+    "ListCredUsers",
 ];
 
 /// Request ids are cut to this many bytes (they go into every log line of the request).
@@ -87,16 +95,32 @@ pub type Layered = Stack<RpcLayer, Identity>;
 #[derive(Clone)]
 pub struct RpcLayer {
     metrics: RpcMetrics,
+    auth: Option<Arc<Auth>>,
 }
 
 impl RpcLayer {
+    #[cfg(test)]
     pub fn new(metrics: RpcMetrics) -> Self {
-        Self { metrics }
+        Self {
+            metrics,
+            auth: None,
+        }
     }
 
-    /// The layer recording into the process' RPC metrics.
-    pub fn process() -> Self {
-        Self::new(RpcMetrics::process().clone())
+    /// The layer recording into the process' RPC metrics, authenticating every request when
+    /// `auth` is given.
+    pub fn process(auth: Option<Arc<Auth>>) -> Self {
+        Self {
+            metrics: RpcMetrics::process().clone(),
+            auth,
+        }
+    }
+
+    /// Requires valid credentials on every request.
+    #[cfg(test)]
+    pub fn with_auth(mut self, auth: Arc<Auth>) -> Self {
+        self.auth = Some(auth);
+        self
     }
 }
 
@@ -107,6 +131,7 @@ impl<S> Layer<S> for RpcLayer {
         RpcService {
             inner,
             metrics: self.metrics.clone(),
+            auth: self.auth.clone(),
         }
     }
 }
@@ -115,14 +140,17 @@ impl<S> Layer<S> for RpcLayer {
 pub struct RpcService<S> {
     inner: S,
     metrics: RpcMetrics,
+    auth: Option<Arc<Auth>>,
 }
 
 type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
 
 impl<S, B, RB> Service<http::Request<B>> for RpcService<S>
 where
-    S: Service<http::Request<B>, Response = http::Response<RB>>,
+    S: Service<http::Request<B>, Response = http::Response<RB>> + Clone + Send + 'static,
     S::Future: Send + 'static,
+    B: Send + 'static,
+    RB: Default + 'static,
 {
     type Response = S::Response;
     type Error = S::Error;
@@ -138,7 +166,15 @@ where
         let span = tracing::info_span!("rpc", method, request_id = %id);
         let metrics = self.metrics.clone();
         let start = Instant::now();
-        let call = span.in_scope(|| self.inner.call(req));
+        let call: BoxFuture<S::Response, S::Error> = match self.auth.clone() {
+            None => Box::pin(span.in_scope(|| self.inner.call(req))),
+            Some(auth) => {
+                // the ready service goes into the future, a fresh clone stays (tower's pattern)
+                let clone = self.inner.clone();
+                let inner = std::mem::replace(&mut self.inner, clone);
+                Box::pin(authenticated(auth, inner, req))
+            }
+        };
         Box::pin(
             async move {
                 // the id also travels with the task, to the workers a proxy asks
@@ -155,6 +191,32 @@ where
             }
             .instrument(span),
         )
+    }
+}
+
+/// Calls `inner` with the caller in the request's extensions, or answers UNAUTHENTICATED.
+async fn authenticated<S, B, RB>(
+    auth: Arc<Auth>,
+    mut inner: S,
+    mut req: http::Request<B>,
+) -> Result<http::Response<RB>, S::Error>
+where
+    S: Service<http::Request<B>, Response = http::Response<RB>>,
+    RB: Default,
+{
+    let header = req.headers().get(AUTHORIZATION).map(|v| v.as_bytes());
+    match auth.authenticate(header).await {
+        Ok(caller) => {
+            req.extensions_mut().insert(caller);
+            inner.call(req).await
+        }
+        Err(denied) => {
+            tracing::info!(
+                reason = denied.message(),
+                "request refused: not authenticated"
+            );
+            Ok(denied.status().into_http())
+        }
     }
 }
 
@@ -231,11 +293,19 @@ mod tests {
         fn call(&mut self, req: http::Request<()>) -> Self::Future {
             let path = req.uri().path().to_string();
             let refused = req.uri().query() == Some("fail");
+            let caller = req
+                .extensions()
+                .get::<super::super::auth::Caller>()
+                .cloned();
             Box::pin(async move {
                 tokio::task::yield_now().await;
                 tracing::info!(path, "engine at work");
                 let mut resp = http::Response::new(());
                 // what the engine below sees as the task's request id
+                if let Some(c) = caller {
+                    resp.headers_mut()
+                        .insert("x-seen-caller", c.user.parse().unwrap());
+                }
                 if let Some(id) = quarry_engine::request::current() {
                     resp.headers_mut()
                         .insert("x-seen-request-id", id.parse().unwrap());
@@ -262,6 +332,46 @@ mod tests {
     async fn call(svc: &mut RpcService<Fake>, req: http::Request<()>) {
         std::future::poll_fn(|cx| svc.poll_ready(cx)).await.unwrap();
         svc.call(req).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn with_authentication_only_valid_credentials_reach_the_service() {
+        use base64::Engine as _;
+        let store = Arc::new(quarry_storage::MemoryObjectStore::new());
+        let meta = Arc::new(quarry_meta::LocalMeta::new(
+            quarry_meta::Catalog::open(store).await.unwrap(),
+        ));
+        let auth = Arc::new(Auth::new(meta));
+        auth.seed_root("rootpass").await.unwrap();
+        let rpc = RpcMetrics::new();
+        let mut svc = RpcLayer::new(rpc.clone()).with_auth(auth).layer(Fake);
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let good = b64("root:rootpass");
+        let bad = b64("root:wrong");
+        // no exception: Connect and GetVersion need credentials too, as in Milvus
+        for rpc_name in ["Connect", "GetVersion", "CheckHealth", "Search"] {
+            for (headers, refusal) in [
+                (vec![], Some("missing authorization in header")),
+                (
+                    vec![("authorization", bad.as_str())],
+                    Some("auth check failure, please check username and password are correct"),
+                ),
+                (vec![("authorization", good.as_str())], None),
+            ] {
+                std::future::poll_fn(|cx| svc.poll_ready(cx)).await.unwrap();
+                let resp = svc.call(request(rpc_name, &headers)).await.unwrap();
+                match refusal {
+                    Some(text) => {
+                        assert_eq!(resp.headers()["grpc-status"], "16", "{rpc_name}");
+                        assert_eq!(resp.headers()["grpc-message"], text.replace(' ', "%20"));
+                        assert!(resp.headers().get("x-seen-caller").is_none(), "not served");
+                    }
+                    None => assert_eq!(resp.headers()["x-seen-caller"], "root", "{rpc_name}"),
+                }
+            }
+        }
+        assert_eq!(rpc.count("Search", "fail"), 2);
+        assert_eq!(rpc.count("Search", "success"), 1);
     }
 
     #[tokio::test]

@@ -7,6 +7,7 @@
 
 mod admin;
 mod aliases;
+pub mod auth;
 mod databases;
 mod ddl;
 mod dml;
@@ -16,6 +17,7 @@ pub mod layer;
 mod read;
 #[cfg(test)]
 mod tests;
+mod users;
 
 use std::sync::Arc;
 
@@ -254,4 +256,40 @@ impl MilvusService for Service {
     async fn list_aliases(&self, req: Request<ListAliasesRequest>) -> R<ListAliasesResponse> {
         serve(&self.engine, req, |r| aliases::list_aliases(self, r)).await
     }
+
+    async fn create_credential(&self, req: Request<CreateCredentialRequest>) -> R<Status> {
+        let caller = caller(&req);
+        serve(&self.engine, req, |r| {
+            users::create_credential(self, caller, r)
+        })
+        .await
+    }
+
+    async fn update_credential(&self, req: Request<UpdateCredentialRequest>) -> R<Status> {
+        let caller = caller(&req);
+        serve(&self.engine, req, |r| {
+            users::update_credential(self, caller, r)
+        })
+        .await
+    }
+
+    async fn delete_credential(&self, req: Request<DeleteCredentialRequest>) -> R<Status> {
+        let caller = caller(&req);
+        serve(&self.engine, req, |r| {
+            users::delete_credential(self, caller, r)
+        })
+        .await
+    }
+
+    async fn list_cred_users(
+        &self,
+        req: Request<ListCredUsersRequest>,
+    ) -> R<ListCredUsersResponse> {
+        serve(&self.engine, req, |_| users::list_cred_users(self)).await
+    }
+}
+
+/// The authenticated caller (set by the RPC layer when authentication is on).
+fn caller<T>(req: &Request<T>) -> Option<auth::Caller> {
+    req.extensions().get::<auth::Caller>().cloned()
 }

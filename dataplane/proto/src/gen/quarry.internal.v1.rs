@@ -187,6 +187,9 @@ pub struct CatalogState {
     /// databases other than `default` (and `default` once it has properties); distinct names
     #[prost(message, repeated, tag = "6")]
     pub databases: ::prost::alloc::vec::Vec<DatabaseMeta>,
+    /// the users of the Milvus API (distinct names); empty in catalogs older than users
+    #[prost(message, repeated, tag = "7")]
+    pub users: ::prost::alloc::vec::Vec<UserMeta>,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct DatabaseMeta {
@@ -198,6 +201,16 @@ pub struct DatabaseMeta {
     pub created_ts: u64,
     #[prost(message, repeated, tag = "4")]
     pub properties: ::prost::alloc::vec::Vec<KeyValue>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct UserMeta {
+    #[prost(string, tag = "1")]
+    pub name: ::prost::alloc::string::String,
+    /// the password's salted hash, as a PHC string (argon2id)
+    #[prost(string, tag = "2")]
+    pub password_hash: ::prost::alloc::string::String,
+    #[prost(uint64, tag = "3")]
+    pub created_ts: u64,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CollectionMeta {
@@ -362,7 +375,10 @@ pub struct SegmentMeta {
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct MetaOp {
-    #[prost(oneof = "meta_op::Op", tags = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12")]
+    #[prost(
+        oneof = "meta_op::Op",
+        tags = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15"
+    )]
     pub op: ::core::option::Option<meta_op::Op>,
 }
 /// Nested message and enum types in `MetaOp`.
@@ -393,6 +409,12 @@ pub mod meta_op {
         Database(super::DatabaseChange),
         #[prost(message, tag = "12")]
         Alias(super::AliasChange),
+        #[prost(message, tag = "13")]
+        CreateUser(super::CreateUser),
+        #[prost(message, tag = "14")]
+        UpdateUser(super::UpdateUser),
+        #[prost(message, tag = "15")]
+        DeleteUser(super::DeleteUser),
     }
 }
 /// Creates, drops or alters a database.
@@ -423,6 +445,32 @@ pub struct AliasChange {
     /// create, alter: the collection the alias names
     #[prost(string, tag = "4")]
     pub collection: ::prost::alloc::string::String,
+}
+/// A user to add; refused when the name is taken, unless `if_absent` (then nothing changes).
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct CreateUser {
+    #[prost(string, tag = "1")]
+    pub name: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub password_hash: ::prost::alloc::string::String,
+    #[prost(bool, tag = "3")]
+    pub if_absent: bool,
+}
+/// A user's new password hash; refused unless the stored hash is still `previous_hash`.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct UpdateUser {
+    #[prost(string, tag = "1")]
+    pub name: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub password_hash: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub previous_hash: ::prost::alloc::string::String,
+}
+/// Removes a user (nothing when there is none).
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct DeleteUser {
+    #[prost(string, tag = "1")]
+    pub name: ::prost::alloc::string::String,
 }
 /// A collection to create; the schema is validated and has its field ids.
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -563,7 +611,8 @@ pub mod meta_result {
         /// drop_collection
         #[prost(message, tag = "2")]
         Dropped(super::Dropped),
-        /// set_loaded, set_properties, set_query_pool, drop_index, commit_index
+        /// set_loaded, set_properties, set_query_pool, drop_index, commit_index, create_user,
+        /// update_user, delete_user
         #[prost(message, tag = "3")]
         Done(super::Done),
         /// create_index

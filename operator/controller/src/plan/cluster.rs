@@ -1,8 +1,9 @@
-//! The objects of a whole cluster: the ConfigMap its pods share and the proxies' Service.
+//! The objects of a whole cluster: the ConfigMap its pods share, the proxies' Service and the
+//! Secret with the initial password of `root`.
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Service, ServicePort, ServiceSpec};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use quarry_crd::{QuarryCluster, Role};
@@ -13,6 +14,32 @@ use crate::settings::Settings;
 /// Name of a cluster's ConfigMap (the environment its pods share).
 pub fn config_map_name(cluster: &str) -> String {
     format!("{cluster}-config")
+}
+
+/// Name of the Secret holding the initial password of the cluster's `root` user.
+pub fn root_password_secret_name(cluster: &str) -> String {
+    format!("{cluster}-root-password")
+}
+
+/// The key of the password in that Secret.
+pub const ROOT_PASSWORD_KEY: &str = "password";
+
+/// The Secret with the initial password of `root` (the proxies read it; it creates `root` in a
+/// catalog without one). Created once with a random password and never overwritten, so a
+/// Secret the user created beforehand under this name is kept.
+pub fn desired_root_password_secret(cluster: &QuarryCluster, password: String) -> Secret {
+    let name = name_of(&cluster.metadata);
+    Secret {
+        metadata: ObjectMeta {
+            name: Some(root_password_secret_name(&name)),
+            namespace: cluster.metadata.namespace.clone(),
+            labels: Some(cluster_labels(&name)),
+            ..Default::default()
+        },
+        string_data: Some(BTreeMap::from([(ROOT_PASSWORD_KEY.to_string(), password)])),
+        type_: Some("Opaque".into()),
+        ..Default::default()
+    }
 }
 
 /// The cluster's shared, non-secret configuration, read by every pod through `envFrom`.

@@ -15,7 +15,9 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use quarry_crd::{NodePool, QuarryCluster, Role};
 use quarry_types::env;
 
-use super::cluster::{config_digest, config_map_name};
+use super::cluster::{
+    config_digest, config_map_name, root_password_secret_name, ROOT_PASSWORD_KEY,
+};
 use super::{name_of, pool_object, HTTP_PORT, MILVUS_PORT, WORKER_PORT};
 use crate::settings::{Settings, KAFKA_TLS_DIR};
 
@@ -87,6 +89,14 @@ pub fn desired_deployment(
         env.push(value_env(
             env::ADVERTISE,
             format!("$(POD_IP):{WORKER_PORT}"),
+        ));
+    }
+    if role == Role::Proxy {
+        // proxies authenticate clients; `root`'s initial password from the cluster's Secret
+        env.push(secret_env(
+            env::ROOT_PASSWORD,
+            &root_password_secret_name(&name_of(&cluster.metadata)),
+            ROOT_PASSWORD_KEY,
         ));
     }
     if let Some((_, secret)) = &settings.sasl {
@@ -326,6 +336,30 @@ mod tests {
             "proxy"
         );
         assert_eq!(svc_spec.ports.unwrap()[0].port, 19530);
+    }
+
+    #[test]
+    fn proxies_get_the_root_password_from_the_clusters_secret() {
+        let c = cluster();
+        for role in Role::ALL {
+            let d = desired_deployment(&c, &pool("p", role, 1), "coord:19531", "quarry:1");
+            let pod = d.spec.unwrap().template.spec.unwrap();
+            let env = pod.containers[0].env.clone().unwrap_or_default();
+            let root = env.iter().find(|e| e.name == "QUARRY_ROOT_PASSWORD");
+            if role != Role::Proxy {
+                assert!(root.is_none(), "{role:?}");
+                continue;
+            }
+            let from = root.unwrap().value_from.as_ref().unwrap();
+            let key = from.secret_key_ref.as_ref().unwrap();
+            assert_eq!(
+                (key.name.as_str(), key.key.as_str()),
+                (
+                    root_password_secret_name(&name_of(&c.metadata)).as_str(),
+                    "password"
+                )
+            );
+        }
     }
 
     #[test]

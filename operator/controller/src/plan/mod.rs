@@ -16,7 +16,10 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use quarry_crd::{NodePool, QuarryCluster, Role};
 
-pub use cluster::{config_map_name, desired_config_map, desired_proxy_service};
+pub use cluster::{
+    config_map_name, desired_config_map, desired_proxy_service, desired_root_password_secret,
+    root_password_secret_name, ROOT_PASSWORD_KEY,
+};
 pub use deployment::{desired_deployment, CONFIG_DIGEST};
 pub use rollout::{rollout_image, PoolRollout, ROLLOUT_ORDER};
 pub use scaling::{desired_hpa, desired_pdb};

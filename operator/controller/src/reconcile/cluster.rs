@@ -5,15 +5,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
+use kube::api::PostParams;
 use kube::runtime::controller::Action;
-use kube::{Api, ResourceExt};
+use kube::{Api, Resource, ResourceExt};
 use quarry_crd::{QuarryCluster, Role};
 use quarry_meta::MetaService;
 use serde_json::json;
 
 use crate::context::{apply_owned, is_paused, publish, Ctx};
 use crate::error::found;
-use crate::plan::{desired_config_map, desired_proxy_service};
+use crate::plan::{
+    desired_config_map, desired_proxy_service, desired_root_password_secret,
+    root_password_secret_name,
+};
 use crate::settings::{Credentials, Settings};
 use crate::status::Verdict;
 use crate::Result;
@@ -56,6 +60,7 @@ pub async fn reconcile(qc: Arc<QuarryCluster>, ctx: Arc<Ctx>) -> Result<Action> 
     )
     .await?;
     apply_owned(&ctx.client, qc.as_ref(), desired_proxy_service(&qc)).await?;
+    ensure_root_password(&ctx, qc.as_ref()).await?;
     let mut live = Vec::new();
     for r in Role::ALL {
         let n = hosted.server.nodes(r);
@@ -82,6 +87,39 @@ pub async fn reconcile(qc: Arc<QuarryCluster>, ctx: Arc<Ctx>) -> Result<Action> 
     )
     .await?;
     Ok(ctx.requeue(&v))
+}
+
+/// Creates the Secret with `root`'s initial password (random, 32 characters) unless it exists:
+/// an existing one, the operator's or the user's, is never changed.
+async fn ensure_root_password(ctx: &Ctx, qc: &QuarryCluster) -> Result<()> {
+    let ns = qc.namespace().unwrap_or_default();
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+    let name = root_password_secret_name(&qc.name_any());
+    if found(secrets.get(&name).await)?.is_some() {
+        return Ok(());
+    }
+    let mut secret = desired_root_password_secret(qc, random_password());
+    secret.metadata.owner_references = qc.controller_owner_ref(&()).map(|r| vec![r]);
+    match secrets.create(&PostParams::default(), &secret).await {
+        Ok(_) => {
+            tracing::info!(secret = %name, namespace = %ns, "root password secret created");
+            Ok(())
+        }
+        // created meanwhile (another reconcile, or the user): keep it
+        Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// 32 characters from the operating system's random source (URL-safe alphabet).
+fn random_password() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the operating system's random source");
+    bytes
+        .iter()
+        .map(|b| ALPHABET[(*b & 63) as usize] as char)
+        .collect()
 }
 
 fn key_of(secret: &Secret, key: &str) -> Option<String> {
