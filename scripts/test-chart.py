@@ -52,7 +52,9 @@ def main():
     assert all(c["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep" for c in crds)
     rules = one(docs, "ClusterRole")["rules"]
     assert any("collections/status" in r["resources"] for r in rules)
-    assert {"get"} == set(next(r for r in rules if r["resources"] == ["secrets"])["verbs"]), "secrets: read only"
+    # secrets: read, and create a cluster's root-password Secret; never change or delete one
+    assert {"get", "create"} == set(next(r for r in rules if r["resources"] == ["secrets"])["verbs"]), \
+        "secrets: get and create only"
     assert "ServiceMonitor" not in kinds(docs)
     dep = one(docs, "Deployment")
     env = env_of(dep)
