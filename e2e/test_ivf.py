@@ -89,7 +89,8 @@ def test_bad_ivf_params_are_refused_with_milvus_messages(client):
     client.insert("c", [{"id": i, "v": v} for i, v in enumerate(clustered(200, 8, 1))])
     client.flush("c")
     for index_type, metric, params, message in [
-        ("IVF_FLAT", "L2", {"nlist": 0}, "nlist out of range: [1, 65536]"),
+        # not 0: pymilvus 2.5 drops an index parameter whose value is falsy before sending it
+        ("IVF_FLAT", "L2", {"nlist": -1}, "nlist out of range: [1, 65536]"),
         ("IVF_SQ8", "IP", {"nlist": 65537}, "nlist out of range: [1, 65536]"),
         ("IVF_PQ", "L2", {"nlist": 16}, "parameter `m` not found"),
         ("IVF_PQ", "L2", {"nlist": 16, "m": 3}, "dimension must be abled to be divided by `m`, dimension: 8, m: 3"),
