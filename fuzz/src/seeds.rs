@@ -302,6 +302,7 @@ fn segment_seeds(dir: &Path) {
             )]),
         }],
         checkpoints: vec![4, 0],
+        aliases: vec![],
     };
     let state = CatalogState {
         version: 3,
