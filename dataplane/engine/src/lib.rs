@@ -16,6 +16,7 @@ mod databases;
 mod ddl;
 mod error;
 mod limits;
+mod manage;
 mod output;
 mod parquet;
 mod plan;
@@ -41,12 +42,13 @@ use tokio_util::sync::CancellationToken;
 pub use cluster::{Mode, Router};
 pub use ddl::{CreateCollection, IndexInfo};
 pub use error::{EngineError, Result};
+pub use manage::AlterProperties;
 pub use output::{OutputColumn, Outputs};
 pub use plan::{
     Found, QueryAnswer, QueryInput, QueryOutput, QueryPlan, SearchHits, SearchInput, SearchPlan,
     ShardAnswer, ShardRead,
 };
-pub use remote::GrpcRouter;
+pub use remote::{GrpcRouter, ServingNode};
 pub use worker::ServedUnit;
 pub use write::{InsertInput, MutationOutcome};
 

@@ -20,12 +20,22 @@ use crate::{EngineError, Result, Router, ShardAnswer, ShardRead};
 
 type Key = (i64, u32);
 
+/// A query node serving one shard of a replica.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServingNode {
+    pub shard: u32,
+    pub node: String,
+    pub address: String,
+}
+
 #[derive(Debug, Default)]
 pub struct GrpcRouter {
     /// (collection, shard) -> addresses of the query nodes serving a replica
     query: RwLock<BTreeMap<Key, Vec<String>>>,
     /// (collection, shard) -> address of the owning data node
     data: RwLock<BTreeMap<Key, String>>,
+    /// the query routes as the coordinator sent them (replica numbers and node ids included)
+    query_routes: RwLock<Vec<pb::Route>>,
     clients: Mutex<HashMap<String, WorkerClient<Channel>>>,
     turn: AtomicUsize,
     /// bumped whenever routes change, for reads waiting on a route
@@ -62,6 +72,7 @@ impl GrpcRouter {
             .collect();
         *self.query.write() = q;
         *self.data.write() = d;
+        *self.query_routes.write() = query.to_vec();
         self.updates.notify_waiters();
     }
 
@@ -77,6 +88,26 @@ impl GrpcRouter {
             })
             .sum();
         (served * 100 / wanted.max(1)) as i64
+    }
+
+    /// The replicas of a collection the query nodes serve now: per replica number, its shards'
+    /// (shard, node id, address), in order.
+    pub fn replicas(&self, meta: &CollectionMeta) -> BTreeMap<u32, Vec<ServingNode>> {
+        let mut out: BTreeMap<u32, Vec<ServingNode>> = BTreeMap::new();
+        for r in self.query_routes.read().iter() {
+            let Some(u) = &r.unit else { continue };
+            if u.collection == meta.id {
+                out.entry(u.replica).or_default().push(ServingNode {
+                    shard: u.shard,
+                    node: r.node_id.clone(),
+                    address: r.address.clone(),
+                });
+            }
+        }
+        for shards in out.values_mut() {
+            shards.sort_by_key(|s| s.shard);
+        }
+        out
     }
 
     /// A routing table, once every shard of the collection has a usable entry in it (or after

@@ -209,6 +209,9 @@ impl MetaService for Faulty {
     async fn delete_user(&self, name: &str) -> Result<(), MetaError> {
         self.inner().delete_user(name).await
     }
+    async fn rename_collection(&self, rename: quarry_meta::Rename) -> Result<(), MetaError> {
+        self.inner().rename_collection(rename).await
+    }
     async fn commit_compaction(&self, commit: CompactionCommit) -> Result<Vec<String>, MetaError> {
         if let Some(gate) = self
             .gate

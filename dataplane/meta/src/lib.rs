@@ -16,6 +16,7 @@ mod model;
 mod names;
 pub mod proto;
 mod remote;
+mod rename;
 mod service;
 mod tso;
 mod users;
@@ -32,7 +33,8 @@ pub use names::DB_MAX_COLLECTIONS;
 pub use remote::{ClusterHeader, RemoteMeta, CLUSTER_HEADER};
 pub use service::{
     apply_op, AliasChange, CompactionCommit, Created, DatabaseChange, FlushCommit, IndexCommit,
-    MetaOp, MetaResult, MetaService, NewCollection, NewIndex, DEFAULT_DB, DEFAULT_PARTITION,
+    MetaOp, MetaResult, MetaService, NewCollection, NewIndex, Rename, DEFAULT_DB,
+    DEFAULT_PARTITION,
 };
 pub use tso::Tso;
 pub use users::{UserMeta, ROOT_USER};

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use crate::names::{apply_alias, apply_database, check_drop_collection, check_new_collection};
 use crate::users;
-use crate::{AliasChange, DatabaseChange};
+use crate::{AliasChange, DatabaseChange, Rename};
 use crate::{
     Catalog, CatalogState, CollectionMeta, CompactionCommit, Created, FlushCommit, IndexCommit,
     IndexMeta, MetaError, MetaService, NewCollection, NewIndex, PartitionMeta, Tso,
@@ -146,6 +146,12 @@ impl MetaService for LocalMeta {
 
     async fn change_alias(&self, change: AliasChange) -> Result<(), MetaError> {
         self.catalog.commit(|s| apply_alias(s, &change)).await
+    }
+
+    async fn rename_collection(&self, rename: Rename) -> Result<(), MetaError> {
+        self.catalog
+            .commit(|s| crate::rename::apply_rename(s, &rename))
+            .await
     }
 
     async fn set_loaded(&self, id: i64, loaded: bool, replicas: u32) -> Result<(), MetaError> {

@@ -214,12 +214,12 @@ pub(crate) fn apply_alias(s: &mut CatalogState, change: &AliasChange) -> Result<
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod test_support {
     use quarry_types::{CollectionSchema, ConsistencyLevel};
 
     use super::*;
 
-    fn with_collection(s: &mut CatalogState, db: &str, name: &str) -> i64 {
+    pub(crate) fn with_collection(s: &mut CatalogState, db: &str, name: &str) -> i64 {
         let id = s.alloc_id();
         s.collections.insert(
             id,
@@ -253,7 +253,7 @@ mod tests {
         id
     }
 
-    fn create_db(s: &mut CatalogState, name: &str) -> Result<(), MetaError> {
+    pub(crate) fn create_db(s: &mut CatalogState, name: &str) -> Result<(), MetaError> {
         apply_database(
             s,
             &DatabaseChange::Create {
@@ -264,12 +264,18 @@ mod tests {
         )
     }
 
-    fn kind(e: MetaError) -> Refusal {
+    pub(crate) fn kind(e: MetaError) -> Refusal {
         match e {
             MetaError::Refused(kind, _) => kind,
             other => panic!("not a refusal: {other:?}"),
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::*;
+    use super::*;
 
     fn alias(kind: u8, db: &str, alias: &str, collection: &str) -> AliasChange {
         let (db, alias, collection) = (db.into(), alias.into(), collection.into());

@@ -14,7 +14,7 @@ use quarry_types::{CollectionSchema, ConsistencyLevel, DataType, FieldSchema};
 use crate::{
     AliasChange, CatalogState, CollectionMeta, CompactionCommit, Created, DatabaseChange,
     DatabaseMeta, FlushCommit, IndexCommit, IndexMeta, MetaOp, MetaResult, NewCollection, NewIndex,
-    PartitionMeta, SegmentMeta, UserMeta, DEFAULT_DB,
+    PartitionMeta, Rename, SegmentMeta, UserMeta, DEFAULT_DB,
 };
 
 // ---- small pieces ----
@@ -406,6 +406,11 @@ pub fn op_to_pb(op: MetaOp) -> pb::MetaOp {
         }),
         MetaOp::Database(c) => Op::Database(database_change_to_pb(c)),
         MetaOp::Alias(c) => Op::Alias(alias_change_to_pb(c)),
+        MetaOp::RenameCollection(r) => Op::RenameCollection(pb::RenameCollection {
+            id: r.id,
+            db: r.db,
+            name: r.name,
+        }),
         MetaOp::CreateUser {
             name,
             password_hash,
@@ -489,6 +494,11 @@ pub fn op_from_pb(op: pb::MetaOp) -> Result<MetaOp, DecodeError> {
         }),
         Op::Database(c) => MetaOp::Database(database_change_from_pb(c)?),
         Op::Alias(c) => MetaOp::Alias(alias_change_from_pb(c)?),
+        Op::RenameCollection(r) => MetaOp::RenameCollection(Rename {
+            id: r.id,
+            db: r.db,
+            name: r.name,
+        }),
         Op::CreateUser(c) => MetaOp::CreateUser {
             name: c.name,
             password_hash: c.password_hash,

@@ -19,7 +19,7 @@ use crate::wire::from_status;
 use crate::{
     AliasChange, CatalogState, CollectionMeta, CompactionCommit, Created, DatabaseChange,
     FlushCommit, IndexCommit, IndexMeta, MetaError, MetaOp, MetaResult, MetaService, NewCollection,
-    NewIndex, Tso,
+    NewIndex, Rename, Tso,
 };
 
 /// The gRPC metadata key naming the cluster a call is about: one operator serves the
@@ -274,6 +274,10 @@ impl MetaService for RemoteMeta {
 
     async fn change_alias(&self, change: AliasChange) -> Result<(), MetaError> {
         self.mutate_done(MetaOp::Alias(change)).await
+    }
+
+    async fn rename_collection(&self, rename: Rename) -> Result<(), MetaError> {
+        self.mutate_done(MetaOp::RenameCollection(rename)).await
     }
 
     async fn create_user(

@@ -170,6 +170,8 @@ pub trait MetaService: Send + Sync + std::fmt::Debug {
     ) -> Result<(), MetaError>;
     /// Removes a user (nothing if there is none; never `root`).
     async fn delete_user(&self, name: &str) -> Result<(), MetaError>;
+    /// Gives a collection a new name, in its database or in another one (RenameCollection).
+    async fn rename_collection(&self, rename: Rename) -> Result<(), MetaError>;
     /// Catches up with the catalog's owner; true when the snapshot changed. A process that
     /// owns its catalog is always current.
     async fn refresh(&self) -> Result<bool, MetaError> {
@@ -225,6 +227,16 @@ pub enum MetaOp {
     DeleteUser {
         name: String,
     },
+    RenameCollection(Rename),
+}
+
+/// A collection's new name and database; names are validated by the caller, the catalog
+/// checks what depends on its state (see `names::apply_rename`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Rename {
+    pub id: i64,
+    pub db: String,
+    pub name: String,
 }
 
 /// What an operation answers: the result of the [`MetaService`] method it names.
@@ -235,7 +247,7 @@ pub enum MetaResult {
     /// `DropCollection`: the dropped collection, if there was one
     Dropped(Option<CollectionMeta>),
     /// `SetLoaded`, `SetProperties`, `SetQueryPool`, `DropIndex`, `CommitIndex`, `Database`,
-    /// `Alias` and the user operations
+    /// `Alias`, `RenameCollection` and the user operations
     Done,
     /// `CreateIndex`
     Index(IndexMeta),
@@ -302,6 +314,10 @@ pub async fn apply_op(meta: &dyn MetaService, op: MetaOp) -> Result<MetaResult, 
         }
         MetaOp::DeleteUser { name } => {
             meta.delete_user(&name).await?;
+            MetaResult::Done
+        }
+        MetaOp::RenameCollection(r) => {
+            meta.rename_collection(r).await?;
             MetaResult::Done
         }
     })

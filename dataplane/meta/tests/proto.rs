@@ -230,6 +230,11 @@ fn every_op() -> Vec<MetaOp> {
         MetaOp::DeleteUser {
             name: "alice".into(),
         },
+        MetaOp::RenameCollection(quarry_meta::Rename {
+            id: 9,
+            db: "other".into(),
+            name: "renamed".into(),
+        }),
         MetaOp::SetLoaded {
             id: 9,
             loaded: true,
@@ -303,7 +308,7 @@ fn every_operation_survives_the_round_trip() {
     let ops = every_op();
     // one of each kind at least
     let kinds: std::collections::HashSet<_> = ops.iter().map(std::mem::discriminant).collect();
-    assert_eq!(kinds.len(), 15);
+    assert_eq!(kinds.len(), 16);
     for op in ops {
         let back = op_from_pb(through_bytes(op_to_pb(op.clone()))).unwrap();
         assert_eq!(back, op);

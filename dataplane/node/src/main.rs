@@ -155,14 +155,15 @@ async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
     )
     .await?;
 
+    let grpc_addr = SocketAddr::new(args.listen, args.port);
     let svc = MilvusServiceServer::new(service::Service {
         engine: engine.clone(),
         metrics,
         router: None,
+        address: grpc_addr.to_string(),
     })
     .max_decoding_message_size(MAX_MESSAGE)
     .max_encoding_message_size(MAX_MESSAGE);
-    let grpc_addr = SocketAddr::new(args.listen, args.port);
     tracing::info!(grpc = %grpc_addr, http = %http_addr, data_dir = %args.data_dir.display(), "quarry standalone listening");
     milvus_grpc_server(auth)
         .add_service(svc)

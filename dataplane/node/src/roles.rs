@@ -274,6 +274,7 @@ pub async fn node(role: Role, args: NodeArgs) -> anyhow::Result<()> {
                 engine: engine.clone(),
                 metrics,
                 router: router.clone(),
+                address: advertise.to_string(),
             })
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE);

@@ -54,16 +54,20 @@ pub fn describe_collection(m: &CollectionMeta, db_id: i64) -> DescribeCollection
     }
 }
 
-pub fn show_collections(all: &[CollectionMeta]) -> ShowCollectionsResponse {
+/// `ShowType.InMemory` of ShowCollections: only loaded collections.
+pub const SHOW_IN_MEMORY: i32 = 1;
+
+/// `all`: the collections with their load progress in percent (0 when not loaded).
+pub fn show_collections(all: &[(CollectionMeta, i64)]) -> ShowCollectionsResponse {
     ShowCollectionsResponse {
         status: success(),
-        collection_names: all.iter().map(|c| c.name.clone()).collect(),
-        collection_ids: all.iter().map(|c| c.id).collect(),
-        created_timestamps: all.iter().map(|c| c.created_ts).collect(),
-        created_utc_timestamps: all.iter().map(|c| c.created_ts >> 18).collect(),
-        in_memory_percentages: all.iter().map(|c| if c.loaded { 100 } else { 0 }).collect(),
-        query_service_available: all.iter().map(|c| c.loaded).collect(),
-        shards_num: all.iter().map(|c| c.shards as i32).collect(),
+        collection_names: all.iter().map(|(c, _)| c.name.clone()).collect(),
+        collection_ids: all.iter().map(|(c, _)| c.id).collect(),
+        created_timestamps: all.iter().map(|(c, _)| c.created_ts).collect(),
+        created_utc_timestamps: all.iter().map(|(c, _)| c.created_ts >> 18).collect(),
+        in_memory_percentages: all.iter().map(|(_, p)| *p).collect(),
+        query_service_available: all.iter().map(|(c, p)| c.loaded && *p >= 100).collect(),
+        shards_num: all.iter().map(|(c, _)| c.shards as i32).collect(),
     }
 }
 

@@ -9,6 +9,7 @@ mod databases;
 mod index;
 mod mutation;
 mod params;
+mod replicas;
 mod results;
 mod schema;
 mod search;
@@ -16,13 +17,14 @@ mod templates;
 
 pub use collection::{
     create_collection, describe_collection, flush_response, load_state, loading_progress,
-    replica_number, row_count, show_collections, show_partitions,
+    replica_number, row_count, show_collections, show_partitions, SHOW_IN_MEMORY,
 };
 pub use columns::{columns_from_proto, ids_to_proto, outputs_to_proto};
 pub use databases::{describe_alias, describe_database, list_aliases, list_databases};
 pub use index::{describe_index, index_build_progress, index_params, index_state};
 pub use mutation::{delete_result, insert, mutation_result, upsert, Mutation};
 pub use params::{check_pairs, kv, shown, to_kv};
+pub use replicas::get_replicas;
 pub use results::query_results;
 pub use schema::{schema_from_bytes, schema_to_proto};
 pub use search::{query, search};

@@ -3,6 +3,7 @@
 use quarry_engine::{EngineError, Named};
 use quarry_proto::common::Status;
 use quarry_proto::service::*;
+use quarry_types::limits::MAX_COLLECTIONS;
 
 use super::handle::Handled;
 use super::Service;
@@ -59,7 +60,33 @@ pub(super) async fn show_collections(
         .list_collections_in(&r.db_name)
         .await
         .map_err(engine)?;
-    Ok(convert::show_collections(&all))
+    let in_memory = r.r#type == convert::SHOW_IN_MEMORY;
+    let mut shown = Vec::with_capacity(all.len());
+    if in_memory && !r.collection_names.is_empty() {
+        // the named collections, each of which must be loaded (Milvus' deprecated form)
+        if r.collection_names.len() > MAX_COLLECTIONS {
+            return Err(invalid(format!(
+                "too many collection names: {}, at most {MAX_COLLECTIONS}",
+                r.collection_names.len()
+            )));
+        }
+        for name in &r.collection_names {
+            let m = s.describe(&r.db_name, name).await?;
+            if !m.loaded {
+                return Err(engine(EngineError::NotLoaded(m.name)));
+            }
+            let progress = s.load_progress(&m);
+            shown.push((m, progress));
+        }
+    } else {
+        for m in all {
+            let progress = if m.loaded { s.load_progress(&m) } else { 0 };
+            if m.loaded || !in_memory {
+                shown.push((m, progress));
+            }
+        }
+    }
+    Ok(convert::show_collections(&shown))
 }
 
 pub(super) async fn get_collection_statistics(

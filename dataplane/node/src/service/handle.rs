@@ -137,6 +137,7 @@ has_db!(db_name: CreateCollectionRequest, DropCollectionRequest, HasCollectionRe
     GetIndexStateRequest, GetIndexBuildProgressRequest, SearchRequest, QueryRequest,
     CreateAliasRequest, DropAliasRequest, AlterAliasRequest, DescribeAliasRequest,
     ListAliasesRequest);
+has_db!(db_name: RenameCollectionRequest, AlterCollectionRequest, GetReplicasRequest);
 
 impl Reply for Status {
     fn refused(status: Status) -> Self {
@@ -192,3 +193,4 @@ reply!(
     ListAliasesResponse,
     ListCredUsersResponse
 );
+reply!(GetReplicasResponse);

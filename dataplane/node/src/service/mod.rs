@@ -8,12 +8,15 @@
 mod admin;
 mod aliases;
 pub mod auth;
+#[cfg(test)]
+mod compat;
 mod databases;
 mod ddl;
 mod dml;
 mod handle;
 mod index;
 pub mod layer;
+mod manage;
 mod read;
 #[cfg(test)]
 mod tests;
@@ -38,6 +41,8 @@ pub struct Service {
     pub metrics: Arc<Metrics>,
     /// set on a proxy of a cluster (where loading takes time and replicas are possible)
     pub router: Option<Arc<quarry_engine::GrpcRouter>>,
+    /// the address clients reach this server at (reported by GetReplicas in standalone)
+    pub address: String,
 }
 
 impl Service {
@@ -286,6 +291,18 @@ impl MilvusService for Service {
         req: Request<ListCredUsersRequest>,
     ) -> R<ListCredUsersResponse> {
         serve(&self.engine, req, |_| users::list_cred_users(self)).await
+    }
+
+    async fn rename_collection(&self, req: Request<RenameCollectionRequest>) -> R<Status> {
+        serve(&self.engine, req, |r| manage::rename_collection(self, r)).await
+    }
+
+    async fn alter_collection(&self, req: Request<AlterCollectionRequest>) -> R<Status> {
+        serve(&self.engine, req, |r| manage::alter_collection(self, r)).await
+    }
+
+    async fn get_replicas(&self, req: Request<GetReplicasRequest>) -> R<GetReplicasResponse> {
+        serve(&self.engine, req, |r| manage::get_replicas(self, r)).await
     }
 }
 

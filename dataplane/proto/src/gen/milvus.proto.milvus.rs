@@ -906,6 +906,89 @@ pub struct ListCredUsersResponse {
     #[prost(string, repeated, tag = "2")]
     pub usernames: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct RenameCollectionRequest {
+    #[prost(message, optional, tag = "1")]
+    pub base: ::core::option::Option<super::common::MsgBase>,
+    #[prost(string, tag = "2")]
+    pub db_name: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub old_name: ::prost::alloc::string::String,
+    #[prost(string, tag = "4")]
+    pub new_name: ::prost::alloc::string::String,
+    #[prost(string, tag = "5")]
+    pub new_db_name: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct AlterCollectionRequest {
+    #[prost(message, optional, tag = "1")]
+    pub base: ::core::option::Option<super::common::MsgBase>,
+    #[prost(string, tag = "2")]
+    pub db_name: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub collection_name: ::prost::alloc::string::String,
+    #[prost(int64, tag = "4")]
+    pub collection_id: i64,
+    #[prost(message, repeated, tag = "5")]
+    pub properties: ::prost::alloc::vec::Vec<super::common::KeyValuePair>,
+    #[prost(string, repeated, tag = "6")]
+    pub delete_keys: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct GetReplicasRequest {
+    #[prost(message, optional, tag = "1")]
+    pub base: ::core::option::Option<super::common::MsgBase>,
+    #[prost(int64, tag = "2")]
+    pub collection_id: i64,
+    #[prost(bool, tag = "3")]
+    pub with_shard_nodes: bool,
+    #[prost(string, tag = "4")]
+    pub collection_name: ::prost::alloc::string::String,
+    #[prost(string, tag = "5")]
+    pub db_name: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct GetReplicasResponse {
+    #[prost(message, optional, tag = "1")]
+    pub status: ::core::option::Option<super::common::Status>,
+    #[prost(message, repeated, tag = "2")]
+    pub replicas: ::prost::alloc::vec::Vec<ReplicaInfo>,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ReplicaInfo {
+    #[prost(int64, tag = "1")]
+    pub replica_id: i64,
+    #[prost(int64, tag = "2")]
+    pub collection_id: i64,
+    /// empty: the whole collection is loaded
+    #[prost(int64, repeated, tag = "3")]
+    pub partition_ids: ::prost::alloc::vec::Vec<i64>,
+    #[prost(message, repeated, tag = "4")]
+    pub shard_replicas: ::prost::alloc::vec::Vec<ShardReplica>,
+    /// every node serving the replica, leaders included
+    #[prost(int64, repeated, tag = "5")]
+    pub node_ids: ::prost::alloc::vec::Vec<i64>,
+    #[prost(string, tag = "6")]
+    pub resource_group_name: ::prost::alloc::string::String,
+    #[prost(map = "string, int32", tag = "7")]
+    pub num_outbound_node: ::std::collections::HashMap<
+        ::prost::alloc::string::String,
+        i32,
+    >,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ShardReplica {
+    #[prost(int64, tag = "1")]
+    pub leader_id: i64,
+    /// IP:port
+    #[prost(string, tag = "2")]
+    pub leader_addr: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub dm_channel_name: ::prost::alloc::string::String,
+    /// set only when the request asks with_shard_nodes
+    #[prost(int64, repeated, tag = "4")]
+    pub node_ids: ::prost::alloc::vec::Vec<i64>,
+}
 /// Generated server implementations.
 pub mod milvus_service_server {
     #![allow(
@@ -1191,6 +1274,27 @@ pub mod milvus_service_server {
             request: tonic::Request<super::ListCredUsersRequest>,
         ) -> std::result::Result<
             tonic::Response<super::ListCredUsersResponse>,
+            tonic::Status,
+        >;
+        async fn rename_collection(
+            &self,
+            request: tonic::Request<super::RenameCollectionRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::super::common::Status>,
+            tonic::Status,
+        >;
+        async fn alter_collection(
+            &self,
+            request: tonic::Request<super::AlterCollectionRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::super::common::Status>,
+            tonic::Status,
+        >;
+        async fn get_replicas(
+            &self,
+            request: tonic::Request<super::GetReplicasRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::GetReplicasResponse>,
             tonic::Status,
         >;
     }
@@ -3211,6 +3315,143 @@ pub mod milvus_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = ListCredUsersSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/milvus.proto.milvus.MilvusService/RenameCollection" => {
+                    #[allow(non_camel_case_types)]
+                    struct RenameCollectionSvc<T: MilvusService>(pub Arc<T>);
+                    impl<
+                        T: MilvusService,
+                    > tonic::server::UnaryService<super::RenameCollectionRequest>
+                    for RenameCollectionSvc<T> {
+                        type Response = super::super::common::Status;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::RenameCollectionRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as MilvusService>::rename_collection(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = RenameCollectionSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/milvus.proto.milvus.MilvusService/AlterCollection" => {
+                    #[allow(non_camel_case_types)]
+                    struct AlterCollectionSvc<T: MilvusService>(pub Arc<T>);
+                    impl<
+                        T: MilvusService,
+                    > tonic::server::UnaryService<super::AlterCollectionRequest>
+                    for AlterCollectionSvc<T> {
+                        type Response = super::super::common::Status;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::AlterCollectionRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as MilvusService>::alter_collection(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = AlterCollectionSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/milvus.proto.milvus.MilvusService/GetReplicas" => {
+                    #[allow(non_camel_case_types)]
+                    struct GetReplicasSvc<T: MilvusService>(pub Arc<T>);
+                    impl<
+                        T: MilvusService,
+                    > tonic::server::UnaryService<super::GetReplicasRequest>
+                    for GetReplicasSvc<T> {
+                        type Response = super::GetReplicasResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::GetReplicasRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as MilvusService>::get_replicas(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = GetReplicasSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

@@ -377,7 +377,7 @@ pub struct SegmentMeta {
 pub struct MetaOp {
     #[prost(
         oneof = "meta_op::Op",
-        tags = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15"
+        tags = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 19"
     )]
     pub op: ::core::option::Option<meta_op::Op>,
 }
@@ -415,7 +415,21 @@ pub mod meta_op {
         UpdateUser(super::UpdateUser),
         #[prost(message, tag = "15")]
         DeleteUser(super::DeleteUser),
+        #[prost(message, tag = "19")]
+        RenameCollection(super::RenameCollection),
     }
+}
+/// Renames a collection and/or moves it to another database (RenameCollection). Refused when
+/// the new name is taken by a collection or an alias of the target database, and when a
+/// collection with aliases would leave its database.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RenameCollection {
+    #[prost(int64, tag = "1")]
+    pub id: i64,
+    #[prost(string, tag = "2")]
+    pub db: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub name: ::prost::alloc::string::String,
 }
 /// Creates, drops or alters a database.
 #[derive(Clone, PartialEq, ::prost::Message)]

@@ -1,0 +1,138 @@
+//! Collection management that changes no rows: renaming a collection (also into another
+//! database) and altering its properties. The catalog checks what depends on its state
+//! (`quarry_meta`'s `rename.rs`); this layer validates names and properties.
+
+use quarry_meta::Rename;
+use quarry_types::schema::{check_collection_properties, check_name, check_properties};
+
+use crate::databases::check_database_name;
+use crate::error::invalid;
+use crate::{Engine, Named, Result};
+
+/// What AlterCollection asks for: properties to set (replacing values of the same keys) or
+/// keys to delete (`drop_collection_properties`), never both in one call (as in Milvus).
+#[derive(Debug, Clone, Default)]
+pub struct AlterProperties {
+    pub set: Vec<(String, String)>,
+    pub delete: Vec<String>,
+}
+
+impl AlterProperties {
+    /// The properties after the change.
+    fn apply(&self, current: &[(String, String)]) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = current
+            .iter()
+            .filter(|(k, _)| !self.delete.contains(k) && !self.set.iter().any(|(s, _)| s == k))
+            .cloned()
+            .collect();
+        for (k, v) in &self.set {
+            // a key given twice: the last value wins
+            out.retain(|(o, _)| o != k);
+            out.push((k.clone(), v.clone()));
+        }
+        out
+    }
+}
+
+impl Engine {
+    /// RenameCollection: `old` (its own name, not an alias) becomes `new_name` in `new_db`
+    /// (empty: the collection's database).
+    pub async fn rename_collection(
+        &self,
+        old: Named<'_>,
+        new_db: &str,
+        new_name: &str,
+    ) -> Result<()> {
+        check_name("collection", new_name)?;
+        let new_db = if new_db.is_empty() { old.db } else { new_db };
+        check_database_name(new_db)?;
+        let (meta, _) = self.resolve_fresh(old, |_| false).await?;
+        if meta.name != old.name {
+            return Err(invalid(format!(
+                "unsupported use an alias to rename collection, alias:{}",
+                old.name
+            )));
+        }
+        if meta.db == new_db && meta.name == new_name {
+            return Err(invalid(format!(
+                "the new collection name {new_name} is the old one: nothing to rename"
+            )));
+        }
+        self.io
+            .meta
+            .rename_collection(Rename {
+                id: meta.id,
+                db: new_db.to_string(),
+                name: new_name.to_string(),
+            })
+            .await?;
+        tracing::info!(id = meta.id, from = %old, db = new_db, to = new_name, "collection renamed");
+        Ok(())
+    }
+
+    /// AlterCollection's properties: only properties Quarry acts on (or documents as stored
+    /// without effect) are accepted, as at creation.
+    pub async fn alter_collection_properties(
+        &self,
+        name: Named<'_>,
+        change: AlterProperties,
+    ) -> Result<()> {
+        match (change.set.is_empty(), change.delete.is_empty()) {
+            (true, true) => {
+                return Err(invalid(
+                    "alter collection requires either properties or delete keys to modify or \
+                     delete keys, both cannot be empty",
+                ))
+            }
+            (false, false) => {
+                return Err(invalid(
+                    "can not provide properties and deletekeys at the same time",
+                ))
+            }
+            _ => {}
+        }
+        check_collection_properties(&change.set)?;
+        if change.delete.len() > quarry_types::limits::MAX_PROPERTIES {
+            return Err(invalid(format!(
+                "too many delete keys: {} given, at most {} are allowed",
+                change.delete.len(),
+                quarry_types::limits::MAX_PROPERTIES
+            )));
+        }
+        let (meta, _) = self.resolve_fresh(name, |_| false).await?;
+        let next = change.apply(&meta.properties);
+        check_properties("collection properties", &next)?;
+        self.io.meta.set_properties(meta.id, next).await?;
+        tracing::info!(id = meta.id, collection = %name, "collection properties altered");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn altering_sets_replaces_and_deletes_keys() {
+        let current = pairs(&[("a", "1"), ("b", "2")]);
+        let set = AlterProperties {
+            set: pairs(&[("b", "3"), ("c", "4"), ("c", "5")]),
+            delete: vec![],
+        };
+        assert_eq!(
+            set.apply(&current),
+            pairs(&[("a", "1"), ("b", "3"), ("c", "5")])
+        );
+        let delete = AlterProperties {
+            set: vec![],
+            delete: vec!["a".into(), "missing".into()],
+        };
+        assert_eq!(delete.apply(&current), pairs(&[("b", "2")]));
+    }
+}

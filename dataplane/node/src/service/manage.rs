@@ -1,0 +1,70 @@
+//! Collection management: rename (also into another database), alter properties, replicas.
+
+use std::collections::BTreeMap;
+
+use quarry_engine::{AlterProperties, Named, ServingNode};
+use quarry_proto::common::Status;
+use quarry_proto::service::*;
+
+use super::handle::Handled;
+use super::Service;
+use crate::convert;
+use crate::status::{engine, ok};
+
+pub(super) async fn rename_collection(s: &Service, r: RenameCollectionRequest) -> Handled<Status> {
+    s.engine
+        .rename_collection(
+            Named::new(&r.db_name, &r.old_name),
+            &r.new_db_name,
+            &r.new_name,
+        )
+        .await
+        .map_err(engine)?;
+    Ok(ok())
+}
+
+pub(super) async fn alter_collection(s: &Service, r: AlterCollectionRequest) -> Handled<Status> {
+    let change = AlterProperties {
+        set: convert::kv(&r.properties),
+        delete: r.delete_keys,
+    };
+    s.engine
+        .alter_collection_properties(Named::new(&r.db_name, &r.collection_name), change)
+        .await
+        .map_err(engine)?;
+    Ok(ok())
+}
+
+pub(super) async fn get_replicas(
+    s: &Service,
+    r: GetReplicasRequest,
+) -> Handled<GetReplicasResponse> {
+    let meta = if r.collection_name.is_empty() {
+        s.engine.describe_collection_by_id(r.collection_id)
+    } else {
+        s.engine
+            .describe_collection_latest(Named::new(&r.db_name, &r.collection_name))
+            .await
+    }
+    .map_err(engine)?;
+    let replicas: BTreeMap<u32, Vec<ServingNode>> = if !meta.loaded {
+        BTreeMap::new()
+    } else if let Some(router) = &s.router {
+        router.replicas(&meta)
+    } else {
+        // standalone: this process serves every shard of the one replica
+        let node = ServingNode {
+            shard: 0,
+            node: "standalone".into(),
+            address: s.address.clone(),
+        };
+        let shards = (0..meta.shards)
+            .map(|shard| ServingNode {
+                shard,
+                ..node.clone()
+            })
+            .collect();
+        BTreeMap::from([(0, shards)])
+    };
+    Ok(convert::get_replicas(&meta, &replicas, r.with_shard_nodes))
+}
