@@ -209,6 +209,9 @@ impl MetaService for Faulty {
     async fn delete_user(&self, name: &str) -> Result<(), MetaError> {
         self.inner().delete_user(name).await
     }
+    async fn change_rbac(&self, change: quarry_meta::RbacChange) -> Result<(), MetaError> {
+        self.inner().change_rbac(change).await
+    }
     async fn rename_collection(&self, rename: quarry_meta::Rename) -> Result<(), MetaError> {
         self.inner().rename_collection(rename).await
     }

@@ -15,6 +15,8 @@ mod local;
 mod model;
 mod names;
 pub mod proto;
+mod rbac;
+mod rbac_proto;
 mod remote;
 mod rename;
 mod service;
@@ -30,6 +32,9 @@ pub use model::{
     DEFAULT_DB_ID,
 };
 pub use names::DB_MAX_COLLECTIONS;
+pub use rbac::{
+    is_builtin_role, GrantMeta, RbacChange, RoleMeta, ADMIN_ROLE, MAX_ROLES, PUBLIC_ROLE,
+};
 pub use remote::{ClusterHeader, RemoteMeta, CLUSTER_HEADER};
 pub use service::{
     apply_op, AliasChange, CompactionCommit, Created, DatabaseChange, FlushCommit, IndexCommit,

@@ -148,6 +148,13 @@ impl MetaService for LocalMeta {
         self.catalog.commit(|s| apply_alias(s, &change)).await
     }
 
+    async fn change_rbac(&self, change: crate::RbacChange) -> Result<(), MetaError> {
+        let now = self.tso.now();
+        self.catalog
+            .commit(|s| crate::rbac::apply_rbac(s, &change, now))
+            .await
+    }
+
     async fn rename_collection(&self, rename: Rename) -> Result<(), MetaError> {
         self.catalog
             .commit(|s| crate::rename::apply_rename(s, &rename))

@@ -130,6 +130,9 @@ pub struct CatalogState {
     /// the users of the Milvus API by name (none in manifests written before users existed)
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub users: BTreeMap<String, crate::UserMeta>,
+    /// roles by name (RBAC); the built-in `admin` and `public` are implied (see `rbac.rs`)
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub roles: BTreeMap<String, crate::RoleMeta>,
 }
 
 impl CatalogState {

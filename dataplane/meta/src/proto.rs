@@ -272,7 +272,13 @@ pub fn catalog_to_pb(s: CatalogState) -> pb::CatalogState {
                 name: u.name,
                 password_hash: u.password_hash,
                 created_ts: u.created_ts,
+                roles: u.roles,
             })
+            .collect(),
+        roles: s
+            .roles
+            .into_values()
+            .map(crate::rbac_proto::role_to_pb)
             .collect(),
     }
 }
@@ -304,11 +310,22 @@ pub fn catalog_from_pb(s: pb::CatalogState) -> Result<CatalogState, DecodeError>
             name: u.name,
             password_hash: u.password_hash,
             created_ts: u.created_ts,
+            roles: u.roles,
         };
         if let Some(dup) = users.insert(user.name.clone(), user) {
             return Err(DecodeError::invalid(
                 "CatalogState.users",
                 format!("user {} is listed twice", dup.name),
+            ));
+        }
+    }
+    let mut roles = BTreeMap::new();
+    for r in s.roles {
+        let role = crate::rbac_proto::role_from_pb(r);
+        if let Some(dup) = roles.insert(role.name.clone(), role) {
+            return Err(DecodeError::invalid(
+                "CatalogState.roles",
+                format!("role {} is listed twice", dup.name),
             ));
         }
     }
@@ -320,6 +337,7 @@ pub fn catalog_from_pb(s: pb::CatalogState) -> Result<CatalogState, DecodeError>
         commit_nonce: s.commit_nonce,
         databases,
         users,
+        roles,
     })
 }
 
@@ -406,6 +424,7 @@ pub fn op_to_pb(op: MetaOp) -> pb::MetaOp {
         }),
         MetaOp::Database(c) => Op::Database(database_change_to_pb(c)),
         MetaOp::Alias(c) => Op::Alias(alias_change_to_pb(c)),
+        MetaOp::Rbac(c) => Op::Rbac(crate::rbac_proto::rbac_to_pb(c)),
         MetaOp::RenameCollection(r) => Op::RenameCollection(pb::RenameCollection {
             id: r.id,
             db: r.db,
@@ -494,6 +513,7 @@ pub fn op_from_pb(op: pb::MetaOp) -> Result<MetaOp, DecodeError> {
         }),
         Op::Database(c) => MetaOp::Database(database_change_from_pb(c)?),
         Op::Alias(c) => MetaOp::Alias(alias_change_from_pb(c)?),
+        Op::Rbac(c) => MetaOp::Rbac(crate::rbac_proto::rbac_from_pb(c)?),
         Op::RenameCollection(r) => MetaOp::RenameCollection(Rename {
             id: r.id,
             db: r.db,

@@ -276,6 +276,10 @@ impl MetaService for RemoteMeta {
         self.mutate_done(MetaOp::Alias(change)).await
     }
 
+    async fn change_rbac(&self, change: crate::RbacChange) -> Result<(), MetaError> {
+        self.mutate_done(MetaOp::Rbac(change)).await
+    }
+
     async fn rename_collection(&self, rename: Rename) -> Result<(), MetaError> {
         self.mutate_done(MetaOp::RenameCollection(rename)).await
     }

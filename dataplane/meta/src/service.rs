@@ -172,6 +172,8 @@ pub trait MetaService: Send + Sync + std::fmt::Debug {
     async fn delete_user(&self, name: &str) -> Result<(), MetaError>;
     /// Gives a collection a new name, in its database or in another one (RenameCollection).
     async fn rename_collection(&self, rename: Rename) -> Result<(), MetaError>;
+    /// Creates or drops a role, changes a user's roles, grants or revokes a privilege.
+    async fn change_rbac(&self, change: crate::RbacChange) -> Result<(), MetaError>;
     /// Catches up with the catalog's owner; true when the snapshot changed. A process that
     /// owns its catalog is always current.
     async fn refresh(&self) -> Result<bool, MetaError> {
@@ -228,6 +230,7 @@ pub enum MetaOp {
         name: String,
     },
     RenameCollection(Rename),
+    Rbac(crate::RbacChange),
 }
 
 /// A collection's new name and database; names are validated by the caller, the catalog
@@ -247,7 +250,7 @@ pub enum MetaResult {
     /// `DropCollection`: the dropped collection, if there was one
     Dropped(Option<CollectionMeta>),
     /// `SetLoaded`, `SetProperties`, `SetQueryPool`, `DropIndex`, `CommitIndex`, `Database`,
-    /// `Alias`, `RenameCollection` and the user operations
+    /// `Alias`, `RenameCollection`, `Rbac` and the user operations
     Done,
     /// `CreateIndex`
     Index(IndexMeta),
@@ -318,6 +321,10 @@ pub async fn apply_op(meta: &dyn MetaService, op: MetaOp) -> Result<MetaResult, 
         }
         MetaOp::RenameCollection(r) => {
             meta.rename_collection(r).await?;
+            MetaResult::Done
+        }
+        MetaOp::Rbac(c) => {
+            meta.change_rbac(c).await?;
             MetaResult::Done
         }
     })

@@ -17,6 +17,9 @@ pub struct UserMeta {
     /// the salted hash of the password, as a PHC string (`$argon2id$...`)
     pub password_hash: String,
     pub created_ts: u64,
+    /// the roles granted to the user (besides `public`, which every user has)
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
 }
 
 /// Adds a user. A taken name is refused (Milvus' text), unless `if_absent` (then nothing
@@ -45,6 +48,7 @@ pub(crate) fn create_user(
             name: name.to_string(),
             password_hash: password_hash.to_string(),
             created_ts: now,
+            roles: vec![],
         },
     );
     Ok(())

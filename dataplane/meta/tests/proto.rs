@@ -144,6 +144,21 @@ fn the_catalog_survives_the_round_trip() {
                 name: "root".into(),
                 password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
                 created_ts: 7,
+                roles: vec!["reader".into()],
+            },
+        )]),
+        roles: BTreeMap::from([(
+            "reader".to_string(),
+            quarry_meta::RoleMeta {
+                name: "reader".into(),
+                created_ts: 8,
+                grants: vec![quarry_meta::GrantMeta {
+                    object_type: "Global".into(),
+                    object_name: "*".into(),
+                    db: "*".into(),
+                    privilege: "DescribeCollection".into(),
+                    grantor: "root".into(),
+                }],
             },
         )]),
     };
@@ -230,6 +245,24 @@ fn every_op() -> Vec<MetaOp> {
         MetaOp::DeleteUser {
             name: "alice".into(),
         },
+        MetaOp::Rbac(quarry_meta::RbacChange::Grant {
+            role: "reader".into(),
+            grant: quarry_meta::GrantMeta {
+                object_type: "Collection".into(),
+                object_name: "books".into(),
+                db: "default".into(),
+                privilege: "Search".into(),
+                grantor: "root".into(),
+            },
+        }),
+        MetaOp::Rbac(quarry_meta::RbacChange::DropRole {
+            name: "reader".into(),
+            force: true,
+        }),
+        MetaOp::Rbac(quarry_meta::RbacChange::AddUserToRole {
+            user: "alice".into(),
+            role: "reader".into(),
+        }),
         MetaOp::RenameCollection(quarry_meta::Rename {
             id: 9,
             db: "other".into(),
@@ -308,7 +341,7 @@ fn every_operation_survives_the_round_trip() {
     let ops = every_op();
     // one of each kind at least
     let kinds: std::collections::HashSet<_> = ops.iter().map(std::mem::discriminant).collect();
-    assert_eq!(kinds.len(), 16);
+    assert_eq!(kinds.len(), 17);
     for op in ops {
         let back = op_from_pb(through_bytes(op_to_pb(op.clone()))).unwrap();
         assert_eq!(back, op);

@@ -13,7 +13,9 @@ use quarry_types::limits::MAX_NAME_BYTES;
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response};
 
+use super::auth::Caller;
 use super::layer::Outcome;
+use super::privileges::{denied, permitted, Guarded};
 use crate::convert::shown;
 use crate::status::{database_not_found, engine as engine_status};
 
@@ -28,13 +30,17 @@ pub(super) async fn serve<Req, Resp, Fut>(
     handler: impl FnOnce(Req) -> Fut,
 ) -> Result<Response<Resp>, tonic::Status>
 where
-    Req: HasDb,
+    Req: HasDb + Guarded,
     Resp: Reply,
     Fut: Future<Output = Handled<Resp>>,
 {
-    let (metadata, _, mut body) = req.into_parts();
+    let (metadata, extensions, mut body) = req.into_parts();
+    let caller = extensions.get::<Caller>();
     let answer = match resolve_db(engine, &metadata, &mut body).await {
-        Ok(()) => handler(body).await.unwrap_or_else(Resp::refused),
+        Ok(db) => match authorize(engine, caller, &db, &body) {
+            Ok(()) => handler(body).await.unwrap_or_else(Resp::refused),
+            Err(refused) => Resp::refused(refused),
+        },
         Err(refused) => Resp::refused(refused),
     };
     let success = answer
@@ -43,6 +49,24 @@ where
     let mut response = Response::new(answer);
     response.extensions_mut().insert(Outcome { success });
     Ok(response)
+}
+
+/// Refuses a request its caller has no privilege for (authentication on; see `privileges`).
+fn authorize(
+    engine: &Engine,
+    caller: Option<&Caller>,
+    db: &str,
+    body: &impl Guarded,
+) -> Result<(), Status> {
+    let (Some(caller), Some(need)) = (caller, body.need()) else {
+        return Ok(());
+    };
+    if permitted(&engine.meta().snapshot(), caller, db, &need) {
+        Ok(())
+    } else {
+        tracing::info!(user = %shown(&caller.user), privilege = need.privilege, object = %shown(&need.object_name), db, "request refused: no privilege");
+        Err(denied(&need, caller, db))
+    }
 }
 
 /// The `dbname` header (pymilvus' `MilvusClient` sends `""`, the ORM `default`).
@@ -59,9 +83,17 @@ pub(crate) async fn resolve_db<Req: HasDb>(
     engine: &Engine,
     metadata: &MetadataMap,
     body: &mut Req,
-) -> Result<(), Status> {
+) -> Result<String, Status> {
     let (db, field) = match body.db_scope() {
-        DbScope::None => return Ok(()),
+        DbScope::None => {
+            // the database calls name their subject; the others work in the session's
+            let header = header_db(metadata);
+            return Ok(if header.is_empty() {
+                DEFAULT_DB.into()
+            } else {
+                header
+            });
+        }
         DbScope::Session => (header_db(metadata), None),
         DbScope::Field(field) if !field.is_empty() => (field.clone(), Some(field)),
         DbScope::Field(field) => (header_db(metadata), Some(field)),
@@ -72,9 +104,9 @@ pub(crate) async fn resolve_db<Req: HasDb>(
     }
     engine.database(&db).await.map_err(engine_status)?;
     if let Some(field) = field {
-        *field = db;
+        field.clone_from(&db);
     }
-    Ok(())
+    Ok(db)
 }
 
 /// Where a request names its database.
@@ -138,6 +170,8 @@ has_db!(db_name: CreateCollectionRequest, DropCollectionRequest, HasCollectionRe
     CreateAliasRequest, DropAliasRequest, AlterAliasRequest, DescribeAliasRequest,
     ListAliasesRequest);
 has_db!(db_name: RenameCollectionRequest, AlterCollectionRequest, GetReplicasRequest);
+has_db!(none: CreateRoleRequest, DropRoleRequest, OperateUserRoleRequest, SelectRoleRequest,
+    SelectUserRequest, OperatePrivilegeRequest, OperatePrivilegeV2Request, SelectGrantRequest);
 
 impl Reply for Status {
     fn refused(status: Status) -> Self {
@@ -193,4 +227,9 @@ reply!(
     ListAliasesResponse,
     ListCredUsersResponse
 );
-reply!(GetReplicasResponse);
+reply!(
+    GetReplicasResponse,
+    SelectRoleResponse,
+    SelectUserResponse,
+    SelectGrantResponse
+);

@@ -34,7 +34,7 @@ const SERVICE_PATH: &str = "/milvus.proto.milvus.MilvusService/";
 /// The RPCs of `MilvusService` (dataplane/proto/proto/milvus.proto; a test keeps the list in
 /// step). Metrics label a request with one of these or `unknown`, so that no client can mint
 /// new series.
-pub const RPCS: [&str; 46] = [
+pub const RPCS: [&str; 54] = [
     "Connect",
     "GetVersion",
     "CheckHealth",
@@ -81,6 +81,14 @@ pub const RPCS: [&str; 46] = [
     "RenameCollection",
     "AlterCollection",
     "GetReplicas",
+    "CreateRole",
+    "DropRole",
+    "OperateUserRole",
+    "SelectRole",
+    "SelectUser",
+    "OperatePrivilege",
+    "OperatePrivilegeV2",
+    "SelectGrant",
 ];
 
 /// Request ids are cut to this many bytes (they go into every log line of the request).

@@ -17,7 +17,9 @@ mod handle;
 mod index;
 pub mod layer;
 mod manage;
+mod privileges;
 mod read;
+mod roles;
 #[cfg(test)]
 mod tests;
 mod users;
@@ -263,27 +265,15 @@ impl MilvusService for Service {
     }
 
     async fn create_credential(&self, req: Request<CreateCredentialRequest>) -> R<Status> {
-        let caller = caller(&req);
-        serve(&self.engine, req, |r| {
-            users::create_credential(self, caller, r)
-        })
-        .await
+        serve(&self.engine, req, |r| users::create_credential(self, r)).await
     }
 
     async fn update_credential(&self, req: Request<UpdateCredentialRequest>) -> R<Status> {
-        let caller = caller(&req);
-        serve(&self.engine, req, |r| {
-            users::update_credential(self, caller, r)
-        })
-        .await
+        serve(&self.engine, req, |r| users::update_credential(self, r)).await
     }
 
     async fn delete_credential(&self, req: Request<DeleteCredentialRequest>) -> R<Status> {
-        let caller = caller(&req);
-        serve(&self.engine, req, |r| {
-            users::delete_credential(self, caller, r)
-        })
-        .await
+        serve(&self.engine, req, |r| users::delete_credential(self, r)).await
     }
 
     async fn list_cred_users(
@@ -303,6 +293,46 @@ impl MilvusService for Service {
 
     async fn get_replicas(&self, req: Request<GetReplicasRequest>) -> R<GetReplicasResponse> {
         serve(&self.engine, req, |r| manage::get_replicas(self, r)).await
+    }
+
+    async fn create_role(&self, req: Request<CreateRoleRequest>) -> R<Status> {
+        serve(&self.engine, req, |r| roles::create_role(self, r)).await
+    }
+
+    async fn drop_role(&self, req: Request<DropRoleRequest>) -> R<Status> {
+        serve(&self.engine, req, |r| roles::drop_role(self, r)).await
+    }
+
+    async fn operate_user_role(&self, req: Request<OperateUserRoleRequest>) -> R<Status> {
+        serve(&self.engine, req, |r| roles::operate_user_role(self, r)).await
+    }
+
+    async fn select_role(&self, req: Request<SelectRoleRequest>) -> R<SelectRoleResponse> {
+        serve(&self.engine, req, |r| roles::select_role(self, r)).await
+    }
+
+    async fn select_user(&self, req: Request<SelectUserRequest>) -> R<SelectUserResponse> {
+        serve(&self.engine, req, |r| roles::select_user(self, r)).await
+    }
+
+    async fn operate_privilege(&self, req: Request<OperatePrivilegeRequest>) -> R<Status> {
+        let caller = caller(&req);
+        serve(&self.engine, req, |r| {
+            roles::operate_privilege(self, caller, r)
+        })
+        .await
+    }
+
+    async fn operate_privilege_v2(&self, req: Request<OperatePrivilegeV2Request>) -> R<Status> {
+        let caller = caller(&req);
+        serve(&self.engine, req, |r| {
+            roles::operate_privilege_v2(self, caller, r)
+        })
+        .await
+    }
+
+    async fn select_grant(&self, req: Request<SelectGrantRequest>) -> R<SelectGrantResponse> {
+        serve(&self.engine, req, |r| roles::select_grant(self, r)).await
     }
 }
 

@@ -3,16 +3,16 @@
 //! Milvus' rules and texts. Passwords arrive base64-encoded; the proxy hashes them (off the
 //! async runtime) and the catalog stores only the hash.
 //!
-//! Until roles exist, `root` is the only administrator: with authentication on, creating and
-//! deleting users and changing another user's password need `root`; anyone authenticated may
-//! change their own password (knowing the old one) and list users. With authentication off
-//! there is no caller and nothing to check, as in Milvus.
+//! Who may call them is checked by the request layer (`privileges.rs`): creating and deleting
+//! users needs CreateOwnership/DropOwnership (root and the `admin` role have them), changing
+//! another user's password UpdateUser; anyone may change their own password (knowing the old
+//! one). With authentication off there is no caller and nothing to check, as in Milvus.
 
 use quarry_meta::{MetaError, ROOT_USER};
 use quarry_proto::common::{ErrorCode, Status};
 use quarry_proto::service::*;
 
-use super::auth::{self, Caller};
+use super::auth;
 use super::handle::Handled;
 use super::Service;
 use crate::convert::shown;
@@ -26,26 +26,6 @@ fn internal(e: anyhow::Error) -> Status {
     status(65535, ErrorCode::UnexpectedError, e.to_string())
 }
 
-/// Milvus' refusal of an operation the caller has no privilege for.
-fn permission_denied(privilege: &str, caller: &Caller) -> Status {
-    status(
-        65535,
-        ErrorCode::PermissionDenied,
-        format!(
-            "{privilege}: permission deny to {} in the `default` database",
-            shown(&caller.user)
-        ),
-    )
-}
-
-/// Refuses a caller who is not the administrator (when authentication is on).
-fn require_admin(caller: Option<&Caller>, privilege: &str) -> Handled<()> {
-    match caller {
-        Some(c) if !c.is_root() => Err(permission_denied(privilege, c)),
-        _ => Ok(()),
-    }
-}
-
 fn refuse_description(description: &str) -> Handled<()> {
     if description.is_empty() {
         Ok(())
@@ -56,10 +36,8 @@ fn refuse_description(description: &str) -> Handled<()> {
 
 pub(super) async fn create_credential(
     svc: &Service,
-    caller: Option<Caller>,
     r: CreateCredentialRequest,
 ) -> Handled<Status> {
-    require_admin(caller.as_ref(), "PrivilegeCreateOwnership")?;
     auth::check_username(&r.username).map_err(invalid)?;
     refuse_description(&r.description)?;
     let password = auth::decode_password(&r.password).map_err(invalid)?;
@@ -76,12 +54,8 @@ pub(super) async fn create_credential(
 
 pub(super) async fn update_credential(
     svc: &Service,
-    caller: Option<Caller>,
     r: UpdateCredentialRequest,
 ) -> Handled<Status> {
-    if let Some(c) = caller.as_ref().filter(|c| c.user != r.username) {
-        require_admin(Some(c), "PrivilegeUpdateUser")?;
-    }
     auth::check_username(&r.username).map_err(invalid)?;
     refuse_description(&r.description)?;
     let old = auth::decode_password(&r.old_password).map_err(invalid)?;
@@ -121,11 +95,8 @@ pub(super) async fn update_credential(
 
 pub(super) async fn delete_credential(
     svc: &Service,
-    caller: Option<Caller>,
     r: DeleteCredentialRequest,
 ) -> Handled<Status> {
-    // the privilege first, as Milvus' interceptor checks it before the handler runs
-    require_admin(caller.as_ref(), "PrivilegeDropOwnership")?;
     if r.username == ROOT_USER {
         return Err(status(
             1401,

@@ -190,6 +190,9 @@ pub struct CatalogState {
     /// the users of the Milvus API (distinct names); empty in catalogs older than users
     #[prost(message, repeated, tag = "7")]
     pub users: ::prost::alloc::vec::Vec<UserMeta>,
+    /// roles by name (RBAC); the built-in admin and public are implied
+    #[prost(message, repeated, tag = "8")]
+    pub roles: ::prost::alloc::vec::Vec<RoleMeta>,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct DatabaseMeta {
@@ -211,6 +214,9 @@ pub struct UserMeta {
     pub password_hash: ::prost::alloc::string::String,
     #[prost(uint64, tag = "3")]
     pub created_ts: u64,
+    /// the user's roles besides public
+    #[prost(string, repeated, tag = "4")]
+    pub roles: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CollectionMeta {
@@ -377,7 +383,7 @@ pub struct SegmentMeta {
 pub struct MetaOp {
     #[prost(
         oneof = "meta_op::Op",
-        tags = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 19"
+        tags = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 19, 20"
     )]
     pub op: ::core::option::Option<meta_op::Op>,
 }
@@ -417,7 +423,46 @@ pub mod meta_op {
         DeleteUser(super::DeleteUser),
         #[prost(message, tag = "19")]
         RenameCollection(super::RenameCollection),
+        #[prost(message, tag = "20")]
+        Rbac(super::RbacChange),
     }
+}
+/// A change of roles (RBAC): 1 create role, 2 drop role (force: with its grants), 3 add a user
+/// to a role, 4 remove a user from a role, 5 grant, 6 revoke.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RbacChange {
+    #[prost(int32, tag = "1")]
+    pub kind: i32,
+    #[prost(string, tag = "2")]
+    pub role: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub user: ::prost::alloc::string::String,
+    #[prost(bool, tag = "4")]
+    pub force: bool,
+    #[prost(message, optional, tag = "5")]
+    pub grant: ::core::option::Option<GrantMeta>,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct RoleMeta {
+    #[prost(string, tag = "1")]
+    pub name: ::prost::alloc::string::String,
+    #[prost(uint64, tag = "2")]
+    pub created_ts: u64,
+    #[prost(message, repeated, tag = "3")]
+    pub grants: ::prost::alloc::vec::Vec<GrantMeta>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GrantMeta {
+    #[prost(string, tag = "1")]
+    pub object_type: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub object_name: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub db: ::prost::alloc::string::String,
+    #[prost(string, tag = "4")]
+    pub privilege: ::prost::alloc::string::String,
+    #[prost(string, tag = "5")]
+    pub grantor: ::prost::alloc::string::String,
 }
 /// Renames a collection and/or moves it to another database (RenameCollection). Refused when
 /// the new name is taken by a collection or an alias of the target database, and when a

@@ -1,0 +1,561 @@
+//! Authorization (Milvus RBAC): the privilege each RPC needs, as Milvus' proto declares it
+//! (`privilege_ext_obj`: object type, privilege, the field naming the object), and the check
+//! of a caller's roles against it. `handle::serve` runs the check for every RPC once the
+//! request's database is resolved; with authentication off there is no caller and nothing to
+//! check.
+//!
+//! Who passes: `root`; members of `admin`; a role (every user has `public`) with a grant whose
+//! database (`*` or the request's), object (Global grants cover every object; otherwise the
+//! type and `*` or the name must match) and privilege (itself, `*`, or a built-in privilege
+//! group containing it) cover the need. `public` also has Milvus' default privileges:
+//! DescribeCollection and ShowCollections (Global), IndexDetail (every collection). A user may
+//! always read and change their own user object (password, roles listing).
+
+use quarry_meta::{CatalogState, GrantMeta, ADMIN_ROLE, PUBLIC_ROLE};
+use quarry_proto::common::{ErrorCode, Status};
+use quarry_proto::service::*;
+
+use super::auth::Caller;
+use crate::convert::shown;
+use crate::status::status;
+
+pub(crate) const GLOBAL: &str = "Global";
+pub(crate) const COLLECTION: &str = "Collection";
+pub(crate) const USER: &str = "User";
+
+/// What a request needs: a privilege on an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Need {
+    pub privilege: &'static str,
+    pub object_type: &'static str,
+    /// the collection or user name (Global: `*`)
+    pub object_name: String,
+    /// the collection the request is about, also for Global privileges (for grants of
+    /// collection-level privilege groups)
+    pub collection: Option<String>,
+}
+
+/// A request and the privilege it needs (`None`: any authenticated caller may send it).
+pub(crate) trait Guarded {
+    fn need(&self) -> Option<Need>;
+}
+
+macro_rules! guarded {
+    (open: $($t:ty),* $(,)?) => {
+        $(impl Guarded for $t {
+            fn need(&self) -> Option<Need> {
+                None
+            }
+        })*
+    };
+    (global: $($t:ty => $p:literal),* $(,)?) => {
+        $(impl Guarded for $t {
+            fn need(&self) -> Option<Need> {
+                Some(Need {
+                    privilege: $p,
+                    object_type: GLOBAL,
+                    object_name: "*".into(),
+                    collection: None,
+                })
+            }
+        })*
+    };
+    (global_on_collection: $($t:ty => $p:literal),* $(,)?) => {
+        $(impl Guarded for $t {
+            fn need(&self) -> Option<Need> {
+                Some(Need {
+                    privilege: $p,
+                    object_type: GLOBAL,
+                    object_name: "*".into(),
+                    collection: Some(self.collection_name.clone()),
+                })
+            }
+        })*
+    };
+    (collection: $($t:ty => $p:literal),* $(,)?) => {
+        $(impl Guarded for $t {
+            fn need(&self) -> Option<Need> {
+                Some(Need {
+                    privilege: $p,
+                    object_type: COLLECTION,
+                    object_name: self.collection_name.clone(),
+                    collection: Some(self.collection_name.clone()),
+                })
+            }
+        })*
+    };
+}
+
+// RPCs Milvus' proto declares no privilege for
+guarded!(open: ConnectRequest, GetVersionRequest, CheckHealthRequest, AllocTimestampRequest,
+    HasCollectionRequest, ShowCollectionsRequest, FlushRequest, SelectRoleRequest,
+    ListDatabasesRequest, DescribeAliasRequest, ListAliasesRequest, GetReplicasRequest);
+guarded!(global: CreateDatabaseRequest => "CreateDatabase", DropDatabaseRequest => "DropDatabase",
+    AlterDatabaseRequest => "AlterDatabase", DescribeDatabaseRequest => "DescribeDatabase",
+    CreateCredentialRequest => "CreateOwnership", DeleteCredentialRequest => "DropOwnership",
+    ListCredUsersRequest => "SelectOwnership", CreateRoleRequest => "CreateOwnership",
+    DropRoleRequest => "DropOwnership", OperateUserRoleRequest => "ManageOwnership",
+    OperatePrivilegeRequest => "ManageOwnership", OperatePrivilegeV2Request => "ManageOwnership",
+    SelectGrantRequest => "SelectOwnership", RenameCollectionRequest => "RenameCollection");
+guarded!(global_on_collection: CreateCollectionRequest => "CreateCollection",
+    DropCollectionRequest => "DropCollection", AlterCollectionRequest => "CreateCollection",
+    DescribeCollectionRequest => "DescribeCollection", CreateAliasRequest => "CreateAlias",
+    AlterAliasRequest => "CreateAlias");
+guarded!(global: DropAliasRequest => "DropAlias");
+guarded!(collection: LoadCollectionRequest => "Load", ReleaseCollectionRequest => "Release",
+    GetCollectionStatisticsRequest => "GetStatistics", HasPartitionRequest => "HasPartition",
+    GetPartitionStatisticsRequest => "GetStatistics", ShowPartitionsRequest => "ShowPartitions",
+    CreateIndexRequest => "CreateIndex", DescribeIndexRequest => "IndexDetail",
+    GetIndexBuildProgressRequest => "IndexDetail", GetIndexStateRequest => "IndexDetail",
+    DropIndexRequest => "DropIndex", InsertRequest => "Insert", UpsertRequest => "Upsert",
+    DeleteRequest => "Delete", SearchRequest => "Search", QueryRequest => "Query",
+    GetFlushStateRequest => "GetFlushState", GetLoadingProgressRequest => "GetLoadState",
+    GetLoadStateRequest => "GetLoadState");
+
+impl Guarded for UpdateCredentialRequest {
+    fn need(&self) -> Option<Need> {
+        Some(Need {
+            privilege: "UpdateUser",
+            object_type: USER,
+            object_name: self.username.clone(),
+            collection: None,
+        })
+    }
+}
+
+impl Guarded for SelectUserRequest {
+    fn need(&self) -> Option<Need> {
+        Some(Need {
+            privilege: "SelectUser",
+            object_type: USER,
+            object_name: self
+                .user
+                .as_ref()
+                .map(|u| u.name.clone())
+                .unwrap_or_default(),
+            collection: None,
+        })
+    }
+}
+
+/// Milvus' built-in privilege groups (2.5) and their privileges.
+pub(crate) const GROUPS: [(&str, &[&str]); 9] = [
+    ("CollectionReadOnly", COLLECTION_READ_ONLY),
+    ("CollectionReadWrite", COLLECTION_READ_WRITE),
+    ("CollectionAdmin", COLLECTION_ADMIN),
+    ("DatabaseReadOnly", &["ShowCollections", "DescribeDatabase"]),
+    (
+        "DatabaseReadWrite",
+        &["ShowCollections", "DescribeDatabase", "AlterDatabase"],
+    ),
+    (
+        "DatabaseAdmin",
+        &[
+            "ShowCollections",
+            "DescribeDatabase",
+            "AlterDatabase",
+            "CreateCollection",
+            "DropCollection",
+        ],
+    ),
+    ("ClusterReadOnly", CLUSTER_READ_ONLY),
+    ("ClusterReadWrite", CLUSTER_READ_WRITE),
+    ("ClusterAdmin", CLUSTER_ADMIN),
+];
+
+const COLLECTION_READ_ONLY: &[&str] = &[
+    "Query",
+    "Search",
+    "IndexDetail",
+    "GetFlushState",
+    "GetLoadState",
+    "GetLoadingProgress",
+    "HasPartition",
+    "ShowPartitions",
+    "DescribeCollection",
+    "DescribeAlias",
+    "GetStatistics",
+    "ListAliases",
+];
+const COLLECTION_READ_WRITE: &[&str] = &[
+    "Query",
+    "Search",
+    "IndexDetail",
+    "GetFlushState",
+    "GetLoadState",
+    "GetLoadingProgress",
+    "HasPartition",
+    "ShowPartitions",
+    "DescribeCollection",
+    "DescribeAlias",
+    "GetStatistics",
+    "ListAliases",
+    "Load",
+    "Release",
+    "Insert",
+    "Delete",
+    "Upsert",
+    "Import",
+    "Flush",
+    "Compaction",
+    "LoadBalance",
+    "CreateIndex",
+    "DropIndex",
+    "CreatePartition",
+    "DropPartition",
+];
+const COLLECTION_ADMIN: &[&str] = &[
+    "Query",
+    "Search",
+    "IndexDetail",
+    "GetFlushState",
+    "GetLoadState",
+    "GetLoadingProgress",
+    "HasPartition",
+    "ShowPartitions",
+    "DescribeCollection",
+    "DescribeAlias",
+    "GetStatistics",
+    "ListAliases",
+    "Load",
+    "Release",
+    "Insert",
+    "Delete",
+    "Upsert",
+    "Import",
+    "Flush",
+    "Compaction",
+    "LoadBalance",
+    "CreateIndex",
+    "DropIndex",
+    "CreatePartition",
+    "DropPartition",
+    "CreateAlias",
+    "DropAlias",
+];
+const CLUSTER_READ_ONLY: &[&str] = &[
+    "ListDatabases",
+    "SelectOwnership",
+    "SelectUser",
+    "DescribeResourceGroup",
+    "ListResourceGroups",
+    "ListPrivilegeGroups",
+];
+const CLUSTER_READ_WRITE: &[&str] = &[
+    "ListDatabases",
+    "SelectOwnership",
+    "SelectUser",
+    "DescribeResourceGroup",
+    "ListResourceGroups",
+    "ListPrivilegeGroups",
+    "FlushAll",
+    "TransferNode",
+    "TransferReplica",
+    "UpdateResourceGroups",
+];
+const CLUSTER_ADMIN: &[&str] = &[
+    "ListDatabases",
+    "SelectOwnership",
+    "SelectUser",
+    "DescribeResourceGroup",
+    "ListResourceGroups",
+    "ListPrivilegeGroups",
+    "CreateDatabase",
+    "DropDatabase",
+    "CreateOwnership",
+    "DropOwnership",
+    "ManageOwnership",
+    "UpdateUser",
+    "RenameCollection",
+    "DescribeDatabase",
+    "AlterDatabase",
+];
+
+/// Every privilege name a grant may carry (besides groups and `*`), by object type.
+pub(crate) const PRIVILEGES: [(&str, &[&str]); 3] = [
+    (
+        GLOBAL,
+        &[
+            "All",
+            "CreateCollection",
+            "DropCollection",
+            "DescribeCollection",
+            "ShowCollections",
+            "RenameCollection",
+            "CreateOwnership",
+            "DropOwnership",
+            "SelectOwnership",
+            "ManageOwnership",
+            "CreateDatabase",
+            "DropDatabase",
+            "ListDatabases",
+            "DescribeDatabase",
+            "AlterDatabase",
+            "CreateAlias",
+            "DropAlias",
+            "DescribeAlias",
+            "ListAliases",
+            "FlushAll",
+            "CreateResourceGroup",
+            "DropResourceGroup",
+            "DescribeResourceGroup",
+            "ListResourceGroups",
+            "TransferNode",
+            "TransferReplica",
+            "UpdateResourceGroups",
+        ],
+    ),
+    (
+        COLLECTION,
+        &[
+            "CreateIndex",
+            "DropIndex",
+            "IndexDetail",
+            "Load",
+            "GetLoadingProgress",
+            "GetLoadState",
+            "Release",
+            "Insert",
+            "Delete",
+            "Upsert",
+            "Search",
+            "Flush",
+            "GetFlushState",
+            "Query",
+            "GetStatistics",
+            "Compaction",
+            "Import",
+            "LoadBalance",
+            "CreatePartition",
+            "DropPartition",
+            "ShowPartitions",
+            "HasPartition",
+        ],
+    ),
+    (USER, &["UpdateUser", "SelectUser"]),
+];
+
+/// The privileges a granted name stands for: a group's members, or the name itself.
+fn expands_to(granted: &str, privilege: &str) -> bool {
+    if granted == privilege || granted == "*" || granted == "All" {
+        return true;
+    }
+    GROUPS
+        .iter()
+        .find(|(g, _)| *g == granted)
+        .is_some_and(|(_, members)| members.contains(&privilege))
+}
+
+fn is_group(name: &str) -> bool {
+    GROUPS.iter().any(|(g, _)| *g == name)
+}
+
+fn covers(g: &GrantMeta, need: &Need, db: &str) -> bool {
+    if g.db != "*" && g.db != db {
+        return false;
+    }
+    if !expands_to(&g.privilege, need.privilege) {
+        return false;
+    }
+    if g.object_type == GLOBAL {
+        return true;
+    }
+    if g.object_type == need.object_type {
+        return g.object_name == "*" || g.object_name == need.object_name;
+    }
+    // a collection-level group granted on a collection also covers the collection-level uses
+    // of Global privileges it lists (DescribeCollection of that collection)
+    g.object_type == COLLECTION
+        && is_group(&g.privilege)
+        && need
+            .collection
+            .as_ref()
+            .is_some_and(|c| g.object_name == "*" || &g.object_name == c)
+}
+
+/// Milvus' default privileges of the `public` role.
+fn public_default(need: &Need) -> bool {
+    matches!(
+        (need.object_type, need.privilege),
+        (GLOBAL, "DescribeCollection") | (GLOBAL, "ShowCollections") | (COLLECTION, "IndexDetail")
+    )
+}
+
+/// Whether `caller` may do what `need` says in database `db`.
+pub(crate) fn permitted(state: &CatalogState, caller: &Caller, db: &str, need: &Need) -> bool {
+    if caller.is_root() || public_default(need) {
+        return true;
+    }
+    if need.object_type == USER && need.object_name == caller.user {
+        return true;
+    }
+    let Some(user) = state.users.get(&caller.user) else {
+        return false;
+    };
+    if user.roles.iter().any(|r| r == ADMIN_ROLE) {
+        return true;
+    }
+    user.roles
+        .iter()
+        .map(String::as_str)
+        .chain([PUBLIC_ROLE])
+        .flat_map(|r| state.grants_of(r))
+        .any(|g| covers(g, need, db))
+}
+
+/// Milvus' refusal of a request the caller has no privilege for.
+pub(crate) fn denied(need: &Need, caller: &Caller, db: &str) -> Status {
+    status(
+        1401,
+        ErrorCode::PermissionDenied,
+        format!(
+            "Privilege{}: permission deny to {} in the `{}` database: privilege not permitted",
+            need.privilege,
+            shown(&caller.user),
+            shown(db)
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use quarry_meta::{RoleMeta, UserMeta};
+
+    use super::*;
+
+    fn grant(object_type: &str, object_name: &str, db: &str, privilege: &str) -> GrantMeta {
+        GrantMeta {
+            object_type: object_type.into(),
+            object_name: object_name.into(),
+            db: db.into(),
+            privilege: privilege.into(),
+            grantor: "root".into(),
+        }
+    }
+
+    fn state(roles: &[&str], grants: Vec<GrantMeta>) -> CatalogState {
+        let mut s = CatalogState::default();
+        s.users.insert(
+            "alice".into(),
+            UserMeta {
+                name: "alice".into(),
+                password_hash: "h".into(),
+                created_ts: 1,
+                roles: roles.iter().map(|r| r.to_string()).collect(),
+            },
+        );
+        s.roles.insert(
+            "r".into(),
+            RoleMeta {
+                name: "r".into(),
+                created_ts: 1,
+                grants,
+            },
+        );
+        s
+    }
+
+    fn alice() -> Caller {
+        Caller {
+            user: "alice".into(),
+        }
+    }
+
+    fn search(c: &str) -> Need {
+        SearchRequest {
+            collection_name: c.into(),
+            ..Default::default()
+        }
+        .need()
+        .unwrap()
+    }
+
+    #[test]
+    fn grants_cover_their_collection_database_and_privilege_only() {
+        let s = state(
+            &["r"],
+            vec![grant(COLLECTION, "books", "default", "Search")],
+        );
+        assert!(permitted(&s, &alice(), "default", &search("books")));
+        assert!(!permitted(&s, &alice(), "default", &search("films")));
+        assert!(!permitted(&s, &alice(), "other", &search("books")));
+        let insert = InsertRequest {
+            collection_name: "books".into(),
+            ..Default::default()
+        }
+        .need()
+        .unwrap();
+        assert!(!permitted(&s, &alice(), "default", &insert));
+        // without the role, nothing
+        let s = state(&[], vec![grant(COLLECTION, "books", "default", "Search")]);
+        assert!(!permitted(&s, &alice(), "default", &search("books")));
+    }
+
+    #[test]
+    fn wildcards_groups_admin_root_and_public_defaults() {
+        let s = state(
+            &["r"],
+            vec![grant(COLLECTION, "*", "*", "CollectionReadOnly")],
+        );
+        assert!(permitted(&s, &alice(), "any", &search("x")));
+        let drop = DropCollectionRequest {
+            collection_name: "x".into(),
+            ..Default::default()
+        };
+        assert!(!permitted(&s, &alice(), "any", &drop.need().unwrap()));
+        let s = state(&["admin"], vec![]);
+        assert!(permitted(&s, &alice(), "default", &drop.need().unwrap()));
+        let root = Caller {
+            user: "root".into(),
+        };
+        assert!(permitted(
+            &CatalogState::default(),
+            &root,
+            "default",
+            &drop.need().unwrap()
+        ));
+        // public's defaults: describing a collection, index details
+        let s = state(&[], vec![]);
+        let describe = DescribeCollectionRequest {
+            collection_name: "x".into(),
+            ..Default::default()
+        };
+        assert!(permitted(
+            &s,
+            &alice(),
+            "default",
+            &describe.need().unwrap()
+        ));
+        // a user's own user object
+        let own = UpdateCredentialRequest {
+            username: "alice".into(),
+            ..Default::default()
+        };
+        assert!(permitted(&s, &alice(), "default", &own.need().unwrap()));
+        let other = UpdateCredentialRequest {
+            username: "bob".into(),
+            ..Default::default()
+        };
+        assert!(!permitted(&s, &alice(), "default", &other.need().unwrap()));
+        let d = denied(&other.need().unwrap(), &alice(), "default");
+        assert_eq!(d.code, 1401);
+        assert!(d
+            .reason
+            .contains("PrivilegeUpdateUser: permission deny to alice"));
+    }
+
+    #[test]
+    fn grants_to_public_reach_every_user() {
+        let mut s = state(&[], vec![]);
+        s.roles.insert(
+            PUBLIC_ROLE.into(),
+            RoleMeta {
+                name: PUBLIC_ROLE.into(),
+                created_ts: 1,
+                grants: vec![grant(GLOBAL, "*", "default", "All")],
+            },
+        );
+        assert!(permitted(&s, &alice(), "default", &search("x")));
+        assert!(!permitted(&s, &alice(), "other", &search("x")));
+    }
+}
