@@ -18,6 +18,8 @@ class Cluster:
         # proxies authenticate by default; the harness turns it off unless a test asks for it
         self.auth_env = ({"QUARRY_AUTH": "true", "QUARRY_ROOT_PASSWORD": root_password}
                          if root_password else {"QUARRY_AUTH": "false"})
+        # every process of the cluster shares the internal credential
+        self.token = uuid.uuid4().hex + uuid.uuid4().hex
         tag = uuid.uuid4().hex[:12]
         brokers, endpoint = os.environ["QUARRY_TEST_KAFKA_BROKERS"], os.environ["QUARRY_TEST_S3_ENDPOINT"]
         self.storage = ["--kafka-brokers", brokers, "--kafka-topic-prefix", f"cl-{tag}-",
@@ -34,7 +36,7 @@ class Cluster:
         http = free_port()
         log = open(os.path.join(self.workdir, f"{name}.log"), "ab")
         env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-               **self.auth_env}
+               "QUARRY_INTERNAL_TOKEN": self.token, **self.auth_env}
         argv = [BINARY, *args, "--listen", "127.0.0.1", "--http-port", str(http), *self.storage]
         if port is not None:
             argv += ["--port", str(port)]

@@ -74,6 +74,45 @@ def eventually(check, timeout=30, what="condition"):
     raise AssertionError(f"{what} not reached in {timeout}s; last error: {last}")
 
 
+def internal_call(port, method, body, token=None):
+    """One raw gRPC call to an internal service (`quarry.internal.v1.<Service>/<Method>`) with a
+    hand-encoded protobuf body; returns the status code."""
+    import grpc
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+        call = ch.unary_unary(f"/quarry.internal.v1.{method}")
+        metadata = [("x-quarry-token", token)] if token else []
+        try:
+            call(body, metadata=metadata, timeout=10)
+            return grpc.StatusCode.OK
+        except grpc.RpcError as e:
+            return e.code()
+
+
+def test_internal_ports_need_the_cluster_credential(cluster):
+    import grpc
+    coord = cluster.coord_port
+    worker = cluster.ports["querynode-0"][0]
+    # AllocIds{count: 1}, Mutate{} (no op), Heartbeat{node_id: "x"}, Read{collection: "d"}
+    calls = [(coord, "Coord/AllocIds", b"\x08\x01"), (coord, "Coord/Mutate", b""),
+             (coord, "Coord/Heartbeat", b"\x0a\x01x"), (worker, "Worker/Read", b"\x0a\x01d")]
+    other = "another-clusters-token-0123456789"
+    for port, method, body in calls:
+        assert internal_call(port, method, body) == grpc.StatusCode.UNAUTHENTICATED, method
+        assert internal_call(port, method, body, other) == grpc.StatusCode.UNAUTHENTICATED, method
+    # with the credential the calls are served (AllocIds succeeds; the others get past the check)
+    assert internal_call(coord, "Coord/AllocIds", b"\x08\x01", cluster.token) == grpc.StatusCode.OK
+    assert internal_call(coord, "Coord/AllocIds", b"\x08\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01",
+                         cluster.token) != grpc.StatusCode.OK, "u64::MAX ids are refused"
+    for port, method, body in (calls[1], calls[3]):
+        assert internal_call(port, method, body, cluster.token) != grpc.StatusCode.UNAUTHENTICATED, method
+    # and the cluster itself keeps working
+    c = MilvusClient(cluster.uri(0))
+    create(c)
+    c.load_collection("d")
+    c.insert("d", [{"id": i, "v": vec(i)} for i in range(10)])
+    eventually(lambda: count(c) == 10, what="rows visible")
+
+
 def test_flow_through_two_proxies(cluster):
     a, b = MilvusClient(cluster.uri(0)), MilvusClient(cluster.uri(1))
     create(a)

@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 import uuid
 
+import grpc
 import pytest
 from pymilvus import MilvusClient
 
@@ -96,6 +97,17 @@ def test_a_cluster_run_by_the_operator(world):
         MilvusClient(f"http://127.0.0.1:{kubelet.port(f'{cluster}-proxy-0')}", timeout=10).list_collections()
     client = MilvusClient(f"http://127.0.0.1:{kubelet.port(f'{cluster}-proxy-0')}", user="root", password=password)
     assert "docs" in client.list_collections()
+
+    # the internal ports: the operator's coordinator serves only calls with the cluster's token
+    # (which names the cluster), the query node's Worker service too
+    token = base64.b64decode(api.get("v1", "secrets", NS, f"{cluster}-internal-token")["data"]["token"]).decode()
+    assert len(token) == 32
+    coord, worker = op.grpc, kubelet.port(f"{cluster}-query-0")
+    for port, method, body in [(coord, "Coord/AllocIds", b"\x08\x01"), (coord, "Coord/Mutate", b""),
+                               (coord, "Coord/Heartbeat", b""), (worker, "Worker/Read", b"")]:
+        for presented in (None, "another-clusters-token-0123456789"):
+            assert internal_call(port, method, body, presented) == grpc.StatusCode.UNAUTHENTICATED, (method, presented)
+    assert internal_call(coord, "Coord/AllocIds", b"\x08\x01", token) == grpc.StatusCode.OK
     random.seed(7)
     rows = [{"id": i, "embedding": [random.random() for _ in range(8)], "title": f"t{i}"} for i in range(2000)]
     assert client.insert("docs", rows)["insert_count"] == 2000
@@ -136,6 +148,17 @@ def test_a_cluster_run_by_the_operator(world):
     wait_for("the drop", lambda: "docs" not in client.list_collections(), 60)
     wait_for("the resource to go", lambda: api.get(Q, "collections", NS, "docs") is None, 30)
     assert "from_pymilvus" in client.list_collections()
+
+
+def internal_call(port, method, body, token=None):
+    """One raw gRPC call to an internal service with a hand-encoded protobuf body."""
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+        metadata = [("x-quarry-token", token)] if token else []
+        try:
+            ch.unary_unary(f"/quarry.internal.v1.{method}")(body, metadata=metadata, timeout=10)
+            return grpc.StatusCode.OK
+        except grpc.RpcError as e:
+            return e.code()
 
 
 def _try_insert(client, rows):

@@ -9,16 +9,18 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use parking_lot::{Mutex, RwLock};
-use quarry_meta::CollectionMeta;
+use quarry_meta::{CollectionMeta, InternalHeaders, InternalToken};
 use quarry_proto::internal as pb;
 use quarry_proto::internal::worker_client::WorkerClient;
 use quarry_types::limits::MAX_MESSAGE_BYTES;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::wire::{answer_from_pb, from_status, read_to_pb};
 use crate::{EngineError, Result, Router, ShardAnswer, ShardRead};
 
 type Key = (i64, u32);
+type Worker = WorkerClient<InterceptedService<Channel, InternalHeaders>>;
 
 /// A query node serving one shard of a replica.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +38,9 @@ pub struct GrpcRouter {
     data: RwLock<BTreeMap<Key, String>>,
     /// the query routes as the coordinator sent them (replica numbers and node ids included)
     query_routes: RwLock<Vec<pb::Route>>,
-    clients: Mutex<HashMap<String, WorkerClient<Channel>>>,
+    clients: Mutex<HashMap<String, Worker>>,
+    /// the cluster's internal credential, sent with every Worker call
+    token: Option<InternalToken>,
     turn: AtomicUsize,
     /// bumped whenever routes change, for reads waiting on a route
     updates: tokio::sync::Notify,
@@ -53,6 +57,14 @@ fn retryable(e: &EngineError) -> bool {
 }
 
 impl GrpcRouter {
+    /// A router whose Worker calls carry the cluster's internal credential.
+    pub fn with_token(token: Option<InternalToken>) -> Self {
+        Self {
+            token,
+            ..Self::default()
+        }
+    }
+
     pub fn set_routes(&self, query: &[pb::Route], data: &[pb::Route]) {
         let mut q: BTreeMap<Key, Vec<String>> = BTreeMap::new();
         for r in query {
@@ -130,7 +142,7 @@ impl GrpcRouter {
         }
     }
 
-    fn client(&self, address: &str) -> Result<WorkerClient<Channel>> {
+    fn client(&self, address: &str) -> Result<Worker> {
         let mut clients = self.clients.lock();
         if let Some(c) = clients.get(address) {
             return Ok(c.clone());
@@ -139,7 +151,11 @@ impl GrpcRouter {
             .map_err(|e| EngineError::Internal(e.to_string()))?
             .connect_timeout(Duration::from_secs(2))
             .connect_lazy();
-        let c = WorkerClient::new(channel)
+        let headers = InternalHeaders {
+            cluster: None,
+            token: self.token.clone(),
+        };
+        let c = WorkerClient::with_interceptor(channel, headers)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
         clients.insert(address.to_string(), c.clone());

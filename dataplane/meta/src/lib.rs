@@ -20,6 +20,7 @@ mod rbac_proto;
 mod remote;
 mod rename;
 mod service;
+pub mod token;
 mod tso;
 mod users;
 mod wire;
@@ -35,12 +36,13 @@ pub use names::DB_MAX_COLLECTIONS;
 pub use rbac::{
     is_builtin_role, GrantMeta, RbacChange, RoleMeta, ADMIN_ROLE, MAX_ROLES, PUBLIC_ROLE,
 };
-pub use remote::{ClusterHeader, RemoteMeta, CLUSTER_HEADER};
+pub use remote::{RemoteMeta, CLUSTER_HEADER};
 pub use service::{
     apply_op, AliasChange, CompactionCommit, Created, DatabaseChange, FlushCommit, IndexCommit,
     MetaOp, MetaResult, MetaService, NewCollection, NewIndex, Rename, DEFAULT_DB,
     DEFAULT_PARTITION,
 };
+pub use token::{InternalHeaders, InternalToken, RequireToken, TOKEN_HEADER};
 pub use tso::Tso;
 pub use users::{UserMeta, ROOT_USER};
 pub use wire::{from_status, to_status};

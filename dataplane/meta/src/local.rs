@@ -67,10 +67,18 @@ impl MetaService for LocalMeta {
     }
 
     async fn alloc_ids(&self, n: u64) -> Result<i64, MetaError> {
+        if n == 0 || n > quarry_types::limits::MAX_IDS_PER_ALLOC {
+            return Err(MetaError::Rejected(format!(
+                "cannot allocate {n} ids at once: 1 to {} per call",
+                quarry_types::limits::MAX_IDS_PER_ALLOC
+            )));
+        }
         self.catalog
             .commit(|s| {
                 let start = s.alloc_id().max(1);
-                s.next_id = start + n.max(1) as i64;
+                s.next_id = start
+                    .checked_add(n as i64)
+                    .ok_or_else(|| MetaError::Rejected("the id space is exhausted".to_string()))?;
                 Ok(start)
             })
             .await

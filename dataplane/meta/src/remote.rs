@@ -15,6 +15,7 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::proto::{catalog_from_pb, op_to_pb, result_from_pb};
+use crate::token::{InternalHeaders, InternalToken};
 use crate::wire::from_status;
 use crate::{
     AliasChange, CatalogState, CollectionMeta, CompactionCommit, Created, DatabaseChange,
@@ -26,22 +27,9 @@ use crate::{
 /// coordinators of many clusters on one port (see quarry-operator).
 pub const CLUSTER_HEADER: &str = "x-quarry-cluster";
 
-/// Adds the cluster header to every call when the node knows its cluster.
-#[derive(Debug, Clone)]
-pub struct ClusterHeader(Option<AsciiMetadataValue>);
-
-impl tonic::service::Interceptor for ClusterHeader {
-    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        if let Some(v) = &self.0 {
-            req.metadata_mut().insert(CLUSTER_HEADER, v.clone());
-        }
-        Ok(req)
-    }
-}
-
 #[derive(Debug)]
 pub struct RemoteMeta {
-    client: CoordClient<InterceptedService<Channel, ClusterHeader>>,
+    client: CoordClient<InterceptedService<Channel, InternalHeaders>>,
     state: RwLock<Arc<CatalogState>>,
     tso: Tso,
 }
@@ -53,12 +41,17 @@ fn unavailable(e: impl std::fmt::Display) -> MetaError {
 impl RemoteMeta {
     /// Connects lazily to `address` (`host:port` or a URL); the first call fails if it is down.
     pub fn connect(address: &str) -> Result<Self, MetaError> {
-        Self::connect_to_cluster(address, None)
+        Self::connect_to_cluster(address, None, None)
     }
 
     /// Like [`Self::connect`], naming the cluster (`namespace/name`) in every call, for a
     /// coordinator that serves several clusters (the operator).
-    pub fn connect_to_cluster(address: &str, cluster: Option<&str>) -> Result<Self, MetaError> {
+    /// `token`: the cluster's internal credential, sent with every call.
+    pub fn connect_to_cluster(
+        address: &str,
+        cluster: Option<&str>,
+        token: Option<InternalToken>,
+    ) -> Result<Self, MetaError> {
         let header = cluster
             .map(|c| {
                 c.parse::<AsciiMetadataValue>()
@@ -75,9 +68,15 @@ impl RemoteMeta {
             .connect_timeout(Duration::from_secs(3))
             .timeout(Duration::from_secs(60))
             .connect_lazy();
-        let client = CoordClient::with_interceptor(channel, ClusterHeader(header))
-            .max_decoding_message_size(256 << 20)
-            .max_encoding_message_size(256 << 20);
+        let client = CoordClient::with_interceptor(
+            channel,
+            InternalHeaders {
+                cluster: header,
+                token,
+            },
+        )
+        .max_decoding_message_size(256 << 20)
+        .max_encoding_message_size(256 << 20);
         Ok(Self {
             client,
             state: RwLock::new(Arc::new(CatalogState::default())),
@@ -85,7 +84,7 @@ impl RemoteMeta {
         })
     }
 
-    fn client(&self) -> CoordClient<InterceptedService<Channel, ClusterHeader>> {
+    fn client(&self) -> CoordClient<InterceptedService<Channel, InternalHeaders>> {
         self.client.clone()
     }
 

@@ -214,3 +214,15 @@ async fn compactions_are_fenced_by_the_checkpoint_and_recognised_when_sent_again
     let r = meta.commit_flush(late).await;
     assert!(matches!(r, Err(MetaError::StaleCommit(_))), "{r:?}");
 }
+
+#[tokio::test]
+async fn id_allocations_are_bounded_and_never_move_backwards() {
+    let store = Arc::new(MemoryObjectStore::default());
+    let meta = LocalMeta::new(Catalog::open(store).await.unwrap());
+    let first = meta.alloc_ids(10).await.unwrap();
+    for n in [0, u64::MAX, quarry_types::limits::MAX_IDS_PER_ALLOC + 1] {
+        assert!(meta.alloc_ids(n).await.is_err(), "{n} ids");
+    }
+    let next = meta.alloc_ids(1).await.unwrap();
+    assert!(next >= first + 10, "{next} after {first}");
+}

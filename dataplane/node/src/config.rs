@@ -135,6 +135,39 @@ pub struct RootPasswordArgs {
     pub root_password_file: Option<PathBuf>,
 }
 
+/// The cluster's internal credential: every internal call carries it and the coordinator and
+/// workers refuse calls without it. Without one, the internal ports are open.
+#[derive(Debug, Clone, clap::Args)]
+pub struct InternalTokenArgs {
+    /// The cluster's internal token (prefer the environment or the file to a flag).
+    #[arg(long, env = env::INTERNAL_TOKEN, hide_env_values = true)]
+    pub internal_token: Option<String>,
+    /// A file holding the cluster's internal token (e.g. a mounted Kubernetes Secret).
+    #[arg(long, env = env::INTERNAL_TOKEN_FILE, conflicts_with = "internal_token")]
+    pub internal_token_file: Option<PathBuf>,
+}
+
+impl InternalTokenArgs {
+    /// The configured token (`None`: the internal ports are open, which is logged).
+    pub fn resolve(&self) -> anyhow::Result<Option<quarry_meta::InternalToken>> {
+        let text = match (&self.internal_token, &self.internal_token_file) {
+            (Some(t), _) => t.clone(),
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .with_context(|| format!("reading the internal token file {}", path.display()))?,
+            (None, None) => {
+                tracing::warn!(
+                    "no internal token ({}): the internal ports accept any caller",
+                    env::INTERNAL_TOKEN
+                );
+                return Ok(None);
+            }
+        };
+        quarry_meta::InternalToken::new(&text)
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!(e))
+    }
+}
+
 impl RootPasswordArgs {
     /// The configured password, or a clear refusal to start without one.
     pub fn resolve(&self) -> anyhow::Result<String> {

@@ -13,13 +13,14 @@ use anyhow::{bail, Context};
 use quarry_coord::sweep::{SweepOptions, SweepTask, Sweeper};
 use quarry_coord::CoordServer;
 use quarry_engine::{Engine, EngineOptions, GrpcRouter, Mode, Router};
-use quarry_meta::{Catalog, LocalMeta, MetaService, RemoteMeta};
+use quarry_meta::{Catalog, LocalMeta, MetaService, RemoteMeta, RequireToken};
 use quarry_proto::internal::coord_server::CoordServer as CoordGrpc;
 use quarry_proto::internal::worker_server::WorkerServer;
 use quarry_proto::internal::{HeartbeatRequest, ShardReplica, ShardRows};
 use quarry_proto::service::milvus_service_server::MilvusServiceServer;
 use quarry_storage::ObjectStore;
 use quarry_types::{env, Role};
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::TcpIncoming;
 
 use crate::config::{self, LogConfig, StorageArgs};
@@ -46,6 +47,8 @@ pub struct CoordinatorArgs {
     /// A node that misses heartbeats for this long loses its shards.
     #[arg(long, env = env::LEASE_MS, default_value_t = 5000)]
     pub lease_ms: u64,
+    #[command(flatten)]
+    pub token: config::InternalTokenArgs,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -90,6 +93,8 @@ pub struct NodeArgs {
     pub auth: bool,
     #[command(flatten)]
     pub root: config::RootPasswordArgs,
+    #[command(flatten)]
+    pub token: config::InternalTokenArgs,
 }
 
 /// The root password when authentication is on (`None`: off); checked before anything
@@ -126,6 +131,7 @@ pub(crate) async fn authentication(
 }
 
 pub async fn coordinator(args: CoordinatorArgs) -> anyhow::Result<()> {
+    let token = args.token.resolve()?;
     let (_, store_config) = args.storage.resolve()?;
     let store = config::open_store(&store_config, &args.data_dir).await?;
     let meta = Arc::new(LocalMeta::new(
@@ -146,13 +152,14 @@ pub async fn coordinator(args: CoordinatorArgs) -> anyhow::Result<()> {
         ready,
     )
     .await?;
-    let server = CoordGrpc::new(CoordServer::new(meta, Duration::from_millis(args.lease_ms)))
+    let coord = CoordServer::new(meta, Duration::from_millis(args.lease_ms));
+    let server = CoordGrpc::new(coord)
         .max_decoding_message_size(MAX_MESSAGE)
         .max_encoding_message_size(MAX_MESSAGE);
     let addr = SocketAddr::new(args.listen, args.port);
     tracing::info!(grpc = %addr, "quarry coordinator listening");
     tonic::transport::Server::builder()
-        .add_service(server)
+        .add_service(InterceptedService::new(server, RequireToken(token)))
         .serve_with_shutdown(addr, shutdown_signal())
         .await
         .context("grpc server")?;
@@ -184,6 +191,7 @@ pub async fn node(role: Role, args: NodeArgs) -> anyhow::Result<()> {
     } else {
         None
     };
+    let token = args.token.resolve()?;
     let (log_config, store_config) = args.storage.resolve()?;
     if matches!(log_config, LogConfig::Embedded) {
         bail!("cluster roles share one log: configure Kafka ([log] kind = \"kafka\" or --kafka-brokers)");
@@ -192,6 +200,7 @@ pub async fn node(role: Role, args: NodeArgs) -> anyhow::Result<()> {
     let remote = Arc::new(RemoteMeta::connect_to_cluster(
         &args.coordinator,
         args.cluster.as_deref(),
+        token.clone(),
     )?);
     let node_id = args
         .node_id
@@ -212,7 +221,7 @@ pub async fn node(role: Role, args: NodeArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| format!("127.0.0.1:{port}"));
 
-    let router = (mode == Mode::Proxy).then(|| Arc::new(GrpcRouter::default()));
+    let router = (mode == Mode::Proxy).then(|| Arc::new(GrpcRouter::with_token(token.clone())));
     let options = EngineOptions {
         segment_rows: args.segment_rows,
         mode,
@@ -292,7 +301,7 @@ pub async fn node(role: Role, args: NodeArgs) -> anyhow::Result<()> {
             .max_encoding_message_size(MAX_MESSAGE);
             server
                 .clone()
-                .add_service(svc)
+                .add_service(InterceptedService::new(svc, RequireToken(token)))
                 .serve_with_incoming_shutdown(incoming, shutdown_signal())
                 .await
         }

@@ -34,6 +34,10 @@ pub const AUTH: &str = "QUARRY_AUTH";
 pub const ROOT_PASSWORD: &str = "QUARRY_ROOT_PASSWORD";
 /// A file holding the initial password of `root` (a mounted Kubernetes Secret).
 pub const ROOT_PASSWORD_FILE: &str = "QUARRY_ROOT_PASSWORD_FILE";
+/// The cluster's internal credential (coordinator and nodes).
+pub const INTERNAL_TOKEN: &str = "QUARRY_INTERNAL_TOKEN";
+/// A file holding the cluster's internal credential.
+pub const INTERNAL_TOKEN_FILE: &str = "QUARRY_INTERNAL_TOKEN_FILE";
 
 pub const KAFKA_BROKERS: &str = "QUARRY_KAFKA_BROKERS";
 pub const KAFKA_TOPIC_PREFIX: &str = "QUARRY_KAFKA_TOPIC_PREFIX";
@@ -79,6 +83,8 @@ pub const READ_BY_NODES: &[&str] = &[
     AUTH,
     ROOT_PASSWORD,
     ROOT_PASSWORD_FILE,
+    INTERNAL_TOKEN,
+    INTERNAL_TOKEN_FILE,
     KAFKA_BROKERS,
     KAFKA_TOPIC_PREFIX,
     KAFKA_REPLICATION_FACTOR,
@@ -106,6 +112,7 @@ pub const SET_BY_OPERATOR: &[&str] = &[
     PORT,
     HTTP_PORT,
     ROOT_PASSWORD,
+    INTERNAL_TOKEN,
     KAFKA_BROKERS,
     KAFKA_TOPIC_PREFIX,
     KAFKA_REPLICATION_FACTOR,

@@ -73,6 +73,9 @@ pub const MAX_OUTPUT_FIELDS: usize = 256;
 
 /// Rows of one insert or upsert request (a delete by filter is not bounded by it).
 pub const MAX_INSERT_ROWS: usize = 1 << 20;
+/// Ids one AllocIds call may reserve (an insert's auto ids come in blocks of at most
+/// [`MAX_INSERT_ROWS`]); more is refused, so that no caller can wrap the id counter.
+pub const MAX_IDS_PER_ALLOC: u64 = 1 << 24;
 
 /// `round_decimal` of a search: -1 (no rounding) or 0 up to this (Milvus's range).
 pub const MAX_ROUND_DECIMAL: i64 = 6;

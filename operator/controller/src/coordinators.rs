@@ -62,6 +62,12 @@ impl Backends for MemoryBackends {
     }
 }
 
+impl Hosted {
+    pub fn credentials(&self) -> &Credentials {
+        &self.creds
+    }
+}
+
 /// A hosted coordinator.
 pub struct Hosted {
     pub meta: Arc<LocalMeta>,
@@ -134,6 +140,20 @@ impl Coordinators {
             .write()
             .insert(settings.key.clone(), hosted.clone());
         Ok(hosted)
+    }
+
+    /// The hosted cluster whose internal token is `token` (compared in constant time).
+    pub fn by_token(&self, token: &[u8]) -> Option<(String, Arc<Hosted>)> {
+        self.hosted
+            .read()
+            .iter()
+            .find(|(_, h)| {
+                h.creds
+                    .internal_token
+                    .as_ref()
+                    .is_some_and(|t| t.matches(token))
+            })
+            .map(|(k, h)| (k.clone(), h.clone()))
     }
 
     pub fn get(&self, key: &str) -> Option<Arc<Hosted>> {

@@ -18,6 +18,20 @@ pub struct MultiCoord {
 
 impl MultiCoord {
     fn pick<T>(&self, req: &Request<T>) -> Result<Arc<CoordServer>, Status> {
+        // the caller's credential names its cluster; a cluster header must agree with it
+        if let Some(token) = quarry_meta::token::presented(req.metadata()) {
+            let (key, hosted) = self.coordinators.by_token(token).ok_or_else(|| {
+                Status::unauthenticated("internal call with a wrong cluster credential")
+            })?;
+            if let Some(named) = req.metadata().get(CLUSTER_HEADER) {
+                if named.as_bytes() != key.as_bytes() {
+                    return Err(Status::permission_denied(
+                        "the cluster header names another cluster than the credential",
+                    ));
+                }
+            }
+            return Ok(hosted.server.clone());
+        }
         let key = match req.metadata().get(CLUSTER_HEADER) {
             Some(v) => v
                 .to_str()
@@ -32,8 +46,17 @@ impl MultiCoord {
                 }
             }
         };
-        self.coordinators
-            .get(&key)
+        let hosted = self.coordinators.get(&key);
+        if hosted
+            .as_ref()
+            .is_some_and(|h| h.credentials().internal_token.is_some())
+        {
+            return Err(Status::unauthenticated(format!(
+                "internal call without the cluster credential ({})",
+                quarry_meta::TOKEN_HEADER
+            )));
+        }
+        hosted
             .map(|h| h.server.clone())
             .ok_or_else(|| Status::unavailable(format!("the coordinator of cluster {key} is not running here (not the leading operator, or no such QuarryCluster)")))
     }

@@ -152,6 +152,8 @@ pub struct Credentials {
     /// Kafka TLS PEMs: CA, and for mutual TLS certificate and key
     pub tls_ca: Option<String>,
     pub tls_cert: Option<(String, String)>,
+    /// the cluster's internal token: the hosted coordinator serves only calls carrying it
+    pub internal_token: Option<quarry_meta::InternalToken>,
 }
 
 /// librdkafka properties for the operator's own Kafka client.

@@ -1,5 +1,5 @@
 //! The objects of a whole cluster: the ConfigMap its pods share, the proxies' Service and the
-//! Secret with the initial password of `root`.
+//! Secrets with the initial password of `root` and the internal token.
 
 use std::collections::BTreeMap;
 
@@ -23,6 +23,32 @@ pub fn root_password_secret_name(cluster: &str) -> String {
 
 /// The key of the password in that Secret.
 pub const ROOT_PASSWORD_KEY: &str = "password";
+
+/// Name of the Secret holding the cluster's internal token (the credential of every internal
+/// call: nodes to the coordinator, proxies to workers).
+pub fn internal_token_secret_name(cluster: &str) -> String {
+    format!("{cluster}-internal-token")
+}
+
+/// The key of the token in that Secret.
+pub const INTERNAL_TOKEN_KEY: &str = "token";
+
+/// The Secret with the cluster's internal token; like the root password, created once with a
+/// random value and never overwritten.
+pub fn desired_internal_token_secret(cluster: &QuarryCluster, token: String) -> Secret {
+    let name = name_of(&cluster.metadata);
+    Secret {
+        metadata: ObjectMeta {
+            name: Some(internal_token_secret_name(&name)),
+            namespace: cluster.metadata.namespace.clone(),
+            labels: Some(cluster_labels(&name)),
+            ..Default::default()
+        },
+        string_data: Some(BTreeMap::from([(INTERNAL_TOKEN_KEY.to_string(), token)])),
+        type_: Some("Opaque".into()),
+        ..Default::default()
+    }
+}
 
 /// The Secret with the initial password of `root` (the proxies read it; it creates `root` in a
 /// catalog without one). Created once with a random password and never overwritten, so a

@@ -16,7 +16,8 @@ use quarry_crd::{NodePool, QuarryCluster, Role};
 use quarry_types::env;
 
 use super::cluster::{
-    config_digest, config_map_name, root_password_secret_name, ROOT_PASSWORD_KEY,
+    config_digest, config_map_name, internal_token_secret_name, root_password_secret_name,
+    INTERNAL_TOKEN_KEY, ROOT_PASSWORD_KEY,
 };
 use super::{name_of, pool_object, HTTP_PORT, MILVUS_PORT, WORKER_PORT};
 use crate::settings::{Settings, KAFKA_TLS_DIR};
@@ -91,6 +92,13 @@ pub fn desired_deployment(
             format!("$(POD_IP):{WORKER_PORT}"),
         ));
     }
+    // every internal call carries the cluster's token (nodes to the coordinator, proxies to
+    // workers), and the workers check it
+    env.push(secret_env(
+        env::INTERNAL_TOKEN,
+        &internal_token_secret_name(&name_of(&cluster.metadata)),
+        INTERNAL_TOKEN_KEY,
+    ));
     if role == Role::Proxy {
         // proxies authenticate clients; `root`'s initial password from the cluster's Secret
         env.push(secret_env(
@@ -358,6 +366,35 @@ mod tests {
                     root_password_secret_name(&name_of(&c.metadata)).as_str(),
                     "password"
                 )
+            );
+        }
+    }
+
+    #[test]
+    fn every_pod_gets_the_clusters_internal_token() {
+        let c = cluster();
+        for role in Role::ALL {
+            let d = desired_deployment(&c, &pool("p", role, 1), "coord:19531", "quarry:1");
+            let pod = d.spec.unwrap().template.spec.unwrap();
+            let env = pod.containers[0].env.clone().unwrap_or_default();
+            let token = env
+                .iter()
+                .find(|e| e.name == "QUARRY_INTERNAL_TOKEN")
+                .unwrap();
+            let key = token
+                .value_from
+                .as_ref()
+                .unwrap()
+                .secret_key_ref
+                .as_ref()
+                .unwrap();
+            assert_eq!(
+                (key.name.as_str(), key.key.as_str()),
+                (
+                    internal_token_secret_name(&name_of(&c.metadata)).as_str(),
+                    "token"
+                ),
+                "{role:?}"
             );
         }
     }

@@ -17,8 +17,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use quarry_crd::{NodePool, QuarryCluster, Role};
 
 pub use cluster::{
-    config_map_name, desired_config_map, desired_proxy_service, desired_root_password_secret,
-    root_password_secret_name, ROOT_PASSWORD_KEY,
+    config_map_name, desired_config_map, desired_internal_token_secret, desired_proxy_service,
+    desired_root_password_secret, internal_token_secret_name, root_password_secret_name,
+    INTERNAL_TOKEN_KEY, ROOT_PASSWORD_KEY,
 };
 pub use deployment::{desired_deployment, CONFIG_DIGEST};
 pub use rollout::{rollout_image, PoolRollout, ROLLOUT_ORDER};

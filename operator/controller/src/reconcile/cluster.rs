@@ -9,14 +9,15 @@ use kube::api::PostParams;
 use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
 use quarry_crd::{QuarryCluster, Role};
-use quarry_meta::MetaService;
+use quarry_meta::{InternalToken, MetaService};
 use serde_json::json;
 
 use crate::context::{apply_owned, is_paused, publish, Ctx};
 use crate::error::found;
 use crate::plan::{
-    desired_config_map, desired_proxy_service, desired_root_password_secret,
-    root_password_secret_name,
+    desired_config_map, desired_internal_token_secret, desired_proxy_service,
+    desired_root_password_secret, internal_token_secret_name, root_password_secret_name,
+    INTERNAL_TOKEN_KEY,
 };
 use crate::settings::{Credentials, Settings};
 use crate::status::Verdict;
@@ -32,13 +33,20 @@ pub async fn reconcile(qc: Arc<QuarryCluster>, ctx: Arc<Ctx>) -> Result<Action> 
         return Ok(Action::requeue(ctx.resync));
     }
     let settings = Settings::of(&qc);
-    let creds = match credentials(&ctx, &qc.namespace().unwrap_or_default(), &qc).await? {
+    let mut creds = match credentials(&ctx, &qc.namespace().unwrap_or_default(), &qc).await? {
         Ok(c) => c,
         Err(v) => {
             publish(&ctx, qc.as_ref(), &previous, &v, json!({})).await?;
             return Ok(ctx.requeue(&v));
         }
     };
+    match internal_token(&ctx, qc.as_ref()).await? {
+        Ok(token) => creds.internal_token = Some(token),
+        Err(v) => {
+            publish(&ctx, qc.as_ref(), &previous, &v, json!({})).await?;
+            return Ok(ctx.requeue(&v));
+        }
+    }
     let hosted = match ctx.coordinators.host(&settings, &creds).await {
         Ok(h) => h,
         Err(e) => {
@@ -108,6 +116,55 @@ async fn ensure_root_password(ctx: &Ctx, qc: &QuarryCluster) -> Result<()> {
         // created meanwhile (another reconcile, or the user): keep it
         Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// The cluster's internal token: read from its Secret, which is created (random, 32
+/// characters) when missing and never changed afterwards. A Secret without a usable token
+/// stalls the cluster.
+async fn internal_token(ctx: &Ctx, qc: &QuarryCluster) -> Result<Result<InternalToken, Verdict>> {
+    let ns = qc.namespace().unwrap_or_default();
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+    let name = internal_token_secret_name(&qc.name_any());
+    let existing = match found(secrets.get(&name).await)? {
+        Some(s) => s,
+        None => {
+            let mut secret = desired_internal_token_secret(qc, random_password());
+            secret.metadata.owner_references = qc.controller_owner_ref(&()).map(|r| vec![r]);
+            match secrets.create(&PostParams::default(), &secret).await {
+                Ok(_) => {
+                    tracing::info!(secret = %name, namespace = %ns, "internal token secret created")
+                }
+                Err(kube::Error::Api(e)) if e.code == 409 => {}
+                Err(e) => return Err(e.into()),
+            }
+            match found(secrets.get(&name).await)? {
+                Some(s) => s,
+                None => {
+                    return Ok(Err(Verdict::reconciling(
+                        "SecretPending",
+                        format!("the internal token Secret {name:?} is being created"),
+                    )))
+                }
+            }
+        }
+    };
+    let value = key_of(&existing, INTERNAL_TOKEN_KEY).or_else(|| {
+        existing
+            .string_data
+            .as_ref()
+            .and_then(|d| d.get(INTERNAL_TOKEN_KEY).cloned())
+    });
+    match value.map(|v| InternalToken::new(&v)) {
+        Some(Ok(t)) => Ok(Ok(t)),
+        Some(Err(why)) => Ok(Err(Verdict::stalled(
+            "SecretIncomplete",
+            format!("Secret {name:?}: {why}"),
+        ))),
+        None => Ok(Err(Verdict::stalled(
+            "SecretIncomplete",
+            format!("Secret {name:?} needs the key {INTERNAL_TOKEN_KEY}"),
+        ))),
     }
 }
 
