@@ -654,8 +654,22 @@ async fn one_port_serves_each_cluster_its_own_coordinator() {
             .add_service(service)
             .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
     );
+    let token_of = |cluster: &str| {
+        let w = &w;
+        let name = format!("{cluster}-internal-token");
+        async move {
+            let secret = w.get::<Secret>(&name).await.unwrap();
+            let data = secret.data.as_ref().unwrap();
+            let token = String::from_utf8(data["token"].0.clone()).unwrap();
+            quarry_meta::InternalToken::new(&token).unwrap()
+        }
+    };
+    let (staging_token, prod_token) = (token_of("staging").await, token_of("prod").await);
+    assert_ne!(staging_token, prod_token, "one token per cluster");
+    let addr = addr.to_string();
+    // the token picks the cluster
     let staging =
-        quarry_meta::RemoteMeta::connect_to_cluster(&addr.to_string(), Some("vectors/staging"))
+        quarry_meta::RemoteMeta::connect_to_cluster(&addr, None, Some(staging_token.clone()))
             .unwrap();
     staging
         .create_collection(new_collection("only_in_staging"))
@@ -663,18 +677,25 @@ async fn one_port_serves_each_cluster_its_own_coordinator() {
         .unwrap();
     assert_eq!(w.hosted("staging").meta.snapshot().collections.len(), 1);
     assert!(w.hosted("prod").meta.snapshot().collections.is_empty());
-    let nameless = quarry_meta::RemoteMeta::connect(&addr.to_string()).unwrap();
-    let err = nameless.fetch().await.unwrap_err();
-    assert!(err.to_string().contains("x-quarry-cluster"), "{err}");
-    let unknown =
-        quarry_meta::RemoteMeta::connect_to_cluster(&addr.to_string(), Some("vectors/nope"))
-            .unwrap();
-    assert!(unknown
-        .fetch()
-        .await
-        .unwrap_err()
-        .to_string()
-        .contains("not running here"));
+    // naming the cluster is not enough, and a header must agree with the token
+    let refused =
+        |m: quarry_meta::RemoteMeta| async move { m.fetch().await.unwrap_err().to_string() };
+    let named =
+        quarry_meta::RemoteMeta::connect_to_cluster(&addr, Some("vectors/staging"), None).unwrap();
+    assert!(refused(named).await.contains("credential"));
+    let mixed = quarry_meta::RemoteMeta::connect_to_cluster(
+        &addr,
+        Some("vectors/prod"),
+        Some(staging_token),
+    )
+    .unwrap();
+    assert!(refused(mixed).await.contains("another cluster"));
+    let forged = quarry_meta::InternalToken::new("not-a-token-of-any-cluster").unwrap();
+    let wrong = quarry_meta::RemoteMeta::connect_to_cluster(&addr, None, Some(forged)).unwrap();
+    assert!(refused(wrong).await.contains("wrong cluster credential"));
+    let prod = quarry_meta::RemoteMeta::connect_to_cluster(&addr, None, Some(prod_token)).unwrap();
+    prod.fetch().await.unwrap();
+    assert!(prod.snapshot().collections.is_empty());
 }
 
 #[tokio::test]
