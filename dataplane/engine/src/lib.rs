@@ -15,6 +15,8 @@ mod collection;
 mod databases;
 mod ddl;
 mod error;
+mod group;
+mod hybrid;
 mod limits;
 mod output;
 mod parquet;
@@ -22,6 +24,8 @@ mod plan;
 mod read;
 mod remote;
 pub mod request;
+mod rerank;
+mod run;
 mod segment;
 mod shard;
 pub mod wire;
@@ -41,10 +45,12 @@ use tokio_util::sync::CancellationToken;
 pub use cluster::{Mode, Router};
 pub use ddl::{CreateCollection, IndexInfo};
 pub use error::{EngineError, Result};
+pub use group::GroupPlan;
+pub use hybrid::{GroupScorer, HybridInput, Ranker};
 pub use output::{OutputColumn, Outputs};
 pub use plan::{
-    Found, QueryAnswer, QueryInput, QueryOutput, QueryPlan, SearchHits, SearchInput, SearchPlan,
-    ShardAnswer, ShardRead,
+    Found, GroupBy, QueryAnswer, QueryInput, QueryOutput, QueryPlan, SearchHits, SearchInput,
+    SearchPlan, ShardAnswer, ShardRead,
 };
 pub use remote::GrpcRouter;
 pub use worker::ServedUnit;
