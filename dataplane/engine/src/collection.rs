@@ -14,6 +14,7 @@ use quarry_types::limits::MAX_TOPK;
 use quarry_types::record::LogRecord;
 use quarry_types::{CollectionSchema, ConsistencyLevel};
 
+use crate::group::{group_found, GroupPlan};
 use crate::plan::{Found, ShardAnswer, ShardRead};
 use crate::shard::{Shard, ShardSpec};
 use crate::{EngineError, Result, Router};
@@ -116,9 +117,35 @@ impl CollectionRt {
         read: ShardRead,
         filter: Option<Expr>,
     ) -> Result<Vec<ShardAnswer>> {
-        if let Some(router) = router {
-            let min_offsets = self.read_barrier(log, meta).await?;
-            return router.read(meta, read, min_offsets).await;
+        let at = self.read_point(log, router, meta).await?;
+        self.read_at(router, meta, read, filter, &at).await
+    }
+
+    /// Where reads must start: on a proxy the offsets every shard must have applied (one
+    /// barrier for all reads of one request); here, nothing (local shards are current).
+    pub async fn read_point(
+        &self,
+        log: &dyn LogStore,
+        router: Option<&Arc<dyn Router>>,
+        meta: &CollectionMeta,
+    ) -> Result<Option<Vec<u64>>> {
+        match router {
+            Some(_) => Ok(Some(self.read_barrier(log, meta).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// [`CollectionRt::read`] from a read point taken before.
+    pub async fn read_at(
+        self: &Arc<Self>,
+        router: Option<&Arc<dyn Router>>,
+        meta: &CollectionMeta,
+        read: ShardRead,
+        filter: Option<Expr>,
+        at: &Option<Vec<u64>>,
+    ) -> Result<Vec<ShardAnswer>> {
+        if let (Some(router), Some(min_offsets)) = (router, at) {
+            return router.read(meta, read, min_offsets.clone()).await;
         }
         let all: Vec<u32> = (0..self.shards.len() as u32).collect();
         Ok(vec![
@@ -166,6 +193,7 @@ impl CollectionRt {
                         want,
                         0,
                         want,
+                        plan.group.as_ref(),
                     )))
                 }
                 ShardRead::Query(plan) => {
@@ -212,13 +240,15 @@ pub(crate) fn rows(answers: Vec<ShardAnswer>) -> Vec<Found> {
     rows
 }
 
-/// Merges per-part hit lists: the best `want` by score (ties by key), then skips `offset`.
+/// Merges per-part hit lists: the best `want` by score (ties by key), then skips `offset`
+/// and keeps `topk`. A grouping search counts groups instead of hits (`group.rs`).
 pub(crate) fn merge_search(
     parts: Vec<Vec<Vec<Found>>>,
     metric: Metric,
     want: usize,
     offset: usize,
     topk: usize,
+    group: Option<&GroupPlan>,
 ) -> Vec<Vec<Found>> {
     let queries = parts.iter().map(|p| p.len()).max().unwrap_or(0);
     let mut out: Vec<Vec<Found>> = (0..queries).map(|_| Vec::new()).collect();
@@ -229,9 +259,22 @@ pub(crate) fn merge_search(
     }
     for hits in out.iter_mut() {
         hits.sort_by(|a, b| metric.cmp(a.score, b.score).then_with(|| a.pk.cmp(&b.pk)));
-        hits.truncate(want);
-        hits.drain(..offset.min(hits.len()));
-        hits.truncate(topk);
+        match group {
+            None => {
+                hits.truncate(want);
+                hits.drain(..offset.min(hits.len()));
+                hits.truncate(topk);
+            }
+            Some(g) => {
+                let (groups, _) = group_found(std::mem::take(hits), g, want);
+                *hits = groups
+                    .into_iter()
+                    .skip(offset)
+                    .take(topk)
+                    .flatten()
+                    .collect();
+            }
+        }
     }
     out
 }

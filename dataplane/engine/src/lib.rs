@@ -15,6 +15,8 @@ mod collection;
 mod databases;
 mod ddl;
 mod error;
+mod group;
+mod hybrid;
 mod limits;
 mod manage;
 mod output;
@@ -23,6 +25,8 @@ mod plan;
 mod read;
 mod remote;
 pub mod request;
+mod rerank;
+mod run;
 mod segment;
 mod shard;
 pub mod wire;
@@ -42,11 +46,13 @@ use tokio_util::sync::CancellationToken;
 pub use cluster::{Mode, Router};
 pub use ddl::{CreateCollection, IndexInfo};
 pub use error::{EngineError, Result};
+pub use group::GroupPlan;
+pub use hybrid::{GroupScorer, HybridInput, Ranker};
 pub use manage::AlterProperties;
 pub use output::{OutputColumn, Outputs};
 pub use plan::{
-    Found, QueryAnswer, QueryInput, QueryOutput, QueryPlan, SearchHits, SearchInput, SearchPlan,
-    ShardAnswer, ShardRead,
+    Found, GroupBy, QueryAnswer, QueryInput, QueryOutput, QueryPlan, SearchHits, SearchInput,
+    SearchPlan, ShardAnswer, ShardRead,
 };
 pub use remote::{GrpcRouter, ServingNode};
 pub use worker::ServedUnit;

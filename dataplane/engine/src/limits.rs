@@ -5,7 +5,9 @@ use crate::error::invalid;
 use crate::Result;
 
 pub use quarry_types::limits::MAX_TOPK;
-use quarry_types::limits::{MAX_EF, MAX_NQ, MAX_OUTPUT_FIELDS};
+use quarry_types::limits::{
+    MAX_EF, MAX_GROUP_SIZE, MAX_HYBRID_REQUESTS, MAX_NQ, MAX_OUTPUT_FIELDS,
+};
 
 /// Checks a search's `topk` and `topk + offset` against [`MAX_TOPK`] (the sum without
 /// overflow, whatever the two are); returns the sum.
@@ -74,6 +76,35 @@ pub fn check_ef(ef: usize, k: usize, ranged: bool) -> Result<()> {
 }
 
 /// Checks the number of output fields a search or query names (duplicates and `*` count).
+/// `group_size` of a grouping search (Milvus's texts).
+pub fn check_group_size(size: usize) -> Result<()> {
+    if size == 0 {
+        return Err(invalid(
+            "input group size:0 is negative, failed to do search_groupby: invalid parameter",
+        ));
+    }
+    if size > MAX_GROUP_SIZE {
+        return Err(invalid(format!(
+            "input group size:{size} exceeds configured max group size:{MAX_GROUP_SIZE}: \
+             invalid parameter"
+        )));
+    }
+    Ok(())
+}
+
+/// The number of ann search requests of a hybrid search (Milvus's texts).
+pub fn check_hybrid_requests(n: usize) -> Result<()> {
+    if n == 0 {
+        return Err(invalid("minimum of ann search requests is 1"));
+    }
+    if n > MAX_HYBRID_REQUESTS {
+        return Err(invalid(format!(
+            "maximum of ann search requests is {MAX_HYBRID_REQUESTS}"
+        )));
+    }
+    Ok(())
+}
+
 pub fn check_output_fields(fields: &[String]) -> Result<()> {
     if fields.len() > MAX_OUTPUT_FIELDS {
         return Err(invalid(format!(

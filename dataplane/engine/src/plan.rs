@@ -8,7 +8,8 @@ use quarry_index::Metric;
 use quarry_types::{DataType, Pk, Value};
 use serde::{Deserialize, Serialize};
 
-use crate::output::Outputs;
+use crate::group::GroupPlan;
+use crate::output::{OutputColumn, Outputs};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SearchInput {
@@ -26,6 +27,17 @@ pub struct SearchInput {
     pub nprobe: Option<usize>,
     pub radius: Option<f32>,
     pub range_filter: Option<f32>,
+    /// a grouping search (`group_by_field`)
+    pub group: Option<GroupBy>,
+}
+
+/// A grouping search as the client asks for it: at most `topk` groups of at most `size` hits,
+/// grouped by the value of `field`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupBy {
+    pub field: String,
+    pub size: usize,
+    pub strict: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -38,6 +50,8 @@ pub struct SearchHits {
     /// the type of the primary key (how clients expect the hits' keys back)
     pub pk_type: DataType,
     pub metric: Metric,
+    /// a grouping search: the group field's values, row-aligned with the flattened hits
+    pub group_values: Option<OutputColumn>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -74,6 +88,8 @@ pub struct SearchPlan {
     pub metric: Metric,
     /// the vector index (HNSW, IVF) to use where a segment has it loaded
     pub index: Option<i64>,
+    /// a grouping search: `topk + offset` counts groups
+    pub group: Option<GroupPlan>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -83,7 +99,9 @@ pub struct QueryPlan {
     pub count_only: bool,
 }
 
-/// A read of some shards of a collection.
+/// A read of some shards of a collection (one per request and shard set: its size is no
+/// concern).
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum ShardRead {
     Search(SearchPlan),

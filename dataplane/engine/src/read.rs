@@ -14,12 +14,14 @@ use quarry_types::{Pk, Value};
 
 use crate::collection::{count, merge_search, rows, CollectionRt};
 use crate::error::invalid;
+use crate::group::{check_group_field, GroupPlan};
 use crate::limits::{
-    check_ef, check_nq, check_output_fields, check_query_window, check_search_window,
+    check_ef, check_group_size, check_nq, check_output_fields, check_query_window,
+    check_search_window,
 };
 use crate::output::{empty_columns, resolve, Outputs};
 use crate::plan::{
-    QueryAnswer, QueryInput, QueryOutput, QueryPlan, SearchHits, SearchInput, SearchPlan,
+    Found, QueryAnswer, QueryInput, QueryOutput, QueryPlan, SearchHits, SearchInput, SearchPlan,
     ShardAnswer, ShardRead,
 };
 use crate::Named;
@@ -41,7 +43,7 @@ impl Engine {
         let name = name.into();
         // the request's own bounds first: nothing below is sized by them before they pass
         check_nq(input.vectors.len())?;
-        let want = check_search_window(input.topk, input.offset)?;
+        check_search_window(input.topk, input.offset)?;
         check_output_fields(&input.output_fields)?;
         let (meta, rt) = self
             .resolve_fresh(name, |m| !m.loaded || m.indexes.is_empty())
@@ -50,97 +52,15 @@ impl Engine {
         for p in &input.partitions {
             self.check_partition(&meta, p)?;
         }
-        let field = if input.anns_field.is_empty() {
-            let mut v = meta.schema.vector_fields();
-            match (v.next(), v.next()) {
-                (Some(f), None) => f.clone(),
-                _ => {
-                    return Err(invalid(
-                        "anns_field must be given: the collection has several vector fields",
-                    ))
-                }
-            }
-        } else {
-            meta.schema.field(&input.anns_field).filter(|f| f.data_type.is_vector()).cloned().ok_or_else(|| invalid(format!("failed to get field schema by name: fieldName({}) not found or is not a vector field", input.anns_field)))?
-        };
-        let index = meta
-            .indexes
-            .iter()
-            .find(|i| i.field_name == field.name)
-            .ok_or_else(|| EngineError::IndexNotFound(format!("field={}", field.name)))?;
-        let spec = IndexSpec::from_params(&index.params)?;
-        if let Some(m) = input.metric.as_deref().filter(|m| !m.is_empty()) {
-            let asked = Metric::parse(m)?;
-            if asked != spec.metric {
-                return Err(invalid(format!(
-                    "metric type not match: invalid parameter[expected={}][actual={}]",
-                    spec.metric.name(),
-                    asked.name()
-                )));
-            }
-        }
-        if let (Some(ef), IndexKind::Hnsw { .. }) = (input.ef, &spec.kind) {
-            let ranged = input.radius.is_some() || input.range_filter.is_some();
-            check_ef(ef, want, ranged)?;
-        }
-        if let (Some(nprobe), Some(_)) = (input.nprobe, spec.kind.nlist()) {
-            check_nprobe(nprobe)?;
-        }
-        let dim = field.dim();
-        if let Some(v) = input.vectors.iter().find(|v| v.len() != dim) {
-            return Err(invalid(format!("the dimension of the query vector ({}) does not match the vector field {} (dim {dim})", v.len(), field.name)));
-        }
-        // compiled once, here, so that a bad filter fails before any shard is asked
-        let filter = quarry_expr::prepare(&input.filter, &meta.schema, &input.templates)?;
-        let (fields, names) = resolve(&meta.schema, &input.output_fields, false)?;
-        let field_index = meta
-            .schema
-            .fields
-            .iter()
-            .position(|f| f.name == field.name)
-            .expect("field");
-        let pk_field = meta.schema.primary().name.clone();
-        // FLAT searches the vectors themselves
-        let (index_id, use_index) = (index.id, spec.kind != IndexKind::Flat);
-        let metric = spec.metric;
-        let (topk, offset) = (input.topk, input.offset);
-        let plan = SearchPlan {
-            input,
-            field_index,
-            fields: fields.clone(),
-            metric,
-            index: use_index.then_some(index_id),
-        };
-        let answers = self
-            .read_shards(&meta, &rt, ShardRead::Search(plan), filter)
+        let prepared = prepare_search(&meta, input, true)?;
+        let (offset, topk) = (prepared.plan.input.offset, prepared.plan.input.topk);
+        let at = rt
+            .read_point(&*self.io.log, self.router.as_ref(), &meta)
             .await?;
-        let mut parts = Vec::new();
-        for a in answers {
-            match a {
-                ShardAnswer::Search(per_query) => parts.push(per_query),
-                other => return Err(EngineError::Internal(format!("a search got a {other:?}"))),
-            }
-        }
-        let per_query = merge_search(parts, metric, want, offset, topk);
-        let mut columns = empty_columns(&meta.schema, &fields);
-        let mut hits = Vec::with_capacity(per_query.len());
-        for found in per_query {
-            let mut q = Vec::with_capacity(found.len());
-            for f in found {
-                q.push((f.pk, f.score));
-                for (slot, v) in f.values.into_iter().enumerate() {
-                    columns[slot].values.push(v);
-                }
-            }
-            hits.push(q);
-        }
-        Ok(SearchHits {
-            per_query: hits,
-            outputs: Outputs { columns, names },
-            pk_field,
-            pk_type: meta.schema.primary().data_type,
-            metric,
-        })
+        let per_query = self
+            .run_search(&meta, &rt, &prepared, &at, offset, topk)
+            .await?;
+        Ok(prepared.hits(&meta, per_query))
     }
 
     /// Runs a read on every shard of the collection (here or through the router).
@@ -245,5 +165,199 @@ impl Engine {
             pk_field,
             output: QueryOutput::Rows(Outputs { columns, names }),
         })
+    }
+}
+
+/// A search resolved against its collection: the plan for the shards, its filter compiled
+/// (a bad filter fails before any shard is asked), and how its hits become the answer.
+pub(crate) struct PreparedSearch {
+    pub plan: SearchPlan,
+    pub filter: Option<Expr>,
+    /// reported output field names
+    names: Vec<String>,
+    /// output columns the client asked for (the plan's first fields; a group field the
+    /// client did not ask for comes after them)
+    asked: usize,
+}
+
+/// Resolves a search: the vector field (`anns_field`, or the only one), its index and metric,
+/// the search knobs against their bounds, the filter, the output fields (`outputs`: false
+/// for the ann searches of a hybrid search, whose outputs are fetched afterwards) and the
+/// grouping.
+pub(crate) fn prepare_search(
+    meta: &CollectionMeta,
+    input: SearchInput,
+    outputs: bool,
+) -> Result<PreparedSearch> {
+    let want = check_search_window(input.topk, input.offset)?;
+    let field = if input.anns_field.is_empty() {
+        let mut v = meta.schema.vector_fields();
+        match (v.next(), v.next()) {
+            (Some(f), None) => f.clone(),
+            _ => {
+                return Err(invalid(
+                    "anns_field must be given: the collection has several vector fields",
+                ))
+            }
+        }
+    } else {
+        meta.schema.field(&input.anns_field).filter(|f| f.data_type.is_vector()).cloned().ok_or_else(|| invalid(format!("failed to get field schema by name: fieldName({}) not found or is not a vector field", input.anns_field)))?
+    };
+    let index = meta
+        .indexes
+        .iter()
+        .find(|i| i.field_name == field.name)
+        .ok_or_else(|| EngineError::IndexNotFound(format!("field={}", field.name)))?;
+    let spec = IndexSpec::from_params(&index.params)?;
+    if let Some(m) = input.metric.as_deref().filter(|m| !m.is_empty()) {
+        let asked = Metric::parse(m)?;
+        if asked != spec.metric {
+            return Err(invalid(format!(
+                "metric type not match: invalid parameter[expected={}][actual={}]",
+                spec.metric.name(),
+                asked.name()
+            )));
+        }
+    }
+    let ranged = input.radius.is_some() || input.range_filter.is_some();
+    if let (Some(ef), IndexKind::Hnsw { .. }) = (input.ef, &spec.kind) {
+        check_ef(ef, want, ranged)?;
+    }
+    if let (Some(nprobe), Some(_)) = (input.nprobe, spec.kind.nlist()) {
+        check_nprobe(nprobe)?;
+    }
+    let dim = field.dim();
+    if let Some(v) = input.vectors.iter().find(|v| v.len() != dim) {
+        return Err(invalid(format!(
+            "the dimension of the query vector ({}) does not match the vector field {} (dim {dim})",
+            v.len(),
+            field.name
+        )));
+    }
+    let filter = quarry_expr::prepare(&input.filter, &meta.schema, &input.templates)?;
+    let (mut fields, names) = if outputs {
+        resolve(&meta.schema, &input.output_fields, false)?
+    } else {
+        (vec![], vec![])
+    };
+    let asked = fields.len();
+    let group = match &input.group {
+        None => None,
+        Some(g) => {
+            if ranged {
+                return Err(invalid(
+                    "Not allowed to do range-search when doing search-group-by: invalid parameter",
+                ));
+            }
+            let (field, f) = meta
+                .schema
+                .fields
+                .iter()
+                .enumerate()
+                .find(|(_, f)| f.name == g.field && !f.is_dynamic)
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "groupBy field not found in schema: field not found[field={}]",
+                        g.field
+                    ))
+                })?;
+            check_group_field(&f.name, f.data_type)?;
+            check_group_size(g.size)?;
+            let slot = match fields.iter().position(|i| *i == field) {
+                Some(slot) => slot,
+                None => {
+                    fields.push(field);
+                    fields.len() - 1
+                }
+            };
+            Some(GroupPlan {
+                field,
+                slot,
+                size: g.size,
+                strict: g.strict,
+            })
+        }
+    };
+    let field_index = meta
+        .schema
+        .fields
+        .iter()
+        .position(|f| f.name == field.name)
+        .expect("field");
+    // FLAT searches the vectors themselves
+    let use_index = spec.kind != IndexKind::Flat;
+    Ok(PreparedSearch {
+        plan: SearchPlan {
+            input,
+            field_index,
+            fields,
+            metric: spec.metric,
+            index: use_index.then_some(index.id),
+            group,
+        },
+        filter,
+        names,
+        asked,
+    })
+}
+
+/// The shards' answers to a search merged: per query vector, `offset` hits (groups) skipped,
+/// at most `topk` kept.
+pub(crate) fn merge_answers(
+    answers: Vec<ShardAnswer>,
+    plan: &SearchPlan,
+    offset: usize,
+    topk: usize,
+) -> Result<Vec<Vec<Found>>> {
+    let mut parts = Vec::new();
+    for a in answers {
+        match a {
+            ShardAnswer::Search(per_query) => parts.push(per_query),
+            other => return Err(EngineError::Internal(format!("a search got a {other:?}"))),
+        }
+    }
+    let want = offset.saturating_add(topk);
+    Ok(merge_search(
+        parts,
+        plan.metric,
+        want,
+        offset,
+        topk,
+        plan.group.as_ref(),
+    ))
+}
+
+impl PreparedSearch {
+    /// The answer of merged hits: keys and scores, the output columns asked for, the group
+    /// values of a grouping search.
+    pub(crate) fn hits(&self, meta: &CollectionMeta, per_query: Vec<Vec<Found>>) -> SearchHits {
+        let plan = &self.plan;
+        let mut columns = empty_columns(&meta.schema, &plan.fields);
+        let mut hits = Vec::with_capacity(per_query.len());
+        for found in per_query {
+            let mut q = Vec::with_capacity(found.len());
+            for f in found {
+                q.push((f.pk, f.score));
+                for (slot, v) in f.values.into_iter().enumerate() {
+                    if let Some(c) = columns.get_mut(slot) {
+                        c.values.push(v);
+                    }
+                }
+            }
+            hits.push(q);
+        }
+        let group_values = plan.group.map(|g| columns[g.slot].clone());
+        columns.truncate(self.asked);
+        SearchHits {
+            per_query: hits,
+            outputs: Outputs {
+                columns,
+                names: self.names.clone(),
+            },
+            pk_field: meta.schema.primary().name.clone(),
+            pk_type: meta.schema.primary().data_type,
+            metric: plan.metric,
+            group_values,
+        }
     }
 }

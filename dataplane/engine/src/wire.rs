@@ -9,10 +9,14 @@ use std::collections::HashMap;
 use quarry_index::Metric;
 use quarry_proto::internal as pb;
 use quarry_proto::{required, DecodeError};
+use quarry_types::limits::MAX_GROUP_SIZE;
 use quarry_types::{CollectionSchema, Pk, Value};
 use tonic::{Code, Status};
 
-use crate::plan::{Found, QueryInput, QueryPlan, SearchInput, SearchPlan, ShardAnswer, ShardRead};
+use crate::group::{check_group_field, GroupPlan};
+use crate::plan::{
+    Found, GroupBy, QueryInput, QueryPlan, SearchInput, SearchPlan, ShardAnswer, ShardRead,
+};
 use crate::EngineError;
 
 // ---- errors ----
@@ -167,7 +171,38 @@ fn search_input_to_pb(i: SearchInput) -> pb::SearchInput {
         nprobe: i.nprobe.map(|e| e as u64),
         radius: i.radius,
         range_filter: i.range_filter,
+        group: i.group.map(|g| pb::GroupBy {
+            field: g.field,
+            size: g.size as u64,
+            strict: g.strict,
+        }),
     }
+}
+
+fn group_from_pb(g: pb::GroupBy) -> Result<GroupBy, DecodeError> {
+    Ok(GroupBy {
+        field: g.field,
+        size: size(g.size, "GroupBy.size")?,
+        strict: g.strict,
+    })
+}
+
+fn group_plan_to_pb(g: GroupPlan) -> pb::GroupPlan {
+    pb::GroupPlan {
+        field: u32::try_from(g.field).unwrap_or(u32::MAX),
+        slot: u32::try_from(g.slot).unwrap_or(u32::MAX),
+        size: g.size as u64,
+        strict: g.strict,
+    }
+}
+
+fn group_plan_from_pb(g: pb::GroupPlan) -> Result<GroupPlan, DecodeError> {
+    Ok(GroupPlan {
+        field: g.field as usize,
+        slot: g.slot as usize,
+        size: size(g.size, "GroupPlan.size")?,
+        strict: g.strict,
+    })
 }
 
 fn search_input_from_pb(i: pb::SearchInput) -> Result<SearchInput, DecodeError> {
@@ -188,6 +223,7 @@ fn search_input_from_pb(i: pb::SearchInput) -> Result<SearchInput, DecodeError> 
             .transpose()?,
         radius: i.radius,
         range_filter: i.range_filter,
+        group: i.group.map(group_from_pb).transpose()?,
     })
 }
 
@@ -222,6 +258,7 @@ pub fn read_to_pb(read: ShardRead) -> pb::ShardRead {
             fields: positions_to_pb(p.fields),
             metric: metric_to_pb(p.metric) as i32,
             index: p.index,
+            group: p.group.map(group_plan_to_pb),
         }),
         ShardRead::Query(p) => Read::Query(pb::QueryPlan {
             input: Some(query_input_to_pb(p.input)),
@@ -243,6 +280,7 @@ pub fn read_from_pb(read: pb::ShardRead) -> Result<ShardRead, DecodeError> {
             fields: positions_from_pb(p.fields),
             metric: metric_from_pb(p.metric)?,
             index: p.index,
+            group: p.group.map(group_plan_from_pb).transpose()?,
         }),
         Read::Query(p) => ShardRead::Query(QueryPlan {
             input: query_input_from_pb(required(p.input, "QueryPlan.input")?)?,
@@ -268,6 +306,19 @@ pub fn check_read(read: &ShardRead, schema: &CollectionSchema) -> Result<(), Dec
                         p.field_index
                     ),
                 ));
+            }
+            if let Some(g) = &p.group {
+                let groupable = schema
+                    .fields
+                    .get(g.field)
+                    .is_some_and(|f| check_group_field(&f.name, f.data_type).is_ok());
+                let sized = (1..=MAX_GROUP_SIZE).contains(&g.size);
+                if !groupable || !sized || p.fields.get(g.slot) != Some(&g.field) {
+                    return Err(DecodeError::invalid(
+                        "SearchPlan.group",
+                        format!("field {} (slot {}) cannot be grouped by", g.field, g.slot),
+                    ));
+                }
             }
             (&p.fields, "SearchPlan.fields")
         }

@@ -8,7 +8,8 @@ use quarry_engine::wire::{
     answer_from_pb, answer_to_pb, check_read, from_status, read_from_pb, read_to_pb, to_status,
 };
 use quarry_engine::{
-    EngineError, Found, QueryInput, QueryPlan, SearchInput, SearchPlan, ShardAnswer, ShardRead,
+    EngineError, Found, GroupBy, GroupPlan, QueryInput, QueryPlan, SearchInput, SearchPlan,
+    ShardAnswer, ShardRead,
 };
 use quarry_expr::ExprError;
 use quarry_index::Metric;
@@ -70,6 +71,11 @@ fn searches_survive_the_round_trip() {
         nprobe: Some(16),
         radius: Some(0.25),
         range_filter: Some(0.75),
+        group: Some(GroupBy {
+            field: "tag".into(),
+            size: 3,
+            strict: true,
+        }),
     };
     for metric in [Metric::L2, Metric::Ip, Metric::Cosine] {
         round_trip_read(ShardRead::Search(SearchPlan {
@@ -78,6 +84,12 @@ fn searches_survive_the_round_trip() {
             fields: vec![0, 3, 1],
             metric,
             index: Some(1 << 40),
+            group: Some(GroupPlan {
+                field: 3,
+                slot: 1,
+                size: 3,
+                strict: true,
+            }),
         }));
     }
     // every optional absent
@@ -91,6 +103,7 @@ fn searches_survive_the_round_trip() {
         fields: vec![],
         metric: Metric::L2,
         index: None,
+        group: None,
     }));
 }
 
@@ -214,15 +227,17 @@ fn field_positions_are_checked_against_the_schema() {
         enable_dynamic_field: false,
         properties: vec![],
     };
-    let search = |field_index, fields| {
+    let grouped = |field_index, fields, group| {
         ShardRead::Search(SearchPlan {
             input: SearchInput::default(),
             field_index,
             fields,
             metric: Metric::L2,
             index: None,
+            group,
         })
     };
+    let search = |field_index, fields| grouped(field_index, fields, None);
     let query = |fields| {
         ShardRead::Query(QueryPlan {
             input: QueryInput::default(),
@@ -237,6 +252,27 @@ fn field_positions_are_checked_against_the_schema() {
     assert!(err(&search(9, vec![])).contains("not a vector field"));
     assert!(err(&search(1, vec![0, 2])).starts_with("SearchPlan.fields is invalid"));
     assert!(err(&query(vec![5])).contains("field 5 of a schema with 2 fields"));
+    // a grouping search: the group field must be in its slot, groupable, the size bounded
+    let group = |field, slot, size| {
+        Some(GroupPlan {
+            field,
+            slot,
+            size,
+            strict: false,
+        })
+    };
+    check_read(&grouped(1, vec![0], group(0, 0, 2)), &schema).unwrap();
+    for bad in [
+        grouped(1, vec![0], group(0, 1, 2)),
+        grouped(1, vec![1], group(1, 0, 2)),
+        grouped(1, vec![0], group(0, 0, 0)),
+        grouped(1, vec![0], group(0, 0, 11)),
+    ] {
+        assert!(
+            err(&bad).starts_with("SearchPlan.group is invalid"),
+            "{bad:?}"
+        );
+    }
 }
 
 #[test]

@@ -59,6 +59,19 @@ pub const MAX_NQ: usize = 16384;
 /// and the query result window).
 pub const MAX_TOPK: usize = 16384;
 
+/// Ann search requests of one hybrid search (Milvus `defaultMaxSearchRequest`).
+pub const MAX_HYBRID_REQUESTS: usize = 1024;
+
+/// `group_size` of a grouping search: hits per group (Milvus
+/// `quotaAndLimits.limits.maxGroupSize`).
+pub const MAX_GROUP_SIZE: usize = 10;
+
+/// Candidates one segment examines per query vector to fill the groups of a grouping search:
+/// the search asks the segment for `groups x group_size` hits and doubles that until the groups
+/// are filled, the segment has no more matching rows, or this bound (or `groups x group_size`
+/// when larger) is reached.
+pub const MAX_GROUP_CANDIDATES: usize = 65536;
+
 /// HNSW `ef` of a search: at least the topk, at most this.
 pub const MAX_EF: usize = 32768;
 

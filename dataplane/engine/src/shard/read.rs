@@ -10,6 +10,7 @@ use quarry_types::limits::{MAX_EF, MAX_TOPK};
 use quarry_types::{CollectionSchema, Pk, Value};
 
 use super::Shard;
+use crate::group::{candidate_window, group_by, group_found, GroupKey, GroupPlan};
 use crate::output::{empty_columns, gather};
 use crate::plan::{Found, QueryPlan, SearchPlan, ShardAnswer};
 use crate::segment::SegmentData;
@@ -17,15 +18,11 @@ use crate::Result;
 
 impl Shard {
     /// Per query vector the best `topk + offset` hits of this shard's segments: the plan's
-    /// index where a sealed segment has it loaded, exact search elsewhere.
+    /// index where a sealed segment has it loaded, exact search elsewhere. A grouping search
+    /// gets `topk + offset` groups, each segment asked for more candidates until they fill.
     pub fn search(&self, plan: &SearchPlan, filter: Option<&Expr>) -> Result<Vec<Vec<Found>>> {
-        let (input, field_index, fields, metric, index_id) = (
-            &plan.input,
-            plan.field_index,
-            &plan.fields[..],
-            plan.metric,
-            plan.index,
-        );
+        let (input, fields, metric, index_id) =
+            (&plan.input, &plan.fields[..], plan.metric, plan.index);
         // a worker gets plans checked by the proxy; saturating all the same
         let want = input.topk.saturating_add(input.offset).min(MAX_TOPK);
         let ranged = input.radius.is_some() || input.range_filter.is_some();
@@ -34,10 +31,6 @@ impl Shard {
             want.saturating_mul(4).max(want + 64).min(MAX_TOPK)
         } else {
             want
-        };
-        let params = SearchParams {
-            ef: input.ef.map(|e| e.clamp(fetch, MAX_EF.max(fetch))),
-            nprobe: input.nprobe,
         };
         let schema = &self.schema;
         let pk_dt = schema.fields[self.pk_index].data_type;
@@ -60,30 +53,10 @@ impl Shard {
                 }
                 let keep = seg.matching(schema, filter);
                 for (q, query) in input.vectors.iter().enumerate() {
-                    let mut hits: Vec<Hit> = match index {
-                        Some(index) => index.search(query, fetch, &params, &|row| {
-                            keep.get(row as usize).copied().unwrap_or(false)
-                        })?,
-                        None => {
-                            let mut all = Vec::new();
-                            for (b, batch) in seg.batches.iter().enumerate() {
-                                let start = seg.starts[b];
-                                let reader = ColumnReader::new(
-                                    batch.column(field_index),
-                                    quarry_types::DataType::FloatVector,
-                                );
-                                let ColumnReader::Vector { dim, values, .. } = reader else {
-                                    unreachable!()
-                                };
-                                for mut h in brute_force(values, dim, metric, query, fetch, &|r| {
-                                    keep[(start + r) as usize]
-                                }) {
-                                    h.row += start;
-                                    all.push(h);
-                                }
-                            }
-                            all
-                        }
+                    let run = |k: usize| segment_hits(plan, seg, index, &keep, query, k);
+                    let mut hits = match &plan.group {
+                        None => run(fetch)?,
+                        Some(g) => dig(run, g, want, metric, |row| group_key(schema, seg, g, row))?,
                     };
                     if ranged {
                         hits.retain(|h| {
@@ -103,7 +76,13 @@ impl Shard {
         }
         for hits in per_query.iter_mut() {
             hits.sort_by(|a, b| metric.cmp(a.score, b.score).then_with(|| a.pk.cmp(&b.pk)));
-            hits.truncate(want);
+            match &plan.group {
+                None => hits.truncate(want),
+                Some(g) => {
+                    let (groups, _) = group_found(std::mem::take(hits), g, want);
+                    *hits = groups.into_iter().flatten().collect();
+                }
+            }
         }
         Ok(per_query)
     }
@@ -142,6 +121,83 @@ impl Shard {
                 .collect(),
         )
     }
+}
+
+/// The best `k` hits of one segment for one query vector, best first: its index when it has
+/// one loaded, exact search over its batches otherwise.
+fn segment_hits(
+    plan: &SearchPlan,
+    seg: &SegmentData,
+    index: Option<&quarry_index::SegmentIndex>,
+    keep: &[bool],
+    query: &[f32],
+    k: usize,
+) -> Result<Vec<Hit>> {
+    let mut hits = match index {
+        Some(index) => {
+            let params = SearchParams {
+                ef: plan.input.ef.map(|e| e.clamp(k, MAX_EF.max(k))),
+                nprobe: plan.input.nprobe,
+            };
+            index.search(query, k, &params, &|row| {
+                keep.get(row as usize).copied().unwrap_or(false)
+            })?
+        }
+        None => {
+            let mut all = Vec::new();
+            for (b, batch) in seg.batches.iter().enumerate() {
+                let start = seg.starts[b];
+                let reader = ColumnReader::new(
+                    batch.column(plan.field_index),
+                    quarry_types::DataType::FloatVector,
+                );
+                let ColumnReader::Vector { dim, values, .. } = reader else {
+                    unreachable!()
+                };
+                for mut h in brute_force(values, dim, plan.metric, query, k, &|r| {
+                    keep[(start + r) as usize]
+                }) {
+                    h.row += start;
+                    all.push(h);
+                }
+            }
+            all
+        }
+    };
+    hits.sort_by(|a, b| plan.metric.cmp(a.score, b.score).then(a.row.cmp(&b.row)));
+    hits.truncate(k);
+    Ok(hits)
+}
+
+/// A segment's hits for a grouping search: candidates asked for in growing windows until
+/// `groups` groups are filled under the plan's rule, the segment runs out of candidates, or
+/// the window reaches its bound ([`candidate_window`]).
+fn dig(
+    run: impl Fn(usize) -> Result<Vec<Hit>>,
+    g: &GroupPlan,
+    groups: usize,
+    metric: Metric,
+    key: impl Fn(u32) -> GroupKey,
+) -> Result<Vec<Hit>> {
+    let (mut k, bound) = candidate_window(groups, g.size);
+    loop {
+        let hits = run(k)?;
+        let exhausted = hits.len() < k;
+        let (found, met) = group_by(hits, |h: &Hit| key(h.row), groups, g.size, g.strict);
+        if met || exhausted || k >= bound {
+            let mut out: Vec<Hit> = found.into_iter().flatten().collect();
+            out.sort_by(|a, b| metric.cmp(a.score, b.score));
+            return Ok(out);
+        }
+        k = k.saturating_mul(2).min(bound);
+    }
+}
+
+/// The group key of a segment row.
+fn group_key(schema: &CollectionSchema, seg: &SegmentData, g: &GroupPlan, row: u32) -> GroupKey {
+    let (b, r) = seg.locate(row);
+    let dt = schema.fields[g.field].data_type;
+    GroupKey::of(&ColumnReader::new(seg.batches[b].column(g.field), dt).get(r))
 }
 
 fn in_range(metric: Metric, score: f32, radius: Option<f32>, range_filter: Option<f32>) -> bool {

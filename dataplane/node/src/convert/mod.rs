@@ -6,6 +6,7 @@
 mod collection;
 mod columns;
 mod databases;
+mod hybrid;
 mod index;
 mod mutation;
 mod params;
@@ -21,6 +22,7 @@ pub use collection::{
 };
 pub use columns::{columns_from_proto, ids_to_proto, outputs_to_proto};
 pub use databases::{describe_alias, describe_database, list_aliases, list_databases};
+pub use hybrid::hybrid_search;
 pub use index::{describe_index, index_build_progress, index_params, index_state};
 pub use mutation::{delete_result, insert, mutation_result, upsert, Mutation};
 pub use params::{check_pairs, kv, shown, to_kv};

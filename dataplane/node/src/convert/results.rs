@@ -6,7 +6,7 @@ use quarry_proto::schema as ps;
 use quarry_proto::service::{QueryResults, SearchResults};
 use quarry_types::{DataType, Pk};
 
-use super::{ids_to_proto, outputs_to_proto, success};
+use super::{column_to_proto, ids_to_proto, outputs_to_proto, success};
 
 /// What the answer of a search needs from its request.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,6 +43,7 @@ impl SearchAnswer {
                 topks,
                 output_fields: hits.outputs.names,
                 primary_field_name: hits.pk_field,
+                group_by_field_value: hits.group_values.as_ref().map(column_to_proto),
                 ..Default::default()
             }),
             collection_name: self.collection,

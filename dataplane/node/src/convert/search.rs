@@ -1,10 +1,10 @@
 //! Search and query requests: query vectors, `search_params` (`topk`, `offset`,
 //! `round_decimal`, `metric_type`, `anns_field`, the `params` JSON with `ef`, `nprobe`,
-//! `radius`, `range_filter`; grouping refused), `query_params` (`limit`, `offset`), into the engine's
-//! inputs.
+//! `radius`, `range_filter`; `group_by_field`, `group_size`, `strict_group_size`),
+//! `query_params` (`limit`, `offset`), into the engine's inputs.
 
 use prost::Message;
-use quarry_engine::{QueryInput, SearchInput};
+use quarry_engine::{GroupBy, QueryInput, SearchInput};
 use quarry_proto::common::{KeyValuePair, PlaceholderGroup, PlaceholderType};
 use quarry_proto::service::{search_request, QueryRequest, SearchRequest};
 use quarry_types::limits::{MAX_NQ, MAX_ROUND_DECIMAL};
@@ -26,6 +26,59 @@ pub struct SearchOptions {
     pub range_filter: Option<f32>,
     /// -1: no rounding
     pub round_decimal: i32,
+    pub group: Option<GroupBy>,
+}
+
+/// A boolean parameter as Go's `strconv.ParseBool` reads it (pymilvus sends `True`/`False`).
+pub(super) fn bool_param(pairs: &[KeyValuePair], key: &str) -> ConvResult<Option<bool>> {
+    match param(pairs, key).map(str::trim) {
+        None => Ok(None),
+        Some("1" | "t" | "T" | "true" | "TRUE" | "True") => Ok(Some(true)),
+        Some("0" | "f" | "F" | "false" | "FALSE" | "False") => Ok(Some(false)),
+        Some(other) => Err(format!(
+            "{key} [{}] is invalid, it should be true or false",
+            shown(other)
+        )),
+    }
+}
+
+/// The grouping of a search (`search_params`) or hybrid search (`rank_params`):
+/// `group_by_field`, `group_size` (default 1), `strict_group_size` (default false). The size's
+/// upper bound and the field are checked by the engine.
+pub fn group_options(pairs: &[KeyValuePair]) -> ConvResult<Option<GroupBy>> {
+    let field = param(pairs, "group_by_field").map(str::trim).unwrap_or("");
+    let size = match param(pairs, "group_size") {
+        None => None,
+        Some(raw) => match raw.trim().parse::<i64>() {
+            Ok(n) if n <= 0 => {
+                return Err(format!(
+                    "input group size:{n} is negative, failed to do search_groupby: invalid \
+                     parameter"
+                ))
+            }
+            Ok(n) => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+            Err(_) => {
+                return Err(format!(
+                    "failed to parse input group size:{}: invalid parameter",
+                    shown(raw)
+                ))
+            }
+        },
+    };
+    let strict = bool_param(pairs, "strict_group_size")?;
+    if field.is_empty() {
+        if size.is_some() || strict == Some(true) {
+            return Err(
+                "group_size and strict_group_size need a group_by_field: invalid parameter".into(),
+            );
+        }
+        return Ok(None);
+    }
+    Ok(Some(GroupBy {
+        field: field.to_string(),
+        size: size.unwrap_or(1),
+        strict: strict.unwrap_or(false),
+    }))
 }
 
 /// Parses a search's `search_params`: `topk`, `offset`, `round_decimal`, `metric_type`,
@@ -40,9 +93,7 @@ pub fn search_options(sp: &[KeyValuePair]) -> ConvResult<SearchOptions> {
         }
         None => serde_json::json!({}),
     };
-    if param(sp, "group_by_field").is_some() {
-        return Err("grouping search is not supported by quarry yet".into());
-    }
+    let group = group_options(sp)?;
     let number = |k: &str| -> ConvResult<Option<f64>> {
         match extra.get(k) {
             None | Some(serde_json::Value::Null) => Ok(None),
@@ -101,6 +152,7 @@ pub fn search_options(sp: &[KeyValuePair]) -> ConvResult<SearchOptions> {
         radius: number("radius")?.map(|v| v as f32),
         range_filter: number("range_filter")?.map(|v| v as f32),
         round_decimal,
+        group,
     })
 }
 
@@ -156,6 +208,9 @@ pub fn search(r: SearchRequest) -> ConvResult<(SearchInput, SearchAnswer)> {
         }
         None => return Err("the search request carries no query vectors".into()),
     };
+    if !r.function_score.is_empty() {
+        return Err("function_score rerankers are not supported by quarry yet".into());
+    }
     let o = search_options(&r.search_params)?;
     let templates = templates(&r.expr_template_values)?;
     let answer = SearchAnswer {
@@ -178,6 +233,7 @@ pub fn search(r: SearchRequest) -> ConvResult<(SearchInput, SearchAnswer)> {
         nprobe: o.nprobe,
         radius: o.radius,
         range_filter: o.range_filter,
+        group: o.group,
     };
     Ok((input, answer))
 }
@@ -258,9 +314,18 @@ mod tests {
             (vec![("round_decimal", "7")], "round_decimal [7] is invalid"),
             (vec![("round_decimal", "x")], "round_decimal [x] is invalid"),
             (
-                vec![("group_by_field", "x")],
-                "grouping search is not supported",
+                vec![("group_by_field", "x"), ("group_size", "0")],
+                "input group size:0 is negative",
             ),
+            (
+                vec![("group_by_field", "x"), ("group_size", "two")],
+                "failed to parse input group size:two",
+            ),
+            (
+                vec![("group_by_field", "x"), ("strict_group_size", "maybe")],
+                "strict_group_size [maybe] is invalid",
+            ),
+            (vec![("group_size", "2")], "need a group_by_field"),
         ] {
             let e = search_options(&kvs(&sp)).unwrap_err();
             assert!(e.contains(want), "{sp:?}: {e}");
@@ -268,6 +333,29 @@ mod tests {
         let long = "x".repeat(10_000);
         let e = search_options(&kvs(&[("topk", &long)])).unwrap_err();
         assert!(e.len() < 200, "long values are cut in messages: {e}");
+    }
+
+    #[test]
+    fn grouping_parses() {
+        let g = search_options(&kvs(&[
+            ("group_by_field", "doc"),
+            ("group_size", "3"),
+            ("strict_group_size", "True"),
+        ]))
+        .unwrap()
+        .group
+        .unwrap();
+        assert_eq!((g.field.as_str(), g.size, g.strict), ("doc", 3, true));
+        let g = group_options(&kvs(&[("group_by_field", "doc")]))
+            .unwrap()
+            .unwrap();
+        assert_eq!((g.size, g.strict), (1, false));
+        assert_eq!(group_options(&kvs(&[("topk", "3")])).unwrap(), None);
+        // an empty field name is no grouping (pymilvus never sends one otherwise)
+        assert_eq!(
+            group_options(&kvs(&[("group_by_field", "")])).unwrap(),
+            None
+        );
     }
 
     #[test]

@@ -166,7 +166,7 @@ has_db!(db_name: CreateCollectionRequest, DropCollectionRequest, HasCollectionRe
     GetLoadingProgressRequest, ShowPartitionsRequest, HasPartitionRequest,
     GetPartitionStatisticsRequest, InsertRequest, UpsertRequest, DeleteRequest, FlushRequest,
     GetFlushStateRequest, CreateIndexRequest, DescribeIndexRequest, DropIndexRequest,
-    GetIndexStateRequest, GetIndexBuildProgressRequest, SearchRequest, QueryRequest,
+    GetIndexStateRequest, GetIndexBuildProgressRequest, SearchRequest, QueryRequest, HybridSearchRequest,
     CreateAliasRequest, DropAliasRequest, AlterAliasRequest, DescribeAliasRequest,
     ListAliasesRequest);
 has_db!(db_name: RenameCollectionRequest, AlterCollectionRequest, GetReplicasRequest);

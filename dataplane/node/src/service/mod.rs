@@ -221,6 +221,10 @@ impl MilvusService for Service {
         serve(&self.engine, req, |r| read::query(self, r)).await
     }
 
+    async fn hybrid_search(&self, req: Request<HybridSearchRequest>) -> R<SearchResults> {
+        serve(&self.engine, req, |r| read::hybrid_search(self, r)).await
+    }
+
     async fn list_databases(&self, req: Request<ListDatabasesRequest>) -> R<ListDatabasesResponse> {
         serve(&self.engine, req, |_| databases::list_databases(self)).await
     }

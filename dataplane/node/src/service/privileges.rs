@@ -108,7 +108,8 @@ guarded!(collection: LoadCollectionRequest => "Load", ReleaseCollectionRequest =
     CreateIndexRequest => "CreateIndex", DescribeIndexRequest => "IndexDetail",
     GetIndexBuildProgressRequest => "IndexDetail", GetIndexStateRequest => "IndexDetail",
     DropIndexRequest => "DropIndex", InsertRequest => "Insert", UpsertRequest => "Upsert",
-    DeleteRequest => "Delete", SearchRequest => "Search", QueryRequest => "Query",
+    DeleteRequest => "Delete", SearchRequest => "Search", HybridSearchRequest => "Search",
+    QueryRequest => "Query",
     GetFlushStateRequest => "GetFlushState", GetLoadingProgressRequest => "GetLoadState",
     GetLoadStateRequest => "GetLoadState");
 

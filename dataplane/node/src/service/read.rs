@@ -1,4 +1,4 @@
-//! Reads: search and query (search by primary keys and grouping are refused in conversion).
+//! Reads: search, hybrid search and query (search by primary keys is refused in conversion).
 
 use quarry_engine::Named;
 use quarry_proto::service::*;
@@ -14,6 +14,17 @@ pub(super) async fn search(s: &Service, r: SearchRequest) -> Handled<SearchResul
     let hits = s
         .engine
         .search(Named::new(&db, &answer.collection), input)
+        .await
+        .map_err(engine)?;
+    Ok(answer.results(hits, s.engine.now_ts()))
+}
+
+pub(super) async fn hybrid_search(s: &Service, r: HybridSearchRequest) -> Handled<SearchResults> {
+    let db = r.db_name.clone();
+    let (input, answer) = convert::hybrid_search(r).map_err(invalid)?;
+    let hits = s
+        .engine
+        .hybrid_search(Named::new(&db, &answer.collection), input)
         .await
         .map_err(engine)?;
     Ok(answer.results(hits, s.engine.now_ts()))

@@ -373,7 +373,7 @@ async fn over_grpc_the_layer_counts_every_rpc() {
     // an RPC Quarry does not serve: gRPC UNIMPLEMENTED, counted under `unknown`
     let e = call::<_, GetVersionResponse>(
         &mut grpc,
-        "HybridSearch",
+        "CalcDistance",
         Request::new(GetVersionRequest {}),
     )
     .await

@@ -646,6 +646,10 @@ pub struct SearchRequest {
         ::prost::alloc::string::String,
         super::schema::TemplateValue,
     >,
+    /// a serialized common.FunctionScore (2.6 rerank functions), kept as bytes: only its
+    /// presence matters (Quarry refuses it)
+    #[prost(bytes = "vec", tag = "19")]
+    pub function_score: ::prost::alloc::vec::Vec<u8>,
     #[prost(oneof = "search_request::SearchInput", tags = "6, 22")]
     pub search_input: ::core::option::Option<search_request::SearchInput>,
 }
@@ -659,6 +663,39 @@ pub mod search_request {
         #[prost(message, tag = "22")]
         Ids(super::super::schema::IDs),
     }
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct HybridSearchRequest {
+    #[prost(message, optional, tag = "1")]
+    pub base: ::core::option::Option<super::common::MsgBase>,
+    #[prost(string, tag = "2")]
+    pub db_name: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub collection_name: ::prost::alloc::string::String,
+    #[prost(string, repeated, tag = "4")]
+    pub partition_names: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// the ann search requests, one per vector field searched
+    #[prost(message, repeated, tag = "5")]
+    pub requests: ::prost::alloc::vec::Vec<SearchRequest>,
+    /// strategy, params (JSON), limit, offset, round_decimal; group_by_field, group_size,
+    /// strict_group_size, rank_group_scorer
+    #[prost(message, repeated, tag = "6")]
+    pub rank_params: ::prost::alloc::vec::Vec<super::common::KeyValuePair>,
+    #[prost(uint64, tag = "7")]
+    pub travel_timestamp: u64,
+    #[prost(uint64, tag = "8")]
+    pub guarantee_timestamp: u64,
+    #[prost(bool, tag = "9")]
+    pub not_return_all_meta: bool,
+    #[prost(string, repeated, tag = "10")]
+    pub output_fields: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    #[prost(enumeration = "super::common::ConsistencyLevel", tag = "11")]
+    pub consistency_level: i32,
+    #[prost(bool, tag = "12")]
+    pub use_default_consistency: bool,
+    /// a serialized common.FunctionScore, as in SearchRequest
+    #[prost(bytes = "vec", tag = "13")]
+    pub function_score: ::prost::alloc::vec::Vec<u8>,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct SearchResults {
@@ -1387,6 +1424,10 @@ pub mod milvus_service_server {
             &self,
             request: tonic::Request<super::QueryRequest>,
         ) -> std::result::Result<tonic::Response<super::QueryResults>, tonic::Status>;
+        async fn hybrid_search(
+            &self,
+            request: tonic::Request<super::HybridSearchRequest>,
+        ) -> std::result::Result<tonic::Response<super::SearchResults>, tonic::Status>;
         async fn list_databases(
             &self,
             request: tonic::Request<super::ListDatabasesRequest>,
@@ -2946,6 +2987,51 @@ pub mod milvus_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = QuerySvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/milvus.proto.milvus.MilvusService/HybridSearch" => {
+                    #[allow(non_camel_case_types)]
+                    struct HybridSearchSvc<T: MilvusService>(pub Arc<T>);
+                    impl<
+                        T: MilvusService,
+                    > tonic::server::UnaryService<super::HybridSearchRequest>
+                    for HybridSearchSvc<T> {
+                        type Response = super::SearchResults;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::HybridSearchRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as MilvusService>::hybrid_search(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = HybridSearchSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

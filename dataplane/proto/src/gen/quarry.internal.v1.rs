@@ -781,6 +781,33 @@ pub struct SearchInput {
     /// IVF lists probed
     #[prost(uint64, optional, tag = "13")]
     pub nprobe: ::core::option::Option<u64>,
+    /// a grouping search
+    #[prost(message, optional, tag = "14")]
+    pub group: ::core::option::Option<GroupBy>,
+}
+/// A grouping search as the client asked for it.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GroupBy {
+    #[prost(string, tag = "1")]
+    pub field: ::prost::alloc::string::String,
+    #[prost(uint64, tag = "2")]
+    pub size: u64,
+    #[prost(bool, tag = "3")]
+    pub strict: bool,
+}
+/// A grouping search resolved against the schema.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GroupPlan {
+    /// position of the group field in the schema
+    #[prost(uint32, tag = "1")]
+    pub field: u32,
+    /// its position among the plan's output fields
+    #[prost(uint32, tag = "2")]
+    pub slot: u32,
+    #[prost(uint64, tag = "3")]
+    pub size: u64,
+    #[prost(bool, tag = "4")]
+    pub strict: bool,
 }
 /// A search resolved against the schema.
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -798,6 +825,9 @@ pub struct SearchPlan {
     /// the vector index (HNSW, IVF) to use where a segment has it loaded
     #[prost(int64, optional, tag = "5")]
     pub index: ::core::option::Option<i64>,
+    /// a grouping search: topk + offset counts groups
+    #[prost(message, optional, tag = "6")]
+    pub group: ::core::option::Option<GroupPlan>,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct QueryInput {
