@@ -18,6 +18,7 @@ mod error;
 mod limits;
 mod output;
 mod parquet;
+mod partitions;
 mod plan;
 mod read;
 mod remote;
@@ -42,6 +43,7 @@ pub use cluster::{Mode, Router};
 pub use ddl::{CreateCollection, IndexInfo};
 pub use error::{EngineError, Result};
 pub use output::{OutputColumn, Outputs};
+pub use partitions::check_partition_name;
 pub use plan::{
     Found, QueryAnswer, QueryInput, QueryOutput, QueryPlan, SearchHits, SearchInput, SearchPlan,
     ShardAnswer, ShardRead,
@@ -241,7 +243,11 @@ impl Engine {
     }
 
     pub(crate) fn new_runtime(&self, meta: &CollectionMeta) -> Arc<CollectionRt> {
-        Arc::new(CollectionRt::new(meta, self.duties.load_indexes))
+        Arc::new(CollectionRt::new(
+            meta,
+            self.duties.load_indexes,
+            self.duties.only_loaded_partitions,
+        ))
     }
 
     /// A fresh hybrid timestamp.

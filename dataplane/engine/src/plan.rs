@@ -74,6 +74,9 @@ pub struct SearchPlan {
     pub metric: Metric,
     /// the vector index (HNSW, IVF) to use where a segment has it loaded
     pub index: Option<i64>,
+    /// the partitions searched (resolved by the engine; empty: every partition)
+    #[serde(default)]
+    pub partition_ids: Vec<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -81,6 +84,9 @@ pub struct QueryPlan {
     pub input: QueryInput,
     pub fields: Vec<usize>,
     pub count_only: bool,
+    /// the partitions queried (resolved by the engine; empty: every partition)
+    #[serde(default)]
+    pub partition_ids: Vec<i64>,
 }
 
 /// A read of some shards of a collection.
@@ -88,6 +94,16 @@ pub struct QueryPlan {
 pub enum ShardRead {
     Search(SearchPlan),
     Query(QueryPlan),
+}
+
+impl ShardRead {
+    /// The partitions the read covers (empty: every partition).
+    pub fn partition_ids(&self) -> &[i64] {
+        match self {
+            ShardRead::Search(p) => &p.partition_ids,
+            ShardRead::Query(p) => &p.partition_ids,
+        }
+    }
 }
 
 /// One hit or row: its key, score (searches) and the values of the output fields.

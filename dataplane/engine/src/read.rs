@@ -47,9 +47,6 @@ impl Engine {
             .resolve_fresh(name, |m| !m.loaded || m.indexes.is_empty())
             .await?;
         self.check_loaded(&meta)?;
-        for p in &input.partitions {
-            self.check_partition(&meta, p)?;
-        }
         let field = if input.anns_field.is_empty() {
             let mut v = meta.schema.vector_fields();
             match (v.next(), v.next()) {
@@ -92,6 +89,7 @@ impl Engine {
         }
         // compiled once, here, so that a bad filter fails before any shard is asked
         let filter = quarry_expr::prepare(&input.filter, &meta.schema, &input.templates)?;
+        let partition_ids = self.read_partitions(&meta, &input.partitions, filter.as_ref())?;
         let (fields, names) = resolve(&meta.schema, &input.output_fields, false)?;
         let field_index = meta
             .schema
@@ -103,13 +101,14 @@ impl Engine {
         // FLAT searches the vectors themselves
         let (index_id, use_index) = (index.id, spec.kind != IndexKind::Flat);
         let metric = spec.metric;
-        let (topk, offset) = (input.topk, input.offset);
+        let (topk, offset, nq) = (input.topk, input.offset, input.vectors.len());
         let plan = SearchPlan {
             input,
             field_index,
             fields: fields.clone(),
             metric,
             index: use_index.then_some(index_id),
+            partition_ids,
         };
         let answers = self
             .read_shards(&meta, &rt, ShardRead::Search(plan), filter)
@@ -121,7 +120,9 @@ impl Engine {
                 other => return Err(EngineError::Internal(format!("a search got a {other:?}"))),
             }
         }
-        let per_query = merge_search(parts, metric, want, offset, topk);
+        let mut per_query = merge_search(parts, metric, want, offset, topk);
+        // one (maybe empty) hit list per query vector, also when no shard was asked
+        per_query.resize_with(nq, Vec::new);
         let mut columns = empty_columns(&meta.schema, &fields);
         let mut hits = Vec::with_capacity(per_query.len());
         for found in per_query {
@@ -143,7 +144,8 @@ impl Engine {
         })
     }
 
-    /// Runs a read on every shard of the collection (here or through the router).
+    /// Runs a read on every shard of the collection (here or through the router). A read of
+    /// no partition (a partition key fixed to no value) matches nothing and asks no shard.
     async fn read_shards(
         &self,
         meta: &CollectionMeta,
@@ -151,12 +153,15 @@ impl Engine {
         read: ShardRead,
         filter: Option<Expr>,
     ) -> Result<Vec<ShardAnswer>> {
+        if read.partition_ids().is_empty() {
+            return Ok(Vec::new());
+        }
         rt.read(&*self.io.log, self.router.as_ref(), meta, read, filter)
             .await
     }
 
-    /// Primary keys of live rows matching `filter` (`compiled`: the same, compiled), over all
-    /// shards.
+    /// Primary keys of live rows matching `filter` (`compiled`: the same, compiled) in the
+    /// given partitions, over all shards.
     pub(crate) async fn matching_pks(
         &self,
         meta: &CollectionMeta,
@@ -164,6 +169,7 @@ impl Engine {
         filter: &str,
         compiled: Option<Expr>,
         templates: &HashMap<String, Value>,
+        partition_ids: Vec<i64>,
     ) -> Result<Vec<Pk>> {
         let input = QueryInput {
             filter: filter.to_string(),
@@ -174,6 +180,7 @@ impl Engine {
             input,
             fields: vec![],
             count_only: false,
+            partition_ids,
         };
         let mut out = Vec::new();
         for a in self
@@ -202,10 +209,8 @@ impl Engine {
             // no output fields asked for: the primary key, as Milvus answers
             input.output_fields = vec![pk_field.clone()];
         }
-        for p in &input.partitions {
-            self.check_partition(&meta, p)?;
-        }
         let filter = quarry_expr::prepare(&input.filter, &meta.schema, &input.templates)?;
+        let partition_ids = self.read_partitions(&meta, &input.partitions, filter.as_ref())?;
         let count_only = input.output_fields.len() == 1
             && input.output_fields[0]
                 .trim()
@@ -223,6 +228,7 @@ impl Engine {
             input,
             fields: fields.clone(),
             count_only,
+            partition_ids,
         };
         let answers = self
             .read_shards(&meta, &rt, ShardRead::Query(plan), filter)

@@ -222,11 +222,13 @@ pub fn read_to_pb(read: ShardRead) -> pb::ShardRead {
             fields: positions_to_pb(p.fields),
             metric: metric_to_pb(p.metric) as i32,
             index: p.index,
+            partition_ids: p.partition_ids,
         }),
         ShardRead::Query(p) => Read::Query(pb::QueryPlan {
             input: Some(query_input_to_pb(p.input)),
             fields: positions_to_pb(p.fields),
             count_only: p.count_only,
+            partition_ids: p.partition_ids,
         }),
     };
     pb::ShardRead { read: Some(read) }
@@ -243,11 +245,13 @@ pub fn read_from_pb(read: pb::ShardRead) -> Result<ShardRead, DecodeError> {
             fields: positions_from_pb(p.fields),
             metric: metric_from_pb(p.metric)?,
             index: p.index,
+            partition_ids: p.partition_ids,
         }),
         Read::Query(p) => ShardRead::Query(QueryPlan {
             input: query_input_from_pb(required(p.input, "QueryPlan.input")?)?,
             fields: positions_from_pb(p.fields),
             count_only: p.count_only,
+            partition_ids: p.partition_ids,
         }),
     })
 }

@@ -78,6 +78,7 @@ fn searches_survive_the_round_trip() {
             fields: vec![0, 3, 1],
             metric,
             index: Some(1 << 40),
+            partition_ids: vec![7, 1 << 41],
         }));
     }
     // every optional absent
@@ -91,6 +92,7 @@ fn searches_survive_the_round_trip() {
         fields: vec![],
         metric: Metric::L2,
         index: None,
+        partition_ids: vec![],
     }));
 }
 
@@ -107,11 +109,13 @@ fn queries_survive_the_round_trip() {
         },
         fields: vec![4, 0],
         count_only: true,
+        partition_ids: vec![3],
     }));
     round_trip_read(ShardRead::Query(QueryPlan {
         input: QueryInput::default(),
         fields: vec![],
         count_only: false,
+        partition_ids: vec![],
     }));
 }
 
@@ -221,6 +225,7 @@ fn field_positions_are_checked_against_the_schema() {
             fields,
             metric: Metric::L2,
             index: None,
+            partition_ids: vec![],
         })
     };
     let query = |fields| {
@@ -228,6 +233,7 @@ fn field_positions_are_checked_against_the_schema() {
             input: QueryInput::default(),
             fields,
             count_only: false,
+            partition_ids: vec![],
         })
     };
     check_read(&search(1, vec![0, 1]), &schema).unwrap();

@@ -14,6 +14,7 @@ pub mod keys;
 mod local;
 mod model;
 mod names;
+mod partitions;
 pub mod proto;
 mod remote;
 mod service;
@@ -29,6 +30,7 @@ pub use model::{
     DEFAULT_DB_ID,
 };
 pub use names::DB_MAX_COLLECTIONS;
+pub use partitions::DEFAULT_KEY_PARTITIONS;
 pub use remote::{ClusterHeader, RemoteMeta, CLUSTER_HEADER};
 pub use service::{
     apply_op, AliasChange, CompactionCommit, Created, DatabaseChange, FlushCommit, IndexCommit,

@@ -16,7 +16,7 @@ mod templates;
 
 pub use collection::{
     create_collection, describe_collection, flush_response, load_state, loading_progress,
-    replica_number, row_count, show_collections, show_partitions,
+    partitions_loaded, replica_number, row_count, show_collections, show_partitions,
 };
 pub use columns::{columns_from_proto, ids_to_proto, outputs_to_proto};
 pub use databases::{describe_alias, describe_database, list_aliases, list_databases};
