@@ -147,7 +147,7 @@ pub(crate) fn set_partition_loaded(
             "partition not found[partition={missing}]"
         )));
     }
-    let named = |p: &PartitionMeta| names.iter().any(|n| *n == p.name);
+    let named = |p: &PartitionMeta| names.contains(&p.name);
     if loaded {
         if !c.loaded {
             for p in c.partitions.iter_mut() {
