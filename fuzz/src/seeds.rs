@@ -219,16 +219,20 @@ fn record_seeds(dir: &Path) {
             partition_id: 1,
             deletes: vec![],
             rows: Some(batch(&schema)),
+            partition_runs: vec![],
         },
         LogRecord {
             partition_id: 1,
             deletes: vec![Pk::Int(7), Pk::Int(-1)],
             rows: Some(batch(&schema)),
+            // the rows split between two partitions (a partition-key collection)
+            partition_runs: vec![(1, 1), (3, batch(&schema).num_rows() as u32 - 1)],
         },
         LogRecord {
             partition_id: 2,
             deletes: vec![Pk::Int(7), Pk::Str("x".into())],
             rows: None,
+            partition_runs: vec![],
         },
     ];
     for (i, r) in records.iter().enumerate() {
@@ -274,6 +278,7 @@ fn segment_seeds(dir: &Path) {
             id: 1048578,
             name: "_default".into(),
             created_ts: 1,
+            released: false,
         }],
         indexes: vec![IndexMeta {
             id: 1048579,

@@ -39,6 +39,9 @@ pub(crate) struct Duties {
     pub load_indexes: bool,
     /// is the only query node: loads take one replica at most (standalone)
     pub single_replica: bool,
+    /// holds the sealed segments of loaded partitions only (query nodes; standalone and data
+    /// nodes hold every partition's, which sealing and compaction work on)
+    pub only_loaded_partitions: bool,
 }
 
 impl Duties {
@@ -52,6 +55,7 @@ impl Duties {
             build_indexes: matches!(mode, Mode::Standalone | Mode::IndexNode),
             load_indexes: mode != Mode::DataNode,
             single_replica: standalone,
+            only_loaded_partitions: mode == Mode::QueryNode,
         }
     }
 }

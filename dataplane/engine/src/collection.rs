@@ -29,7 +29,7 @@ pub(crate) struct CollectionRt {
 
 impl CollectionRt {
     /// The runtime of a catalog entry: its shards empty, at their checkpoints.
-    pub fn new(meta: &CollectionMeta, load_indexes: bool) -> Self {
+    pub fn new(meta: &CollectionMeta, load_indexes: bool, only_loaded: bool) -> Self {
         let pk_index = meta
             .schema
             .fields
@@ -47,6 +47,7 @@ impl CollectionRt {
                     pk_index,
                     checkpoint: meta.checkpoints.get(s as usize).copied().unwrap_or(0),
                     load_indexes,
+                    only_loaded,
                 }))
             })
             .collect();
@@ -73,9 +74,17 @@ impl CollectionRt {
             .collect()
     }
 
-    /// Live rows held in memory, all shards.
-    pub fn live_rows(&self) -> u64 {
-        self.shards.iter().map(|s| s.live_rows()).sum()
+    /// Live rows held in memory of the given partitions, all shards.
+    pub fn live_rows(&self, partitions: &[i64]) -> u64 {
+        self.shards.iter().map(|s| s.live_rows(partitions)).sum()
+    }
+
+    /// Segments the reads of this process looked at so far, all shards.
+    pub fn segments_read(&self) -> u64 {
+        self.shards
+            .iter()
+            .map(|s| s.segments_read.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// The offsets a read must see. Every level sees this proxy's own acknowledged writes
@@ -89,14 +98,7 @@ impl CollectionRt {
     ) -> Result<Vec<u64>> {
         let mut out = self.acked();
         if meta.consistency == ConsistencyLevel::Strong {
-            let barrier = Bytes::from(
-                LogRecord {
-                    partition_id: 0,
-                    deletes: vec![],
-                    rows: None,
-                }
-                .encode(),
-            );
+            let barrier = Bytes::from(LogRecord::new(0, vec![], None).encode());
             for (shard, slot) in out.iter_mut().enumerate() {
                 let offset = log
                     .append(&self.topic, shard as u32, barrier.clone())

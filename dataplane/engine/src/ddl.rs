@@ -7,6 +7,7 @@ use quarry_meta::{CollectionMeta, Created, IndexMeta, NewCollection, NewIndex};
 use quarry_types::{CollectionSchema, ConsistencyLevel, DataType};
 
 use crate::error::invalid;
+use crate::partitions::check_num_partitions;
 use crate::Named;
 use crate::{Engine, EngineError, Result};
 
@@ -41,6 +42,9 @@ pub struct CreateCollection {
     pub shards: i32,
     pub consistency: ConsistencyLevel,
     pub properties: Vec<(String, String)>,
+    /// partitions of a partition-key collection (`CreateCollectionRequest.num_partitions`;
+    /// 0: Milvus' default of 16)
+    pub num_partitions: i64,
 }
 
 /// An index and its build progress.
@@ -65,6 +69,8 @@ impl Engine {
         let mut schema = req.schema;
         schema.name = req.name.clone();
         let schema = schema.prepare_new()?;
+        let num_partitions =
+            check_num_partitions(req.num_partitions, schema.partition_key().is_some())?;
         let shards = if req.shards <= 0 {
             1
         } else {
@@ -95,6 +101,7 @@ impl Engine {
             shards,
             consistency: req.consistency,
             properties: req.properties,
+            num_partitions,
         };
         let meta = match self.io.meta.create_collection(req).await? {
             Created::New(meta) => meta,
@@ -171,32 +178,21 @@ impl Engine {
         all
     }
 
-    /// Live rows of a collection (all partitions; Quarry has only `_default` so far).
+    /// Live rows of a collection (all partitions).
     pub async fn row_count(&self, name: impl Into<Named<'_>>) -> Result<u64> {
         let name = name.into();
         let (meta, rt) = self.resolve_fresh(name, |_| false).await?;
+        let all: Vec<i64> = meta.partitions.iter().map(|p| p.id).collect();
         if self.router.is_some() {
-            // a proxy holds no rows: loaded collections are counted by the workers, others by
-            // their sealed segments
-            if meta.loaded {
-                if let crate::QueryOutput::Count(n) = self
-                    .query(
-                        name,
-                        crate::QueryInput {
-                            output_fields: vec!["count(*)".into()],
-                            ..Default::default()
-                        },
-                    )
-                    .await?
-                    .output
-                {
-                    return Ok(n);
-                }
+            // a proxy holds no rows: collections loaded whole are counted by the workers,
+            // others by their sealed segments
+            if meta.loaded && meta.loaded_partitions().len() == all.len() {
+                return self.count_partitions(&meta, &rt, all).await;
             }
             let meta = self.describe_collection_latest(name).await?;
             return Ok(meta.segments.iter().map(|s| s.rows - s.deleted_rows).sum());
         }
-        Ok(rt.live_rows())
+        Ok(rt.live_rows(&all))
     }
 
     async fn set_loaded(
@@ -208,19 +204,25 @@ impl Engine {
         let name = name.into();
         let (meta, _) = self.resolve_fresh(name, |_| false).await?;
         if loaded {
-            let missing: Vec<_> = meta
-                .schema
-                .vector_fields()
-                .filter(|f| !meta.indexes.iter().any(|i| i.field_name == f.name))
-                .map(|f| f.name.clone())
-                .collect();
-            if !missing.is_empty() {
-                return Err(EngineError::IndexNotFound(format!(
-                    "there is no vector index on field: {missing:?}, please create index firstly: collection={name}"
-                )));
-            }
+            self.check_indexed(&meta, name)?;
         }
         Ok(self.io.meta.set_loaded(meta.id, loaded, replicas).await?)
+    }
+
+    /// A collection loads only once every vector field has an index (as in Milvus).
+    pub(crate) fn check_indexed(&self, meta: &CollectionMeta, name: Named<'_>) -> Result<()> {
+        let missing: Vec<_> = meta
+            .schema
+            .vector_fields()
+            .filter(|f| !meta.indexes.iter().any(|i| i.field_name == f.name))
+            .map(|f| f.name.clone())
+            .collect();
+        if !missing.is_empty() {
+            return Err(EngineError::IndexNotFound(format!(
+                "there is no vector index on field: {missing:?}, please create index firstly: collection={name}"
+            )));
+        }
+        Ok(())
     }
 
     pub async fn load_collection(&self, name: impl Into<Named<'_>>, replicas: u32) -> Result<()> {

@@ -14,6 +14,8 @@ pub enum EngineError {
     CollectionExists(String),
     #[error("partition not found[partition={0}]")]
     PartitionNotFound(String),
+    #[error("partition not loaded[partition={0}]")]
+    PartitionNotLoaded(String),
     #[error("index not found[{0}]")]
     IndexNotFound(String),
     #[error("collection not loaded[collection={0}]")]

@@ -74,9 +74,8 @@ impl Engine {
         if !meta.loaded {
             return Err(crate::EngineError::NotLoaded(meta.name.clone()));
         }
-        for p in &input.partitions {
-            self.check_partition(&meta, p)?;
-        }
+        // the partitions the output fields are read from (every one a sub-search may read)
+        let all_partitions = self.read_partitions(&meta, &input.partitions, None)?;
         // resolved before any shard is asked: a bad ann search fails the whole request
         let mut prepared = Vec::with_capacity(input.subs.len());
         for mut sub in std::mem::take(&mut input.subs) {
@@ -84,7 +83,10 @@ impl Engine {
             sub.offset = 0;
             sub.partitions = input.partitions.clone();
             sub.group = input.group.clone();
-            prepared.push(prepare_search(&meta, sub, false)?);
+            let mut p = prepare_search(&meta, sub, false)?;
+            p.plan.partition_ids =
+                self.read_partitions(&meta, &p.plan.input.partitions, p.filter.as_ref())?;
+            prepared.push(p);
         }
         let (out_fields, out_names) = resolve(&meta.schema, &input.output_fields, false)?;
         let router = self.router.as_ref();
@@ -161,6 +163,7 @@ impl Engine {
                 input: query,
                 fields: out_fields.clone(),
                 count_only: false,
+                partition_ids: all_partitions.clone(),
             };
             let answers = rt
                 .read_at(router, &meta, ShardRead::Query(plan), filter, &at)

@@ -21,6 +21,7 @@ mod limits;
 mod manage;
 mod output;
 mod parquet;
+mod partitions;
 mod plan;
 mod read;
 mod remote;
@@ -50,6 +51,7 @@ pub use group::GroupPlan;
 pub use hybrid::{GroupScorer, HybridInput, Ranker};
 pub use manage::AlterProperties;
 pub use output::{OutputColumn, Outputs};
+pub use partitions::check_partition_name;
 pub use plan::{
     Found, GroupBy, QueryAnswer, QueryInput, QueryOutput, QueryPlan, SearchHits, SearchInput,
     SearchPlan, ShardAnswer, ShardRead,
@@ -249,7 +251,11 @@ impl Engine {
     }
 
     pub(crate) fn new_runtime(&self, meta: &CollectionMeta) -> Arc<CollectionRt> {
-        Arc::new(CollectionRt::new(meta, self.duties.load_indexes))
+        Arc::new(CollectionRt::new(
+            meta,
+            self.duties.load_indexes,
+            self.duties.only_loaded_partitions,
+        ))
     }
 
     /// A fresh hybrid timestamp.

@@ -90,6 +90,9 @@ pub struct SearchPlan {
     pub index: Option<i64>,
     /// a grouping search: `topk + offset` counts groups
     pub group: Option<GroupPlan>,
+    /// the partitions searched (resolved by the engine; empty: every partition)
+    #[serde(default)]
+    pub partition_ids: Vec<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -97,6 +100,9 @@ pub struct QueryPlan {
     pub input: QueryInput,
     pub fields: Vec<usize>,
     pub count_only: bool,
+    /// the partitions queried (resolved by the engine; empty: every partition)
+    #[serde(default)]
+    pub partition_ids: Vec<i64>,
 }
 
 /// A read of some shards of a collection (one per request and shard set: its size is no
@@ -106,6 +112,16 @@ pub struct QueryPlan {
 pub enum ShardRead {
     Search(SearchPlan),
     Query(QueryPlan),
+}
+
+impl ShardRead {
+    /// The partitions the read covers (empty: every partition).
+    pub fn partition_ids(&self) -> &[i64] {
+        match self {
+            ShardRead::Search(p) => &p.partition_ids,
+            ShardRead::Query(p) => &p.partition_ids,
+        }
+    }
 }
 
 /// One hit or row: its key, score (searches) and the values of the output fields.

@@ -49,10 +49,13 @@ impl Engine {
             .resolve_fresh(name, |m| !m.loaded || m.indexes.is_empty())
             .await?;
         self.check_loaded(&meta)?;
-        for p in &input.partitions {
-            self.check_partition(&meta, p)?;
-        }
-        let prepared = prepare_search(&meta, input, true)?;
+        let mut prepared = prepare_search(&meta, input, true)?;
+        // the partitions read (with a partition key: those the filter allows)
+        prepared.plan.partition_ids = self.read_partitions(
+            &meta,
+            &prepared.plan.input.partitions,
+            prepared.filter.as_ref(),
+        )?;
         let (offset, topk) = (prepared.plan.input.offset, prepared.plan.input.topk);
         let at = rt
             .read_point(&*self.io.log, self.router.as_ref(), &meta)
@@ -63,7 +66,8 @@ impl Engine {
         Ok(prepared.hits(&meta, per_query))
     }
 
-    /// Runs a read on every shard of the collection (here or through the router).
+    /// Runs a read on every shard of the collection (here or through the router). A read of
+    /// no partition (a partition key fixed to no value) matches nothing and asks no shard.
     async fn read_shards(
         &self,
         meta: &CollectionMeta,
@@ -71,12 +75,15 @@ impl Engine {
         read: ShardRead,
         filter: Option<Expr>,
     ) -> Result<Vec<ShardAnswer>> {
+        if read.partition_ids().is_empty() {
+            return Ok(Vec::new());
+        }
         rt.read(&*self.io.log, self.router.as_ref(), meta, read, filter)
             .await
     }
 
-    /// Primary keys of live rows matching `filter` (`compiled`: the same, compiled), over all
-    /// shards.
+    /// Primary keys of live rows matching `filter` (`compiled`: the same, compiled) in the
+    /// given partitions, over all shards.
     pub(crate) async fn matching_pks(
         &self,
         meta: &CollectionMeta,
@@ -84,6 +91,7 @@ impl Engine {
         filter: &str,
         compiled: Option<Expr>,
         templates: &HashMap<String, Value>,
+        partition_ids: Vec<i64>,
     ) -> Result<Vec<Pk>> {
         let input = QueryInput {
             filter: filter.to_string(),
@@ -94,6 +102,7 @@ impl Engine {
             input,
             fields: vec![],
             count_only: false,
+            partition_ids,
         };
         let mut out = Vec::new();
         for a in self
@@ -122,10 +131,8 @@ impl Engine {
             // no output fields asked for: the primary key, as Milvus answers
             input.output_fields = vec![pk_field.clone()];
         }
-        for p in &input.partitions {
-            self.check_partition(&meta, p)?;
-        }
         let filter = quarry_expr::prepare(&input.filter, &meta.schema, &input.templates)?;
+        let partition_ids = self.read_partitions(&meta, &input.partitions, filter.as_ref())?;
         let count_only = input.output_fields.len() == 1
             && input.output_fields[0]
                 .trim()
@@ -143,6 +150,7 @@ impl Engine {
             input,
             fields: fields.clone(),
             count_only,
+            partition_ids,
         };
         let answers = self
             .read_shards(&meta, &rt, ShardRead::Query(plan), filter)
@@ -294,6 +302,8 @@ pub(crate) fn prepare_search(
             metric: spec.metric,
             index: use_index.then_some(index.id),
             group,
+            // set by the caller, which can resolve partitions (`Engine::read_partitions`)
+            partition_ids: vec![],
         },
         filter,
         names,

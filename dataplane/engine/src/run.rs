@@ -35,6 +35,10 @@ impl Engine {
         offset: usize,
         topk: usize,
     ) -> Result<Vec<Vec<Found>>> {
+        if p.plan.partition_ids.is_empty() {
+            // no partition to read (a partition key fixed to no value): no hits, no shard asked
+            return Ok(vec![Vec::new(); p.plan.input.vectors.len()]);
+        }
         let router = self.router.as_ref();
         let read = |plan: &SearchPlan, filter| {
             rt.read_at(router, meta, ShardRead::Search(plan.clone()), filter, at)

@@ -259,11 +259,13 @@ pub fn read_to_pb(read: ShardRead) -> pb::ShardRead {
             metric: metric_to_pb(p.metric) as i32,
             index: p.index,
             group: p.group.map(group_plan_to_pb),
+            partition_ids: p.partition_ids,
         }),
         ShardRead::Query(p) => Read::Query(pb::QueryPlan {
             input: Some(query_input_to_pb(p.input)),
             fields: positions_to_pb(p.fields),
             count_only: p.count_only,
+            partition_ids: p.partition_ids,
         }),
     };
     pb::ShardRead { read: Some(read) }
@@ -281,11 +283,13 @@ pub fn read_from_pb(read: pb::ShardRead) -> Result<ShardRead, DecodeError> {
             metric: metric_from_pb(p.metric)?,
             index: p.index,
             group: p.group.map(group_plan_from_pb).transpose()?,
+            partition_ids: p.partition_ids,
         }),
         Read::Query(p) => ShardRead::Query(QueryPlan {
             input: query_input_from_pb(required(p.input, "QueryPlan.input")?)?,
             fields: positions_from_pb(p.fields),
             count_only: p.count_only,
+            partition_ids: p.partition_ids,
         }),
     })
 }

@@ -31,7 +31,9 @@ impl Engine {
         read: ShardRead,
     ) -> Result<ShardAnswer> {
         let collection = collection.into();
-        let (_, rt) = self.resolve_fresh(collection, |_| false).await?;
+        let (meta, rt) = self.resolve_fresh(collection, |_| false).await?;
+        self.hold_partitions(&meta, &rt, &shards, read.partition_ids())
+            .await?;
         let mut tokens = Vec::new();
         for (shard, offset) in &shards {
             let Some(s) = rt.shards.get(*shard as usize).filter(|s| s.is_loaded()) else {
@@ -60,6 +62,46 @@ impl Engine {
             }
         }
         Ok(answer)
+    }
+
+    /// Makes sure the served shards hold the sealed segments of the partitions a read covers:
+    /// partitions loaded since this node's last catalog sync are swapped in now.
+    async fn hold_partitions(
+        &self,
+        meta: &quarry_meta::CollectionMeta,
+        rt: &Arc<CollectionRt>,
+        shards: &[(u32, u64)],
+        partitions: &[i64],
+    ) -> Result<()> {
+        let missing = |meta: &quarry_meta::CollectionMeta| -> Vec<u32> {
+            shards
+                .iter()
+                .filter_map(|(s, _)| rt.shards.get(*s as usize))
+                .filter(|s| s.is_serving() && !s.has_segments_of(meta, partitions))
+                .map(|s| s.index)
+                .collect()
+        };
+        if missing(meta).is_empty() {
+            return Ok(());
+        }
+        self.io.meta.refresh().await?;
+        let snap = self.io.meta.snapshot();
+        let Some(meta) = snap.collections.get(&rt.id) else {
+            return Err(EngineError::CollectionNotFound(rt.id.to_string()));
+        };
+        for shard in missing(meta) {
+            rt.shard(shard)?
+                .swap_in(&self.io, meta, snap.next_id)
+                .await?;
+        }
+        let still = missing(meta);
+        if !still.is_empty() {
+            return Err(EngineError::Unavailable(format!(
+                "shards {still:?} of collection {} do not hold the partitions {partitions:?} yet",
+                rt.id
+            )));
+        }
+        Ok(())
     }
 
     /// A data node's part of a flush: seal the given shards once they reach their offsets.
@@ -108,7 +150,7 @@ impl Engine {
                 continue;
             }
             for shard in rt.shards.iter().filter(|s| s.is_serving()) {
-                shard.swap_in(&self.io, meta).await?;
+                shard.swap_in(&self.io, meta, snap.next_id).await?;
             }
         }
         if self.duties.build_indexes {
@@ -182,7 +224,7 @@ impl Engine {
                 out.push(ServedUnit {
                     collection: rt.id,
                     shard: s.index,
-                    growing_rows: s.data.read().growing.live as u64,
+                    growing_rows: s.data.read().growing_live() as u64,
                 });
             }
         }

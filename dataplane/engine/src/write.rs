@@ -1,5 +1,5 @@
 //! The write path: validate rows against the schema, assign auto ids, hash primary keys to
-//! shards, append one record per shard to the log (`Shard::append_apply` applies it to memory
+//! shards (and partition keys to partitions), append one record per shard to the log (`Shard::append_apply` applies it to memory
 //! before the write is acknowledged) and, on flush, seal every shard. The log is the source of
 //! truth: what was appended is replayed after a crash.
 
@@ -7,12 +7,14 @@ use std::collections::HashMap;
 
 use arrow_array::{RecordBatch, UInt32Array};
 use arrow_select::take::take_record_batch;
+use quarry_meta::CollectionMeta;
 use quarry_types::batch::{build_batch, check_rows, Column, ColumnData, ColumnReader};
-use quarry_types::record::LogRecord;
+use quarry_types::record::{LogRecord, ALL_PARTITIONS};
 use quarry_types::{shard_of, DataType, Pk, Value};
 
 use crate::collection::CollectionRt;
 use crate::error::invalid;
+use crate::partitions::key_partition_index;
 use crate::Named;
 use crate::{Engine, EngineError, Result};
 
@@ -80,7 +82,7 @@ impl Engine {
         if input.schema_ts != 0 && input.schema_ts != meta.updated_ts {
             return Err(EngineError::SchemaMismatch(name.to_string()));
         }
-        let partition_id = self.check_partition(&meta, &input.partition)?;
+        let partition = self.write_partition(&meta, &input.partition)?;
         if input.rows == 0 {
             return Err(invalid("no rows to insert: the data is empty"));
         }
@@ -122,6 +124,11 @@ impl Engine {
                 _ => unreachable!("pk column is Int64 or VarChar"),
             })
             .collect();
+        // each row's partition: the named one, or by partition key
+        let row_partitions: Vec<i64> = match partition {
+            Some(id) => vec![id; rows],
+            None => key_partitions(&meta, &batch)?,
+        };
         let mut by_shard: HashMap<u32, Vec<u32>> = HashMap::new();
         for (row, pk) in pks.iter().enumerate() {
             by_shard
@@ -129,8 +136,18 @@ impl Engine {
                 .or_default()
                 .push(row as u32);
         }
-        for (shard, rows) in by_shard {
-            let part: RecordBatch = if rows.len() == batch.num_rows() {
+        for (shard, mut rows) in by_shard {
+            // rows of one partition together: the record names them as runs
+            rows.sort_by_key(|r| row_partitions[*r as usize]);
+            let mut runs: Vec<(i64, u32)> = Vec::new();
+            for r in &rows {
+                match runs.last_mut() {
+                    Some((p, n)) if *p == row_partitions[*r as usize] => *n += 1,
+                    _ => runs.push((row_partitions[*r as usize], 1)),
+                }
+            }
+            let identity = rows.len() == batch.num_rows() && rows.windows(2).all(|w| w[0] < w[1]);
+            let part: RecordBatch = if identity {
                 batch.clone()
             } else {
                 take_record_batch(&batch, &UInt32Array::from(rows.clone()))
@@ -141,16 +158,12 @@ impl Engine {
             } else {
                 vec![]
             };
-            self.append(
-                &rt,
-                shard,
-                LogRecord {
-                    partition_id,
-                    deletes,
-                    rows: Some(part),
-                },
-            )
-            .await?;
+            let record = LogRecord {
+                partition_id: runs[0].0,
+                partition_runs: if runs.len() > 1 { runs } else { vec![] },
+                ..LogRecord::new(0, deletes, Some(part))
+            };
+            self.append(&rt, shard, record).await?;
         }
         Ok(MutationOutcome {
             count: pks.len() as u64,
@@ -170,15 +183,19 @@ impl Engine {
     ) -> Result<MutationOutcome> {
         let name = name.into();
         let (meta, rt) = self.resolve_fresh(name, |_| false).await?;
-        let partition_id = self.check_partition(&meta, partition)?;
+        let scope = self.write_partition(&meta, partition)?;
         if expr.trim().is_empty() {
             return Err(invalid(
                 "delete needs a filter expression; an empty expression would delete everything",
             ));
         }
         let compiled = quarry_expr::prepare(expr, &meta.schema, templates)?;
+        let partitions = match scope {
+            Some(id) => vec![id],
+            None => meta.partitions.iter().map(|p| p.id).collect(),
+        };
         let pks = self
-            .matching_pks(&meta, &rt, expr, compiled, templates)
+            .matching_pks(&meta, &rt, expr, compiled, templates, partitions)
             .await?;
         let mut by_shard: HashMap<u32, Vec<Pk>> = HashMap::new();
         for pk in pks {
@@ -193,11 +210,7 @@ impl Engine {
                 .append(
                     &rt,
                     shard,
-                    LogRecord {
-                        partition_id,
-                        deletes,
-                        rows: None,
-                    },
+                    LogRecord::new(scope.unwrap_or(ALL_PARTITIONS), deletes, None),
                 )
                 .await?;
         }
@@ -222,11 +235,29 @@ impl Engine {
         }
         let mut ids = Vec::new();
         for shard in &rt.shards {
-            if let Some(id) = shard.seal(&self.io).await? {
-                ids.push(id);
-            }
+            ids.extend(shard.seal(&self.io).await?);
         }
         self.index_wakeup.notify_one();
         Ok(ids)
     }
+}
+
+/// The partition of every row of a partition-key collection, by its key value.
+fn key_partitions(meta: &CollectionMeta, batch: &RecordBatch) -> Result<Vec<i64>> {
+    let (index, key) = meta
+        .schema
+        .fields
+        .iter()
+        .enumerate()
+        .find(|(_, f)| f.is_partition_key)
+        .ok_or_else(|| EngineError::Internal("no partition key field".into()))?;
+    let reader = ColumnReader::new(batch.column(index), key.data_type);
+    (0..batch.num_rows())
+        .map(|row| {
+            let i = key_partition_index(&reader.get(row), meta.partitions.len())?;
+            meta.partitions.get(i).map(|p| p.id).ok_or_else(|| {
+                EngineError::Internal("partition key routed past the partitions".into())
+            })
+        })
+        .collect()
 }

@@ -66,6 +66,7 @@ async fn create(e: &Engine) {
         shards: 1,
         consistency: ConsistencyLevel::Strong,
         properties: vec![],
+        num_partitions: 0,
     };
     e.create_collection(req).await.unwrap();
     let params = [("index_type", "FLAT"), ("metric_type", "L2")]
@@ -208,6 +209,23 @@ impl MetaService for Faulty {
     }
     async fn delete_user(&self, name: &str) -> Result<(), MetaError> {
         self.inner().delete_user(name).await
+    }
+    async fn create_partition(&self, id: i64, name: &str) -> Result<(), MetaError> {
+        self.inner().create_partition(id, name).await
+    }
+    async fn drop_partition(&self, id: i64, name: &str) -> Result<Vec<String>, MetaError> {
+        self.inner().drop_partition(id, name).await
+    }
+    async fn set_partition_loaded(
+        &self,
+        id: i64,
+        names: Vec<String>,
+        loaded: bool,
+        replicas: u32,
+    ) -> Result<(), MetaError> {
+        self.inner()
+            .set_partition_loaded(id, names, loaded, replicas)
+            .await
     }
     async fn change_rbac(&self, change: quarry_meta::RbacChange) -> Result<(), MetaError> {
         self.inner().change_rbac(change).await

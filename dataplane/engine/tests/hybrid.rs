@@ -114,6 +114,7 @@ async fn engine() -> Arc<Engine> {
         shards: 2,
         consistency: ConsistencyLevel::Strong,
         properties: vec![],
+        num_partitions: 0,
     })
     .await
     .unwrap();

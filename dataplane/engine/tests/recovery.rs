@@ -93,6 +93,7 @@ async fn reopen_recovers_segments_growing_rows_deletes_and_indexes() {
         shards: 2,
         consistency: ConsistencyLevel::Strong,
         properties: vec![],
+        num_partitions: 0,
     })
     .await
     .unwrap();
@@ -183,6 +184,7 @@ async fn compaction_merges_small_segments_and_purges_deletes() {
         shards: 1,
         consistency: ConsistencyLevel::Strong,
         properties: vec![],
+        num_partitions: 0,
     };
     e.create_collection(create).await.unwrap();
     let params = BTreeMap::from([

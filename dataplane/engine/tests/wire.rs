@@ -90,6 +90,7 @@ fn searches_survive_the_round_trip() {
                 size: 3,
                 strict: true,
             }),
+            partition_ids: vec![7, 1 << 41],
         }));
     }
     // every optional absent
@@ -104,6 +105,7 @@ fn searches_survive_the_round_trip() {
         metric: Metric::L2,
         index: None,
         group: None,
+        partition_ids: vec![],
     }));
 }
 
@@ -120,11 +122,13 @@ fn queries_survive_the_round_trip() {
         },
         fields: vec![4, 0],
         count_only: true,
+        partition_ids: vec![3],
     }));
     round_trip_read(ShardRead::Query(QueryPlan {
         input: QueryInput::default(),
         fields: vec![],
         count_only: false,
+        partition_ids: vec![],
     }));
 }
 
@@ -235,6 +239,7 @@ fn field_positions_are_checked_against_the_schema() {
             metric: Metric::L2,
             index: None,
             group,
+            partition_ids: vec![],
         })
     };
     let search = |field_index, fields| grouped(field_index, fields, None);
@@ -243,6 +248,7 @@ fn field_positions_are_checked_against_the_schema() {
             input: QueryInput::default(),
             fields,
             count_only: false,
+            partition_ids: vec![],
         })
     };
     check_read(&search(1, vec![0, 1]), &schema).unwrap();

@@ -82,6 +82,29 @@ impl Expr {
     }
 }
 
+impl Expr {
+    /// The values this expression restricts a (top-level, scalar) field to: `f == v`,
+    /// `f in [..]`, a conjunction with such a term (the term with the fewest values), or a
+    /// disjunction whose every branch restricts it (their union). `None`: not restricted.
+    /// Partition-key collections search only the partitions of these values.
+    pub fn field_values(&self, field: &str) -> Option<Vec<Value>> {
+        match self {
+            Expr::And(terms) => terms
+                .iter()
+                .filter_map(|t| t.field_values(field))
+                .min_by_key(|v| v.len()),
+            Expr::Or(terms) => {
+                let mut all = Vec::new();
+                for t in terms {
+                    all.extend(t.field_values(field)?);
+                }
+                Some(all)
+            }
+            _ => self.pk_lookup(field),
+        }
+    }
+}
+
 /// Bound on the height of a tree `compile` accepts. The parser nests at most `MAX_EXPR_DEPTH`
 /// counted levels (parentheses, `not`, unary signs, `**` exponents, calls, lists), and within
 /// one level a path down the tree meets at most seven nodes (`or`, `and`, a comparison, `+`,

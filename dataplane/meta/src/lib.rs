@@ -14,6 +14,7 @@ pub mod keys;
 mod local;
 mod model;
 mod names;
+mod partitions;
 pub mod proto;
 mod rbac;
 mod rbac_proto;
@@ -33,6 +34,7 @@ pub use model::{
     DEFAULT_DB_ID,
 };
 pub use names::DB_MAX_COLLECTIONS;
+pub use partitions::DEFAULT_KEY_PARTITIONS;
 pub use rbac::{
     is_builtin_role, GrantMeta, RbacChange, RoleMeta, ADMIN_ROLE, MAX_ROLES, PUBLIC_ROLE,
 };

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::names::{apply_alias, apply_database, check_drop_collection, check_new_collection};
+use crate::partitions;
 use crate::users;
 use crate::{AliasChange, DatabaseChange, Rename};
 use crate::{
     Catalog, CatalogState, CollectionMeta, CompactionCommit, Created, FlushCommit, IndexCommit,
-    IndexMeta, MetaError, MetaService, NewCollection, NewIndex, PartitionMeta, Tso,
-    DEFAULT_PARTITION,
+    IndexMeta, MetaError, MetaService, NewCollection, NewIndex, Tso,
 };
 
 /// The catalog operations on a catalog this process owns (standalone, and the coordinator).
@@ -36,7 +36,7 @@ fn not_found(id: i64) -> MetaError {
 /// Whether `commit` is in the catalog already (sent again after a lost answer): its new segment
 /// is listed, or (without one) every delete file it names is.
 fn flush_applied(c: &CollectionMeta, commit: &FlushCommit) -> bool {
-    match &commit.new_segment {
+    match commit.new_segments.first() {
         Some(m) => c.segments.iter().any(|s| s.id == m.id),
         None => {
             !commit.deletes.is_empty()
@@ -103,11 +103,12 @@ impl MetaService for LocalMeta {
                     )));
                 }
                 let id = s.alloc_id();
-                let partition = PartitionMeta {
-                    id: s.alloc_id(),
-                    name: DEFAULT_PARTITION.into(),
-                    created_ts: now,
-                };
+                let partitions = partitions::initial_partitions(
+                    s,
+                    req.schema.partition_key().is_some(),
+                    req.num_partitions,
+                    now,
+                )?;
                 let meta = CollectionMeta {
                     id,
                     name: req.name.clone(),
@@ -121,7 +122,7 @@ impl MetaService for LocalMeta {
                     loaded: false,
                     replicas: 1,
                     query_pool: None,
-                    partitions: vec![partition],
+                    partitions,
                     indexes: vec![],
                     segments: vec![],
                     checkpoints: vec![0; req.shards as usize],
@@ -171,12 +172,13 @@ impl MetaService for LocalMeta {
 
     async fn set_loaded(&self, id: i64, loaded: bool, replicas: u32) -> Result<(), MetaError> {
         let replicas = replicas.max(1);
-        if self
-            .snapshot()
-            .collections
-            .get(&id)
-            .map(|c| (c.loaded, c.replicas))
-            == Some((loaded, replicas))
+        if self.snapshot().collections.get(&id).map(|c| {
+            (
+                c.loaded,
+                c.replicas,
+                c.partitions.iter().any(|p| p.released),
+            )
+        }) == Some((loaded, replicas, false))
         {
             return Ok(());
         }
@@ -185,6 +187,8 @@ impl MetaService for LocalMeta {
                 let c = s.collections.get_mut(&id).ok_or_else(|| not_found(id))?;
                 c.loaded = loaded;
                 c.replicas = replicas;
+                // the whole collection: every partition
+                c.partitions.iter_mut().for_each(|p| p.released = false);
                 Ok(())
             })
             .await
@@ -309,8 +313,13 @@ impl MetaService for LocalMeta {
                         seg.deleted_rows = *count;
                     }
                 }
-                if let Some(m) = &commit.new_segment {
-                    c.segments.push(m.clone());
+                for m in &commit.new_segments {
+                    if c.partitions.iter().any(|p| p.id == m.partition_id) {
+                        c.segments.push(m.clone());
+                    } else {
+                        // rows of a partition dropped since they were written: garbage
+                        superseded.push(m.data_key.clone());
+                    }
                 }
                 c.checkpoints[shard] = commit.checkpoint;
                 s.last_ts = s.last_ts.max(now);
@@ -373,6 +382,31 @@ impl MetaService for LocalMeta {
         self.catalog.commit(|s| users::delete_user(s, name)).await
     }
 
+    async fn create_partition(&self, id: i64, name: &str) -> Result<(), MetaError> {
+        let now = self.tso.now();
+        self.catalog
+            .commit(|s| partitions::create_partition(s, id, name, now))
+            .await
+    }
+
+    async fn drop_partition(&self, id: i64, name: &str) -> Result<Vec<String>, MetaError> {
+        self.catalog
+            .commit(|s| partitions::drop_partition(s, id, name))
+            .await
+    }
+
+    async fn set_partition_loaded(
+        &self,
+        id: i64,
+        names: Vec<String>,
+        loaded: bool,
+        replicas: u32,
+    ) -> Result<(), MetaError> {
+        self.catalog
+            .commit(|s| partitions::set_partition_loaded(s, id, &names, loaded, replicas))
+            .await
+    }
+
     async fn commit_compaction(&self, commit: CompactionCommit) -> Result<Vec<String>, MetaError> {
         self.catalog
             .commit(|s| {
@@ -393,10 +427,13 @@ impl MetaService for LocalMeta {
                         c.checkpoints.get(shard)
                     )));
                 }
+                // never across shards or partitions
                 let found = commit.sources.iter().all(|id| {
-                    c.segments
-                        .iter()
-                        .any(|m| m.id == *id && m.shard == commit.shard)
+                    c.segments.iter().any(|m| {
+                        m.id == *id
+                            && m.shard == commit.shard
+                            && m.partition_id == commit.target.partition_id
+                    })
                 });
                 if !found || commit.sources.is_empty() {
                     return Err(MetaError::StaleCommit(format!(

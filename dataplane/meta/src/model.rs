@@ -16,6 +16,10 @@ pub struct PartitionMeta {
     pub id: i64,
     pub name: String,
     pub created_ts: u64,
+    /// released while its collection is loaded (LoadPartitions/ReleasePartitions); false: the
+    /// partition is loaded whenever its collection is
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub released: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -94,6 +98,31 @@ fn one() -> u32 {
 impl CollectionMeta {
     pub fn topic(&self) -> String {
         keys::topic(self.id)
+    }
+
+    /// A partition by name.
+    pub fn partition(&self, name: &str) -> Option<&PartitionMeta> {
+        self.partitions.iter().find(|p| p.name == name)
+    }
+
+    /// Whether the partition's rows are served (its collection loaded, the partition not
+    /// released).
+    pub fn partition_loaded(&self, p: &PartitionMeta) -> bool {
+        self.loaded && !p.released
+    }
+
+    /// The ids of the partitions whose rows are served.
+    pub fn loaded_partitions(&self) -> Vec<i64> {
+        self.partitions
+            .iter()
+            .filter(|p| self.partition_loaded(p))
+            .map(|p| p.id)
+            .collect()
+    }
+
+    /// Whether the collection routes rows to partitions by a partition key.
+    pub fn has_partition_key(&self) -> bool {
+        self.schema.partition_key().is_some()
     }
 
     /// Deletes what a dropped collection leaves in storage: its topic and its files (segments,

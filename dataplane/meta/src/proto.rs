@@ -134,6 +134,7 @@ fn partition_to_pb(p: PartitionMeta) -> pb::PartitionMeta {
         id: p.id,
         name: p.name,
         created_ts: p.created_ts,
+        released: p.released,
     }
 }
 
@@ -142,6 +143,7 @@ fn partition_from_pb(p: pb::PartitionMeta) -> PartitionMeta {
         id: p.id,
         name: p.name,
         created_ts: p.created_ts,
+        released: p.released,
     }
 }
 
@@ -344,10 +346,13 @@ pub fn catalog_from_pb(s: pb::CatalogState) -> Result<CatalogState, DecodeError>
 // ---- operations ----
 
 fn flush_to_pb(c: FlushCommit) -> pb::FlushCommit {
+    let mut segments = c.new_segments.into_iter().map(segment_to_pb);
     pb::FlushCommit {
         collection: c.collection,
         shard: c.shard,
-        new_segment: c.new_segment.map(segment_to_pb),
+        // the first where older coordinators look for it, the others after
+        new_segment: segments.next(),
+        more_segments: segments.collect(),
         deletes: c
             .deletes
             .into_iter()
@@ -362,7 +367,12 @@ fn flush_from_pb(c: pb::FlushCommit) -> FlushCommit {
     FlushCommit {
         collection: c.collection,
         shard: c.shard,
-        new_segment: c.new_segment.map(segment_from_pb),
+        new_segments: c
+            .new_segment
+            .into_iter()
+            .chain(c.more_segments)
+            .map(segment_from_pb)
+            .collect(),
         deletes: c
             .deletes
             .into_iter()
@@ -383,6 +393,7 @@ pub fn op_to_pb(op: MetaOp) -> pb::MetaOp {
             shards: c.shards,
             consistency: c.consistency.code(),
             properties: pairs_to_pb(c.properties),
+            num_partitions: c.num_partitions,
         }),
         MetaOp::DropCollection { id } => Op::DropCollection(pb::DropCollection { id }),
         MetaOp::SetLoaded {
@@ -449,6 +460,21 @@ pub fn op_to_pb(op: MetaOp) -> pb::MetaOp {
             previous_hash,
         }),
         MetaOp::DeleteUser { name } => Op::DeleteUser(pb::DeleteUser { name }),
+        MetaOp::CreatePartition { id, name } => {
+            Op::CreatePartition(pb::CreatePartition { id, name })
+        }
+        MetaOp::DropPartition { id, name } => Op::DropPartition(pb::DropPartition { id, name }),
+        MetaOp::SetPartitionLoaded {
+            id,
+            names,
+            loaded,
+            replicas,
+        } => Op::SetPartitionLoaded(pb::SetPartitionLoaded {
+            id,
+            names,
+            loaded,
+            replicas,
+        }),
     };
     pb::MetaOp { op: Some(op) }
 }
@@ -467,6 +493,7 @@ pub fn op_from_pb(op: pb::MetaOp) -> Result<MetaOp, DecodeError> {
             shards: c.shards,
             consistency: consistency_from_pb(c.consistency, "NewCollection.consistency")?,
             properties: pairs_from_pb(c.properties),
+            num_partitions: c.num_partitions,
         }),
         Op::DropCollection(d) => MetaOp::DropCollection { id: d.id },
         Op::SetLoaded(s) => MetaOp::SetLoaded {
@@ -530,6 +557,20 @@ pub fn op_from_pb(op: pb::MetaOp) -> Result<MetaOp, DecodeError> {
             previous_hash: u.previous_hash,
         },
         Op::DeleteUser(d) => MetaOp::DeleteUser { name: d.name },
+        Op::CreatePartition(c) => MetaOp::CreatePartition {
+            id: c.id,
+            name: c.name,
+        },
+        Op::DropPartition(d) => MetaOp::DropPartition {
+            id: d.id,
+            name: d.name,
+        },
+        Op::SetPartitionLoaded(s) => MetaOp::SetPartitionLoaded {
+            id: s.id,
+            names: s.names,
+            loaded: s.loaded,
+            replicas: s.replicas,
+        },
     })
 }
 

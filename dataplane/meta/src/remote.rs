@@ -318,6 +318,38 @@ impl MetaService for RemoteMeta {
         .await
     }
 
+    async fn create_partition(&self, id: i64, name: &str) -> Result<(), MetaError> {
+        self.mutate_done(MetaOp::CreatePartition {
+            id,
+            name: name.to_string(),
+        })
+        .await
+    }
+
+    async fn drop_partition(&self, id: i64, name: &str) -> Result<Vec<String>, MetaError> {
+        self.mutate_garbage(MetaOp::DropPartition {
+            id,
+            name: name.to_string(),
+        })
+        .await
+    }
+
+    async fn set_partition_loaded(
+        &self,
+        id: i64,
+        names: Vec<String>,
+        loaded: bool,
+        replicas: u32,
+    ) -> Result<(), MetaError> {
+        self.mutate_done(MetaOp::SetPartitionLoaded {
+            id,
+            names,
+            loaded,
+            replicas,
+        })
+        .await
+    }
+
     async fn refresh(&self) -> Result<bool, MetaError> {
         let before = self.state.read().version;
         self.fetch().await?;

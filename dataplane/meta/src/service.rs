@@ -25,6 +25,9 @@ pub struct NewCollection {
     pub shards: u32,
     pub consistency: ConsistencyLevel,
     pub properties: Vec<(String, String)>,
+    /// partitions `_default_0..` of a partition-key collection (0: the `_default` partition)
+    #[serde(default)]
+    pub num_partitions: u32,
 }
 
 fn default_db() -> String {
@@ -82,7 +85,8 @@ pub struct NewIndex {
 pub struct FlushCommit {
     pub collection: i64,
     pub shard: u32,
-    pub new_segment: Option<SegmentMeta>,
+    /// the sealed growing data, one segment per partition that had rows
+    pub new_segments: Vec<SegmentMeta>,
     /// (segment id, delete file key, deleted row count) for older segments
     pub deletes: Vec<(i64, String, u64)>,
     /// the shard's new replay start
@@ -93,7 +97,7 @@ pub struct FlushCommit {
     pub base: u64,
 }
 
-/// Segments of one shard merged into one (deleted rows purged). Sending it again after a lost
+/// Segments of one shard and partition merged into one (deleted rows purged). Sending it again after a lost
 /// answer is safe: a commit whose target is listed already is recognised as applied.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CompactionCommit {
@@ -174,6 +178,19 @@ pub trait MetaService: Send + Sync + std::fmt::Debug {
     async fn rename_collection(&self, rename: Rename) -> Result<(), MetaError>;
     /// Creates or drops a role, changes a user's roles, grants or revokes a privilege.
     async fn change_rbac(&self, change: crate::RbacChange) -> Result<(), MetaError>;
+    /// Adds a partition (an existing name: nothing changes, as in Milvus).
+    async fn create_partition(&self, id: i64, name: &str) -> Result<(), MetaError>;
+    /// Removes a partition and its segments; returns the keys of their files (garbage now).
+    /// A missing partition: nothing changes.
+    async fn drop_partition(&self, id: i64, name: &str) -> Result<Vec<String>, MetaError>;
+    /// Loads or releases partitions by name (see [`crate::set_partition_loaded`]).
+    async fn set_partition_loaded(
+        &self,
+        id: i64,
+        names: Vec<String>,
+        loaded: bool,
+        replicas: u32,
+    ) -> Result<(), MetaError>;
     /// Catches up with the catalog's owner; true when the snapshot changed. A process that
     /// owns its catalog is always current.
     async fn refresh(&self) -> Result<bool, MetaError> {
@@ -229,6 +246,20 @@ pub enum MetaOp {
     DeleteUser {
         name: String,
     },
+    CreatePartition {
+        id: i64,
+        name: String,
+    },
+    DropPartition {
+        id: i64,
+        name: String,
+    },
+    SetPartitionLoaded {
+        id: i64,
+        names: Vec<String>,
+        loaded: bool,
+        replicas: u32,
+    },
     RenameCollection(Rename),
     Rbac(crate::RbacChange),
 }
@@ -250,11 +281,12 @@ pub enum MetaResult {
     /// `DropCollection`: the dropped collection, if there was one
     Dropped(Option<CollectionMeta>),
     /// `SetLoaded`, `SetProperties`, `SetQueryPool`, `DropIndex`, `CommitIndex`, `Database`,
-    /// `Alias`, `RenameCollection`, `Rbac` and the user operations
+    /// `Alias`, `RenameCollection`, `Rbac`, the user operations, `CreatePartition` and
+    /// `SetPartitionLoaded`
     Done,
     /// `CreateIndex`
     Index(IndexMeta),
-    /// `CommitFlush`, `CommitCompaction`: object keys that are garbage now
+    /// `CommitFlush`, `CommitCompaction`, `DropPartition`: object keys that are garbage now
     Garbage(Vec<String>),
 }
 
@@ -317,6 +349,23 @@ pub async fn apply_op(meta: &dyn MetaService, op: MetaOp) -> Result<MetaResult, 
         }
         MetaOp::DeleteUser { name } => {
             meta.delete_user(&name).await?;
+            MetaResult::Done
+        }
+        MetaOp::CreatePartition { id, name } => {
+            meta.create_partition(id, &name).await?;
+            MetaResult::Done
+        }
+        MetaOp::DropPartition { id, name } => {
+            MetaResult::Garbage(meta.drop_partition(id, &name).await?)
+        }
+        MetaOp::SetPartitionLoaded {
+            id,
+            names,
+            loaded,
+            replicas,
+        } => {
+            meta.set_partition_loaded(id, names, loaded, replicas)
+                .await?;
             MetaResult::Done
         }
         MetaOp::RenameCollection(r) => {

@@ -117,11 +117,11 @@ async fn after_losing_a_version_the_next_commits_work() {
     );
 }
 
-fn segment(id: i64, start: u64, end: u64) -> SegmentMeta {
+fn segment(id: i64, partition_id: i64, start: u64, end: u64) -> SegmentMeta {
     SegmentMeta {
         id,
         shard: 0,
-        partition_id: 0,
+        partition_id,
         start_offset: start,
         end_offset: end,
         rows: end - start,
@@ -136,7 +136,7 @@ fn flush(collection: i64, seg: Option<SegmentMeta>, base: u64, checkpoint: u64) 
     FlushCommit {
         collection,
         shard: 0,
-        new_segment: seg,
+        new_segments: seg.into_iter().collect(),
         deletes: vec![],
         checkpoint,
         base,
@@ -169,14 +169,16 @@ async fn compactions_are_fenced_by_the_checkpoint_and_recognised_when_sent_again
             shards: 1,
             consistency: ConsistencyLevel::Strong,
             properties: vec![],
+            num_partitions: 0,
         })
         .await
         .unwrap();
     let Created::New(c) = created else { panic!() };
-    meta.commit_flush(flush(c.id, Some(segment(1, 0, 10)), 0, 10))
+    let p = c.partitions[0].id;
+    meta.commit_flush(flush(c.id, Some(segment(1, p, 0, 10)), 0, 10))
         .await
         .unwrap();
-    let second = flush(c.id, Some(segment(2, 10, 20)), 10, 20);
+    let second = flush(c.id, Some(segment(2, p, 10, 20)), 10, 20);
     meta.commit_flush(second.clone()).await.unwrap();
     // a flush sent again after a lost answer is recognised, not refused
     assert_eq!(
@@ -189,7 +191,7 @@ async fn compactions_are_fenced_by_the_checkpoint_and_recognised_when_sent_again
         collection: c.id,
         shard: 0,
         sources: vec![1, 2],
-        target: segment(3, 0, 20),
+        target: segment(3, p, 0, 20),
         base,
     };
     let stale = meta.commit_compaction(merge(10)).await;
@@ -213,6 +215,41 @@ async fn compactions_are_fenced_by_the_checkpoint_and_recognised_when_sent_again
     late.deletes = vec![(1, "collections/x/segments/1/deletes-9.json".into(), 3)];
     let r = meta.commit_flush(late).await;
     assert!(matches!(r, Err(MetaError::StaleCommit(_))), "{r:?}");
+
+    // one flush seals one segment per partition; a dropped partition's segment is garbage
+    meta.create_partition(c.id, "other").await.unwrap();
+    let other = meta.snapshot().collections[&c.id]
+        .partition("other")
+        .unwrap()
+        .id;
+    let mut multi = flush(c.id, Some(segment(4, p, 20, 30)), 20, 30);
+    multi.new_segments.push(segment(5, other, 20, 30));
+    multi.new_segments.push(segment(6, 999_999_999, 20, 30));
+    let garbage = meta.commit_flush(multi).await.unwrap();
+    assert_eq!(garbage, [segment(6, 0, 0, 0).data_key]);
+    let parts: Vec<(i64, i64)> = meta.snapshot().collections[&c.id]
+        .segments
+        .iter()
+        .map(|s| (s.id, s.partition_id))
+        .collect();
+    assert_eq!(parts, [(3, p), (4, p), (5, other)]);
+    // never compacted across partitions
+    let across = CompactionCommit {
+        collection: c.id,
+        shard: 0,
+        sources: vec![4, 5],
+        target: segment(7, p, 20, 30),
+        base: 30,
+    };
+    let r = meta.commit_compaction(across).await;
+    assert!(matches!(r, Err(MetaError::StaleCommit(_))), "{r:?}");
+    // dropping the partition takes its segment out of the catalog; its files are garbage
+    let garbage = meta.drop_partition(c.id, "other").await.unwrap();
+    assert_eq!(garbage, [segment(5, 0, 0, 0).data_key]);
+    assert!(meta.snapshot().collections[&c.id]
+        .segments
+        .iter()
+        .all(|s| s.partition_id == p));
 }
 
 #[tokio::test]

@@ -115,11 +115,13 @@ fn collection(id: i64, pool: Option<&str>) -> CollectionMeta {
                 id: 5,
                 name: "_default".into(),
                 created_ts: 11,
+                released: false,
             },
             PartitionMeta {
                 id: 7,
                 name: "p1".into(),
                 created_ts: 13,
+                released: true,
             },
         ],
         indexes: vec![index()],
@@ -204,6 +206,7 @@ fn every_op() -> Vec<MetaOp> {
             shards: 4,
             consistency: ConsistencyLevel::Strong,
             properties: vec![("k".into(), "v".into())],
+            num_partitions: 16,
         }),
         MetaOp::DropCollection { id: 9 },
         MetaOp::Database(DatabaseChange::Create {
@@ -307,7 +310,7 @@ fn every_op() -> Vec<MetaOp> {
         MetaOp::CommitFlush(FlushCommit {
             collection: 9,
             shard: 1,
-            new_segment: Some(segment(30, false)),
+            new_segments: vec![segment(30, false)],
             deletes: vec![(20, "d/20".into(), 4), (21, "d/21".into(), 0)],
             checkpoint: 120,
             base: 99,
@@ -315,7 +318,7 @@ fn every_op() -> Vec<MetaOp> {
         MetaOp::CommitFlush(FlushCommit {
             collection: 9,
             shard: 0,
-            new_segment: None,
+            new_segments: vec![],
             deletes: vec![],
             checkpoint: 0,
             base: 0,
@@ -333,6 +336,34 @@ fn every_op() -> Vec<MetaOp> {
             target: segment(31, true),
             base: 120,
         }),
+        MetaOp::CommitFlush(FlushCommit {
+            collection: 9,
+            shard: 1,
+            new_segments: vec![segment(32, false), segment(33, true), segment(34, false)],
+            deletes: vec![],
+            checkpoint: 130,
+            base: 120,
+        }),
+        MetaOp::CreatePartition {
+            id: 9,
+            name: "p2".into(),
+        },
+        MetaOp::DropPartition {
+            id: 9,
+            name: "p2".into(),
+        },
+        MetaOp::SetPartitionLoaded {
+            id: 9,
+            names: vec!["p1".into(), "_default".into()],
+            loaded: true,
+            replicas: 2,
+        },
+        MetaOp::SetPartitionLoaded {
+            id: 9,
+            names: vec![],
+            loaded: false,
+            replicas: 0,
+        },
     ]
 }
 
@@ -341,7 +372,7 @@ fn every_operation_survives_the_round_trip() {
     let ops = every_op();
     // one of each kind at least
     let kinds: std::collections::HashSet<_> = ops.iter().map(std::mem::discriminant).collect();
-    assert_eq!(kinds.len(), 17);
+    assert_eq!(kinds.len(), 20);
     for op in ops {
         let back = op_from_pb(through_bytes(op_to_pb(op.clone()))).unwrap();
         assert_eq!(back, op);

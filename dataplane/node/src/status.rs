@@ -64,6 +64,7 @@ pub fn from_engine(e: &EngineError) -> Status {
         EngineError::DatabaseName(_) => status(802, ErrorCode::UnexpectedError, reason),
         EngineError::NotLoaded(_) => status(101, ErrorCode::UnexpectedError, reason),
         EngineError::PartitionNotFound(_) => status(200, ErrorCode::MetaFailed, reason),
+        EngineError::PartitionNotLoaded(_) => status(201, ErrorCode::UnexpectedError, reason),
         EngineError::IndexNotFound(_) => status(700, ErrorCode::IndexNotExist, reason),
         EngineError::SchemaMismatch(_) => status(109, ErrorCode::SchemaMismatch, reason),
         EngineError::CollectionExists(_) => status(

@@ -27,3 +27,18 @@ pub fn shard_of(pk: &Pk, shards: u32) -> u32 {
     };
     h % shards.max(1)
 }
+
+/// The partition (of `partitions`) a partition-key value routes to. Int64 keys hash their
+/// little-endian bytes, VarChar keys their UTF-8 bytes, with CRC32 mixed by a multiplicative
+/// hash (so that partitions do not repeat the shard pattern); `None` for a value that is
+/// neither (null keys are refused before).
+pub fn partition_of(key: &Value, partitions: u32) -> Option<u32> {
+    let h = match key {
+        Value::Int(v) => crc32fast::hash(&v.to_le_bytes()),
+        Value::Str(s) => crc32fast::hash(s.as_bytes()),
+        _ => return None,
+    };
+    // a different function of the key than `shard_of`: mix before the modulo
+    let mixed = (h as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
+    Some((mixed % partitions.max(1) as u64) as u32)
+}

@@ -30,6 +30,10 @@ pub const MAX_DATABASES: usize = 64;
 /// Aliases of one collection.
 pub const MAX_ALIASES_PER_COLLECTION: usize = 64;
 
+/// Partitions of one collection, `_default` included, and the `num_partitions` of a
+/// partition-key collection (Milvus `rootCoord.maxPartitionNum`).
+pub const MAX_PARTITIONS: usize = 1024;
+
 /// Bytes of a collection, field, index or alias name (Milvus `proxy.maxNameLength`).
 pub const MAX_NAME_BYTES: usize = 255;
 

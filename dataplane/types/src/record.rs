@@ -4,6 +4,13 @@
 //! The header lists deleted primary keys; the rows (if any) are inserted after the deletes, so
 //! an upsert is one record and therefore atomic. Every row of a record gets the record's
 //! offset as its version.
+//!
+//! Partitions: the rows belong to `partition_id`, unless `partition_runs` splits them into
+//! consecutive runs of rows, each in its own partition (a partition-key collection's rows
+//! routed by key; one record per shard keeps an upsert atomic). The deletes of a record with
+//! rows (an upsert) apply to every partition; the deletes of a delete-only record apply to
+//! `partition_id`, or to every partition when it is [`ALL_PARTITIONS`]. Records written before
+//! partitions existed name the `_default` partition, then the only one: same meaning.
 
 use std::io::Cursor;
 
@@ -18,11 +25,16 @@ mod ipc_check;
 
 const VERSION: u8 = 1;
 
+/// The partition of a delete-only record whose deletes apply to every partition.
+pub const ALL_PARTITIONS: i64 = -1;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogRecord {
     pub partition_id: i64,
     pub deletes: Vec<Pk>,
     pub rows: Option<RecordBatch>,
+    /// (partition, row count) runs covering the rows in order; empty: all in `partition_id`
+    pub partition_runs: Vec<(i64, u32)>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -30,14 +42,53 @@ struct Header {
     partition_id: i64,
     deletes: Vec<Pk>,
     has_rows: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    partition_runs: Vec<(i64, u32)>,
 }
 
 impl LogRecord {
+    /// A record of rows (and deletes) all in one partition.
+    pub fn new(partition_id: i64, deletes: Vec<Pk>, rows: Option<RecordBatch>) -> Self {
+        Self {
+            partition_id,
+            deletes,
+            rows,
+            partition_runs: Vec::new(),
+        }
+    }
+
+    /// The rows by partition: (partition, first row, row count), in row order.
+    pub fn row_partitions(&self) -> Vec<(i64, usize, usize)> {
+        let Some(rows) = &self.rows else {
+            return Vec::new();
+        };
+        if self.partition_runs.is_empty() {
+            return vec![(self.partition_id, 0, rows.num_rows())];
+        }
+        let mut start = 0;
+        let mut out = Vec::with_capacity(self.partition_runs.len());
+        for (p, n) in &self.partition_runs {
+            out.push((*p, start, *n as usize));
+            start += *n as usize;
+        }
+        out
+    }
+
+    /// The partition the deletes apply to (`None`: every partition).
+    pub fn delete_scope(&self) -> Option<i64> {
+        if self.rows.is_some() || self.partition_id == ALL_PARTITIONS {
+            None
+        } else {
+            Some(self.partition_id)
+        }
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         let header = serde_json::to_vec(&Header {
             partition_id: self.partition_id,
             deletes: self.deletes.clone(),
             has_rows: self.rows.is_some(),
+            partition_runs: self.partition_runs.clone(),
         })
         .expect("header serializes");
         let mut out = Vec::with_capacity(
@@ -82,10 +133,17 @@ impl LogRecord {
         } else {
             None
         };
+        if !header.partition_runs.is_empty() {
+            let covered: u64 = header.partition_runs.iter().map(|(_, n)| *n as u64).sum();
+            if rows.as_ref().map(|r| r.num_rows() as u64) != Some(covered) {
+                return Err(err("partition runs do not cover the record's rows"));
+            }
+        }
         Ok(LogRecord {
             partition_id: header.partition_id,
             deletes: header.deletes,
             rows,
+            partition_runs: header.partition_runs,
         })
     }
 }
@@ -113,18 +171,32 @@ mod tests {
             ],
         )
         .unwrap();
-        let rec = LogRecord {
-            partition_id: 7,
-            deletes: vec![Pk::Int(1), Pk::Str("x".into())],
-            rows: Some(batch),
-        };
+        let rec = LogRecord::new(
+            7,
+            vec![Pk::Int(1), Pk::Str("x".into())],
+            Some(batch.clone()),
+        );
         assert_eq!(LogRecord::decode(&rec.encode()).unwrap(), rec);
-        let del = LogRecord {
-            partition_id: 7,
-            deletes: vec![Pk::Int(-5)],
-            rows: None,
-        };
+        assert_eq!(rec.row_partitions(), vec![(7, 0, 2)]);
+        assert_eq!(rec.delete_scope(), None);
+        let del = LogRecord::new(7, vec![Pk::Int(-5)], None);
         assert_eq!(LogRecord::decode(&del.encode()).unwrap(), del);
+        assert_eq!(del.delete_scope(), Some(7));
+        assert_eq!(
+            LogRecord::new(ALL_PARTITIONS, vec![], None).delete_scope(),
+            None
+        );
+        let split = LogRecord {
+            partition_runs: vec![(3, 1), (4, 1)],
+            ..LogRecord::new(0, vec![], Some(batch.clone()))
+        };
+        assert_eq!(LogRecord::decode(&split.encode()).unwrap(), split);
+        assert_eq!(split.row_partitions(), vec![(3, 0, 1), (4, 1, 1)]);
+        let bad = LogRecord {
+            partition_runs: vec![(3, 5)],
+            ..LogRecord::new(0, vec![], Some(batch))
+        };
+        assert!(LogRecord::decode(&bad.encode()).is_err());
         assert!(LogRecord::decode(b"\x02garbage").is_err());
     }
 }

@@ -290,7 +290,7 @@ pub const UNSERVED_COLLECTION_PROPERTIES: [(&str, &str); 7] = [
     ("collection.ttl.seconds", "rows would never expire"),
     (
         "partitionkey.isolation",
-        "partition keys have no physical effect yet",
+        "partition-key isolation (one index per key value) is not served",
     ),
     (
         "collection.autocompaction.enabled",
@@ -360,6 +360,37 @@ pub fn check_properties(kind: &str, pairs: &[(String, String)]) -> Result<(), Sc
                 v.len()
             )));
         }
+    }
+    Ok(())
+}
+
+/// Milvus' partition key rules: at most one, not the primary key, not nullable, Int64 or
+/// VarChar.
+fn check_partition_key(fields: &[FieldSchema]) -> Result<(), SchemaError> {
+    let mut keys = fields.iter().filter(|f| f.is_partition_key);
+    let Some(key) = keys.next() else {
+        return Ok(());
+    };
+    if let Some(other) = keys.next() {
+        return Err(SchemaError::Invalid(format!(
+            "there are more than one partition key, field name = {}, {}",
+            key.name, other.name
+        )));
+    }
+    if key.is_primary_key {
+        return Err(SchemaError::Invalid(
+            "the partition key field must not be primary field".into(),
+        ));
+    }
+    if key.nullable {
+        return Err(SchemaError::Invalid(
+            "partition key field not support nullable".into(),
+        ));
+    }
+    if !matches!(key.data_type, DataType::Int64 | DataType::VarChar) {
+        return Err(SchemaError::Invalid(
+            "the data type of partition key should be Int64 or VarChar".into(),
+        ));
     }
     Ok(())
 }
@@ -458,6 +489,7 @@ impl CollectionSchema {
                 _ => {}
             }
         }
+        check_partition_key(&self.fields)?;
         if pk_count != 1 {
             return Err(SchemaError::Invalid(if pk_count == 0 {
                 "schema does not contain a primary key field".into()
@@ -481,6 +513,11 @@ impl CollectionSchema {
             });
         }
         Ok(self)
+    }
+
+    /// The partition key field, if the collection has one.
+    pub fn partition_key(&self) -> Option<&FieldSchema> {
+        self.fields.iter().find(|f| f.is_partition_key)
     }
 
     pub fn primary(&self) -> &FieldSchema {

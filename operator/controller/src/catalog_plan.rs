@@ -246,6 +246,7 @@ pub fn new_collection(name: &str, spec: &CollectionSpec) -> Result<NewCollection
         shards: spec.shards as u32,
         consistency: consistency(spec.consistency_level),
         properties: properties(spec),
+        num_partitions: 0,
     })
 }
 

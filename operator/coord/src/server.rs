@@ -468,6 +468,7 @@ mod tests {
                 shards: 2,
                 consistency: ConsistencyLevel::Bounded,
                 properties: vec![],
+                num_partitions: 0,
             })
             .await
             .unwrap()

@@ -78,6 +78,7 @@ async fn catalog_operations_heartbeats_and_placement() {
         shards: 2,
         consistency: ConsistencyLevel::Bounded,
         properties: vec![],
+        num_partitions: 0,
     };
     let Created::New(meta) = a.create_collection(req.clone()).await.unwrap() else {
         panic!("expected a new collection")
@@ -239,6 +240,7 @@ async fn a_restarted_coordinator_keeps_shards_where_they_are_served() {
         shards: 4,
         consistency: ConsistencyLevel::Bounded,
         properties: vec![],
+        num_partitions: 0,
     };
     let Created::New(c) = meta.create_collection(req).await.unwrap() else {
         panic!()

@@ -38,6 +38,7 @@ async fn create(meta: &LocalMeta, name: &str) -> i64 {
         shards: 1,
         consistency: ConsistencyLevel::Bounded,
         properties: vec![],
+        num_partitions: 0,
     };
     let Created::New(c) = meta.create_collection(req).await.unwrap() else {
         panic!("expected a new collection")
@@ -67,7 +68,7 @@ async fn flush(
     let seg = SegmentMeta {
         id,
         shard: 0,
-        partition_id: 0,
+        partition_id: meta.snapshot().collections[&collection].partitions[0].id,
         start_offset: base,
         end_offset: base + rows,
         rows,
@@ -79,7 +80,7 @@ async fn flush(
     meta.commit_flush(FlushCommit {
         collection,
         shard: 0,
-        new_segment: Some(seg.clone()),
+        new_segments: vec![seg.clone()],
         deletes: vec![],
         checkpoint: base + rows,
         base,
@@ -110,7 +111,7 @@ async fn one_pass_removes_crash_leftovers_and_keeps_committed_data() {
     meta.commit_flush(FlushCommit {
         collection: c,
         shard: 0,
-        new_segment: None,
+        new_segments: vec![],
         deletes: vec![(s1.id, deletes.clone(), 2)],
         checkpoint: base,
         base,

@@ -1,5 +1,5 @@
-//! Compaction: a shard's small sealed segments are merged into one, and segments where many
-//! rows are deleted are rewritten without them. The owner of the shard (the data node, or
+//! Compaction: a shard's small sealed segments of one partition are merged into one (never
+//! across partitions), and segments where many rows are deleted are rewritten without them. The owner of the shard (the data node, or
 //! standalone) writes the new segment and the coordinator swaps it for the sources in one
 //! catalog commit; followers pick the swap up at their next catalog sync.
 //!
@@ -10,7 +10,7 @@
 //! new segment's file is deleted only once the commit is known refused. Still unknown, the file
 //! is kept (the garbage sweep removes it if nothing references it).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use arrow_select::concat::concat_batches;
 use bytes::Bytes;
@@ -50,7 +50,7 @@ fn refused(e: &MetaError) -> bool {
 }
 
 impl Shard {
-    /// Compacts the shard if it has two or more small segments (under half of
+    /// Compacts the shard if a partition has two or more small segments (under half of
     /// `segment_rows`) or a mostly deleted one; returns whether a compaction was committed.
     pub async fn compact(&self, io: &Io, segment_rows: usize) -> Result<bool> {
         let (s, shard) = (self, self.index);
@@ -59,18 +59,12 @@ impl Shard {
         let _writer = s.writer.lock().await;
         let (base, sources): (u64, Vec<(SegmentMeta, SegmentData)>) = {
             let d = s.data.read();
-            let smalls: Vec<&Sealed> = d.sealed.iter().filter(|x| x.data.rows() < small).collect();
-            let mut chosen: Vec<&Sealed> = if smalls.len() >= 2 {
-                smalls
-            } else {
-                Vec::new()
-            };
-            for x in &d.sealed {
-                let ratio = x.deleted_count() as f64 / x.data.rows().max(1) as f64;
-                if ratio >= PURGE_RATIO && !chosen.iter().any(|c| c.meta.id == x.meta.id) {
-                    chosen.push(x);
-                }
-            }
+            let partitions: BTreeSet<i64> = d.sealed.iter().map(|x| x.meta.partition_id).collect();
+            let chosen = partitions
+                .into_iter()
+                .map(|p| choose(d.sealed.iter().filter(|x| x.meta.partition_id == p), small))
+                .find(|c| !c.is_empty())
+                .unwrap_or_default();
             let chosen = chosen
                 .into_iter()
                 .map(|x| (x.meta.clone(), x.data.clone()))
@@ -180,6 +174,24 @@ impl Shard {
         tracing::info!(collection = self.collection, shard, sources = ?ids, segment = id, rows = target.rows, "segments compacted");
         Ok(true)
     }
+}
+
+/// The segments of one partition worth compacting: its small ones when there are two or more,
+/// and the mostly deleted ones.
+fn choose<'a>(segments: impl Iterator<Item = &'a Sealed> + Clone, small: usize) -> Vec<&'a Sealed> {
+    let smalls: Vec<&Sealed> = segments.clone().filter(|x| x.data.rows() < small).collect();
+    let mut chosen: Vec<&Sealed> = if smalls.len() >= 2 {
+        smalls
+    } else {
+        Vec::new()
+    };
+    for x in segments {
+        let ratio = x.deleted_count() as f64 / x.data.rows().max(1) as f64;
+        if ratio >= PURGE_RATIO && !chosen.iter().any(|c| c.meta.id == x.meta.id) {
+            chosen.push(x);
+        }
+    }
+    chosen
 }
 
 /// Sends `commit` until its outcome is known, or asks the catalog after the last try.

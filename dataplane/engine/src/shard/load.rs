@@ -2,9 +2,12 @@
 //! object store as the catalog lists them; everything after the shard's checkpoint is replayed
 //! from the log, so each acknowledged row is present exactly once. When a segment is sealed
 //! elsewhere (by a data node), a follower swaps it in: loads the segment, drops the growing
-//! rows it covers, and re-applies the deletes logged since.
+//! rows it covers, and re-applies the deletes logged since. A query node holds the sealed
+//! segments of loaded partitions only: a released partition's segments leave memory at the next
+//! catalog sync, a loaded one's come in (its growing rows are kept throughout, as the log is
+//! applied in order for every partition).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use arrow_array::BooleanArray;
@@ -19,11 +22,35 @@ use crate::segment::{Sealed, SegmentData};
 use crate::{EngineError, Result};
 
 impl Shard {
+    /// Whether this shard holds the sealed segments of `partition`: an existing partition, and
+    /// on query nodes a loaded one.
+    pub fn holds(&self, meta: &CollectionMeta, partition: i64) -> bool {
+        meta.partitions
+            .iter()
+            .find(|p| p.id == partition)
+            .is_some_and(|p| !self.only_loaded || meta.partition_loaded(p))
+    }
+
+    /// Whether every sealed segment of the given partitions that `meta` lists for this shard is
+    /// held here (a read of partitions loaded since the last catalog sync is not).
+    pub fn has_segments_of(&self, meta: &CollectionMeta, partitions: &[i64]) -> bool {
+        let d = self.data.read();
+        meta.segments
+            .iter()
+            .filter(|m| m.shard == self.index)
+            .filter(|m| partitions.is_empty() || partitions.contains(&m.partition_id))
+            .all(|m| d.sealed.iter().any(|x| x.meta.id == m.id))
+    }
+
     /// Fills the shard from scratch: its sealed segments, then the log from the checkpoint to
     /// the end as of now. Returns the number of records replayed.
     pub async fn load(&self, io: &Io, meta: &CollectionMeta) -> Result<usize> {
         let mut sealed = Vec::new();
-        for seg in meta.segments.iter().filter(|s| s.shard == self.index) {
+        for seg in meta
+            .segments
+            .iter()
+            .filter(|s| s.shard == self.index && self.holds(meta, s.partition_id))
+        {
             sealed.push(self.load_segment(io, meta, seg, self.load_indexes).await?);
         }
         let _writer = self.writer.lock().await;
@@ -76,9 +103,11 @@ impl Shard {
         Ok(sealed)
     }
 
-    /// Swaps in the segments sealed or indexed elsewhere and drops those the catalog no
-    /// longer lists (compacted away).
-    pub async fn swap_in(&self, io: &Io, meta: &CollectionMeta) -> Result<()> {
+    /// Swaps in the segments sealed or indexed elsewhere (and those of partitions loaded since)
+    /// and drops those the catalog no longer lists (compacted away, dropped) or whose partition
+    /// is released. `next_id` is the catalog's as of `meta`: growing rows of a partition below
+    /// it that `meta` does not list belong to a dropped partition and go too.
+    pub async fn swap_in(&self, io: &Io, meta: &CollectionMeta, next_id: i64) -> Result<()> {
         let shard = self.index;
         let want_indexes = self.load_indexes;
         let (known, missing_indexes): (HashSet<i64>, Vec<(i64, i64)>) = {
@@ -105,6 +134,7 @@ impl Shard {
             .segments
             .iter()
             .filter(|m| m.shard == shard && !known.contains(&m.id))
+            .filter(|m| self.holds(meta, m.partition_id))
         {
             fresh.push(self.load_segment(io, meta, seg, want_indexes).await?);
         }
@@ -123,7 +153,10 @@ impl Shard {
         let index_ids: HashSet<i64> = meta.indexes.iter().map(|i| i.id).collect();
         let _writer = self.writer.lock().await;
         let mut d = self.data.write();
-        d.sealed.retain(|x| live.contains(&x.meta.id));
+        d.sealed
+            .retain(|x| live.contains(&x.meta.id) && self.holds(meta, x.meta.partition_id));
+        d.growing
+            .retain(|p, _| *p >= next_id || meta.partitions.iter().any(|x| x.id == *p));
         for x in d.sealed.iter_mut() {
             x.indexes.retain(|id, _| index_ids.contains(id));
         }
@@ -132,6 +165,8 @@ impl Shard {
                 x.indexes.insert(index_id, index);
             }
         }
+        // a concurrent swap (a read's, the catalog sync's) may have brought some in already
+        fresh.retain(|x| !d.sealed.iter().any(|y| y.meta.id == x.meta.id));
         if fresh.is_empty() {
             return Ok(());
         }
@@ -139,12 +174,14 @@ impl Shard {
         let recent: Vec<_> = d
             .recent_deletes
             .iter()
-            .filter(|(_, o)| *o >= covered)
+            .filter(|(_, o, _)| *o >= covered)
             .cloned()
             .collect();
         for mut x in fresh {
-            for (pk, offset) in &recent {
-                x.data.delete(pk, *offset);
+            for (pk, offset, scope) in &recent {
+                if scope.is_none_or(|p| p == x.meta.partition_id) {
+                    x.data.delete(pk, *offset);
+                }
             }
             tracing::info!(
                 collection = self.collection,
@@ -155,7 +192,14 @@ impl Shard {
             );
             d.sealed.push(x);
         }
-        d.growing = self.rows_from(&d.growing, covered)?;
+        let mut kept = BTreeMap::new();
+        for (p, g) in d.growing.iter() {
+            let rows = self.rows_from(g, covered)?;
+            if rows.rows() > 0 {
+                kept.insert(*p, rows);
+            }
+        }
+        d.growing = kept;
         d.recent_deletes = recent;
         Ok(())
     }

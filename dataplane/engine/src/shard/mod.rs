@@ -11,6 +11,10 @@
 //! - local reads over its growing and sealed segments (`read.rs`).
 //!
 //! A shard reaches storage through [`Io`] only; it never calls back into the engine.
+//!
+//! Partitions: each partition's rows grow in their own growing segment and are sealed into
+//! their own segments; reads name the partitions they cover. Query nodes hold the sealed
+//! segments of loaded partitions only (`only_loaded`).
 
 mod compact;
 mod follow;
@@ -18,6 +22,7 @@ mod load;
 mod read;
 mod seal;
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,27 +55,64 @@ pub(crate) struct Io {
 }
 
 pub(crate) struct ShardData {
-    pub growing: SegmentData,
+    /// the growing rows of each partition
+    pub growing: BTreeMap<i64, SegmentData>,
     pub sealed: Vec<Sealed>,
     /// next log offset to apply
     pub applied: u64,
     /// the checkpoint the growing data starts from (what the next flush continues)
     pub base: u64,
     /// deletes applied from the log that a segment sealed elsewhere may not contain yet
-    /// (followers only): (key, offset)
-    pub recent_deletes: Vec<(Pk, u64)>,
+    /// (followers only): (key, offset, the partition it applies to; `None`: every one)
+    pub recent_deletes: Vec<(Pk, u64, Option<i64>)>,
 }
 
 impl ShardData {
     /// Nothing in memory; the log applies from `checkpoint`.
     pub fn starting_at(checkpoint: u64) -> Self {
         Self {
-            growing: SegmentData::default(),
+            growing: BTreeMap::new(),
             sealed: Vec::new(),
             applied: checkpoint,
             base: checkpoint,
             recent_deletes: Vec::new(),
         }
+    }
+
+    /// Rows of the growing segments, deleted ones included.
+    pub fn growing_rows(&self) -> usize {
+        self.growing.values().map(|g| g.rows()).sum()
+    }
+
+    /// Live rows of the growing segments.
+    pub fn growing_live(&self) -> usize {
+        self.growing.values().map(|g| g.live).sum()
+    }
+
+    /// The segments of the given partitions (all without any), growing first, each with its
+    /// sealed entry (`None`: growing).
+    pub fn segments<'a>(
+        &'a self,
+        partitions: &'a [i64],
+    ) -> Vec<(&'a SegmentData, Option<&'a Sealed>)> {
+        let wanted = |p: i64| partitions.is_empty() || partitions.contains(&p);
+        let growing = self
+            .growing
+            .iter()
+            .filter(move |(p, _)| wanted(**p))
+            .map(|(_, g)| (g, None));
+        let sealed = self
+            .sealed
+            .iter()
+            .filter(move |x| wanted(x.meta.partition_id))
+            .map(|x| (&x.data, Some(x)));
+        growing.chain(sealed).collect()
+    }
+
+    /// Forgets a partition's rows (dropped, or released on a query node for the sealed ones).
+    pub fn forget_partition(&mut self, partition: i64) {
+        self.growing.remove(&partition);
+        self.sealed.retain(|x| x.meta.partition_id != partition);
     }
 }
 
@@ -100,6 +142,10 @@ pub(crate) struct Shard {
     pub pk_index: usize,
     /// whether loads read index files (data nodes only seal, they search nothing)
     pub load_indexes: bool,
+    /// hold the sealed segments of loaded partitions only (query nodes); others hold all
+    pub only_loaded: bool,
+    /// segments a read looked at (growing and sealed, of the partitions it covers)
+    pub segments_read: AtomicU64,
     /// serializes appends so that apply order is log order
     pub writer: tokio::sync::Mutex<()>,
     pub data: RwLock<ShardData>,
@@ -131,6 +177,7 @@ pub(crate) struct ShardSpec<'a> {
     pub pk_index: usize,
     pub checkpoint: u64,
     pub load_indexes: bool,
+    pub only_loaded: bool,
 }
 
 impl Shard {
@@ -142,6 +189,8 @@ impl Shard {
             schema: spec.schema.clone(),
             pk_index: spec.pk_index,
             load_indexes: spec.load_indexes,
+            only_loaded: spec.only_loaded,
+            segments_read: AtomicU64::new(0),
             writer: tokio::sync::Mutex::new(()),
             data: RwLock::new(ShardData::starting_at(spec.checkpoint)),
             applied_tx: tokio::sync::watch::channel(spec.checkpoint).0,
@@ -155,19 +204,31 @@ impl Shard {
     /// appended after, so an upsert replaces atomically. Returns the rows deleted.
     fn apply(&self, data: &mut ShardData, offset: u64, record: LogRecord) -> usize {
         let mut deleted = 0;
+        let scope = record.delete_scope();
+        let hits = |p: i64| scope.is_none_or(|s| s == p);
         for pk in &record.deletes {
-            data.recent_deletes.push((pk.clone(), offset));
-            deleted += data.growing.delete(pk, offset);
-            for seg in data.sealed.iter_mut() {
+            data.recent_deletes.push((pk.clone(), offset, scope));
+            for (_, g) in data.growing.iter_mut().filter(|(p, _)| hits(**p)) {
+                deleted += g.delete(pk, offset);
+            }
+            for seg in data.sealed.iter_mut().filter(|x| hits(x.meta.partition_id)) {
                 deleted += seg.data.delete(pk, offset);
             }
         }
-        if let Some(rows) = record.rows {
-            data.growing.append(
-                with_offset(&self.schema, &rows, offset),
-                &self.schema,
-                self.pk_index,
-            );
+        if let Some(rows) = &record.rows {
+            let rows = with_offset(&self.schema, rows, offset);
+            for (partition, start, len) in record.row_partitions() {
+                let part = if start == 0 && len == rows.num_rows() {
+                    rows.clone()
+                } else {
+                    rows.slice(start, len)
+                };
+                data.growing.entry(partition).or_default().append(
+                    part,
+                    &self.schema,
+                    self.pk_index,
+                );
+            }
         }
         data.applied = offset + 1;
         deleted
@@ -290,20 +351,23 @@ impl Shard {
 
     /// Rows of the growing segment, deleted ones included (what the sealer measures).
     pub fn growing_rows(&self) -> usize {
-        self.data.read().growing.rows()
+        self.data.read().growing_rows()
     }
 
-    /// Live rows in memory, growing and sealed.
-    pub fn live_rows(&self) -> u64 {
+    /// Live rows in memory, growing and sealed, of the given partitions (all without any).
+    pub fn live_rows(&self, partitions: &[i64]) -> u64 {
         let d = self.data.read();
-        (d.growing.live + d.sealed.iter().map(|x| x.data.live).sum::<usize>()) as u64
+        d.segments(partitions)
+            .iter()
+            .map(|(seg, _)| seg.live as u64)
+            .sum()
     }
 
     /// Live rows and bytes of Arrow data in memory.
     pub fn memory(&self) -> (u64, u64) {
         let d = self.data.read();
         let (mut rows, mut bytes) = (0u64, 0u64);
-        for seg in std::iter::once(&d.growing).chain(d.sealed.iter().map(|x| &x.data)) {
+        for (seg, _) in d.segments(&[]) {
             rows += seg.live as u64;
             bytes += seg
                 .batches

@@ -1,7 +1,9 @@
 //! A shard's part of a read, over its growing and sealed segments: for every segment a filter
 //! bitmap (the expression on live rows, or a key lookup for `pk in [...]`), then the vector
 //! index (HNSW, IVF) with the bitmap as predicate where the segment has the index loaded,
-//! exact search elsewhere.
+//! exact search elsewhere. Only the segments of the partitions the plan names are read.
+
+use std::sync::atomic::Ordering;
 
 use quarry_expr::Expr;
 use quarry_index::{brute_force, Hit, Metric, SearchParams};
@@ -37,20 +39,22 @@ impl Shard {
         let mut per_query: Vec<Vec<Found>> = (0..input.vectors.len()).map(|_| Vec::new()).collect();
         {
             let d = self.data.read();
-            let mut segs: Vec<(&SegmentData, Option<&quarry_index::SegmentIndex>)> =
-                vec![(&d.growing, None)];
-            for s in &d.sealed {
-                segs.push((
-                    &s.data,
-                    index_id
-                        .and_then(|id| s.indexes.get(&id))
-                        .map(|i| i.as_ref()),
-                ));
-            }
+            let segs: Vec<(&SegmentData, Option<&quarry_index::SegmentIndex>)> = d
+                .segments(&plan.partition_ids)
+                .into_iter()
+                .map(|(seg, sealed)| {
+                    let index = sealed
+                        .zip(index_id)
+                        .and_then(|(s, id)| s.indexes.get(&id))
+                        .map(|i| i.as_ref());
+                    (seg, index)
+                })
+                .collect();
             for (seg, index) in segs {
                 if seg.live == 0 {
                     continue;
                 }
+                self.segments_read.fetch_add(1, Ordering::Relaxed);
                 let keep = seg.matching(schema, filter);
                 for (q, query) in input.vectors.iter().enumerate() {
                     let run = |k: usize| segment_hits(plan, seg, index, &keep, query, k);
@@ -93,9 +97,14 @@ impl Shard {
         let schema = &self.schema;
         let pk_dt = schema.fields[self.pk_index].data_type;
         let d = self.data.read();
-        let segs: Vec<&SegmentData> = std::iter::once(&d.growing)
-            .chain(d.sealed.iter().map(|s| &s.data))
+        let segs: Vec<&SegmentData> = d
+            .segments(&plan.partition_ids)
+            .into_iter()
+            .map(|(seg, _)| seg)
+            .filter(|seg| seg.live > 0)
             .collect();
+        self.segments_read
+            .fetch_add(segs.len() as u64, Ordering::Relaxed);
         let mut found: Vec<(Pk, usize, u32)> = Vec::new();
         for (si, seg) in segs.iter().enumerate() {
             for_matching(seg, schema, self.pk_index, filter, &mut |row| {

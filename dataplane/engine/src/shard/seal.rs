@@ -1,9 +1,11 @@
-//! Sealing: a shard's growing rows become an immutable segment: a Parquet file in the object
-//! store, delete files for rows deleted in older segments, and a catalog commit that advances
-//! the shard checkpoint (the log offset replay starts from).
+//! Sealing: a shard's growing rows become immutable segments, one per partition with rows: a
+//! Parquet file each in the object store, delete files for rows deleted in older segments, and
+//! one catalog commit of them all that advances the shard checkpoint (the log offset replay
+//! starts from).
 
 use std::collections::BTreeMap;
 
+use arrow_array::RecordBatch;
 use bytes::Bytes;
 use quarry_meta::{keys, FlushCommit, MetaError, SegmentMeta};
 use quarry_types::batch::offsets;
@@ -14,9 +16,9 @@ use crate::segment::{Sealed, SegmentData};
 use crate::{EngineError, Result};
 
 impl Shard {
-    /// Seals the growing data into a segment, persists the deletes of older segments and
-    /// commits both with the new checkpoint; returns the new segment's id, if any.
-    pub async fn seal(&self, io: &Io) -> Result<Option<i64>> {
+    /// Seals the growing data into segments (one per partition), persists the deletes of older
+    /// segments and commits both with the new checkpoint; returns the new segments' ids.
+    pub async fn seal(&self, io: &Io) -> Result<Vec<i64>> {
         let (s, shard) = (self, self.index);
         // holding the writer keeps the shard still: nothing is appended while we seal
         let _writer = s.writer.lock().await;
@@ -42,46 +44,27 @@ impl Shard {
                 .collect();
             (d.growing.clone(), deletes, d.applied, d.base)
         };
-        let meta = io
+        if !io
             .meta
             .snapshot()
             .collections
-            .get(&self.collection)
-            .cloned()
-            .ok_or_else(|| EngineError::CollectionNotFound(self.collection.to_string()))?;
-        if growing.rows() == 0 && sealed_deletes.is_empty() && base == applied {
-            return Ok(None);
+            .contains_key(&self.collection)
+        {
+            return Err(EngineError::CollectionNotFound(self.collection.to_string()));
         }
-        let schema = self.schema.clone();
-        let new_segment = if growing.live > 0 {
-            let g = growing.clone();
-            let batch = tokio::task::spawn_blocking(move || live_rows(&schema, &g))
-                .await
-                .map_err(|e| EngineError::Internal(e.to_string()))??;
-            let id = io.meta.alloc_ids(1).await?;
-            let data_key = keys::segment_data(self.collection, id);
-            let b2 = batch.clone();
-            let bytes = tokio::task::spawn_blocking(move || encode_parquet(&b2))
-                .await
-                .map_err(|e| EngineError::Internal(e.to_string()))??;
-            io.store.put(&data_key, Bytes::from(bytes)).await?;
-            let offs = offsets(&batch);
-            let seg_meta = SegmentMeta {
-                id,
-                shard,
-                partition_id: meta.partitions[0].id,
-                start_offset: offs.iter().copied().min().unwrap_or(0),
-                end_offset: applied,
-                rows: batch.num_rows() as u64,
-                data_key,
-                deletes_key: None,
-                deleted_rows: 0,
-                index_files: BTreeMap::new(),
-            };
-            Some((seg_meta, batch))
-        } else {
-            None
-        };
+        let growing_rows: usize = growing.values().map(|g| g.rows()).sum();
+        if growing_rows == 0 && sealed_deletes.is_empty() && base == applied {
+            return Ok(Vec::new());
+        }
+        let parts: Vec<(i64, SegmentData)> =
+            growing.into_iter().filter(|(_, g)| g.live > 0).collect();
+        let mut new_segments = Vec::with_capacity(parts.len());
+        if !parts.is_empty() {
+            let first_id = io.meta.alloc_ids(parts.len() as u64).await?;
+            for (id, (partition_id, g)) in (first_id..).zip(parts) {
+                new_segments.push(self.write_segment(io, id, partition_id, g, applied).await?);
+            }
+        }
         // delete files are named by a fresh timestamp: a newer file never overwrites an older one
         let version = io.meta.timestamp();
         let mut delete_keys = Vec::new();
@@ -95,7 +78,7 @@ impl Shard {
         let commit = FlushCommit {
             collection: self.collection,
             shard,
-            new_segment: new_segment.as_ref().map(|(m, _)| m.clone()),
+            new_segments: new_segments.iter().map(|(m, _)| m.clone()).collect(),
             deletes: delete_keys.clone(),
             checkpoint: applied,
             base,
@@ -111,7 +94,7 @@ impl Shard {
                     why,
                     "flush refused; reloading the shard"
                 );
-                if let Some((m, _)) = &new_segment {
+                for (m, _) in &new_segments {
                     io.store.delete(&m.data_key).await?;
                 }
                 for (_, key, _) in &delete_keys {
@@ -135,7 +118,11 @@ impl Shard {
                     seg.meta.deleted_rows = *count;
                 }
             }
-            if let Some((meta, batch)) = new_segment.clone() {
+            // a segment of a partition dropped meanwhile came back as garbage: not kept
+            for (meta, batch) in new_segments.iter().cloned() {
+                if old_delete_keys.contains(&meta.data_key) {
+                    continue;
+                }
                 let mut data = SegmentData::default();
                 data.append(batch, &self.schema, self.pk_index);
                 d.sealed.push(Sealed {
@@ -145,16 +132,51 @@ impl Shard {
                     persisted_deletes: 0,
                 });
             }
-            d.growing = SegmentData::default();
+            d.growing.clear();
             // the new segment holds everything before `applied`
-            d.recent_deletes.retain(|(_, o)| *o >= applied);
+            d.recent_deletes.retain(|(_, o, _)| *o >= applied);
         }
         for key in old_delete_keys {
             io.store.delete(&key).await?;
         }
         io.log.truncate_before(&self.topic, shard, applied).await?;
-        let id = new_segment.map(|(m, _)| m.id);
-        tracing::info!(collection = self.collection, shard, segment = ?id, checkpoint = applied, "shard flushed");
-        Ok(id)
+        let ids: Vec<i64> = new_segments.iter().map(|(m, _)| m.id).collect();
+        tracing::info!(collection = self.collection, shard, segments = ?ids, checkpoint = applied, "shard flushed");
+        Ok(ids)
+    }
+
+    /// Writes the live rows of one partition's growing data as segment `id`'s Parquet file.
+    async fn write_segment(
+        &self,
+        io: &Io,
+        id: i64,
+        partition_id: i64,
+        growing: SegmentData,
+        applied: u64,
+    ) -> Result<(SegmentMeta, RecordBatch)> {
+        let schema = self.schema.clone();
+        let batch = tokio::task::spawn_blocking(move || live_rows(&schema, &growing))
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))??;
+        let data_key = keys::segment_data(self.collection, id);
+        let b2 = batch.clone();
+        let bytes = tokio::task::spawn_blocking(move || encode_parquet(&b2))
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))??;
+        io.store.put(&data_key, Bytes::from(bytes)).await?;
+        let offs = offsets(&batch);
+        let meta = SegmentMeta {
+            id,
+            shard: self.index,
+            partition_id,
+            start_offset: offs.iter().copied().min().unwrap_or(0),
+            end_offset: applied,
+            rows: batch.num_rows() as u64,
+            data_key,
+            deletes_key: None,
+            deleted_rows: 0,
+            index_files: BTreeMap::new(),
+        };
+        Ok((meta, batch))
     }
 }

@@ -81,6 +81,29 @@ fn pk_lookup_fast_path() {
 }
 
 #[test]
+fn field_values_for_partition_pruning() {
+    let s = schema();
+    let values = |text: &str| {
+        prepare(text, &s, &HashMap::new())
+            .unwrap()
+            .unwrap()
+            .field_values("year")
+    };
+    let ints = |v: &[i64]| Some(v.iter().map(|i| Value::Int(*i)).collect::<Vec<_>>());
+    assert_eq!(values("year == 2001"), ints(&[2001]));
+    assert_eq!(values("year in [1, 2] and id > 3"), ints(&[1, 2]));
+    assert_eq!(
+        values("year in [1, 2, 3] and (year == 2 and id > 0)"),
+        ints(&[2])
+    );
+    assert_eq!(values("year == 1 or year in [5, 6]"), ints(&[1, 5, 6]));
+    assert_eq!(values("year == 1 or id == 2"), None);
+    assert_eq!(values("year > 1"), None);
+    assert_eq!(values("not (year == 1)"), None);
+    assert_eq!(values("year not in [1]"), None);
+}
+
+#[test]
 fn like_patterns() {
     assert!(like("abc", "a%"));
     assert!(like("abc", "%c"));

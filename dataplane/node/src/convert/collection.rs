@@ -3,13 +3,13 @@
 
 use std::collections::HashMap;
 
-use quarry_engine::CreateCollection;
-use quarry_meta::CollectionMeta;
+use quarry_engine::{CreateCollection, EngineError};
+use quarry_meta::{CollectionMeta, PartitionMeta};
 use quarry_proto::common::{KeyValuePair, LoadState};
 use quarry_proto::schema as ps;
 use quarry_proto::service::{
     CreateCollectionRequest, DescribeCollectionResponse, FlushResponse, GetLoadingProgressResponse,
-    ShowCollectionsResponse, ShowPartitionsResponse,
+    ShowCollectionsResponse, ShowPartitionsRequest, ShowPartitionsResponse,
 };
 use quarry_types::ConsistencyLevel;
 
@@ -23,6 +23,7 @@ pub fn create_collection(r: CreateCollectionRequest) -> ConvResult<CreateCollect
         shards: r.shards_num,
         consistency: ConsistencyLevel::from_code(r.consistency_level),
         properties: kv(&r.properties),
+        num_partitions: r.num_partitions,
     })
 }
 
@@ -54,7 +55,7 @@ pub fn describe_collection(m: &CollectionMeta, db_id: i64) -> DescribeCollection
     }
 }
 
-/// `ShowType.InMemory` of ShowCollections: only loaded collections.
+/// `ShowType.InMemory` of ShowCollections and ShowPartitions: only what is loaded.
 pub const SHOW_IN_MEMORY: i32 = 1;
 
 /// `all`: the collections with their load progress in percent (0 when not loaded).
@@ -71,19 +72,50 @@ pub fn show_collections(all: &[(CollectionMeta, i64)]) -> ShowCollectionsRespons
     }
 }
 
-pub fn show_partitions(m: &CollectionMeta) -> ShowPartitionsResponse {
-    ShowPartitionsResponse {
-        status: success(),
-        partition_names: m.partitions.iter().map(|p| p.name.clone()).collect(),
-        partition_i_ds: m.partitions.iter().map(|p| p.id).collect(),
-        created_timestamps: m.partitions.iter().map(|p| p.created_ts).collect(),
-        created_utc_timestamps: m.partitions.iter().map(|p| p.created_ts >> 18).collect(),
-        in_memory_percentages: m
-            .partitions
-            .iter()
-            .map(|_| if m.loaded { 100 } else { 0 })
-            .collect(),
+/// The partitions of a collection: all of them, or with `type` InMemory the loaded ones among
+/// those named (all loaded ones without names), with their in-memory percentages (`progress`
+/// of the collection's load for loaded partitions, 0 for others).
+pub fn show_partitions(
+    m: &CollectionMeta,
+    r: &ShowPartitionsRequest,
+    progress: i64,
+) -> Result<ShowPartitionsResponse, EngineError> {
+    let mut shown: Vec<&PartitionMeta> = m.partitions.iter().collect();
+    if r.r#type == SHOW_IN_MEMORY {
+        for name in &r.partition_names {
+            if m.partition(name).is_none() {
+                return Err(EngineError::PartitionNotFound(name.clone()));
+            }
+        }
+        shown.retain(|p| {
+            m.partition_loaded(p)
+                && (r.partition_names.is_empty() || r.partition_names.contains(&p.name))
+        });
     }
+    Ok(ShowPartitionsResponse {
+        status: success(),
+        partition_names: shown.iter().map(|p| p.name.clone()).collect(),
+        partition_i_ds: shown.iter().map(|p| p.id).collect(),
+        created_timestamps: shown.iter().map(|p| p.created_ts).collect(),
+        created_utc_timestamps: shown.iter().map(|p| p.created_ts >> 18).collect(),
+        in_memory_percentages: shown
+            .iter()
+            .map(|p| if m.partition_loaded(p) { progress } else { 0 })
+            .collect(),
+    })
+}
+
+/// Whether the named partitions (the collection without names) are loaded; an unknown name is
+/// "partition not found".
+pub fn partitions_loaded(m: &CollectionMeta, names: &[String]) -> Result<bool, EngineError> {
+    let mut loaded = m.loaded;
+    for name in names {
+        let p = m
+            .partition(name)
+            .ok_or_else(|| EngineError::PartitionNotFound(name.clone()))?;
+        loaded &= m.partition_loaded(p);
+    }
+    Ok(loaded)
 }
 
 /// Collection and partition statistics: the `row_count` the ORM's `num_entities` reads.

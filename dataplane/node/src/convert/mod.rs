@@ -18,7 +18,8 @@ mod templates;
 
 pub use collection::{
     create_collection, describe_collection, flush_response, load_state, loading_progress,
-    replica_number, row_count, show_collections, show_partitions, SHOW_IN_MEMORY,
+    partitions_loaded, replica_number, row_count, show_collections, show_partitions,
+    SHOW_IN_MEMORY,
 };
 pub use columns::{columns_from_proto, ids_to_proto, outputs_to_proto};
 pub use databases::{describe_alias, describe_database, list_aliases, list_databases};

@@ -1,4 +1,5 @@
-//! Collections and partitions: create, describe, list, drop, statistics, load and release.
+//! Collections: create, describe, list, drop, statistics, load and release (partitions are in
+//! `partitions.rs`).
 
 use quarry_engine::{EngineError, Named};
 use quarry_proto::common::Status;
@@ -129,9 +130,10 @@ pub(super) async fn get_load_state(
     r: GetLoadStateRequest,
 ) -> Handled<GetLoadStateResponse> {
     let m = s.describe(&r.db_name, &r.collection_name).await?;
+    let loaded = convert::partitions_loaded(&m, &r.partition_names).map_err(engine)?;
     Ok(GetLoadStateResponse {
         status: Some(ok()),
-        state: convert::load_state(m.loaded, s.load_progress(&m)) as i32,
+        state: convert::load_state(loaded, s.load_progress(&m)) as i32,
     })
 }
 
@@ -143,40 +145,9 @@ pub(super) async fn get_loading_progress(
     if !m.loaded {
         return Err(engine(EngineError::NotLoaded(m.name)));
     }
+    if !convert::partitions_loaded(&m, &r.partition_names).map_err(engine)? {
+        let name = r.partition_names.join(",");
+        return Err(engine(EngineError::PartitionNotLoaded(name)));
+    }
     Ok(convert::loading_progress(s.load_progress(&m)))
-}
-
-pub(super) async fn show_partitions(
-    s: &Service,
-    r: ShowPartitionsRequest,
-) -> Handled<ShowPartitionsResponse> {
-    let m = s.describe(&r.db_name, &r.collection_name).await?;
-    Ok(convert::show_partitions(&m))
-}
-
-pub(super) async fn has_partition(s: &Service, r: HasPartitionRequest) -> Handled<BoolResponse> {
-    let m = s.describe(&r.db_name, &r.collection_name).await?;
-    Ok(BoolResponse {
-        status: Some(ok()),
-        value: m.partitions.iter().any(|p| p.name == r.partition_name),
-    })
-}
-
-pub(super) async fn get_partition_statistics(
-    s: &Service,
-    r: GetPartitionStatisticsRequest,
-) -> Handled<GetPartitionStatisticsResponse> {
-    let m = s.describe(&r.db_name, &r.collection_name).await?;
-    s.engine
-        .check_partition(&m, &r.partition_name)
-        .map_err(engine)?;
-    let rows = s
-        .engine
-        .row_count(Named::new(&r.db_name, &r.collection_name))
-        .await
-        .map_err(engine)?;
-    Ok(GetPartitionStatisticsResponse {
-        status: Some(ok()),
-        stats: convert::row_count(rows),
-    })
 }

@@ -164,6 +164,7 @@ has_db!(db_name: CreateCollectionRequest, DropCollectionRequest, HasCollectionRe
     DescribeCollectionRequest, ShowCollectionsRequest, GetCollectionStatisticsRequest,
     LoadCollectionRequest, ReleaseCollectionRequest, GetLoadStateRequest,
     GetLoadingProgressRequest, ShowPartitionsRequest, HasPartitionRequest,
+    CreatePartitionRequest, DropPartitionRequest, LoadPartitionsRequest, ReleasePartitionsRequest,
     GetPartitionStatisticsRequest, InsertRequest, UpsertRequest, DeleteRequest, FlushRequest,
     GetFlushStateRequest, CreateIndexRequest, DescribeIndexRequest, DropIndexRequest,
     GetIndexStateRequest, GetIndexBuildProgressRequest, SearchRequest, QueryRequest, HybridSearchRequest,

@@ -34,7 +34,7 @@ const SERVICE_PATH: &str = "/milvus.proto.milvus.MilvusService/";
 /// The RPCs of `MilvusService` (dataplane/proto/proto/milvus.proto; a test keeps the list in
 /// step). Metrics label a request with one of these or `unknown`, so that no client can mint
 /// new series.
-pub const RPCS: [&str; 55] = [
+pub const RPCS: [&str; 59] = [
     "Connect",
     "GetVersion",
     "CheckHealth",
@@ -49,6 +49,10 @@ pub const RPCS: [&str; 55] = [
     "ReleaseCollection",
     "GetLoadState",
     "GetLoadingProgress",
+    "CreatePartition",
+    "DropPartition",
+    "LoadPartitions",
+    "ReleasePartitions",
     "ShowPartitions",
     "HasPartition",
     "GetPartitionStatistics",

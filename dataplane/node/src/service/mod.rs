@@ -17,6 +17,7 @@ mod handle;
 mod index;
 pub mod layer;
 mod manage;
+mod partitions;
 mod privileges;
 mod read;
 mod roles;
@@ -140,15 +141,34 @@ impl MilvusService for Service {
         serve(&self.engine, req, |r| ddl::get_loading_progress(self, r)).await
     }
 
+    async fn create_partition(&self, req: Request<CreatePartitionRequest>) -> R<Status> {
+        serve(&self.engine, req, |r| partitions::create_partition(self, r)).await
+    }
+
+    async fn drop_partition(&self, req: Request<DropPartitionRequest>) -> R<Status> {
+        serve(&self.engine, req, |r| partitions::drop_partition(self, r)).await
+    }
+
+    async fn load_partitions(&self, req: Request<LoadPartitionsRequest>) -> R<Status> {
+        serve(&self.engine, req, |r| partitions::load_partitions(self, r)).await
+    }
+
+    async fn release_partitions(&self, req: Request<ReleasePartitionsRequest>) -> R<Status> {
+        serve(&self.engine, req, |r| {
+            partitions::release_partitions(self, r)
+        })
+        .await
+    }
+
     async fn show_partitions(
         &self,
         req: Request<ShowPartitionsRequest>,
     ) -> R<ShowPartitionsResponse> {
-        serve(&self.engine, req, |r| ddl::show_partitions(self, r)).await
+        serve(&self.engine, req, |r| partitions::show_partitions(self, r)).await
     }
 
     async fn has_partition(&self, req: Request<HasPartitionRequest>) -> R<BoolResponse> {
-        serve(&self.engine, req, |r| ddl::has_partition(self, r)).await
+        serve(&self.engine, req, |r| partitions::has_partition(self, r)).await
     }
 
     async fn get_partition_statistics(
@@ -156,7 +176,7 @@ impl MilvusService for Service {
         req: Request<GetPartitionStatisticsRequest>,
     ) -> R<GetPartitionStatisticsResponse> {
         serve(&self.engine, req, |r| {
-            ddl::get_partition_statistics(self, r)
+            partitions::get_partition_statistics(self, r)
         })
         .await
     }

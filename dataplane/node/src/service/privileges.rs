@@ -102,6 +102,9 @@ guarded!(global_on_collection: CreateCollectionRequest => "CreateCollection",
     DescribeCollectionRequest => "DescribeCollection", CreateAliasRequest => "CreateAlias",
     AlterAliasRequest => "CreateAlias");
 guarded!(global: DropAliasRequest => "DropAlias");
+guarded!(collection: CreatePartitionRequest => "CreatePartition",
+    DropPartitionRequest => "DropPartition", LoadPartitionsRequest => "Load",
+    ReleasePartitionsRequest => "Release");
 guarded!(collection: LoadCollectionRequest => "Load", ReleaseCollectionRequest => "Release",
     GetCollectionStatisticsRequest => "GetStatistics", HasPartitionRequest => "HasPartition",
     GetPartitionStatisticsRequest => "GetStatistics", ShowPartitionsRequest => "ShowPartitions",

@@ -302,6 +302,65 @@ pub struct GetLoadingProgressResponse {
     pub refresh_progress: i64,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
+pub struct CreatePartitionRequest {
+    #[prost(message, optional, tag = "1")]
+    pub base: ::core::option::Option<super::common::MsgBase>,
+    #[prost(string, tag = "2")]
+    pub db_name: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub collection_name: ::prost::alloc::string::String,
+    #[prost(string, tag = "4")]
+    pub partition_name: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct DropPartitionRequest {
+    #[prost(message, optional, tag = "1")]
+    pub base: ::core::option::Option<super::common::MsgBase>,
+    #[prost(string, tag = "2")]
+    pub db_name: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub collection_name: ::prost::alloc::string::String,
+    #[prost(string, tag = "4")]
+    pub partition_name: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct LoadPartitionsRequest {
+    #[prost(message, optional, tag = "1")]
+    pub base: ::core::option::Option<super::common::MsgBase>,
+    #[prost(string, tag = "2")]
+    pub db_name: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub collection_name: ::prost::alloc::string::String,
+    #[prost(string, repeated, tag = "4")]
+    pub partition_names: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    #[prost(int32, tag = "5")]
+    pub replica_number: i32,
+    #[prost(string, repeated, tag = "6")]
+    pub resource_groups: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    #[prost(bool, tag = "7")]
+    pub refresh: bool,
+    #[prost(string, repeated, tag = "8")]
+    pub load_fields: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    #[prost(bool, tag = "9")]
+    pub skip_load_dynamic_field: bool,
+    #[prost(map = "string, string", tag = "10")]
+    pub load_params: ::std::collections::HashMap<
+        ::prost::alloc::string::String,
+        ::prost::alloc::string::String,
+    >,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ReleasePartitionsRequest {
+    #[prost(message, optional, tag = "1")]
+    pub base: ::core::option::Option<super::common::MsgBase>,
+    #[prost(string, tag = "2")]
+    pub db_name: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub collection_name: ::prost::alloc::string::String,
+    #[prost(string, repeated, tag = "4")]
+    pub partition_names: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ShowPartitionsRequest {
     #[prost(message, optional, tag = "1")]
     pub base: ::core::option::Option<super::common::MsgBase>,
@@ -1340,6 +1399,34 @@ pub mod milvus_service_server {
             tonic::Response<super::GetLoadingProgressResponse>,
             tonic::Status,
         >;
+        async fn create_partition(
+            &self,
+            request: tonic::Request<super::CreatePartitionRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::super::common::Status>,
+            tonic::Status,
+        >;
+        async fn drop_partition(
+            &self,
+            request: tonic::Request<super::DropPartitionRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::super::common::Status>,
+            tonic::Status,
+        >;
+        async fn load_partitions(
+            &self,
+            request: tonic::Request<super::LoadPartitionsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::super::common::Status>,
+            tonic::Status,
+        >;
+        async fn release_partitions(
+            &self,
+            request: tonic::Request<super::ReleasePartitionsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::super::common::Status>,
+            tonic::Status,
+        >;
         async fn show_partitions(
             &self,
             request: tonic::Request<super::ShowPartitionsRequest>,
@@ -2306,6 +2393,188 @@ pub mod milvus_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GetLoadingProgressSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/milvus.proto.milvus.MilvusService/CreatePartition" => {
+                    #[allow(non_camel_case_types)]
+                    struct CreatePartitionSvc<T: MilvusService>(pub Arc<T>);
+                    impl<
+                        T: MilvusService,
+                    > tonic::server::UnaryService<super::CreatePartitionRequest>
+                    for CreatePartitionSvc<T> {
+                        type Response = super::super::common::Status;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::CreatePartitionRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as MilvusService>::create_partition(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = CreatePartitionSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/milvus.proto.milvus.MilvusService/DropPartition" => {
+                    #[allow(non_camel_case_types)]
+                    struct DropPartitionSvc<T: MilvusService>(pub Arc<T>);
+                    impl<
+                        T: MilvusService,
+                    > tonic::server::UnaryService<super::DropPartitionRequest>
+                    for DropPartitionSvc<T> {
+                        type Response = super::super::common::Status;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::DropPartitionRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as MilvusService>::drop_partition(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = DropPartitionSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/milvus.proto.milvus.MilvusService/LoadPartitions" => {
+                    #[allow(non_camel_case_types)]
+                    struct LoadPartitionsSvc<T: MilvusService>(pub Arc<T>);
+                    impl<
+                        T: MilvusService,
+                    > tonic::server::UnaryService<super::LoadPartitionsRequest>
+                    for LoadPartitionsSvc<T> {
+                        type Response = super::super::common::Status;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::LoadPartitionsRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as MilvusService>::load_partitions(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = LoadPartitionsSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/milvus.proto.milvus.MilvusService/ReleasePartitions" => {
+                    #[allow(non_camel_case_types)]
+                    struct ReleasePartitionsSvc<T: MilvusService>(pub Arc<T>);
+                    impl<
+                        T: MilvusService,
+                    > tonic::server::UnaryService<super::ReleasePartitionsRequest>
+                    for ReleasePartitionsSvc<T> {
+                        type Response = super::super::common::Status;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::ReleasePartitionsRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as MilvusService>::release_partitions(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ReleasePartitionsSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

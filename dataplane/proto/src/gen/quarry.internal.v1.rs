@@ -336,6 +336,11 @@ pub struct PartitionMeta {
     pub name: ::prost::alloc::string::String,
     #[prost(uint64, tag = "3")]
     pub created_ts: u64,
+    /// released while its collection is loaded (LoadPartitions / ReleasePartitions): its rows are
+    /// not searched and query nodes do not hold its sealed segments. False (older writers): the
+    /// partition is loaded whenever the collection is.
+    #[prost(bool, tag = "4")]
+    pub released: bool,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct IndexMeta {
@@ -383,7 +388,7 @@ pub struct SegmentMeta {
 pub struct MetaOp {
     #[prost(
         oneof = "meta_op::Op",
-        tags = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 19, 20"
+        tags = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20"
     )]
     pub op: ::core::option::Option<meta_op::Op>,
 }
@@ -421,11 +426,47 @@ pub mod meta_op {
         UpdateUser(super::UpdateUser),
         #[prost(message, tag = "15")]
         DeleteUser(super::DeleteUser),
+        #[prost(message, tag = "16")]
+        CreatePartition(super::CreatePartition),
+        #[prost(message, tag = "17")]
+        DropPartition(super::DropPartition),
+        #[prost(message, tag = "18")]
+        SetPartitionLoaded(super::SetPartitionLoaded),
         #[prost(message, tag = "19")]
         RenameCollection(super::RenameCollection),
         #[prost(message, tag = "20")]
         Rbac(super::RbacChange),
     }
+}
+/// A new partition of a collection (an existing name: nothing changes, as in Milvus).
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct CreatePartition {
+    #[prost(int64, tag = "1")]
+    pub id: i64,
+    #[prost(string, tag = "2")]
+    pub name: ::prost::alloc::string::String,
+}
+/// Removes a partition and its segments (a missing name: nothing changes); answers the object
+/// keys of its files, garbage now.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct DropPartition {
+    #[prost(int64, tag = "1")]
+    pub id: i64,
+    #[prost(string, tag = "2")]
+    pub name: ::prost::alloc::string::String,
+}
+/// Loads (`loaded`) or releases the named partitions of a collection; loading marks the
+/// collection loaded with `replicas`, releasing the last loaded partition releases it.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SetPartitionLoaded {
+    #[prost(int64, tag = "1")]
+    pub id: i64,
+    #[prost(string, repeated, tag = "2")]
+    pub names: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    #[prost(bool, tag = "3")]
+    pub loaded: bool,
+    #[prost(uint32, tag = "4")]
+    pub replicas: u32,
 }
 /// A change of roles (RBAC): 1 create role, 2 drop role (force: with its grants), 3 add a user
 /// to a role, 4 remove a user from a role, 5 grant, 6 revoke.
@@ -548,6 +589,9 @@ pub struct NewCollection {
     /// empty: `default`
     #[prost(string, tag = "6")]
     pub db: ::prost::alloc::string::String,
+    /// partitions `_default_0..` of a partition-key collection; 0: the one `_default` partition
+    #[prost(uint32, tag = "7")]
+    pub num_partitions: u32,
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct DropCollection {
@@ -630,6 +674,9 @@ pub struct FlushCommit {
     /// the checkpoint the flushed data started from (refused unless still current)
     #[prost(uint64, tag = "6")]
     pub base: u64,
+    /// segments of further partitions sealed by the same flush (one per partition)
+    #[prost(message, repeated, tag = "7")]
+    pub more_segments: ::prost::alloc::vec::Vec<SegmentMeta>,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct IndexCommit {
@@ -671,13 +718,13 @@ pub mod meta_result {
         #[prost(message, tag = "2")]
         Dropped(super::Dropped),
         /// set_loaded, set_properties, set_query_pool, drop_index, commit_index, create_user,
-        /// update_user, delete_user
+        /// update_user, delete_user, create_partition, set_partition_loaded
         #[prost(message, tag = "3")]
         Done(super::Done),
         /// create_index
         #[prost(message, tag = "4")]
         Index(super::IndexMeta),
-        /// commit_flush, commit_compaction: object keys that are garbage now
+        /// commit_flush, commit_compaction, drop_partition: object keys that are garbage now
         #[prost(message, tag = "5")]
         Garbage(super::Garbage),
     }
@@ -828,6 +875,9 @@ pub struct SearchPlan {
     /// a grouping search: topk + offset counts groups
     #[prost(message, optional, tag = "6")]
     pub group: ::core::option::Option<GroupPlan>,
+    /// the partitions searched; empty: every partition
+    #[prost(int64, repeated, tag = "7")]
+    pub partition_ids: ::prost::alloc::vec::Vec<i64>,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct QueryInput {
@@ -852,6 +902,9 @@ pub struct QueryPlan {
     pub fields: ::prost::alloc::vec::Vec<u32>,
     #[prost(bool, tag = "3")]
     pub count_only: bool,
+    /// the partitions queried; empty: every partition
+    #[prost(int64, repeated, tag = "4")]
+    pub partition_ids: ::prost::alloc::vec::Vec<i64>,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ShardRead {
