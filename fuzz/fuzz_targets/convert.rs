@@ -76,6 +76,7 @@ fn mutate(schema: &CollectionSchema, fields: Vec<FieldData>, num_rows: u32, upse
         partition_id: 1,
         deletes: if upsert { pks } else { vec![] },
         rows: Some(batch.clone()),
+        partition_runs: vec![],
     };
     let bytes = record.encode();
     let back = LogRecord::decode(&bytes).expect("an encoded record decodes");
