@@ -40,6 +40,37 @@ def env_of(deployment):
     return {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
 
 
+def restricted_violations(pod):
+    """The ways a pod spec breaks the Kubernetes "restricted" Pod Security Standard."""
+    out = []
+    psc = pod.get("securityContext") or {}
+    if pod.get("hostNetwork") or pod.get("hostPID") or pod.get("hostIPC"):
+        out.append("host namespaces")
+    allowed = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret"}
+    for v in pod.get("volumes") or []:
+        if not allowed & set(v):
+            out.append(f"volume {v['name']}")
+    for c in pod["containers"] + (pod.get("initContainers") or []):
+        sc = c.get("securityContext") or {}
+        if sc.get("privileged"):
+            out.append(f"{c['name']}: privileged")
+        if sc.get("allowPrivilegeEscalation") is not False:
+            out.append(f"{c['name']}: allowPrivilegeEscalation")
+        caps = sc.get("capabilities") or {}
+        if "ALL" not in (caps.get("drop") or []) or set(caps.get("add") or []) - {"NET_BIND_SERVICE"}:
+            out.append(f"{c['name']}: capabilities")
+        if sc.get("runAsNonRoot", psc.get("runAsNonRoot")) is not True:
+            out.append(f"{c['name']}: runAsNonRoot")
+        if sc.get("runAsUser", psc.get("runAsUser")) == 0:
+            out.append(f"{c['name']}: runAsUser 0")
+        seccomp = (sc.get("seccompProfile") or psc.get("seccompProfile") or {}).get("type")
+        if seccomp not in ("RuntimeDefault", "Localhost"):
+            out.append(f"{c['name']}: seccompProfile")
+        if any(p.get("hostPort") for p in c.get("ports") or []):
+            out.append(f"{c['name']}: hostPort")
+    return out
+
+
 def main():
     print(helm("lint", "--strict", CHART).strip().splitlines()[-1])
     helm("lint", "--strict", CHART, "--set", "watch.mode=namespace", "--set", "metrics.serviceMonitor.enabled=true")
@@ -55,8 +86,19 @@ def main():
     # secrets: read, and create a cluster's root-password Secret; never change or delete one
     assert {"get", "create"} == set(next(r for r in rules if r["resources"] == ["secrets"])["verbs"]), \
         "secrets: get and create only"
+    # the rendered objects are applied (patch) and removed by owner references: no create,
+    # update or delete on them (autoscalers excepted), none on anything else
+    for r in rules:
+        if r["apiGroups"] in (["apps"], ["policy"], ["networking.k8s.io"]) or r["resources"] == ["services", "configmaps"]:
+            assert set(r["verbs"]) == {"get", "list", "watch", "patch"}, r
+    assert any(r["resources"] == ["networkpolicies"] for r in rules)
     assert "ServiceMonitor" not in kinds(docs)
     dep = one(docs, "Deployment")
+    assert restricted_violations(dep["spec"]["template"]["spec"]) == [], "the operator's pod is restricted"
+    policy = one(docs, "NetworkPolicy")
+    grpc_rule = next(r for r in policy["spec"]["ingress"] if r.get("from"))
+    assert grpc_rule["ports"] == [{"port": "grpc", "protocol": "TCP"}]
+    assert grpc_rule["from"][0]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "quarry"}
     env = env_of(dep)
     assert env["QUARRY_COORDINATOR_ADDRESS"] == "quarry.quarry-system.svc:19531", env
     assert "QUARRY_WATCH_NAMESPACE" not in env
@@ -83,6 +125,7 @@ def main():
     assert env_of(dep)["QUARRY_RESYNC_SECONDS"] == "60"
     assert dep["spec"]["replicas"] == 2 and dep["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":0.2.0")
     assert "ConfigMap" not in kinds(other)
+    assert "NetworkPolicy" not in kinds(render("networkPolicy.enabled=false"))
 
     # values the schema refuses
     bad = subprocess.run([HELM, "template", "q", CHART, "--set", "watch.mode=everywhere"], capture_output=True, text=True)

@@ -31,6 +31,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/* What the operator may do to the objects it manages (shared by the Role and ClusterRole). */}}
 {{- define "quarry.managedRules" -}}
+# only what the operator does: its own resources in full; the objects it renders are
+# server-side applied (patch creates them), watched, and removed by owner references (only
+# autoscalers are deleted by the operator itself); Secrets it reads, or creates once
 - apiGroups: [quarry.dev]
   resources: [quarryclusters, nodepools, collections, indexes]
   verbs: [get, list, watch, create, update, patch, delete]
@@ -39,16 +42,19 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   verbs: [get, update, patch]
 - apiGroups: [apps]
   resources: [deployments]
-  verbs: [get, list, watch, create, update, patch, delete]
+  verbs: [get, list, watch, patch]
 - apiGroups: [policy]
   resources: [poddisruptionbudgets]
-  verbs: [get, list, watch, create, update, patch, delete]
+  verbs: [get, list, watch, patch]
 - apiGroups: [autoscaling]
   resources: [horizontalpodautoscalers]
-  verbs: [get, list, watch, create, update, patch, delete]
+  verbs: [get, list, watch, patch, delete]
+- apiGroups: [networking.k8s.io]
+  resources: [networkpolicies]
+  verbs: [get, list, watch, patch]
 - apiGroups: [""]
   resources: [services, configmaps]
-  verbs: [get, list, watch, create, update, patch, delete]
+  verbs: [get, list, watch, patch]
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get, create]

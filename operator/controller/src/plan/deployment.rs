@@ -19,7 +19,7 @@ use super::cluster::{
     config_digest, config_map_name, internal_token_secret_name, root_password_secret_name,
     INTERNAL_TOKEN_KEY, ROOT_PASSWORD_KEY,
 };
-use super::{name_of, pool_object, HTTP_PORT, MILVUS_PORT, WORKER_PORT};
+use super::{name_of, pool_object, security, HTTP_PORT, MILVUS_PORT, WORKER_PORT};
 use crate::settings::{Settings, KAFKA_TLS_DIR};
 
 fn value_env(name: &str, value: impl Into<String>) -> EnvVar {
@@ -127,25 +127,25 @@ pub fn desired_deployment(
             ..Default::default()
         });
     }
-    let (volumes, mounts) = match &settings.tls_secret {
-        Some(secret) => (
-            Some(vec![Volume {
-                name: "kafka-tls".into(),
-                secret: Some(SecretVolumeSource {
-                    secret_name: Some(secret.clone()),
-                    ..Default::default()
-                }),
+    // a read-only root filesystem: /tmp is an emptyDir
+    let (tmp, tmp_mount) = security::tmp_volume();
+    let (mut volumes, mut mounts) = (vec![tmp], vec![tmp_mount]);
+    if let Some(secret) = &settings.tls_secret {
+        volumes.push(Volume {
+            name: "kafka-tls".into(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(secret.clone()),
                 ..Default::default()
-            }]),
-            Some(vec![VolumeMount {
-                name: "kafka-tls".into(),
-                mount_path: KAFKA_TLS_DIR.into(),
-                read_only: Some(true),
-                ..Default::default()
-            }]),
-        ),
-        None => (None, None),
-    };
+            }),
+            ..Default::default()
+        });
+        mounts.push(VolumeMount {
+            name: "kafka-tls".into(),
+            mount_path: KAFKA_TLS_DIR.into(),
+            read_only: Some(true),
+            ..Default::default()
+        });
+    }
     let probe = |path: &str| Probe {
         http_get: Some(HTTPGetAction {
             path: Some(path.into()),
@@ -176,7 +176,8 @@ pub fn desired_deployment(
         liveness_probe: Some(probe("/healthz")),
         readiness_probe: Some(probe("/readyz")),
         resources: pool.spec.resources.clone().or(defaults.resources),
-        volume_mounts: mounts,
+        volume_mounts: Some(mounts),
+        security_context: Some(security::container_security_context()),
         ..Default::default()
     };
     let annotations = BTreeMap::from([(
@@ -209,7 +210,10 @@ pub fn desired_deployment(
                     node_selector: pool.spec.node_selector.clone().or(defaults.node_selector),
                     tolerations: pool.spec.tolerations.clone().or(defaults.tolerations),
                     affinity: pool.spec.affinity.clone(),
-                    volumes,
+                    volumes: Some(volumes),
+                    security_context: Some(security::pod_security_context()),
+                    // the data plane never calls the Kubernetes API
+                    automount_service_account_token: Some(false),
                     // SIGTERM hands the pod's shards over; give in-flight requests time to end
                     termination_grace_period_seconds: Some(30),
                     ..Default::default()
@@ -371,6 +375,46 @@ mod tests {
     }
 
     #[test]
+    fn every_data_plane_pod_passes_the_restricted_pod_security_standard() {
+        let mut c = cluster();
+        for tls in [None, Some("kafka-tls".to_string())] {
+            c.spec.kafka.tls_secret = tls;
+            for role in Role::ALL {
+                let d = desired_deployment(&c, &pool("p", role, 1), "coord:19531", "quarry:1");
+                let pod = d.spec.unwrap().template.spec.unwrap();
+                assert_eq!(
+                    crate::plan::restricted_violations(&pod),
+                    Vec::<String>::new(),
+                    "{role:?}"
+                );
+                assert_eq!(pod.automount_service_account_token, Some(false));
+                let sc = pod.containers[0].security_context.clone().unwrap();
+                assert_eq!(sc.read_only_root_filesystem, Some(true));
+            }
+        }
+        // the checker itself refuses what the standard refuses
+        let mut bad = desired_deployment(&c, &pool("p", Role::Query, 1), "c:1", "q:1")
+            .spec
+            .unwrap()
+            .template
+            .spec
+            .unwrap();
+        bad.security_context = None;
+        bad.containers[0].security_context = None;
+        bad.host_network = Some(true);
+        let found = crate::plan::restricted_violations(&bad);
+        for rule in [
+            "host namespaces",
+            "allowPrivilegeEscalation",
+            "drop ALL",
+            "runAsNonRoot",
+            "seccompProfile",
+        ] {
+            assert!(found.iter().any(|f| f.contains(rule)), "{rule}: {found:?}");
+        }
+    }
+
+    #[test]
     fn every_pod_gets_the_clusters_internal_token() {
         let c = cluster();
         for role in Role::ALL {
@@ -436,18 +480,18 @@ mod tests {
             (from.name.as_str(), from.key.as_str()),
             ("kafka-user", "password")
         );
+        let tls = pod
+            .volumes
+            .as_ref()
+            .unwrap()
+            .iter()
+            .find(|v| v.name == "kafka-tls");
         assert_eq!(
-            pod.volumes.unwrap()[0]
-                .secret
-                .as_ref()
-                .unwrap()
-                .secret_name
-                .as_deref(),
+            tls.unwrap().secret.as_ref().unwrap().secret_name.as_deref(),
             Some("kafka-ca")
         );
-        assert_eq!(
-            pod.containers[0].volume_mounts.as_ref().unwrap()[0].mount_path,
-            KAFKA_TLS_DIR
-        );
+        let mounts = pod.containers[0].volume_mounts.as_ref().unwrap();
+        let mount = mounts.iter().find(|m| m.name == "kafka-tls").unwrap();
+        assert_eq!(mount.mount_path, KAFKA_TLS_DIR);
     }
 }

@@ -8,8 +8,10 @@ mod cluster;
 mod deployment;
 #[cfg(test)]
 mod fixtures;
+mod network;
 mod rollout;
 mod scaling;
+mod security;
 
 use std::collections::BTreeMap;
 
@@ -22,8 +24,10 @@ pub use cluster::{
     INTERNAL_TOKEN_KEY, ROOT_PASSWORD_KEY,
 };
 pub use deployment::{desired_deployment, CONFIG_DIGEST};
+pub use network::{desired_network_policy, network_policy_name};
 pub use rollout::{rollout_image, PoolRollout, ROLLOUT_ORDER};
 pub use scaling::{desired_hpa, desired_pdb};
+pub use security::restricted_violations;
 
 pub const MILVUS_PORT: i32 = 19530;
 pub const WORKER_PORT: i32 = 7000;

@@ -15,9 +15,9 @@ use serde_json::json;
 use crate::context::{apply_owned, is_paused, publish, Ctx};
 use crate::error::found;
 use crate::plan::{
-    desired_config_map, desired_internal_token_secret, desired_proxy_service,
-    desired_root_password_secret, internal_token_secret_name, root_password_secret_name,
-    INTERNAL_TOKEN_KEY,
+    desired_config_map, desired_internal_token_secret, desired_network_policy,
+    desired_proxy_service, desired_root_password_secret, internal_token_secret_name,
+    root_password_secret_name, INTERNAL_TOKEN_KEY,
 };
 use crate::settings::{Credentials, Settings};
 use crate::status::Verdict;
@@ -68,6 +68,7 @@ pub async fn reconcile(qc: Arc<QuarryCluster>, ctx: Arc<Ctx>) -> Result<Action> 
     )
     .await?;
     apply_owned(&ctx.client, qc.as_ref(), desired_proxy_service(&qc)).await?;
+    apply_owned(&ctx.client, qc.as_ref(), desired_network_policy(&qc)).await?;
     ensure_root_password(&ctx, qc.as_ref()).await?;
     let mut live = Vec::new();
     for r in Role::ALL {
