@@ -10,6 +10,7 @@ pub mod record;
 mod role;
 pub mod schema;
 pub mod value;
+pub mod vector;
 
 pub use error::SchemaError;
 pub use role::{Role, UnknownRole};

@@ -31,6 +31,9 @@ pub enum DataType {
     VarChar,
     Json,
     FloatVector,
+    BinaryVector,
+    Float16Vector,
+    BFloat16Vector,
 }
 
 impl DataType {
@@ -47,6 +50,9 @@ impl DataType {
             DataType::VarChar => 21,
             DataType::Json => 23,
             DataType::FloatVector => 101,
+            DataType::BinaryVector => 100,
+            DataType::Float16Vector => 102,
+            DataType::BFloat16Vector => 103,
         }
     }
 
@@ -62,12 +68,45 @@ impl DataType {
             21 => DataType::VarChar,
             23 => DataType::Json,
             101 => DataType::FloatVector,
+            100 => DataType::BinaryVector,
+            102 => DataType::Float16Vector,
+            103 => DataType::BFloat16Vector,
             other => return Err(SchemaError::UnsupportedType(type_name(other).to_string())),
         })
     }
 
     pub fn is_vector(self) -> bool {
-        matches!(self, DataType::FloatVector)
+        matches!(
+            self,
+            DataType::FloatVector
+                | DataType::BinaryVector
+                | DataType::Float16Vector
+                | DataType::BFloat16Vector
+        )
+    }
+
+    /// Whether this is a vector type of floating-point values (searched with L2, IP, COSINE).
+    pub fn is_float_vector(self) -> bool {
+        self.is_vector() && self != DataType::BinaryVector
+    }
+
+    /// The Milvus name of this type.
+    pub fn name(self) -> &'static str {
+        match self {
+            DataType::Bool => "Bool",
+            DataType::Int8 => "Int8",
+            DataType::Int16 => "Int16",
+            DataType::Int32 => "Int32",
+            DataType::Int64 => "Int64",
+            DataType::Float => "Float",
+            DataType::Double => "Double",
+            DataType::VarChar => "VarChar",
+            DataType::Json => "JSON",
+            DataType::FloatVector => "FloatVector",
+            DataType::BinaryVector => "BinaryVector",
+            DataType::Float16Vector => "Float16Vector",
+            DataType::BFloat16Vector => "BFloat16Vector",
+        }
     }
 
     pub fn is_integer(self) -> bool {
@@ -89,9 +128,6 @@ fn type_name(code: i32) -> &'static str {
         22 => "Array",
         24 => "Geometry",
         25 => "Text",
-        100 => "BinaryVector",
-        102 => "Float16Vector",
-        103 => "BFloat16Vector",
         104 => "SparseFloatVector",
         105 => "Int8Vector",
         _ => "unknown",
@@ -194,7 +230,7 @@ impl FieldSchema {
             .map(|(_, v)| v.as_str())
     }
 
-    /// Vector dimension (FloatVector only).
+    /// Vector dimension (vector fields only; bits for BinaryVector).
     pub fn dim(&self) -> usize {
         self.param("dim")
             .and_then(|v| v.trim().parse().ok())
@@ -222,6 +258,11 @@ impl FieldSchema {
                 Arc::new(ArrowField::new("item", ArrowType::Float32, false)),
                 self.dim() as i32,
             ),
+            DataType::BinaryVector | DataType::Float16Vector | DataType::BFloat16Vector => {
+                ArrowType::FixedSizeBinary(
+                    crate::vector::row_bytes(self.data_type, self.dim()).unwrap_or(0) as i32,
+                )
+            }
         }
     }
 }
@@ -462,7 +503,29 @@ impl CollectionSchema {
                 )));
             }
             match f.data_type {
-                DataType::FloatVector => {
+                DataType::BinaryVector => {
+                    let dim = f.dim();
+                    if dim % 8 != 0 {
+                        return Err(SchemaError::Invalid(format!(
+                            "invalid dimension: {dim} of field {}. binary vector dimension should be multiple of 8.",
+                            f.name
+                        )));
+                    }
+                    if dim == 0 || dim > MAX_DIM * 8 {
+                        return Err(SchemaError::Invalid(format!(
+                            "invalid dim of vector field {:?}: must be between 8 and {} (a multiple of 8)",
+                            f.name,
+                            MAX_DIM * 8
+                        )));
+                    }
+                    if f.nullable {
+                        return Err(SchemaError::Invalid(format!(
+                            "vector field {:?} cannot be nullable",
+                            f.name
+                        )));
+                    }
+                }
+                DataType::FloatVector | DataType::Float16Vector | DataType::BFloat16Vector => {
                     let dim = f.dim();
                     if dim == 0 || dim > MAX_DIM {
                         return Err(SchemaError::Invalid(format!(
