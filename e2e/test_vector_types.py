@@ -3,6 +3,7 @@ outputs in the byte form pymilvus reads, exact searches checked against a brute-
 computation (HAMMING, JACCARD, L2, IP, COSINE), several vector fields with one index each, and
 Milvus's errors for type/metric/index mismatches."""
 import random
+import time
 
 import numpy as np
 import pytest
@@ -52,6 +53,16 @@ def check_exact(hits, expected, close=False):
             assert d == pytest.approx(want, abs=1e-5)
 
 
+def wait_indexed(client, name, rows):
+    """Waits until every index of the collection covers `rows` sealed rows (so that searches
+    go through the built indexes, not only exact search)."""
+    deadline = time.time() + 60
+    for index in client.list_indexes(name):
+        while client.describe_index(name, index).get("indexed_rows") != rows:
+            assert time.time() < deadline, client.describe_index(name, index)
+            time.sleep(0.2)
+
+
 def _binary_collection(client, name, dim):
     schema = client.create_schema(auto_id=False)
     schema.add_field("id", DataType.INT64, is_primary=True)
@@ -77,6 +88,7 @@ def test_binary_vectors_searched_exactly_with_hamming_and_jaccard(client):
         rows.append({"id": i, "tag": "even" if i % 2 == 0 else "odd", "b1": b, "b2": b, "b3": b})
     client.insert("bins", rows[: n // 2])
     client.flush("bins")  # one sealed segment (indexed), one growing
+    wait_indexed(client, "bins", n // 2)
     client.insert("bins", rows[n // 2:])
     queries = [rows[5]["b1"], rows[200]["b1"], bytes(rng.getrandbits(8) for _ in range(dim // 8))]
     for field, metric, dist, params in [("b1", "HAMMING", hamming, {}),
@@ -188,6 +200,7 @@ def test_float16_and_bfloat16_vectors(client):
     rows = [{"id": i, "h": h[i], "hf": h[i], "bf": bf[i]} for i in range(n)]
     client.insert("halves", rows[:200])
     client.flush("halves")
+    wait_indexed(client, "halves", 200)
     client.insert("halves", rows[200:])
     hw = h.astype(np.float32)
     bw = np.stack([bf16_values(b) for b in bf])
