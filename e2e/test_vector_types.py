@@ -108,6 +108,19 @@ def test_binary_vectors_searched_exactly_with_hamming_and_jaccard(client):
         res = client.search("bins", data=queries[:1], anns_field=field, limit=5,
                             filter='tag == "odd"', search_params={"metric_type": metric, "params": params})
         check_exact(res[0], {r["id"]: dist(queries[0], r[field]) for r in rows if r["id"] % 2 == 1})
+    # range search: HAMMING distances in [range_filter, radius)
+    res = client.search("bins", data=queries[:1], anns_field="b1", limit=100,
+                        search_params={"metric_type": "HAMMING",
+                                       "params": {"radius": 20, "range_filter": 1}})
+    want = sorted(i for i, r in enumerate(rows) if 1 <= hamming(queries[0], r["b1"]) < 20)
+    assert 0 < len(want) < 100
+    assert sorted(h["id"] for h in res[0]) == want
+    # hybrid search over two binary fields (RRF): row 5 is first in both
+    from pymilvus import AnnSearchRequest, RRFRanker
+    reqs = [AnnSearchRequest([queries[0]], "b1", {"metric_type": "HAMMING"}, 10),
+            AnnSearchRequest([queries[0]], "b2", {"metric_type": "JACCARD"}, 10)]
+    top = client.hybrid_search("bins", reqs, RRFRanker(), limit=3)[0][0]
+    assert top["id"] == 5 and top["distance"] == pytest.approx(2 / 61)
     # query, upsert and delete are unchanged
     got = client.query("bins", filter="id in [3, 250]", output_fields=["b1", "b3"])
     assert sorted(g["id"] for g in got) == [3, 250]
