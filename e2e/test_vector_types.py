@@ -261,3 +261,44 @@ def test_float16_and_bfloat16_vectors(client):
     _raises(lambda: client.search("halves", data=[h[0]], anns_field="h", limit=1,
                                   search_params={"metric_type": "HAMMING"}), "metric type not match")
     assert client.query("halves", filter="id >= 0", output_fields=["count(*)"])[0]["count(*)"] == n
+
+
+def test_packed_vectors_survive_a_restart(server):
+    from pymilvus import MilvusClient
+    c = MilvusClient(server.uri)
+    schema = c.create_schema(auto_id=False)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("b", DataType.BINARY_VECTOR, dim=16)
+    schema.add_field("h", DataType.FLOAT16_VECTOR, dim=4)
+    schema.add_field("bf", DataType.BFLOAT16_VECTOR, dim=4)
+    ip = c.prepare_index_params()
+    ip.add_index("b", index_type="BIN_IVF_FLAT", metric_type="JACCARD", params={"nlist": 2})
+    ip.add_index("h", index_type="HNSW", metric_type="COSINE")
+    ip.add_index("bf", index_type="IVF_FLAT", metric_type="L2", params={"nlist": 2})
+    c.create_collection("p", schema=schema, index_params=ip, consistency_level="Strong")
+    rng = np.random.default_rng(11)
+    v32 = rng.standard_normal((60, 4)).astype(np.float32)
+    rows = [{"id": i, "b": bytes([i, 255 - i]), "h": v32[i].astype(np.float16),
+             "bf": bf16_bytes(v32[i])} for i in range(60)]
+    c.insert("p", rows[:40])
+    c.flush("p")
+    wait_indexed(c, "p", 40)
+    c.insert("p", rows[40:])
+    c.close()
+    server.stop()
+    server.start()
+    c = MilvusClient(server.uri)
+    got = c.query("p", filter="id in [3, 50]", output_fields=["b", "h", "bf"])
+    assert sorted(g["id"] for g in got) == [3, 50]
+    for g in got:
+        r = rows[g["id"]]
+        assert as_bytes(g["b"], np.uint8) == r["b"]
+        assert as_bytes(g["h"], np.float16) == r["h"].tobytes()
+        assert as_bytes(g["bf"], np.uint16) == r["bf"]
+    for field, q, params in [("b", rows[7]["b"], {"metric_type": "JACCARD", "params": {"nprobe": 2}}),
+                             ("h", rows[7]["h"], {"metric_type": "COSINE"}),
+                             ("bf", list(map(float, bf16_values(rows[7]["bf"]))),
+                              {"metric_type": "L2", "params": {"nprobe": 2}})]:
+        hit = c.search("p", data=[q], anns_field=field, limit=1, search_params=params)[0][0]
+        assert hit["id"] == 7, field
+    c.close()

@@ -3,6 +3,7 @@
 //! roles and the `QUARRY_*` environment of a node.
 
 pub mod batch;
+mod data_type;
 pub mod env;
 mod error;
 pub mod limits;
