@@ -30,7 +30,6 @@ impl Engine {
         let Some((meta, idx, seg)) = job else {
             return Ok(false);
         };
-        let spec = IndexSpec::from_params(&idx.params)?;
         let rt = self.runtime(meta.id)?;
         let field_index = meta
             .schema
@@ -38,6 +37,8 @@ impl Engine {
             .iter()
             .position(|f| f.name == idx.field_name)
             .ok_or_else(|| EngineError::Internal("indexed field vanished".into()))?;
+        let data_type = meta.schema.fields[field_index].data_type;
+        let spec = IndexSpec::for_field(&idx.params, data_type)?;
         let dim = meta.schema.fields[field_index].dim();
         let in_memory = rt.shard(seg.shard)?.sealed_batch(seg.id);
         // an index node holds no shards: it reads the segment file
@@ -63,12 +64,16 @@ impl Engine {
                 let started = std::time::Instant::now();
                 // building and serialising are CPU work: both off the async runtime
                 let (index, bytes) = tokio::task::spawn_blocking(move || {
-                    let reader = quarry_types::batch::ColumnReader::new(
-                        batch.column(field_index),
-                        quarry_types::DataType::FloatVector,
-                    );
-                    let quarry_types::batch::ColumnReader::Vector { values, .. } = reader else {
-                        unreachable!()
+                    use quarry_types::batch::ColumnReader;
+                    // packed types (binary, 16-bit floats) are indexed in their f32 form
+                    let widened;
+                    let values = match ColumnReader::new(batch.column(field_index), data_type) {
+                        ColumnReader::Vector { values, .. } => values,
+                        ColumnReader::Packed { values, .. } => {
+                            widened = quarry_types::vector::decode(data_type, values);
+                            &widened[..]
+                        }
+                        _ => return Err(EngineError::Internal("not a vector column".into())),
                     };
                     let index = SegmentIndex::build(values, dim, &spec)?.ok_or_else(|| {
                         EngineError::Internal("a non-FLAT index built nothing".into())

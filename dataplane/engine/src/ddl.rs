@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use quarry_index::IndexSpec;
 use quarry_meta::{CollectionMeta, Created, IndexMeta, NewCollection, NewIndex};
-use quarry_types::{CollectionSchema, ConsistencyLevel, DataType};
+use quarry_types::{CollectionSchema, ConsistencyLevel};
 
 use crate::error::invalid;
 use crate::partitions::check_num_partitions;
@@ -260,13 +260,13 @@ impl Engine {
                 invalid(format!("cannot create index on non-existent field: {f}"))
             })?,
         };
-        if field.data_type != DataType::FloatVector {
+        if !field.data_type.is_vector() {
             return Err(invalid(format!(
                 "quarry indexes vector fields only; field {} is {:?}",
                 field.name, field.data_type
             )));
         }
-        let spec = IndexSpec::from_params(&params)?;
+        let spec = IndexSpec::for_field(&params, field.data_type)?;
         spec.check_dim(field.dim())?;
         let mut normalized = params.clone();
         normalized.insert("metric_type".into(), spec.metric.name().into());

@@ -29,6 +29,10 @@ pub struct SearchInput {
     pub range_filter: Option<f32>,
     /// a grouping search (`group_by_field`)
     pub group: Option<GroupBy>,
+    /// the vector type the query vectors were sent as (FloatVector when absent); `vectors`
+    /// hold their `f32` form (one 0/1 value per bit for binary vectors)
+    #[serde(default)]
+    pub vector_type: Option<DataType>,
 }
 
 /// A grouping search as the client asks for it: at most `topk` groups of at most `size` hits,

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use quarry_expr::Expr;
 use quarry_index::{check_nprobe, IndexKind, IndexSpec, Metric};
 use quarry_meta::CollectionMeta;
-use quarry_types::{Pk, Value};
+use quarry_types::{DataType, Pk, Value};
 
 use crate::collection::{count, merge_search, rows, CollectionRt};
 use crate::error::invalid;
@@ -216,7 +216,22 @@ pub(crate) fn prepare_search(
         .iter()
         .find(|i| i.field_name == field.name)
         .ok_or_else(|| EngineError::IndexNotFound(format!("field={}", field.name)))?;
-    let spec = IndexSpec::from_params(&index.params)?;
+    // float32 query vectors may search the 16-bit float types (widened there anyway)
+    let sent = input.vector_type.unwrap_or(DataType::FloatVector);
+    let widened = sent == DataType::FloatVector
+        && matches!(
+            field.data_type,
+            DataType::Float16Vector | DataType::BFloat16Vector
+        );
+    if sent != field.data_type && !widened {
+        return Err(invalid(format!(
+            "vector type must be the same, field {} - type {}, search info type {}",
+            field.name,
+            field.data_type.name(),
+            sent.name()
+        )));
+    }
+    let spec = IndexSpec::for_field(&index.params, field.data_type)?;
     if let Some(m) = input.metric.as_deref().filter(|m| !m.is_empty()) {
         let asked = Metric::parse(m)?;
         if asked != spec.metric {

@@ -10,7 +10,7 @@ use quarry_index::Metric;
 use quarry_proto::internal as pb;
 use quarry_proto::{required, DecodeError};
 use quarry_types::limits::MAX_GROUP_SIZE;
-use quarry_types::{CollectionSchema, Pk, Value};
+use quarry_types::{CollectionSchema, DataType, Pk, Value};
 use tonic::{Code, Status};
 
 use crate::group::{check_group_field, GroupPlan};
@@ -127,6 +127,8 @@ fn metric_to_pb(m: Metric) -> pb::Metric {
         Metric::L2 => pb::Metric::L2,
         Metric::Ip => pb::Metric::Ip,
         Metric::Cosine => pb::Metric::Cosine,
+        Metric::Hamming => pb::Metric::Hamming,
+        Metric::Jaccard => pb::Metric::Jaccard,
     }
 }
 
@@ -135,6 +137,8 @@ fn metric_from_pb(m: i32) -> Result<Metric, DecodeError> {
         Ok(pb::Metric::L2) => Ok(Metric::L2),
         Ok(pb::Metric::Ip) => Ok(Metric::Ip),
         Ok(pb::Metric::Cosine) => Ok(Metric::Cosine),
+        Ok(pb::Metric::Hamming) => Ok(Metric::Hamming),
+        Ok(pb::Metric::Jaccard) => Ok(Metric::Jaccard),
         Ok(pb::Metric::Unspecified) => Err(DecodeError::missing("SearchPlan.metric")),
         Err(_) => Err(DecodeError::invalid(
             "SearchPlan.metric",
@@ -176,6 +180,7 @@ fn search_input_to_pb(i: SearchInput) -> pb::SearchInput {
             size: g.size as u64,
             strict: g.strict,
         }),
+        vector_type: i.vector_type.map(DataType::code),
     }
 }
 
@@ -224,6 +229,15 @@ fn search_input_from_pb(i: pb::SearchInput) -> Result<SearchInput, DecodeError> 
         radius: i.radius,
         range_filter: i.range_filter,
         group: i.group.map(group_from_pb).transpose()?,
+        vector_type: i
+            .vector_type
+            .map(|t| {
+                DataType::from_code(t)
+                    .ok()
+                    .filter(|t| t.is_vector())
+                    .ok_or_else(|| DecodeError::invalid("SearchInput.vector_type", t))
+            })
+            .transpose()?,
     })
 }
 

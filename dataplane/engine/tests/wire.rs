@@ -76,8 +76,15 @@ fn searches_survive_the_round_trip() {
             size: 3,
             strict: true,
         }),
+        vector_type: Some(quarry_types::DataType::BinaryVector),
     };
-    for metric in [Metric::L2, Metric::Ip, Metric::Cosine] {
+    for metric in [
+        Metric::L2,
+        Metric::Ip,
+        Metric::Cosine,
+        Metric::Hamming,
+        Metric::Jaccard,
+    ] {
         round_trip_read(ShardRead::Search(SearchPlan {
             input: full.clone(),
             field_index: 2,

@@ -1,6 +1,8 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
+use quarry_types::{vector, DataType};
+
 use crate::{kernels, Hit, Metric};
 
 pub(crate) fn score(metric: Metric, a: &[f32], b: &[f32]) -> f32 {
@@ -8,6 +10,9 @@ pub(crate) fn score(metric: Metric, a: &[f32], b: &[f32]) -> f32 {
         Metric::L2 => kernels::l2sq(a, b),
         Metric::Ip => kernels::dot(a, b),
         Metric::Cosine => kernels::cosine(a, b),
+        // binary vectors as 0/1 values: the squared distance counts the differing bits
+        Metric::Hamming => kernels::l2sq(a, b),
+        Metric::Jaccard => kernels::jaccard(a, b),
     }
 }
 
@@ -97,6 +102,49 @@ pub fn brute_force(
     top.into_sorted()
 }
 
+/// Exact top-`k` over packed rows (BinaryVector, Float16Vector or BFloat16Vector bytes, `dim`
+/// dimensions each) for a query in `f32` form (one 0/1 value per bit for binary vectors).
+/// Binary rows are compared bitwise; 16-bit rows are widened one at a time.
+pub fn brute_force_packed(
+    data_type: DataType,
+    rows: &[u8],
+    dim: usize,
+    metric: Metric,
+    query: &[f32],
+    k: usize,
+    keep: &dyn Fn(u32) -> bool,
+) -> Vec<Hit> {
+    let width = vector::row_bytes(data_type, dim).unwrap_or(0);
+    if k == 0 || width == 0 {
+        return Vec::new();
+    }
+    let mut top = TopK::new(k, metric);
+    if data_type == DataType::BinaryVector {
+        let q = vector::encode(DataType::BinaryVector, query);
+        for (row, v) in rows.chunks_exact(width).enumerate() {
+            let row = row as u32;
+            if keep(row) {
+                let s = match metric {
+                    Metric::Jaccard => kernels::jaccard_bytes(&q, v),
+                    _ => kernels::hamming_bytes(&q, v) as f32,
+                };
+                top.push(row, s);
+            }
+        }
+    } else {
+        let mut scratch = Vec::with_capacity(dim);
+        for (row, v) in rows.chunks_exact(width).enumerate() {
+            let row = row as u32;
+            if keep(row) {
+                scratch.clear();
+                vector::decode_into(data_type, v, &mut scratch);
+                top.push(row, score(metric, query, &scratch));
+            }
+        }
+    }
+    top.into_sorted()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,5 +162,47 @@ mod tests {
         let cos = brute_force(&v, 2, Metric::Cosine, &q, 1, &|r| r != 1);
         assert_eq!(cos[0].row, 2);
         assert!((cos[0].score - 0.6).abs() < 1e-6);
+    }
+
+    #[test]
+    fn binary_rows_rank_by_hamming_and_jaccard() {
+        // 16-bit rows; query 0xF0 0x00 (bits 0-3 set)
+        let rows = [
+            0xF0, 0x00, // identical: hamming 0, jaccard 0
+            0xF0, 0x0F, // 4 more bits: hamming 4, jaccard 1 - 4/8
+            0x0F, 0x00, // disjoint: hamming 8, jaccard 1
+            0xC0, 0x00, // subset of 2 bits: hamming 2, jaccard 1 - 2/4
+        ];
+        let q = vector::decode(DataType::BinaryVector, &[0xF0, 0x00]);
+        let bin = DataType::BinaryVector;
+        let h = brute_force_packed(bin, &rows, 16, Metric::Hamming, &q, 4, &|_| true);
+        let got: Vec<(u32, f32)> = h.iter().map(|h| (h.row, h.score)).collect();
+        assert_eq!(got, vec![(0, 0.0), (3, 2.0), (1, 4.0), (2, 8.0)]);
+        let j = brute_force_packed(bin, &rows, 16, Metric::Jaccard, &q, 3, &|r| r != 0);
+        let got: Vec<(u32, f32)> = j.iter().map(|h| (h.row, h.score)).collect();
+        assert_eq!(got, vec![(1, 0.5), (3, 0.5), (2, 1.0)]);
+        // the f32 form (0/1 per bit) scores the same
+        let wide = vector::decode(bin, &rows);
+        for metric in [Metric::Hamming, Metric::Jaccard] {
+            let a = brute_force(&wide, 16, metric, &q, 4, &|_| true);
+            let b = brute_force_packed(bin, &rows, 16, metric, &q, 4, &|_| true);
+            assert_eq!(a, b);
+        }
+        // both empty: distance 0
+        assert_eq!(kernels::jaccard_bytes(&[0, 0], &[0, 0]), 0.0);
+    }
+
+    #[test]
+    fn half_precision_rows_are_widened() {
+        let v = [1.0f32, 0.0, 0.0, 2.0, -1.0, 0.5];
+        let q = [1.0, 0.0];
+        for t in [DataType::Float16Vector, DataType::BFloat16Vector] {
+            let rows = vector::encode(t, &v);
+            for metric in [Metric::L2, Metric::Ip, Metric::Cosine] {
+                let a = brute_force(&v, 2, metric, &q, 3, &|_| true);
+                let b = brute_force_packed(t, &rows, 2, metric, &q, 3, &|_| true);
+                assert_eq!(a, b, "{t:?} {metric:?}");
+            }
+        }
     }
 }

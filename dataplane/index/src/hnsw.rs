@@ -34,6 +34,8 @@ fn options(dim: usize, metric: Metric, m: usize, ef_construction: usize) -> Inde
             Metric::L2 => MetricKind::L2sq,
             Metric::Ip => MetricKind::IP,
             Metric::Cosine => MetricKind::Cos,
+            // binary vectors are not given to HNSW (refused when the index is created)
+            Metric::Hamming | Metric::Jaccard => MetricKind::L2sq,
         },
         quantization: ScalarKind::F32,
         connectivity: m,
@@ -146,7 +148,7 @@ impl HnswIndex {
             .map(|(key, d)| Hit {
                 row: *key as u32,
                 score: match self.metric {
-                    Metric::L2 => *d,
+                    Metric::L2 | Metric::Hamming | Metric::Jaccard => *d,
                     Metric::Ip | Metric::Cosine => 1.0 - d,
                 },
             })

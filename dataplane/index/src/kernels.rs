@@ -51,6 +51,37 @@ pub(crate) fn cosine(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// `v` scaled to unit length (unchanged when zero).
+/// Jaccard distance of two 0/1 vectors: 1 - |a and b| / |a or b| (0 when both are empty).
+pub(crate) fn jaccard(a: &[f32], b: &[f32]) -> f32 {
+    let both = dot(a, b);
+    let sum: f32 = a.iter().sum::<f32>() + b.iter().sum::<f32>();
+    let union = sum - both;
+    if union <= 0.0 {
+        0.0
+    } else {
+        1.0 - both / union
+    }
+}
+
+/// Hamming distance of two packed bit strings of equal length.
+pub(crate) fn hamming_bytes(a: &[u8], b: &[u8]) -> u32 {
+    a.iter().zip(b).map(|(x, y)| (x ^ y).count_ones()).sum()
+}
+
+/// Jaccard distance of two packed bit strings of equal length (0 when both are empty).
+pub(crate) fn jaccard_bytes(a: &[u8], b: &[u8]) -> f32 {
+    let (mut both, mut either) = (0u32, 0u32);
+    for (x, y) in a.iter().zip(b) {
+        both += (x & y).count_ones();
+        either += (x | y).count_ones();
+    }
+    if either == 0 {
+        0.0
+    } else {
+        1.0 - both as f32 / either as f32
+    }
+}
+
 pub(crate) fn normalized(v: &[f32]) -> Vec<f32> {
     let n = dot(v, v).sqrt();
     if n == 0.0 {

@@ -19,7 +19,7 @@ mod kmeans;
 mod segment_index;
 mod spec;
 
-pub use flat::brute_force;
+pub use flat::{brute_force, brute_force_packed};
 pub use hnsw::HnswIndex;
 pub use ivf::IvfIndex;
 pub use segment_index::SegmentIndex;
@@ -34,8 +34,11 @@ pub enum IndexError {
     InvalidParam(String),
     #[error("index type {0} is not supported by quarry yet (supported: FLAT, HNSW, IVF_FLAT, IVF_SQ8, IVF_PQ, AUTOINDEX)")]
     UnsupportedType(String),
-    #[error("metric type {0} is not supported (supported: L2, IP, COSINE)")]
+    #[error("metric type {0} is not supported (supported: L2, IP, COSINE, HAMMING, JACCARD)")]
     UnsupportedMetric(String),
+    /// An index type, metric or parameter that does not fit the field's vector type.
+    #[error("{0}")]
+    NotForType(String),
     #[error("vector index failure: {0}")]
     Native(String),
 }

@@ -2,6 +2,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use quarry_types::DataType;
+
 use crate::IndexError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -9,6 +11,10 @@ pub enum Metric {
     L2,
     Ip,
     Cosine,
+    /// Binary vectors: the number of differing bits.
+    Hamming,
+    /// Binary vectors: 1 - |a and b| / |a or b|.
+    Jaccard,
 }
 
 impl Metric {
@@ -17,6 +23,8 @@ impl Metric {
             "L2" => Ok(Metric::L2),
             "IP" => Ok(Metric::Ip),
             "COSINE" => Ok(Metric::Cosine),
+            "HAMMING" => Ok(Metric::Hamming),
+            "JACCARD" => Ok(Metric::Jaccard),
             other => Err(IndexError::UnsupportedMetric(other.to_string())),
         }
     }
@@ -26,12 +34,14 @@ impl Metric {
             Metric::L2 => "L2",
             Metric::Ip => "IP",
             Metric::Cosine => "COSINE",
+            Metric::Hamming => "HAMMING",
+            Metric::Jaccard => "JACCARD",
         }
     }
 
     /// Whether larger scores are better (similarities) or smaller (distances).
     pub fn higher_is_better(self) -> bool {
-        !matches!(self, Metric::L2)
+        matches!(self, Metric::Ip | Metric::Cosine)
     }
 
     /// Whether score `a` ranks before score `b`.
@@ -164,20 +174,69 @@ pub const AUTOINDEX_M: usize = 16;
 pub const AUTOINDEX_EF_CONSTRUCTION: usize = 200;
 
 impl IndexSpec {
-    /// Reads an index definition from Milvus-style parameters (`index_type`, `metric_type`,
-    /// `M`, `efConstruction`, …). A missing type means AUTOINDEX, a missing metric COSINE.
+    /// Reads an index definition of a FloatVector field (see [`IndexSpec::for_field`]).
     pub fn from_params(params: &BTreeMap<String, String>) -> Result<Self, IndexError> {
+        Self::for_field(params, DataType::FloatVector)
+    }
+
+    /// Reads an index definition from Milvus-style parameters (`index_type`, `metric_type`,
+    /// `M`, `efConstruction`, …) for a field of `data_type`. A missing type means AUTOINDEX, a
+    /// missing metric COSINE (HAMMING for binary vectors). Binary vectors take BIN_FLAT,
+    /// BIN_IVF_FLAT or AUTOINDEX (exact, as BIN_FLAT) with HAMMING or JACCARD; the float
+    /// vector types take the other index types with L2, IP or COSINE.
+    pub fn for_field(
+        params: &BTreeMap<String, String>,
+        data_type: DataType,
+    ) -> Result<Self, IndexError> {
+        let binary = data_type == DataType::BinaryVector;
         let metric = Metric::parse(
             params
                 .get("metric_type")
                 .map(String::as_str)
-                .unwrap_or("COSINE"),
+                .unwrap_or(if binary { "HAMMING" } else { "COSINE" }),
         )?;
+        let binary_metric = matches!(metric, Metric::Hamming | Metric::Jaccard);
+        if binary != binary_metric {
+            let supported = if binary {
+                "[HAMMING JACCARD]"
+            } else {
+                "[L2 IP COSINE]"
+            };
+            return Err(IndexError::NotForType(format!(
+                "metric type {} not found or not supported for {}, supported: {supported}",
+                metric.name(),
+                data_type.name()
+            )));
+        }
         let ty = params
             .get("index_type")
             .map(|s| s.trim().to_ascii_uppercase())
             .unwrap_or_else(|| "AUTOINDEX".into());
+        let binary_type = matches!(ty.as_str(), "BIN_FLAT" | "BIN_IVF_FLAT");
+        let known = binary_type
+            || matches!(
+                ty.as_str(),
+                "FLAT" | "HNSW" | "IVF_FLAT" | "IVF_SQ8" | "IVF_PQ" | "AUTOINDEX" | ""
+            );
+        if known && binary && !binary_type && !matches!(ty.as_str(), "AUTOINDEX" | "") {
+            return Err(IndexError::NotForType(format!(
+                "data type {} can't build with this index {ty} (binary vectors take BIN_FLAT, \
+                 BIN_IVF_FLAT or AUTOINDEX)",
+                data_type.name()
+            )));
+        }
+        if binary_type && !binary {
+            return Err(IndexError::NotForType(format!(
+                "data type {} can't build with this index {ty}",
+                data_type.name()
+            )));
+        }
         let kind = match ty.as_str() {
+            "BIN_FLAT" => IndexKind::Flat,
+            "BIN_IVF_FLAT" => IndexKind::IvfFlat {
+                nlist: ivf_param(params, "nlist", DEFAULT_NLIST, MIN_NLIST, MAX_NLIST)?,
+            },
+            "AUTOINDEX" | "" if binary => IndexKind::Flat,
             "FLAT" => IndexKind::Flat,
             "HNSW" => IndexKind::Hnsw {
                 m: param(params, "M", AUTOINDEX_M, 2..=2048)?,
@@ -282,6 +341,10 @@ mod tests {
         ));
         assert!(matches!(
             IndexSpec::from_params(&p(&[("metric_type", "HAMMING")])),
+            Err(IndexError::NotForType(_))
+        ));
+        assert!(matches!(
+            IndexSpec::from_params(&p(&[("metric_type", "MANHATTAN")])),
             Err(IndexError::UnsupportedMetric(_))
         ));
         assert!(matches!(
@@ -330,5 +393,49 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("param 'nprobe' (0) should be in range [1, 65536]"));
+    }
+}
+
+#[cfg(test)]
+mod binary_tests {
+    use super::*;
+
+    fn spec(kv: &[(&str, &str)], t: DataType) -> Result<IndexSpec, IndexError> {
+        let p = kv
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        IndexSpec::for_field(&p, t)
+    }
+
+    #[test]
+    fn binary_fields_take_binary_indexes_and_metrics() {
+        let b = DataType::BinaryVector;
+        let auto = spec(&[], b).unwrap();
+        assert_eq!((auto.kind, auto.metric), (IndexKind::Flat, Metric::Hamming));
+        let s = spec(&[("index_type", "BIN_FLAT"), ("metric_type", "JACCARD")], b).unwrap();
+        assert_eq!((s.kind, s.metric), (IndexKind::Flat, Metric::Jaccard));
+        let s = spec(&[("index_type", "BIN_IVF_FLAT"), ("nlist", "4")], b).unwrap();
+        assert_eq!(s.kind, IndexKind::IvfFlat { nlist: 4 });
+        let e = spec(&[("index_type", "BIN_FLAT"), ("metric_type", "L2")], b).unwrap_err();
+        assert!(e
+            .to_string()
+            .contains("metric type L2 not found or not supported"));
+        let e = spec(&[("index_type", "HNSW"), ("metric_type", "HAMMING")], b).unwrap_err();
+        assert!(e.to_string().contains("can't build with this index HNSW"));
+        let e = spec(
+            &[("index_type", "BIN_FLAT"), ("metric_type", "L2")],
+            DataType::Float16Vector,
+        )
+        .unwrap_err();
+        assert!(e
+            .to_string()
+            .contains("can't build with this index BIN_FLAT"));
+        let s = spec(
+            &[("index_type", "HNSW"), ("metric_type", "IP")],
+            DataType::BFloat16Vector,
+        );
+        assert_eq!(s.unwrap().metric, Metric::Ip);
+        assert!(Metric::Hamming.better(1.0, 2.0) && Metric::Jaccard.better(0.1, 0.5));
     }
 }

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_array::{
-    ArrayRef, BooleanArray, FixedSizeListArray, Float32Array, Float64Array, Int16Array, Int32Array,
-    Int64Array, Int8Array, RecordBatch, StringArray, UInt64Array,
+    ArrayRef, BooleanArray, FixedSizeBinaryArray, FixedSizeListArray, Float32Array, Float64Array,
+    Int16Array, Int32Array, Int64Array, Int8Array, RecordBatch, StringArray, UInt64Array,
 };
 use arrow_schema::{DataType as ArrowType, Field as ArrowField};
 
@@ -23,7 +23,17 @@ pub enum ColumnData {
     Float(Vec<f64>),
     Str(Vec<String>),
     Json(Vec<Vec<u8>>),
-    FloatVector { dim: usize, data: Vec<f32> },
+    FloatVector {
+        dim: usize,
+        data: Vec<f32>,
+    },
+    /// BinaryVector, Float16Vector or BFloat16Vector rows in their byte form
+    /// ([`crate::vector`]); `dim` counts dimensions (bits for binary vectors).
+    Packed {
+        data_type: DataType,
+        dim: usize,
+        data: Vec<u8>,
+    },
 }
 
 impl ColumnData {
@@ -41,6 +51,14 @@ impl ColumnData {
                     data.len() / dim
                 }
             }
+            ColumnData::Packed {
+                data_type,
+                dim,
+                data,
+            } => match crate::vector::row_bytes(*data_type, *dim) {
+                Some(w) if w > 0 => data.len() / w,
+                _ => 0,
+            },
         }
     }
 
@@ -66,6 +84,14 @@ impl Column {
         }
         match &self.data {
             ColumnData::FloatVector { dim, data } if *dim == 0 || data.len() % dim != 0 => None,
+            ColumnData::Packed {
+                data_type,
+                dim,
+                data,
+            } => match crate::vector::row_bytes(*data_type, *dim) {
+                Some(w) if w > 0 && data.len() % w == 0 => Some(data.len() / w),
+                _ => None,
+            },
             d => Some(d.len()),
         }
     }
@@ -213,7 +239,7 @@ pub fn build_array(
                 DataType::Float | DataType::Double => ColumnData::Float(vec![]),
                 DataType::VarChar => ColumnData::Str(vec![]),
                 DataType::Json => ColumnData::Json(vec![]),
-                DataType::FloatVector => return Err(SchemaError::MissingField(field.name.clone())),
+                t if t.is_vector() => return Err(SchemaError::MissingField(field.name.clone())),
                 _ => ColumnData::Int(vec![]),
             };
             Column {
@@ -367,9 +393,63 @@ pub fn build_array(
                 None,
             ))
         }
+        (
+            t,
+            ColumnData::Packed {
+                data_type,
+                dim,
+                data,
+            },
+        ) if t == data_type => packed_array(field, dim, data, rows)?,
         _ => return Err(mismatch()),
     };
     Ok(array)
+}
+
+/// The fixed-size binary array of a packed vector column, checking its dimension, its byte
+/// length and (for the 16-bit types) that every value is finite.
+fn packed_array(
+    field: &FieldSchema,
+    dim: usize,
+    data: Vec<u8>,
+    rows: usize,
+) -> Result<ArrayRef, SchemaError> {
+    let want = field.dim();
+    if dim != want {
+        return Err(SchemaError::DimMismatch {
+            field: field.name.clone(),
+            got: dim,
+            want,
+        });
+    }
+    let width = crate::vector::row_bytes(field.data_type, dim).unwrap_or(0);
+    if width == 0 || width.checked_mul(rows) != Some(data.len()) {
+        return Err(bad(
+            field,
+            format!(
+                "it has {} bytes of vector data where {rows} vectors of {width} bytes were expected",
+                data.len()
+            ),
+        ));
+    }
+    let finite = match field.data_type {
+        DataType::Float16Vector => data
+            .chunks_exact(2)
+            .all(|c| u16::from_le_bytes([c[0], c[1]]) & 0x7c00 != 0x7c00),
+        DataType::BFloat16Vector => data
+            .chunks_exact(2)
+            .all(|c| u16::from_le_bytes([c[0], c[1]]) & 0x7f80 != 0x7f80),
+        _ => true,
+    };
+    if !finite {
+        return Err(bad(
+            field,
+            "vectors must not contain NaN or infinite values",
+        ));
+    }
+    let array = FixedSizeBinaryArray::try_new(width as i32, data.into(), None)
+        .map_err(|e| bad(field, e.to_string()))?;
+    Ok(Arc::new(array))
 }
 
 /// Builds a batch of `rows` rows (without the offset column) from client columns keyed by

@@ -3,6 +3,7 @@
 //! roles and the `QUARRY_*` environment of a node.
 
 pub mod batch;
+mod data_type;
 pub mod env;
 mod error;
 pub mod limits;
@@ -10,6 +11,7 @@ pub mod record;
 mod role;
 pub mod schema;
 pub mod value;
+pub mod vector;
 
 pub use error::SchemaError;
 pub use role::{Role, UnknownRole};

@@ -19,84 +19,7 @@ use crate::limits::{
 };
 pub use crate::limits::{MAX_DIM, MAX_VARCHAR};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum DataType {
-    Bool,
-    Int8,
-    Int16,
-    Int32,
-    Int64,
-    Float,
-    Double,
-    VarChar,
-    Json,
-    FloatVector,
-}
-
-impl DataType {
-    /// The Milvus wire number of this type.
-    pub fn code(self) -> i32 {
-        match self {
-            DataType::Bool => 1,
-            DataType::Int8 => 2,
-            DataType::Int16 => 3,
-            DataType::Int32 => 4,
-            DataType::Int64 => 5,
-            DataType::Float => 10,
-            DataType::Double => 11,
-            DataType::VarChar => 21,
-            DataType::Json => 23,
-            DataType::FloatVector => 101,
-        }
-    }
-
-    pub fn from_code(code: i32) -> Result<Self, SchemaError> {
-        Ok(match code {
-            1 => DataType::Bool,
-            2 => DataType::Int8,
-            3 => DataType::Int16,
-            4 => DataType::Int32,
-            5 => DataType::Int64,
-            10 => DataType::Float,
-            11 => DataType::Double,
-            21 => DataType::VarChar,
-            23 => DataType::Json,
-            101 => DataType::FloatVector,
-            other => return Err(SchemaError::UnsupportedType(type_name(other).to_string())),
-        })
-    }
-
-    pub fn is_vector(self) -> bool {
-        matches!(self, DataType::FloatVector)
-    }
-
-    pub fn is_integer(self) -> bool {
-        matches!(
-            self,
-            DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64
-        )
-    }
-
-    pub fn is_numeric(self) -> bool {
-        self.is_integer() || matches!(self, DataType::Float | DataType::Double)
-    }
-}
-
-fn type_name(code: i32) -> &'static str {
-    match code {
-        0 => "None",
-        20 => "String",
-        22 => "Array",
-        24 => "Geometry",
-        25 => "Text",
-        100 => "BinaryVector",
-        102 => "Float16Vector",
-        103 => "BFloat16Vector",
-        104 => "SparseFloatVector",
-        105 => "Int8Vector",
-        _ => "unknown",
-    }
-}
+pub use crate::data_type::DataType;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum ConsistencyLevel {
@@ -194,7 +117,7 @@ impl FieldSchema {
             .map(|(_, v)| v.as_str())
     }
 
-    /// Vector dimension (FloatVector only).
+    /// Vector dimension (vector fields only; bits for BinaryVector).
     pub fn dim(&self) -> usize {
         self.param("dim")
             .and_then(|v| v.trim().parse().ok())
@@ -222,6 +145,11 @@ impl FieldSchema {
                 Arc::new(ArrowField::new("item", ArrowType::Float32, false)),
                 self.dim() as i32,
             ),
+            DataType::BinaryVector | DataType::Float16Vector | DataType::BFloat16Vector => {
+                ArrowType::FixedSizeBinary(
+                    crate::vector::row_bytes(self.data_type, self.dim()).unwrap_or(0) as i32,
+                )
+            }
         }
     }
 }
@@ -462,7 +390,29 @@ impl CollectionSchema {
                 )));
             }
             match f.data_type {
-                DataType::FloatVector => {
+                DataType::BinaryVector => {
+                    let dim = f.dim();
+                    if dim % 8 != 0 {
+                        return Err(SchemaError::Invalid(format!(
+                            "invalid dimension: {dim} of field {}. binary vector dimension should be multiple of 8.",
+                            f.name
+                        )));
+                    }
+                    if dim == 0 || dim > MAX_DIM * 8 {
+                        return Err(SchemaError::Invalid(format!(
+                            "invalid dim of vector field {:?}: must be between 8 and {} (a multiple of 8)",
+                            f.name,
+                            MAX_DIM * 8
+                        )));
+                    }
+                    if f.nullable {
+                        return Err(SchemaError::Invalid(format!(
+                            "vector field {:?} cannot be nullable",
+                            f.name
+                        )));
+                    }
+                }
+                DataType::FloatVector | DataType::Float16Vector | DataType::BFloat16Vector => {
                     let dim = f.dim();
                     if dim == 0 || dim > MAX_DIM {
                         return Err(SchemaError::Invalid(format!(

@@ -72,6 +72,9 @@ fn data_type(t: FieldType) -> DataType {
         FieldType::VarChar => DataType::VarChar,
         FieldType::Json => DataType::Json,
         FieldType::FloatVector => DataType::FloatVector,
+        FieldType::BinaryVector => DataType::BinaryVector,
+        FieldType::Float16Vector => DataType::Float16Vector,
+        FieldType::BFloat16Vector => DataType::BFloat16Vector,
     }
 }
 
@@ -87,6 +90,9 @@ fn field_type(t: DataType) -> FieldType {
         DataType::VarChar => FieldType::VarChar,
         DataType::Json => FieldType::Json,
         DataType::FloatVector => FieldType::FloatVector,
+        DataType::BinaryVector => FieldType::BinaryVector,
+        DataType::Float16Vector => FieldType::Float16Vector,
+        DataType::BFloat16Vector => FieldType::BFloat16Vector,
     }
 }
 
@@ -264,7 +270,7 @@ pub fn spec_of(meta: &CollectionMeta, cluster: &str) -> CollectionSpec {
             auto_id: f.auto_id,
             nullable: f.nullable,
             partition_key: f.is_partition_key,
-            dim: (f.data_type == DataType::FloatVector).then(|| f.dim() as i32),
+            dim: f.data_type.is_vector().then(|| f.dim() as i32),
             max_length: (f.data_type == DataType::VarChar).then(|| f.max_length() as i32),
             description: (!f.description.is_empty()).then(|| f.description.clone()),
         })

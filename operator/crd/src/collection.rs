@@ -23,13 +23,19 @@ pub enum FieldType {
     #[serde(rename = "JSON")]
     Json,
     FloatVector,
+    /// `dim` bits (a multiple of 8), searched with HAMMING or JACCARD
+    BinaryVector,
+    Float16Vector,
+    BFloat16Vector,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
     cel,
-    validation = Rule::new("self.dataType != 'FloatVector' || has(self.dim)").message("a FloatVector field needs dim"),
+    validation = Rule::new("!self.dataType.endsWith('Vector') || has(self.dim)").message("a vector field needs dim"),
+    validation = Rule::new("self.dataType != 'BinaryVector' || !has(self.dim) || self.dim % 8 == 0").message("a BinaryVector dim is a multiple of 8"),
+    validation = Rule::new("self.dataType == 'BinaryVector' || !has(self.dim) || self.dim <= 32768").message("a float vector dim is at most 32768"),
     validation = Rule::new("self.dataType != 'VarChar' || has(self.maxLength)").message("a VarChar field needs maxLength"),
     validation = Rule::new("!self.autoId || (self.primaryKey && self.dataType == 'Int64')").message("autoId needs an Int64 primary key")
 )]
@@ -46,9 +52,9 @@ pub struct FieldSpec {
     pub nullable: bool,
     #[serde(default)]
     pub partition_key: bool,
-    /// vectors: the dimension
+    /// vectors: the dimension (bits for BinaryVector: at most 262144)
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 32768))]
+    #[schemars(range(min = 1, max = 262144))]
     pub dim: Option<i32>,
     /// VarChar: the longest value, in bytes
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -63,7 +69,7 @@ pub struct FieldSpec {
 #[x_kube(
     cel,
     validation = Rule::new("self.fields.filter(f, f.primaryKey).size() == 1").message("exactly one field is the primary key"),
-    validation = Rule::new("self.fields.exists(f, f.dataType == 'FloatVector')").message("a collection needs a vector field")
+    validation = Rule::new("self.fields.exists(f, f.dataType.endsWith('Vector'))").message("a collection needs a vector field")
 )]
 pub struct SchemaSpec {
     #[schemars(length(min = 2, max = 64))]

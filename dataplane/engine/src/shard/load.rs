@@ -236,15 +236,15 @@ async fn load_index(
     ) else {
         return Ok(None);
     };
-    let spec = IndexSpec::from_params(&idx.params)?;
+    let field = meta
+        .schema
+        .field(&idx.field_name)
+        .ok_or_else(|| EngineError::Internal("indexed field vanished".into()))?;
+    let spec = IndexSpec::for_field(&idx.params, field.data_type)?;
     if spec.kind == IndexKind::Flat {
         return Ok(None);
     }
-    let dim = meta
-        .schema
-        .field(&idx.field_name)
-        .map(|f| f.dim())
-        .unwrap_or(0);
+    let dim = field.dim();
     let bytes = io.store.get(key).await?;
     let index = tokio::task::spawn_blocking(move || SegmentIndex::from_bytes(&bytes, dim, &spec))
         .await

@@ -6,7 +6,7 @@
 use std::sync::atomic::Ordering;
 
 use quarry_expr::Expr;
-use quarry_index::{brute_force, Hit, Metric, SearchParams};
+use quarry_index::{brute_force, brute_force_packed, Hit, Metric, SearchParams};
 use quarry_types::batch::ColumnReader;
 use quarry_types::limits::{MAX_EF, MAX_TOPK};
 use quarry_types::{CollectionSchema, Pk, Value};
@@ -16,7 +16,7 @@ use crate::group::{candidate_window, group_by, group_found, GroupKey, GroupPlan}
 use crate::output::{empty_columns, gather};
 use crate::plan::{Found, QueryPlan, SearchPlan, ShardAnswer};
 use crate::segment::SegmentData;
-use crate::Result;
+use crate::{EngineError, Result};
 
 impl Shard {
     /// Per query vector the best `topk + offset` hits of this shard's segments: the plan's
@@ -57,7 +57,8 @@ impl Shard {
                 self.segments_read.fetch_add(1, Ordering::Relaxed);
                 let keep = seg.matching(schema, filter);
                 for (q, query) in input.vectors.iter().enumerate() {
-                    let run = |k: usize| segment_hits(plan, seg, index, &keep, query, k);
+                    let data_type = schema.fields[plan.field_index].data_type;
+                    let run = |k: usize| segment_hits(plan, data_type, seg, index, &keep, query, k);
                     let mut hits = match &plan.group {
                         None => run(fetch)?,
                         Some(g) => dig(run, g, want, metric, |row| group_key(schema, seg, g, row))?,
@@ -136,6 +137,7 @@ impl Shard {
 /// one loaded, exact search over its batches otherwise.
 fn segment_hits(
     plan: &SearchPlan,
+    data_type: quarry_types::DataType,
     seg: &SegmentData,
     index: Option<&quarry_index::SegmentIndex>,
     keep: &[bool],
@@ -156,16 +158,22 @@ fn segment_hits(
             let mut all = Vec::new();
             for (b, batch) in seg.batches.iter().enumerate() {
                 let start = seg.starts[b];
-                let reader = ColumnReader::new(
-                    batch.column(plan.field_index),
-                    quarry_types::DataType::FloatVector,
-                );
-                let ColumnReader::Vector { dim, values, .. } = reader else {
-                    unreachable!()
+                let keep_row = |r: u32| keep[(start + r) as usize];
+                let hits = match ColumnReader::new(batch.column(plan.field_index), data_type) {
+                    ColumnReader::Vector { dim, values, .. } => {
+                        brute_force(values, dim, plan.metric, query, k, &keep_row)
+                    }
+                    ColumnReader::Packed {
+                        data_type,
+                        dim,
+                        values,
+                        ..
+                    } => {
+                        brute_force_packed(data_type, values, dim, plan.metric, query, k, &keep_row)
+                    }
+                    _ => return Err(EngineError::Internal("not a vector column".into())),
                 };
-                for mut h in brute_force(values, dim, plan.metric, query, k, &|r| {
-                    keep[(start + r) as usize]
-                }) {
+                for mut h in hits {
                     h.row += start;
                     all.push(h);
                 }

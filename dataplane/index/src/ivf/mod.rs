@@ -67,6 +67,8 @@ fn metric_tag(m: Metric) -> u8 {
         Metric::L2 => 1,
         Metric::Ip => 2,
         Metric::Cosine => 3,
+        Metric::Hamming => 4,
+        Metric::Jaccard => 5,
     }
 }
 
@@ -140,7 +142,8 @@ impl IvfIndex {
     /// nearer.
     fn cell_distance(&self, q: &[f32], c: &[f32]) -> f32 {
         match self.metric {
-            Metric::L2 | Metric::Cosine => l2sq(q, c),
+            // binary vectors (one 0/1 value per bit) use Euclidean cells for both metrics
+            Metric::L2 | Metric::Cosine | Metric::Hamming | Metric::Jaccard => l2sq(q, c),
             Metric::Ip => -dot(q, c),
         }
     }
@@ -227,6 +230,7 @@ impl IvfIndex {
                         match self.metric {
                             Metric::L2 => l2sq(q, &decoded),
                             Metric::Ip | Metric::Cosine => dot(q, &decoded),
+                            Metric::Hamming | Metric::Jaccard => score(self.metric, q, &decoded),
                         }
                     }
                     Codec::Pq(pq) => {

@@ -148,7 +148,7 @@ impl Pq {
             let q = &query[j * self.dsub..(j + 1) * self.dsub];
             for cw in self.book(j).chunks_exact(self.dsub) {
                 t.push(match metric {
-                    Metric::L2 => l2sq(q, cw),
+                    Metric::L2 | Metric::Hamming | Metric::Jaccard => l2sq(q, cw),
                     Metric::Ip | Metric::Cosine => dot(q, cw),
                 });
             }

@@ -8,8 +8,8 @@ use quarry_proto::schema::{
     self as ps, field_data, scalar_field, vector_field, FieldData, ScalarField, VectorField,
 };
 use quarry_types::batch::{check_rows, Column, ColumnData};
-use quarry_types::limits::{MAX_FIELDS, MAX_INSERT_ROWS};
-use quarry_types::{DataType, Pk, Value, META_FIELD};
+use quarry_types::limits::{MAX_DIM, MAX_FIELDS, MAX_INSERT_ROWS};
+use quarry_types::{vector, DataType, Pk, Value, META_FIELD};
 
 use super::ConvResult;
 
@@ -60,6 +60,23 @@ pub fn columns_from_proto(
                     ))
                 }
             },
+            // float32 values for a 16-bit float field (pymilvus 2.6 sends lists so): narrowed
+            // to the field's type, rounding to nearest even
+            Some(field_data::Field::Vectors(VectorField {
+                dim,
+                data: Some(vector_field::Data::FloatVector(a)),
+            })) if matches!(
+                DataType::from_code(f.r#type),
+                Ok(DataType::Float16Vector | DataType::BFloat16Vector)
+            ) =>
+            {
+                let data_type = DataType::from_code(f.r#type).unwrap_or(DataType::Float16Vector);
+                ColumnData::Packed {
+                    data_type,
+                    dim: dim as usize,
+                    data: vector::encode(data_type, &a.data),
+                }
+            }
             Some(field_data::Field::Vectors(VectorField {
                 dim,
                 data: Some(vector_field::Data::FloatVector(a)),
@@ -67,10 +84,32 @@ pub fn columns_from_proto(
                 dim: dim as usize,
                 data: a.data,
             },
-            Some(field_data::Field::Vectors(_)) => {
-                return Err(format!(
-                "the vector type of field {name} is not supported by quarry yet (FloatVector only)"
-            ))
+            Some(field_data::Field::Vectors(VectorField {
+                dim,
+                data: Some(data),
+            })) => {
+                let (data_type, data) = match data {
+                    vector_field::Data::BinaryVector(b) => (DataType::BinaryVector, b),
+                    vector_field::Data::Float16Vector(b) => (DataType::Float16Vector, b),
+                    vector_field::Data::Bfloat16Vector(b) => (DataType::BFloat16Vector, b),
+                    _ => {
+                        return Err(format!(
+                            "the vector type of field {name} is not supported by quarry yet \
+                             (FloatVector, BinaryVector, Float16Vector, BFloat16Vector)"
+                        ))
+                    }
+                };
+                let dim = usize::try_from(dim)
+                    .ok()
+                    .filter(|d| *d > 0 && *d <= MAX_DIM * 8)
+                    .ok_or_else(|| {
+                        format!("invalid dim {dim} of the vector data of field {name}")
+                    })?;
+                ColumnData::Packed {
+                    data_type,
+                    dim,
+                    data,
+                }
             }
             _ => return Err(format!("field {name} carries no data")),
         };
@@ -174,6 +213,24 @@ pub fn column_to_proto(col: &OutputColumn) -> FieldData {
         DataType::Json => scalars(scalar_field::Data::JsonData(ps::JsonArray {
             data: vals.iter().map(json_bytes).collect(),
         })),
+        DataType::BinaryVector | DataType::Float16Vector | DataType::BFloat16Vector => {
+            let bytes: Vec<u8> = vals
+                .iter()
+                .flat_map(|v| match v {
+                    Value::Vector(x) => vector::encode(f.data_type, x),
+                    _ => vec![0; vector::row_bytes(f.data_type, f.dim()).unwrap_or(0)],
+                })
+                .collect();
+            let data = match f.data_type {
+                DataType::BinaryVector => vector_field::Data::BinaryVector(bytes),
+                DataType::Float16Vector => vector_field::Data::Float16Vector(bytes),
+                _ => vector_field::Data::Bfloat16Vector(bytes),
+            };
+            Some(field_data::Field::Vectors(VectorField {
+                dim: f.dim() as i64,
+                data: Some(data),
+            }))
+        }
         DataType::FloatVector => Some(field_data::Field::Vectors(VectorField {
             dim: f.dim() as i64,
             data: Some(vector_field::Data::FloatVector(ps::FloatArray {

@@ -7,7 +7,8 @@ use prost::Message;
 use quarry_engine::{GroupBy, QueryInput, SearchInput};
 use quarry_proto::common::{KeyValuePair, PlaceholderGroup, PlaceholderType};
 use quarry_proto::service::{search_request, QueryRequest, SearchRequest};
-use quarry_types::limits::{MAX_NQ, MAX_ROUND_DECIMAL};
+use quarry_types::limits::{MAX_DIM, MAX_NQ, MAX_ROUND_DECIMAL};
+use quarry_types::{vector, DataType};
 
 use super::params::{count_param, param, shown};
 use super::results::SearchAnswer;
@@ -165,17 +166,23 @@ pub fn query_window(qp: &[KeyValuePair]) -> ConvResult<(Option<usize>, usize)> {
     ))
 }
 
-/// Query vectors from a serialized PlaceholderGroup (FloatVector only).
-pub fn vectors_from_placeholder(bytes: &[u8]) -> ConvResult<Vec<Vec<f32>>> {
+/// Query vectors from a serialized PlaceholderGroup, with the vector type they were sent as:
+/// FloatVector (little-endian f32), BinaryVector (packed bits, returned one 0/1 value per
+/// bit), Float16Vector and BFloat16Vector (2 little-endian bytes per value, widened).
+pub fn vectors_from_placeholder(bytes: &[u8]) -> ConvResult<(DataType, Vec<Vec<f32>>)> {
     let group =
         PlaceholderGroup::decode(bytes).map_err(|e| format!("invalid placeholder group: {e}"))?;
     let p = group
         .placeholders
         .first()
         .ok_or("the search request carries no query vectors")?;
-    if p.r#type != PlaceholderType::FloatVector as i32 {
-        return Err(format!("query vectors of placeholder type {} are not supported by quarry yet (FloatVector only)", p.r#type));
-    }
+    let data_type = match PlaceholderType::try_from(p.r#type) {
+        Ok(PlaceholderType::FloatVector) => DataType::FloatVector,
+        Ok(PlaceholderType::BinaryVector) => DataType::BinaryVector,
+        Ok(PlaceholderType::Float16Vector) => DataType::Float16Vector,
+        Ok(PlaceholderType::BFloat16Vector) => DataType::BFloat16Vector,
+        _ => return Err(format!("query vectors of placeholder type {} are not supported by quarry yet (FloatVector, BinaryVector, Float16Vector, BFloat16Vector)", p.r#type)),
+    };
     let nq = p.values.len();
     if nq == 0 || nq > MAX_NQ {
         return Err(format!(
@@ -183,7 +190,30 @@ pub fn vectors_from_placeholder(bytes: &[u8]) -> ConvResult<Vec<Vec<f32>>> {
              but got {nq}"
         ));
     }
-    p.values
+    if data_type != DataType::FloatVector {
+        let unit = if data_type == DataType::BinaryVector {
+            1
+        } else {
+            2
+        };
+        let vectors = p
+            .values
+            .iter()
+            .map(|v| {
+                if v.is_empty() || v.len() % unit != 0 || v.len() > MAX_DIM * 2 {
+                    return Err(format!(
+                        "a {} query vector of {} bytes is not a whole vector",
+                        data_type.name(),
+                        v.len()
+                    ));
+                }
+                Ok(vector::decode(data_type, v))
+            })
+            .collect::<ConvResult<_>>()?;
+        return Ok((data_type, vectors));
+    }
+    let vectors = p
+        .values
         .iter()
         .map(|v| {
             if v.len() % 4 != 0 {
@@ -196,12 +226,13 @@ pub fn vectors_from_placeholder(bytes: &[u8]) -> ConvResult<Vec<Vec<f32>>> {
                 .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
                 .collect())
         })
-        .collect()
+        .collect::<ConvResult<_>>()?;
+    Ok((DataType::FloatVector, vectors))
 }
 
 /// A search request as the engine's input, and what its answer needs.
 pub fn search(r: SearchRequest) -> ConvResult<(SearchInput, SearchAnswer)> {
-    let vectors = match &r.search_input {
+    let (vector_type, vectors) = match &r.search_input {
         Some(search_request::SearchInput::PlaceholderGroup(b)) => vectors_from_placeholder(b)?,
         Some(search_request::SearchInput::Ids(_)) => {
             return Err("search by primary keys is not supported by quarry yet".into())
@@ -234,6 +265,7 @@ pub fn search(r: SearchRequest) -> ConvResult<(SearchInput, SearchAnswer)> {
         radius: o.radius,
         range_filter: o.range_filter,
         group: o.group,
+        vector_type: Some(vector_type),
     };
     Ok((input, answer))
 }
@@ -384,7 +416,7 @@ mod tests {
     #[test]
     fn nq_is_bounded() {
         assert_eq!(
-            vectors_from_placeholder(&float_vectors(2)).unwrap().len(),
+            vectors_from_placeholder(&float_vectors(2)).unwrap().1.len(),
             2
         );
         let e = vectors_from_placeholder(&float_vectors(MAX_NQ + 1)).unwrap_err();

@@ -831,6 +831,10 @@ pub struct SearchInput {
     /// a grouping search
     #[prost(message, optional, tag = "14")]
     pub group: ::core::option::Option<GroupBy>,
+    /// the Milvus data type of the query vectors as the client sent them (100 BinaryVector,
+    /// 102 Float16Vector, 103 BFloat16Vector); absent: FloatVector
+    #[prost(int32, optional, tag = "15")]
+    pub vector_type: ::core::option::Option<i32>,
 }
 /// A grouping search as the client asked for it.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -966,6 +970,8 @@ pub enum Metric {
     L2 = 1,
     Ip = 2,
     Cosine = 3,
+    Hamming = 4,
+    Jaccard = 5,
 }
 impl Metric {
     /// String value of the enum field names used in the ProtoBuf definition.
@@ -978,6 +984,8 @@ impl Metric {
             Self::L2 => "METRIC_L2",
             Self::Ip => "METRIC_IP",
             Self::Cosine => "METRIC_COSINE",
+            Self::Hamming => "METRIC_HAMMING",
+            Self::Jaccard => "METRIC_JACCARD",
         }
     }
     /// Creates an enum from field names used in the ProtoBuf definition.
@@ -987,6 +995,8 @@ impl Metric {
             "METRIC_L2" => Some(Self::L2),
             "METRIC_IP" => Some(Self::Ip),
             "METRIC_COSINE" => Some(Self::Cosine),
+            "METRIC_HAMMING" => Some(Self::Hamming),
+            "METRIC_JACCARD" => Some(Self::Jaccard),
             _ => None,
         }
     }

@@ -27,6 +27,13 @@ pub enum ColumnReader<'a> {
         values: &'a [f32],
         list: &'a FixedSizeListArray,
     },
+    /// BinaryVector, Float16Vector or BFloat16Vector rows in their byte form.
+    Packed {
+        data_type: DataType,
+        dim: usize,
+        width: usize,
+        values: &'a [u8],
+    },
 }
 
 impl<'a> ColumnReader<'a> {
@@ -50,6 +57,21 @@ impl<'a> ColumnReader<'a> {
                     dim,
                     values: &values[start..start + list.len() * dim],
                     list,
+                }
+            }
+            DataType::BinaryVector | DataType::Float16Vector | DataType::BFloat16Vector => {
+                let a = array.as_fixed_size_binary();
+                let width = a.value_length().max(0) as usize;
+                let start = a.offset() * width;
+                let dim = match data_type {
+                    DataType::BinaryVector => width * 8,
+                    _ => width / 2,
+                };
+                ColumnReader::Packed {
+                    data_type,
+                    dim,
+                    width,
+                    values: &a.value_data()[start..start + a.len() * width],
                 }
             }
         }
@@ -78,6 +100,9 @@ impl<'a> ColumnReader<'a> {
                 serde_json::from_str(v).unwrap_or(serde_json::Value::Null)
             )),
             ColumnReader::Vector { .. } => Value::Vector(self.vector(row).to_vec()),
+            ColumnReader::Packed { data_type, .. } => {
+                Value::Vector(crate::vector::decode(*data_type, self.packed(row)))
+            }
         }
     }
 
@@ -85,6 +110,14 @@ impl<'a> ColumnReader<'a> {
     pub fn vector(&self, row: usize) -> &'a [f32] {
         match self {
             ColumnReader::Vector { dim, values, .. } => &values[row * dim..(row + 1) * dim],
+            _ => &[],
+        }
+    }
+
+    /// The bytes of a row (packed vector columns only).
+    pub fn packed(&self, row: usize) -> &'a [u8] {
+        match self {
+            ColumnReader::Packed { width, values, .. } => &values[row * width..(row + 1) * width],
             _ => &[],
         }
     }

@@ -202,3 +202,128 @@ mod bounds {
         assert!(e.to_string().contains("exceeds max length (65536)"), "{e}");
     }
 }
+
+mod packed {
+    use super::*;
+    use crate::batch::ColumnReader;
+    use crate::schema::FieldSchema;
+
+    fn schema() -> CollectionSchema {
+        schema_with("16").unwrap()
+    }
+
+    fn schema_with(bits: &str) -> Result<CollectionSchema, SchemaError> {
+        let pk = FieldSchema {
+            is_primary_key: true,
+            ..FieldSchema::new("id", DataType::Int64)
+        };
+        CollectionSchema {
+            name: "c".into(),
+            description: String::new(),
+            auto_id: false,
+            fields: vec![
+                pk,
+                FieldSchema::new("b", DataType::BinaryVector).with_param("dim", bits),
+                FieldSchema::new("h", DataType::Float16Vector).with_param("dim", "2"),
+                FieldSchema::new("bf", DataType::BFloat16Vector).with_param("dim", "2"),
+            ],
+            enable_dynamic_field: false,
+            properties: vec![],
+        }
+        .prepare_new()
+    }
+
+    fn packed(data_type: DataType, dim: usize, data: Vec<u8>) -> Column {
+        Column {
+            data: ColumnData::Packed {
+                data_type,
+                dim,
+                data,
+            },
+            valid: None,
+        }
+    }
+
+    fn cols(b: Vec<u8>, h: Vec<u8>, bf: Vec<u8>) -> HashMap<String, Column> {
+        HashMap::from([
+            (
+                "id".to_string(),
+                Column {
+                    data: ColumnData::Int(vec![1, 2]),
+                    valid: None,
+                },
+            ),
+            ("b".to_string(), packed(DataType::BinaryVector, 16, b)),
+            ("h".to_string(), packed(DataType::Float16Vector, 2, h)),
+            ("bf".to_string(), packed(DataType::BFloat16Vector, 2, bf)),
+        ])
+    }
+
+    fn half(v: &[f32], t: DataType) -> Vec<u8> {
+        crate::vector::encode(t, v)
+    }
+
+    #[test]
+    fn packed_vectors_round_trip() {
+        let s = schema();
+        let h = half(&[1.0, -0.5, 0.25, 3.0], DataType::Float16Vector);
+        let bf = half(&[2.0, -1.0, 0.5, 8.0], DataType::BFloat16Vector);
+        let batch = build_batch(&s, cols(vec![0x80, 0x01, 0xff, 0x00], h.clone(), bf), 2).unwrap();
+        assert_eq!(
+            batch.schema().field(1).data_type(),
+            &ArrowType::FixedSizeBinary(2)
+        );
+        assert_eq!(
+            batch.schema().field(2).data_type(),
+            &ArrowType::FixedSizeBinary(4)
+        );
+        let b = ColumnReader::new(batch.column(1), DataType::BinaryVector);
+        assert_eq!(b.packed(1), &[0xff, 0x00]);
+        let mut bits = vec![0.0; 16];
+        bits[0] = 1.0;
+        bits[15] = 1.0;
+        assert_eq!(b.get(0), Value::Vector(bits));
+        let r = ColumnReader::new(batch.column(2), DataType::Float16Vector);
+        assert_eq!(r.get(1), Value::Vector(vec![0.25, 3.0]));
+        assert_eq!(r.packed(0), &h[..4]);
+        let r = ColumnReader::new(batch.column(3), DataType::BFloat16Vector);
+        assert_eq!(r.get(0), Value::Vector(vec![2.0, -1.0]));
+    }
+
+    #[test]
+    fn packed_vectors_are_checked() {
+        let s = schema();
+        let h = half(&[1.0, -0.5, 0.25, 3.0], DataType::Float16Vector);
+        let bf = half(&[2.0, -1.0, 0.5, 8.0], DataType::BFloat16Vector);
+        // one byte short
+        let e = build_batch(&s, cols(vec![0; 3], h.clone(), bf.clone()), 2).unwrap_err();
+        assert!(e.to_string().contains("bytes of vector data"), "{e}");
+        // a float16 infinity
+        let mut inf = h.clone();
+        inf[2..4].copy_from_slice(&0x7c00u16.to_le_bytes());
+        assert!(build_batch(&s, cols(vec![0; 4], inf, bf.clone()), 2)
+            .unwrap_err()
+            .to_string()
+            .contains("NaN or infinite"));
+        // the wrong dim
+        let mut c = cols(vec![0; 4], h.clone(), bf.clone());
+        c.insert("h".into(), packed(DataType::Float16Vector, 4, h.clone()));
+        assert!(matches!(
+            build_batch(&s, c, 2),
+            Err(SchemaError::DimMismatch { .. }) | Err(SchemaError::Invalid(_))
+        ));
+        // bytes of another vector type
+        let mut c = cols(vec![0; 4], h.clone(), bf);
+        c.insert("bf".into(), packed(DataType::Float16Vector, 2, h));
+        assert!(build_batch(&s, c, 2).is_err());
+    }
+
+    #[test]
+    fn binary_dims_are_multiples_of_eight() {
+        let e = schema_with("12").unwrap_err();
+        assert!(e.to_string().contains("multiple of 8"), "{e}");
+        assert!(schema_with("0").is_err());
+        assert!(schema_with("262144").is_ok());
+        assert!(schema_with("262152").is_err());
+    }
+}

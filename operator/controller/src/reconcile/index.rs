@@ -9,7 +9,7 @@ use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
 use quarry_crd::{Collection, DeletionPolicy, Index};
 use quarry_meta::{MetaError, MetaService};
-use quarry_types::DataType;
+
 use serde_json::json;
 
 use super::collection::{is_mirror, set_finalizer};
@@ -106,7 +106,7 @@ pub async fn reconcile(idx: Arc<Index>, ctx: Arc<Ctx>) -> Result<Action> {
         .fields
         .iter()
         .find(|f| f.name == idx.spec.field_name);
-    if !field.is_some_and(|f| f.data_type == DataType::FloatVector) {
+    if !field.is_some_and(|f| f.data_type.is_vector()) {
         let v = Verdict::stalled(
             "InvalidField",
             format!(
