@@ -173,7 +173,7 @@ fuzz_target!(init: quarry_fuzz::seeds::write_if_asked("convert"), |data: &[u8]| 
         2 | 7 => {
             if let Ok(r) = SearchRequest::decode(body) {
                 if let Some(search_request::SearchInput::PlaceholderGroup(b)) = &r.search_input {
-                    if let Ok(vectors) = convert::vectors_from_placeholder(b) {
+                    if let Ok((_, vectors)) = convert::vectors_from_placeholder(b) {
                         let dim = schema.fields.iter().find(|f| f.name == "emb").unwrap().dim();
                         let _ = vectors.iter().all(|v| v.len() == dim);
                     }
