@@ -2,6 +2,7 @@
 alter and drop collection properties, replicas, and list_collections of loaded collections
 (ShowCollections with `type` InMemory), with Milvus' refusals."""
 import random
+import time
 
 import pytest
 from pymilvus import Collection, MilvusClient, MilvusException, connections, utility
@@ -158,3 +159,45 @@ def test_replicas_of_a_loaded_collection(server, client):
         assert Collection("rep", using=alias).get_replicas().groups == []
     finally:
         connections.disconnect(alias)
+
+
+def test_manual_compaction_merges_small_segments(server, client):
+    client.create_collection("compacted", dimension=8, consistency_level="Strong")
+    for batch in range(3):
+        client.insert("compacted", [{"id": batch * 10 + i, "vector": vec(8, batch * 10 + i)} for i in range(10)])
+        client.flush("compacted")  # one small sealed segment per flush
+    client.delete("compacted", filter="id < 5")
+    alias = "compaction"
+    connections.connect(alias=alias, uri=server.uri)
+    try:
+        col = Collection("compacted", using=alias)
+        col.compact()
+        col.wait_for_compaction_completed(timeout=60)
+        state = col.get_compaction_state()
+        assert state.state_name == "Completed" and state.in_executing == 0
+    finally:
+        connections.disconnect(alias)
+    # the background compactor may have merged the segments already; a manual request plans
+    # what is left and completes every plan it counted
+    stub = client._get_connection()._stub
+    cid = client.describe_collection("compacted")["collection_id"]
+    resp = stub.ManualCompaction(milvus_pb2.ManualCompactionRequest(collectionID=cid))
+    assert resp.status.code == 0 and resp.compactionPlanCount >= 0
+    deadline = time.time() + 60
+    while True:
+        st = stub.GetCompactionState(milvus_pb2.GetCompactionStateRequest(compactionID=resp.compactionID))
+        if st.state == 2 or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    assert st.state == 2 and st.completedPlanNo == resp.compactionPlanCount and st.executingPlanNo == 0
+    # nothing lost, deleted rows stay deleted
+    assert client.query("compacted", filter="", output_fields=["count(*)"])[0]["count(*)"] == 25
+    assert client.query("compacted", filter="id < 5") == []
+    assert client.search("compacted", [vec(8, 17)], limit=1)[0][0]["id"] == 17
+    # MilvusClient's form; nothing left to merge: completed at once with no plan
+    job = client.compact("compacted")
+    assert client.get_compaction_state(job) == "Completed"
+    with pytest.raises(MilvusException, match="clustering"):
+        client.compact("compacted", is_clustering=True)
+    with pytest.raises(MilvusException, match="unknown"):
+        client.get_compaction_state(123456789)

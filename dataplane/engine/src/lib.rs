@@ -12,6 +12,7 @@
 mod background;
 mod cluster;
 mod collection;
+mod compaction;
 mod databases;
 mod ddl;
 mod error;
@@ -45,6 +46,7 @@ use quarry_storage::{EmbeddedLog, LocalObjectStore, LogStore, ObjectStore};
 use tokio_util::sync::CancellationToken;
 
 pub use cluster::{Mode, Router};
+pub use compaction::CompactionProgress;
 pub use ddl::{CreateCollection, IndexInfo};
 pub use error::{EngineError, Result};
 pub use group::GroupPlan;
@@ -137,6 +139,8 @@ pub struct Engine {
     /// row ids handed out by the current block: (next, end)
     pub(crate) row_ids: tokio::sync::Mutex<(i64, i64)>,
     pub(crate) index_wakeup: Arc<tokio::sync::Notify>,
+    /// manual compactions this process started, by id (`compaction.rs`)
+    pub(crate) compactions: parking_lot::Mutex<std::collections::BTreeMap<i64, compaction::Job>>,
     /// index nodes: (rank, count) — this node builds indexes of segments with id % count == rank
     pub(crate) index_share: parking_lot::Mutex<(u64, u64)>,
     /// proxies: where reads and flushes go
@@ -202,6 +206,7 @@ impl Engine {
             collections: RwLock::new(HashMap::new()),
             row_ids: tokio::sync::Mutex::new((0, 0)),
             index_wakeup: Arc::new(tokio::sync::Notify::new()),
+            compactions: parking_lot::Mutex::new(std::collections::BTreeMap::new()),
             index_share: parking_lot::Mutex::new((0, 1)),
             router,
             shutdown: CancellationToken::new(),

@@ -18,12 +18,11 @@ use quarry_meta::{keys, CompactionCommit, MetaError, SegmentMeta};
 use quarry_types::batch::offsets;
 
 use super::{Io, Shard};
+use crate::compaction::{choose, Candidate};
 use crate::parquet::{encode_parquet, live_rows};
 use crate::segment::{Sealed, SegmentData};
 use crate::{EngineError, Result};
 
-/// A segment with at least this share of deleted rows is rewritten.
-const PURGE_RATIO: f64 = 0.2;
 /// How often a compaction commit is sent while its answer is lost.
 const COMMIT_ATTEMPTS: u32 = 3;
 
@@ -54,21 +53,36 @@ impl Shard {
     /// `segment_rows`) or a mostly deleted one; returns whether a compaction was committed.
     pub async fn compact(&self, io: &Io, segment_rows: usize) -> Result<bool> {
         let (s, shard) = (self, self.index);
-        let small = (segment_rows / 2).max(1);
         // holding the writer keeps deletes out while we read the sources
         let _writer = s.writer.lock().await;
         let (base, sources): (u64, Vec<(SegmentMeta, SegmentData)>) = {
             let d = s.data.read();
             let partitions: BTreeSet<i64> = d.sealed.iter().map(|x| x.meta.partition_id).collect();
+            // the policy (`compaction::choose`) per partition; the first partition with work
             let chosen = partitions
                 .into_iter()
-                .map(|p| choose(d.sealed.iter().filter(|x| x.meta.partition_id == p), small))
+                .map(|p| {
+                    let of_p: Vec<&Sealed> = d
+                        .sealed
+                        .iter()
+                        .filter(|x| x.meta.partition_id == p)
+                        .collect();
+                    let candidates: Vec<Candidate> = of_p
+                        .iter()
+                        .map(|x| Candidate {
+                            id: x.meta.id,
+                            rows: x.data.rows(),
+                            deleted: x.deleted_count(),
+                        })
+                        .collect();
+                    let ids = choose(&candidates, segment_rows);
+                    ids.iter()
+                        .filter_map(|id| of_p.iter().find(|x| x.meta.id == *id))
+                        .map(|x| (x.meta.clone(), x.data.clone()))
+                        .collect::<Vec<_>>()
+                })
                 .find(|c| !c.is_empty())
                 .unwrap_or_default();
-            let chosen = chosen
-                .into_iter()
-                .map(|x| (x.meta.clone(), x.data.clone()))
-                .collect();
             (d.base, chosen)
         };
         if sources.is_empty() {
@@ -174,24 +188,6 @@ impl Shard {
         tracing::info!(collection = self.collection, shard, sources = ?ids, segment = id, rows = target.rows, "segments compacted");
         Ok(true)
     }
-}
-
-/// The segments of one partition worth compacting: its small ones when there are two or more,
-/// and the mostly deleted ones.
-fn choose<'a>(segments: impl Iterator<Item = &'a Sealed> + Clone, small: usize) -> Vec<&'a Sealed> {
-    let smalls: Vec<&Sealed> = segments.clone().filter(|x| x.data.rows() < small).collect();
-    let mut chosen: Vec<&Sealed> = if smalls.len() >= 2 {
-        smalls
-    } else {
-        Vec::new()
-    };
-    for x in segments {
-        let ratio = x.deleted_count() as f64 / x.data.rows().max(1) as f64;
-        if ratio >= PURGE_RATIO && !chosen.iter().any(|c| c.meta.id == x.meta.id) {
-            chosen.push(x);
-        }
-    }
-    chosen
 }
 
 /// Sends `commit` until its outcome is known, or asks the catalog after the last try.

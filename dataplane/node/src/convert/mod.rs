@@ -5,6 +5,7 @@
 
 mod collection;
 mod columns;
+mod compaction;
 mod databases;
 mod hybrid;
 mod index;
@@ -22,6 +23,7 @@ pub use collection::{
     SHOW_IN_MEMORY,
 };
 pub use columns::{columns_from_proto, ids_to_proto, outputs_to_proto};
+pub use compaction::{compaction_options, compaction_state};
 pub use databases::{describe_alias, describe_database, list_aliases, list_databases};
 pub use hybrid::hybrid_search;
 pub use index::{describe_index, index_build_progress, index_params, index_state};

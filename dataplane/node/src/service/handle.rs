@@ -171,6 +171,8 @@ has_db!(db_name: CreateCollectionRequest, DropCollectionRequest, HasCollectionRe
     CreateAliasRequest, DropAliasRequest, AlterAliasRequest, DescribeAliasRequest,
     ListAliasesRequest);
 has_db!(db_name: RenameCollectionRequest, AlterCollectionRequest, GetReplicasRequest);
+has_db!(db_name: ManualCompactionRequest);
+has_db!(none: GetCompactionStateRequest);
 has_db!(none: CreateRoleRequest, DropRoleRequest, OperateUserRoleRequest, SelectRoleRequest,
     SelectUserRequest, OperatePrivilegeRequest, OperatePrivilegeV2Request, SelectGrantRequest);
 
@@ -228,6 +230,7 @@ reply!(
     ListAliasesResponse,
     ListCredUsersResponse
 );
+reply!(ManualCompactionResponse, GetCompactionStateResponse);
 reply!(
     GetReplicasResponse,
     SelectRoleResponse,

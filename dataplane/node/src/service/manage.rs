@@ -1,4 +1,5 @@
-//! Collection management: rename (also into another database), alter properties, replicas.
+//! Collection management: rename (also into another database), alter properties, replicas,
+//! manual compaction.
 
 use std::collections::BTreeMap;
 
@@ -67,4 +68,41 @@ pub(super) async fn get_replicas(
         BTreeMap::from([(0, shards)])
     };
     Ok(convert::get_replicas(&meta, &replicas, r.with_shard_nodes))
+}
+
+pub(super) async fn manual_compaction(
+    s: &Service,
+    r: ManualCompactionRequest,
+) -> Handled<ManualCompactionResponse> {
+    let meta = if r.collection_name.is_empty() {
+        s.engine.describe_collection_by_id(r.collection_id)
+    } else {
+        s.engine
+            .describe_collection_latest(Named::new(&r.db_name, &r.collection_name))
+            .await
+    }
+    .map_err(engine)?;
+    let options = convert::compaction_options(&r).map_err(crate::status::invalid)?;
+    let (id, plans) = s
+        .engine
+        .manual_compaction(&meta, options.major)
+        .await
+        .map_err(engine)?;
+    Ok(ManualCompactionResponse {
+        status: Some(ok()),
+        compaction_id: id,
+        compaction_plan_count: plans as i32,
+    })
+}
+
+pub(super) async fn get_compaction_state(
+    s: &Service,
+    r: GetCompactionStateRequest,
+) -> Handled<GetCompactionStateResponse> {
+    let progress = s
+        .engine
+        .compaction_progress(r.compaction_id)
+        .await
+        .map_err(engine)?;
+    Ok(convert::compaction_state(progress))
 }

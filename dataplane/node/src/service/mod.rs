@@ -358,6 +358,20 @@ impl MilvusService for Service {
     async fn select_grant(&self, req: Request<SelectGrantRequest>) -> R<SelectGrantResponse> {
         serve(&self.engine, req, |r| roles::select_grant(self, r)).await
     }
+
+    async fn manual_compaction(
+        &self,
+        req: Request<ManualCompactionRequest>,
+    ) -> R<ManualCompactionResponse> {
+        serve(&self.engine, req, |r| manage::manual_compaction(self, r)).await
+    }
+
+    async fn get_compaction_state(
+        &self,
+        req: Request<GetCompactionStateRequest>,
+    ) -> R<GetCompactionStateResponse> {
+        serve(&self.engine, req, |r| manage::get_compaction_state(self, r)).await
+    }
 }
 
 /// The authenticated caller (set by the RPC layer when authentication is on).

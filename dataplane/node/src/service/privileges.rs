@@ -102,6 +102,8 @@ guarded!(global_on_collection: CreateCollectionRequest => "CreateCollection",
     DescribeCollectionRequest => "DescribeCollection", CreateAliasRequest => "CreateAlias",
     AlterAliasRequest => "CreateAlias");
 guarded!(global: DropAliasRequest => "DropAlias");
+guarded!(open: GetCompactionStateRequest);
+guarded!(collection: ManualCompactionRequest => "Compaction");
 guarded!(collection: CreatePartitionRequest => "CreatePartition",
     DropPartitionRequest => "DropPartition", LoadPartitionsRequest => "Load",
     ReleasePartitionsRequest => "Release");

@@ -181,6 +181,35 @@ impl ErrorCode {
 }
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
 #[repr(i32)]
+pub enum CompactionState {
+    UndefiedState = 0,
+    Executing = 1,
+    Completed = 2,
+}
+impl CompactionState {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::UndefiedState => "UndefiedState",
+            Self::Executing => "Executing",
+            Self::Completed => "Completed",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "UndefiedState" => Some(Self::UndefiedState),
+            "Executing" => Some(Self::Executing),
+            "Completed" => Some(Self::Completed),
+            _ => None,
+        }
+    }
+}
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
 pub enum IndexState {
     None = 0,
     Unissued = 1,

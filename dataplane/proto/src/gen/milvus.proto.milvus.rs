@@ -1242,6 +1242,58 @@ pub struct OperatePrivilegeV2Request {
     #[prost(string, tag = "6")]
     pub collection_name: ::prost::alloc::string::String,
 }
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ManualCompactionRequest {
+    #[prost(int64, tag = "1")]
+    pub collection_id: i64,
+    #[prost(uint64, tag = "2")]
+    pub timetravel: u64,
+    #[prost(bool, tag = "3")]
+    pub major_compaction: bool,
+    #[prost(string, tag = "4")]
+    pub collection_name: ::prost::alloc::string::String,
+    #[prost(string, tag = "5")]
+    pub db_name: ::prost::alloc::string::String,
+    #[prost(int64, tag = "6")]
+    pub partition_id: i64,
+    #[prost(string, tag = "7")]
+    pub channel: ::prost::alloc::string::String,
+    #[prost(int64, repeated, tag = "8")]
+    pub segment_ids: ::prost::alloc::vec::Vec<i64>,
+    #[prost(bool, tag = "9")]
+    pub l0_compaction: bool,
+    #[prost(int64, tag = "10")]
+    pub target_size: i64,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ManualCompactionResponse {
+    #[prost(message, optional, tag = "1")]
+    pub status: ::core::option::Option<super::common::Status>,
+    #[prost(int64, tag = "2")]
+    pub compaction_id: i64,
+    #[prost(int32, tag = "3")]
+    pub compaction_plan_count: i32,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GetCompactionStateRequest {
+    #[prost(int64, tag = "1")]
+    pub compaction_id: i64,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct GetCompactionStateResponse {
+    #[prost(message, optional, tag = "1")]
+    pub status: ::core::option::Option<super::common::Status>,
+    #[prost(enumeration = "super::common::CompactionState", tag = "2")]
+    pub state: i32,
+    #[prost(int64, tag = "3")]
+    pub executing_plan_no: i64,
+    #[prost(int64, tag = "4")]
+    pub timeout_plan_no: i64,
+    #[prost(int64, tag = "5")]
+    pub completed_plan_no: i64,
+    #[prost(int64, tag = "6")]
+    pub failed_plan_no: i64,
+}
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
 #[repr(i32)]
 pub enum OperateUserRoleType {
@@ -1688,6 +1740,20 @@ pub mod milvus_service_server {
             request: tonic::Request<super::SelectGrantRequest>,
         ) -> std::result::Result<
             tonic::Response<super::SelectGrantResponse>,
+            tonic::Status,
+        >;
+        async fn manual_compaction(
+            &self,
+            request: tonic::Request<super::ManualCompactionRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ManualCompactionResponse>,
+            tonic::Status,
+        >;
+        async fn get_compaction_state(
+            &self,
+            request: tonic::Request<super::GetCompactionStateRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::GetCompactionStateResponse>,
             tonic::Status,
         >;
     }
@@ -4435,6 +4501,98 @@ pub mod milvus_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = SelectGrantSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/milvus.proto.milvus.MilvusService/ManualCompaction" => {
+                    #[allow(non_camel_case_types)]
+                    struct ManualCompactionSvc<T: MilvusService>(pub Arc<T>);
+                    impl<
+                        T: MilvusService,
+                    > tonic::server::UnaryService<super::ManualCompactionRequest>
+                    for ManualCompactionSvc<T> {
+                        type Response = super::ManualCompactionResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::ManualCompactionRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as MilvusService>::manual_compaction(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ManualCompactionSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/milvus.proto.milvus.MilvusService/GetCompactionState" => {
+                    #[allow(non_camel_case_types)]
+                    struct GetCompactionStateSvc<T: MilvusService>(pub Arc<T>);
+                    impl<
+                        T: MilvusService,
+                    > tonic::server::UnaryService<super::GetCompactionStateRequest>
+                    for GetCompactionStateSvc<T> {
+                        type Response = super::GetCompactionStateResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::GetCompactionStateRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as MilvusService>::get_compaction_state(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = GetCompactionStateSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
