@@ -3,28 +3,11 @@ authentication on: a user without a grant cannot read or write a collection, one
 can; roles, user-role bindings, grants (v1 and the 2.5 v2 form, built-in privilege groups) and
 their listings; Milvus' refusals."""
 import random
-import tempfile
 
 import pytest
 from pymilvus import MilvusClient, MilvusException
 
-from conftest import STORAGE, Server, failed, print_log_tails
-
-ROOT_PASSWORD = "Quarry-root-1"
-
-
-@pytest.fixture
-def auth_server(request):
-    if STORAGE == "cluster":
-        pytest.skip("a standalone server with authentication")
-    with tempfile.TemporaryDirectory() as d:
-        s = Server(d, env={"QUARRY_AUTH": "true", "QUARRY_ROOT_PASSWORD": ROOT_PASSWORD}).start()
-        try:
-            yield s
-        finally:
-            s.stop()
-            if failed(request):
-                print_log_tails(d)
+from test_auth import ROOT_PASSWORD, auth_server  # noqa: F401 (the fixture)
 
 
 def vec(seed):

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use quarry_engine::{AlterProperties, Named, ServingNode};
+use quarry_meta::CollectionMeta;
 use quarry_proto::common::Status;
 use quarry_proto::service::*;
 
@@ -11,6 +12,18 @@ use super::handle::Handled;
 use super::Service;
 use crate::convert;
 use crate::status::{engine, ok};
+
+/// The collection a request names, or (pymilvus' form for these calls) gives the id of.
+async fn by_name_or_id(s: &Service, db: &str, name: &str, id: i64) -> Handled<CollectionMeta> {
+    if name.is_empty() {
+        s.engine.describe_collection_by_id(id)
+    } else {
+        s.engine
+            .describe_collection_latest(Named::new(db, name))
+            .await
+    }
+    .map_err(engine)
+}
 
 pub(super) async fn rename_collection(s: &Service, r: RenameCollectionRequest) -> Handled<Status> {
     s.engine
@@ -40,14 +53,7 @@ pub(super) async fn get_replicas(
     s: &Service,
     r: GetReplicasRequest,
 ) -> Handled<GetReplicasResponse> {
-    let meta = if r.collection_name.is_empty() {
-        s.engine.describe_collection_by_id(r.collection_id)
-    } else {
-        s.engine
-            .describe_collection_latest(Named::new(&r.db_name, &r.collection_name))
-            .await
-    }
-    .map_err(engine)?;
+    let meta = by_name_or_id(s, &r.db_name, &r.collection_name, r.collection_id).await?;
     let replicas: BTreeMap<u32, Vec<ServingNode>> = if !meta.loaded {
         BTreeMap::new()
     } else if let Some(router) = &s.router {
@@ -74,14 +80,7 @@ pub(super) async fn manual_compaction(
     s: &Service,
     r: ManualCompactionRequest,
 ) -> Handled<ManualCompactionResponse> {
-    let meta = if r.collection_name.is_empty() {
-        s.engine.describe_collection_by_id(r.collection_id)
-    } else {
-        s.engine
-            .describe_collection_latest(Named::new(&r.db_name, &r.collection_name))
-            .await
-    }
-    .map_err(engine)?;
+    let meta = by_name_or_id(s, &r.db_name, &r.collection_name, r.collection_id).await?;
     let options = convert::compaction_options(&r).map_err(crate::status::invalid)?;
     let (id, plans) = s
         .engine

@@ -144,138 +144,119 @@ impl Guarded for SelectUserRequest {
     }
 }
 
-/// Milvus' built-in privilege groups (2.5) and their privileges.
-pub(crate) const GROUPS: [(&str, &[&str]); 9] = [
-    ("CollectionReadOnly", COLLECTION_READ_ONLY),
-    ("CollectionReadWrite", COLLECTION_READ_WRITE),
-    ("CollectionAdmin", COLLECTION_ADMIN),
-    ("DatabaseReadOnly", &["ShowCollections", "DescribeDatabase"]),
+/// Milvus' built-in privilege groups (2.5): each group's own privileges and the group whose
+/// privileges it also has.
+pub(crate) const GROUPS: [(&str, &[&str], Option<&str>); 9] = [
+    (
+        "CollectionReadOnly",
+        &[
+            "Query",
+            "Search",
+            "IndexDetail",
+            "GetFlushState",
+            "GetLoadState",
+            "GetLoadingProgress",
+            "HasPartition",
+            "ShowPartitions",
+            "DescribeCollection",
+            "DescribeAlias",
+            "GetStatistics",
+            "ListAliases",
+        ],
+        None,
+    ),
+    (
+        "CollectionReadWrite",
+        &[
+            "Load",
+            "Release",
+            "Insert",
+            "Delete",
+            "Upsert",
+            "Import",
+            "Flush",
+            "Compaction",
+            "LoadBalance",
+            "CreateIndex",
+            "DropIndex",
+            "CreatePartition",
+            "DropPartition",
+        ],
+        Some("CollectionReadOnly"),
+    ),
+    (
+        "CollectionAdmin",
+        &["CreateAlias", "DropAlias"],
+        Some("CollectionReadWrite"),
+    ),
+    (
+        "DatabaseReadOnly",
+        &["ShowCollections", "DescribeDatabase"],
+        None,
+    ),
     (
         "DatabaseReadWrite",
-        &["ShowCollections", "DescribeDatabase", "AlterDatabase"],
+        &["AlterDatabase"],
+        Some("DatabaseReadOnly"),
     ),
     (
         "DatabaseAdmin",
+        &["CreateCollection", "DropCollection"],
+        Some("DatabaseReadWrite"),
+    ),
+    (
+        "ClusterReadOnly",
         &[
-            "ShowCollections",
+            "ListDatabases",
+            "SelectOwnership",
+            "SelectUser",
+            "DescribeResourceGroup",
+            "ListResourceGroups",
+            "ListPrivilegeGroups",
+        ],
+        None,
+    ),
+    (
+        "ClusterReadWrite",
+        &[
+            "FlushAll",
+            "TransferNode",
+            "TransferReplica",
+            "UpdateResourceGroups",
+        ],
+        Some("ClusterReadOnly"),
+    ),
+    (
+        "ClusterAdmin",
+        &[
+            "CreateDatabase",
+            "DropDatabase",
+            "CreateOwnership",
+            "DropOwnership",
+            "ManageOwnership",
+            "UpdateUser",
+            "RenameCollection",
             "DescribeDatabase",
             "AlterDatabase",
-            "CreateCollection",
-            "DropCollection",
         ],
+        Some("ClusterReadWrite"),
     ),
-    ("ClusterReadOnly", CLUSTER_READ_ONLY),
-    ("ClusterReadWrite", CLUSTER_READ_WRITE),
-    ("ClusterAdmin", CLUSTER_ADMIN),
 ];
 
-const COLLECTION_READ_ONLY: &[&str] = &[
-    "Query",
-    "Search",
-    "IndexDetail",
-    "GetFlushState",
-    "GetLoadState",
-    "GetLoadingProgress",
-    "HasPartition",
-    "ShowPartitions",
-    "DescribeCollection",
-    "DescribeAlias",
-    "GetStatistics",
-    "ListAliases",
-];
-const COLLECTION_READ_WRITE: &[&str] = &[
-    "Query",
-    "Search",
-    "IndexDetail",
-    "GetFlushState",
-    "GetLoadState",
-    "GetLoadingProgress",
-    "HasPartition",
-    "ShowPartitions",
-    "DescribeCollection",
-    "DescribeAlias",
-    "GetStatistics",
-    "ListAliases",
-    "Load",
-    "Release",
-    "Insert",
-    "Delete",
-    "Upsert",
-    "Import",
-    "Flush",
-    "Compaction",
-    "LoadBalance",
-    "CreateIndex",
-    "DropIndex",
-    "CreatePartition",
-    "DropPartition",
-];
-const COLLECTION_ADMIN: &[&str] = &[
-    "Query",
-    "Search",
-    "IndexDetail",
-    "GetFlushState",
-    "GetLoadState",
-    "GetLoadingProgress",
-    "HasPartition",
-    "ShowPartitions",
-    "DescribeCollection",
-    "DescribeAlias",
-    "GetStatistics",
-    "ListAliases",
-    "Load",
-    "Release",
-    "Insert",
-    "Delete",
-    "Upsert",
-    "Import",
-    "Flush",
-    "Compaction",
-    "LoadBalance",
-    "CreateIndex",
-    "DropIndex",
-    "CreatePartition",
-    "DropPartition",
-    "CreateAlias",
-    "DropAlias",
-];
-const CLUSTER_READ_ONLY: &[&str] = &[
-    "ListDatabases",
-    "SelectOwnership",
-    "SelectUser",
-    "DescribeResourceGroup",
-    "ListResourceGroups",
-    "ListPrivilegeGroups",
-];
-const CLUSTER_READ_WRITE: &[&str] = &[
-    "ListDatabases",
-    "SelectOwnership",
-    "SelectUser",
-    "DescribeResourceGroup",
-    "ListResourceGroups",
-    "ListPrivilegeGroups",
-    "FlushAll",
-    "TransferNode",
-    "TransferReplica",
-    "UpdateResourceGroups",
-];
-const CLUSTER_ADMIN: &[&str] = &[
-    "ListDatabases",
-    "SelectOwnership",
-    "SelectUser",
-    "DescribeResourceGroup",
-    "ListResourceGroups",
-    "ListPrivilegeGroups",
-    "CreateDatabase",
-    "DropDatabase",
-    "CreateOwnership",
-    "DropOwnership",
-    "ManageOwnership",
-    "UpdateUser",
-    "RenameCollection",
-    "DescribeDatabase",
-    "AlterDatabase",
-];
+/// Whether built-in group `group` has `privilege` (itself or through the group it extends).
+fn group_has(group: &str, privilege: &str) -> bool {
+    let mut next = Some(group);
+    while let Some(name) = next {
+        let Some((_, own, base)) = GROUPS.iter().find(|(g, _, _)| *g == name) else {
+            return false;
+        };
+        if own.contains(&privilege) {
+            return true;
+        }
+        next = *base;
+    }
+    false
+}
 
 /// Every privilege name a grant may carry (besides groups and `*`), by object type.
 pub(crate) const PRIVILEGES: [(&str, &[&str]); 3] = [
@@ -346,14 +327,11 @@ fn expands_to(granted: &str, privilege: &str) -> bool {
     if granted == privilege || granted == "*" || granted == "All" {
         return true;
     }
-    GROUPS
-        .iter()
-        .find(|(g, _)| *g == granted)
-        .is_some_and(|(_, members)| members.contains(&privilege))
+    group_has(granted, privilege)
 }
 
-fn is_group(name: &str) -> bool {
-    GROUPS.iter().any(|(g, _)| *g == name)
+pub(crate) fn is_group(name: &str) -> bool {
+    GROUPS.iter().any(|(g, _, _)| *g == name)
 }
 
 fn covers(g: &GrantMeta, need: &Need, db: &str) -> bool {

@@ -12,7 +12,7 @@ use quarry_proto::service::*;
 
 use super::auth::Caller;
 use super::handle::Handled;
-use super::privileges::{COLLECTION, GLOBAL, GROUPS, PRIVILEGES, USER};
+use super::privileges::{is_group, COLLECTION, GLOBAL, PRIVILEGES, USER};
 use super::Service;
 use crate::convert::shown;
 use crate::status::{invalid, ok, status};
@@ -242,8 +242,7 @@ fn check_privilege(object_type: &str, privilege: &str) -> Handled<()> {
             shown(object_type)
         )));
     };
-    if privilege == "*" || names.contains(&privilege) || GROUPS.iter().any(|(g, _)| *g == privilege)
-    {
+    if privilege == "*" || names.contains(&privilege) || is_group(privilege) {
         return Ok(());
     }
     Err(invalid(format!(
