@@ -9,6 +9,7 @@ use quarry_meta::{
 };
 use quarry_proto::common::{ErrorCode, Status};
 use quarry_proto::service::*;
+use quarry_types::limits::MAX_NAME_BYTES;
 
 use super::auth::Caller;
 use super::handle::Handled;
@@ -257,6 +258,18 @@ fn grant_or_revoke(kind: i32, role: String, grant: GrantMeta) -> Handled<RbacCha
             "the role admin has every privilege: its grants cannot change",
         ));
     }
+    // names travel into the catalog with every grant: as bounded as the names they stand for
+    for (what, name) in [
+        ("object name", &grant.object_name),
+        ("database name", &grant.db),
+    ] {
+        if name.len() > MAX_NAME_BYTES {
+            return Err(invalid(format!(
+                "the {what} of a grant has {} bytes, at most {MAX_NAME_BYTES} are allowed",
+                name.len()
+            )));
+        }
+    }
     match OperatePrivilegeType::try_from(kind) {
         Ok(OperatePrivilegeType::Grant) => Ok(RbacChange::Grant { role, grant }),
         Ok(OperatePrivilegeType::Revoke) => Ok(RbacChange::Revoke { role, grant }),
@@ -384,5 +397,26 @@ mod tests {
         assert_eq!(v2_object_type("CollectionReadWrite"), COLLECTION);
         assert_eq!(v2_object_type("DatabaseAdmin"), GLOBAL);
         assert_eq!(v2_object_type("CreateCollection"), GLOBAL);
+    }
+
+    #[test]
+    fn grant_names_are_bounded() {
+        let grant = |object_name: String, db: String| GrantMeta {
+            object_type: COLLECTION.into(),
+            object_name,
+            db,
+            privilege: "Search".into(),
+            grantor: ROOT_USER.into(),
+        };
+        let long = "n".repeat(MAX_NAME_BYTES + 1);
+        let fits = "n".repeat(MAX_NAME_BYTES);
+        for (object, db) in [
+            (long.clone(), "default".to_string()),
+            ("books".into(), long),
+        ] {
+            let e = grant_or_revoke(0, "reader".into(), grant(object, db)).unwrap_err();
+            assert!(e.reason.contains("at most 255"), "{}", e.reason);
+        }
+        assert!(grant_or_revoke(0, "reader".into(), grant(fits.clone(), fits)).is_ok());
     }
 }
