@@ -472,6 +472,9 @@ mod tests {
         let capture = Capture::default();
         let _guard =
             tracing::subscriber::set_default(tracing_subscriber::registry().with(capture.clone()));
+        // other tests run on other threads without a subscriber: an event site they hit first
+        // can have its interest cached as "never"; re-evaluate it with this thread's subscriber
+        tracing::callsite::rebuild_interest_cache();
         let mut svc = RpcLayer::new(RpcMetrics::new()).layer(Fake);
         call(
             &mut svc,
