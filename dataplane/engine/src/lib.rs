@@ -24,6 +24,7 @@ mod output;
 mod parquet;
 mod partitions;
 mod plan;
+mod pool;
 mod read;
 mod remote;
 pub mod request;

@@ -2,11 +2,9 @@
 //! field (vectors included) plus the dynamic field; unknown names are dynamic keys served from
 //! `$meta`; `count(*)` is handled by the query path.
 
-use quarry_types::batch::ColumnReader;
 use quarry_types::{CollectionSchema, FieldSchema, Value, META_FIELD};
 
 use crate::error::invalid;
-use crate::segment::SegmentData;
 use crate::Result;
 
 /// Returned columns, row-aligned with the hits or rows of the answer.
@@ -85,23 +83,6 @@ pub(crate) fn resolve(
         names.retain(|n| n == META_FIELD || pos(n).is_some());
     }
     Ok((fields, names))
-}
-
-/// Reads the values of `fields` for one row of a segment.
-pub(crate) fn gather(
-    schema: &CollectionSchema,
-    fields: &[usize],
-    seg: &SegmentData,
-    row: u32,
-    out: &mut [OutputColumn],
-) {
-    let (b, r) = seg.locate(row);
-    let batch = &seg.batches[b];
-    for (slot, &i) in fields.iter().enumerate() {
-        out[slot]
-            .values
-            .push(ColumnReader::new(batch.column(i), schema.fields[i].data_type).get(r));
-    }
 }
 
 pub(crate) fn empty_columns(schema: &CollectionSchema, fields: &[usize]) -> Vec<OutputColumn> {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
-use quarry_expr::{Expr, RowAccess};
+use quarry_expr::Expr;
 use quarry_index::SegmentIndex;
 use quarry_types::batch::{offsets, ColumnReader};
 use quarry_types::{CollectionSchema, Pk, Value};
@@ -19,31 +19,6 @@ pub struct SegmentData {
     pub deleted: Vec<bool>,
     pks: HashMap<Pk, Vec<u32>>,
     pub live: usize,
-}
-
-/// A view of one row for expression evaluation.
-pub struct RowView<'a> {
-    pub schema: &'a CollectionSchema,
-    pub readers: &'a [ColumnReader<'a>],
-    pub row: usize,
-}
-
-impl RowAccess for RowView<'_> {
-    fn value(&self, field: &str) -> Value {
-        match self.schema.fields.iter().position(|f| f.name == field) {
-            Some(i) => self.readers[i].get(self.row),
-            None => Value::Null,
-        }
-    }
-}
-
-pub fn readers<'a>(schema: &CollectionSchema, batch: &'a RecordBatch) -> Vec<ColumnReader<'a>> {
-    schema
-        .fields
-        .iter()
-        .enumerate()
-        .map(|(i, f)| ColumnReader::new(batch.column(i), f.data_type))
-        .collect()
 }
 
 fn pk_at(reader: &ColumnReader<'_>, row: usize) -> Pk {
@@ -114,26 +89,61 @@ impl SegmentData {
         self.pks.get(pk).map(Vec::as_slice).unwrap_or(&[])
     }
 
-    /// Live rows matching `filter` (all live rows without one), as a bitmap over row numbers.
-    pub fn matching(&self, schema: &CollectionSchema, filter: Option<&Expr>) -> Vec<bool> {
-        let mut out: Vec<bool> = self.deleted.iter().map(|d| !d).collect();
-        let Some(filter) = filter else { return out };
-        for (b, batch) in self.batches.iter().enumerate() {
-            let readers = readers(schema, batch);
-            let start = self.starts[b] as usize;
-            for r in 0..batch.num_rows() {
-                if out[start + r]
-                    && !filter.matches(&RowView {
-                        schema,
-                        readers: &readers,
-                        row: r,
-                    })
-                {
-                    out[start + r] = false;
-                }
+    /// What a read needs of this segment, to use once the shard's lock is released: the
+    /// batches (shared, never changed once appended), and a copy of the deleted rows when
+    /// there are any (nothing proportional to the rows otherwise).
+    pub fn view(&self) -> SegmentView {
+        SegmentView {
+            batches: self.batches.clone(),
+            starts: self.starts.clone(),
+            rows: self.rows(),
+            deleted: (self.live < self.rows()).then(|| self.deleted.clone()),
+            live: self.live,
+        }
+    }
+}
+
+/// A segment as one read sees it (see [`SegmentData::view`]).
+#[derive(Debug, Clone)]
+pub struct SegmentView {
+    pub batches: Vec<RecordBatch>,
+    starts: Vec<u32>,
+    rows: usize,
+    /// `None`: no row deleted
+    deleted: Option<Vec<bool>>,
+    pub live: usize,
+}
+
+impl SegmentView {
+    /// Batch index and row within it of a segment row number.
+    pub fn locate(&self, row: u32) -> (usize, usize) {
+        let b = self.starts.partition_point(|s| *s <= row) - 1;
+        (b, (row - self.starts[b]) as usize)
+    }
+
+    /// The first row number of batch `b`.
+    pub fn start(&self, b: usize) -> u32 {
+        self.starts[b]
+    }
+
+    /// Live rows matching `filter` as a bitmap over row numbers; `None` when that is every
+    /// row (no filter and nothing deleted). The filter runs column by column
+    /// ([`Expr::filter_batch`]).
+    pub fn matching(&self, schema: &CollectionSchema, filter: Option<&Expr>) -> Option<Vec<bool>> {
+        if filter.is_none() && self.deleted.is_none() {
+            return None;
+        }
+        let mut out: Vec<bool> = match &self.deleted {
+            Some(d) => d.iter().map(|d| !d).collect(),
+            None => vec![true; self.rows],
+        };
+        if let Some(filter) = filter {
+            for (b, batch) in self.batches.iter().enumerate() {
+                let start = self.starts[b] as usize;
+                filter.filter_batch(schema, batch, &mut out[start..start + batch.num_rows()]);
             }
         }
-        out
+        Some(out)
     }
 }
 

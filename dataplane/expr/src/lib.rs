@@ -23,6 +23,7 @@ macro_rules! tri {
 }
 
 mod ast;
+mod columnar;
 mod compile;
 mod error;
 mod eval;

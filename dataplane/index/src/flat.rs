@@ -93,9 +93,19 @@ pub fn brute_force(
         return Vec::new();
     }
     let mut top = TopK::new(k, metric);
-    for (row, v) in vectors.chunks_exact(dim).enumerate() {
-        let row = row as u32;
-        if keep(row) {
+    let rows = vectors
+        .chunks_exact(dim)
+        .enumerate()
+        .map(|(r, v)| (r as u32, v));
+    if metric == Metric::Cosine {
+        // the query's norm once; scores equal `score`'s to the bit
+        let nq = kernels::dot(query, query);
+        for (row, v) in rows.filter(|(r, _)| keep(*r)) {
+            let (d, nv) = kernels::dot_and_norm(query, v);
+            top.push(row, kernels::cosine_of(d, nq, nv));
+        }
+    } else {
+        for (row, v) in rows.filter(|(r, _)| keep(*r)) {
             top.push(row, score(metric, query, v));
         }
     }

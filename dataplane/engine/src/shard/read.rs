@@ -1,30 +1,87 @@
-//! A shard's part of a read, over its growing and sealed segments: for every segment a filter
-//! bitmap (the expression on live rows, or a key lookup for `pk in [...]`), then the vector
-//! index (HNSW, IVF) with the bitmap as predicate where the segment has the index loaded,
-//! exact search elsewhere. Only the segments of the partitions the plan names are read.
+//! A shard's part of a read, over its growing and sealed segments. The segments are taken
+//! under the shard's lock as views (shared batches, a copy of the deleted rows when there are
+//! any, the loaded index) and the lock is released before any work, so writes never wait for
+//! a search. Then, on the CPU pool ([`crate::pool`]): for every segment a filter bitmap
+//! (column by column, `quarry-expr`), once for all query vectors; for every (segment, query
+//! vector) pair its hits — the vector index (HNSW, IVF) with the bitmap as predicate, or exact
+//! search where the segment has no index or where the filter leaves so few rows that scanning
+//! them costs less than walking the graph ([`exact_is_cheaper`]). Output fields are read for
+//! the shard's final top-k only.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use quarry_expr::Expr;
-use quarry_index::{brute_force, brute_force_packed, Hit, Metric, SearchParams};
+use quarry_index::{brute_force, brute_force_packed, Hit, Metric, SearchParams, SegmentIndex};
 use quarry_types::batch::ColumnReader;
 use quarry_types::limits::{MAX_EF, MAX_TOPK};
 use quarry_types::{CollectionSchema, Pk, Value};
+use rayon::prelude::*;
 
 use super::Shard;
 use crate::group::{candidate_window, group_by, group_found, GroupKey, GroupPlan};
-use crate::output::{empty_columns, gather};
 use crate::plan::{Found, QueryPlan, SearchPlan, ShardAnswer};
-use crate::segment::SegmentData;
+use crate::segment::{SegmentData, SegmentView};
 use crate::{EngineError, Result};
 
+/// A segment as one read sees it.
+struct Part {
+    view: SegmentView,
+    index: Option<Arc<SegmentIndex>>,
+}
+
+/// The rows of a segment a read's filter lets through: `None` is every row.
+struct Pass {
+    keep: Option<Vec<bool>>,
+    count: usize,
+}
+
+impl Pass {
+    fn of(part: &Part, schema: &CollectionSchema, filter: Option<&Expr>) -> Self {
+        let keep = part.view.matching(schema, filter);
+        let count = keep
+            .as_ref()
+            .map_or(part.view.live, |k| k.iter().filter(|x| **x).count());
+        Self { keep, count }
+    }
+}
+
+/// One hit of a segment before the shard's merge: its output values are read afterwards, for
+/// the hits that stay only.
+struct Cand {
+    pk: Pk,
+    score: f32,
+    part: usize,
+    row: u32,
+}
+
 impl Shard {
+    /// The live segments of `partitions` as views, with their index `index_id` where loaded;
+    /// the lock is held for this only.
+    fn parts(&self, partitions: &[i64], index_id: Option<i64>) -> Vec<Part> {
+        let parts: Vec<Part> = {
+            let d = self.data.read();
+            d.segments(partitions)
+                .into_iter()
+                .filter(|(seg, _)| seg.live > 0)
+                .map(|(seg, sealed)| Part {
+                    view: seg.view(),
+                    index: sealed
+                        .zip(index_id)
+                        .and_then(|(s, id)| s.indexes.get(&id).cloned()),
+                })
+                .collect()
+        };
+        self.segments_read
+            .fetch_add(parts.len() as u64, Ordering::Relaxed);
+        parts
+    }
+
     /// Per query vector the best `topk + offset` hits of this shard's segments: the plan's
     /// index where a sealed segment has it loaded, exact search elsewhere. A grouping search
     /// gets `topk + offset` groups, each segment asked for more candidates until they fill.
     pub fn search(&self, plan: &SearchPlan, filter: Option<&Expr>) -> Result<Vec<Vec<Found>>> {
-        let (input, fields, metric, index_id) =
-            (&plan.input, &plan.fields[..], plan.metric, plan.index);
+        let input = &plan.input;
         // a worker gets plans checked by the proxy; saturating all the same
         let want = input.topk.saturating_add(input.offset).min(MAX_TOPK);
         let ranged = input.radius.is_some() || input.range_filter.is_some();
@@ -36,60 +93,78 @@ impl Shard {
         };
         let schema = &self.schema;
         let pk_dt = schema.fields[self.pk_index].data_type;
-        let mut per_query: Vec<Vec<Found>> = (0..input.vectors.len()).map(|_| Vec::new()).collect();
-        {
-            let d = self.data.read();
-            let segs: Vec<(&SegmentData, Option<&quarry_index::SegmentIndex>)> = d
-                .segments(&plan.partition_ids)
-                .into_iter()
-                .map(|(seg, sealed)| {
-                    let index = sealed
-                        .zip(index_id)
-                        .and_then(|(s, id)| s.indexes.get(&id))
-                        .map(|i| i.as_ref());
-                    (seg, index)
-                })
+        let data_type = schema.fields[plan.field_index].data_type;
+        let nq = input.vectors.len();
+        let parts = self.parts(&plan.partition_ids, plan.index);
+        let (parts, passes, found) = crate::pool::run(|| {
+            let passes: Vec<Pass> = parts
+                .par_iter()
+                .map(|p| Pass::of(p, schema, filter))
                 .collect();
-            for (seg, index) in segs {
-                if seg.live == 0 {
-                    continue;
-                }
-                self.segments_read.fetch_add(1, Ordering::Relaxed);
-                let keep = seg.matching(schema, filter);
-                for (q, query) in input.vectors.iter().enumerate() {
-                    let data_type = schema.fields[plan.field_index].data_type;
-                    let run = |k: usize| segment_hits(plan, data_type, seg, index, &keep, query, k);
+            let found: Vec<Result<Vec<Hit>>> = (0..parts.len() * nq)
+                .into_par_iter()
+                .map(|t| {
+                    let (part, pass) = (&parts[t / nq], &passes[t / nq]);
+                    if pass.count == 0 {
+                        return Ok(Vec::new());
+                    }
+                    let query = &input.vectors[t % nq];
+                    let index = part
+                        .index
+                        .as_deref()
+                        .filter(|_| !exact_is_cheaper(pass, part.view.live, input.ef));
+                    let keep = pass.keep.as_deref();
+                    let run =
+                        |k: usize| segment_hits(plan, data_type, &part.view, index, keep, query, k);
                     let mut hits = match &plan.group {
                         None => run(fetch)?,
-                        Some(g) => dig(run, g, want, metric, |row| group_key(schema, seg, g, row))?,
+                        Some(g) => dig(run, g, want, plan.metric, |row| {
+                            group_key(schema, &part.view, g, row)
+                        })?,
                     };
                     if ranged {
                         hits.retain(|h| {
-                            in_range(metric, h.score, input.radius, input.range_filter)
+                            in_range(plan.metric, h.score, input.radius, input.range_filter)
                         });
                     }
-                    for hit in hits {
-                        let values = values_of(schema, fields, seg, hit.row);
-                        per_query[q].push(Found {
-                            pk: pk_of(seg, self.pk_index, pk_dt, hit.row),
-                            score: hit.score,
-                            values,
-                        });
+                    Ok(hits)
+                })
+                .collect();
+            (parts, passes, found)
+        });
+        drop(passes);
+        let mut per_query: Vec<Vec<Cand>> = (0..nq).map(|_| Vec::new()).collect();
+        for (t, hits) in found.into_iter().enumerate() {
+            let (part, q) = (t / nq, t % nq);
+            for h in hits? {
+                per_query[q].push(Cand {
+                    pk: pk_of(&parts[part].view, self.pk_index, pk_dt, h.row),
+                    score: h.score,
+                    part,
+                    row: h.row,
+                });
+            }
+        }
+        let metric = plan.metric;
+        let found = |c: Cand| Found {
+            values: values_of(schema, &plan.fields, &parts[c.part].view, c.row),
+            pk: c.pk,
+            score: c.score,
+        };
+        Ok(per_query
+            .into_iter()
+            .map(|mut hits| {
+                hits.sort_by(|a, b| metric.cmp(a.score, b.score).then_with(|| a.pk.cmp(&b.pk)));
+                match &plan.group {
+                    None => hits.into_iter().take(want).map(found).collect(),
+                    Some(g) => {
+                        let all: Vec<Found> = hits.into_iter().map(found).collect();
+                        let (groups, _) = group_found(all, g, want);
+                        groups.into_iter().flatten().collect()
                     }
                 }
-            }
-        }
-        for hits in per_query.iter_mut() {
-            hits.sort_by(|a, b| metric.cmp(a.score, b.score).then_with(|| a.pk.cmp(&b.pk)));
-            match &plan.group {
-                None => hits.truncate(want),
-                Some(g) => {
-                    let (groups, _) = group_found(std::mem::take(hits), g, want);
-                    *hits = groups.into_iter().flatten().collect();
-                }
-            }
-        }
-        Ok(per_query)
+            })
+            .collect())
     }
 
     /// This shard's rows matching the filter in key order, the first `offset + limit`; or
@@ -97,20 +172,48 @@ impl Shard {
     pub fn query(&self, plan: &QueryPlan, filter: Option<&Expr>) -> ShardAnswer {
         let schema = &self.schema;
         let pk_dt = schema.fields[self.pk_index].data_type;
-        let d = self.data.read();
-        let segs: Vec<&SegmentData> = d
-            .segments(&plan.partition_ids)
-            .into_iter()
-            .map(|(seg, _)| seg)
-            .filter(|seg| seg.live > 0)
-            .collect();
+        let pk_name = &schema.fields[self.pk_index].name;
+        // `pk in [..]`: the rows by key, looked up under the lock (the key map is not shared)
+        let lookup = filter.and_then(|e| e.pk_lookup(pk_name));
+        let (parts, by_key): (Vec<Part>, Vec<Option<Vec<u32>>>) = {
+            let d = self.data.read();
+            d.segments(&plan.partition_ids)
+                .into_iter()
+                .filter(|(seg, _)| seg.live > 0)
+                .map(|(seg, _)| {
+                    let rows = lookup.as_ref().map(|values| rows_of_keys(seg, values));
+                    (
+                        Part {
+                            view: seg.view(),
+                            index: None,
+                        },
+                        rows,
+                    )
+                })
+                .unzip()
+        };
         self.segments_read
-            .fetch_add(segs.len() as u64, Ordering::Relaxed);
+            .fetch_add(parts.len() as u64, Ordering::Relaxed);
+        let matched: Vec<Vec<u32>> = crate::pool::run(|| {
+            parts
+                .par_iter()
+                .zip(by_key.into_par_iter())
+                .map(|(part, rows)| match rows {
+                    Some(rows) => rows,
+                    None => match part.view.matching(schema, filter) {
+                        None => (0..part.view.live as u32).collect(),
+                        Some(keep) => (0..keep.len() as u32)
+                            .filter(|r| keep[*r as usize])
+                            .collect(),
+                    },
+                })
+                .collect()
+        });
         let mut found: Vec<(Pk, usize, u32)> = Vec::new();
-        for (si, seg) in segs.iter().enumerate() {
-            for_matching(seg, schema, self.pk_index, filter, &mut |row| {
-                found.push((pk_of(seg, self.pk_index, pk_dt, row), si, row))
-            });
+        for (si, rows) in matched.into_iter().enumerate() {
+            for row in rows {
+                found.push((pk_of(&parts[si].view, self.pk_index, pk_dt, row), si, row));
+            }
         }
         if plan.count_only {
             return ShardAnswer::Count(found.len() as u64);
@@ -126,21 +229,37 @@ impl Shard {
                 .map(|(pk, si, row)| Found {
                     pk,
                     score: 0.0,
-                    values: values_of(schema, &plan.fields, segs[si], row),
+                    values: values_of(schema, &plan.fields, &parts[si].view, row),
                 })
                 .collect(),
         )
     }
 }
 
+/// Whether scanning the rows a filter lets through costs less than the graph would: a
+/// filtered graph search visits about `ef / pass rate` nodes at random places, a scan the
+/// passing rows one after another (several times cheaper each).
+fn exact_is_cheaper(pass: &Pass, rows: usize, ef: Option<usize>) -> bool {
+    if pass.keep.is_none() {
+        return false;
+    }
+    let ef = ef.unwrap_or(64).max(16) as f64;
+    let (count, rows) = (pass.count as f64, rows.max(1) as f64);
+    count * count <= EXACT_FACTOR * ef * rows
+}
+
+/// See [`exact_is_cheaper`]: the cost of a graph visit in scanned rows, times the visits per
+/// `ef`; measured on GloVe-6B-50d (`make bench`).
+const EXACT_FACTOR: f64 = 128.0;
+
 /// The best `k` hits of one segment for one query vector, best first: its index when it has
 /// one loaded, exact search over its batches otherwise.
 fn segment_hits(
     plan: &SearchPlan,
     data_type: quarry_types::DataType,
-    seg: &SegmentData,
-    index: Option<&quarry_index::SegmentIndex>,
-    keep: &[bool],
+    seg: &SegmentView,
+    index: Option<&SegmentIndex>,
+    keep: Option<&[bool]>,
     query: &[f32],
     k: usize,
 ) -> Result<Vec<Hit>> {
@@ -150,15 +269,18 @@ fn segment_hits(
                 ef: plan.input.ef.map(|e| e.clamp(k, MAX_EF.max(k))),
                 nprobe: plan.input.nprobe,
             };
-            index.search(query, k, &params, &|row| {
-                keep.get(row as usize).copied().unwrap_or(false)
-            })?
+            match keep {
+                Some(keep) => index.search(query, k, &params, &|row| {
+                    keep.get(row as usize).copied().unwrap_or(false)
+                })?,
+                None => index.search(query, k, &params, &|_| true)?,
+            }
         }
         None => {
             let mut all = Vec::new();
             for (b, batch) in seg.batches.iter().enumerate() {
-                let start = seg.starts[b];
-                let keep_row = |r: u32| keep[(start + r) as usize];
+                let start = seg.start(b);
+                let keep_row = |r: u32| keep.is_none_or(|k| k[(start + r) as usize]);
                 let hits = match ColumnReader::new(batch.column(plan.field_index), data_type) {
                     ColumnReader::Vector { dim, values, .. } => {
                         brute_force(values, dim, plan.metric, query, k, &keep_row)
@@ -211,7 +333,7 @@ fn dig(
 }
 
 /// The group key of a segment row.
-fn group_key(schema: &CollectionSchema, seg: &SegmentData, g: &GroupPlan, row: u32) -> GroupKey {
+fn group_key(schema: &CollectionSchema, seg: &SegmentView, g: &GroupPlan, row: u32) -> GroupKey {
     let (b, r) = seg.locate(row);
     let dt = schema.fields[g.field].data_type;
     GroupKey::of(&ColumnReader::new(seg.batches[b].column(g.field), dt).get(r))
@@ -225,7 +347,7 @@ fn in_range(metric: Metric, score: f32, radius: Option<f32>, range_filter: Optio
     }
 }
 
-fn pk_of(seg: &SegmentData, pk_index: usize, dt: quarry_types::DataType, row: u32) -> Pk {
+fn pk_of(seg: &SegmentView, pk_index: usize, dt: quarry_types::DataType, row: u32) -> Pk {
     let (b, r) = seg.locate(row);
     match ColumnReader::new(seg.batches[b].column(pk_index), dt).get(r) {
         Value::Int(i) => Pk::Int(i),
@@ -234,46 +356,34 @@ fn pk_of(seg: &SegmentData, pk_index: usize, dt: quarry_types::DataType, row: u3
     }
 }
 
+/// The values of `fields` of one segment row.
 fn values_of(
     schema: &CollectionSchema,
     fields: &[usize],
-    seg: &SegmentData,
+    seg: &SegmentView,
     row: u32,
 ) -> Vec<Value> {
-    let mut cols = empty_columns(schema, fields);
-    gather(schema, fields, seg, row, &mut cols);
-    cols.into_iter()
-        .map(|mut c| c.values.pop().unwrap_or(Value::Null))
+    let (b, r) = seg.locate(row);
+    let batch = &seg.batches[b];
+    fields
+        .iter()
+        .map(|&i| ColumnReader::new(batch.column(i), schema.fields[i].data_type).get(r))
         .collect()
 }
 
-/// Calls `f` for each live row of `seg` matching `filter`, using the key map for `pk in [..]`.
-fn for_matching(
-    seg: &SegmentData,
-    schema: &CollectionSchema,
-    pk_index: usize,
-    filter: Option<&Expr>,
-    f: &mut dyn FnMut(u32),
-) {
-    if let Some(values) = filter.and_then(|e| e.pk_lookup(&schema.fields[pk_index].name)) {
-        let mut rows: Vec<u32> = values
-            .iter()
-            .filter_map(|v| match v {
-                Value::Int(i) => Some(Pk::Int(*i)),
-                Value::Str(s) => Some(Pk::Str(s.clone())),
-                _ => None,
-            })
-            .flat_map(|pk| seg.rows_of(&pk).to_vec())
-            .filter(|r| !seg.deleted[*r as usize])
-            .collect();
-        rows.sort_unstable();
-        rows.dedup();
-        rows.into_iter().for_each(f);
-        return;
-    }
-    for (row, keep) in seg.matching(schema, filter).into_iter().enumerate() {
-        if keep {
-            f(row as u32);
-        }
-    }
+/// The live rows of `seg` holding one of the keys `values`, in row order.
+fn rows_of_keys(seg: &SegmentData, values: &[Value]) -> Vec<u32> {
+    let mut rows: Vec<u32> = values
+        .iter()
+        .filter_map(|v| match v {
+            Value::Int(i) => Some(Pk::Int(*i)),
+            Value::Str(s) => Some(Pk::Str(s.clone())),
+            _ => None,
+        })
+        .flat_map(|pk| seg.rows_of(&pk).to_vec())
+        .filter(|r| !seg.deleted[*r as usize])
+        .collect();
+    rows.sort_unstable();
+    rows.dedup();
+    rows
 }
