@@ -17,7 +17,7 @@ pub struct SegmentData {
     /// first row number of each batch
     pub(crate) starts: Vec<u32>,
     pub deleted: Vec<bool>,
-    pks: HashMap<Pk, Vec<u32>>,
+    pks: HashMap<Pk, KeyRows>,
     pub live: usize,
 }
 
@@ -39,10 +39,11 @@ impl SegmentData {
         let start = self.deleted.len() as u32;
         let reader = ColumnReader::new(batch.column(pk_index), schema.fields[pk_index].data_type);
         for r in 0..batch.num_rows() {
+            let row = start + r as u32;
             self.pks
                 .entry(pk_at(&reader, r))
-                .or_default()
-                .push(start + r as u32);
+                .and_modify(|rows| rows.push(row))
+                .or_insert(KeyRows::One(row));
         }
         self.deleted
             .extend(std::iter::repeat_n(false, batch.num_rows()));
@@ -68,7 +69,7 @@ impl SegmentData {
             return 0;
         };
         let mut n = 0;
-        for &row in rows.clone().iter() {
+        for &row in rows.as_slice().to_vec().iter() {
             if !self.deleted[row as usize] && self.offset_of(row) < offset {
                 self.deleted[row as usize] = true;
                 n += 1;
@@ -86,7 +87,7 @@ impl SegmentData {
     }
 
     pub fn rows_of(&self, pk: &Pk) -> &[u32] {
-        self.pks.get(pk).map(Vec::as_slice).unwrap_or(&[])
+        self.pks.get(pk).map(KeyRows::as_slice).unwrap_or(&[])
     }
 
     /// What a read needs of this segment, to use once the shard's lock is released: the
@@ -99,6 +100,29 @@ impl SegmentData {
             rows: self.rows(),
             deleted: (self.live < self.rows()).then(|| self.deleted.clone()),
             live: self.live,
+        }
+    }
+}
+
+/// The rows holding one primary key: almost always one, kept without an allocation of its own.
+#[derive(Debug, Clone)]
+enum KeyRows {
+    One(u32),
+    Many(Vec<u32>),
+}
+
+impl KeyRows {
+    fn push(&mut self, row: u32) {
+        match self {
+            KeyRows::One(first) => *self = KeyRows::Many(vec![*first, row]),
+            KeyRows::Many(rows) => rows.push(row),
+        }
+    }
+
+    fn as_slice(&self) -> &[u32] {
+        match self {
+            KeyRows::One(row) => std::slice::from_ref(row),
+            KeyRows::Many(rows) => rows,
         }
     }
 }

@@ -91,7 +91,7 @@ fn is_kernel(e: &Expr, b: &Batch<'_>) -> bool {
         Expr::Cmp(op, l, r) => cmp_operands(*op, l, r, b).is_some(),
         Expr::In { expr, set, .. } => field_of(expr, b).is_some_and(|c| in_kind(c, set)),
         Expr::Like { expr, .. } => matches!(field_of(expr, b), Some(ColumnReader::Str(_))),
-        Expr::IsNull { expr, .. } => field_of(expr, b).is_some(),
+        Expr::IsNull { expr, .. } => field_of(expr, b).is_some_and(|c| nulls_of(c).is_some()),
         Expr::Const(Value::Bool(_)) => true,
         _ => false,
     }
@@ -138,9 +138,8 @@ fn narrow(e: &Expr, b: &Batch<'_>, keep: &mut [bool]) {
             Some(ColumnReader::Str(a)) => like_kernel(a, pattern, keep),
             _ => rows(e, b, keep),
         },
-        Expr::IsNull { expr, negated } => match field_of(expr, b) {
-            Some(col) => {
-                let nulls = col_nulls(col);
+        Expr::IsNull { expr, negated } => match field_of(expr, b).and_then(nulls_of) {
+            Some(nulls) => {
                 for (r, k) in keep.iter_mut().enumerate() {
                     let is_null = nulls.is_some_and(|n| n.is_null(r));
                     *k &= is_null != *negated;
@@ -168,8 +167,10 @@ fn field_of<'b>(e: &Expr, b: &'b Batch<'_>) -> Option<&'b ColumnReader<'b>> {
     }
 }
 
-fn col_nulls<'c>(c: &'c ColumnReader<'_>) -> Option<&'c arrow_buffer::NullBuffer> {
-    match c {
+/// The null rows of a scalar column (`Some(None)`: none can be null); `None` for the other
+/// kinds of column, which the row evaluator serves.
+fn nulls_of<'c>(c: &'c ColumnReader<'_>) -> Option<Option<&'c arrow_buffer::NullBuffer>> {
+    Some(match c {
         ColumnReader::Bool(a) => a.nulls(),
         ColumnReader::Int8(a) => a.nulls(),
         ColumnReader::Int16(a) => a.nulls(),
@@ -178,9 +179,8 @@ fn col_nulls<'c>(c: &'c ColumnReader<'_>) -> Option<&'c arrow_buffer::NullBuffer
         ColumnReader::Float(a) => a.nulls(),
         ColumnReader::Double(a) => a.nulls(),
         ColumnReader::Str(a) | ColumnReader::Json(a) => a.nulls(),
-        // vectors are never null
-        _ => None,
-    }
+        _ => return None,
+    })
 }
 
 /// A comparison as `column op constant` when a kernel serves it (the constant's kind fits
