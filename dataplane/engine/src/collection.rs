@@ -155,7 +155,7 @@ impl CollectionRt {
         ])
     }
 
-    /// Runs a read on the given shards held here, off the async runtime; one merged answer.
+    /// Runs a read on the given shards held here, on the read pool; one merged answer.
     /// `compiled` is the read's filter when the caller compiled it already (`None`: a worker,
     /// which gets it as text, compiles it here).
     pub async fn read_local(
@@ -166,7 +166,7 @@ impl CollectionRt {
     ) -> Result<ShardAnswer> {
         // the request's span (its request id) follows the work onto the blocking pool
         let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || {
+        crate::pool::offload(move || {
             let _span = span.enter();
             let filter = match compiled {
                 Some(filter) => filter,
@@ -214,7 +214,7 @@ impl CollectionRt {
             }
         })
         .await
-        .map_err(|e| EngineError::Internal(e.to_string()))?
+        .map_err(EngineError::Internal)?
     }
 }
 

@@ -4,7 +4,8 @@
 //! for them instead of thrashing. Index builds run on the other: a pool runs the tasks of work
 //! it already holds before new arrivals, so a build sharing the read pool would hold searches
 //! back for its whole length; on pools of their own the system's scheduler shares the cores.
-//! Callers are already off the async runtime (`spawn_blocking`); they wait while a pool works.
+//! Async callers hand a read to the pool with [`offload`] (one hop from the runtime, no
+//! blocking thread in between); blocking callers wait in [`run`] or [`build`].
 
 use std::sync::OnceLock;
 
@@ -19,10 +20,34 @@ fn make(name: &'static str) -> ThreadPool {
         .unwrap_or_else(|e| panic!("the {name} pool cannot start: {e}"))
 }
 
-/// Runs `f` on the read pool (its `par_iter`s spread over the pool's threads).
-pub(crate) fn run<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+fn reads() -> &'static ThreadPool {
     static POOL: OnceLock<ThreadPool> = OnceLock::new();
-    POOL.get_or_init(|| make("read")).install(f)
+    POOL.get_or_init(|| make("read"))
+}
+
+/// Runs `f` on the read pool (its `par_iter`s spread over the pool's threads); inline when
+/// called from the pool itself.
+pub(crate) fn run<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    reads().install(f)
+}
+
+/// Runs `f` on the read pool and waits for it without blocking the async runtime. A panic in
+/// `f` fails this call (`Err`) and nothing else.
+pub(crate) async fn offload<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    reads().spawn(move || {
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+        let _ = tx.send(out.map_err(|p| {
+            p.downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a read panicked".to_string())
+        }));
+    });
+    rx.await
+        .map_err(|_| "the read pool dropped a read".to_string())?
 }
 
 /// Runs `f` on the build pool.
