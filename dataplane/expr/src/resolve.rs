@@ -14,8 +14,7 @@ use quarry_types::{CollectionSchema, DataType, Value, META_FIELD};
 use crate::ast::{ArithOp, Ast, CmpOp, PathItem};
 use crate::compile::{
     check_arith_operand, check_cmp, check_like, check_list_operand, check_set, elements,
-    not_a_list, value_to_json,
-    ContainsMode, Expr, FieldRef, MAX_AST_HEIGHT,
+    not_a_list, value_to_json, ContainsMode, Expr, FieldRef, MAX_AST_HEIGHT,
 };
 use crate::parser::too_deep;
 use crate::ExprError;

@@ -23,7 +23,10 @@ pub(crate) fn check_array_field(collection: &str, f: &FieldSchema) -> Result<(),
     match f.element_type {
         None => return Err(invalid("element data type None is not valid".into())),
         Some(t) if !t.is_array_element() => {
-            return Err(invalid(format!("element type {} is not supported", t.name())))
+            return Err(invalid(format!(
+                "element type {} is not supported",
+                t.name()
+            )))
         }
         Some(_) => {}
     }

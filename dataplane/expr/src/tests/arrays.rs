@@ -130,12 +130,24 @@ fn array_functions_and_elements_evaluate() {
 #[test]
 fn array_type_errors_are_refused() {
     let cases = [
-        ("tags[0] > 1", "cannot compare an element of array field tags"),
+        (
+            "tags[0] > 1",
+            "cannot compare an element of array field tags",
+        ),
         ("nums[0] == 'a'", "Int32 elements"),
         ("array_contains(nums, 'x')", "cannot compare an element"),
-        ("array_contains_any(tags, [1, 2])", "cannot compare an element"),
-        ("array_contains(id, 1)", "can only be used on an array or json field"),
-        ("array_length(id) == 1", "can only be used on an array or json field"),
+        (
+            "array_contains_any(tags, [1, 2])",
+            "cannot compare an element",
+        ),
+        (
+            "array_contains(id, 1)",
+            "can only be used on an array or json field",
+        ),
+        (
+            "array_length(id) == 1",
+            "can only be used on an array or json field",
+        ),
         ("nums > [1]", "only be compared with == or !="),
         ("nums == 1", "can only be compared with a list"),
         ("nums == ['a']", "cannot compare an element"),
@@ -143,10 +155,16 @@ fn array_type_errors_are_refused() {
         ("nums['k'] == 1", "takes one integer index"),
         ("nums[0][1] == 1", "takes one integer index"),
         ("id[0] == 1", "not a JSON or array field"),
-        ("tags[0] + 1 > 2", "arithmetic is only supported on numeric fields"),
+        (
+            "tags[0] + 1 > 2",
+            "arithmetic is only supported on numeric fields",
+        ),
         ("nums[0] like 'a%'", "like is only supported"),
         ("nums", "must be a boolean condition"),
-        ("nums == id", "can only be compared with a list of constants"),
+        (
+            "nums == id",
+            "can only be compared with a list of constants",
+        ),
     ];
     for (text, want) in cases {
         let e = error(text);

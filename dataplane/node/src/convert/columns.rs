@@ -47,9 +47,9 @@ pub fn columns_from_proto(
                     Some(ColumnData::Array(rows)) => ColumnData::Array(
                         rows.into_iter()
                             .map(|row| match row {
-                                ColumnData::Array(_) => Err(format!(
-                                    "field {name}: nested arrays are not supported"
-                                )),
+                                ColumnData::Array(_) => {
+                                    Err(format!("field {name}: nested arrays are not supported"))
+                                }
                                 row => Ok(row),
                             })
                             .collect::<ConvResult<_>>()?,
@@ -207,7 +207,10 @@ fn array_row(element: DataType, v: &Value) -> ScalarField {
     let float = |v: &Value| if let Value::Float(x) = v { *x } else { 0.0 };
     let data = match element {
         DataType::Bool => scalar_field::Data::BoolData(ps::BoolArray {
-            data: items.iter().map(|v| matches!(v, Value::Bool(true))).collect(),
+            data: items
+                .iter()
+                .map(|v| matches!(v, Value::Bool(true)))
+                .collect(),
         }),
         DataType::Int8 | DataType::Int16 | DataType::Int32 => {
             scalar_field::Data::IntData(ps::IntArray {

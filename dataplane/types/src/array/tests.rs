@@ -33,10 +33,9 @@ fn refused(f: FieldSchema, text: &str) {
 
 #[test]
 fn schema_rules_follow_milvus() {
-    let ok = schema_with(
-        FieldSchema::array("tags", DataType::VarChar, 4).with_param("max_length", "8"),
-    )
-    .unwrap();
+    let ok =
+        schema_with(FieldSchema::array("tags", DataType::VarChar, 4).with_param("max_length", "8"))
+            .unwrap();
     assert_eq!(ok.fields[2].element_type, Some(DataType::VarChar));
     for t in [
         DataType::Bool,
