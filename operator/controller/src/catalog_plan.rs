@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use quarry_crd::{
-    CollectionSpec, ConsistencyLevel as CrdConsistency, FieldSpec, FieldType, IndexSpec, IndexType,
-    LoadSpec, MetricType, SchemaSpec,
+    CollectionSpec, ConsistencyLevel as CrdConsistency, IndexSpec, IndexType, LoadSpec, MetricType,
+    SchemaSpec,
 };
 use quarry_meta::{CollectionMeta, IndexMeta, NewCollection, NewIndex};
 use quarry_types::{CollectionSchema, ConsistencyLevel, DataType, FieldSchema};
@@ -377,6 +377,8 @@ pub fn indexed_rows(meta: &CollectionMeta, index: i64) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use quarry_crd::{FieldSpec, FieldType};
+
     use super::*;
 
     fn field(name: &str, t: FieldType) -> FieldSpec {
