@@ -375,4 +375,56 @@ mod tests {
         let e = columns_from_proto(vec![], 3).unwrap_err();
         assert!(e.contains("carries no field data"), "{e}");
     }
+
+    #[test]
+    fn array_columns_go_out_and_come_back() {
+        let field = quarry_types::FieldSchema {
+            id: 101,
+            nullable: true,
+            ..quarry_types::FieldSchema::array("tags", DataType::VarChar, 4)
+        };
+        let strs = |v: &[&str]| Value::Array(v.iter().map(|s| Value::Str(s.to_string())).collect());
+        let col = OutputColumn {
+            field,
+            values: vec![strs(&["a", "b"]), Value::Null, strs(&[])],
+        };
+        let wire = column_to_proto(&col);
+        assert_eq!(wire.r#type, DataType::Array.code());
+        assert_eq!(wire.valid_data, vec![true, false, true]);
+        let Some(field_data::Field::Scalars(ScalarField {
+            data: Some(scalar_field::Data::ArrayData(a)),
+        })) = &wire.field
+        else {
+            panic!("not array data: {wire:?}");
+        };
+        assert_eq!(a.element_type, DataType::VarChar.code());
+        assert_eq!(a.data.len(), 3);
+        let (cols, rows) = columns_from_proto(vec![wire], 3).unwrap();
+        assert_eq!(rows, 3);
+        let ColumnData::Array(rows) = &cols["tags"].data else {
+            panic!("not an array column");
+        };
+        assert_eq!(rows[0], ColumnData::Str(vec!["a".into(), "b".into()]));
+        assert_eq!(rows[2], ColumnData::Str(vec![]));
+
+        // a row without values is an empty row; a nested array is refused
+        let row = |data| ScalarField { data };
+        let nested = FieldData {
+            field_name: "n".into(),
+            field: Some(field_data::Field::Scalars(ScalarField {
+                data: Some(scalar_field::Data::ArrayData(ps::ArrayArray {
+                    data: vec![
+                        row(None),
+                        row(Some(scalar_field::Data::ArrayData(
+                            ps::ArrayArray::default(),
+                        ))),
+                    ],
+                    element_type: 5,
+                })),
+            })),
+            ..Default::default()
+        };
+        let e = columns_from_proto(vec![nested], 2).unwrap_err();
+        assert!(e.contains("nested arrays are not supported"), "{e}");
+    }
 }
