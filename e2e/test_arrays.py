@@ -82,7 +82,8 @@ FILTERS = {
     "f32[0] == 3.5": lambda i: i == 3,
     "i32[7] == 1": lambda i: False,  # past the end: no element, no match
     "not array_contains(i32, 0) and extra == 1": lambda i: i != 0 and i % 4 == 1,
-    "i64 == []": lambda i: i % 5 == 0,
+    "i64 == [0, 1, 2]": lambda i: i % 5 == 3,
+    "i64 in []": lambda i: False,
 }
 
 
@@ -162,7 +163,7 @@ def test_array_upsert_delete_and_refusals_change_nothing(client):
 
     with pytest.raises(MilvusException, match="group"):
         client.search(NAME, data=[[0.0] * DIM], limit=3, group_by_field="i32")
-    for expr in ['i32[0] == "a"', "tags[0] > 1", "i32 > [1]", "i32 in [1, 2]",
+    for expr in ['i32[0] == "a"', "tags[0] > 1", "i32 > [1]", "i32 in [1, 2]", "i32 == []",
                  'array_contains(i32, "x")', "array_length(id) == 1", 'array_contains(id, 1)',
                  'tags["k"] == 1']:
         with pytest.raises(MilvusException):

@@ -220,7 +220,8 @@ pub(crate) fn check_cmp(op: CmpOp, l: &Expr, r: &Expr) -> Res<()> {
 
 pub(crate) fn check_set(expr: &Expr, set: &[Value]) -> Res<()> {
     if let Expr::Field(f) = expr {
-        if f.is_whole_array() {
+        // Milvus takes `f in []` on a whole array (it selects nothing)
+        if f.is_whole_array() && !set.is_empty() {
             return Err(invalid(format!(
                 "`in` is not supported on array field {}: use array_contains_any({}, [...]) or \
                  an element such as {}[0]",
@@ -328,6 +329,12 @@ fn check_array_value(f: &FieldRef, v: &Value) -> Res<()> {
             describe(v)
         )));
     };
+    if items.is_empty() {
+        return Err(invalid(format!(
+            "array field {} cannot be compared with an empty list: use array_length({}) == 0",
+            f.field, f.field
+        )));
+    }
     let element = FieldRef {
         path: vec![PathItem::Index(0)],
         ..f.clone()
