@@ -23,7 +23,8 @@ fn field(name: &str, dt: DataType, params: &[(&str, &str)]) -> FieldSchema {
         .fold(FieldSchema::new(name, dt), |f, (k, v)| f.with_param(k, v))
 }
 
-/// A collection with one field of every scalar kind, a JSON array field, a nullable field, a
+/// A collection with one field of every scalar kind, a JSON array field, an Array field, a
+/// nullable field, a
 /// vector and the dynamic field. `str_pk`: the primary key is a VarChar instead of an Int64.
 pub fn schema(str_pk: bool) -> CollectionSchema {
     let pk = if str_pk {
@@ -48,6 +49,7 @@ pub fn schema(str_pk: bool) -> CollectionSchema {
             field("flag", DataType::Bool, &[]),
             field("meta", DataType::Json, &[]),
             field("tags", DataType::Json, &[]),
+            FieldSchema::array("nums", DataType::Int16, 4),
             FieldSchema {
                 nullable: true,
                 ..field("opt", DataType::Int64, &[])
@@ -84,6 +86,7 @@ pub fn rows() -> Vec<Row> {
             ("flag", Value::Bool(true)),
             ("meta", j(r#"{"k": 2, "tags": ["a", "b"], "nested": {"x": "y"}}"#)),
             ("tags", j(r#"[1, 2, 3]"#)),
+            ("nums", Value::Array(vec![Value::Int(1), Value::Int(-2)])),
             ("opt", Value::Int(1)),
             ("emb", Value::Vector(vec![0.1, 0.2])),
             ("$meta", j(r#"{"color": "red", "n": 3, "arr": [1, "two", null]}"#)),
@@ -98,6 +101,7 @@ pub fn rows() -> Vec<Row> {
             ("flag", Value::Bool(false)),
             ("meta", j(r#"{"k": 1.5e300, "tags": [], "nested": null}"#)),
             ("tags", j(r#"[]"#)),
+            ("nums", Value::Array(vec![])),
             ("opt", Value::Null),
             ("emb", Value::Vector(vec![f32::INFINITY, 0.0])),
             ("$meta", j(r#"{}"#)),

@@ -54,6 +54,7 @@ fn fields(schema: &CollectionSchema) -> Vec<FieldData> {
                 ("flag", _) => vec![Value::Bool(true), Value::Bool(false)],
                 ("meta", _) => vec![j(r#"{"k": 2, "tags": ["a", "b"]}"#), j("[1, null]")],
                 ("tags", _) => vec![j("[1, 2, 3]"), j("[]")],
+                ("nums", _) => vec![Value::Array(vec![Value::Int(1), Value::Int(-2)]), Value::Array(vec![])],
                 ("opt", _) => vec![Value::Int(1), Value::Int(5)],
                 ("emb", _) => vec![Value::Vector(vec![0.1, 0.2]), Value::Vector(vec![-1.0, 0.0])],
                 (_, DataType::Json) => vec![j(r#"{"color": "red", "n": 3}"#), j("{}")],
@@ -135,6 +136,8 @@ fn expr(dir: &Path) {
         "exists meta[\"k\"]",
         "$meta[\"arr\"][1] == \"two\"",
         "title == {s} || flag == {b}",
+        "array_contains_any(nums, [1, 5]) and nums[0] < 3",
+        "nums == [1, -2] or array_length(nums) == 0 or array_contains_all(nums, {arr})",
     ];
     for (i, t) in texts.iter().enumerate() {
         write(dir, &format!("seed-{i:02}"), t.as_bytes());

@@ -64,3 +64,82 @@ pub(crate) fn live_rows(schema: &CollectionSchema, seg: &SegmentData) -> Result<
     }
     concat_batches(&arrow, &parts).map_err(|e| EngineError::Internal(e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use quarry_types::batch::{build_batch, with_offset, Column, ColumnData, ColumnReader};
+    use quarry_types::{DataType, FieldSchema, Value};
+
+    use super::*;
+
+    #[test]
+    fn array_columns_round_trip_through_parquet() {
+        let schema = CollectionSchema {
+            name: "c".into(),
+            description: String::new(),
+            auto_id: false,
+            fields: vec![
+                FieldSchema {
+                    is_primary_key: true,
+                    ..FieldSchema::new("id", DataType::Int64)
+                },
+                FieldSchema::new("v", DataType::FloatVector).with_param("dim", "1"),
+                FieldSchema::array("tags", DataType::VarChar, 3).with_param("max_length", "5"),
+                FieldSchema {
+                    nullable: true,
+                    ..FieldSchema::array("n", DataType::Double, 3)
+                },
+            ],
+            enable_dynamic_field: false,
+            properties: vec![],
+        }
+        .prepare_new()
+        .unwrap();
+        let col = |data| Column { data, valid: None };
+        let strs = |v: &[&str]| ColumnData::Str(v.iter().map(|s| s.to_string()).collect());
+        let columns = HashMap::from([
+            ("id".to_string(), col(ColumnData::Int(vec![1, 2, 3]))),
+            (
+                "v".to_string(),
+                col(ColumnData::FloatVector {
+                    dim: 1,
+                    data: vec![0.0; 3],
+                }),
+            ),
+            (
+                "tags".to_string(),
+                col(ColumnData::Array(vec![
+                    strs(&["a", "b"]),
+                    strs(&[]),
+                    strs(&["c"]),
+                ])),
+            ),
+            (
+                "n".to_string(),
+                Column {
+                    data: ColumnData::Array(vec![ColumnData::Float(vec![1.5, -2.0])]),
+                    valid: Some(vec![false, true, false]),
+                },
+            ),
+        ]);
+        let batch = with_offset(&schema, &build_batch(&schema, columns, 3).unwrap(), 9);
+        let back = decode_parquet(&schema, encode_parquet(&batch).unwrap().into()).unwrap();
+        let read = |b: &RecordBatch, i: usize| {
+            let r = ColumnReader::new(b.column(i), DataType::Array);
+            (0..b.num_rows()).map(|row| r.get(row)).collect::<Vec<_>>()
+        };
+        assert_eq!(read(&back, 2), read(&batch, 2));
+        assert_eq!(read(&back, 3), read(&batch, 3));
+        assert_eq!(
+            read(&back, 3),
+            vec![
+                Value::Null,
+                Value::Array(vec![Value::Float(1.5), Value::Float(-2.0)]),
+                Value::Null
+            ]
+        );
+        assert_eq!(read(&back, 2)[1], Value::Array(vec![]));
+    }
+}

@@ -69,6 +69,9 @@ pub(crate) fn value_to_pb(v: Value) -> pb::Value {
         Value::Str(s) => Kind::StringValue(s),
         Value::Json(j) => Kind::Json(j.to_string()),
         Value::Vector(v) => Kind::Vector(vector_to_pb(v)),
+        Value::Array(items) => Kind::Array(pb::ValueList {
+            values: items.into_iter().map(value_to_pb).collect(),
+        }),
     };
     pb::Value { kind: Some(kind) }
 }
@@ -85,6 +88,7 @@ pub(crate) fn value_from_pb(v: pb::Value) -> Result<Value, DecodeError> {
             serde_json::from_str(&text).map_err(|e| DecodeError::invalid("Value.json", e))?,
         ),
         Kind::Vector(v) => Value::Vector(v.values),
+        Kind::Array(list) => Value::Array(values_from_pb(list.values)?),
     })
 }
 

@@ -39,6 +39,8 @@ fn every_value() -> Vec<Value> {
         Value::Str("héllo".into()),
         Value::Json(serde_json::json!({"a": [1, 2.5, "x", null], "b": {"c": true}})),
         Value::Vector(vec![0.5, -1.0, 3.25]),
+        Value::Array(vec![Value::Int(1), Value::Str("b".into()), Value::Null]),
+        Value::Array(vec![]),
     ]
 }
 

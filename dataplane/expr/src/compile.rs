@@ -15,6 +15,24 @@ pub struct FieldRef {
     pub field: String,
     pub data_type: DataType,
     pub path: Vec<PathItem>,
+    /// the element type of an Array field (whose path, if any, is one index: `f[0]`)
+    pub element_type: Option<DataType>,
+}
+
+impl FieldRef {
+    /// The type of the value this reference reads: an Array field's element type when it
+    /// names one element, else the field's type.
+    pub fn value_type(&self) -> DataType {
+        match self.element_type {
+            Some(t) if !self.path.is_empty() => t,
+            _ => self.data_type,
+        }
+    }
+
+    /// Whether this reads a whole Array field.
+    pub fn is_whole_array(&self) -> bool {
+        self.data_type == DataType::Array && self.path.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,7 +167,7 @@ fn is_boolean(e: &Expr) -> bool {
         | Expr::Not(..)
         | Expr::Contains { .. } => true,
         Expr::Const(Value::Bool(_)) => true,
-        Expr::Field(f) => f.data_type == DataType::Bool || f.data_type == DataType::Json,
+        Expr::Field(f) => matches!(f.value_type(), DataType::Bool | DataType::Json),
         _ => false,
     }
 }
@@ -178,15 +196,38 @@ pub(crate) fn not_a_list(function: Option<&str>) -> Box<ExprError> {
     invalid(format!("{what} must be a list such as [1, 2, 3]"))
 }
 
-pub(crate) fn check_cmp(l: &Expr, r: &Expr) -> Res<()> {
+pub(crate) fn check_cmp(op: CmpOp, l: &Expr, r: &Expr) -> Res<()> {
+    for side in [l, r] {
+        if let Expr::Field(f) = side {
+            if f.is_whole_array() && !matches!(op, CmpOp::Eq | CmpOp::Ne) {
+                return Err(invalid(format!(
+                    "array field {} can only be compared with == or != to a list; compare an \
+                     element (`{}[0]`) or use array_length",
+                    f.field, f.field
+                )));
+            }
+        }
+    }
     match (l, r) {
         (Expr::Field(f), Expr::Const(v)) | (Expr::Const(v), Expr::Field(f)) => check_value(f, v),
+        (Expr::Field(f), _) | (_, Expr::Field(f)) if f.is_whole_array() => Err(invalid(format!(
+            "array field {} can only be compared with a list of constants",
+            f.field
+        ))),
         _ => Ok(()),
     }
 }
 
 pub(crate) fn check_set(expr: &Expr, set: &[Value]) -> Res<()> {
     if let Expr::Field(f) = expr {
+        // Milvus takes `f in []` on a whole array (it selects nothing)
+        if f.is_whole_array() && !set.is_empty() {
+            return Err(invalid(format!(
+                "`in` is not supported on array field {}: use array_contains_any({}, [...]) or \
+                 an element such as {}[0]",
+                f.field, f.field, f.field
+            )));
+        }
         for v in set {
             tri!(check_value(f, v));
         }
@@ -194,9 +235,35 @@ pub(crate) fn check_set(expr: &Expr, set: &[Value]) -> Res<()> {
     Ok(())
 }
 
+/// The first argument of `array_contains*`/`json_contains*` and `array_length`: an Array or
+/// JSON field (or a JSON path); values to look for must fit an Array field's element type.
+pub(crate) fn check_list_operand(function: &str, expr: &Expr, values: &[Value]) -> Res<()> {
+    let Expr::Field(f) = expr else {
+        return Ok(());
+    };
+    if f.data_type == DataType::Json {
+        return Ok(());
+    }
+    if !f.is_whole_array() {
+        return Err(invalid(format!(
+            "{function} operation can only be used on an array or json field, not on {} ({})",
+            f.field,
+            f.value_type().name()
+        )));
+    }
+    let element = FieldRef {
+        path: vec![PathItem::Index(0)],
+        ..f.clone()
+    };
+    for v in values {
+        tri!(check_value(&element, v));
+    }
+    Ok(())
+}
+
 pub(crate) fn check_like(expr: &Expr) -> Res<()> {
     match expr {
-        Expr::Field(f) if !matches!(f.data_type, DataType::VarChar | DataType::Json) => {
+        Expr::Field(f) if !matches!(f.value_type(), DataType::VarChar | DataType::Json) => {
             Err(invalid(format!(
                 "like is only supported on VarChar and JSON fields, not on {}",
                 f.field
@@ -208,10 +275,11 @@ pub(crate) fn check_like(expr: &Expr) -> Res<()> {
 
 pub(crate) fn check_arith_operand(e: &Expr) -> Res<()> {
     match e {
-        Expr::Field(f) if !f.data_type.is_numeric() && f.data_type != DataType::Json => {
+        Expr::Field(f) if !f.value_type().is_numeric() && f.value_type() != DataType::Json => {
             Err(invalid(format!(
                 "arithmetic is only supported on numeric fields, not on {} ({:?})",
-                f.field, f.data_type
+                f.field,
+                f.value_type()
             )))
         }
         _ => Ok(()),
@@ -219,10 +287,14 @@ pub(crate) fn check_arith_operand(e: &Expr) -> Res<()> {
 }
 
 fn check_value(f: &FieldRef, v: &Value) -> Res<()> {
-    if !f.path.is_empty() || f.data_type == DataType::Json || matches!(v, Value::Null) {
+    if f.is_whole_array() {
+        return check_array_value(f, v);
+    }
+    let json_path = !f.path.is_empty() && f.data_type == DataType::Json;
+    if json_path || f.data_type == DataType::Json || matches!(v, Value::Null) {
         return Ok(());
     }
-    let ok = match f.data_type {
+    let ok = match f.value_type() {
         DataType::Bool => matches!(v, Value::Bool(_)),
         DataType::VarChar => matches!(v, Value::Str(_)),
         dt if dt.is_integer() => matches!(v, Value::Int(_) | Value::Float(_)),
@@ -230,12 +302,45 @@ fn check_value(f: &FieldRef, v: &Value) -> Res<()> {
         _ => false,
     };
     if !ok {
+        if f.data_type == DataType::Array {
+            return Err(invalid(format!(
+                "cannot compare an element of array field {} ({} elements) with value {}",
+                f.field,
+                f.value_type().name(),
+                describe(v)
+            )));
+        }
         return Err(invalid(format!(
             "cannot compare field {} of type {:?} with value {}",
             f.field,
             f.data_type,
             describe(v)
         )));
+    }
+    Ok(())
+}
+
+/// A whole Array field is compared with a list whose elements fit its element type.
+fn check_array_value(f: &FieldRef, v: &Value) -> Res<()> {
+    let Value::Json(serde_json::Value::Array(items)) = v else {
+        return Err(invalid(format!(
+            "array field {} can only be compared with a list such as [1, 2, 3], not with {}",
+            f.field,
+            describe(v)
+        )));
+    };
+    if items.is_empty() {
+        return Err(invalid(format!(
+            "array field {} cannot be compared with an empty list: use array_length({}) == 0",
+            f.field, f.field
+        )));
+    }
+    let element = FieldRef {
+        path: vec![PathItem::Index(0)],
+        ..f.clone()
+    };
+    for item in items {
+        tri!(check_value(&element, &Value::from_json(item)));
     }
     Ok(())
 }
@@ -264,5 +369,6 @@ pub(crate) fn value_to_json(v: &Value) -> serde_json::Value {
             .iter()
             .map(|x| serde_json::Value::from(*x as f64))
             .collect(),
+        Value::Array(items) => items.iter().map(value_to_json).collect(),
     }
 }

@@ -30,6 +30,15 @@ fn follow(mut v: &serde_json::Value, path: &[PathItem]) -> Value {
 
 fn compare(a: &Value, b: &Value) -> Option<Ordering> {
     match (a, b) {
+        // an Array row against a list (or another row): equal or not, element by element
+        (Value::Array(_), _) | (_, Value::Array(_)) => {
+            let (x, y) = (as_list(a.clone())?, as_list(b.clone())?);
+            let same = x.len() == y.len()
+                && x.iter()
+                    .zip(&y)
+                    .all(|(x, y)| compare(x, y) == Some(Ordering::Equal));
+            same.then_some(Ordering::Equal)
+        }
         (Value::Int(x), Value::Int(y)) => Some(x.cmp(y)),
         (Value::Str(x), Value::Str(y)) => Some(x.cmp(y)),
         (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
@@ -124,6 +133,7 @@ pub(crate) fn like(s: &str, pattern: &str) -> bool {
 
 fn as_list(v: Value) -> Option<Vec<Value>> {
     match v {
+        Value::Array(items) => Some(items),
         Value::Json(serde_json::Value::Array(a)) => Some(a.iter().map(Value::from_json).collect()),
         _ => None,
     }
@@ -165,8 +175,11 @@ fn field(f: &FieldRef, row: &dyn RowAccess) -> Value {
     if f.path.is_empty() {
         return v;
     }
-    match &v {
-        Value::Json(j) => follow(j, &f.path),
+    match (v, f.path.as_slice()) {
+        (Value::Json(j), path) => follow(&j, path),
+        (Value::Array(mut items), [PathItem::Index(i)]) if *i < items.len() => {
+            items.swap_remove(*i)
+        }
         _ => Value::Null,
     }
 }

@@ -13,8 +13,8 @@ use quarry_types::{CollectionSchema, DataType, Value, META_FIELD};
 
 use crate::ast::{ArithOp, Ast, CmpOp, PathItem};
 use crate::compile::{
-    check_arith_operand, check_cmp, check_like, check_set, elements, not_a_list, value_to_json,
-    ContainsMode, Expr, FieldRef, MAX_AST_HEIGHT,
+    check_arith_operand, check_cmp, check_like, check_list_operand, check_set, elements,
+    not_a_list, value_to_json, ContainsMode, Expr, FieldRef, MAX_AST_HEIGHT,
 };
 use crate::parser::too_deep;
 use crate::ExprError;
@@ -108,15 +108,24 @@ impl Ctx<'_> {
                     "vector field {name} cannot be used in a filter expression"
                 ));
             }
-            if !path.is_empty() && f.data_type != DataType::Json {
-                return fail(format!(
-                    "field {name} is not a JSON field and cannot be indexed with []"
-                ));
+            match (f.data_type, path) {
+                (_, []) | (DataType::Json, _) | (DataType::Array, [PathItem::Index(_)]) => {}
+                (DataType::Array, _) => {
+                    return fail(format!(
+                        "array field {name} takes one integer index, e.g. {name}[0]"
+                    ))
+                }
+                _ => {
+                    return fail(format!(
+                        "field {name} is not a JSON or array field and cannot be indexed with []"
+                    ))
+                }
             }
             return Ok(Box::new(Expr::Field(FieldRef {
                 field: f.name.clone(),
                 data_type: f.data_type,
                 path: path.to_vec(),
+                element_type: f.element_type,
             })));
         }
         if self.schema.dynamic_field().is_some() {
@@ -126,6 +135,7 @@ impl Ctx<'_> {
                 field: META_FIELD.into(),
                 data_type: DataType::Json,
                 path: full,
+                element_type: None,
             })));
         }
         // `prepare` fills in the text
@@ -172,7 +182,7 @@ impl Ctx<'_> {
     fn cmp(&self, op: CmpOp, l: &Ast, r: &Ast) -> Res<Box<Expr>> {
         let l = tri!(self.node(l));
         let r = tri!(self.node(r));
-        tri!(check_cmp(&l, &r));
+        tri!(check_cmp(op, &l, &r));
         Ok(Box::new(Expr::Cmp(op, l, r)))
     }
 
@@ -214,7 +224,11 @@ impl Ctx<'_> {
         };
         match (mode, args) {
             (Some(mode), [field, arg]) => self.contains(name, mode, field, arg),
-            (None, [arg]) if name == "array_length" => self.wrap(Expr::Length, arg),
+            (None, [arg]) if name == "array_length" => {
+                let expr = tri!(self.node(arg));
+                tri!(check_list_operand(name, &expr, &[]));
+                Ok(Box::new(Expr::Length(expr)))
+            }
             (Some(_), _) => fail(format!("{name} takes 2 arguments, got {}", args.len())),
             (None, _) if name == "array_length" => {
                 fail(format!("array_length takes 1 argument, got {}", args.len()))
@@ -232,6 +246,7 @@ impl Ctx<'_> {
         } else {
             self.list(arg, Some(name))
         });
+        tri!(check_list_operand(name, &expr, &values));
         Ok(Box::new(Expr::Contains { expr, values, mode }))
     }
 }

@@ -79,6 +79,7 @@ fn field_to_pb(f: FieldSchema) -> pb::FieldSchema {
         type_params: pairs_to_pb(f.type_params),
         index_params: pairs_to_pb(f.index_params),
         default_value: f.default_value.map(default_to_pb),
+        element_type: f.element_type.map_or(0, |t| t.code()),
     }
 }
 
@@ -98,6 +99,13 @@ fn field_from_pb(f: pb::FieldSchema) -> Result<FieldSchema, DecodeError> {
         type_params: pairs_from_pb(f.type_params),
         index_params: pairs_from_pb(f.index_params),
         default_value: f.default_value.map(default_from_pb).transpose()?,
+        element_type: match f.element_type {
+            0 => None,
+            code => Some(
+                DataType::from_code(code)
+                    .map_err(|e| DecodeError::invalid("FieldSchema.element_type", e))?,
+            ),
+        },
     })
 }
 

@@ -23,6 +23,8 @@ pub enum ColumnData {
     Float(Vec<f64>),
     Str(Vec<String>),
     Json(Vec<Vec<u8>>),
+    /// Array rows, each its elements (as the scalar kinds above)
+    Array(Vec<ColumnData>),
     FloatVector {
         dim: usize,
         data: Vec<f32>,
@@ -44,6 +46,7 @@ impl ColumnData {
             ColumnData::Float(v) => v.len(),
             ColumnData::Str(v) => v.len(),
             ColumnData::Json(v) => v.len(),
+            ColumnData::Array(v) => v.len(),
             ColumnData::FloatVector { dim, data } => {
                 if *dim == 0 {
                     0
@@ -239,6 +242,7 @@ pub fn build_array(
                 DataType::Float | DataType::Double => ColumnData::Float(vec![]),
                 DataType::VarChar => ColumnData::Str(vec![]),
                 DataType::Json => ColumnData::Json(vec![]),
+                DataType::Array => ColumnData::Array(vec![]),
                 t if t.is_vector() => return Err(SchemaError::MissingField(field.name.clone())),
                 _ => ColumnData::Int(vec![]),
             };
@@ -360,6 +364,9 @@ pub fn build_array(
                 }
             }
             Arc::new(StringArray::from(out))
+        }
+        (DataType::Array, ColumnData::Array(v)) => {
+            crate::array::build_list(field, expand(field, v, &column.valid, rows)?)?
         }
         (DataType::FloatVector, ColumnData::FloatVector { dim, data }) => {
             let want = field.dim();

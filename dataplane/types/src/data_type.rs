@@ -14,6 +14,8 @@ pub enum DataType {
     Float,
     Double,
     VarChar,
+    /// an array of one scalar element type ([`crate::FieldSchema::element_type`])
+    Array,
     Json,
     FloatVector,
     BinaryVector,
@@ -33,6 +35,7 @@ impl DataType {
             DataType::Float => 10,
             DataType::Double => 11,
             DataType::VarChar => 21,
+            DataType::Array => 22,
             DataType::Json => 23,
             DataType::FloatVector => 101,
             DataType::BinaryVector => 100,
@@ -51,6 +54,7 @@ impl DataType {
             10 => DataType::Float,
             11 => DataType::Double,
             21 => DataType::VarChar,
+            22 => DataType::Array,
             23 => DataType::Json,
             101 => DataType::FloatVector,
             100 => DataType::BinaryVector,
@@ -86,6 +90,7 @@ impl DataType {
             DataType::Float => "Float",
             DataType::Double => "Double",
             DataType::VarChar => "VarChar",
+            DataType::Array => "Array",
             DataType::Json => "JSON",
             DataType::FloatVector => "FloatVector",
             DataType::BinaryVector => "BinaryVector",
@@ -104,13 +109,26 @@ impl DataType {
     pub fn is_numeric(self) -> bool {
         self.is_integer() || matches!(self, DataType::Float | DataType::Double)
     }
+
+    /// Whether this type can be the element type of an Array field (Milvus's rule).
+    pub fn is_array_element(self) -> bool {
+        self.is_numeric() || matches!(self, DataType::Bool | DataType::VarChar)
+    }
+
+    /// The name Milvus gives the type in its protocol enum (`Int64`, `VarChar`, `JSON`, ...);
+    /// for codes Quarry does not serve, their Milvus name.
+    pub fn code_name(code: i32) -> &'static str {
+        match DataType::from_code(code) {
+            Ok(t) => t.name(),
+            Err(_) => type_name(code),
+        }
+    }
 }
 
 fn type_name(code: i32) -> &'static str {
     match code {
         0 => "None",
         20 => "String",
-        22 => "Array",
         24 => "Geometry",
         25 => "Text",
         104 => "SparseFloatVector",

@@ -2,6 +2,7 @@
 //! primary keys, columnar row batches (Apache Arrow), the shard-log record format, the node
 //! roles and the `QUARRY_*` environment of a node.
 
+mod array;
 pub mod batch;
 mod data_type;
 pub mod env;

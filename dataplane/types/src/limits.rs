@@ -12,6 +12,9 @@ pub const MAX_DIM: usize = 32768;
 /// `max_length` of a VarChar field, in bytes.
 pub const MAX_VARCHAR: usize = 65535;
 
+/// `max_capacity` of an Array field: elements of one row (Milvus `proxy.maxArrayCapacity`).
+pub const MAX_ARRAY_CAPACITY: usize = 4096;
+
 /// Bytes of one JSON value (Milvus `common.json.maxLength`, 64 KiB).
 pub const MAX_JSON_BYTES: usize = 65536;
 

@@ -63,6 +63,9 @@ pub struct FieldSchema {
     pub index_params: Vec<(String, String)>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_value: Option<DefaultValue>,
+    /// the element type of an Array field (`None` for every other type)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub element_type: Option<DataType>,
 }
 
 /// A field's default value, kept in its wire form.
@@ -102,7 +105,17 @@ impl FieldSchema {
             type_params: vec![],
             index_params: vec![],
             default_value: None,
+            element_type: None,
         }
+    }
+
+    /// An Array field of `element` values, at most `max_capacity` of them per row.
+    pub fn array(name: &str, element: DataType, max_capacity: usize) -> Self {
+        Self {
+            element_type: Some(element),
+            ..Self::new(name, DataType::Array)
+        }
+        .with_param("max_capacity", &max_capacity.to_string())
     }
 
     pub fn with_param(mut self, key: &str, value: &str) -> Self {
@@ -131,8 +144,28 @@ impl FieldSchema {
             .unwrap_or(0)
     }
 
+    /// Maximum number of elements per row (Array only).
+    pub fn max_capacity(&self) -> usize {
+        self.param("max_capacity")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// The schema of one element of an Array field: the element type with the field's name
+    /// and type params (`max_length` for VarChar elements).
+    pub fn element_field(&self) -> FieldSchema {
+        FieldSchema {
+            type_params: self.type_params.clone(),
+            ..FieldSchema::new(&self.name, self.element_type.unwrap_or(DataType::Int64))
+        }
+    }
+
     pub fn arrow_type(&self) -> ArrowType {
         match self.data_type {
+            DataType::Array => ArrowType::List(Arc::new(ArrowField::new_list_field(
+                self.element_field().arrow_type(),
+                true,
+            ))),
             DataType::Bool => ArrowType::Boolean,
             DataType::Int8 => ArrowType::Int8,
             DataType::Int16 => ArrowType::Int16,
@@ -436,7 +469,11 @@ impl CollectionSchema {
                         )));
                     }
                 }
+                DataType::Array => crate::array::check_array_field(&self.name, f)?,
                 _ => {}
+            }
+            if f.data_type != DataType::Array {
+                f.element_type = None;
             }
         }
         check_partition_key(&self.fields)?;

@@ -12,6 +12,8 @@ pub enum Value {
     Str(String),
     Json(serde_json::Value),
     Vector(Vec<f32>),
+    /// the elements of an Array field's row
+    Array(Vec<Value>),
 }
 
 impl Value {

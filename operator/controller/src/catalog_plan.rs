@@ -5,11 +5,13 @@
 use std::collections::BTreeMap;
 
 use quarry_crd::{
-    CollectionSpec, ConsistencyLevel as CrdConsistency, FieldSpec, FieldType, IndexSpec, IndexType,
-    LoadSpec, MetricType, SchemaSpec,
+    CollectionSpec, ConsistencyLevel as CrdConsistency, IndexSpec, IndexType, LoadSpec, MetricType,
+    SchemaSpec,
 };
 use quarry_meta::{CollectionMeta, IndexMeta, NewCollection, NewIndex};
 use quarry_types::{CollectionSchema, ConsistencyLevel, DataType, FieldSchema};
+
+use crate::field_types;
 
 /// One catalog change the reconciler makes.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,42 +62,6 @@ pub fn resource_name(name: &str) -> String {
     }
 }
 
-fn data_type(t: FieldType) -> DataType {
-    match t {
-        FieldType::Bool => DataType::Bool,
-        FieldType::Int8 => DataType::Int8,
-        FieldType::Int16 => DataType::Int16,
-        FieldType::Int32 => DataType::Int32,
-        FieldType::Int64 => DataType::Int64,
-        FieldType::Float => DataType::Float,
-        FieldType::Double => DataType::Double,
-        FieldType::VarChar => DataType::VarChar,
-        FieldType::Json => DataType::Json,
-        FieldType::FloatVector => DataType::FloatVector,
-        FieldType::BinaryVector => DataType::BinaryVector,
-        FieldType::Float16Vector => DataType::Float16Vector,
-        FieldType::BFloat16Vector => DataType::BFloat16Vector,
-    }
-}
-
-fn field_type(t: DataType) -> FieldType {
-    match t {
-        DataType::Bool => FieldType::Bool,
-        DataType::Int8 => FieldType::Int8,
-        DataType::Int16 => FieldType::Int16,
-        DataType::Int32 => FieldType::Int32,
-        DataType::Int64 => FieldType::Int64,
-        DataType::Float => FieldType::Float,
-        DataType::Double => FieldType::Double,
-        DataType::VarChar => FieldType::VarChar,
-        DataType::Json => FieldType::Json,
-        DataType::FloatVector => FieldType::FloatVector,
-        DataType::BinaryVector => FieldType::BinaryVector,
-        DataType::Float16Vector => FieldType::Float16Vector,
-        DataType::BFloat16Vector => FieldType::BFloat16Vector,
-    }
-}
-
 pub fn consistency(c: Option<CrdConsistency>) -> ConsistencyLevel {
     match c {
         Some(CrdConsistency::Strong) => ConsistencyLevel::Strong,
@@ -121,7 +87,7 @@ pub fn schema_of(name: &str, spec: &SchemaSpec) -> Result<CollectionSchema, Stri
         .fields
         .iter()
         .map(|f| {
-            let mut out = FieldSchema::new(&f.name, data_type(f.data_type));
+            let mut out = FieldSchema::new(&f.name, field_types::data_type(f.data_type));
             out.description = f.description.clone().unwrap_or_default();
             out.is_primary_key = f.primary_key;
             out.auto_id = f.auto_id;
@@ -133,6 +99,7 @@ pub fn schema_of(name: &str, spec: &SchemaSpec) -> Result<CollectionSchema, Stri
             if let Some(max) = f.max_length {
                 out.type_params.push(("max_length".into(), max.to_string()));
             }
+            field_types::array_from_spec(f, &mut out);
             out
         })
         .collect();
@@ -148,8 +115,19 @@ pub fn schema_of(name: &str, spec: &SchemaSpec) -> Result<CollectionSchema, Stri
 }
 
 /// A field as far as sameness goes: name, type, flags (primary key, auto id, partition key,
-/// nullable) and sizes (dimension, max length).
-type FieldShape = (String, DataType, bool, bool, bool, bool, usize, usize);
+/// nullable) and sizes (dimension, max length; element type and capacity of an Array).
+type FieldShape = (
+    String,
+    DataType,
+    bool,
+    bool,
+    bool,
+    bool,
+    usize,
+    usize,
+    Option<DataType>,
+    usize,
+);
 
 /// What makes two schemas the same collection: the user fields with their types and flags.
 fn shape(s: &CollectionSchema) -> Vec<FieldShape> {
@@ -166,6 +144,8 @@ fn shape(s: &CollectionSchema) -> Vec<FieldShape> {
                 f.is_partition_key,
                 f.dim(),
                 f.max_length(),
+                f.element_type,
+                f.max_capacity(),
             )
         })
         .collect()
@@ -263,17 +243,7 @@ pub fn spec_of(meta: &CollectionMeta, cluster: &str) -> CollectionSpec {
         .fields
         .iter()
         .filter(|f| !f.is_dynamic)
-        .map(|f| FieldSpec {
-            name: f.name.clone(),
-            data_type: field_type(f.data_type),
-            primary_key: f.is_primary_key,
-            auto_id: f.auto_id,
-            nullable: f.nullable,
-            partition_key: f.is_partition_key,
-            dim: f.data_type.is_vector().then(|| f.dim() as i32),
-            max_length: (f.data_type == DataType::VarChar).then(|| f.max_length() as i32),
-            description: (!f.description.is_empty()).then(|| f.description.clone()),
-        })
+        .map(field_types::spec_of_field)
         .collect();
     CollectionSpec {
         cluster_ref: cluster.to_string(),
@@ -407,6 +377,8 @@ pub fn indexed_rows(meta: &CollectionMeta, index: i64) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use quarry_crd::{FieldSpec, FieldType};
+
     use super::*;
 
     fn field(name: &str, t: FieldType) -> FieldSpec {
@@ -419,6 +391,8 @@ mod tests {
             partition_key: false,
             dim: None,
             max_length: None,
+            element_type: None,
+            max_capacity: None,
             description: None,
         }
     }

@@ -7,6 +7,7 @@ pub mod catalog_plan;
 pub mod context;
 pub mod coordinators;
 mod error;
+mod field_types;
 pub mod grpc;
 pub mod leader;
 pub mod metrics;

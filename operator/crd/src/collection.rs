@@ -22,6 +22,8 @@ pub enum FieldType {
     VarChar,
     #[serde(rename = "JSON")]
     Json,
+    /// a list of `elementType` values (a scalar type), at most `maxCapacity` per row
+    Array,
     FloatVector,
     /// `dim` bits (a multiple of 8), searched with HAMMING or JACCARD
     BinaryVector,
@@ -37,6 +39,9 @@ pub enum FieldType {
     validation = Rule::new("self.dataType != 'BinaryVector' || !has(self.dim) || self.dim % 8 == 0").message("a BinaryVector dim is a multiple of 8"),
     validation = Rule::new("self.dataType == 'BinaryVector' || !has(self.dim) || self.dim <= 32768").message("a float vector dim is at most 32768"),
     validation = Rule::new("self.dataType != 'VarChar' || has(self.maxLength)").message("a VarChar field needs maxLength"),
+    validation = Rule::new("self.dataType != 'Array' || (has(self.elementType) && has(self.maxCapacity))").message("an Array field needs elementType and maxCapacity"),
+    validation = Rule::new("self.dataType != 'Array' || !has(self.elementType) || self.elementType != 'VarChar' || has(self.maxLength)").message("an Array of VarChar needs maxLength"),
+    validation = Rule::new("!has(self.elementType) || self.elementType in ['Bool', 'Int8', 'Int16', 'Int32', 'Int64', 'Float', 'Double', 'VarChar']").message("elementType is Bool, Int8, Int16, Int32, Int64, Float, Double or VarChar"),
     validation = Rule::new("!self.autoId || (self.primaryKey && self.dataType == 'Int64')").message("autoId needs an Int64 primary key")
 )]
 pub struct FieldSpec {
@@ -56,10 +61,17 @@ pub struct FieldSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 262144))]
     pub dim: Option<i32>,
-    /// VarChar: the longest value, in bytes
+    /// VarChar (and Arrays of VarChar): the longest value, in bytes
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 65535))]
     pub max_length: Option<i32>,
+    /// Array: the type of the elements (Bool, Int8..Int64, Float, Double or VarChar)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub element_type: Option<FieldType>,
+    /// Array: the most elements one row holds
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 4096))]
+    pub max_capacity: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }

@@ -1,5 +1,6 @@
 //! Tests of the whole crate, through its public functions where possible.
 
+mod arrays;
 mod columnar;
 mod eval;
 mod fuzz_regressions;

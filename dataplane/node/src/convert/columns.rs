@@ -42,24 +42,26 @@ pub fn columns_from_proto(
             f.field_name.clone()
         };
         let data = match f.field {
-            Some(field_data::Field::Scalars(ScalarField { data: Some(d) })) => match d {
-                scalar_field::Data::BoolData(a) => ColumnData::Bool(a.data),
-                scalar_field::Data::IntData(a) => {
-                    ColumnData::Int(a.data.into_iter().map(i64::from).collect())
+            Some(field_data::Field::Scalars(ScalarField { data: Some(d) })) => {
+                match scalar_column(d) {
+                    Some(ColumnData::Array(rows)) => ColumnData::Array(
+                        rows.into_iter()
+                            .map(|row| match row {
+                                ColumnData::Array(_) => {
+                                    Err(format!("field {name}: nested arrays are not supported"))
+                                }
+                                row => Ok(row),
+                            })
+                            .collect::<ConvResult<_>>()?,
+                    ),
+                    Some(data) => data,
+                    None => {
+                        return Err(format!(
+                            "the data type of field {name} is not supported by quarry yet"
+                        ))
+                    }
                 }
-                scalar_field::Data::LongData(a) => ColumnData::Int(a.data),
-                scalar_field::Data::FloatData(a) => {
-                    ColumnData::Float(a.data.into_iter().map(f64::from).collect())
-                }
-                scalar_field::Data::DoubleData(a) => ColumnData::Float(a.data),
-                scalar_field::Data::StringData(a) => ColumnData::Str(a.data),
-                scalar_field::Data::JsonData(a) => ColumnData::Json(a.data),
-                _ => {
-                    return Err(format!(
-                        "the data type of field {name} is not supported by quarry yet"
-                    ))
-                }
-            },
+            }
             // float32 values for a 16-bit float field (pymilvus 2.6 sends lists so): narrowed
             // to the field's type, rounding to nearest even
             Some(field_data::Field::Vectors(VectorField {
@@ -125,6 +127,37 @@ pub fn columns_from_proto(
     Ok((out, rows))
 }
 
+/// The values of one scalar column; an Array column's rows each as a column of their own
+/// (a row whose message carries no values is an empty row). `None`: a kind Quarry does not
+/// take.
+fn scalar_column(d: scalar_field::Data) -> Option<ColumnData> {
+    Some(match d {
+        scalar_field::Data::BoolData(a) => ColumnData::Bool(a.data),
+        scalar_field::Data::IntData(a) => {
+            ColumnData::Int(a.data.into_iter().map(i64::from).collect())
+        }
+        scalar_field::Data::LongData(a) => ColumnData::Int(a.data),
+        scalar_field::Data::FloatData(a) => {
+            ColumnData::Float(a.data.into_iter().map(f64::from).collect())
+        }
+        scalar_field::Data::DoubleData(a) => ColumnData::Float(a.data),
+        scalar_field::Data::StringData(a) => ColumnData::Str(a.data),
+        scalar_field::Data::JsonData(a) => ColumnData::Json(a.data),
+        scalar_field::Data::ArrayData(a) => ColumnData::Array(
+            a.data
+                .into_iter()
+                .map(|row| match row.data {
+                    None => Some(ColumnData::Int(vec![])),
+                    // one level only: a nested array row is refused by the caller
+                    Some(scalar_field::Data::ArrayData(_)) => Some(ColumnData::Array(vec![])),
+                    Some(d) => scalar_column(d),
+                })
+                .collect::<Option<_>>()?,
+        ),
+        _ => return None,
+    })
+}
+
 pub fn ids_to_proto(ids: &[Pk], pk_type: DataType) -> ps::IDs {
     let id_field = if pk_type == DataType::VarChar {
         ps::i_ds::IdField::StrId(ps::StringArray {
@@ -160,8 +193,50 @@ fn json_bytes(v: &Value) -> Vec<u8> {
         Value::Int(i) => i.to_string().into_bytes(),
         Value::Float(f) => f.to_string().into_bytes(),
         Value::Bool(b) => b.to_string().into_bytes(),
-        Value::Vector(_) => b"null".to_vec(),
+        Value::Vector(_) | Value::Array(_) => b"null".to_vec(),
     }
+}
+
+/// The elements of one Array row as the wire's per-row `ScalarField` (a null row: empty).
+fn array_row(element: DataType, v: &Value) -> ScalarField {
+    let items: &[Value] = match v {
+        Value::Array(items) => items,
+        _ => &[],
+    };
+    let int = |v: &Value| if let Value::Int(i) = v { *i } else { 0 };
+    let float = |v: &Value| if let Value::Float(x) = v { *x } else { 0.0 };
+    let data = match element {
+        DataType::Bool => scalar_field::Data::BoolData(ps::BoolArray {
+            data: items
+                .iter()
+                .map(|v| matches!(v, Value::Bool(true)))
+                .collect(),
+        }),
+        DataType::Int8 | DataType::Int16 | DataType::Int32 => {
+            scalar_field::Data::IntData(ps::IntArray {
+                data: items.iter().map(|v| int(v) as i32).collect(),
+            })
+        }
+        DataType::Float => scalar_field::Data::FloatData(ps::FloatArray {
+            data: items.iter().map(|v| float(v) as f32).collect(),
+        }),
+        DataType::Double => scalar_field::Data::DoubleData(ps::DoubleArray {
+            data: items.iter().map(float).collect(),
+        }),
+        DataType::VarChar => scalar_field::Data::StringData(ps::StringArray {
+            data: items
+                .iter()
+                .map(|v| match v {
+                    Value::Str(s) => s.clone(),
+                    _ => String::new(),
+                })
+                .collect(),
+        }),
+        _ => scalar_field::Data::LongData(ps::LongArray {
+            data: items.iter().map(int).collect(),
+        }),
+    };
+    ScalarField { data: Some(data) }
 }
 
 /// One output column as FieldData. Nulls become placeholders plus `valid_data`.
@@ -213,6 +288,13 @@ pub fn column_to_proto(col: &OutputColumn) -> FieldData {
         DataType::Json => scalars(scalar_field::Data::JsonData(ps::JsonArray {
             data: vals.iter().map(json_bytes).collect(),
         })),
+        DataType::Array => {
+            let element = f.element_type.unwrap_or(DataType::Int64);
+            scalars(scalar_field::Data::ArrayData(ps::ArrayArray {
+                data: vals.iter().map(|v| array_row(element, v)).collect(),
+                element_type: element.code(),
+            }))
+        }
         DataType::BinaryVector | DataType::Float16Vector | DataType::BFloat16Vector => {
             let bytes: Vec<u8> = vals
                 .iter()
@@ -292,5 +374,57 @@ mod tests {
         );
         let e = columns_from_proto(vec![], 3).unwrap_err();
         assert!(e.contains("carries no field data"), "{e}");
+    }
+
+    #[test]
+    fn array_columns_go_out_and_come_back() {
+        let field = quarry_types::FieldSchema {
+            id: 101,
+            nullable: true,
+            ..quarry_types::FieldSchema::array("tags", DataType::VarChar, 4)
+        };
+        let strs = |v: &[&str]| Value::Array(v.iter().map(|s| Value::Str(s.to_string())).collect());
+        let col = OutputColumn {
+            field,
+            values: vec![strs(&["a", "b"]), Value::Null, strs(&[])],
+        };
+        let wire = column_to_proto(&col);
+        assert_eq!(wire.r#type, DataType::Array.code());
+        assert_eq!(wire.valid_data, vec![true, false, true]);
+        let Some(field_data::Field::Scalars(ScalarField {
+            data: Some(scalar_field::Data::ArrayData(a)),
+        })) = &wire.field
+        else {
+            panic!("not array data: {wire:?}");
+        };
+        assert_eq!(a.element_type, DataType::VarChar.code());
+        assert_eq!(a.data.len(), 3);
+        let (cols, rows) = columns_from_proto(vec![wire], 3).unwrap();
+        assert_eq!(rows, 3);
+        let ColumnData::Array(rows) = &cols["tags"].data else {
+            panic!("not an array column");
+        };
+        assert_eq!(rows[0], ColumnData::Str(vec!["a".into(), "b".into()]));
+        assert_eq!(rows[2], ColumnData::Str(vec![]));
+
+        // a row without values is an empty row; a nested array is refused
+        let row = |data| ScalarField { data };
+        let nested = FieldData {
+            field_name: "n".into(),
+            field: Some(field_data::Field::Scalars(ScalarField {
+                data: Some(scalar_field::Data::ArrayData(ps::ArrayArray {
+                    data: vec![
+                        row(None),
+                        row(Some(scalar_field::Data::ArrayData(
+                            ps::ArrayArray::default(),
+                        ))),
+                    ],
+                    element_type: 5,
+                })),
+            })),
+            ..Default::default()
+        };
+        let e = columns_from_proto(vec![nested], 2).unwrap_err();
+        assert!(e.contains("nested arrays are not supported"), "{e}");
     }
 }

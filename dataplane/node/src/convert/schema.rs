@@ -32,6 +32,22 @@ pub fn schema_from_bytes(bytes: &[u8]) -> ConvResult<CollectionSchema> {
 fn field_from_proto(f: &ps::FieldSchema) -> ConvResult<FieldSchema> {
     let data_type =
         DataType::from_code(f.data_type).map_err(|e| format!("field {}: {e}", f.name))?;
+    let element_type = match (data_type, f.element_type) {
+        (DataType::Array, 0) => {
+            return Err(format!(
+                "field {}: element data type None is not valid",
+                f.name
+            ))
+        }
+        (DataType::Array, code) => Some(DataType::from_code(code).map_err(|_| {
+            format!(
+                "field {}: element type {} is not supported",
+                f.name,
+                DataType::code_name(code)
+            )
+        })?),
+        _ => None,
+    };
     let default_value = f
         .default_value
         .as_ref()
@@ -61,6 +77,7 @@ fn field_from_proto(f: &ps::FieldSchema) -> ConvResult<FieldSchema> {
         type_params: kv(&f.type_params),
         index_params: kv(&f.index_params),
         default_value,
+        element_type,
     })
 }
 
@@ -98,7 +115,7 @@ fn field_to_proto(f: &FieldSchema) -> ps::FieldSchema {
         type_params: to_kv(&f.type_params),
         index_params: to_kv(&f.index_params),
         auto_id: f.auto_id,
-        element_type: 0,
+        element_type: f.element_type.map_or(0, |t| t.code()),
         default_value,
         is_dynamic: false,
         is_partition_key: f.is_partition_key,

@@ -285,8 +285,8 @@ pub struct FieldSchema {
     pub name: ::prost::alloc::string::String,
     #[prost(string, tag = "3")]
     pub description: ::prost::alloc::string::String,
-    /// the Milvus DataType number (Bool 1 ... Int64 5, Float 10, Double 11, VarChar 21, JSON 23,
-    /// FloatVector 101)
+    /// the Milvus DataType number (Bool 1 ... Int64 5, Float 10, Double 11, VarChar 21, Array 22,
+    /// JSON 23, FloatVector 101)
     #[prost(int32, tag = "4")]
     pub data_type: i32,
     #[prost(bool, tag = "5")]
@@ -308,6 +308,9 @@ pub struct FieldSchema {
     /// absent: no default
     #[prost(message, optional, tag = "13")]
     pub default_value: ::core::option::Option<DefaultValue>,
+    /// Array fields: the Milvus DataType number of the elements (0: not an Array field)
+    #[prost(int32, tag = "14")]
+    pub element_type: i32,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct DefaultValue {
@@ -758,7 +761,7 @@ pub struct FloatVector {
 /// One scalar (or vector) value.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct Value {
-    #[prost(oneof = "value::Kind", tags = "1, 2, 3, 4, 5, 6, 7")]
+    #[prost(oneof = "value::Kind", tags = "1, 2, 3, 4, 5, 6, 7, 8")]
     pub kind: ::core::option::Option<value::Kind>,
 }
 /// Nested message and enum types in `Value`.
@@ -781,7 +784,15 @@ pub mod value {
         Json(::prost::alloc::string::String),
         #[prost(message, tag = "7")]
         Vector(super::FloatVector),
+        /// the elements of an Array field's row (scalars)
+        #[prost(message, tag = "8")]
+        Array(super::ValueList),
     }
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ValueList {
+    #[prost(message, repeated, tag = "1")]
+    pub values: ::prost::alloc::vec::Vec<Value>,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct PrimaryKey {

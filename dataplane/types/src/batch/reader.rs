@@ -5,7 +5,8 @@ use arrow_array::types::{
     Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt64Type,
 };
 use arrow_array::{
-    Array, ArrayRef, BooleanArray, FixedSizeListArray, PrimitiveArray, RecordBatch, StringArray,
+    Array, ArrayRef, BooleanArray, FixedSizeListArray, ListArray, PrimitiveArray, RecordBatch,
+    StringArray,
 };
 
 use crate::schema::DataType;
@@ -22,6 +23,8 @@ pub enum ColumnReader<'a> {
     Double(&'a PrimitiveArray<Float64Type>),
     Str(&'a StringArray),
     Json(&'a StringArray),
+    /// Array rows and their element type
+    Array(&'a ListArray, DataType),
     Vector {
         dim: usize,
         values: &'a [f32],
@@ -48,6 +51,9 @@ impl<'a> ColumnReader<'a> {
             DataType::Double => ColumnReader::Double(array.as_primitive()),
             DataType::VarChar => ColumnReader::Str(array.as_string()),
             DataType::Json => ColumnReader::Json(array.as_string()),
+            DataType::Array => {
+                ColumnReader::Array(array.as_list(), crate::array::element_type_of(array))
+            }
             DataType::FloatVector => {
                 let list = array.as_fixed_size_list();
                 let values = list.values().as_primitive::<Float32Type>().values();
@@ -99,6 +105,7 @@ impl<'a> ColumnReader<'a> {
             ColumnReader::Json(a) => prim!(a, |v: &str| Value::Json(
                 serde_json::from_str(v).unwrap_or(serde_json::Value::Null)
             )),
+            ColumnReader::Array(a, t) => crate::array::list_value(a, *t, row),
             ColumnReader::Vector { .. } => Value::Vector(self.vector(row).to_vec()),
             ColumnReader::Packed { data_type, .. } => {
                 Value::Vector(crate::vector::decode(*data_type, self.packed(row)))
