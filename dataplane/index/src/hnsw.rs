@@ -2,6 +2,7 @@ use rayon::prelude::*;
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
 use crate::ef_gate::EfGate;
+use crate::kernels;
 use crate::{Hit, IndexError, Metric, SearchParams};
 
 /// An HNSW graph over one sealed segment; keys are row numbers.
@@ -34,7 +35,8 @@ fn options(dim: usize, metric: Metric, m: usize, ef_construction: usize) -> Inde
         metric: match metric {
             Metric::L2 => MetricKind::L2sq,
             Metric::Ip => MetricKind::IP,
-            Metric::Cosine => MetricKind::Cos,
+            // unit vectors under inner product: one product a comparison instead of three
+            Metric::Cosine => MetricKind::IP,
             // binary vectors are not given to HNSW (refused when the index is created)
             Metric::Hamming | Metric::Jaccard => MetricKind::L2sq,
         },
@@ -57,7 +59,8 @@ fn allow_concurrent_searches(index: &Index) -> Result<(), IndexError> {
 }
 
 impl HnswIndex {
-    /// Builds the graph over `vectors` (row-major, `dim` floats per row) with every thread of
+    /// Builds the graph over `vectors` (row-major, `dim` floats per row; COSINE: each scaled
+    /// to unit length, searched by inner product) with every thread of
     /// the current rayon pool adding rows at once (usearch takes concurrent `add`s once it has
     /// a context per thread reserved; the tests check recall and self-matches of such builds).
     /// CPU-heavy: call it off the async runtime.
@@ -77,7 +80,14 @@ impl HnswIndex {
         vectors
             .par_chunks_exact(dim.max(1))
             .enumerate()
-            .try_for_each(|(row, v)| index.add(row as u64, v).map_err(native))?;
+            .try_for_each(|(row, v)| {
+                if metric == Metric::Cosine {
+                    index.add(row as u64, &kernels::normalized(v))
+                } else {
+                    index.add(row as u64, v)
+                }
+                .map_err(native)
+            })?;
         allow_concurrent_searches(&index)?;
         Ok(Self {
             index,
@@ -131,9 +141,38 @@ impl HnswIndex {
         params: &SearchParams,
         keep: &(dyn Fn(u32) -> bool + Sync),
     ) -> Result<Vec<Hit>, IndexError> {
+        self.run(query, k, params, Some(keep))
+    }
+
+    /// Approximate top-`k` among all rows (no predicate to call on each visited node).
+    pub fn search_all(
+        &self,
+        query: &[f32],
+        k: usize,
+        params: &SearchParams,
+    ) -> Result<Vec<Hit>, IndexError> {
+        self.run(query, k, params, None)
+    }
+
+    fn run(
+        &self,
+        query: &[f32],
+        k: usize,
+        params: &SearchParams,
+        keep: Option<&(dyn Fn(u32) -> bool + Sync)>,
+    ) -> Result<Vec<Hit>, IndexError> {
         if k == 0 || self.is_empty() {
             return Ok(Vec::new());
         }
+        // a COSINE graph holds unit vectors under IP (see `build`); so the query too (a graph
+        // of an older build, under usearch's own cosine, scores it the same)
+        let unit;
+        let query = if self.metric == Metric::Cosine {
+            unit = kernels::normalized(query);
+            &unit[..]
+        } else {
+            query
+        };
         // ef is one setting of the whole usearch index: the gate keeps it fixed while searches
         // run, so each search runs with its own ef
         let ef = params.ef.unwrap_or(DEFAULT_EF).max(k);
@@ -142,9 +181,11 @@ impl HnswIndex {
                 .ef
                 .enter(ef, |ef| self.index.change_expansion_search(ef));
             debug_assert_eq!(self.index.expansion_search(), ef);
-            self.index
-                .filtered_search(query, k, |key| keep(key as u32))
-                .map_err(native)?
+            match keep {
+                Some(keep) => self.index.filtered_search(query, k, |key| keep(key as u32)),
+                None => self.index.search(query, k),
+            }
+            .map_err(native)?
         };
         Ok(matches
             .keys
@@ -219,6 +260,36 @@ mod tests {
                 .search(&v[..dim], 5, &SearchParams::default(), &|r| r % 2 == 1)
                 .unwrap();
             assert!(odd.iter().all(|h| h.row % 2 == 1));
+        }
+    }
+
+    #[test]
+    fn graphs_of_older_builds_under_usearch_cosine_still_score_right() {
+        let (n, dim) = (300, 8);
+        let v = data(n, dim);
+        let old = Index::new(&IndexOptions {
+            metric: MetricKind::Cos,
+            ..options(dim, Metric::Cosine, 8, 32)
+        })
+        .unwrap();
+        old.reserve(n).unwrap();
+        for (row, x) in v.chunks_exact(dim).enumerate() {
+            old.add(row as u64, x).unwrap();
+        }
+        let mut bytes = vec![0u8; old.serialized_length()];
+        old.save_to_buffer(&mut bytes).unwrap();
+        let loaded = HnswIndex::from_bytes(&bytes, dim, Metric::Cosine, 8, 32).unwrap();
+        let built = HnswIndex::build(&v, dim, Metric::Cosine, 8, 32).unwrap();
+        // a query that is not of unit length
+        let query: Vec<f32> = v[..dim].iter().map(|x| x * 3.0).collect();
+        let exact = brute_force(&v, dim, Metric::Cosine, &query, 1, &|_| true);
+        for idx in [&loaded, &built] {
+            let hits = idx.search_all(&query, 1, &SearchParams::default()).unwrap();
+            assert_eq!(hits[0].row, exact[0].row);
+            assert!(
+                (hits[0].score - exact[0].score).abs() < 1e-4,
+                "{hits:?} vs {exact:?}"
+            );
         }
     }
 

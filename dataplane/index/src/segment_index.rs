@@ -68,18 +68,19 @@ impl SegmentIndex {
         self.len() == 0
     }
 
-    /// Top-`k` among rows for which `keep` is true, best first, with Milvus scores (`ef`
-    /// steers HNSW, `nprobe` IVF).
+    /// Top-`k` among rows for which `keep` is true (`None`: every row), best first, with
+    /// Milvus scores (`ef` steers HNSW, `nprobe` IVF).
     pub fn search(
         &self,
         query: &[f32],
         k: usize,
         params: &SearchParams,
-        keep: &(dyn Fn(u32) -> bool + Sync),
+        keep: Option<&(dyn Fn(u32) -> bool + Sync)>,
     ) -> Result<Vec<Hit>, IndexError> {
-        match self {
-            SegmentIndex::Hnsw(i) => i.search(query, k, params, keep),
-            SegmentIndex::Ivf(i) => i.search(query, k, params, keep),
+        match (self, keep) {
+            (SegmentIndex::Hnsw(i), None) => i.search_all(query, k, params),
+            (SegmentIndex::Hnsw(i), Some(keep)) => i.search(query, k, params, keep),
+            (SegmentIndex::Ivf(i), keep) => i.search(query, k, params, keep.unwrap_or(&|_| true)),
         }
     }
 }

@@ -270,10 +270,13 @@ fn segment_hits(
                 nprobe: plan.input.nprobe,
             };
             match keep {
-                Some(keep) => index.search(query, k, &params, &|row| {
-                    keep.get(row as usize).copied().unwrap_or(false)
-                })?,
-                None => index.search(query, k, &params, &|_| true)?,
+                Some(keep) => index.search(
+                    query,
+                    k,
+                    &params,
+                    Some(&|row| keep.get(row as usize).copied().unwrap_or(false)),
+                )?,
+                None => index.search(query, k, &params, None)?,
             }
         }
         None => {
