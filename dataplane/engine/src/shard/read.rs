@@ -8,7 +8,7 @@
 //! them costs less than walking the graph ([`exact_is_cheaper`]). Output fields are read for
 //! the shard's final top-k only.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use quarry_expr::Expr;
@@ -96,43 +96,83 @@ impl Shard {
         let data_type = schema.fields[plan.field_index].data_type;
         let nq = input.vectors.len();
         let parts = self.parts(&plan.partition_ids, plan.index);
-        let (parts, passes, found) = crate::pool::run(|| {
+        // one (segment, query vector) pair: its hits, by graph or by scan, counting the nodes
+        // a graph search visits in `visits`
+        let task =
+            |part: &Part, pass: &Pass, q: usize, scan: bool, visits: Option<&AtomicUsize>| {
+                if pass.count == 0 {
+                    return Ok(Vec::new());
+                }
+                let index = part.index.as_deref().filter(|_| !scan);
+                let keep = pass.keep.as_deref();
+                let query = &input.vectors[q];
+                let run = |k: usize| {
+                    segment_hits(
+                        plan,
+                        data_type,
+                        &part.view,
+                        index,
+                        Rows { keep, visits },
+                        query,
+                        k,
+                    )
+                };
+                let mut hits = match &plan.group {
+                    None => run(fetch)?,
+                    Some(g) => dig(run, g, want, plan.metric, |row| {
+                        group_key(schema, &part.view, g, row)
+                    })?,
+                };
+                if ranged {
+                    hits.retain(|h| {
+                        in_range(plan.metric, h.score, input.radius, input.range_filter)
+                    });
+                }
+                Ok::<_, EngineError>(hits)
+            };
+        let (parts, found) = crate::pool::run(|| {
             let passes: Vec<Pass> = parts
                 .par_iter()
                 .map(|p| Pass::of(p, schema, filter))
                 .collect();
-            let found: Vec<Result<Vec<Hit>>> = (0..parts.len() * nq)
-                .into_par_iter()
-                .map(|t| {
-                    let (part, pass) = (&parts[t / nq], &passes[t / nq]);
-                    if pass.count == 0 {
-                        return Ok(Vec::new());
+            // how each segment is searched; a filtered graph search of the first query vector
+            // tells, by the nodes it visits, whether the others should scan instead
+            let probes: Vec<(bool, Option<Result<Vec<Hit>>>)> = parts
+                .par_iter()
+                .zip(&passes)
+                .map(|(part, pass)| {
+                    if part.index.is_none() || pass.keep.is_none() {
+                        return (part.index.is_none(), None);
                     }
-                    let query = &input.vectors[t % nq];
-                    let index = part
-                        .index
-                        .as_deref()
-                        .filter(|_| !exact_is_cheaper(pass, part.view.live, input.ef));
-                    let keep = pass.keep.as_deref();
-                    let run =
-                        |k: usize| segment_hits(plan, data_type, &part.view, index, keep, query, k);
-                    let mut hits = match &plan.group {
-                        None => run(fetch)?,
-                        Some(g) => dig(run, g, want, plan.metric, |row| {
-                            group_key(schema, &part.view, g, row)
-                        })?,
-                    };
-                    if ranged {
-                        hits.retain(|h| {
-                            in_range(plan.metric, h.score, input.radius, input.range_filter)
-                        });
+                    if exact_is_cheaper(pass, part.view.live, input.ef) {
+                        return (true, None);
                     }
-                    Ok(hits)
+                    if nq == 1 {
+                        return (false, None);
+                    }
+                    let visits = AtomicUsize::new(0);
+                    let hits = task(part, pass, 0, false, Some(&visits));
+                    let visits = visits.load(Ordering::Relaxed);
+                    (visits.saturating_mul(VISIT_COST) > pass.count, Some(hits))
                 })
                 .collect();
-            (parts, passes, found)
+            let mut found: Vec<Result<Vec<Hit>>> = (0..parts.len() * nq)
+                .into_par_iter()
+                .map(|t| {
+                    let (p, q) = (t / nq, t % nq);
+                    if q == 0 && probes[p].1.is_some() {
+                        return Ok(Vec::new()); // answered by the probe
+                    }
+                    task(&parts[p], &passes[p], q, probes[p].0, None)
+                })
+                .collect();
+            for (p, (_, probe)) in probes.into_iter().enumerate() {
+                if let Some(hits) = probe {
+                    found[p * nq] = hits;
+                }
+            }
+            (parts, found)
         });
-        drop(passes);
         let mut per_query: Vec<Vec<Cand>> = (0..nq).map(|_| Vec::new()).collect();
         for (t, hits) in found.into_iter().enumerate() {
             let (part, q) = (t / nq, t % nq);
@@ -252,6 +292,20 @@ fn exact_is_cheaper(pass: &Pass, rows: usize, ef: Option<usize>) -> bool {
 /// `ef`; measured on GloVe-6B-50d (`make bench`).
 const EXACT_FACTOR: f64 = 128.0;
 
+/// What visiting one node of a graph costs, in rows of a scan (a distance at a random place
+/// and the predicate, against one in a row): a filtered search whose first query vector visits
+/// more than the passing rows over this scans for the others. A filter whose passing rows lie
+/// away from the queries (rare words for common ones) makes the graph visit most of itself.
+const VISIT_COST: usize = 4;
+
+/// The rows a segment search may answer (`None`: all), and where a graph search counts the
+/// nodes it visits.
+#[derive(Clone, Copy)]
+struct Rows<'a> {
+    keep: Option<&'a [bool]>,
+    visits: Option<&'a AtomicUsize>,
+}
+
 /// The best `k` hits of one segment for one query vector, best first: its index when it has
 /// one loaded, exact search over its batches otherwise.
 fn segment_hits(
@@ -259,10 +313,11 @@ fn segment_hits(
     data_type: quarry_types::DataType,
     seg: &SegmentView,
     index: Option<&SegmentIndex>,
-    keep: Option<&[bool]>,
+    rows: Rows<'_>,
     query: &[f32],
     k: usize,
 ) -> Result<Vec<Hit>> {
+    let Rows { keep, visits } = rows;
     let mut hits = match index {
         Some(index) => {
             let params = SearchParams {
@@ -274,7 +329,12 @@ fn segment_hits(
                     query,
                     k,
                     &params,
-                    Some(&|row| keep.get(row as usize).copied().unwrap_or(false)),
+                    Some(&|row| {
+                        if let Some(v) = visits {
+                            v.fetch_add(1, Ordering::Relaxed);
+                        }
+                        keep.get(row as usize).copied().unwrap_or(false)
+                    }),
                 )?,
                 None => index.search(query, k, &params, None)?,
             }
