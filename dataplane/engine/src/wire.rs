@@ -69,6 +69,7 @@ pub(crate) fn value_to_pb(v: Value) -> pb::Value {
         Value::Str(s) => Kind::StringValue(s),
         Value::Json(j) => Kind::Json(j.to_string()),
         Value::Vector(v) => Kind::Vector(vector_to_pb(v)),
+        Value::Sparse(b) => Kind::Sparse(b),
     };
     pb::Value { kind: Some(kind) }
 }
@@ -85,6 +86,7 @@ pub(crate) fn value_from_pb(v: pb::Value) -> Result<Value, DecodeError> {
             serde_json::from_str(&text).map_err(|e| DecodeError::invalid("Value.json", e))?,
         ),
         Kind::Vector(v) => Value::Vector(v.values),
+        Kind::Sparse(b) => Value::Sparse(b),
     })
 }
 
@@ -181,6 +183,8 @@ fn search_input_to_pb(i: SearchInput) -> pb::SearchInput {
             strict: g.strict,
         }),
         vector_type: i.vector_type.map(DataType::code),
+        sparse: i.sparse,
+        drop_ratio_search: i.drop_ratio_search,
     }
 }
 
@@ -238,6 +242,8 @@ fn search_input_from_pb(i: pb::SearchInput) -> Result<SearchInput, DecodeError> 
                     .ok_or_else(|| DecodeError::invalid("SearchInput.vector_type", t))
             })
             .transpose()?,
+        sparse: i.sparse,
+        drop_ratio_search: i.drop_ratio_search,
     })
 }
 

@@ -39,6 +39,8 @@ fn every_value() -> Vec<Value> {
         Value::Str("héllo".into()),
         Value::Json(serde_json::json!({"a": [1, 2.5, "x", null], "b": {"c": true}})),
         Value::Vector(vec![0.5, -1.0, 3.25]),
+        Value::Sparse(quarry_types::sparse::encode(&[(3, 0.5), (70000, 2.0)])),
+        Value::Sparse(vec![]),
     ]
 }
 
@@ -77,7 +79,25 @@ fn searches_survive_the_round_trip() {
             strict: true,
         }),
         vector_type: Some(quarry_types::DataType::BinaryVector),
+        sparse: vec![],
+        drop_ratio_search: None,
     };
+    // a sparse search: query rows in their byte form and the drop ratio
+    round_trip_read(ShardRead::Search(SearchPlan {
+        input: SearchInput {
+            vectors: vec![],
+            sparse: vec![quarry_types::sparse::encode(&[(1, 0.25), (9, 4.0)]), vec![]],
+            vector_type: Some(quarry_types::DataType::SparseFloatVector),
+            drop_ratio_search: Some(0.2),
+            ..full.clone()
+        },
+        field_index: 1,
+        fields: vec![0],
+        metric: Metric::Ip,
+        index: Some(5),
+        group: None,
+        partition_ids: vec![],
+    }));
     for metric in [
         Metric::L2,
         Metric::Ip,

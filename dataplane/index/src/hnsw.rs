@@ -194,6 +194,7 @@ mod tests {
                         &SearchParams {
                             ef: Some(128),
                             nprobe: None,
+                            ..Default::default()
                         },
                         &|_| true,
                     )
@@ -238,6 +239,7 @@ mod tests {
                                     &SearchParams {
                                         ef: Some(32),
                                         nprobe: None,
+                                        ..Default::default()
                                     },
                                     &|_| true,
                                 )
@@ -264,6 +266,7 @@ mod tests {
                     &SearchParams {
                         ef: Some(ef),
                         nprobe: None,
+                        ..Default::default()
                     },
                     &|_| true,
                 )

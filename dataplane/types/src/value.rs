@@ -12,6 +12,8 @@ pub enum Value {
     Str(String),
     Json(serde_json::Value),
     Vector(Vec<f32>),
+    /// A SparseFloatVector row in its byte form ([`crate::sparse`]).
+    Sparse(Vec<u8>),
 }
 
 impl Value {

@@ -75,6 +75,7 @@ fn data_type(t: FieldType) -> DataType {
         FieldType::BinaryVector => DataType::BinaryVector,
         FieldType::Float16Vector => DataType::Float16Vector,
         FieldType::BFloat16Vector => DataType::BFloat16Vector,
+        FieldType::SparseFloatVector => DataType::SparseFloatVector,
     }
 }
 
@@ -93,6 +94,7 @@ fn field_type(t: DataType) -> FieldType {
         DataType::BinaryVector => FieldType::BinaryVector,
         DataType::Float16Vector => FieldType::Float16Vector,
         DataType::BFloat16Vector => FieldType::BFloat16Vector,
+        DataType::SparseFloatVector => FieldType::SparseFloatVector,
     }
 }
 
@@ -270,7 +272,8 @@ pub fn spec_of(meta: &CollectionMeta, cluster: &str) -> CollectionSpec {
             auto_id: f.auto_id,
             nullable: f.nullable,
             partition_key: f.is_partition_key,
-            dim: f.data_type.is_vector().then(|| f.dim() as i32),
+            dim: (f.data_type.is_vector() && f.data_type != DataType::SparseFloatVector)
+                .then(|| f.dim() as i32),
             max_length: (f.data_type == DataType::VarChar).then(|| f.max_length() as i32),
             description: (!f.description.is_empty()).then(|| f.description.clone()),
         })

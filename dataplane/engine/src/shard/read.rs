@@ -6,7 +6,9 @@
 use std::sync::atomic::Ordering;
 
 use quarry_expr::Expr;
-use quarry_index::{brute_force, brute_force_packed, Hit, Metric, SearchParams};
+use quarry_index::{
+    brute_force, brute_force_packed, brute_force_sparse, prune_query, Hit, Metric, SearchParams,
+};
 use quarry_types::batch::ColumnReader;
 use quarry_types::limits::{MAX_EF, MAX_TOPK};
 use quarry_types::{CollectionSchema, Pk, Value};
@@ -36,7 +38,7 @@ impl Shard {
         };
         let schema = &self.schema;
         let pk_dt = schema.fields[self.pk_index].data_type;
-        let mut per_query: Vec<Vec<Found>> = (0..input.vectors.len()).map(|_| Vec::new()).collect();
+        let mut per_query: Vec<Vec<Found>> = (0..input.nq()).map(|_| Vec::new()).collect();
         {
             let d = self.data.read();
             let segs: Vec<(&SegmentData, Option<&quarry_index::SegmentIndex>)> = d
@@ -56,7 +58,12 @@ impl Shard {
                 }
                 self.segments_read.fetch_add(1, Ordering::Relaxed);
                 let keep = seg.matching(schema, filter);
-                for (q, query) in input.vectors.iter().enumerate() {
+                for (q, found) in per_query.iter_mut().enumerate() {
+                    let query = match (input.sparse.get(q), input.vectors.get(q)) {
+                        (Some(row), _) => Query::Sparse(row),
+                        (None, Some(v)) => Query::Dense(v),
+                        (None, None) => continue,
+                    };
                     let data_type = schema.fields[plan.field_index].data_type;
                     let run = |k: usize| segment_hits(plan, data_type, seg, index, &keep, query, k);
                     let mut hits = match &plan.group {
@@ -70,7 +77,7 @@ impl Shard {
                     }
                     for hit in hits {
                         let values = values_of(schema, fields, seg, hit.row);
-                        per_query[q].push(Found {
+                        found.push(Found {
                             pk: pk_of(seg, self.pk_index, pk_dt, hit.row),
                             score: hit.score,
                             values,
@@ -133,6 +140,13 @@ impl Shard {
     }
 }
 
+/// One query vector: dense (`f32` form) or sparse (byte form).
+#[derive(Clone, Copy)]
+enum Query<'a> {
+    Dense(&'a [f32]),
+    Sparse(&'a [u8]),
+}
+
 /// The best `k` hits of one segment for one query vector, best first: its index when it has
 /// one loaded, exact search over its batches otherwise.
 fn segment_hits(
@@ -141,19 +155,45 @@ fn segment_hits(
     seg: &SegmentData,
     index: Option<&quarry_index::SegmentIndex>,
     keep: &[bool],
-    query: &[f32],
+    query: Query<'_>,
     k: usize,
 ) -> Result<Vec<Hit>> {
-    let mut hits = match index {
-        Some(index) => {
-            let params = SearchParams {
-                ef: plan.input.ef.map(|e| e.clamp(k, MAX_EF.max(k))),
-                nprobe: plan.input.nprobe,
+    let params = SearchParams {
+        ef: plan.input.ef.map(|e| e.clamp(k, MAX_EF.max(k))),
+        nprobe: plan.input.nprobe,
+        drop_ratio_search: plan.input.drop_ratio_search,
+    };
+    let keep_any = |row: u32| keep.get(row as usize).copied().unwrap_or(false);
+    let query = match query {
+        Query::Sparse(q) => {
+            let mut hits = match index {
+                Some(index) => index.search_sparse(q, k, &params, &keep_any)?,
+                None => {
+                    let pruned = prune_query(q, params.drop_ratio_search.unwrap_or(0.0));
+                    let mut all = Vec::new();
+                    for (b, batch) in seg.batches.iter().enumerate() {
+                        let start = seg.starts[b];
+                        let reader = ColumnReader::new(batch.column(plan.field_index), data_type);
+                        let keep_row = |r: u32| keep[(start + r) as usize];
+                        let n = batch.num_rows();
+                        let hits =
+                            brute_force_sparse(n, |i| reader.sparse(i), &pruned, k, &keep_row);
+                        all.extend(hits.into_iter().map(|h| Hit {
+                            row: h.row + start,
+                            score: h.score,
+                        }));
+                    }
+                    all
+                }
             };
-            index.search(query, k, &params, &|row| {
-                keep.get(row as usize).copied().unwrap_or(false)
-            })?
+            hits.sort_by(|a, b| plan.metric.cmp(a.score, b.score).then(a.row.cmp(&b.row)));
+            hits.truncate(k);
+            return Ok(hits);
         }
+        Query::Dense(q) => q,
+    };
+    let mut hits = match index {
+        Some(index) => index.search(query, k, &params, &keep_any)?,
         None => {
             let mut all = Vec::new();
             for (b, batch) in seg.batches.iter().enumerate() {

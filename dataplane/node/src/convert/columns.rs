@@ -9,7 +9,7 @@ use quarry_proto::schema::{
 };
 use quarry_types::batch::{check_rows, Column, ColumnData};
 use quarry_types::limits::{MAX_DIM, MAX_FIELDS, MAX_INSERT_ROWS};
-use quarry_types::{vector, DataType, Pk, Value, META_FIELD};
+use quarry_types::{sparse, vector, DataType, Pk, Value, META_FIELD};
 
 use super::ConvResult;
 
@@ -85,6 +85,10 @@ pub fn columns_from_proto(
                 data: a.data,
             },
             Some(field_data::Field::Vectors(VectorField {
+                data: Some(vector_field::Data::SparseFloatVector(a)),
+                ..
+            })) => ColumnData::Sparse(a.contents),
+            Some(field_data::Field::Vectors(VectorField {
                 dim,
                 data: Some(data),
             })) => {
@@ -95,7 +99,7 @@ pub fn columns_from_proto(
                     _ => {
                         return Err(format!(
                             "the vector type of field {name} is not supported by quarry yet \
-                             (FloatVector, BinaryVector, Float16Vector, BFloat16Vector)"
+                             (FloatVector, BinaryVector, Float16Vector, BFloat16Vector, SparseFloatVector)"
                         ))
                     }
                 };
@@ -160,7 +164,7 @@ fn json_bytes(v: &Value) -> Vec<u8> {
         Value::Int(i) => i.to_string().into_bytes(),
         Value::Float(f) => f.to_string().into_bytes(),
         Value::Bool(b) => b.to_string().into_bytes(),
-        Value::Vector(_) => b"null".to_vec(),
+        Value::Vector(_) | Value::Sparse(_) => b"null".to_vec(),
     }
 }
 
@@ -229,6 +233,30 @@ pub fn column_to_proto(col: &OutputColumn) -> FieldData {
             Some(field_data::Field::Vectors(VectorField {
                 dim: f.dim() as i64,
                 data: Some(data),
+            }))
+        }
+        DataType::SparseFloatVector => {
+            let contents: Vec<Vec<u8>> = vals
+                .iter()
+                .map(|v| match v {
+                    Value::Sparse(b) => b.clone(),
+                    _ => Vec::new(),
+                })
+                .collect();
+            // as pymilvus computes it: the largest index plus one
+            let dim = contents
+                .iter()
+                .map(|r| sparse::dim_of(r))
+                .max()
+                .unwrap_or(0);
+            Some(field_data::Field::Vectors(VectorField {
+                dim: dim as i64,
+                data: Some(vector_field::Data::SparseFloatVector(
+                    ps::SparseFloatArray {
+                        contents,
+                        dim: dim as i64,
+                    },
+                )),
             }))
         }
         DataType::FloatVector => Some(field_data::Field::Vectors(VectorField {
