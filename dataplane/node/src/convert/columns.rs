@@ -321,4 +321,43 @@ mod tests {
         let e = columns_from_proto(vec![], 3).unwrap_err();
         assert!(e.contains("carries no field data"), "{e}");
     }
+
+    #[test]
+    fn sparse_rows_come_in_and_go_out_as_sparse_float_arrays() {
+        let rows = vec![
+            sparse::encode(&[(3, 0.5), (40, 1.0)]),
+            vec![],
+            sparse::encode(&[(7, 2.0)]),
+        ];
+        let field = FieldData {
+            field_name: "sp".into(),
+            r#type: DataType::SparseFloatVector.code(),
+            field: Some(field_data::Field::Vectors(VectorField {
+                dim: 41,
+                data: Some(vector_field::Data::SparseFloatVector(
+                    ps::SparseFloatArray {
+                        contents: rows.clone(),
+                        dim: 41,
+                    },
+                )),
+            })),
+            ..Default::default()
+        };
+        let (cols, n) = columns_from_proto(vec![field], 3).unwrap();
+        assert_eq!(n, 3);
+        assert_eq!(cols["sp"].data, ColumnData::Sparse(rows.clone()));
+        let out = column_to_proto(&OutputColumn {
+            field: quarry_types::FieldSchema::new("sp", DataType::SparseFloatVector),
+            values: rows.iter().cloned().map(Value::Sparse).collect(),
+        });
+        assert_eq!(out.r#type, 104);
+        let Some(field_data::Field::Vectors(v)) = out.field else {
+            panic!("not a vector field");
+        };
+        assert_eq!(v.dim, 41);
+        let Some(vector_field::Data::SparseFloatVector(a)) = v.data else {
+            panic!("not sparse");
+        };
+        assert_eq!((a.contents, a.dim), (rows, 41));
+    }
 }
