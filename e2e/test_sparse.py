@@ -237,3 +237,36 @@ def test_sparse_errors(client):
     assert len(got) == 1 and as_dict(got[0]["sp"]) == {}
     hits = client.search("e", data=[{3: 2.0, 4: 1.0}], anns_field="sp", limit=10)[0]
     assert [h["id"] for h in hits] == [1]
+
+
+def test_compaction_rebuilds_sparse_indexes(client):
+    create(client, "cp", sp1={"index_type": "SPARSE_INVERTED_INDEX", "params": {"drop_ratio_build": 0.0}},
+           sp2={"index_type": "SPARSE_WAND", "params": {"inverted_index_algo": "TAAT_NAIVE"}})
+    rows = {}
+    for batch in range(3):  # one small sealed segment per flush
+        part = [row(i) for i in range(batch * 50, batch * 50 + 50)]
+        client.insert("cp", part)
+        rows.update({r["id"]: sparse_row(r["id"]) for r in part})
+        client.flush("cp")
+    client.delete("cp", filter="id < 20")
+    live = {i: r for i, r in rows.items() if i >= 20}
+    job = client.compact("cp")
+    deadline = time.time() + 60
+    while client.get_compaction_state(job) != "Completed":
+        assert time.time() < deadline
+        time.sleep(0.2)
+    # every sealed row indexed (deleted rows may stay in segments until purged)
+    deadline = time.time() + 60
+    for index in client.list_indexes("cp"):
+        while True:
+            d = client.describe_index("cp", index)
+            if d.get("pending_index_rows") == 0 and d.get("indexed_rows") == d.get("total_rows"):
+                break
+            assert time.time() < deadline, d
+            time.sleep(0.2)
+    broad = {d: 1.0 for d in range(0, 1000, 10)}
+    for field in ["sp1", "sp2"]:
+        hits = client.search("cp", data=[broad], anns_field=field, limit=20, output_fields=[field])[0]
+        check_ip_topk(hits, broad, live)
+        for h in hits:
+            assert as_dict(h["entity"][field]) == pytest.approx(live[h["id"]])
