@@ -75,6 +75,11 @@ impl DataType {
         )
     }
 
+    /// Whether fields of this type have a `dim` (every vector type but SparseFloatVector).
+    pub fn has_dim(self) -> bool {
+        self.is_vector() && self != DataType::SparseFloatVector
+    }
+
     /// Whether this is a vector type of floating-point values (searched with L2, IP, COSINE).
     pub fn is_float_vector(self) -> bool {
         self.is_vector() && !matches!(self, DataType::BinaryVector | DataType::SparseFloatVector)

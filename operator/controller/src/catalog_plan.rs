@@ -272,8 +272,7 @@ pub fn spec_of(meta: &CollectionMeta, cluster: &str) -> CollectionSpec {
             auto_id: f.auto_id,
             nullable: f.nullable,
             partition_key: f.is_partition_key,
-            dim: (f.data_type.is_vector() && f.data_type != DataType::SparseFloatVector)
-                .then(|| f.dim() as i32),
+            dim: f.data_type.has_dim().then(|| f.dim() as i32),
             max_length: (f.data_type == DataType::VarChar).then(|| f.max_length() as i32),
             description: (!f.description.is_empty()).then(|| f.description.clone()),
         })
