@@ -65,9 +65,16 @@ impl Engine {
                 // building and serialising are CPU work: both off the async runtime
                 let (index, bytes) = tokio::task::spawn_blocking(move || {
                     use quarry_types::batch::ColumnReader;
+                    let column = ColumnReader::new(batch.column(field_index), data_type);
+                    if let ColumnReader::Sparse(rows) = column {
+                        let rows: Vec<&[u8]> = rows.iter().map(|r| r.unwrap_or(&[])).collect();
+                        let index = SegmentIndex::build_sparse(&rows, &spec)?;
+                        let bytes = index.to_bytes()?;
+                        return Ok::<_, EngineError>((index, bytes));
+                    }
                     // packed types (binary, 16-bit floats) are indexed in their f32 form
                     let widened;
-                    let values = match ColumnReader::new(batch.column(field_index), data_type) {
+                    let values = match column {
                         ColumnReader::Vector { values, .. } => values,
                         ColumnReader::Packed { values, .. } => {
                             widened = quarry_types::vector::decode(data_type, values);

@@ -181,7 +181,7 @@ impl CollectionRt {
             let held = shards.iter().filter_map(|s| self.shards.get(*s as usize));
             match &read {
                 ShardRead::Search(plan) => {
-                    let nq = plan.input.vectors.len();
+                    let nq = plan.input.nq();
                     let mut parts = vec![(0..nq).map(|_| Vec::new()).collect()];
                     for shard in held {
                         parts.push(shard.search(plan, filter.as_ref())?);

@@ -48,13 +48,13 @@ impl Engine {
         check_hybrid_requests(input.subs.len())?;
         check_search_window(input.limit, input.offset)?;
         check_output_fields(&input.output_fields)?;
-        let nq = input.subs[0].vectors.len();
+        let nq = input.subs[0].nq();
         for sub in &input.subs {
-            check_nq(sub.vectors.len())?;
-            if sub.vectors.len() != nq {
+            check_nq(sub.nq())?;
+            if sub.nq() != nq {
                 return Err(invalid(format!(
                     "sub search request nq should be the same: invalid parameter[expected={nq}][actual={}]",
-                    sub.vectors.len()
+                    sub.nq()
                 )));
             }
         }

@@ -33,6 +33,19 @@ pub struct SearchInput {
     /// hold their `f32` form (one 0/1 value per bit for binary vectors)
     #[serde(default)]
     pub vector_type: Option<DataType>,
+    /// SparseFloatVector query rows in their byte form (`vectors` is then empty)
+    #[serde(default)]
+    pub sparse: Vec<Vec<u8>>,
+    /// sparse searches: the fraction of each query's smallest values left out, in [0, 1)
+    #[serde(default)]
+    pub drop_ratio_search: Option<f32>,
+}
+
+impl SearchInput {
+    /// The number of query vectors, dense or sparse.
+    pub fn nq(&self) -> usize {
+        self.vectors.len() + self.sparse.len()
+    }
 }
 
 /// A grouping search as the client asks for it: at most `topk` groups of at most `size` hits,

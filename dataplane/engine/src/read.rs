@@ -42,7 +42,7 @@ impl Engine {
     ) -> Result<SearchHits> {
         let name = name.into();
         // the request's own bounds first: nothing below is sized by them before they pass
-        check_nq(input.vectors.len())?;
+        check_nq(input.nq())?;
         check_search_window(input.topk, input.offset)?;
         check_output_fields(&input.output_fields)?;
         let (meta, rt) = self
@@ -192,6 +192,24 @@ pub(crate) struct PreparedSearch {
 /// the search knobs against their bounds, the filter, the output fields (`outputs`: false
 /// for the ann searches of a hybrid search, whose outputs are fetched afterwards) and the
 /// grouping.
+/// The query rows of a sparse search, checked like inserted rows, and its
+/// `drop_ratio_search`.
+fn check_sparse_queries(input: &SearchInput) -> Result<()> {
+    if !input.vectors.is_empty() {
+        return Err(invalid(
+            "a SparseFloatVector field is searched with sparse query vectors",
+        ));
+    }
+    for row in &input.sparse {
+        quarry_types::sparse::check_row(row)
+            .map_err(|e| invalid(format!("invalid sparse query vector: {e}")))?;
+    }
+    if let Some(r) = input.drop_ratio_search {
+        quarry_index::check_drop_ratio("drop_ratio_search", r as f64)?;
+    }
+    Ok(())
+}
+
 pub(crate) fn prepare_search(
     meta: &CollectionMeta,
     input: SearchInput,
@@ -248,6 +266,16 @@ pub(crate) fn prepare_search(
     }
     if let (Some(nprobe), Some(_)) = (input.nprobe, spec.kind.nlist()) {
         check_nprobe(nprobe)?;
+    }
+    if field.data_type == DataType::SparseFloatVector {
+        check_sparse_queries(&input)?;
+    } else if !input.sparse.is_empty() {
+        return Err(invalid(format!(
+            "vector type must be the same, field {} - type {}, search info type \
+             SparseFloatVector",
+            field.name,
+            field.data_type.name()
+        )));
     }
     let dim = field.dim();
     if let Some(v) = input.vectors.iter().find(|v| v.len() != dim) {

@@ -37,7 +37,7 @@ impl Engine {
     ) -> Result<Vec<Vec<Found>>> {
         if p.plan.partition_ids.is_empty() {
             // no partition to read (a partition key fixed to no value): no hits, no shard asked
-            return Ok(vec![Vec::new(); p.plan.input.vectors.len()]);
+            return Ok(vec![Vec::new(); p.plan.input.nq()]);
         }
         let router = self.router.as_ref();
         let read = |plan: &SearchPlan, filter| {

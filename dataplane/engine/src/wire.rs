@@ -72,6 +72,7 @@ pub(crate) fn value_to_pb(v: Value) -> pb::Value {
         Value::Array(items) => Kind::Array(pb::ValueList {
             values: items.into_iter().map(value_to_pb).collect(),
         }),
+        Value::Sparse(b) => Kind::Sparse(b),
     };
     pb::Value { kind: Some(kind) }
 }
@@ -89,6 +90,7 @@ pub(crate) fn value_from_pb(v: pb::Value) -> Result<Value, DecodeError> {
         ),
         Kind::Vector(v) => Value::Vector(v.values),
         Kind::Array(list) => Value::Array(values_from_pb(list.values)?),
+        Kind::Sparse(b) => Value::Sparse(b),
     })
 }
 
@@ -185,6 +187,8 @@ fn search_input_to_pb(i: SearchInput) -> pb::SearchInput {
             strict: g.strict,
         }),
         vector_type: i.vector_type.map(DataType::code),
+        sparse: i.sparse,
+        drop_ratio_search: i.drop_ratio_search,
     }
 }
 
@@ -242,6 +246,8 @@ fn search_input_from_pb(i: pb::SearchInput) -> Result<SearchInput, DecodeError> 
                     .ok_or_else(|| DecodeError::invalid("SearchInput.vector_type", t))
             })
             .transpose()?,
+        sparse: i.sparse,
+        drop_ratio_search: i.drop_ratio_search,
     })
 }
 

@@ -41,6 +41,8 @@ fn every_value() -> Vec<Value> {
         Value::Vector(vec![0.5, -1.0, 3.25]),
         Value::Array(vec![Value::Int(1), Value::Str("b".into()), Value::Null]),
         Value::Array(vec![]),
+        Value::Sparse(quarry_types::sparse::encode(&[(3, 0.5), (70000, 2.0)])),
+        Value::Sparse(vec![]),
     ]
 }
 
@@ -79,7 +81,25 @@ fn searches_survive_the_round_trip() {
             strict: true,
         }),
         vector_type: Some(quarry_types::DataType::BinaryVector),
+        sparse: vec![],
+        drop_ratio_search: None,
     };
+    // a sparse search: query rows in their byte form and the drop ratio
+    round_trip_read(ShardRead::Search(SearchPlan {
+        input: SearchInput {
+            vectors: vec![],
+            sparse: vec![quarry_types::sparse::encode(&[(1, 0.25), (9, 4.0)]), vec![]],
+            vector_type: Some(quarry_types::DataType::SparseFloatVector),
+            drop_ratio_search: Some(0.2),
+            ..full.clone()
+        },
+        field_index: 1,
+        fields: vec![0],
+        metric: Metric::Ip,
+        index: Some(5),
+        group: None,
+        partition_ids: vec![],
+    }));
     for metric in [
         Metric::L2,
         Metric::Ip,

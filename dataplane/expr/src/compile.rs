@@ -370,5 +370,9 @@ pub(crate) fn value_to_json(v: &Value) -> serde_json::Value {
             .map(|x| serde_json::Value::from(*x as f64))
             .collect(),
         Value::Array(items) => items.iter().map(value_to_json).collect(),
+        Value::Sparse(b) => quarry_types::sparse::pairs(b)
+            .map(|(i, x)| (i.to_string(), serde_json::Value::from(x as f64)))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
     }
 }

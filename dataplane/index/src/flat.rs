@@ -70,6 +70,13 @@ impl TopK {
         }
     }
 
+    /// The score a new hit must beat once `k` hits are kept (`None` before).
+    pub(crate) fn threshold(&self) -> Option<f32> {
+        (self.k > 0 && self.heap.len() >= self.k)
+            .then(|| self.heap.peek().map(|w| w.0.score))
+            .flatten()
+    }
+
     /// The hits, best first.
     pub(crate) fn into_sorted(self) -> Vec<Hit> {
         let metric = self.metric;

@@ -240,6 +240,7 @@ mod tests {
                         &SearchParams {
                             ef: Some(128),
                             nprobe: None,
+                            ..Default::default()
                         },
                         &|_| true,
                     )
@@ -306,7 +307,7 @@ mod tests {
             assert_eq!(idx.len(), n);
             let params = SearchParams {
                 ef: Some(64),
-                nprobe: None,
+                ..SearchParams::default()
             };
             let mut itself = 0;
             let mut found = 0;
@@ -354,6 +355,7 @@ mod tests {
                                     &SearchParams {
                                         ef: Some(32),
                                         nprobe: None,
+                                        ..Default::default()
                                     },
                                     &|_| true,
                                 )
@@ -380,6 +382,7 @@ mod tests {
                     &SearchParams {
                         ef: Some(ef),
                         nprobe: None,
+                        ..Default::default()
                     },
                     &|_| true,
                 )

@@ -5,6 +5,8 @@
 //! - [`HnswIndex`]: an HNSW graph built with usearch, serializable to bytes.
 //! - [`IvfIndex`]: IVF_FLAT, IVF_SQ8 and IVF_PQ: k-means cells with inverted lists of full,
 //!   8-bit scalar-quantised or product-quantised vectors, serializable to bytes.
+//! - [`SparseIndex`]: SPARSE_INVERTED_INDEX and SPARSE_WAND, posting lists per dimension of
+//!   SparseFloatVector rows, and [`brute_force_sparse`], their exact search.
 //! - [`SegmentIndex`]: whichever of those a sealed segment has, behind one interface.
 //!
 //! Scores follow Milvus: L2 is the squared Euclidean distance (smaller is better), IP the inner
@@ -13,16 +15,20 @@
 mod ef_gate;
 mod flat;
 mod hnsw;
-mod ivf;
+pub(crate) mod ivf;
 mod kernels;
 mod kmeans;
 mod segment_index;
+mod sparse;
+mod sparse_spec;
 mod spec;
 
 pub use flat::{brute_force, brute_force_packed};
 pub use hnsw::HnswIndex;
 pub use ivf::IvfIndex;
 pub use segment_index::SegmentIndex;
+pub use sparse::{brute_force_sparse, prune_query, SparseAlgo, SparseEval, SparseIndex};
+pub use sparse_spec::{check_drop_ratio, drop_ratio};
 pub use spec::{
     check_nprobe, IndexKind, IndexSpec, Metric, SearchParams, DEFAULT_NBITS, DEFAULT_NLIST,
     DEFAULT_NPROBE, MAX_NBITS, MAX_NLIST, MAX_NPROBE,
@@ -32,7 +38,7 @@ pub use spec::{
 pub enum IndexError {
     #[error("invalid index parameter: {0}")]
     InvalidParam(String),
-    #[error("index type {0} is not supported by quarry yet (supported: FLAT, HNSW, IVF_FLAT, IVF_SQ8, IVF_PQ, AUTOINDEX)")]
+    #[error("index type {0} is not supported by quarry yet (supported: FLAT, HNSW, IVF_FLAT, IVF_SQ8, IVF_PQ, BIN_FLAT, BIN_IVF_FLAT, SPARSE_INVERTED_INDEX, SPARSE_WAND, AUTOINDEX)")]
     UnsupportedType(String),
     #[error("metric type {0} is not supported (supported: L2, IP, COSINE, HAMMING, JACCARD)")]
     UnsupportedMetric(String),

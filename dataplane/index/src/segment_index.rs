@@ -1,12 +1,32 @@
 //! The vector index of one sealed segment, whatever its type: what the engine builds, stores as
 //! bytes, loads and searches.
 
-use crate::{Hit, HnswIndex, IndexError, IndexKind, IndexSpec, IvfIndex, SearchParams};
+use crate::{
+    prune_query, Hit, HnswIndex, IndexError, IndexKind, IndexSpec, IvfIndex, SearchParams,
+    SparseAlgo, SparseEval, SparseIndex,
+};
 
 #[derive(Debug)]
 pub enum SegmentIndex {
     Hnsw(HnswIndex),
     Ivf(IvfIndex),
+    Sparse(SparseIndex),
+}
+
+fn sparse_algo(wand: bool) -> SparseAlgo {
+    if wand {
+        SparseAlgo::Wand
+    } else {
+        SparseAlgo::Inverted
+    }
+}
+
+fn sparse_eval(maxscore: bool) -> SparseEval {
+    if maxscore {
+        SparseEval::MaxScore
+    } else {
+        SparseEval::TermAtATime
+    }
 }
 
 impl SegmentIndex {
@@ -30,7 +50,32 @@ impl SegmentIndex {
             IndexKind::IvfFlat { .. } | IndexKind::IvfSq8 { .. } | IndexKind::IvfPq { .. } => Some(
                 SegmentIndex::Ivf(IvfIndex::build(vectors, dim, spec.metric, &spec.kind)?),
             ),
+            IndexKind::Sparse { .. } => {
+                return Err(IndexError::NotForType(
+                    "a sparse index is built from sparse rows".into(),
+                ))
+            }
         })
+    }
+
+    /// Builds a sparse index (SPARSE_INVERTED_INDEX, SPARSE_WAND) over SparseFloatVector rows
+    /// in their byte form. CPU-heavy: call it off the async runtime.
+    pub fn build_sparse(rows: &[&[u8]], spec: &IndexSpec) -> Result<Self, IndexError> {
+        match spec.kind {
+            IndexKind::Sparse {
+                wand,
+                drop_ratio_build,
+                maxscore,
+            } => Ok(SegmentIndex::Sparse(SparseIndex::build(
+                rows,
+                sparse_algo(wand),
+                sparse_eval(maxscore),
+                drop_ratio_build,
+            ))),
+            _ => Err(IndexError::NotForType(
+                "sparse rows take a sparse index".into(),
+            )),
+        }
     }
 
     /// Reads an index file; `None` for FLAT (its file is a marker).
@@ -47,6 +92,9 @@ impl SegmentIndex {
             IndexKind::IvfFlat { .. } | IndexKind::IvfSq8 { .. } | IndexKind::IvfPq { .. } => Some(
                 SegmentIndex::Ivf(IvfIndex::from_bytes(bytes, dim, spec.metric, &spec.kind)?),
             ),
+            IndexKind::Sparse { wand, maxscore, .. } => Some(SegmentIndex::Sparse(
+                SparseIndex::from_bytes(bytes, sparse_algo(wand), sparse_eval(maxscore))?,
+            )),
         })
     }
 
@@ -54,6 +102,7 @@ impl SegmentIndex {
         match self {
             SegmentIndex::Hnsw(i) => i.to_bytes(),
             SegmentIndex::Ivf(i) => Ok(i.to_bytes()),
+            SegmentIndex::Sparse(i) => Ok(i.to_bytes()),
         }
     }
 
@@ -61,6 +110,7 @@ impl SegmentIndex {
         match self {
             SegmentIndex::Hnsw(i) => i.len(),
             SegmentIndex::Ivf(i) => i.len(),
+            SegmentIndex::Sparse(i) => i.len(),
         }
     }
 
@@ -81,6 +131,29 @@ impl SegmentIndex {
             (SegmentIndex::Hnsw(i), None) => i.search_all(query, k, params),
             (SegmentIndex::Hnsw(i), Some(keep)) => i.search(query, k, params, keep),
             (SegmentIndex::Ivf(i), keep) => i.search(query, k, params, keep.unwrap_or(&|_| true)),
+            (SegmentIndex::Sparse(_), _) => Err(IndexError::NotForType(
+                "a sparse index is searched with a sparse query".into(),
+            )),
+        }
+    }
+
+    /// Top-`k` of a sparse index for a sparse query (byte form), `drop_ratio_search` of the
+    /// parameters applied to the query.
+    pub fn search_sparse(
+        &self,
+        query: &[u8],
+        k: usize,
+        params: &SearchParams,
+        keep: &(dyn Fn(u32) -> bool + Sync),
+    ) -> Result<Vec<Hit>, IndexError> {
+        match self {
+            SegmentIndex::Sparse(i) => {
+                let q = prune_query(query, params.drop_ratio_search.unwrap_or(0.0));
+                Ok(i.search(&q, k, keep))
+            }
+            _ => Err(IndexError::NotForType(
+                "a dense index is searched with a dense query".into(),
+            )),
         }
     }
 }

@@ -85,6 +85,14 @@ pub enum IndexKind {
         m: usize,
         nbits: usize,
     },
+    /// SPARSE_INVERTED_INDEX (`wand` false) or SPARSE_WAND over a SparseFloatVector field;
+    /// `drop_ratio_build` in [0, 1); `maxscore`: searched document at a time with MaxScore
+    /// pruning (else term at a time).
+    Sparse {
+        wand: bool,
+        drop_ratio_build: f32,
+        maxscore: bool,
+    },
 }
 
 impl IndexKind {
@@ -94,7 +102,7 @@ impl IndexKind {
             IndexKind::IvfFlat { nlist }
             | IndexKind::IvfSq8 { nlist }
             | IndexKind::IvfPq { nlist, .. } => Some(nlist),
-            IndexKind::Flat | IndexKind::Hnsw { .. } => None,
+            IndexKind::Flat | IndexKind::Hnsw { .. } | IndexKind::Sparse { .. } => None,
         }
     }
 }
@@ -188,6 +196,9 @@ impl IndexSpec {
         params: &BTreeMap<String, String>,
         data_type: DataType,
     ) -> Result<Self, IndexError> {
+        if data_type == DataType::SparseFloatVector {
+            return crate::sparse_spec::sparse_spec(params);
+        }
         let binary = data_type == DataType::BinaryVector;
         let metric = Metric::parse(
             params
@@ -212,6 +223,12 @@ impl IndexSpec {
             .get("index_type")
             .map(|s| s.trim().to_ascii_uppercase())
             .unwrap_or_else(|| "AUTOINDEX".into());
+        if ty.starts_with("SPARSE_") {
+            return Err(IndexError::NotForType(format!(
+                "data type {} can't build with this index {ty}",
+                data_type.name()
+            )));
+        }
         let binary_type = matches!(ty.as_str(), "BIN_FLAT" | "BIN_IVF_FLAT");
         let known = binary_type
             || matches!(
@@ -285,6 +302,8 @@ impl IndexSpec {
 pub struct SearchParams {
     pub ef: Option<usize>,
     pub nprobe: Option<usize>,
+    /// sparse searches: the fraction of the query's smallest values left out, in [0, 1)
+    pub drop_ratio_search: Option<f32>,
 }
 
 /// Checks a search's `nprobe` as Milvus does.

@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_array::{
-    ArrayRef, BooleanArray, FixedSizeBinaryArray, FixedSizeListArray, Float32Array, Float64Array,
-    Int16Array, Int32Array, Int64Array, Int8Array, RecordBatch, StringArray, UInt64Array,
+    ArrayRef, BinaryArray, BooleanArray, FixedSizeBinaryArray, FixedSizeListArray, Float32Array,
+    Float64Array, Int16Array, Int32Array, Int64Array, Int8Array, RecordBatch, StringArray,
+    UInt64Array,
 };
 use arrow_schema::{DataType as ArrowType, Field as ArrowField};
 
@@ -36,6 +37,8 @@ pub enum ColumnData {
         dim: usize,
         data: Vec<u8>,
     },
+    /// SparseFloatVector rows, one byte form ([`crate::sparse`]) per row.
+    Sparse(Vec<Vec<u8>>),
 }
 
 impl ColumnData {
@@ -47,6 +50,7 @@ impl ColumnData {
             ColumnData::Str(v) => v.len(),
             ColumnData::Json(v) => v.len(),
             ColumnData::Array(v) => v.len(),
+            ColumnData::Sparse(v) => v.len(),
             ColumnData::FloatVector { dim, data } => {
                 if *dim == 0 {
                     0
@@ -408,6 +412,18 @@ pub fn build_array(
                 data,
             },
         ) if t == data_type => packed_array(field, dim, data, rows)?,
+        (DataType::SparseFloatVector, ColumnData::Sparse(v)) => {
+            if v.len() != rows {
+                return Err(bad(
+                    field,
+                    format!("it has {} rows where {rows} were expected", v.len()),
+                ));
+            }
+            for row in &v {
+                crate::sparse::check_row(row).map_err(|e| bad(field, e))?;
+            }
+            Arc::new(BinaryArray::from_iter_values(v.iter()))
+        }
         _ => return Err(mismatch()),
     };
     Ok(array)

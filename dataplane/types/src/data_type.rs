@@ -21,6 +21,8 @@ pub enum DataType {
     BinaryVector,
     Float16Vector,
     BFloat16Vector,
+    /// Sparse rows: sorted (u32 index, f32 value) pairs in their byte form ([`crate::sparse`]).
+    SparseFloatVector,
 }
 
 impl DataType {
@@ -41,6 +43,7 @@ impl DataType {
             DataType::BinaryVector => 100,
             DataType::Float16Vector => 102,
             DataType::BFloat16Vector => 103,
+            DataType::SparseFloatVector => 104,
         }
     }
 
@@ -60,6 +63,7 @@ impl DataType {
             100 => DataType::BinaryVector,
             102 => DataType::Float16Vector,
             103 => DataType::BFloat16Vector,
+            104 => DataType::SparseFloatVector,
             other => return Err(SchemaError::UnsupportedType(type_name(other).to_string())),
         })
     }
@@ -71,12 +75,18 @@ impl DataType {
                 | DataType::BinaryVector
                 | DataType::Float16Vector
                 | DataType::BFloat16Vector
+                | DataType::SparseFloatVector
         )
+    }
+
+    /// Whether fields of this type have a `dim` (every vector type but SparseFloatVector).
+    pub fn has_dim(self) -> bool {
+        self.is_vector() && self != DataType::SparseFloatVector
     }
 
     /// Whether this is a vector type of floating-point values (searched with L2, IP, COSINE).
     pub fn is_float_vector(self) -> bool {
-        self.is_vector() && self != DataType::BinaryVector
+        self.is_vector() && !matches!(self, DataType::BinaryVector | DataType::SparseFloatVector)
     }
 
     /// The Milvus name of this type.
@@ -96,6 +106,7 @@ impl DataType {
             DataType::BinaryVector => "BinaryVector",
             DataType::Float16Vector => "Float16Vector",
             DataType::BFloat16Vector => "BFloat16Vector",
+            DataType::SparseFloatVector => "SparseFloatVector",
         }
     }
 
@@ -131,7 +142,6 @@ fn type_name(code: i32) -> &'static str {
         20 => "String",
         24 => "Geometry",
         25 => "Text",
-        104 => "SparseFloatVector",
         105 => "Int8Vector",
         _ => "unknown",
     }

@@ -11,6 +11,7 @@ pub mod limits;
 pub mod record;
 mod role;
 pub mod schema;
+pub mod sparse;
 pub mod value;
 pub mod vector;
 

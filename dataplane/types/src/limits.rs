@@ -9,6 +9,9 @@
 /// Vector dimension of a vector field (Milvus `proxy.maxDimension`).
 pub const MAX_DIM: usize = 32768;
 
+/// Non-zero values of one SparseFloatVector row (8 bytes each on the wire and at rest).
+pub const MAX_SPARSE_NNZ: usize = 65536;
+
 /// `max_length` of a VarChar field, in bytes.
 pub const MAX_VARCHAR: usize = 65535;
 

@@ -183,6 +183,7 @@ impl FieldSchema {
                     crate::vector::row_bytes(self.data_type, self.dim()).unwrap_or(0) as i32,
                 )
             }
+            DataType::SparseFloatVector => ArrowType::Binary,
         }
     }
 }
@@ -451,6 +452,21 @@ impl CollectionSchema {
                         return Err(SchemaError::Invalid(format!(
                             "invalid dim of vector field {:?}: must be between 1 and {MAX_DIM}",
                             f.name
+                        )));
+                    }
+                    if f.nullable {
+                        return Err(SchemaError::Invalid(format!(
+                            "vector field {:?} cannot be nullable",
+                            f.name
+                        )));
+                    }
+                }
+                DataType::SparseFloatVector => {
+                    // as in Milvus: a sparse field has no dimension
+                    if f.param("dim").is_some() {
+                        return Err(SchemaError::Invalid(format!(
+                            "dim should not be specified for sparse vector field {}({})",
+                            f.name, f.id
                         )));
                     }
                     if f.nullable {

@@ -14,6 +14,8 @@ pub enum Value {
     Vector(Vec<f32>),
     /// the elements of an Array field's row
     Array(Vec<Value>),
+    /// A SparseFloatVector row in its byte form ([`crate::sparse`]).
+    Sparse(Vec<u8>),
 }
 
 impl Value {

@@ -19,6 +19,7 @@ pub(crate) fn data_type(t: FieldType) -> DataType {
         FieldType::BinaryVector => DataType::BinaryVector,
         FieldType::Float16Vector => DataType::Float16Vector,
         FieldType::BFloat16Vector => DataType::BFloat16Vector,
+        FieldType::SparseFloatVector => DataType::SparseFloatVector,
     }
 }
 
@@ -38,6 +39,7 @@ pub(crate) fn field_type(t: DataType) -> FieldType {
         DataType::BinaryVector => FieldType::BinaryVector,
         DataType::Float16Vector => FieldType::Float16Vector,
         DataType::BFloat16Vector => FieldType::BFloat16Vector,
+        DataType::SparseFloatVector => FieldType::SparseFloatVector,
     }
 }
 
@@ -63,7 +65,7 @@ pub(crate) fn spec_of_field(f: &FieldSchema) -> FieldSpec {
         auto_id: f.auto_id,
         nullable: f.nullable,
         partition_key: f.is_partition_key,
-        dim: f.data_type.is_vector().then(|| f.dim() as i32),
+        dim: f.data_type.has_dim().then(|| f.dim() as i32),
         max_length: varchar.then(|| f.max_length() as i32),
         element_type: f.element_type.filter(|_| array).map(field_type),
         max_capacity: array.then(|| f.max_capacity() as i32),

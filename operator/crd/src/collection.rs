@@ -29,13 +29,16 @@ pub enum FieldType {
     BinaryVector,
     Float16Vector,
     BFloat16Vector,
+    /// sparse rows of (index, value) pairs, searched with IP; no `dim`
+    SparseFloatVector,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
     cel,
-    validation = Rule::new("!self.dataType.endsWith('Vector') || has(self.dim)").message("a vector field needs dim"),
+    validation = Rule::new("!self.dataType.endsWith('Vector') || self.dataType == 'SparseFloatVector' || has(self.dim)").message("a vector field needs dim"),
+    validation = Rule::new("self.dataType != 'SparseFloatVector' || !has(self.dim)").message("a SparseFloatVector field has no dim"),
     validation = Rule::new("self.dataType != 'BinaryVector' || !has(self.dim) || self.dim % 8 == 0").message("a BinaryVector dim is a multiple of 8"),
     validation = Rule::new("self.dataType == 'BinaryVector' || !has(self.dim) || self.dim <= 32768").message("a float vector dim is at most 32768"),
     validation = Rule::new("self.dataType != 'VarChar' || has(self.maxLength)").message("a VarChar field needs maxLength"),

@@ -12,7 +12,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use quarry_expr::Expr;
-use quarry_index::{brute_force, brute_force_packed, Hit, Metric, SearchParams, SegmentIndex};
+use quarry_index::{
+    brute_force, brute_force_packed, brute_force_sparse, prune_query, Hit, Metric, SearchParams,
+    SegmentIndex,
+};
 use quarry_types::batch::ColumnReader;
 use quarry_types::limits::{MAX_EF, MAX_TOPK};
 use quarry_types::{CollectionSchema, Pk, Value};
@@ -94,7 +97,10 @@ impl Shard {
         let schema = &self.schema;
         let pk_dt = schema.fields[self.pk_index].data_type;
         let data_type = schema.fields[plan.field_index].data_type;
-        let nq = input.vectors.len();
+        let nq = input.nq();
+        // sparse queries search their inverted index whatever the filter (the plan below
+        // weighs graph walks against scans)
+        let sparse = !input.sparse.is_empty();
         let parts = self.parts(&plan.partition_ids, plan.index);
         // one (segment, query vector) pair: its hits, by graph or by scan, counting the nodes
         // a graph search visits in `visits`
@@ -105,7 +111,11 @@ impl Shard {
                 }
                 let index = part.index.as_deref().filter(|_| !scan);
                 let keep = pass.keep.as_deref();
-                let query = &input.vectors[q];
+                let query = match (input.sparse.get(q), input.vectors.get(q)) {
+                    (Some(row), _) => Query::Sparse(row),
+                    (None, Some(v)) => Query::Dense(v),
+                    (None, None) => return Ok(Vec::new()),
+                };
                 let run = |k: usize| {
                     segment_hits(
                         plan,
@@ -141,7 +151,7 @@ impl Shard {
                 .par_iter()
                 .zip(&passes)
                 .map(|(part, pass)| {
-                    if part.index.is_none() || pass.keep.is_none() {
+                    if part.index.is_none() || pass.keep.is_none() || sparse {
                         return (part.index.is_none(), None);
                     }
                     if exact_is_cheaper(pass, part.view.live, input.ef) {
@@ -306,6 +316,13 @@ struct Rows<'a> {
     visits: Option<&'a AtomicUsize>,
 }
 
+/// One query vector: dense (`f32` form) or sparse (byte form).
+#[derive(Clone, Copy)]
+enum Query<'a> {
+    Dense(&'a [f32]),
+    Sparse(&'a [u8]),
+}
+
 /// The best `k` hits of one segment for one query vector, best first: its index when it has
 /// one loaded, exact search over its batches otherwise.
 fn segment_hits(
@@ -314,31 +331,55 @@ fn segment_hits(
     seg: &SegmentView,
     index: Option<&SegmentIndex>,
     rows: Rows<'_>,
-    query: &[f32],
+    query: Query<'_>,
     k: usize,
 ) -> Result<Vec<Hit>> {
     let Rows { keep, visits } = rows;
-    let mut hits = match index {
-        Some(index) => {
-            let params = SearchParams {
-                ef: plan.input.ef.map(|e| e.clamp(k, MAX_EF.max(k))),
-                nprobe: plan.input.nprobe,
-            };
-            match keep {
-                Some(keep) => index.search(
-                    query,
-                    k,
-                    &params,
-                    Some(&|row| {
-                        if let Some(v) = visits {
-                            v.fetch_add(1, Ordering::Relaxed);
-                        }
-                        keep.get(row as usize).copied().unwrap_or(false)
-                    }),
-                )?,
-                None => index.search(query, k, &params, None)?,
-            }
+    let params = SearchParams {
+        ef: plan.input.ef.map(|e| e.clamp(k, MAX_EF.max(k))),
+        nprobe: plan.input.nprobe,
+        drop_ratio_search: plan.input.drop_ratio_search,
+    };
+    // the predicate of a filtered index search (counting the nodes a graph visits)
+    let keep_row = |row: u32| {
+        if let Some(v) = visits {
+            v.fetch_add(1, Ordering::Relaxed);
         }
+        keep.is_none_or(|k| k.get(row as usize).copied().unwrap_or(false))
+    };
+    let query = match query {
+        Query::Sparse(q) => {
+            let mut hits = match index {
+                Some(index) => index.search_sparse(q, k, &params, &keep_row)?,
+                None => {
+                    let pruned = prune_query(q, params.drop_ratio_search.unwrap_or(0.0));
+                    let mut all = Vec::new();
+                    for (b, batch) in seg.batches.iter().enumerate() {
+                        let start = seg.start(b);
+                        let reader = ColumnReader::new(batch.column(plan.field_index), data_type);
+                        let keep_row = |r: u32| keep.is_none_or(|k| k[(start + r) as usize]);
+                        let n = batch.num_rows();
+                        let hits =
+                            brute_force_sparse(n, |i| reader.sparse(i), &pruned, k, &keep_row);
+                        all.extend(hits.into_iter().map(|h| Hit {
+                            row: h.row + start,
+                            score: h.score,
+                        }));
+                    }
+                    all
+                }
+            };
+            hits.sort_by(|a, b| plan.metric.cmp(a.score, b.score).then(a.row.cmp(&b.row)));
+            hits.truncate(k);
+            return Ok(hits);
+        }
+        Query::Dense(q) => q,
+    };
+    let mut hits = match index {
+        Some(index) => match keep {
+            Some(_) => index.search(query, k, &params, Some(&keep_row))?,
+            None => index.search(query, k, &params, None)?,
+        },
         None => {
             let mut all = Vec::new();
             for (b, batch) in seg.batches.iter().enumerate() {

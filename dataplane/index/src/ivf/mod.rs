@@ -11,7 +11,7 @@
 //! under squared L2 and each row joins the cell a search would rank first for it (the nearest
 //! centroid; for IP the largest inner product).
 
-mod bytes;
+pub(crate) mod bytes;
 mod quant;
 
 use bytes::{corrupt, Reader, Writer};

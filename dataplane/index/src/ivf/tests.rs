@@ -31,6 +31,7 @@ fn recall(index: &IvfIndex, v: &[f32], dim: usize, metric: Metric, nprobe: usize
                 &SearchParams {
                     ef: None,
                     nprobe: Some(nprobe),
+                    ..Default::default()
                 },
                 &|_| true,
             )
@@ -66,6 +67,7 @@ fn ivf_flat_probing_every_cell_is_flat() {
                             &SearchParams {
                                 ef: None,
                                 nprobe: Some(nprobe),
+                                ..Default::default()
                             },
                             &keep,
                         )
@@ -160,6 +162,7 @@ fn round_trips_and_refuses_damage() {
             let params = SearchParams {
                 ef: None,
                 nprobe: Some(4),
+                ..Default::default()
             };
             assert_eq!(
                 back.search(&v[..dim], 5, &params, &|_| true).unwrap(),

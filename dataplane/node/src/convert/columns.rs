@@ -9,7 +9,7 @@ use quarry_proto::schema::{
 };
 use quarry_types::batch::{check_rows, Column, ColumnData};
 use quarry_types::limits::{MAX_DIM, MAX_FIELDS, MAX_INSERT_ROWS};
-use quarry_types::{vector, DataType, Pk, Value, META_FIELD};
+use quarry_types::{sparse, vector, DataType, Pk, Value, META_FIELD};
 
 use super::ConvResult;
 
@@ -87,6 +87,10 @@ pub fn columns_from_proto(
                 data: a.data,
             },
             Some(field_data::Field::Vectors(VectorField {
+                data: Some(vector_field::Data::SparseFloatVector(a)),
+                ..
+            })) => ColumnData::Sparse(a.contents),
+            Some(field_data::Field::Vectors(VectorField {
                 dim,
                 data: Some(data),
             })) => {
@@ -97,7 +101,7 @@ pub fn columns_from_proto(
                     _ => {
                         return Err(format!(
                             "the vector type of field {name} is not supported by quarry yet \
-                             (FloatVector, BinaryVector, Float16Vector, BFloat16Vector)"
+                             (FloatVector, BinaryVector, Float16Vector, BFloat16Vector, SparseFloatVector)"
                         ))
                     }
                 };
@@ -193,7 +197,7 @@ fn json_bytes(v: &Value) -> Vec<u8> {
         Value::Int(i) => i.to_string().into_bytes(),
         Value::Float(f) => f.to_string().into_bytes(),
         Value::Bool(b) => b.to_string().into_bytes(),
-        Value::Vector(_) | Value::Array(_) => b"null".to_vec(),
+        Value::Vector(_) | Value::Array(_) | Value::Sparse(_) => b"null".to_vec(),
     }
 }
 
@@ -313,6 +317,30 @@ pub fn column_to_proto(col: &OutputColumn) -> FieldData {
                 data: Some(data),
             }))
         }
+        DataType::SparseFloatVector => {
+            let contents: Vec<Vec<u8>> = vals
+                .iter()
+                .map(|v| match v {
+                    Value::Sparse(b) => b.clone(),
+                    _ => Vec::new(),
+                })
+                .collect();
+            // as pymilvus computes it: the largest index plus one
+            let dim = contents
+                .iter()
+                .map(|r| sparse::dim_of(r))
+                .max()
+                .unwrap_or(0);
+            Some(field_data::Field::Vectors(VectorField {
+                dim: dim as i64,
+                data: Some(vector_field::Data::SparseFloatVector(
+                    ps::SparseFloatArray {
+                        contents,
+                        dim: dim as i64,
+                    },
+                )),
+            }))
+        }
         DataType::FloatVector => Some(field_data::Field::Vectors(VectorField {
             dim: f.dim() as i64,
             data: Some(vector_field::Data::FloatVector(ps::FloatArray {
@@ -426,5 +454,44 @@ mod tests {
         };
         let e = columns_from_proto(vec![nested], 2).unwrap_err();
         assert!(e.contains("nested arrays are not supported"), "{e}");
+    }
+
+    #[test]
+    fn sparse_rows_come_in_and_go_out_as_sparse_float_arrays() {
+        let rows = vec![
+            sparse::encode(&[(3, 0.5), (40, 1.0)]),
+            vec![],
+            sparse::encode(&[(7, 2.0)]),
+        ];
+        let field = FieldData {
+            field_name: "sp".into(),
+            r#type: DataType::SparseFloatVector.code(),
+            field: Some(field_data::Field::Vectors(VectorField {
+                dim: 41,
+                data: Some(vector_field::Data::SparseFloatVector(
+                    ps::SparseFloatArray {
+                        contents: rows.clone(),
+                        dim: 41,
+                    },
+                )),
+            })),
+            ..Default::default()
+        };
+        let (cols, n) = columns_from_proto(vec![field], 3).unwrap();
+        assert_eq!(n, 3);
+        assert_eq!(cols["sp"].data, ColumnData::Sparse(rows.clone()));
+        let out = column_to_proto(&OutputColumn {
+            field: quarry_types::FieldSchema::new("sp", DataType::SparseFloatVector),
+            values: rows.iter().cloned().map(Value::Sparse).collect(),
+        });
+        assert_eq!(out.r#type, 104);
+        let Some(field_data::Field::Vectors(v)) = out.field else {
+            panic!("not a vector field");
+        };
+        assert_eq!(v.dim, 41);
+        let Some(vector_field::Data::SparseFloatVector(a)) = v.data else {
+            panic!("not sparse");
+        };
+        assert_eq!((a.contents, a.dim), (rows, 41));
     }
 }

@@ -163,7 +163,7 @@ pub fn hybrid_search(r: HybridSearchRequest) -> ConvResult<(HybridInput, SearchA
     if group.is_none() {
         group = sub_group;
     }
-    let nq = subs.first().map_or(0, |s| s.vectors.len());
+    let nq = subs.first().map_or(0, |s| s.nq());
     let answer = SearchAnswer {
         collection: r.collection_name,
         nq,
@@ -319,6 +319,46 @@ mod tests {
         assert_eq!(input.group_scorer, GroupScorer::Sum);
         assert_eq!((answer.nq, answer.topk, answer.round_decimal), (1, 4, 3));
         assert_eq!(answer.collection, "docs");
+    }
+
+    #[test]
+    fn a_sparse_request_counts_its_query_rows() {
+        let rows = vec![
+            quarry_types::sparse::encode(&[(3, 0.5)]),
+            quarry_types::sparse::encode(&[(1, 1.0), (9, 2.0)]),
+        ];
+        let group = PlaceholderGroup {
+            placeholders: vec![PlaceholderValue {
+                tag: "$0".into(),
+                r#type: PlaceholderType::SparseFloatVector as i32,
+                values: rows.clone(),
+            }],
+        };
+        let sparse = SearchRequest {
+            search_input: Some(search_request::SearchInput::PlaceholderGroup(
+                group.encode_to_vec(),
+            )),
+            search_params: kvs(&[
+                ("topk", "5"),
+                ("anns_field", "sp"),
+                ("params", r#"{"drop_ratio_search": 0.2}"#),
+            ]),
+            ..Default::default()
+        };
+        let r = HybridSearchRequest {
+            requests: vec![sparse],
+            rank_params: kvs(&[("limit", "5")]),
+            ..Default::default()
+        };
+        let (input, answer) = hybrid_search(r).unwrap();
+        assert_eq!(answer.nq, 2);
+        assert_eq!(input.subs[0].sparse, rows);
+        assert!(input.subs[0].vectors.is_empty());
+        assert_eq!(input.subs[0].drop_ratio_search, Some(0.2));
+        assert_eq!(
+            input.subs[0].vector_type,
+            Some(quarry_types::DataType::SparseFloatVector)
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Search and query requests: query vectors, `search_params` (`topk`, `offset`,
 //! `round_decimal`, `metric_type`, `anns_field`, the `params` JSON with `ef`, `nprobe`,
-//! `radius`, `range_filter`; `group_by_field`, `group_size`, `strict_group_size`),
+//! `radius`, `range_filter`, `drop_ratio_search`; `group_by_field`, `group_size`, `strict_group_size`),
 //! `query_params` (`limit`, `offset`), into the engine's inputs.
 
 use prost::Message;
@@ -28,6 +28,8 @@ pub struct SearchOptions {
     /// -1: no rounding
     pub round_decimal: i32,
     pub group: Option<GroupBy>,
+    /// sparse searches (range checked by the engine)
+    pub drop_ratio_search: Option<f32>,
 }
 
 /// A boolean parameter as Go's `strconv.ParseBool` reads it (pymilvus sends `True`/`False`).
@@ -154,6 +156,7 @@ pub fn search_options(sp: &[KeyValuePair]) -> ConvResult<SearchOptions> {
         range_filter: number("range_filter")?.map(|v| v as f32),
         round_decimal,
         group,
+        drop_ratio_search: number("drop_ratio_search")?.map(|v| v as f32),
     })
 }
 
@@ -230,10 +233,38 @@ pub fn vectors_from_placeholder(bytes: &[u8]) -> ConvResult<(DataType, Vec<Vec<f
     Ok((DataType::FloatVector, vectors))
 }
 
+/// SparseFloatVector query rows (placeholder type 104) from a serialized PlaceholderGroup,
+/// in their byte form (checked by the engine); `None` for the other placeholder types.
+pub fn sparse_from_placeholder(bytes: &[u8]) -> ConvResult<Option<Vec<Vec<u8>>>> {
+    let group =
+        PlaceholderGroup::decode(bytes).map_err(|e| format!("invalid placeholder group: {e}"))?;
+    let Some(p) = group.placeholders.into_iter().next() else {
+        return Ok(None);
+    };
+    if p.r#type != PlaceholderType::SparseFloatVector as i32 {
+        return Ok(None);
+    }
+    let nq = p.values.len();
+    if nq == 0 || nq > MAX_NQ {
+        return Err(format!(
+            "nq (number of search vector per search request) should be in range [1, {MAX_NQ}], \
+             but got {nq}"
+        ));
+    }
+    Ok(Some(p.values))
+}
+
 /// A search request as the engine's input, and what its answer needs.
 pub fn search(r: SearchRequest) -> ConvResult<(SearchInput, SearchAnswer)> {
-    let (vector_type, vectors) = match &r.search_input {
-        Some(search_request::SearchInput::PlaceholderGroup(b)) => vectors_from_placeholder(b)?,
+    let (vector_type, vectors, sparse) = match &r.search_input {
+        Some(search_request::SearchInput::PlaceholderGroup(b)) => match sparse_from_placeholder(b)?
+        {
+            Some(rows) => (DataType::SparseFloatVector, vec![], rows),
+            None => {
+                let (t, v) = vectors_from_placeholder(b)?;
+                (t, v, vec![])
+            }
+        },
         Some(search_request::SearchInput::Ids(_)) => {
             return Err("search by primary keys is not supported by quarry yet".into())
         }
@@ -246,7 +277,7 @@ pub fn search(r: SearchRequest) -> ConvResult<(SearchInput, SearchAnswer)> {
     let templates = templates(&r.expr_template_values)?;
     let answer = SearchAnswer {
         collection: r.collection_name,
-        nq: vectors.len(),
+        nq: vectors.len() + sparse.len(),
         topk: o.topk,
         round_decimal: o.round_decimal,
     };
@@ -266,6 +297,8 @@ pub fn search(r: SearchRequest) -> ConvResult<(SearchInput, SearchAnswer)> {
         range_filter: o.range_filter,
         group: o.group,
         vector_type: Some(vector_type),
+        sparse,
+        drop_ratio_search: o.drop_ratio_search,
     };
     Ok((input, answer))
 }

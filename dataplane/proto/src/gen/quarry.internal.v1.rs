@@ -761,7 +761,7 @@ pub struct FloatVector {
 /// One scalar (or vector) value.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct Value {
-    #[prost(oneof = "value::Kind", tags = "1, 2, 3, 4, 5, 6, 7, 8")]
+    #[prost(oneof = "value::Kind", tags = "1, 2, 3, 4, 5, 6, 7, 8, 9")]
     pub kind: ::core::option::Option<value::Kind>,
 }
 /// Nested message and enum types in `Value`.
@@ -787,6 +787,9 @@ pub mod value {
         /// the elements of an Array field's row (scalars)
         #[prost(message, tag = "8")]
         Array(super::ValueList),
+        /// a SparseFloatVector row: little-endian (u32 index, f32 value) pairs
+        #[prost(bytes, tag = "9")]
+        Sparse(::prost::alloc::vec::Vec<u8>),
     }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -846,6 +849,12 @@ pub struct SearchInput {
     /// 102 Float16Vector, 103 BFloat16Vector); absent: FloatVector
     #[prost(int32, optional, tag = "15")]
     pub vector_type: ::core::option::Option<i32>,
+    /// SparseFloatVector query rows (vector_type 104): little-endian (u32 index, f32 value) pairs
+    #[prost(bytes = "vec", repeated, tag = "16")]
+    pub sparse: ::prost::alloc::vec::Vec<::prost::alloc::vec::Vec<u8>>,
+    /// sparse searches: the fraction of each query's smallest values left out
+    #[prost(float, optional, tag = "17")]
+    pub drop_ratio_search: ::core::option::Option<f32>,
 }
 /// A grouping search as the client asked for it.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]

@@ -5,8 +5,8 @@ use arrow_array::types::{
     Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt64Type,
 };
 use arrow_array::{
-    Array, ArrayRef, BooleanArray, FixedSizeListArray, ListArray, PrimitiveArray, RecordBatch,
-    StringArray,
+    Array, ArrayRef, BinaryArray, BooleanArray, FixedSizeListArray, ListArray, PrimitiveArray,
+    RecordBatch, StringArray,
 };
 
 use crate::schema::DataType;
@@ -37,6 +37,8 @@ pub enum ColumnReader<'a> {
         width: usize,
         values: &'a [u8],
     },
+    /// SparseFloatVector rows in their byte form.
+    Sparse(&'a BinaryArray),
 }
 
 impl<'a> ColumnReader<'a> {
@@ -65,6 +67,7 @@ impl<'a> ColumnReader<'a> {
                     list,
                 }
             }
+            DataType::SparseFloatVector => ColumnReader::Sparse(array.as_binary::<i32>()),
             DataType::BinaryVector | DataType::Float16Vector | DataType::BFloat16Vector => {
                 let a = array.as_fixed_size_binary();
                 let width = a.value_length().max(0) as usize;
@@ -110,6 +113,7 @@ impl<'a> ColumnReader<'a> {
             ColumnReader::Packed { data_type, .. } => {
                 Value::Vector(crate::vector::decode(*data_type, self.packed(row)))
             }
+            ColumnReader::Sparse(a) => prim!(a, |v: &[u8]| Value::Sparse(v.to_vec())),
         }
     }
 
@@ -125,6 +129,14 @@ impl<'a> ColumnReader<'a> {
     pub fn packed(&self, row: usize) -> &'a [u8] {
         match self {
             ColumnReader::Packed { width, values, .. } => &values[row * width..(row + 1) * width],
+            _ => &[],
+        }
+    }
+
+    /// The byte form of a row (sparse vector columns only).
+    pub fn sparse(&self, row: usize) -> &'a [u8] {
+        match self {
+            ColumnReader::Sparse(a) if !a.is_null(row) => a.value(row),
             _ => &[],
         }
     }

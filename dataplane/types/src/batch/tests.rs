@@ -327,3 +327,79 @@ mod packed {
         assert!(schema_with("262152").is_err());
     }
 }
+
+mod sparse_rows {
+    use super::*;
+    use crate::record::LogRecord;
+    use crate::schema::FieldSchema;
+    use crate::sparse::encode;
+
+    fn schema(sp: FieldSchema) -> Result<CollectionSchema, SchemaError> {
+        CollectionSchema {
+            name: "c".into(),
+            description: String::new(),
+            auto_id: false,
+            fields: vec![
+                FieldSchema {
+                    is_primary_key: true,
+                    ..FieldSchema::new("id", DataType::Int64)
+                },
+                sp,
+            ],
+            enable_dynamic_field: false,
+            properties: vec![],
+        }
+        .prepare_new()
+    }
+
+    fn cols(rows: Vec<Vec<u8>>) -> HashMap<String, Column> {
+        let ids = (0..rows.len() as i64).collect();
+        HashMap::from([
+            (
+                "id".to_string(),
+                Column {
+                    data: ColumnData::Int(ids),
+                    valid: None,
+                },
+            ),
+            (
+                "sp".to_string(),
+                Column {
+                    data: ColumnData::Sparse(rows),
+                    valid: None,
+                },
+            ),
+        ])
+    }
+
+    #[test]
+    fn sparse_rows_are_stored_as_binary_and_survive_the_log() {
+        let s = schema(FieldSchema::new("sp", DataType::SparseFloatVector)).unwrap();
+        let rows = vec![encode(&[(1, 0.5), (90, 2.0)]), vec![], encode(&[(7, 1.0)])];
+        let batch = build_batch(&s, cols(rows.clone()), 3).unwrap();
+        assert_eq!(batch.schema().field(1).data_type(), &ArrowType::Binary);
+        let r = ColumnReader::new(batch.column(1), DataType::SparseFloatVector);
+        assert_eq!(r.get(0), Value::Sparse(rows[0].clone()));
+        assert_eq!(r.sparse(1), &[] as &[u8]);
+        let rec = LogRecord::new(0, vec![], Some(with_offset(&s, &batch, 4)));
+        assert_eq!(LogRecord::decode(&rec.encode()).unwrap(), rec);
+        // a bad row refuses the whole batch
+        let bad = vec![encode(&[(1, 0.5)]), encode(&[(3, 1.0), (2, 1.0)])];
+        let e = build_batch(&s, cols(bad), 2).unwrap_err();
+        assert!(e.to_string().contains("unsorted or same indices"), "{e}");
+    }
+
+    #[test]
+    fn sparse_fields_take_no_dim_and_no_nulls() {
+        let e = schema(FieldSchema::new("sp", DataType::SparseFloatVector).with_param("dim", "8"));
+        assert!(e
+            .unwrap_err()
+            .to_string()
+            .contains("dim should not be specified for sparse vector field sp(101)"));
+        let nullable = FieldSchema {
+            nullable: true,
+            ..FieldSchema::new("sp", DataType::SparseFloatVector)
+        };
+        assert!(schema(nullable).is_err());
+    }
+}
