@@ -436,7 +436,7 @@ fn malformed_messages_are_refused_with_the_field_named() {
         "{e}"
     );
     let mut s = good();
-    s.collections[0].schema.as_mut().unwrap().fields[1].data_type = 104;
+    s.collections[0].schema.as_mut().unwrap().fields[1].data_type = 999;
     let e = catalog_from_pb(s).unwrap_err().to_string();
     assert!(e.starts_with("FieldSchema.data_type is invalid"), "{e}");
     let mut s = good();
