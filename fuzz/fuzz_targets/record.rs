@@ -51,7 +51,7 @@ fn record(bytes: &[u8]) {
             seg.append(with_offset(schema, rows, offset), schema, pk_index);
         }
     }
-    let _ = seg.matching(schema, None);
+    let _ = seg.view().matching(schema, None);
 }
 
 /// Rewrites the CRC and offset of each whole frame as the log writer would.

@@ -73,7 +73,7 @@ fn segment(fixture: &Fixture, body: &[u8]) {
         deleted.into_iter().for_each(|r| data.mark_deleted(r));
     }
     assert_eq!(data.rows(), rows);
-    let _ = data.matching(schema, Some(&fixture.filter));
+    let _ = data.view().matching(schema, Some(&fixture.filter));
     let offs = offsets(&batch);
     assert_eq!(offs.len(), rows);
     for row in 0..rows as u32 {
