@@ -11,27 +11,8 @@ use arrow_schema::{DataType as ArrowType, Field};
 use quarry_types::batch::ColumnReader;
 use quarry_types::Value;
 
-use super::{schema, templates};
+use super::{schema, templates, XorShift};
 use crate::{prepare, RowAccess};
-
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-}
 
 const ROWS: usize = 257;
 const WORDS: [&str; 6] = ["alpha", "alpine", "beta", "Alpha beta", "gamma%", "b_ta"];

@@ -72,6 +72,26 @@ fn row() -> Row {
     ]))
 }
 
+/// Pseudo-random numbers from a fixed seed, so runs repeat.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+}
+
 fn templates() -> HashMap<String, Value> {
     HashMap::from([
         ("lim".to_string(), Value::Int(2000)),

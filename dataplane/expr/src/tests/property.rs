@@ -3,23 +3,8 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use super::{on_small_stack, row, schema, templates};
+use super::{on_small_stack, row, schema, templates, XorShift};
 use crate::{compile, parse, prepare};
-
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 const TOKENS: [&str; 70] = [
     "id",
