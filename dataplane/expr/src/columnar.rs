@@ -8,7 +8,6 @@
 //! place operand by operand, the column kernels first, so a costly operand sees only the rows
 //! the cheap ones let through.
 
-use std::cmp::Ordering;
 use std::collections::HashSet;
 
 use arrow_array::types::ArrowPrimitiveType;
@@ -26,7 +25,17 @@ struct Batch<'a> {
     readers: Vec<ColumnReader<'a>>,
 }
 
-impl Batch<'_> {
+impl<'a> Batch<'a> {
+    fn new(schema: &'a CollectionSchema, batch: &'a RecordBatch) -> Self {
+        let readers = schema
+            .fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| ColumnReader::new(batch.column(i), f.data_type))
+            .collect();
+        Self { schema, readers }
+    }
+
     /// The reader of a plain column (no JSON path) the expression names.
     fn column(&self, f: &FieldRef) -> Option<&ColumnReader<'_>> {
         if !f.path.is_empty() {
@@ -62,27 +71,14 @@ impl Expr {
     /// fields) that does not satisfy this expression; rows already cleared are not evaluated.
     /// Gives the same answer as [`Expr::matches`] row by row.
     pub fn filter_batch(&self, schema: &CollectionSchema, batch: &RecordBatch, keep: &mut [bool]) {
-        let readers = schema
-            .fields
-            .iter()
-            .enumerate()
-            .map(|(i, f)| ColumnReader::new(batch.column(i), f.data_type))
-            .collect();
-        let b = Batch { schema, readers };
-        narrow(self, &b, keep);
+        narrow(self, &Batch::new(schema, batch), keep);
     }
 }
 
 /// Whether a column kernel (not the row evaluator) evaluates `e` on `batch` (tests).
 #[cfg(test)]
 pub(crate) fn kernel_serves(e: &Expr, schema: &CollectionSchema, batch: &RecordBatch) -> bool {
-    let readers = schema
-        .fields
-        .iter()
-        .enumerate()
-        .map(|(i, f)| ColumnReader::new(batch.column(i), f.data_type))
-        .collect();
-    is_kernel(e, &Batch { schema, readers })
+    is_kernel(e, &Batch::new(schema, batch))
 }
 
 /// Whether a column kernel evaluates `e` (so an `and` runs it before the others).
@@ -224,17 +220,6 @@ fn flip(op: CmpOp) -> CmpOp {
     }
 }
 
-fn ord_ok(op: CmpOp, ord: Ordering) -> bool {
-    match op {
-        CmpOp::Eq => ord == Ordering::Equal,
-        CmpOp::Ne => ord != Ordering::Equal,
-        CmpOp::Lt => ord == Ordering::Less,
-        CmpOp::Le => ord != Ordering::Greater,
-        CmpOp::Gt => ord == Ordering::Greater,
-        CmpOp::Ge => ord != Ordering::Less,
-    }
-}
-
 /// `keep[r] &= the row is not null and test(value)`, over a primitive column.
 fn prim<T: ArrowPrimitiveType>(
     a: &PrimitiveArray<T>,
@@ -301,7 +286,7 @@ fn cmp_kernel(op: CmpOp, col: &ColumnReader<'_>, c: &Value, keep: &mut [bool]) {
             let Value::Str(c) = c else { return };
             for (r, k) in keep.iter_mut().enumerate() {
                 if *k {
-                    *k = a.is_valid(r) && ord_ok(op, a.value(r).cmp(c.as_str()));
+                    *k = a.is_valid(r) && op.holds(a.value(r).cmp(c.as_str()));
                 }
             }
         }
@@ -309,7 +294,7 @@ fn cmp_kernel(op: CmpOp, col: &ColumnReader<'_>, c: &Value, keep: &mut [bool]) {
             let Value::Bool(c) = c else { return };
             for (r, k) in keep.iter_mut().enumerate() {
                 if *k {
-                    *k = a.is_valid(r) && ord_ok(op, a.value(r).cmp(c));
+                    *k = a.is_valid(r) && op.holds(a.value(r).cmp(c));
                 }
             }
         }

@@ -228,14 +228,7 @@ fn cmp_matches(op: CmpOp, a: Value, b: Value) -> bool {
     let Some(ord) = compare(&a, &b) else {
         return op == CmpOp::Ne && !matches!(a, Value::Null) && !matches!(b, Value::Null) && a != b;
     };
-    match op {
-        CmpOp::Eq => ord == Ordering::Equal,
-        CmpOp::Ne => ord != Ordering::Equal,
-        CmpOp::Lt => ord == Ordering::Less,
-        CmpOp::Le => ord != Ordering::Greater,
-        CmpOp::Gt => ord == Ordering::Greater,
-        CmpOp::Ge => ord != Ordering::Less,
-    }
+    op.holds(ord)
 }
 
 fn in_matches(v: Value, set: &[Value], negated: bool) -> bool {

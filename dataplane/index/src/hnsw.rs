@@ -90,14 +90,16 @@ impl HnswIndex {
             }
             .map_err(native)
         };
-        let rows_iter = vectors.par_chunks_exact(dim.max(1)).enumerate();
         if rows < PARALLEL_BUILD_ROWS {
             vectors
                 .chunks_exact(dim.max(1))
                 .enumerate()
                 .try_for_each(add)?;
         } else {
-            rows_iter.try_for_each(add)?;
+            vectors
+                .par_chunks_exact(dim.max(1))
+                .enumerate()
+                .try_for_each(add)?;
         }
         allow_concurrent_searches(&index)?;
         Ok(Self {

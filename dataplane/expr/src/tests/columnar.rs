@@ -88,7 +88,7 @@ fn predicate(rng: &mut XorShift, depth: usize) -> String {
             _ => format!("({a} and {b} or not {b})"),
         };
     }
-    match rng.below(15) {
+    match rng.below(16) {
         0 => format!("year {op} {num}"),
         1 => format!("{num} {op} year"),
         2 => format!("score {op} {num}"),
@@ -113,7 +113,12 @@ fn predicate(rng: &mut XorShift, depth: usize) -> String {
         10 => format!("meta[\"k\"] {op} {}", rng.below(4)),
         11 => format!("color == \"{}\"", rng.pick(&["red", "blue"])),
         12 => format!("year + {} {op} 2005", rng.below(3)),
-        13 => format!("score in [0.25, -1, {num}]"),
+        13 => format!(
+            "{} {}in []",
+            rng.pick(&["year", "title", "score"]),
+            rng.pick(&["", "not "])
+        ),
+        14 => format!("score in [0.25, -1, {num}]"),
         _ => rng.pick(&["true", "false", "id % 3 == 0"]).to_string(),
     }
 }
