@@ -239,6 +239,18 @@ def test_sparse_errors(client):
     assert [h["id"] for h in hits] == [1]
 
 
+def wait_all_indexed(client, name, seconds=60):
+    """Until every index of `name` counts all live sealed rows as indexed and none pending."""
+    deadline = time.time() + seconds
+    for index in client.list_indexes(name):
+        while True:
+            d = client.describe_index(name, index)
+            if d.get("pending_index_rows") == 0 and d.get("indexed_rows") == d.get("total_rows"):
+                break
+            assert time.time() < deadline, repr(d)
+            time.sleep(0.2)
+
+
 def test_compaction_rebuilds_sparse_indexes(client):
     create(client, "cp", sp1={"index_type": "SPARSE_INVERTED_INDEX", "params": {"drop_ratio_build": 0.0}},
            sp2={"index_type": "SPARSE_WAND", "params": {"inverted_index_algo": "TAAT_NAIVE"}})
@@ -249,7 +261,10 @@ def test_compaction_rebuilds_sparse_indexes(client):
         rows.update({r["id"]: sparse_row(r["id"]) for r in part})
         client.flush("cp")
     client.delete("cp", filter="id < 20")
-    client.flush("cp")  # the deletes persisted, so that the catalog's row counts include them
+    client.flush("cp")
+    # the deletes persisted in the catalog before compacting (a cluster's data nodes persist
+    # them after the flush returns), so that the catalog's row counts include them
+    wait_all_indexed(client, "cp")
     live = {i: r for i, r in rows.items() if i >= 20}
     job = client.compact("cp")
     deadline = time.time() + 60
@@ -257,14 +272,7 @@ def test_compaction_rebuilds_sparse_indexes(client):
         assert time.time() < deadline
         time.sleep(0.2)
     # every sealed row indexed (deleted rows may stay in segments until purged)
-    deadline = time.time() + 60
-    for index in client.list_indexes("cp"):
-        while True:
-            d = client.describe_index("cp", index)
-            if d.get("pending_index_rows") == 0 and d.get("indexed_rows") == d.get("total_rows"):
-                break
-            assert time.time() < deadline, repr(d)
-            time.sleep(0.2)
+    wait_all_indexed(client, "cp")
     broad = {d: 1.0 for d in range(0, 1000, 10)}
     for field in ["sp1", "sp2"]:
         hits = client.search("cp", data=[broad], anns_field=field, limit=20, output_fields=[field])[0]
