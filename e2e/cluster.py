@@ -8,7 +8,7 @@ import time
 import urllib.request
 import uuid
 
-from conftest import BINARY, free_port
+from conftest import BINARY, free_port, log_tail
 
 
 class Cluster:
@@ -66,7 +66,8 @@ class Cluster:
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.procs[name].poll() is not None:
-                raise RuntimeError(f"{name} exited early; see {self.workdir}/{name}.log")
+                raise RuntimeError(f"{name} exited early; its log ends:\n"
+                                   + log_tail(os.path.join(self.workdir, f"{name}.log")))
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
                 return
@@ -79,7 +80,8 @@ class Cluster:
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.procs[name].poll() is not None:
-                raise RuntimeError(f"{name} exited early; see {self.workdir}/{name}.log")
+                raise RuntimeError(f"{name} exited early; its log ends:\n"
+                                   + log_tail(os.path.join(self.workdir, f"{name}.log")))
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{http}/readyz", timeout=1) as r:
                     if r.status == 200:

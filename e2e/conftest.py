@@ -1,5 +1,6 @@
 """Fixtures that start the real `quarry` binary and connect the real pymilvus client."""
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -56,10 +57,33 @@ def print_log_tails(workdir, lines=60):
                 print("\n".join(tail))
 
 
+def log_tail(path, lines=20):
+    with open(path, "rb") as f:
+        return "\n".join(f.read().decode("utf-8", "replace").splitlines()[-lines:])
+
+
+_HANDED_OUT = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port for a server the test starts. Picked below the kernel's ephemeral range
+    (32768+ here), so no outgoing connection made between this pick and the server's bind can
+    take it, and never handed out twice by one test process (two picks asked for at once used to
+    come back equal now and then: "exited early", address in use)."""
+    lo, _ = (int(x) for x in open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+    rng = random.Random()
+    for _ in range(1000):
+        port = rng.randrange(15000, max(lo, 15001))
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError("no free loopback port")
 
 
 class Server:
@@ -83,7 +107,7 @@ class Server:
         deadline = time.time() + 60
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("quarry exited early; see " + self.data_dir + "/server.log")
+                raise RuntimeError("quarry exited early; its log ends:\n" + log_tail(self.data_dir + "/server.log"))
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
                 return self

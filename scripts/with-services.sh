@@ -10,7 +10,20 @@ TANSU="${TANSU:-$CACHE_DIR/tools/bin/tansu}"
 MOTO="${MOTO:-$CACHE_DIR/venv-moto/bin/moto_server}"
 LOGS="$(mktemp -d "${TMPDIR:-/tmp}/quarry-services.XXXXXX")"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# a port below the kernel's ephemeral range (see e2e/conftest.py's free_port), checked bindable
+free_port() {
+  python3 -c '
+import random, socket
+lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+while True:
+    p = random.randrange(15000, max(lo, 15001))
+    try:
+        socket.socket().bind(("127.0.0.1", p))
+        print(p)
+        break
+    except OSError:
+        pass'
+}
 wait_port() { # port name pid
   for _ in $(seq 1 200); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
