@@ -4,9 +4,12 @@
 
 use std::sync::Arc;
 
+use arrow_array::RecordBatch;
 use bytes::Bytes;
-use quarry_index::{IndexKind, IndexSpec, SegmentIndex};
+use quarry_index::{IndexKind, IndexSpec, ScalarIndex, ScalarKind, SegmentIndex};
 use quarry_meta::{keys, IndexCommit, MetaError};
+use quarry_types::batch::ColumnReader;
+use quarry_types::DataType;
 
 use crate::parquet::decode_parquet;
 use crate::{Engine, EngineError, Result};
@@ -37,9 +40,12 @@ impl Engine {
             .iter()
             .position(|f| f.name == idx.field_name)
             .ok_or_else(|| EngineError::Internal("indexed field vanished".into()))?;
-        let data_type = meta.schema.fields[field_index].data_type;
-        let spec = IndexSpec::for_field(&idx.params, data_type)?;
-        let dim = meta.schema.fields[field_index].dim();
+        let field = meta.schema.fields[field_index].clone();
+        let data_type = field.data_type;
+        let scalar = match data_type.is_vector() {
+            true => None,
+            false => Some(crate::ddl::scalar_kind(&idx.params, &field)?),
+        };
         let in_memory = rt.shard(seg.shard)?.sealed_batch(seg.id);
         // an index node holds no shards: it reads the segment file
         let batch = match in_memory {
@@ -54,55 +60,27 @@ impl Engine {
         };
         // a key of its own per build (see keys::index_file)
         let key = keys::index_file(meta.id, seg.id, idx.id, self.io.meta.timestamp());
-        let built = match spec.kind {
-            IndexKind::Flat => {
-                // FLAT searches the segment's vectors directly; the marker records that it is ready
-                self.io.store.put(&key, Bytes::from_static(b"FLAT")).await?;
-                None
-            }
-            _ => {
-                let started = std::time::Instant::now();
-                // building and serialising are CPU work: both off the async runtime
-                let (index, bytes) = tokio::task::spawn_blocking(move || {
-                    use quarry_types::batch::ColumnReader;
-                    let column = ColumnReader::new(batch.column(field_index), data_type);
-                    if let ColumnReader::Sparse(rows) = column {
-                        let rows: Vec<&[u8]> = rows.iter().map(|r| r.unwrap_or(&[])).collect();
-                        let index = SegmentIndex::build_sparse(&rows, &spec)?;
-                        let bytes = index.to_bytes()?;
-                        return Ok::<_, EngineError>((index, bytes));
-                    }
-                    // packed types (binary, 16-bit floats) are indexed in their f32 form
-                    let widened;
-                    let values = match column {
-                        ColumnReader::Vector { values, .. } => values,
-                        ColumnReader::Packed { values, .. } => {
-                            widened = quarry_types::vector::decode(data_type, values);
-                            &widened[..]
-                        }
-                        _ => return Err(EngineError::Internal("not a vector column".into())),
-                    };
-                    let index = crate::pool::build(|| SegmentIndex::build(values, dim, &spec))?
-                        .ok_or_else(|| {
-                            EngineError::Internal("a non-FLAT index built nothing".into())
-                        })?;
-                    let bytes = index.to_bytes()?;
-                    Ok::<_, EngineError>((index, bytes))
-                })
-                .await
-                .map_err(|e| EngineError::Internal(e.to_string()))??;
-                self.io.store.put(&key, Bytes::from(bytes)).await?;
-                tracing::info!(
-                    collection = meta.id,
-                    segment = seg.id,
-                    index = idx.id,
-                    rows = seg.rows,
-                    secs = started.elapsed().as_secs_f64(),
-                    "index built"
-                );
-                Some(Arc::new(index))
+        let started = std::time::Instant::now();
+        let column = Column {
+            batch,
+            index: field_index,
+            data_type,
+        };
+        let built = match scalar {
+            Some(kind) => Some(build_scalar(&field.name, kind, column, &key, self).await?),
+            None => {
+                let spec = IndexSpec::for_field(&idx.params, data_type)?;
+                build_vector(spec, field.dim(), column, &key, self).await?
             }
         };
+        tracing::info!(
+            collection = meta.id,
+            segment = seg.id,
+            index = idx.id,
+            rows = seg.rows,
+            secs = started.elapsed().as_secs_f64(),
+            "index built"
+        );
         match self
             .io
             .meta
@@ -133,6 +111,81 @@ impl Engine {
         }
         Ok(true)
     }
+}
+
+/// The column an index is built over: a segment's batch and the field's position in it.
+struct Column {
+    batch: RecordBatch,
+    index: usize,
+    data_type: DataType,
+}
+
+/// Builds and stores a scalar index file.
+async fn build_scalar(
+    field: &str,
+    kind: ScalarKind,
+    c: Column,
+    key: &str,
+    engine: &Engine,
+) -> Result<Arc<SegmentIndex>> {
+    let field = field.to_string();
+    let (index, bytes) = tokio::task::spawn_blocking(move || {
+        let column = ColumnReader::new(c.batch.column(c.index), c.data_type);
+        let index = ScalarIndex::build(&field, kind, &column, c.batch.num_rows())?;
+        let bytes = index.to_bytes();
+        Ok::<_, EngineError>((SegmentIndex::Scalar(index), bytes))
+    })
+    .await
+    .map_err(|e| EngineError::Internal(e.to_string()))??;
+    engine.io.store.put(key, Bytes::from(bytes)).await?;
+    Ok(Arc::new(index))
+}
+
+/// Builds and stores a vector index file (FLAT: a marker, nothing to load).
+async fn build_vector(
+    spec: IndexSpec,
+    dim: usize,
+    c: Column,
+    key: &str,
+    engine: &Engine,
+) -> Result<Option<Arc<SegmentIndex>>> {
+    if spec.kind == IndexKind::Flat {
+        // FLAT searches the segment's vectors directly; the marker records that it is ready
+        engine
+            .io
+            .store
+            .put(key, Bytes::from_static(b"FLAT"))
+            .await?;
+        return Ok(None);
+    }
+    // building and serialising are CPU work: both off the async runtime
+    let (index, bytes) = tokio::task::spawn_blocking(move || {
+        let column = ColumnReader::new(c.batch.column(c.index), c.data_type);
+        if let ColumnReader::Sparse(rows) = column {
+            let rows: Vec<&[u8]> = rows.iter().map(|r| r.unwrap_or(&[])).collect();
+            let index = SegmentIndex::build_sparse(&rows, &spec)?;
+            let bytes = index.to_bytes()?;
+            return Ok::<_, EngineError>((index, bytes));
+        }
+        // packed types (binary, 16-bit floats) are indexed in their f32 form
+        let widened;
+        let values = match column {
+            ColumnReader::Vector { values, .. } => values,
+            ColumnReader::Packed { values, .. } => {
+                widened = quarry_types::vector::decode(c.data_type, values);
+                &widened[..]
+            }
+            _ => return Err(EngineError::Internal("not a vector column".into())),
+        };
+        let index = crate::pool::build(|| SegmentIndex::build(values, dim, &spec))?
+            .ok_or_else(|| EngineError::Internal("a non-FLAT index built nothing".into()))?;
+        let bytes = index.to_bytes()?;
+        Ok::<_, EngineError>((index, bytes))
+    })
+    .await
+    .map_err(|e| EngineError::Internal(e.to_string()))??;
+    engine.io.store.put(key, Bytes::from(bytes)).await?;
+    Ok(Some(Arc::new(index)))
 }
 
 pub(crate) fn spawn_background(engine: &Arc<Engine>) {

@@ -2,8 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use quarry_index::IndexSpec;
+use quarry_index::{IndexSpec, ScalarKind};
 use quarry_meta::{CollectionMeta, Created, IndexMeta, NewCollection, NewIndex};
+use quarry_types::schema::FieldSchema;
 use quarry_types::{CollectionSchema, ConsistencyLevel};
 
 use crate::error::invalid;
@@ -260,19 +261,18 @@ impl Engine {
                 invalid(format!("cannot create index on non-existent field: {f}"))
             })?,
         };
-        if !field.data_type.is_vector() {
-            return Err(invalid(format!(
-                "quarry indexes vector fields only; field {} is {:?}",
-                field.name, field.data_type
-            )));
-        }
-        let spec = IndexSpec::for_field(&params, field.data_type)?;
-        spec.check_dim(field.dim())?;
-        let mut normalized = params.clone();
-        normalized.insert("metric_type".into(), spec.metric.name().into());
-        normalized
-            .entry("index_type".into())
-            .or_insert_with(|| "AUTOINDEX".into());
+        let normalized = if field.data_type.is_vector() {
+            let spec = IndexSpec::for_field(&params, field.data_type)?;
+            spec.check_dim(field.dim())?;
+            let mut normalized = params.clone();
+            normalized.insert("metric_type".into(), spec.metric.name().into());
+            normalized
+                .entry("index_type".into())
+                .or_insert_with(|| "AUTOINDEX".into());
+            normalized
+        } else {
+            scalar_params(field, &params)?
+        };
         let index_name = if index_name.is_empty() {
             field.name.clone()
         } else {
@@ -374,4 +374,43 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// The stored parameters of a scalar index: its type as asked (none: AUTOINDEX, which builds
+/// INVERTED). A scalar index takes no other parameter: one given is refused, not stored.
+fn scalar_params(
+    field: &FieldSchema,
+    params: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>> {
+    for (k, v) in params {
+        let empty_metric = k == "metric_type" && v.trim().is_empty();
+        if k != "index_type" && !empty_metric {
+            return Err(invalid(format!(
+                "index parameter {k} does not apply to the scalar index of field {}",
+                field.name
+            )));
+        }
+    }
+    let asked = match params.get("index_type").map(|t| t.trim()) {
+        None | Some("") => "AUTOINDEX",
+        Some(t) => t,
+    };
+    ScalarKind::parse(asked, field.data_type, field.is_primary_key)?;
+    Ok(BTreeMap::from([(
+        "index_type".to_string(),
+        asked.to_string(),
+    )]))
+}
+
+/// The kind of a stored scalar index on `field`.
+pub(crate) fn scalar_kind(
+    params: &BTreeMap<String, String>,
+    field: &FieldSchema,
+) -> Result<ScalarKind> {
+    let asked = params.get("index_type").map(String::as_str).unwrap_or("");
+    Ok(ScalarKind::parse(
+        asked,
+        field.data_type,
+        field.is_primary_key,
+    )?)
 }

@@ -75,6 +75,7 @@ pub mod fuzzing {
     pub use crate::segment::SegmentData;
 }
 
+pub use quarry_index::scalar_index_answers;
 pub use quarry_meta::{DEFAULT_DB, DEFAULT_PARTITION};
 
 /// A collection as a client names it: its database and its name or one of its aliases.

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
-use quarry_expr::Expr;
+use quarry_expr::{Expr, FieldIndexes, Leaf};
 use quarry_index::SegmentIndex;
 use quarry_types::batch::{offsets, ColumnReader};
 use quarry_types::{CollectionSchema, Pk, Value};
@@ -154,6 +154,17 @@ impl SegmentView {
     /// row (no filter and nothing deleted). The filter runs column by column
     /// ([`Expr::filter_batch`]).
     pub fn matching(&self, schema: &CollectionSchema, filter: Option<&Expr>) -> Option<Vec<bool>> {
+        self.matching_indexed(schema, filter, &[])
+    }
+
+    /// [`SegmentView::matching`] with the segment's scalar indexes answering the predicates
+    /// they serve (a sealed segment's one batch only: the indexes number its rows).
+    pub fn matching_indexed(
+        &self,
+        schema: &CollectionSchema,
+        filter: Option<&Expr>,
+        scalars: &[Arc<SegmentIndex>],
+    ) -> Option<Vec<bool>> {
         if filter.is_none() && self.deleted.is_none() {
             return None;
         }
@@ -162,12 +173,29 @@ impl SegmentView {
             None => vec![true; self.rows],
         };
         if let Some(filter) = filter {
+            if let ([batch], false) = (&self.batches[..], scalars.is_empty()) {
+                filter.filter_batch_indexed(schema, batch, &ScalarIndexes(scalars), &mut out);
+                return Some(out);
+            }
             for (b, batch) in self.batches.iter().enumerate() {
                 let start = self.starts[b] as usize;
                 filter.filter_batch(schema, batch, &mut out[start..start + batch.num_rows()]);
             }
         }
         Some(out)
+    }
+}
+
+/// A sealed segment's scalar indexes, as the filter evaluator asks them.
+struct ScalarIndexes<'a>(&'a [Arc<SegmentIndex>]);
+
+impl FieldIndexes for ScalarIndexes<'_> {
+    fn narrow(&self, field: &str, leaf: Leaf<'_>, keep: &mut [bool]) -> bool {
+        self.0
+            .iter()
+            .filter_map(|i| i.scalar())
+            .find(|i| i.field() == field)
+            .is_some_and(|i| i.narrow(leaf, keep))
     }
 }
 
@@ -185,5 +213,14 @@ pub struct Sealed {
 impl Sealed {
     pub fn deleted_count(&self) -> usize {
         self.data.rows() - self.data.live
+    }
+
+    /// Its loaded scalar indexes (which answer filters).
+    pub fn scalar_indexes(&self) -> Vec<Arc<SegmentIndex>> {
+        self.indexes
+            .values()
+            .filter(|i| i.scalar().is_some())
+            .cloned()
+            .collect()
     }
 }

@@ -7,6 +7,11 @@
 //! mixed kinds) falls back to the row evaluator, for the rows still in only. `and` narrows in
 //! place operand by operand, the column kernels first, so a costly operand sees only the rows
 //! the cheap ones let through.
+//!
+//! A sealed segment's scalar indexes ([`FieldIndexes`]) may answer a kernel's predicate in its
+//! place (`field op constant`, `in`, an exact or prefix `like`): the index narrows the bitmap
+//! from its sorted keys, with the kernel's semantics (a null row never passes; NaN is unequal
+//! to everything).
 
 use std::collections::HashSet;
 
@@ -19,10 +24,31 @@ use crate::ast::CmpOp;
 use crate::compile::{Expr, FieldRef};
 use crate::eval::{like, RowAccess};
 
+/// A predicate on one field that a scalar index may answer in place of the column kernel.
+#[derive(Debug, Clone, Copy)]
+pub enum Leaf<'a> {
+    /// `field op constant`: a number with a numeric field, a string with a string field, a
+    /// boolean with a boolean field
+    Cmp(CmpOp, &'a Value),
+    /// `field [not] in [..]`: integers with an integer field, strings with a string field
+    In { set: &'a [Value], negated: bool },
+    /// `field like 'prefix%'` (an exact `like` comes as `Cmp(Eq, ..)`)
+    Prefix(&'a str),
+}
+
+/// The scalar indexes of one batch's rows (a sealed segment's): row `r` of the batch is row
+/// `r` of each index.
+pub trait FieldIndexes {
+    /// Clears `keep[r]` for each row not satisfying `leaf` on `field` and returns true, when an
+    /// index of `field` serves `leaf`; returns false (and leaves `keep` alone) otherwise.
+    fn narrow(&self, field: &str, leaf: Leaf<'_>, keep: &mut [bool]) -> bool;
+}
+
 /// The columns of one batch, read through the schema.
 struct Batch<'a> {
     schema: &'a CollectionSchema,
     readers: Vec<ColumnReader<'a>>,
+    indexes: Option<&'a dyn FieldIndexes>,
 }
 
 impl<'a> Batch<'a> {
@@ -33,7 +59,19 @@ impl<'a> Batch<'a> {
             .enumerate()
             .map(|(i, f)| ColumnReader::new(batch.column(i), f.data_type))
             .collect();
-        Self { schema, readers }
+        Self {
+            schema,
+            readers,
+            indexes: None,
+        }
+    }
+
+    /// Asks the batch's indexes to answer `leaf` on the field `e` names.
+    fn indexed(&self, e: &Expr, leaf: Leaf<'_>, keep: &mut [bool]) -> bool {
+        match (self.indexes, e) {
+            (Some(ix), Expr::Field(f)) if f.path.is_empty() => ix.narrow(&f.field, leaf, keep),
+            _ => false,
+        }
     }
 
     /// The reader of a plain column (no JSON path) the expression names.
@@ -72,6 +110,19 @@ impl Expr {
     /// Gives the same answer as [`Expr::matches`] row by row.
     pub fn filter_batch(&self, schema: &CollectionSchema, batch: &RecordBatch, keep: &mut [bool]) {
         narrow(self, &Batch::new(schema, batch), keep);
+    }
+
+    /// [`Expr::filter_batch`] with the batch's scalar indexes answering what they serve.
+    pub fn filter_batch_indexed(
+        &self,
+        schema: &CollectionSchema,
+        batch: &RecordBatch,
+        indexes: &dyn FieldIndexes,
+        keep: &mut [bool],
+    ) {
+        let mut b = Batch::new(schema, batch);
+        b.indexes = Some(indexes);
+        narrow(self, &b, keep);
     }
 }
 
@@ -123,15 +174,39 @@ fn narrow(e: &Expr, b: &Batch<'_>, keep: &mut [bool]) {
             }
         }
         Expr::Cmp(op, l, r) => match cmp_operands(*op, l, r, b) {
-            Some((op, col, c)) => cmp_kernel(op, col, c, keep),
+            Some((op, field, col, c)) => {
+                if !b.indexed(field, Leaf::Cmp(op, c), keep) {
+                    cmp_kernel(op, col, c, keep)
+                }
+            }
             None => rows(e, b, keep),
         },
         Expr::In { expr, set, negated } => match field_of(expr, b).filter(|c| in_kind(c, set)) {
-            Some(col) => in_kernel(col, set, *negated, keep),
+            Some(col) => {
+                let leaf = Leaf::In {
+                    set,
+                    negated: *negated,
+                };
+                if !b.indexed(expr, leaf, keep) {
+                    in_kernel(col, set, *negated, keep)
+                }
+            }
             None => rows(e, b, keep),
         },
         Expr::Like { expr, pattern } => match field_of(expr, b) {
-            Some(ColumnReader::Str(a)) => like_kernel(a, pattern, keep),
+            Some(ColumnReader::Str(a)) => {
+                let served = match shape(pattern) {
+                    Shape::Exact(t) => {
+                        let t = Value::Str(t.to_string());
+                        b.indexed(expr, Leaf::Cmp(CmpOp::Eq, &t), keep)
+                    }
+                    Shape::Prefix(t) => b.indexed(expr, Leaf::Prefix(t), keep),
+                    _ => false,
+                };
+                if !served {
+                    like_kernel(a, pattern, keep)
+                }
+            }
             _ => rows(e, b, keep),
         },
         Expr::IsNull { expr, negated } => match field_of(expr, b).and_then(nulls_of) {
@@ -186,10 +261,10 @@ fn cmp_operands<'e, 'b>(
     l: &'e Expr,
     r: &'e Expr,
     b: &'b Batch<'_>,
-) -> Option<(CmpOp, &'b ColumnReader<'b>, &'e Value)> {
-    let (op, col, c) = match (l, r) {
-        (Expr::Field(f), Expr::Const(c)) => (op, b.column(f)?, c),
-        (Expr::Const(c), Expr::Field(f)) => (flip(op), b.column(f)?, c),
+) -> Option<(CmpOp, &'e Expr, &'b ColumnReader<'b>, &'e Value)> {
+    let (op, field, col, c) = match (l, r) {
+        (Expr::Field(f), Expr::Const(c)) => (op, l, b.column(f)?, c),
+        (Expr::Const(c), Expr::Field(f)) => (flip(op), r, b.column(f)?, c),
         _ => return None,
     };
     let fits = matches!(
@@ -206,7 +281,7 @@ fn cmp_operands<'e, 'b>(
                 Value::Int(_) | Value::Float(_),
             )
     );
-    fits.then_some((op, col, c))
+    fits.then_some((op, field, col, c))
 }
 
 /// `c op x` as `x op' c`.

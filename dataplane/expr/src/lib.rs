@@ -35,6 +35,7 @@ mod tests;
 mod tree;
 
 pub use ast::{ArithOp, Ast, CmpOp};
+pub use columnar::{FieldIndexes, Leaf};
 pub use compile::{compile, Expr, FieldRef};
 pub use error::ExprError;
 pub use eval::RowAccess;

@@ -7,6 +7,8 @@
 //!   8-bit scalar-quantised or product-quantised vectors, serializable to bytes.
 //! - [`SparseIndex`]: SPARSE_INVERTED_INDEX and SPARSE_WAND, posting lists per dimension of
 //!   SparseFloatVector rows, and [`brute_force_sparse`], their exact search.
+//! - [`ScalarIndex`]: INVERTED, STL_SORT, Trie and BITMAP over a scalar field: its values
+//!   sorted with their rows, answering the filter's comparisons, `in` lists and prefixes.
 //! - [`SegmentIndex`]: whichever of those a sealed segment has, behind one interface.
 //!
 //! Scores follow Milvus: L2 is the squared Euclidean distance (smaller is better), IP the inner
@@ -18,6 +20,7 @@ mod hnsw;
 pub(crate) mod ivf;
 mod kernels;
 mod kmeans;
+mod scalar;
 mod segment_index;
 mod sparse;
 mod sparse_spec;
@@ -26,6 +29,7 @@ mod spec;
 pub use flat::{brute_force, brute_force_packed};
 pub use hnsw::HnswIndex;
 pub use ivf::IvfIndex;
+pub use scalar::{scalar_index_answers, ScalarIndex, ScalarKind};
 pub use segment_index::SegmentIndex;
 pub use sparse::{brute_force_sparse, prune_query, SparseAlgo, SparseEval, SparseIndex};
 pub use sparse_spec::{check_drop_ratio, drop_ratio};

@@ -2,8 +2,8 @@
 //! bytes, loads and searches.
 
 use crate::{
-    prune_query, Hit, HnswIndex, IndexError, IndexKind, IndexSpec, IvfIndex, SearchParams,
-    SparseAlgo, SparseEval, SparseIndex,
+    prune_query, Hit, HnswIndex, IndexError, IndexKind, IndexSpec, IvfIndex, ScalarIndex,
+    SearchParams, SparseAlgo, SparseEval, SparseIndex,
 };
 
 #[derive(Debug)]
@@ -11,6 +11,8 @@ pub enum SegmentIndex {
     Hnsw(HnswIndex),
     Ivf(IvfIndex),
     Sparse(SparseIndex),
+    /// a scalar field's index, which answers filters, not searches
+    Scalar(ScalarIndex),
 }
 
 fn sparse_algo(wand: bool) -> SparseAlgo {
@@ -103,6 +105,7 @@ impl SegmentIndex {
             SegmentIndex::Hnsw(i) => i.to_bytes(),
             SegmentIndex::Ivf(i) => Ok(i.to_bytes()),
             SegmentIndex::Sparse(i) => Ok(i.to_bytes()),
+            SegmentIndex::Scalar(i) => Ok(i.to_bytes()),
         }
     }
 
@@ -111,11 +114,20 @@ impl SegmentIndex {
             SegmentIndex::Hnsw(i) => i.len(),
             SegmentIndex::Ivf(i) => i.len(),
             SegmentIndex::Sparse(i) => i.len(),
+            SegmentIndex::Scalar(i) => i.len(),
         }
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The scalar index, when this is one.
+    pub fn scalar(&self) -> Option<&ScalarIndex> {
+        match self {
+            SegmentIndex::Scalar(i) => Some(i),
+            _ => None,
+        }
     }
 
     /// Top-`k` among rows for which `keep` is true (`None`: every row), best first, with
@@ -133,6 +145,9 @@ impl SegmentIndex {
             (SegmentIndex::Ivf(i), keep) => i.search(query, k, params, keep.unwrap_or(&|_| true)),
             (SegmentIndex::Sparse(_), _) => Err(IndexError::NotForType(
                 "a sparse index is searched with a sparse query".into(),
+            )),
+            (SegmentIndex::Scalar(_), _) => Err(IndexError::NotForType(
+                "a scalar index answers filters, not vector searches".into(),
             )),
         }
     }

@@ -4,7 +4,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 
 /// The Milvus RPC families (requests by method and outcome, latency by method), recorded by
@@ -78,6 +79,8 @@ impl Default for RpcMetrics {
 pub struct Metrics {
     registry: Registry,
     rows_written: IntCounterVec,
+    /// brought up to `quarry_engine::scalar_index_answers` at each scrape, one at a time
+    scalar_answers: std::sync::Mutex<IntCounter>,
     /// query and data nodes: what they hold
     shards: IntGauge,
     rows: IntGauge,
@@ -105,6 +108,15 @@ impl Metrics {
         registry
             .register(Box::new(rows_written.clone()))
             .expect("register");
+        let scalar_answers = IntCounter::new(
+            "quarry_worker_scalar_index_answers_total",
+            "filter predicates answered by a scalar index (INVERTED, STL_SORT, Trie, BITMAP) \
+             instead of a column scan",
+        )
+        .expect("metric");
+        registry
+            .register(Box::new(scalar_answers.clone()))
+            .expect("register");
         let gauge = |name: &str, help: &str| {
             let g = IntGauge::new(name, help).expect("metric");
             registry.register(Box::new(g.clone())).expect("register");
@@ -125,6 +137,7 @@ impl Metrics {
         Self {
             registry,
             rows_written,
+            scalar_answers: std::sync::Mutex::new(scalar_answers),
             shards,
             rows,
             memory,
@@ -144,6 +157,14 @@ impl Metrics {
     }
 
     pub fn render(&self) -> String {
+        {
+            let counter = self
+                .scalar_answers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let now = quarry_engine::scalar_index_answers();
+            counter.inc_by(now.saturating_sub(counter.get()));
+        }
         let mut out = Vec::new();
         TextEncoder::new()
             .encode(&self.registry.gather(), &mut out)

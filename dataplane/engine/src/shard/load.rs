@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use arrow_array::BooleanArray;
 use arrow_select::filter::filter_record_batch;
-use quarry_index::{IndexKind, IndexSpec, SegmentIndex};
+use quarry_index::{IndexKind, IndexSpec, ScalarIndex, SegmentIndex};
 use quarry_meta::{CollectionMeta, SegmentMeta};
 use quarry_types::batch::offsets;
 
@@ -223,7 +223,7 @@ impl Shard {
     }
 }
 
-/// Reads a vector index file (HNSW, IVF; FLAT has nothing to load).
+/// Reads an index file (HNSW, IVF, sparse, scalar; FLAT has nothing to load).
 async fn load_index(
     io: &Io,
     meta: &CollectionMeta,
@@ -240,6 +240,13 @@ async fn load_index(
         .schema
         .field(&idx.field_name)
         .ok_or_else(|| EngineError::Internal("indexed field vanished".into()))?;
+    if !field.data_type.is_vector() {
+        let bytes = io.store.get(key).await?;
+        let index = tokio::task::spawn_blocking(move || ScalarIndex::from_bytes(&bytes))
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))??;
+        return Ok(Some(Arc::new(SegmentIndex::Scalar(index))));
+    }
     let spec = IndexSpec::for_field(&idx.params, field.data_type)?;
     if spec.kind == IndexKind::Flat {
         return Ok(None);

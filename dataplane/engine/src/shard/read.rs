@@ -31,6 +31,8 @@ use crate::{EngineError, Result};
 struct Part {
     view: SegmentView,
     index: Option<Arc<SegmentIndex>>,
+    /// the sealed segment's scalar indexes, which answer what of the filter they can
+    scalars: Vec<Arc<SegmentIndex>>,
 }
 
 /// The rows of a segment a read's filter lets through: `None` is every row.
@@ -41,7 +43,7 @@ struct Pass {
 
 impl Pass {
     fn of(part: &Part, schema: &CollectionSchema, filter: Option<&Expr>) -> Self {
-        let keep = part.view.matching(schema, filter);
+        let keep = part.view.matching_indexed(schema, filter, &part.scalars);
         let count = keep
             .as_ref()
             .map_or(part.view.live, |k| k.iter().filter(|x| **x).count());
@@ -72,6 +74,7 @@ impl Shard {
                     index: sealed
                         .zip(index_id)
                         .and_then(|(s, id)| s.indexes.get(&id).cloned()),
+                    scalars: sealed.map(|s| s.scalar_indexes()).unwrap_or_default(),
                 })
                 .collect()
         };
@@ -230,12 +233,13 @@ impl Shard {
             d.segments(&plan.partition_ids)
                 .into_iter()
                 .filter(|(seg, _)| seg.live > 0)
-                .map(|(seg, _)| {
+                .map(|(seg, sealed)| {
                     let rows = lookup.as_ref().map(|values| rows_of_keys(seg, values));
                     (
                         Part {
                             view: seg.view(),
                             index: None,
+                            scalars: sealed.map(|s| s.scalar_indexes()).unwrap_or_default(),
                         },
                         rows,
                     )
@@ -250,7 +254,7 @@ impl Shard {
                 .zip(by_key.into_par_iter())
                 .map(|(part, rows)| match rows {
                     Some(rows) => rows,
-                    None => match part.view.matching(schema, filter) {
+                    None => match part.view.matching_indexed(schema, filter, &part.scalars) {
                         None => (0..part.view.live as u32).collect(),
                         Some(keep) => (0..keep.len() as u32)
                             .filter(|r| keep[*r as usize])
