@@ -1,5 +1,5 @@
 """Scalar indexes through the real pymilvus client: INVERTED, STL_SORT, Trie, BITMAP and
-AUTOINDEX on scalar fields through the same create/describe/list/drop index calls as vector
+AUTOINDEX on scalar and Array fields through the same create/describe/list/drop index calls as vector
 indexes; filters give the same rows before the indexes exist (column scans of growing data),
 once they are built on sealed segments (the node's counter of predicates answered by an index
 shows them used), and after a restart (index files loaded back). Milvus's refusals (a type the
@@ -19,6 +19,8 @@ INDEXES = {  # field -> index type asked for ("" leaves it to AUTOINDEX)
     "score": "INVERTED",
     "flag": "BITMAP",
     "small": "",
+    "labels": "INVERTED",  # an Array field: answers array_contains*
+    "codes": "BITMAP",
 }
 
 
@@ -33,6 +35,9 @@ def row(i):
         "small": (i * 13) % 256 - 128,
         "note": f"n{i % 5}",
         "ratio": i / 10.0,
+        "labels": [WORDS[(i + k) % len(WORDS)] for k in range(i % 3)],
+        "codes": [i % 4, (i * 3) % 5],
+        "meta": {"k": i % 3},
     }
 
 
@@ -53,6 +58,11 @@ FILTERS = {
     "small in [-128, 0, 5, 127]": lambda r: r["small"] in (-128, 0, 5, 127),
     'small >= 100 and note == "n1"': lambda r: r["small"] >= 100 and r["note"] == "n1",
     "ratio > 30 and small < -100": lambda r: r["ratio"] > 30 and r["small"] < -100,
+    'array_contains(labels, "beta")': lambda r: "beta" in r["labels"],
+    'array_contains_any(labels, ["", "gamma"]) and year > 2000':
+        lambda r: ("" in r["labels"] or "gamma" in r["labels"]) and r["year"] > 2000,
+    "array_contains_all(codes, [1, 3])": lambda r: 1 in r["codes"] and 3 in r["codes"],
+    "not array_contains(codes, 0)": lambda r: 0 not in r["codes"],
 }
 
 
@@ -67,6 +77,9 @@ def create(client):
     schema.add_field("small", DataType.INT8)
     schema.add_field("note", DataType.VARCHAR, max_length=8)
     schema.add_field("ratio", DataType.DOUBLE)
+    schema.add_field("labels", DataType.ARRAY, element_type=DataType.VARCHAR, max_capacity=4, max_length=16)
+    schema.add_field("codes", DataType.ARRAY, element_type=DataType.INT64, max_capacity=4)
+    schema.add_field("meta", DataType.JSON)
     ip = client.prepare_index_params()
     ip.add_index("vec", index_type="FLAT", metric_type="L2")
     for field, kind in INDEXES.items():
@@ -149,6 +162,7 @@ def test_scalar_index_refusals_change_nothing(client):
         ("note", {"index_type": "STL_SORT"}, "numeric"),
         ("ratio", {"index_type": "Trie"}, "varchar"),
         ("ratio", {"index_type": "BITMAP"}, "bitmap"),
+        ("meta", {"index_type": "INVERTED"}, "json"),
         ("id", {"index_type": "BITMAP"}, "primary key"),
         ("note", {"index_type": "INVERTED", "params": {"nlist": 8}}, "nlist"),
         ("note", {"index_type": "HNSW"}, "scalar"),

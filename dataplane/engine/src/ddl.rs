@@ -395,7 +395,7 @@ fn scalar_params(
         None | Some("") => "AUTOINDEX",
         Some(t) => t,
     };
-    ScalarKind::parse(asked, field.data_type, field.is_primary_key)?;
+    ScalarKind::parse(asked, field)?;
     Ok(BTreeMap::from([(
         "index_type".to_string(),
         asked.to_string(),
@@ -408,9 +408,5 @@ pub(crate) fn scalar_kind(
     field: &FieldSchema,
 ) -> Result<ScalarKind> {
     let asked = params.get("index_type").map(String::as_str).unwrap_or("");
-    Ok(ScalarKind::parse(
-        asked,
-        field.data_type,
-        field.is_primary_key,
-    )?)
+    Ok(ScalarKind::parse(asked, field)?)
 }

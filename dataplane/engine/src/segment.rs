@@ -197,6 +197,13 @@ impl FieldIndexes for ScalarIndexes<'_> {
             .find(|i| i.field() == field)
             .is_some_and(|i| i.narrow(leaf, keep))
     }
+
+    fn has(&self, field: &str) -> bool {
+        self.0
+            .iter()
+            .filter_map(|i| i.scalar())
+            .any(|i| i.field() == field)
+    }
 }
 
 /// A sealed segment in memory.

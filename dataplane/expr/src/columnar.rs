@@ -21,7 +21,7 @@ use quarry_types::batch::ColumnReader;
 use quarry_types::{CollectionSchema, Value};
 
 use crate::ast::CmpOp;
-use crate::compile::{Expr, FieldRef};
+use crate::compile::{ContainsMode, Expr, FieldRef};
 use crate::eval::{like, RowAccess};
 
 /// A predicate on one field that a scalar index may answer in place of the column kernel.
@@ -34,6 +34,12 @@ pub enum Leaf<'a> {
     In { set: &'a [Value], negated: bool },
     /// `field like 'prefix%'` (an exact `like` comes as `Cmp(Eq, ..)`)
     Prefix(&'a str),
+    /// `array_contains(field, v)`, `array_contains_any(field, [..])`,
+    /// `array_contains_all(field, [..])` on an Array field
+    Contains {
+        values: &'a [Value],
+        mode: ContainsMode,
+    },
 }
 
 /// The scalar indexes of one batch's rows (a sealed segment's): row `r` of the batch is row
@@ -42,6 +48,9 @@ pub trait FieldIndexes {
     /// Clears `keep[r]` for each row not satisfying `leaf` on `field` and returns true, when an
     /// index of `field` serves `leaf`; returns false (and leaves `keep` alone) otherwise.
     fn narrow(&self, field: &str, leaf: Leaf<'_>, keep: &mut [bool]) -> bool;
+
+    /// Whether `field` has an index (which may answer some of its predicates).
+    fn has(&self, field: &str) -> bool;
 }
 
 /// The columns of one batch, read through the schema.
@@ -63,6 +72,14 @@ impl<'a> Batch<'a> {
             schema,
             readers,
             indexes: None,
+        }
+    }
+
+    /// Whether the field `e` names has an index.
+    fn has_index(&self, e: &Expr) -> bool {
+        match (self.indexes, e) {
+            (Some(ix), Expr::Field(f)) if f.path.is_empty() => ix.has(&f.field),
+            _ => false,
         }
     }
 
@@ -140,6 +157,7 @@ fn is_kernel(e: &Expr, b: &Batch<'_>) -> bool {
         Expr::Like { expr, .. } => matches!(field_of(expr, b), Some(ColumnReader::Str(_))),
         Expr::IsNull { expr, .. } => field_of(expr, b).is_some_and(|c| nulls_of(c).is_some()),
         Expr::Const(Value::Bool(_)) => true,
+        Expr::Contains { expr, .. } => b.has_index(expr),
         _ => false,
     }
 }
@@ -218,6 +236,15 @@ fn narrow(e: &Expr, b: &Batch<'_>, keep: &mut [bool]) {
             }
             None => rows(e, b, keep),
         },
+        Expr::Contains { expr, values, mode } => {
+            let leaf = Leaf::Contains {
+                values,
+                mode: *mode,
+            };
+            if !b.indexed(expr, leaf, keep) {
+                rows(e, b, keep)
+            }
+        }
         _ => rows(e, b, keep),
     }
 }

@@ -36,7 +36,7 @@ mod tree;
 
 pub use ast::{ArithOp, Ast, CmpOp};
 pub use columnar::{FieldIndexes, Leaf};
-pub use compile::{compile, Expr, FieldRef};
+pub use compile::{compile, ContainsMode, Expr, FieldRef};
 pub use error::ExprError;
 pub use eval::RowAccess;
 pub use parser::parse;

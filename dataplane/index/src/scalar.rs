@@ -1,19 +1,22 @@
 //! Scalar indexes of a sealed segment: INVERTED, STL_SORT, Trie and BITMAP over a Bool, integer,
-//! Float, Double or VarChar field, through Milvus's create/describe/drop index API.
+//! Float, Double or VarChar field (INVERTED and BITMAP also over an Array of those), through
+//! Milvus's create/describe/drop index API.
 //!
 //! Every kind is kept as one structure: the segment's non-null values sorted, each with its row
-//! number (NaN values of a float field aside, as they equal nothing). A predicate the filter's
-//! column kernels serve — `field op constant`, `field [not] in [..]`, `field like 'prefix%'` —
-//! is then a few binary searches giving ranges of the sorted values, and the rows of those
-//! ranges are the answer: no value is read row by row. The kinds differ in the field types
-//! Milvus allows them on (checked by [`ScalarKind::parse`]), not in what they answer.
+//! number (NaN values of a float field aside, as they equal nothing; an Array field's elements,
+//! each row once per distinct element). A predicate the filter's column kernels serve —
+//! `field op constant`, `field [not] in [..]`, `field like 'prefix%'`, and `array_contains`,
+//! `array_contains_any`, `array_contains_all` on an Array field — is then a few binary searches
+//! giving ranges of the sorted values, and the rows of those ranges are the answer: no value is
+//! read row by row. The kinds differ in the field types Milvus allows them on (checked by
+//! [`ScalarKind::parse`]), not in what they answer.
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use quarry_expr::{CmpOp, Leaf};
+use quarry_expr::{CmpOp, ContainsMode, Leaf};
 use quarry_types::batch::ColumnReader;
-use quarry_types::{DataType, Value};
+use quarry_types::{DataType, FieldSchema, Value};
 
 use crate::IndexError;
 
@@ -38,8 +41,14 @@ pub enum ScalarKind {
 impl ScalarKind {
     /// The kind an `index_type` names for a field of `data_type` (AUTOINDEX or none: INVERTED),
     /// or Milvus's refusal when the type does not take it.
-    pub fn parse(index_type: &str, data_type: DataType, primary: bool) -> Result<Self, IndexError> {
+    pub fn parse(index_type: &str, field: &FieldSchema) -> Result<Self, IndexError> {
         use DataType::*;
+        let primary = field.is_primary_key;
+        // an Array field takes the index of its elements' type (Milvus: INVERTED and BITMAP)
+        let (data_type, array) = match (field.data_type, field.element_type) {
+            (Array, Some(element)) => (element, true),
+            (t, _) => (t, false),
+        };
         let numeric = matches!(data_type, Int8 | Int16 | Int32 | Int64 | Float | Double);
         let kind = match index_type.trim().to_ascii_uppercase().as_str() {
             "" | "AUTOINDEX" | "INVERTED" => ScalarKind::Inverted,
@@ -55,14 +64,15 @@ impl ScalarKind {
         };
         if matches!(data_type, Array | Json) {
             return Err(IndexError::NotForType(format!(
-                "quarry does not serve scalar indexes on {data_type:?} fields yet (Bool, Int8-Int64, \
-                 Float, Double and VarChar take them)"
+                "quarry does not serve scalar indexes on {:?} fields yet (Bool, Int8-Int64, \
+                 Float, Double, VarChar and arrays of those take them)",
+                field.data_type
             )));
         }
         let fits = match kind {
             ScalarKind::Inverted => numeric || matches!(data_type, Bool | VarChar),
-            ScalarKind::StlSort => numeric,
-            ScalarKind::Trie => data_type == VarChar,
+            ScalarKind::StlSort => numeric && !array,
+            ScalarKind::Trie => data_type == VarChar && !array,
             ScalarKind::Bitmap => {
                 matches!(data_type, Bool | Int8 | Int16 | Int32 | Int64 | VarChar) && !primary
             }
@@ -141,6 +151,8 @@ impl Keys {
 pub struct ScalarIndex {
     field: String,
     kind: ScalarKind,
+    /// an Array field's: the keys are its elements, answering `array_contains*` only
+    array: bool,
     /// the segment's rows, null ones included
     total: u32,
     keys: Keys,
@@ -212,77 +224,68 @@ impl ScalarIndex {
     ) -> Result<Self, IndexError> {
         let total = u32::try_from(n)
             .map_err(|_| IndexError::InvalidParam("a segment over 2^32 rows".into()))?;
-        let mut nan_rows = Vec::new();
-        let (keys, rows) = match column {
-            ColumnReader::Bool(_) => {
-                let (k, r) = sorted(
-                    n,
-                    column,
-                    |v| match v {
-                        Value::Bool(b) => Some(b),
-                        _ => None,
-                    },
-                    |a, b| a.cmp(b),
-                );
-                (Keys::Bool(k), r)
-            }
+        let (key_type, array) = match column {
+            ColumnReader::Array(_, element) => (*element, true),
+            ColumnReader::Bool(_) => (DataType::Bool, false),
             ColumnReader::Int8(_)
             | ColumnReader::Int16(_)
             | ColumnReader::Int32(_)
-            | ColumnReader::Int64(_) => {
-                let (k, r) = sorted(
-                    n,
-                    column,
-                    |v| match v {
-                        Value::Int(i) => Some(i),
-                        _ => None,
-                    },
-                    |a, b| a.cmp(b),
-                );
+            | ColumnReader::Int64(_) => (DataType::Int64, false),
+            ColumnReader::Float(_) | ColumnReader::Double(_) => (DataType::Double, false),
+            ColumnReader::Str(_) => (DataType::VarChar, false),
+            _ => return Err(not_scalar()),
+        };
+        // every (value, row): an Array row gives one per element (none when null or empty)
+        let mut values: Vec<(Value, u32)> = Vec::with_capacity(n);
+        for r in 0..n {
+            match column.get(r) {
+                Value::Null => {}
+                Value::Array(items) => values.extend(items.into_iter().map(|v| (v, r as u32))),
+                v => values.push((v, r as u32)),
+            }
+        }
+        let mut nan_rows = Vec::new();
+        let (keys, rows) = match key_type {
+            DataType::Bool => {
+                let (k, r) = sorted(values, |v| match v {
+                    Value::Bool(b) => Some(b),
+                    _ => None,
+                });
+                (Keys::Bool(k), r)
+            }
+            DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => {
+                let (k, r) = sorted(values, |v| match v {
+                    Value::Int(i) => Some(i),
+                    _ => None,
+                });
                 (Keys::Int(k), r)
             }
-            ColumnReader::Float(_) | ColumnReader::Double(_) => {
-                let mut row = 0u32;
-                let (k, r) = sorted(
-                    n,
-                    column,
-                    |v| {
-                        let out = match v {
-                            Value::Float(f) if f.is_nan() => {
-                                nan_rows.push(row);
-                                None
-                            }
-                            Value::Float(f) => Some(f),
-                            _ => None,
-                        };
-                        row += 1;
-                        out
-                    },
-                    |a: &f64, b: &f64| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal),
-                );
-                (Keys::Float(k), r)
+            DataType::Float | DataType::Double => {
+                // NaN equals nothing: kept aside (a scalar field's `!=` passes those rows)
+                for (v, r) in &values {
+                    if matches!(v, Value::Float(f) if f.is_nan()) && !array {
+                        nan_rows.push(*r);
+                    }
+                }
+                let (k, r) = sorted(values, |v| match v {
+                    Value::Float(f) if !f.is_nan() => Some(Total(f)),
+                    _ => None,
+                });
+                (Keys::Float(k.into_iter().map(|t| t.0).collect()), r)
             }
-            ColumnReader::Str(_) => {
-                let (k, r) = sorted(
-                    n,
-                    column,
-                    |v| match v {
-                        Value::Str(s) => Some(s),
-                        _ => None,
-                    },
-                    |a, b| a.cmp(b),
-                );
+            DataType::VarChar => {
+                let (k, r) = sorted(values, |v| match v {
+                    Value::Str(s) => Some(s),
+                    _ => None,
+                });
                 (Keys::Str(k), r)
             }
-            _ => {
-                return Err(IndexError::NotForType(
-                    "a scalar index takes a Bool, integer, Float, Double or VarChar column".into(),
-                ))
-            }
+            _ => return Err(not_scalar()),
         };
         Ok(Self {
             field: field.to_string(),
             kind,
+            array,
             total,
             keys,
             rows,
@@ -314,6 +317,12 @@ impl ScalarIndex {
         if keep.len() != self.total as usize {
             return false;
         }
+        if let Leaf::Contains { values, mode } = leaf {
+            return self.array && self.contains(values, mode, keep);
+        }
+        if self.array {
+            return false;
+        }
         let Some(sel) = self.select(leaf) else {
             return false;
         };
@@ -329,6 +338,48 @@ impl ScalarIndex {
             }
         }
         keep.iter_mut().zip(pass).for_each(|(k, p)| *k &= p);
+        ANSWERS.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    /// `array_contains*`: the rows holding each value (an element equal to it as the filter
+    /// compares: integers exactly, numbers of mixed kinds as f64), joined by `mode`.
+    fn contains(&self, values: &[Value], mode: ContainsMode, keep: &mut [bool]) -> bool {
+        let scalar = |v: &Value| {
+            matches!(
+                v,
+                Value::Int(_) | Value::Float(_) | Value::Str(_) | Value::Bool(_)
+            )
+        };
+        // no value: `all` holds for every non-null row, which the keys do not tell
+        if values.is_empty() || !values.iter().all(scalar) {
+            return false;
+        }
+        // per row: how many of the values it holds, each counted once
+        let mut hits = vec![0u32; keep.len()];
+        let mut last = vec![0u32; keep.len()];
+        for (i, v) in values.iter().enumerate() {
+            let tag = i as u32 + 1;
+            // a value of another kind than the elements equals none of them
+            let Some(sel) = self.compare(CmpOp::Eq, v) else {
+                continue;
+            };
+            for r in sel.ranges {
+                for row in &self.rows[r] {
+                    let row = *row as usize;
+                    if last[row] != tag {
+                        last[row] = tag;
+                        hits[row] += 1;
+                    }
+                }
+            }
+        }
+        let wanted = values.len() as u32;
+        let pass = |h: u32| match mode {
+            ContainsMode::One | ContainsMode::Any => h > 0,
+            ContainsMode::All => h == wanted,
+        };
+        keep.iter_mut().zip(&hits).for_each(|(k, h)| *k &= pass(*h));
         ANSWERS.fetch_add(1, Ordering::Relaxed);
         true
     }
@@ -387,6 +438,8 @@ impl ScalarIndex {
                 }
                 _ => None,
             },
+            // answered by `contains`
+            Leaf::Contains { .. } => None,
         }
     }
 
@@ -427,6 +480,7 @@ impl ScalarIndex {
             Keys::Str(_) => 3,
         };
         out.push(tag);
+        out.push(self.array as u8);
         put_bytes(&mut out, self.field.as_bytes());
         out.extend_from_slice(&self.total.to_le_bytes());
         out.extend_from_slice(&(self.rows.len() as u32).to_le_bytes());
@@ -460,6 +514,11 @@ impl ScalarIndex {
         }
         let kind = ScalarKind::from_code(r.u8()?).ok_or_else(|| bad("unknown kind"))?;
         let tag = r.u8()?;
+        let array = match r.u8()? {
+            0 => false,
+            1 => true,
+            _ => return Err(bad("array flag")),
+        };
         let field = String::from_utf8(r.bytes()?.to_vec()).map_err(|_| bad("field name"))?;
         let total = r.u32()?;
         let n = r.u32()? as usize;
@@ -486,6 +545,7 @@ impl ScalarIndex {
         Ok(Self {
             field,
             kind,
+            array,
             total,
             keys,
             rows,
@@ -544,16 +604,44 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// The non-null values of `column` (as `key` gives them) sorted by `cmp`, each with its row.
-fn sorted<K>(
-    n: usize,
-    column: &ColumnReader<'_>,
-    mut key: impl FnMut(Value) -> Option<K>,
-    cmp: impl Fn(&K, &K) -> std::cmp::Ordering,
+fn not_scalar() -> IndexError {
+    IndexError::NotForType(
+        "a scalar index takes a Bool, integer, Float, Double, VarChar or Array column".into(),
+    )
+}
+
+/// A float ordered for sorting (NaN is never one: left out before).
+#[derive(PartialEq)]
+struct Total(f64);
+
+impl Eq for Total {}
+
+impl PartialOrd for Total {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Total {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        // -0.0 and 0.0 are one key, as the filter compares them
+        self.0
+            .partial_cmp(&other.0)
+            .unwrap_or(std::cmp::Ordering::Equal)
+    }
+}
+
+/// The values `key` takes (others left out) sorted, each with its row; a row once per key
+/// (an Array row may hold a value twice).
+fn sorted<K: Ord>(
+    values: Vec<(Value, u32)>,
+    key: impl Fn(Value) -> Option<K>,
 ) -> (Vec<K>, Vec<u32>) {
-    let mut pairs: Vec<(K, u32)> = (0..n)
-        .filter_map(|r| key(column.get(r)).map(|k| (k, r as u32)))
+    let mut pairs: Vec<(K, u32)> = values
+        .into_iter()
+        .filter_map(|(v, r)| key(v).map(|k| (k, r)))
         .collect();
-    pairs.sort_by(|a, b| cmp(&a.0, &b.0));
+    pairs.sort();
+    pairs.dedup_by(|a, b| a.1 == b.1 && a.0 == b.0);
     pairs.into_iter().unzip()
 }

@@ -5,9 +5,11 @@
 use std::cell::Cell;
 use std::sync::Arc;
 
+use arrow_array::builder::{ListBuilder, StringBuilder};
+use arrow_array::types::{Float64Type, Int64Type};
 use arrow_array::{
     ArrayRef, BooleanArray, FixedSizeListArray, Float32Array, Float64Array, Int32Array, Int64Array,
-    Int8Array, RecordBatch, StringArray,
+    Int8Array, ListArray, RecordBatch, StringArray,
 };
 use arrow_schema::{DataType as ArrowType, Field};
 use quarry_expr::{prepare, FieldIndexes, Leaf};
@@ -52,6 +54,9 @@ fn schema() -> CollectionSchema {
             f("flag", DataType::Bool),
             f("ratio", DataType::Float),
             f("emb", DataType::FloatVector).with_param("dim", "2"),
+            FieldSchema::array("nums", DataType::Int64, 6),
+            FieldSchema::array("tags", DataType::VarChar, 6).with_param("max_length", "16"),
+            FieldSchema::array("vals", DataType::Double, 6),
         ],
         enable_dynamic_field: false,
         properties: vec![],
@@ -86,6 +91,42 @@ fn batch(rng: &mut XorShift) -> RecordBatch {
         Arc::new(Float32Array::from(vec![0.5f32; ROWS * 2])),
         None,
     );
+    // arrays: null, empty, or up to 5 elements with repeats
+    let len = |rng: &mut XorShift| match rng.below(8) {
+        0 => None,
+        1 => Some(0),
+        _ => Some(1 + rng.below(5)),
+    };
+    let mut nums = Vec::new();
+    let mut vals = Vec::new();
+    let mut tags = ListBuilder::new(StringBuilder::new());
+    for _ in 0..ROWS {
+        nums.push(len(rng).map(|n| {
+            (0..n)
+                .map(|_| Some(rng.below(7) as i64 - 3))
+                .collect::<Vec<_>>()
+        }));
+        vals.push(len(rng).map(|n| {
+            (0..n)
+                .map(|_| {
+                    Some(if rng.below(9) == 0 {
+                        f64::NAN
+                    } else {
+                        rng.below(5) as f64 / 2.0
+                    })
+                })
+                .collect::<Vec<_>>()
+        }));
+        match len(rng) {
+            None => tags.append(false),
+            Some(n) => {
+                for _ in 0..n {
+                    tags.values().append_value(rng.pick(&WORDS));
+                }
+                tags.append(true);
+            }
+        }
+    }
     let columns: Vec<(&str, ArrayRef)> = vec![
         (
             "id",
@@ -100,6 +141,15 @@ fn batch(rng: &mut XorShift) -> RecordBatch {
         ("flag", Arc::new(BooleanArray::from(cols.4))),
         ("ratio", Arc::new(Float32Array::from(cols.5))),
         ("emb", Arc::new(emb)),
+        (
+            "nums",
+            Arc::new(ListArray::from_iter_primitive::<Int64Type, _, _>(nums)),
+        ),
+        ("tags", Arc::new(tags.finish())),
+        (
+            "vals",
+            Arc::new(ListArray::from_iter_primitive::<Float64Type, _, _>(vals)),
+        ),
     ];
     RecordBatch::try_from_iter(columns).unwrap()
 }
@@ -108,6 +158,8 @@ fn batch(rng: &mut XorShift) -> RecordBatch {
 struct Indexes {
     all: Vec<ScalarIndex>,
     served: Cell<usize>,
+    /// of which `array_contains*`
+    contains: Cell<usize>,
 }
 
 impl FieldIndexes for Indexes {
@@ -118,7 +170,13 @@ impl FieldIndexes for Indexes {
             .find(|i| i.field() == field)
             .is_some_and(|i| i.narrow(leaf, keep));
         self.served.set(self.served.get() + served as usize);
+        let contains = served && matches!(leaf, Leaf::Contains { .. });
+        self.contains.set(self.contains.get() + contains as usize);
         served
+    }
+
+    fn has(&self, field: &str) -> bool {
+        self.all.iter().any(|i| i.field() == field)
     }
 }
 
@@ -150,7 +208,24 @@ fn predicate(rng: &mut XorShift, depth: usize) -> String {
         };
     }
     let field = rng.pick(&["year", "score", "small", "ratio", "id"]);
-    match rng.below(12) {
+    let array = rng.pick(&["nums", "vals", "tags"]);
+    let items = rng.pick(&[
+        "1",
+        "-3, 2",
+        "0.5, 1",
+        "2, 2",
+        "\"alpha\"",
+        "\"al\", \"beta\", \"\"",
+        "1, \"al\"",
+        "true",
+    ]);
+    match rng.below(15) {
+        12 => format!(
+            "array_contains({array}, {})",
+            items.split(", ").next().unwrap_or("1")
+        ),
+        13 => format!("array_contains_any({array}, [{items}])"),
+        14 => format!("array_contains_all({array}, [{items}])"),
         0 | 1 => format!("{field} {op} {num}"),
         2 => format!("{num} {op} {field}"),
         3 | 4 => format!("title {op} \"{}\"", rng.pick(&WORDS)),
@@ -187,6 +262,7 @@ fn indexes_answer_as_the_column_kernels() {
     let ix = Indexes {
         all: indexes(&schema, &b),
         served: Cell::new(0),
+        contains: Cell::new(0),
     };
     let mut compiled = 0;
     for _ in 0..4000 {
@@ -210,6 +286,8 @@ fn indexes_answer_as_the_column_kernels() {
         "the indexes answered {} predicates",
         ix.served.get()
     );
+    let contains = ix.contains.get();
+    assert!(contains > 500, "{contains} array_contains answered");
 }
 
 #[test]
@@ -240,7 +318,13 @@ fn index_files_round_trip_and_damaged_ones_are_refused() {
 #[test]
 fn kinds_fit_the_field_types_milvus_allows() {
     use DataType::*;
-    let ok = |t: &str, dt, pk| ScalarKind::parse(t, dt, pk).is_ok();
+    let field = |dt, pk| FieldSchema {
+        is_primary_key: pk,
+        ..FieldSchema::new("f", dt)
+    };
+    let ok = |t: &str, dt, pk| ScalarKind::parse(t, &field(dt, pk)).is_ok();
+    let ok_array =
+        |t: &str, element| ScalarKind::parse(t, &FieldSchema::array("a", element, 4)).is_ok();
     assert!(ok("INVERTED", VarChar, false) && ok("INVERTED", Bool, false) && ok("", Double, false));
     assert!(
         ok("AUTOINDEX", Int64, true) && ok("STL_SORT", Float, false) && ok("Trie", VarChar, false)
@@ -248,7 +332,9 @@ fn kinds_fit_the_field_types_milvus_allows() {
     assert!(ok("BITMAP", Int8, false) && ok("BITMAP", Bool, false) && ok("bitmap", VarChar, false));
     assert!(!ok("STL_SORT", VarChar, false) && !ok("Trie", Int64, false));
     assert!(!ok("BITMAP", Double, false) && !ok("BITMAP", Int64, true));
+    assert!(!ok("HNSW", Int64, false) && !ok("INVERTED", Json, false));
+    assert!(ok_array("INVERTED", Double) && ok_array("BITMAP", VarChar) && ok_array("", Int32));
     assert!(
-        !ok("HNSW", Int64, false) && !ok("INVERTED", Json, false) && !ok("INVERTED", Array, false)
+        !ok_array("BITMAP", Float) && !ok_array("STL_SORT", Int64) && !ok_array("Trie", VarChar)
     );
 }
