@@ -201,3 +201,56 @@ def test_manual_compaction_merges_small_segments(server, client):
         client.compact("compacted", is_clustering=True)
     with pytest.raises(MilvusException, match="unknown"):
         client.get_compaction_state(123456789)
+
+
+def field_params(client, name, field):
+    f = next(f for f in client.describe_collection(name)["fields"] if f["name"] == field)
+    return f.get("params", {})
+
+
+def test_alter_collection_field_max_length_and_capacity(client):
+    from pymilvus import DataType
+    schema = client.create_schema(auto_id=False)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("v", DataType.FLOAT_VECTOR, dim=4)
+    schema.add_field("title", DataType.VARCHAR, max_length=8)
+    schema.add_field("tags", DataType.ARRAY, element_type=DataType.VARCHAR, max_capacity=2, max_length=4)
+    schema.add_field("n", DataType.INT64)
+    ip = client.prepare_index_params()
+    ip.add_index("v", index_type="FLAT", metric_type="L2")
+    client.create_collection("af", schema=schema, index_params=ip, consistency_level="Strong")
+
+    def row(i, title, tags):
+        return {"id": i, "v": [float(i), 0.0, 0.0, 1.0], "title": title, "tags": tags, "n": i}
+
+    client.insert("af", [row(1, "short", ["ab"])])
+    with pytest.raises(MilvusException):
+        client.insert("af", [row(2, "a" * 20, ["ab"])])
+    # raised: longer strings and arrays go in
+    client.alter_collection_field("af", "title", field_params={"max_length": 32})
+    client.alter_collection_field("af", "tags", field_params={"max_capacity": 4, "max_length": 10})
+    assert int(field_params(client, "af", "title")["max_length"]) == 32
+    assert int(field_params(client, "af", "tags")["max_capacity"]) == 4
+    client.insert("af", [row(2, "a" * 20, ["abcdefgh", "x", "y", "z"])])
+    # lowered: stored rows stay, new ones are checked against the new bound
+    client.alter_collection_field("af", "title", field_params={"max_length": 4})
+    with pytest.raises(MilvusException):
+        client.insert("af", [row(3, "toolong", ["ab"])])
+    got = {r["id"]: r for r in client.query("af", filter="id > 0", output_fields=["title", "tags"])}
+    assert got[2]["title"] == "a" * 20 and list(got[2]["tags"]) == ["abcdefgh", "x", "y", "z"]
+    assert sorted(got) == [1, 2]
+    # refusals change nothing
+    before = client.describe_collection("af")["fields"]
+    for field, params, words in [
+        ("n", {"max_length": 10}, "non-string"),
+        ("title", {"max_length": 70000}, "65535"),
+        ("title", {"max_length": "many"}, "integer"),
+        ("title", {"max_capacity": 3}, "non-array"),
+        ("tags", {"max_capacity": 5000}, "4096"),
+        ("title", {"nullable": "true"}, "does not support update"),
+        ("missing", {"max_length": 10}, "does not exist"),
+    ]:
+        with pytest.raises(MilvusException) as e:
+            client.alter_collection_field("af", field, field_params=params)
+        assert words in str(e.value), (field, params, str(e.value))
+    assert client.describe_collection("af")["fields"] == before

@@ -1,9 +1,11 @@
 //! Collection management that changes no rows: renaming a collection (also into another
-//! database) and altering its properties. The catalog checks what depends on its state
+//! database), altering its properties and the type params of a field. The catalog checks what depends on its state
 //! (`quarry_meta`'s `rename.rs`); this layer validates names and properties.
 
 use quarry_meta::Rename;
+use quarry_types::limits::{MAX_ARRAY_CAPACITY, MAX_VARCHAR};
 use quarry_types::schema::{check_collection_properties, check_name, check_properties};
+use quarry_types::{DataType, FieldSchema};
 
 use crate::databases::check_database_name;
 use crate::error::invalid;
@@ -106,6 +108,96 @@ impl Engine {
         tracing::info!(id = meta.id, collection = %name, "collection properties altered");
         Ok(())
     }
+
+    /// AlterCollectionField: `max_length` of a VarChar field (or of an Array's VarChar
+    /// elements) and `max_capacity` of an Array field, which later writes are checked against
+    /// (rows already stored stay as they are, as in Milvus); `mmap.enabled`, stored with no
+    /// effect (loaded fields are in memory). Any other key is refused.
+    pub async fn alter_collection_field(
+        &self,
+        name: Named<'_>,
+        field: &str,
+        change: AlterProperties,
+    ) -> Result<()> {
+        if change.set.is_empty() && change.delete.is_empty() {
+            return Err(invalid(
+                "alter collection field requires properties or delete keys, both cannot be empty",
+            ));
+        }
+        if let Some(k) = change.delete.iter().find(|k| k.as_str() != MMAP) {
+            return Err(invalid(format!("{k} can not be deleted from a field")));
+        }
+        let (meta, _) = self.resolve_fresh(name, |_| false).await?;
+        let f = meta
+            .schema
+            .field(field)
+            .ok_or_else(|| invalid(format!("field {field} does not exist in collection {name}")))?;
+        for (k, v) in &change.set {
+            check_field_param(f, k, v)?;
+        }
+        let next = change.apply(&f.type_params);
+        self.io
+            .meta
+            .set_field_params(meta.id, f.name.clone(), next)
+            .await?;
+        tracing::info!(id = meta.id, collection = %name, field, "collection field altered");
+        Ok(())
+    }
+}
+
+const MMAP: &str = "mmap.enabled";
+
+/// One property AlterCollectionField may set on `f`, with Milvus's refusals.
+fn check_field_param(f: &FieldSchema, key: &str, value: &str) -> Result<()> {
+    let strings = f.data_type == DataType::VarChar
+        || (f.data_type == DataType::Array && f.element_type == Some(DataType::VarChar));
+    let number = || {
+        value
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| invalid(format!("{key} should be an integer, but got {value}")))
+    };
+    match key {
+        "max_length" => {
+            if !strings {
+                return Err(invalid(format!(
+                    "{} can not modify the maxlength for non-string types",
+                    f.name
+                )));
+            }
+            let n = number()?;
+            if n <= 0 || n > MAX_VARCHAR as i64 {
+                return Err(invalid(format!(
+                    "max_length {n} is out of range: a VarChar's max_length must be in \
+                     [1, {MAX_VARCHAR}]"
+                )));
+            }
+        }
+        "max_capacity" => {
+            if f.data_type != DataType::Array {
+                return Err(invalid(format!(
+                    "{} can not modify the max_capacity for non-array types",
+                    f.name
+                )));
+            }
+            let n = number()?;
+            if n <= 0 || n > MAX_ARRAY_CAPACITY as i64 {
+                return Err(invalid(format!(
+                    "the maximum capacity specified for a Array should be in \
+                     (0, {MAX_ARRAY_CAPACITY}]"
+                )));
+            }
+        }
+        MMAP => {
+            if !matches!(value.trim().to_ascii_lowercase().as_str(), "true" | "false") {
+                return Err(invalid(format!(
+                    "invalid mmap.enabled value: {value}, expected true or false"
+                )));
+            }
+        }
+        other => return Err(invalid(format!("{other} does not support update"))),
+    }
+    Ok(())
 }
 
 #[cfg(test)]

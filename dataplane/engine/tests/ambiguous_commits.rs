@@ -183,6 +183,14 @@ impl MetaService for Faulty {
     async fn set_properties(&self, id: i64, p: Vec<(String, String)>) -> Result<(), MetaError> {
         self.inner().set_properties(id, p).await
     }
+    async fn set_field_params(
+        &self,
+        id: i64,
+        field: String,
+        params: Vec<(String, String)>,
+    ) -> Result<(), MetaError> {
+        self.inner().set_field_params(id, field, params).await
+    }
     async fn create_index(&self, id: i64, index: NewIndex) -> Result<IndexMeta, MetaError> {
         self.inner().create_index(id, index).await
     }

@@ -226,6 +226,36 @@ impl MetaService for LocalMeta {
             .await
     }
 
+    async fn set_field_params(
+        &self,
+        id: i64,
+        field: String,
+        params: Vec<(String, String)>,
+    ) -> Result<(), MetaError> {
+        let now = self.tso.now();
+        self.catalog
+            .commit(|s| {
+                let c = s.collections.get_mut(&id).ok_or_else(|| not_found(id))?;
+                let f = c
+                    .schema
+                    .fields
+                    .iter_mut()
+                    .find(|f| f.name == field)
+                    .ok_or_else(|| {
+                        MetaError::Rejected(format!(
+                            "field {field} does not exist in the collection"
+                        ))
+                    })?;
+                if f.type_params == params {
+                    return Ok(());
+                }
+                f.type_params = params.clone();
+                c.updated_ts = now;
+                Ok(())
+            })
+            .await
+    }
+
     async fn create_index(&self, id: i64, index: NewIndex) -> Result<IndexMeta, MetaError> {
         let now = self.tso.now();
         self.catalog

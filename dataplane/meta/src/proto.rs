@@ -417,6 +417,11 @@ pub fn op_to_pb(op: MetaOp) -> pb::MetaOp {
             id,
             properties: pairs_to_pb(properties),
         }),
+        MetaOp::SetFieldParams { id, field, params } => Op::SetFieldParams(pb::SetFieldParams {
+            id,
+            field,
+            params: pairs_to_pb(params),
+        }),
         MetaOp::SetQueryPool { id, pool } => Op::SetQueryPool(pb::SetQueryPool { id, pool }),
         MetaOp::CreateIndex { id, index } => Op::CreateIndex(pb::CreateIndex {
             id,
@@ -512,6 +517,11 @@ pub fn op_from_pb(op: pb::MetaOp) -> Result<MetaOp, DecodeError> {
         Op::SetProperties(s) => MetaOp::SetProperties {
             id: s.id,
             properties: pairs_from_pb(s.properties),
+        },
+        Op::SetFieldParams(s) => MetaOp::SetFieldParams {
+            id: s.id,
+            field: s.field,
+            params: pairs_from_pb(s.params),
         },
         Op::SetQueryPool(s) => MetaOp::SetQueryPool {
             id: s.id,

@@ -244,6 +244,16 @@ impl MetaService for RemoteMeta {
             .await
     }
 
+    async fn set_field_params(
+        &self,
+        id: i64,
+        field: String,
+        params: Vec<(String, String)>,
+    ) -> Result<(), MetaError> {
+        self.mutate_done(MetaOp::SetFieldParams { id, field, params })
+            .await
+    }
+
     async fn create_index(&self, id: i64, index: NewIndex) -> Result<IndexMeta, MetaError> {
         match self.mutate(MetaOp::CreateIndex { id, index }).await? {
             MetaResult::Index(i) => Ok(i),

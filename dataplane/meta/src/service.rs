@@ -146,6 +146,13 @@ pub trait MetaService: Send + Sync + std::fmt::Debug {
         id: i64,
         properties: Vec<(String, String)>,
     ) -> Result<(), MetaError>;
+    /// Replaces the type params of one field of a collection (AlterCollectionField).
+    async fn set_field_params(
+        &self,
+        id: i64,
+        field: String,
+        params: Vec<(String, String)>,
+    ) -> Result<(), MetaError>;
     async fn create_index(&self, id: i64, index: NewIndex) -> Result<IndexMeta, MetaError>;
     async fn drop_index(&self, id: i64, index: i64) -> Result<(), MetaError>;
     /// Records a flush; returns the delete-file keys it superseded (garbage now).
@@ -215,6 +222,11 @@ pub enum MetaOp {
     SetProperties {
         id: i64,
         properties: Vec<(String, String)>,
+    },
+    SetFieldParams {
+        id: i64,
+        field: String,
+        params: Vec<(String, String)>,
     },
     SetQueryPool {
         id: i64,
@@ -309,6 +321,10 @@ pub async fn apply_op(meta: &dyn MetaService, op: MetaOp) -> Result<MetaResult, 
         }
         MetaOp::SetProperties { id, properties } => {
             meta.set_properties(id, properties).await?;
+            MetaResult::Done
+        }
+        MetaOp::SetFieldParams { id, field, params } => {
+            meta.set_field_params(id, field, params).await?;
             MetaResult::Done
         }
         MetaOp::CreateIndex { id, index } => MetaResult::Index(meta.create_index(id, index).await?),

@@ -289,6 +289,11 @@ fn every_op() -> Vec<MetaOp> {
             id: 9,
             properties: vec![],
         },
+        MetaOp::SetFieldParams {
+            id: 9,
+            field: "title".into(),
+            params: vec![("max_length".into(), "128".into())],
+        },
         MetaOp::SetQueryPool {
             id: 9,
             pool: Some("pool-a".into()),
@@ -372,7 +377,7 @@ fn every_operation_survives_the_round_trip() {
     let ops = every_op();
     // one of each kind at least
     let kinds: std::collections::HashSet<_> = ops.iter().map(std::mem::discriminant).collect();
-    assert_eq!(kinds.len(), 20);
+    assert_eq!(kinds.len(), 21);
     for op in ops {
         let back = op_from_pb(through_bytes(op_to_pb(op.clone()))).unwrap();
         assert_eq!(back, op);

@@ -170,7 +170,8 @@ has_db!(db_name: CreateCollectionRequest, DropCollectionRequest, HasCollectionRe
     GetIndexStateRequest, GetIndexBuildProgressRequest, SearchRequest, QueryRequest, HybridSearchRequest,
     CreateAliasRequest, DropAliasRequest, AlterAliasRequest, DescribeAliasRequest,
     ListAliasesRequest);
-has_db!(db_name: RenameCollectionRequest, AlterCollectionRequest, GetReplicasRequest);
+has_db!(db_name: RenameCollectionRequest, AlterCollectionRequest, AlterCollectionFieldRequest,
+    GetReplicasRequest);
 has_db!(db_name: ManualCompactionRequest);
 has_db!(none: GetCompactionStateRequest);
 has_db!(none: CreateRoleRequest, DropRoleRequest, OperateUserRoleRequest, SelectRoleRequest,

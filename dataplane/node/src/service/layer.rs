@@ -34,7 +34,7 @@ const SERVICE_PATH: &str = "/milvus.proto.milvus.MilvusService/";
 /// The RPCs of `MilvusService` (dataplane/proto/proto/milvus.proto; a test keeps the list in
 /// step). Metrics label a request with one of these or `unknown`, so that no client can mint
 /// new series.
-pub const RPCS: [&str; 61] = [
+pub const RPCS: [&str; 62] = [
     "Connect",
     "GetVersion",
     "CheckHealth",
@@ -85,6 +85,7 @@ pub const RPCS: [&str; 61] = [
     "ListCredUsers",
     "RenameCollection",
     "AlterCollection",
+    "AlterCollectionField",
     "GetReplicas",
     "CreateRole",
     "DropRole",

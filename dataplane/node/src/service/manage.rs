@@ -49,6 +49,25 @@ pub(super) async fn alter_collection(s: &Service, r: AlterCollectionRequest) -> 
     Ok(ok())
 }
 
+pub(super) async fn alter_collection_field(
+    s: &Service,
+    r: AlterCollectionFieldRequest,
+) -> Handled<Status> {
+    let change = AlterProperties {
+        set: convert::kv(&r.properties),
+        delete: r.delete_keys,
+    };
+    s.engine
+        .alter_collection_field(
+            Named::new(&r.db_name, &r.collection_name),
+            &r.field_name,
+            change,
+        )
+        .await
+        .map_err(engine)?;
+    Ok(ok())
+}
+
 pub(super) async fn get_replicas(
     s: &Service,
     r: GetReplicasRequest,

@@ -315,6 +315,13 @@ impl MilvusService for Service {
         serve(&self.engine, req, |r| manage::alter_collection(self, r)).await
     }
 
+    async fn alter_collection_field(&self, req: Request<AlterCollectionFieldRequest>) -> R<Status> {
+        serve(&self.engine, req, |r| {
+            manage::alter_collection_field(self, r)
+        })
+        .await
+    }
+
     async fn get_replicas(&self, req: Request<GetReplicasRequest>) -> R<GetReplicasResponse> {
         serve(&self.engine, req, |r| manage::get_replicas(self, r)).await
     }

@@ -99,6 +99,7 @@ guarded!(global: CreateDatabaseRequest => "CreateDatabase", DropDatabaseRequest 
     SelectGrantRequest => "SelectOwnership", RenameCollectionRequest => "RenameCollection");
 guarded!(global_on_collection: CreateCollectionRequest => "CreateCollection",
     DropCollectionRequest => "DropCollection", AlterCollectionRequest => "CreateCollection",
+    AlterCollectionFieldRequest => "CreateCollection",
     DescribeCollectionRequest => "DescribeCollection", CreateAliasRequest => "CreateAlias",
     AlterAliasRequest => "CreateAlias");
 guarded!(global: DropAliasRequest => "DropAlias");

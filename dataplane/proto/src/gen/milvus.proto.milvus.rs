@@ -1031,6 +1031,21 @@ pub struct AlterCollectionRequest {
     pub delete_keys: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
+pub struct AlterCollectionFieldRequest {
+    #[prost(message, optional, tag = "1")]
+    pub base: ::core::option::Option<super::common::MsgBase>,
+    #[prost(string, tag = "2")]
+    pub db_name: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub collection_name: ::prost::alloc::string::String,
+    #[prost(string, tag = "4")]
+    pub field_name: ::prost::alloc::string::String,
+    #[prost(message, repeated, tag = "5")]
+    pub properties: ::prost::alloc::vec::Vec<super::common::KeyValuePair>,
+    #[prost(string, repeated, tag = "6")]
+    pub delete_keys: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetReplicasRequest {
     #[prost(message, optional, tag = "1")]
     pub base: ::core::option::Option<super::common::MsgBase>,
@@ -1675,6 +1690,13 @@ pub mod milvus_service_server {
         async fn alter_collection(
             &self,
             request: tonic::Request<super::AlterCollectionRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::super::common::Status>,
+            tonic::Status,
+        >;
+        async fn alter_collection_field(
+            &self,
+            request: tonic::Request<super::AlterCollectionFieldRequest>,
         ) -> std::result::Result<
             tonic::Response<super::super::common::Status>,
             tonic::Status,
@@ -4093,6 +4115,55 @@ pub mod milvus_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = AlterCollectionSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/milvus.proto.milvus.MilvusService/AlterCollectionField" => {
+                    #[allow(non_camel_case_types)]
+                    struct AlterCollectionFieldSvc<T: MilvusService>(pub Arc<T>);
+                    impl<
+                        T: MilvusService,
+                    > tonic::server::UnaryService<super::AlterCollectionFieldRequest>
+                    for AlterCollectionFieldSvc<T> {
+                        type Response = super::super::common::Status;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::AlterCollectionFieldRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as MilvusService>::alter_collection_field(
+                                        &inner,
+                                        request,
+                                    )
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = AlterCollectionFieldSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

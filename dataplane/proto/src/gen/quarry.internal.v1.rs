@@ -391,7 +391,7 @@ pub struct SegmentMeta {
 pub struct MetaOp {
     #[prost(
         oneof = "meta_op::Op",
-        tags = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20"
+        tags = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21"
     )]
     pub op: ::core::option::Option<meta_op::Op>,
 }
@@ -439,6 +439,8 @@ pub mod meta_op {
         RenameCollection(super::RenameCollection),
         #[prost(message, tag = "20")]
         Rbac(super::RbacChange),
+        #[prost(message, tag = "21")]
+        SetFieldParams(super::SetFieldParams),
     }
 }
 /// A new partition of a collection (an existing name: nothing changes, as in Milvus).
@@ -616,6 +618,17 @@ pub struct SetProperties {
     pub id: i64,
     #[prost(message, repeated, tag = "2")]
     pub properties: ::prost::alloc::vec::Vec<KeyValue>,
+}
+/// AlterCollectionField: the type params of one field, replaced (the collection's schema
+/// timestamp moves, as for SetProperties).
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct SetFieldParams {
+    #[prost(int64, tag = "1")]
+    pub id: i64,
+    #[prost(string, tag = "2")]
+    pub field: ::prost::alloc::string::String,
+    #[prost(message, repeated, tag = "3")]
+    pub params: ::prost::alloc::vec::Vec<KeyValue>,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct SetQueryPool {
