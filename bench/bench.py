@@ -5,7 +5,8 @@ binary (`--baseline`), in one run on one machine.
 Each server gets the same phases: insert (5k-row batches), create_index (HNSW M=16
 efConstruction=200) until loaded and fully indexed, nq=1 at several ef (recall@10 and QPS, p50,
 p99), nq=100 at the first ef reaching recall 0.95, nq=100 at ef=128 under filters passing about
-10 % and 50 % of the rows (recall against the exact filtered answer), a prefix `like` query, a
+10 % and 50 % of the rows (recall against the exact filtered answer), a prefix `like` query (the
+filtered searches and the query again with STL_SORT and Trie scalar indexes), a
 get of 1,000 ids, insert-then-Strong-search latency, resident memory after load, and nq=1
 searches while two clients insert 5k rows/s in total. Prints one JSON line per figure, then a
 table of ratios (>1: Quarry better) against each other server.
@@ -115,6 +116,29 @@ def median_ms(f, times=20):
     return float(np.median(lat) * 1000)
 
 
+def with_scalar_indexes(c, s, queries, truth, n):
+    """The filtered searches and the prefix query again, with STL_SORT on `rank` and Trie on
+    `word` (the scalar index types both Milvus 2.3 and Quarry have), built while released."""
+    c.release_collection("glove")
+    ip = c.prepare_index_params()
+    ip.add_index("rank", index_type="STL_SORT", index_name="rank_idx")
+    ip.add_index("word", index_type="Trie", index_name="word_idx")
+    c.create_index("glove", ip)
+    for index in ("rank_idx", "word_idx"):
+        while int(c.describe_index("glove", index).get("indexed_rows", 0)) < n:
+            time.sleep(0.2)
+    c.load_collection("glove")
+    f = {}
+    for key, flt in (("filter10", f"rank < {n // 10}"), ("filter50", f"rank >= {n // 2}")):
+        ids, qps = run_nq100(c, "glove", queries, 128, flt)
+        rec = recall(ids, truth[key])
+        f[f"{key}_indexed_nq100_qps"] = emit(s, f"{key}_indexed_nq100_qps", qps, ef=128, filter=flt,
+                                             recall=round(rec, 4), index="STL_SORT")
+    f["like_prefix_indexed_query_ms"] = emit(s, "like_prefix_indexed_query_ms", median_ms(
+        lambda: c.query("glove", filter='word like "zz%"', output_fields=["id"])), index="Trie")
+    return f
+
+
 def mixed(c, name, base, names, queries, n, seconds):
     """nq=1 (ef=64) latency while two clients insert 2.5k rows/s each in 500-row batches."""
     stop = threading.Event()
@@ -189,6 +213,7 @@ def phases(server, base, queries, names, truth, seconds):
         f[f"{key}_recall"] = rec
     f["like_prefix_query_ms"] = emit(s, "like_prefix_query_ms", median_ms(
         lambda: c.query("glove", filter='word like "zz%"', output_fields=["id"])))
+    f.update(with_scalar_indexes(c, s, queries, truth, n))
     f["get_1000_ids_ms"] = emit(s, "get_1000_ids_ms", median_ms(lambda: c.get("glove", ids=list(range(1000)))))
     ping = median_ms(lambda: c.get_server_version(), 200)
     f["client_round_trip_ms"] = emit(s, "client_round_trip_ms", ping)

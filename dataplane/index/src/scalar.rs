@@ -388,43 +388,21 @@ impl ScalarIndex {
         match leaf {
             Leaf::Cmp(op, c) => self.compare(op, c),
             Leaf::In { set, negated } => {
-                let mut ranges = Vec::new();
-                match &self.keys {
-                    Keys::Int(k) => {
-                        let mut want: Vec<i64> = set
-                            .iter()
-                            .map(|v| match v {
-                                Value::Int(i) => Some(*i),
-                                _ => None,
-                            })
-                            .collect::<Option<_>>()?;
-                        want.sort_unstable();
-                        want.dedup();
-                        for c in want {
-                            ranges.push(
-                                k.partition_point(|x| *x < c)..k.partition_point(|x| *x <= c),
-                            );
-                        }
-                    }
-                    Keys::Str(k) => {
-                        let mut want: Vec<&str> = set
-                            .iter()
-                            .map(|v| match v {
-                                Value::Str(s) => Some(s.as_str()),
-                                _ => None,
-                            })
-                            .collect::<Option<_>>()?;
-                        want.sort_unstable();
-                        want.dedup();
-                        for c in want {
-                            ranges.push(
-                                k.partition_point(|x| x.as_str() < c)
-                                    ..k.partition_point(|x| x.as_str() <= c),
-                            );
-                        }
-                    }
-                    _ => return None,
+                // what the `in` kernel serves: integers with integers, strings with strings
+                let fits = |v: &Value| {
+                    matches!(
+                        (&self.keys, v),
+                        (Keys::Int(_), Value::Int(_)) | (Keys::Str(_), Value::Str(_))
+                    )
+                };
+                if !matches!(self.keys, Keys::Int(_) | Keys::Str(_)) || !set.iter().all(fits) {
+                    return None;
                 }
+                let ranges = set
+                    .iter()
+                    .filter_map(|v| self.compare(CmpOp::Eq, v))
+                    .flat_map(|sel| sel.ranges)
+                    .collect();
                 Some(Selection {
                     ranges,
                     complement: negated,
