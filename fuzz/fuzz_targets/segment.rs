@@ -4,8 +4,9 @@
 //!   input is `[deletes_len: u16 LE][delete file: JSON list of row numbers][Parquet file]`;
 //!   the Parquet file is decoded into the collection's Arrow layout (`decode_parquet`), its
 //!   rows are indexed by primary key, the delete file marks rows deleted, then every row is
-//!   read back the way filters, outputs and searches read it. Bit 1 of the first byte picks
-//!   the VarChar-keyed schema.
+//!   read back the way filters, outputs and searches read it. Every scalar field also gets a
+//!   scalar index, which must read back from its bytes and make the filter answer exactly as
+//!   without it. Bit 1 of the first byte picks the VarChar-keyed schema.
 //! - 1: a catalog manifest (dataplane/meta/src/catalog.rs, the JSON of `CatalogState`) as
 //!   `Catalog::open` reads it; an accepted manifest also takes one commit and reopens to the
 //!   same collections.
@@ -16,7 +17,7 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use quarry_meta::{Catalog, MetaError};
-use quarry_engine::fuzzing::{decode_parquet, SegmentData};
+use quarry_engine::fuzzing::{decode_parquet, ScalarIndex, ScalarKind, SegmentData, SegmentIndex};
 use quarry_expr::Expr;
 use quarry_storage::{MemoryObjectStore, ObjectStore};
 use quarry_types::batch::{offsets, ColumnReader};
@@ -73,7 +74,25 @@ fn segment(fixture: &Fixture, body: &[u8]) {
         deleted.into_iter().for_each(|r| data.mark_deleted(r));
     }
     assert_eq!(data.rows(), rows);
-    let _ = data.view().matching(schema, Some(&fixture.filter));
+    let view = data.view();
+    let plain = view.matching(schema, Some(&fixture.filter));
+    // scalar indexes on every field that takes one answer as the column kernels do
+    let indexes: Vec<Arc<SegmentIndex>> = schema
+        .fields
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| ScalarKind::parse("INVERTED", f).is_ok())
+        .map(|(i, f)| {
+            let column = ColumnReader::new(batch.column(i), f.data_type);
+            let index = ScalarIndex::build(&f.name, ScalarKind::Inverted, &column, rows)
+                .expect("a scalar column indexes");
+            let back = ScalarIndex::from_bytes(&index.to_bytes()).expect("an index reads back");
+            assert_eq!(back, index);
+            Arc::new(SegmentIndex::Scalar(index))
+        })
+        .collect();
+    assert!(!indexes.is_empty());
+    assert_eq!(view.matching_indexed(schema, Some(&fixture.filter), &indexes), plain);
     let offs = offsets(&batch);
     assert_eq!(offs.len(), rows);
     for row in 0..rows as u32 {

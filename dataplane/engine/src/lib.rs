@@ -73,6 +73,7 @@ use worker::Alive;
 pub mod fuzzing {
     pub use crate::parquet::decode_parquet;
     pub use crate::segment::SegmentData;
+    pub use quarry_index::{ScalarIndex, ScalarKind, SegmentIndex};
 }
 
 pub use quarry_index::scalar_index_answers;
