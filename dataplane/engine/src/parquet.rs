@@ -5,10 +5,12 @@ use arrow_array::{BooleanArray, RecordBatch};
 use arrow_select::concat::concat_batches;
 use arrow_select::filter::filter_record_batch;
 use bytes::Bytes;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
+use parquet::errors::ParquetError;
 use parquet::arrow::ArrowWriter;
 use quarry_types::CollectionSchema;
 
+use crate::parquet_guard;
 use crate::segment::SegmentData;
 use crate::{EngineError, Result};
 
@@ -26,18 +28,22 @@ pub(crate) fn encode_parquet(batch: &RecordBatch) -> Result<Vec<u8>> {
 /// Decodes a segment's Parquet file into one batch of the collection's Arrow schema (with
 /// `$offset`), as recovery and index building load it.
 pub fn decode_parquet(schema: &CollectionSchema, bytes: Bytes) -> Result<RecordBatch> {
+    let refused = |why| EngineError::Internal(format!("corrupt segment file: {why}"));
+    // the decoder's cost is not bounded by the file's size: check it first (parquet_guard.rs)
+    parquet_guard::check_footer(&bytes).map_err(refused)?;
     // parquet panics on some corrupt footers (unwraps in its thrift decoder, capacity
     // overflows): a corrupt segment file fails its load, it does not take the node down
     let batches = std::panic::catch_unwind(|| {
-        ParquetRecordBatchReaderBuilder::try_new(bytes)
-            .and_then(|b| b.build())?
+        let meta = ArrowReaderMetadata::load(&bytes, Default::default())?;
+        parquet_guard::check_pages(&bytes, meta.metadata())
+            .map_err(|why| ParquetError::General(format!("corrupt segment file: {why}")))?;
+        ParquetRecordBatchReaderBuilder::new_with_metadata(bytes.clone(), meta)
+            .build()?
             .collect::<Result<Vec<_>, _>>()
             .map_err(Into::into)
     })
-    .map_err(|_| EngineError::Internal("corrupt segment file: the Parquet decoder failed".into()))?
-    .map_err(|e: parquet::errors::ParquetError| {
-        EngineError::Internal(format!("segment file: {e}"))
-    })?;
+    .map_err(|_| refused("the Parquet decoder failed"))?
+    .map_err(|e: ParquetError| EngineError::Internal(format!("segment file: {e}")))?;
     let arrow = schema.arrow_schema(true);
     let batches: Vec<RecordBatch> = batches
         .into_iter()
