@@ -13,8 +13,9 @@ from conftest import BINARY, free_port, log_tail
 
 class Cluster:
     def __init__(self, workdir, proxies=2, querynodes=3, lease_ms=2000, segment_rows=500_000,
-                 root_password=None):
+                 root_password=None, proxy_env=None):
         self.workdir = workdir
+        self.proxy_env = proxy_env or {}  # extra environment of the proxies only (e.g. TLS)
         # proxies authenticate by default; the harness turns it off unless a test asks for it
         self.auth_env = ({"QUARRY_AUTH": "true", "QUARRY_ROOT_PASSWORD": root_password}
                          if root_password else {"QUARRY_AUTH": "false"})
@@ -36,7 +37,8 @@ class Cluster:
         http = free_port()
         log = open(os.path.join(self.workdir, f"{name}.log"), "ab")
         env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-               "QUARRY_INTERNAL_TOKEN": self.token, **self.auth_env}
+               "QUARRY_INTERNAL_TOKEN": self.token, **self.auth_env,
+               **(self.proxy_env if name.startswith("proxy-") else {})}
         argv = [BINARY, *args, "--listen", "127.0.0.1", "--http-port", str(http), *self.storage]
         if port is not None:
             argv += ["--port", str(port)]

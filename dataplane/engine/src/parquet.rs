@@ -6,8 +6,8 @@ use arrow_select::concat::concat_batches;
 use arrow_select::filter::filter_record_batch;
 use bytes::Bytes;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
-use parquet::errors::ParquetError;
 use parquet::arrow::ArrowWriter;
+use parquet::errors::ParquetError;
 use quarry_types::CollectionSchema;
 
 use crate::parquet_guard;

@@ -60,9 +60,13 @@ pub(crate) fn check_footer(file: &[u8]) -> Result<(), Refusal> {
 pub(crate) fn check_pages(file: &Bytes, meta: &ParquetMetaData) -> Result<(), Refusal> {
     for rg in meta.row_groups() {
         for col in rg.columns() {
-            let first = col.dictionary_page_offset().unwrap_or(col.data_page_offset());
-            let (Ok(start), Ok(len)) = (usize::try_from(first), usize::try_from(col.compressed_size()))
-            else {
+            let first = col
+                .dictionary_page_offset()
+                .unwrap_or(col.data_page_offset());
+            let (Ok(start), Ok(len)) = (
+                usize::try_from(first),
+                usize::try_from(col.compressed_size()),
+            ) else {
                 return Err("a column chunk has a negative offset or size");
             };
             let end = start
@@ -95,7 +99,12 @@ struct Walk<'a> {
 impl<'a> Walk<'a> {
     fn new(buf: &'a [u8]) -> Self {
         let budget = (buf.len() as u64).saturating_mul(STEPS_PER_BYTE) + STEPS_FLOOR;
-        Walk { buf, pos: 0, steps: 0, budget }
+        Walk {
+            buf,
+            pos: 0,
+            steps: 0,
+            budget,
+        }
     }
 
     fn spend(&mut self, n: u64) -> Result<(), Refusal> {
@@ -115,7 +124,10 @@ impl<'a> Walk<'a> {
     }
 
     fn byte(&mut self) -> Result<u8, Refusal> {
-        let b = *self.buf.get(self.pos).ok_or("its Thrift metadata is truncated")?;
+        let b = *self
+            .buf
+            .get(self.pos)
+            .ok_or("its Thrift metadata is truncated")?;
         self.pos += 1;
         Ok(b)
     }
@@ -287,7 +299,9 @@ mod tests {
             ("a", Arc::new(Int64Array::from_iter_values(0..10_000)) as _),
             (
                 "b",
-                Arc::new(StringArray::from_iter_values((0..10_000).map(|i| format!("v{i}")))) as _,
+                Arc::new(StringArray::from_iter_values(
+                    (0..10_000).map(|i| format!("v{i}")),
+                )) as _,
             ),
         ])
         .unwrap();

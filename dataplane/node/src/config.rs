@@ -135,6 +135,51 @@ pub struct RootPasswordArgs {
     pub root_password_file: Option<PathBuf>,
 }
 
+/// TLS on the Milvus port, as pymilvus connects with `secure=True` (one-way: `server_pem_path`
+/// or `ca_pem_path`; mutual: `client_pem_path`, `client_key_path` and `ca_pem_path`). The files
+/// are PEM, as a Kubernetes TLS Secret holds them (`tls.crt`, `tls.key`, `ca.crt`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct TlsArgs {
+    /// The server's certificate chain: turns TLS on for the Milvus port (plaintext clients are
+    /// refused).
+    #[arg(long, env = env::TLS_CERT, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The server certificate's private key.
+    #[arg(long, env = env::TLS_KEY, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Mutual TLS: clients must present a certificate issued by one of these CAs.
+    #[arg(long, env = env::TLS_CLIENT_CA, requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    /// The server's TLS settings (`None`: plaintext), with the files read now so that a missing
+    /// or unreadable file stops the start.
+    pub fn resolve(&self) -> anyhow::Result<Option<tonic::transport::ServerTlsConfig>> {
+        use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+        let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
+            return Ok(None);
+        };
+        let read = |path: &PathBuf, what: &str| {
+            std::fs::read(path)
+                .with_context(|| format!("reading the TLS {what} {}", path.display()))
+        };
+        let mut tls = ServerTlsConfig::new().identity(Identity::from_pem(
+            read(cert, "certificate")?,
+            read(key, "key")?,
+        ));
+        if let Some(ca) = &self.tls_client_ca {
+            tls = tls.client_ca_root(Certificate::from_pem(read(ca, "client CA")?));
+        }
+        tracing::info!(
+            mutual = self.tls_client_ca.is_some(),
+            cert = %cert.display(),
+            "TLS on the Milvus port"
+        );
+        Ok(Some(tls))
+    }
+}
+
 /// The cluster's internal credential: every internal call carries it and the coordinator and
 /// workers refuse calls without it. Without one, the internal ports are open.
 #[derive(Debug, Clone, clap::Args)]

@@ -32,19 +32,27 @@ pub(crate) const MAX_MESSAGE: usize = quarry_types::limits::MAX_MESSAGE_BYTES;
 /// authentication of every request when `auth` is given).
 pub(crate) fn milvus_grpc_server(
     auth: Option<Arc<service::auth::Auth>>,
-) -> tonic::transport::Server<service::layer::Layered> {
+    tls: Option<tonic::transport::ServerTlsConfig>,
+) -> anyhow::Result<tonic::transport::Server<service::layer::Layered>> {
     use quarry_types::limits::{
         HTTP2_KEEPALIVE_INTERVAL_SECS, HTTP2_KEEPALIVE_TIMEOUT_SECS,
         MAX_CONCURRENT_REQUESTS_PER_CONNECTION, MAX_CONCURRENT_STREAMS_PER_CONNECTION,
     };
     use std::time::Duration;
-    tonic::transport::Server::builder()
+    let mut server = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        // a bad certificate or key stops the start here
+        server = server
+            .tls_config(tls)
+            .context("the TLS certificate or key")?;
+    }
+    Ok(server
         .concurrency_limit_per_connection(MAX_CONCURRENT_REQUESTS_PER_CONNECTION)
         .max_concurrent_streams(MAX_CONCURRENT_STREAMS_PER_CONNECTION)
         .http2_keepalive_interval(Some(Duration::from_secs(HTTP2_KEEPALIVE_INTERVAL_SECS)))
         .http2_keepalive_timeout(Some(Duration::from_secs(HTTP2_KEEPALIVE_TIMEOUT_SECS)))
         .tcp_nodelay(true)
-        .layer(service::RpcLayer::process(auth))
+        .layer(service::RpcLayer::process(auth)))
 }
 
 #[derive(Parser)]
@@ -102,6 +110,8 @@ struct StandaloneArgs {
     auth: bool,
     #[command(flatten)]
     root: config::RootPasswordArgs,
+    #[command(flatten)]
+    tls: config::TlsArgs,
 }
 
 #[tokio::main]
@@ -137,6 +147,7 @@ async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
         ..Default::default()
     };
     let root_password = roles::root_password(args.auth, &args.root)?;
+    let tls = args.tls.resolve()?;
     let (log_config, store_config) = args.storage.resolve()?;
     let (store, log) = config::open_backends(&log_config, &store_config, &args.data_dir).await?;
     tracing::info!(log = ?log, store = ?store, "storage backends");
@@ -165,7 +176,7 @@ async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
     .max_decoding_message_size(MAX_MESSAGE)
     .max_encoding_message_size(MAX_MESSAGE);
     tracing::info!(grpc = %grpc_addr, http = %http_addr, data_dir = %args.data_dir.display(), "quarry standalone listening");
-    milvus_grpc_server(auth)
+    milvus_grpc_server(auth, tls)?
         .add_service(svc)
         .serve_with_shutdown(grpc_addr, shutdown_signal())
         .await

@@ -93,6 +93,9 @@ pub struct NodeArgs {
     pub auth: bool,
     #[command(flatten)]
     pub root: config::RootPasswordArgs,
+    /// Proxies: TLS on the Milvus port.
+    #[command(flatten)]
+    pub tls: config::TlsArgs,
     #[command(flatten)]
     pub token: config::InternalTokenArgs,
 }
@@ -191,6 +194,10 @@ pub async fn node(role: Role, args: NodeArgs) -> anyhow::Result<()> {
     } else {
         None
     };
+    let tls = args.tls.resolve()?;
+    if tls.is_some() && mode != Mode::Proxy {
+        bail!("TLS (--tls-cert) is for the Milvus port of proxies; a {role} serves none");
+    }
     let token = args.token.resolve()?;
     let (log_config, store_config) = args.storage.resolve()?;
     if matches!(log_config, LogConfig::Embedded) {
@@ -288,7 +295,7 @@ pub async fn node(role: Role, args: NodeArgs) -> anyhow::Result<()> {
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE);
             // clients connect here: the bounded server (internal services keep the default)
-            crate::milvus_grpc_server(auth)
+            crate::milvus_grpc_server(auth, tls)?
                 .add_service(svc)
                 .serve_with_incoming_shutdown(incoming, shutdown_signal())
                 .await

@@ -34,6 +34,12 @@ pub const AUTH: &str = "QUARRY_AUTH";
 pub const ROOT_PASSWORD: &str = "QUARRY_ROOT_PASSWORD";
 /// A file holding the initial password of `root` (a mounted Kubernetes Secret).
 pub const ROOT_PASSWORD_FILE: &str = "QUARRY_ROOT_PASSWORD_FILE";
+/// TLS on the Milvus port: the server's certificate chain (PEM).
+pub const TLS_CERT: &str = "QUARRY_TLS_CERT";
+/// TLS on the Milvus port: the server's private key (PEM).
+pub const TLS_KEY: &str = "QUARRY_TLS_KEY";
+/// Mutual TLS on the Milvus port: the CA bundle (PEM) client certificates must chain to.
+pub const TLS_CLIENT_CA: &str = "QUARRY_TLS_CLIENT_CA";
 /// The cluster's internal credential (coordinator and nodes).
 pub const INTERNAL_TOKEN: &str = "QUARRY_INTERNAL_TOKEN";
 /// A file holding the cluster's internal credential.
@@ -83,6 +89,9 @@ pub const READ_BY_NODES: &[&str] = &[
     AUTH,
     ROOT_PASSWORD,
     ROOT_PASSWORD_FILE,
+    TLS_CERT,
+    TLS_KEY,
+    TLS_CLIENT_CA,
     INTERNAL_TOKEN,
     INTERNAL_TOKEN_FILE,
     KAFKA_BROKERS,

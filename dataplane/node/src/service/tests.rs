@@ -323,7 +323,8 @@ async fn over_grpc_the_layer_counts_every_rpc() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(
-        crate::milvus_grpc_server(None)
+        crate::milvus_grpc_server(None, None)
+            .unwrap()
             .add_service(MilvusServiceServer::new(svc))
             .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
     );
