@@ -22,6 +22,7 @@ mod limits;
 mod manage;
 mod output;
 mod parquet;
+mod parquet_format;
 mod parquet_guard;
 mod partitions;
 mod plan;

@@ -5,13 +5,20 @@
 //! bytes can so declare a list of 2^31 booleans in an unknown field — of the footer or of any
 //! page header — and keep a loader thread busy for seconds per list (lists nested in lists:
 //! hours). It also reserves memory for a list's declared size before reading the list, so a
-//! few bytes can ask for gigabytes. The fuzzer found both. This module walks the same Thrift structures the
-//! decoder will read, with the decoder's skipping rules, but counts a boolean list by its size
-//! instead of looping over it, and refuses a file whose walk would cost more than a budget
-//! proportional to the bytes walked, or with a list declaring more elements than bytes left. Files Quarry writes cost about one step per byte.
+//! few bytes can ask for gigabytes — and it reads a field it knows as that field's type, even
+//! where the field's header declares another, so any byte can end up read as a list's size.
+//! The fuzzer found all three. This module walks the same Thrift structures the decoder will
+//! read: the fields the decoder knows as it reads them (`parquet_format`; a known field
+//! declared with another type is refused, so both walks stay in step), the others with its
+//! skipping rules, but counting a boolean list by its size instead of looping over it. It
+//! refuses a file whose walk would cost more than a budget proportional to the bytes walked,
+//! or with a list declaring more elements than bytes left. Files Quarry writes cost about one
+//! step per byte.
 
 use bytes::Bytes;
 use parquet::file::metadata::ParquetMetaData;
+
+use crate::parquet_format::{self as format, Elem, Kind, Ty};
 
 /// Steps allowed per byte of a Thrift structure, plus a floor for tiny structures.
 const STEPS_PER_BYTE: u64 = 16;
@@ -51,7 +58,7 @@ pub(crate) fn check_footer(file: &[u8]) -> Result<(), Refusal> {
         return Ok(()); // the decoder refuses a footer longer than the file
     };
     let mut walk = Walk::new(&file[start..file.len() - 8]);
-    walk.struct_fields(0, None)?;
+    walk.struct_fields(Some(Kind::FileMetaData), 0, None)?;
     Ok(())
 }
 
@@ -76,7 +83,7 @@ pub(crate) fn check_pages(file: &Bytes, meta: &ParquetMetaData) -> Result<(), Re
             let mut at = start;
             while at < end {
                 let mut walk = Walk::new(&file[at..end]);
-                let page = walk.struct_fields(0, Some(3))?;
+                let page = walk.struct_fields(Some(Kind::PageHeader), 0, Some(3))?;
                 let page = usize::try_from(page.unwrap_or(-1))
                     .map_err(|_| "a page header has no or a negative compressed_page_size")?;
                 at = at
@@ -154,9 +161,15 @@ impl<'a> Walk<'a> {
         }
     }
 
-    /// Walks a struct's fields up to its stop byte; answers the integer value of field `want`
-    /// of this struct (not of nested ones) when asked and present.
-    fn struct_fields(&mut self, depth: u32, want: Option<i16>) -> Result<Option<i64>, Refusal> {
+    /// Walks a struct's fields up to its stop byte, the fields the decoder knows of a `kind`
+    /// as it reads them; answers the integer value of field `want` of this struct (not of
+    /// nested ones) when asked and present.
+    fn struct_fields(
+        &mut self,
+        kind: Option<Kind>,
+        depth: u32,
+        want: Option<i16>,
+    ) -> Result<Option<i64>, Refusal> {
         if depth >= MAX_DEPTH {
             return Err("its Thrift metadata is nested too deeply");
         }
@@ -176,12 +189,76 @@ impl<'a> Walk<'a> {
                 last.wrapping_add(i16::from(delta))
             };
             last = id;
-            if want == Some(id) && matches!(ty, I16 | I32 | I64) {
-                found = Some(zigzag(self.varint()?));
-            } else {
-                self.value(ty, depth + 1)?;
+            match kind.and_then(|k| format::field(k, id)) {
+                Some(known) => {
+                    let value = self.typed(known, ty, depth + 1)?;
+                    if want == Some(id) {
+                        found = value;
+                    }
+                }
+                None => self.value(ty, depth + 1)?,
             }
         }
+    }
+
+    /// Walks a field the decoder knows (it reads it as `known` whatever the header says, so a
+    /// header declaring another type is refused); answers an integer field's value.
+    fn typed(&mut self, known: Ty, ty: u8, depth: u32) -> Result<Option<i64>, Refusal> {
+        let declared = match known {
+            Ty::Bool => matches!(ty, BOOL_TRUE | BOOL_FALSE),
+            Ty::I8 => ty == BYTE,
+            Ty::I16 => ty == I16,
+            Ty::I32 => ty == I32,
+            Ty::I64 => ty == I64,
+            Ty::Double => ty == DOUBLE,
+            Ty::Binary => ty == BINARY,
+            Ty::Struct(_) => ty == STRUCT,
+            Ty::List(_) => ty == LIST,
+        };
+        if !declared {
+            return Err("a field of its Thrift metadata has the wrong type");
+        }
+        if depth >= MAX_DEPTH {
+            return Err("its Thrift metadata is nested too deeply");
+        }
+        self.spend(1)?;
+        match known {
+            Ty::I16 | Ty::I32 | Ty::I64 => return Ok(Some(zigzag(self.varint()?))),
+            Ty::Struct(kind) => {
+                self.struct_fields(Some(kind), depth, None)?;
+            }
+            Ty::List(elem) => {
+                let head = self.byte()?;
+                if head == 0 {
+                    return Ok(None); // an empty list, as some writers mark it
+                }
+                let size = match head >> 4 {
+                    15 => self.varint()?,
+                    n => u64::from(n),
+                };
+                let wire = match elem {
+                    Elem::I32 => I32,
+                    Elem::I64 => I64,
+                    Elem::Binary => BINARY,
+                    Elem::Struct(_) => STRUCT,
+                };
+                if head & 0x0f != wire {
+                    return Err("a list of its Thrift metadata has the wrong element type");
+                }
+                self.fits(size)?;
+                for _ in 0..size {
+                    match elem {
+                        Elem::Struct(kind) => {
+                            self.spend(1)?;
+                            self.struct_fields(Some(kind), depth + 1, None)?;
+                        }
+                        _ => self.value(wire, depth + 1)?,
+                    }
+                }
+            }
+            _ => self.value(ty, depth)?,
+        }
+        Ok(None)
     }
 
     /// Walks one value of type `ty` as the decoder skips it.
@@ -200,7 +277,7 @@ impl<'a> Walk<'a> {
                 let n = usize::try_from(self.varint()?).map_err(|_| "a binary is too long")?;
                 self.skip(n)
             }
-            STRUCT => self.struct_fields(depth, None).map(drop),
+            STRUCT => self.struct_fields(None, depth, None).map(drop),
             LIST | SET => {
                 let head = self.byte()?;
                 let size = match head >> 4 {
@@ -276,6 +353,17 @@ mod tests {
     }
 
     #[test]
+    fn a_known_field_declared_with_another_type_is_refused() {
+        // field 2 (schema, a list) declared as an i32: the decoder would read a list header
+        let meta = [0x25, 0x02, 0x00];
+        let mut file = b"PAR1".to_vec();
+        file.extend(meta);
+        file.extend((meta.len() as u32).to_le_bytes());
+        file.extend(b"PAR1");
+        assert!(check_footer(&file).is_err());
+    }
+
+    #[test]
     fn nested_boolean_lists_are_counted_not_walked() {
         // field 99: a list of 1,000 lists of 1,000 booleans with no bytes for them: the
         // decoder would loop a million times over 3 kB; the walk counts and refuses
@@ -293,14 +381,40 @@ mod tests {
 
     #[test]
     fn files_quarry_writes_pass() {
-        use arrow_array::{Int64Array, RecordBatch, StringArray};
+        use arrow_array::types::Int16Type;
+        use arrow_array::{BooleanArray, Float32Array, Int16Array, Int64Array, ListArray};
+        use arrow_array::{RecordBatch, StringArray};
         use std::sync::Arc;
+        // statistics, dictionaries, nulls, nested lists: the structures a segment file has
+        let n = 10_000;
         let batch = RecordBatch::try_from_iter([
-            ("a", Arc::new(Int64Array::from_iter_values(0..10_000)) as _),
+            ("a", Arc::new(Int64Array::from_iter_values(0..n)) as _),
             (
                 "b",
-                Arc::new(StringArray::from_iter_values(
-                    (0..10_000).map(|i| format!("v{i}")),
+                Arc::new(StringArray::from_iter(
+                    (0..n).map(|i| (i % 7 != 0).then(|| format!("v{}", i % 100))),
+                )) as _,
+            ),
+            (
+                "c",
+                Arc::new(Float32Array::from_iter_values(
+                    (0..n).map(|i| i as f32 / 3.0),
+                )) as _,
+            ),
+            (
+                "d",
+                Arc::new(BooleanArray::from_iter((0..n).map(|i| Some(i % 3 == 0)))) as _,
+            ),
+            (
+                "e",
+                Arc::new(Int16Array::from_iter(
+                    (0..n).map(|i| (i % 5 != 0).then_some(i as i16)),
+                )) as _,
+            ),
+            (
+                "f",
+                Arc::new(ListArray::from_iter_primitive::<Int16Type, _, _>(
+                    (0..n).map(|i| (i % 4 != 0).then(|| vec![Some(i as i16), None])),
                 )) as _,
             ),
         ])

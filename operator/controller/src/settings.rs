@@ -25,10 +25,14 @@ pub struct Settings {
     pub credentials_secret: Option<String>,
     pub sasl: Option<(SaslMechanism, String)>,
     pub tls_secret: Option<String>,
+    /// TLS on the proxies' Milvus port: the Secret, and whether clients need certificates
+    pub milvus_tls: Option<(String, bool)>,
 }
 
 /// Where pods mount the Kafka TLS secret.
 pub const KAFKA_TLS_DIR: &str = "/etc/quarry/kafka-tls";
+/// Where proxies mount the Milvus port's TLS secret.
+pub const MILVUS_TLS_DIR: &str = "/etc/quarry/tls";
 
 pub fn sasl_name(m: SaslMechanism) -> &'static str {
     match m {
@@ -72,6 +76,10 @@ impl Settings {
                 .as_ref()
                 .map(|s| (s.mechanism, s.secret.clone())),
             tls_secret: spec.kafka.tls_secret.clone(),
+            milvus_tls: spec
+                .tls
+                .as_ref()
+                .map(|t| (t.secret.clone(), t.mutual.unwrap_or(false))),
         }
     }
 

@@ -37,6 +37,9 @@ pub struct QuarryClusterSpec {
     pub version: Option<String>,
     pub kafka: KafkaSpec,
     pub s3: S3Spec,
+    /// TLS on the proxies' Milvus port (clients then connect with pymilvus `secure=True`)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<MilvusTlsSpec>,
     /// what node pools get unless they say otherwise
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pool_defaults: Option<PoolDefaults>,
@@ -60,6 +63,19 @@ pub struct KafkaSpec {
     pub tls_secret: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sasl: Option<SaslSpec>,
+}
+
+/// TLS on the Milvus port of the cluster's proxies.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MilvusTlsSpec {
+    /// a TLS Secret of the cluster's namespace with `tls.crt` and `tls.key` (and `ca.crt` for
+    /// mutual TLS), e.g. one cert-manager issues; proxies read it at start
+    #[x_kube(validation = Rule::new("self != ''").message("tls.secret must not be empty"))]
+    pub secret: String,
+    /// mutual TLS: clients must present a certificate issued by the Secret's `ca.crt`
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mutual: Option<bool>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]

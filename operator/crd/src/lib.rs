@@ -17,8 +17,8 @@ mod index;
 mod nodepool;
 
 pub use cluster::{
-    KafkaSpec, PoolDefaults, QuarryCluster, QuarryClusterSpec, QuarryClusterStatus, S3Spec,
-    SaslMechanism, SaslSpec, SecretKeyRef,
+    KafkaSpec, MilvusTlsSpec, PoolDefaults, QuarryCluster, QuarryClusterSpec, QuarryClusterStatus,
+    S3Spec, SaslMechanism, SaslSpec, SecretKeyRef,
 };
 pub use collection::{
     Collection, CollectionSpec, CollectionStatus, ConsistencyLevel, DeletionPolicy, FieldSpec,

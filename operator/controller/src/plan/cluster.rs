@@ -161,6 +161,10 @@ mod tests {
             secret: "kafka-user".into(),
         });
         c.spec.kafka.tls_secret = Some("kafka-ca".into());
+        c.spec.tls = Some(quarry_crd::MilvusTlsSpec {
+            secret: "quarry-tls".into(),
+            mutual: Some(true),
+        });
         let mut written: BTreeSet<String> = desired_config_map(&c, "coord:19531")
             .data
             .unwrap()

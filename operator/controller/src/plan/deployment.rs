@@ -20,7 +20,7 @@ use super::cluster::{
     INTERNAL_TOKEN_KEY, ROOT_PASSWORD_KEY,
 };
 use super::{name_of, pool_object, security, HTTP_PORT, MILVUS_PORT, WORKER_PORT};
-use crate::settings::{Settings, KAFKA_TLS_DIR};
+use crate::settings::{Settings, KAFKA_TLS_DIR, MILVUS_TLS_DIR};
 
 fn value_env(name: &str, value: impl Into<String>) -> EnvVar {
     EnvVar {
@@ -145,6 +145,29 @@ pub fn desired_deployment(
             read_only: Some(true),
             ..Default::default()
         });
+    }
+    if let (Role::Proxy, Some((secret, mutual))) = (role, &settings.milvus_tls) {
+        // the Milvus port speaks TLS with the Secret's certificate (a TLS Secret's key names)
+        volumes.push(Volume {
+            name: "milvus-tls".into(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(secret.clone()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        mounts.push(VolumeMount {
+            name: "milvus-tls".into(),
+            mount_path: MILVUS_TLS_DIR.into(),
+            read_only: Some(true),
+            ..Default::default()
+        });
+        let file = |key: &str| format!("{MILVUS_TLS_DIR}/{key}");
+        env.push(value_env(env::TLS_CERT, file("tls.crt")));
+        env.push(value_env(env::TLS_KEY, file("tls.key")));
+        if *mutual {
+            env.push(value_env(env::TLS_CLIENT_CA, file("ca.crt")));
+        }
     }
     let probe = |path: &str| Probe {
         http_get: Some(HTTPGetAction {
@@ -493,5 +516,48 @@ mod tests {
         let mounts = pod.containers[0].volume_mounts.as_ref().unwrap();
         let mount = mounts.iter().find(|m| m.name == "kafka-tls").unwrap();
         assert_eq!(mount.mount_path, KAFKA_TLS_DIR);
+    }
+
+    /// Proxies, and only proxies, mount the Milvus port's TLS Secret and are told its files;
+    /// the client CA only for mutual TLS.
+    #[test]
+    fn proxies_serve_tls_from_the_cluster_secret() {
+        for mutual in [false, true] {
+            let mut c = cluster();
+            c.spec.tls = Some(quarry_crd::MilvusTlsSpec {
+                secret: "quarry-tls".into(),
+                mutual: Some(mutual),
+            });
+            for role in Role::ALL {
+                let d = desired_deployment(&c, &pool("p", role, 1), "coord:19531", "quarry:1");
+                let pod = d.spec.unwrap().template.spec.unwrap();
+                let env: BTreeMap<String, Option<String>> = pod.containers[0]
+                    .env
+                    .iter()
+                    .flatten()
+                    .map(|e| (e.name.clone(), e.value.clone()))
+                    .collect();
+                let volume = pod
+                    .volumes
+                    .iter()
+                    .flatten()
+                    .find(|v| v.name == "milvus-tls");
+                if role != Role::Proxy {
+                    assert!(volume.is_none() && !env.contains_key("QUARRY_TLS_CERT"));
+                    continue;
+                }
+                let secret = volume.unwrap().secret.as_ref().unwrap();
+                assert_eq!(secret.secret_name.as_deref(), Some("quarry-tls"));
+                let mounts = pod.containers[0].volume_mounts.as_ref().unwrap();
+                let mount = mounts.iter().find(|m| m.name == "milvus-tls").unwrap();
+                assert_eq!(mount.mount_path, MILVUS_TLS_DIR);
+                assert_eq!(mount.read_only, Some(true));
+                let path = |k: &str| Some(Some(format!("{MILVUS_TLS_DIR}/{k}")));
+                assert_eq!(env.get("QUARRY_TLS_CERT").cloned(), path("tls.crt"));
+                assert_eq!(env.get("QUARRY_TLS_KEY").cloned(), path("tls.key"));
+                let ca = env.get("QUARRY_TLS_CLIENT_CA").cloned();
+                assert_eq!(ca, if mutual { path("ca.crt") } else { None });
+            }
+        }
     }
 }

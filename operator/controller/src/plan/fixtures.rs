@@ -33,6 +33,7 @@ pub fn cluster() -> QuarryCluster {
                     name: "s3-creds".into(),
                 }),
             },
+            tls: None,
             pool_defaults: Some(PoolDefaults {
                 resources: Some(ResourceRequirements {
                     requests: Some(BTreeMap::from([("cpu".to_string(), Quantity("1".into()))])),
