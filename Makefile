@@ -157,7 +157,7 @@ fuzz-build: $(CARGO_FUZZ) ## build every fuzz target (nightly, ASan)
 fuzz: fuzz-build ## run every fuzz target for FUZZ_SECONDS (default 300) each
 	$(call FUZZ_RUN,$(FUZZ_SECONDS))
 
-fuzz-ci: fuzz-build ## run every fuzz target briefly (FUZZ_CI_SECONDS, default 20); fails on a crash
+fuzz-ci: fuzz-regressions ## replay the saved crash inputs, then run every fuzz target briefly (FUZZ_CI_SECONDS); fails on a crash
 	$(call FUZZ_RUN,$(FUZZ_CI_SECONDS))
 
 fuzz-regressions: fuzz-build ## replay the saved crash inputs of fuzz/regressions/<target>/ once each
