@@ -64,7 +64,9 @@ pub(crate) fn check_footer(file: &[u8]) -> Result<(), Refusal> {
 
 /// Checks the header of every page of every column chunk the metadata names: the decoder
 /// reads them one after another from each chunk's first page, `compressed_page_size` apart.
+/// One budget for all of them: chunks may overlap and pages may be many.
 pub(crate) fn check_pages(file: &Bytes, meta: &ParquetMetaData) -> Result<(), Refusal> {
+    let mut left = budget_for(file.len());
     for rg in meta.row_groups() {
         for col in rg.columns() {
             let first = col
@@ -82,8 +84,9 @@ pub(crate) fn check_pages(file: &Bytes, meta: &ParquetMetaData) -> Result<(), Re
                 .ok_or("a column chunk lies beyond the end of the file")?;
             let mut at = start;
             while at < end {
-                let mut walk = Walk::new(&file[at..end]);
+                let mut walk = Walk::with_budget(&file[at..end], left);
                 let page = walk.struct_fields(Some(Kind::PageHeader), 0, Some(3))?;
+                left -= walk.steps;
                 let page = usize::try_from(page.unwrap_or(-1))
                     .map_err(|_| "a page header has no or a negative compressed_page_size")?;
                 at = at
@@ -96,6 +99,10 @@ pub(crate) fn check_pages(file: &Bytes, meta: &ParquetMetaData) -> Result<(), Re
     Ok(())
 }
 
+fn budget_for(bytes: usize) -> u64 {
+    (bytes as u64).saturating_mul(STEPS_PER_BYTE) + STEPS_FLOOR
+}
+
 struct Walk<'a> {
     buf: &'a [u8],
     pos: usize,
@@ -105,7 +112,10 @@ struct Walk<'a> {
 
 impl<'a> Walk<'a> {
     fn new(buf: &'a [u8]) -> Self {
-        let budget = (buf.len() as u64).saturating_mul(STEPS_PER_BYTE) + STEPS_FLOOR;
+        Self::with_budget(buf, budget_for(buf.len()))
+    }
+
+    fn with_budget(buf: &'a [u8], budget: u64) -> Self {
         Walk {
             buf,
             pos: 0,
