@@ -147,3 +147,60 @@ def test_grant_v2_with_privilege_groups(setup):
         root.grant_privilege_v2("rw", "Search", "*", db_name="default")
         root.drop_role("rw", force_drop=True)
         assert "rw" not in root.list_roles()
+
+
+def test_custom_privilege_groups(setup):
+    root, alice = setup
+    if not hasattr(root, "create_privilege_group"):
+        pytest.skip("privilege groups are pymilvus 2.5+")
+    root.create_privilege_group("readers")
+    root.add_privileges_to_group("readers", ["Search", "Query"])
+    root.add_privileges_to_group("readers", ["Query", "CollectionReadOnly"])  # a set
+    groups = {g["privilege_group"]: set(g["privileges"]) for g in root.list_privilege_groups()}
+    assert groups["readers"] == {"Search", "Query", "CollectionReadOnly"}
+    assert "Search" in groups["CollectionReadOnly"]  # the built-in groups are listed too
+
+    root.create_role("grp")
+    root.grant_role("alice", "grp")
+    denied(alice.query, "books", filter="id >= 0")
+    root.grant_privilege_v2("grp", "readers", "books", db_name="default")
+    assert len(alice.query("books", filter="id >= 0")) == 10
+    assert alice.search("books", [vec(1)], limit=1)[0][0]["id"] == 1
+    denied(alice.query, "films", filter="id >= 0")  # granted on books only
+    denied(alice.insert, "books", [{"id": 300, "vector": vec(300)}])
+    grants = root.describe_role("grp")["privileges"]
+    assert [(g["privilege"], g["object_name"]) for g in grants] == [("readers", "books")]
+
+    # the group as it is now: adding and removing privileges changes the grant at once
+    root.add_privileges_to_group("readers", ["Insert"])
+    alice.insert("books", [{"id": 300, "vector": vec(300)}])
+    root.remove_privileges_from_group("readers", ["Query", "CollectionReadOnly"])
+    denied(alice.query, "books", filter="id >= 0")
+    assert alice.search("books", [vec(1)], limit=1)[0][0]["id"] == 1
+
+    # Milvus' refusals, each changing nothing
+    for bad in ["readers", "Search", "ClusterReadOnly", "1abc", "a-b"]:
+        with pytest.raises(MilvusException):
+            root.create_privilege_group(bad)
+    with pytest.raises(MilvusException, match="no privilege name or privilege group name"):
+        root.add_privileges_to_group("readers", ["Fly"])
+    with pytest.raises(MilvusException, match="not the same privilege level"):
+        root.add_privileges_to_group("readers", ["CreateDatabase"])
+    with pytest.raises(MilvusException, match="no privilege group name"):
+        root.add_privileges_to_group("nope", ["Search"])
+    with pytest.raises(MilvusException, match="custom privilege group"):
+        root.grant_privilege("grp", "Global", "readers", "*")
+    with pytest.raises(MilvusException, match="used by role"):
+        root.drop_privilege_group("readers")
+    groups = {g["privilege_group"]: set(g["privileges"]) for g in root.list_privilege_groups()}
+    assert groups["readers"] == {"Search", "Insert"}
+
+    # alice cannot manage groups without the privilege
+    with pytest.raises(MilvusException, match="permission deny to alice"):
+        alice.create_privilege_group("mine")
+
+    root.revoke_privilege_v2("grp", "readers", "books", db_name="default")
+    denied(alice.search, "books", [vec(1)], limit=1)
+    root.drop_privilege_group("readers")
+    root.drop_privilege_group("readers")  # gone already: nothing to do, as in Milvus
+    assert "readers" not in {g["privilege_group"] for g in root.list_privilege_groups()}

@@ -36,7 +36,8 @@ pub use model::{
 pub use names::DB_MAX_COLLECTIONS;
 pub use partitions::DEFAULT_KEY_PARTITIONS;
 pub use rbac::{
-    is_builtin_role, GrantMeta, RbacChange, RoleMeta, ADMIN_ROLE, MAX_ROLES, PUBLIC_ROLE,
+    is_builtin_role, GrantMeta, RbacChange, RoleMeta, ADMIN_ROLE, MAX_GROUP_PRIVILEGES,
+    MAX_PRIVILEGE_GROUPS, MAX_ROLES, PUBLIC_ROLE,
 };
 pub use remote::{RemoteMeta, CLUSTER_HEADER};
 pub use service::{

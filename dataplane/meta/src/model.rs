@@ -162,6 +162,9 @@ pub struct CatalogState {
     /// roles by name (RBAC); the built-in `admin` and `public` are implied (see `rbac.rs`)
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub roles: BTreeMap<String, crate::RoleMeta>,
+    /// custom privilege groups by name: their privileges, distinct and sorted (see `rbac.rs`)
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub privilege_groups: BTreeMap<String, Vec<String>>,
 }
 
 impl CatalogState {

@@ -290,6 +290,11 @@ pub fn catalog_to_pb(s: CatalogState) -> pb::CatalogState {
             .into_values()
             .map(crate::rbac_proto::role_to_pb)
             .collect(),
+        privilege_groups: s
+            .privilege_groups
+            .into_iter()
+            .map(|(name, privileges)| pb::PrivilegeGroupMeta { name, privileges })
+            .collect(),
     }
 }
 
@@ -339,6 +344,18 @@ pub fn catalog_from_pb(s: pb::CatalogState) -> Result<CatalogState, DecodeError>
             ));
         }
     }
+    let mut privilege_groups = BTreeMap::new();
+    for g in s.privilege_groups {
+        if privilege_groups
+            .insert(g.name.clone(), g.privileges)
+            .is_some()
+        {
+            return Err(DecodeError::invalid(
+                "CatalogState.privilege_groups",
+                format!("privilege group {} is listed twice", g.name),
+            ));
+        }
+    }
     Ok(CatalogState {
         version: s.version,
         next_id: s.next_id,
@@ -348,6 +365,7 @@ pub fn catalog_from_pb(s: pb::CatalogState) -> Result<CatalogState, DecodeError>
         databases,
         users,
         roles,
+        privilege_groups,
     })
 }
 

@@ -16,6 +16,10 @@ pub const PUBLIC_ROLE: &str = "public";
 pub const MAX_ROLES: usize = 10;
 /// Grants of one role.
 pub const MAX_GRANTS_PER_ROLE: usize = 1024;
+/// Custom privilege groups.
+pub const MAX_PRIVILEGE_GROUPS: usize = 256;
+/// Privileges of one custom group (far more than there are privileges).
+pub const MAX_GROUP_PRIVILEGES: usize = 256;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoleMeta {
@@ -74,6 +78,22 @@ pub enum RbacChange {
     Revoke {
         role: String,
         grant: GrantMeta,
+    },
+    /// A custom privilege group, empty; the caller checked that the name is no built-in
+    /// privilege or group.
+    CreatePrivilegeGroup {
+        name: String,
+    },
+    /// Refused while a role has the group granted; dropping a group that does not exist
+    /// succeeds (Milvus skips it).
+    DropPrivilegeGroup {
+        name: String,
+    },
+    /// Adds (or with `remove`, removes) privileges of a group; the caller validated the names.
+    OperatePrivilegeGroup {
+        name: String,
+        privileges: Vec<String>,
+        remove: bool,
     },
 }
 
@@ -209,6 +229,60 @@ pub(crate) fn apply_rbac(s: &mut CatalogState, c: &RbacChange, now: u64) -> Resu
                 r.grants.retain(|g| !g.same(grant));
             }
         }
+        RbacChange::CreatePrivilegeGroup { name } => {
+            if s.privilege_groups.contains_key(name) {
+                return Err(rejected(format!(
+                    "privilege group name [{name}] is defined by users"
+                )));
+            }
+            if s.privilege_groups.len() >= MAX_PRIVILEGE_GROUPS {
+                return Err(rejected(format!(
+                    "unable to create privilege group because the number of privilege groups \
+                     has reached the limit {MAX_PRIVILEGE_GROUPS}"
+                )));
+            }
+            s.privilege_groups.insert(name.clone(), vec![]);
+        }
+        RbacChange::DropPrivilegeGroup { name } => {
+            if !s.privilege_groups.contains_key(name) {
+                return Ok(());
+            }
+            let user = s
+                .roles
+                .values()
+                .find(|r| r.grants.iter().any(|g| &g.privilege == name));
+            if let Some(role) = user {
+                return Err(rejected(format!(
+                    "privilege group [{name}] is used by role [{}], Use REVOKE API to revoke it \
+                     first",
+                    role.name
+                )));
+            }
+            s.privilege_groups.remove(name);
+        }
+        RbacChange::OperatePrivilegeGroup {
+            name,
+            privileges,
+            remove,
+        } => {
+            let Some(group) = s.privilege_groups.get_mut(name) else {
+                return Err(rejected(format!(
+                    "there is no privilege group name [{name}] defined in system to operate"
+                )));
+            };
+            if *remove {
+                group.retain(|p| !privileges.contains(p));
+            } else {
+                group.extend(privileges.iter().cloned());
+                group.sort();
+                group.dedup();
+                if group.len() > MAX_GROUP_PRIVILEGES {
+                    return Err(rejected(format!(
+                        "a privilege group has at most {MAX_GROUP_PRIVILEGES} privileges"
+                    )));
+                }
+            }
+        }
     }
     Ok(())
 }
@@ -235,6 +309,63 @@ mod tests {
 
     fn apply(s: &mut CatalogState, c: RbacChange) -> Result<(), MetaError> {
         apply_rbac(s, &c, 5)
+    }
+
+    #[test]
+    fn privilege_groups_are_sets_and_cannot_be_dropped_while_granted() {
+        let mut s = state_with_user("alice");
+        let create = |name: &str| RbacChange::CreatePrivilegeGroup { name: name.into() };
+        let operate = |privileges: &[&str], remove| RbacChange::OperatePrivilegeGroup {
+            name: "readers".into(),
+            privileges: privileges.iter().map(|p| p.to_string()).collect(),
+            remove,
+        };
+        assert!(apply(&mut s, operate(&["Search"], false)).is_err()); // no such group yet
+        apply(&mut s, create("readers")).unwrap();
+        let e = apply(&mut s, create("readers")).unwrap_err().to_string();
+        assert!(
+            e.contains("privilege group name [readers] is defined by users"),
+            "{e}"
+        );
+        apply(&mut s, operate(&["Search", "Query", "Search"], false)).unwrap();
+        apply(&mut s, operate(&["Query"], false)).unwrap();
+        assert_eq!(s.privilege_groups["readers"], ["Query", "Search"]);
+        apply(&mut s, operate(&["Query", "Insert"], true)).unwrap();
+        assert_eq!(s.privilege_groups["readers"], ["Search"]);
+        apply(&mut s, RbacChange::CreateRole { name: "r".into() }).unwrap();
+        let mut g = grant("readers", "*");
+        g.object_type = "Global".into();
+        apply(
+            &mut s,
+            RbacChange::Grant {
+                role: "r".into(),
+                grant: g.clone(),
+            },
+        )
+        .unwrap();
+        let drop = || RbacChange::DropPrivilegeGroup {
+            name: "readers".into(),
+        };
+        let e = apply(&mut s, drop()).unwrap_err().to_string();
+        assert!(
+            e.contains("privilege group [readers] is used by role [r]"),
+            "{e}"
+        );
+        apply(
+            &mut s,
+            RbacChange::Revoke {
+                role: "r".into(),
+                grant: g,
+            },
+        )
+        .unwrap();
+        apply(&mut s, drop()).unwrap();
+        assert!(s.privilege_groups.is_empty());
+        apply(&mut s, drop()).unwrap(); // a group that is not there: nothing to do
+        for i in 0..MAX_PRIVILEGE_GROUPS {
+            apply(&mut s, create(&format!("g{i}"))).unwrap();
+        }
+        assert!(apply(&mut s, create("one_more")).is_err());
     }
 
     #[test]

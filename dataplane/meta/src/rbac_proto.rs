@@ -11,6 +11,10 @@ const ADD_USER: i32 = 3;
 const REMOVE_USER: i32 = 4;
 const GRANT: i32 = 5;
 const REVOKE: i32 = 6;
+const CREATE_GROUP: i32 = 7;
+const DROP_GROUP: i32 = 8;
+const ADD_TO_GROUP: i32 = 9;
+const REMOVE_FROM_GROUP: i32 = 10;
 
 pub(crate) fn grant_to_pb(g: GrantMeta) -> pb::GrantMeta {
     pb::GrantMeta {
@@ -86,6 +90,30 @@ pub(crate) fn rbac_to_pb(c: RbacChange) -> pb::RbacChange {
             grant: Some(grant_to_pb(grant)),
             ..base
         },
+        RbacChange::CreatePrivilegeGroup { name } => pb::RbacChange {
+            kind: CREATE_GROUP,
+            group: name,
+            ..base
+        },
+        RbacChange::DropPrivilegeGroup { name } => pb::RbacChange {
+            kind: DROP_GROUP,
+            group: name,
+            ..base
+        },
+        RbacChange::OperatePrivilegeGroup {
+            name,
+            privileges,
+            remove,
+        } => pb::RbacChange {
+            kind: if remove {
+                REMOVE_FROM_GROUP
+            } else {
+                ADD_TO_GROUP
+            },
+            group: name,
+            privileges,
+            ..base
+        },
     }
 }
 
@@ -115,6 +143,13 @@ pub(crate) fn rbac_from_pb(c: pb::RbacChange) -> Result<RbacChange, DecodeError>
         REVOKE => RbacChange::Revoke {
             role: c.role,
             grant: grant(c.grant)?,
+        },
+        CREATE_GROUP => RbacChange::CreatePrivilegeGroup { name: c.group },
+        DROP_GROUP => RbacChange::DropPrivilegeGroup { name: c.group },
+        ADD_TO_GROUP | REMOVE_FROM_GROUP => RbacChange::OperatePrivilegeGroup {
+            name: c.group,
+            privileges: c.privileges,
+            remove: c.kind == REMOVE_FROM_GROUP,
         },
         other => {
             return Err(DecodeError::invalid(

@@ -163,6 +163,10 @@ fn the_catalog_survives_the_round_trip() {
                 }],
             },
         )]),
+        privilege_groups: BTreeMap::from([(
+            "readers".to_string(),
+            vec!["Query".to_string(), "Search".to_string()],
+        )]),
     };
     for (id, name) in [(1, "default"), (77, "analytics")] {
         state.databases.insert(
@@ -265,6 +269,22 @@ fn every_op() -> Vec<MetaOp> {
         MetaOp::Rbac(quarry_meta::RbacChange::AddUserToRole {
             user: "alice".into(),
             role: "reader".into(),
+        }),
+        MetaOp::Rbac(quarry_meta::RbacChange::CreatePrivilegeGroup {
+            name: "readers".into(),
+        }),
+        MetaOp::Rbac(quarry_meta::RbacChange::DropPrivilegeGroup {
+            name: "readers".into(),
+        }),
+        MetaOp::Rbac(quarry_meta::RbacChange::OperatePrivilegeGroup {
+            name: "readers".into(),
+            privileges: vec!["Search".into(), "Query".into()],
+            remove: false,
+        }),
+        MetaOp::Rbac(quarry_meta::RbacChange::OperatePrivilegeGroup {
+            name: "readers".into(),
+            privileges: vec!["Query".into()],
+            remove: true,
         }),
         MetaOp::RenameCollection(quarry_meta::Rename {
             id: 9,

@@ -176,6 +176,8 @@ has_db!(db_name: ManualCompactionRequest);
 has_db!(none: GetCompactionStateRequest);
 has_db!(none: CreateRoleRequest, DropRoleRequest, OperateUserRoleRequest, SelectRoleRequest,
     SelectUserRequest, OperatePrivilegeRequest, OperatePrivilegeV2Request, SelectGrantRequest);
+has_db!(none: CreatePrivilegeGroupRequest, DropPrivilegeGroupRequest, ListPrivilegeGroupsRequest,
+    OperatePrivilegeGroupRequest);
 
 impl Reply for Status {
     fn refused(status: Status) -> Self {
@@ -236,5 +238,6 @@ reply!(
     GetReplicasResponse,
     SelectRoleResponse,
     SelectUserResponse,
-    SelectGrantResponse
+    SelectGrantResponse,
+    ListPrivilegeGroupsResponse
 );

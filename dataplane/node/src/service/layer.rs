@@ -34,7 +34,7 @@ const SERVICE_PATH: &str = "/milvus.proto.milvus.MilvusService/";
 /// The RPCs of `MilvusService` (dataplane/proto/proto/milvus.proto; a test keeps the list in
 /// step). Metrics label a request with one of these or `unknown`, so that no client can mint
 /// new series.
-pub const RPCS: [&str; 62] = [
+pub const RPCS: [&str; 66] = [
     "Connect",
     "GetVersion",
     "CheckHealth",
@@ -95,6 +95,10 @@ pub const RPCS: [&str; 62] = [
     "OperatePrivilege",
     "OperatePrivilegeV2",
     "SelectGrant",
+    "CreatePrivilegeGroup",
+    "DropPrivilegeGroup",
+    "ListPrivilegeGroups",
+    "OperatePrivilegeGroup",
     "ManualCompaction",
     "GetCompactionState",
 ];

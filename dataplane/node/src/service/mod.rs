@@ -18,6 +18,7 @@ mod index;
 pub mod layer;
 mod manage;
 mod partitions;
+mod privilege_groups;
 mod privileges;
 mod read;
 mod roles;
@@ -364,6 +365,28 @@ impl MilvusService for Service {
 
     async fn select_grant(&self, req: Request<SelectGrantRequest>) -> R<SelectGrantResponse> {
         serve(&self.engine, req, |r| roles::select_grant(self, r)).await
+    }
+
+    async fn create_privilege_group(&self, req: Request<CreatePrivilegeGroupRequest>) -> R<Status> {
+        serve(&self.engine, req, |r| privilege_groups::create(self, r)).await
+    }
+
+    async fn drop_privilege_group(&self, req: Request<DropPrivilegeGroupRequest>) -> R<Status> {
+        serve(&self.engine, req, |r| privilege_groups::drop(self, r)).await
+    }
+
+    async fn list_privilege_groups(
+        &self,
+        req: Request<ListPrivilegeGroupsRequest>,
+    ) -> R<ListPrivilegeGroupsResponse> {
+        serve(&self.engine, req, |r| privilege_groups::list(self, r)).await
+    }
+
+    async fn operate_privilege_group(
+        &self,
+        req: Request<OperatePrivilegeGroupRequest>,
+    ) -> R<Status> {
+        serve(&self.engine, req, |r| privilege_groups::operate(self, r)).await
     }
 
     async fn manual_compaction(

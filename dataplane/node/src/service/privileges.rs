@@ -103,6 +103,10 @@ guarded!(global_on_collection: CreateCollectionRequest => "CreateCollection",
     DescribeCollectionRequest => "DescribeCollection", CreateAliasRequest => "CreateAlias",
     AlterAliasRequest => "CreateAlias");
 guarded!(global: DropAliasRequest => "DropAlias");
+guarded!(global: CreatePrivilegeGroupRequest => "CreatePrivilegeGroup",
+    DropPrivilegeGroupRequest => "DropPrivilegeGroup",
+    ListPrivilegeGroupsRequest => "ListPrivilegeGroups",
+    OperatePrivilegeGroupRequest => "OperatePrivilegeGroup");
 guarded!(open: GetCompactionStateRequest);
 guarded!(collection: ManualCompactionRequest => "Compaction");
 guarded!(collection: CreatePartitionRequest => "CreatePartition",
@@ -239,6 +243,9 @@ pub(crate) const GROUPS: [(&str, &[&str], Option<&str>); 9] = [
             "RenameCollection",
             "DescribeDatabase",
             "AlterDatabase",
+            "CreatePrivilegeGroup",
+            "DropPrivilegeGroup",
+            "OperatePrivilegeGroup",
         ],
         Some("ClusterReadWrite"),
     ),
@@ -291,6 +298,10 @@ pub(crate) const PRIVILEGES: [(&str, &[&str]); 3] = [
             "TransferNode",
             "TransferReplica",
             "UpdateResourceGroups",
+            "CreatePrivilegeGroup",
+            "DropPrivilegeGroup",
+            "ListPrivilegeGroups",
+            "OperatePrivilegeGroup",
         ],
     ),
     (
@@ -323,27 +334,84 @@ pub(crate) const PRIVILEGES: [(&str, &[&str]); 3] = [
     (USER, &["UpdateUser", "SelectUser"]),
 ];
 
-/// The privileges a granted name stands for: a group's members, or the name itself.
-fn expands_to(granted: &str, privilege: &str) -> bool {
+/// The privileges a granted name stands for: a group's members (a custom group's as they are
+/// now, so changes of the group apply to its grants at once), or the name itself.
+fn expands_to(state: &CatalogState, granted: &str, privilege: &str) -> bool {
     if granted == privilege || granted == "*" || granted == "All" {
         return true;
     }
-    group_has(granted, privilege)
+    match state.privilege_groups.get(granted) {
+        Some(members) => members
+            .iter()
+            .any(|m| m == privilege || group_has(m, privilege)),
+        None => group_has(granted, privilege),
+    }
+}
+
+/// The privileges of a built-in group, its base groups' included.
+pub(crate) fn group_privileges(group: &str) -> Vec<&'static str> {
+    let mut out = vec![];
+    let mut next = Some(group);
+    while let Some(name) = next {
+        let Some((_, own, base)) = GROUPS.iter().find(|(g, _, _)| *g == name) else {
+            break;
+        };
+        out.extend(own.iter().copied());
+        next = *base;
+    }
+    out
+}
+
+/// Where a privilege (or built-in group) applies, as Milvus sorts privileges into levels: the
+/// built-in group family that has it, else its object type (Collection, or Global/User as
+/// Cluster).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Level {
+    Cluster,
+    Database,
+    Collection,
+}
+
+pub(crate) fn level(privilege: &str) -> Level {
+    for (prefix, level) in [
+        ("Collection", Level::Collection),
+        ("Database", Level::Database),
+        ("Cluster", Level::Cluster),
+    ] {
+        let top = format!("{prefix}Admin");
+        if (is_group(privilege) && privilege.starts_with(prefix)) || group_has(&top, privilege) {
+            return level;
+        }
+    }
+    let collection = PRIVILEGES
+        .iter()
+        .any(|(t, names)| *t == COLLECTION && names.contains(&privilege));
+    if collection {
+        Level::Collection
+    } else {
+        Level::Cluster
+    }
 }
 
 pub(crate) fn is_group(name: &str) -> bool {
     GROUPS.iter().any(|(g, _, _)| *g == name)
 }
 
-fn covers(g: &GrantMeta, need: &Need, db: &str) -> bool {
+fn covers(state: &CatalogState, g: &GrantMeta, need: &Need, db: &str) -> bool {
     if g.db != "*" && g.db != db {
         return false;
     }
-    if !expands_to(&g.privilege, need.privilege) {
+    if !expands_to(state, &g.privilege, need.privilege) {
         return false;
     }
     if g.object_type == GLOBAL {
-        return true;
+        // a custom group granted on one collection is a Global grant naming it (as in Milvus)
+        let collection = if need.object_type == COLLECTION {
+            Some(&need.object_name)
+        } else {
+            need.collection.as_ref()
+        };
+        return g.object_name == "*" || collection == Some(&g.object_name);
     }
     if g.object_type == need.object_type {
         return g.object_name == "*" || g.object_name == need.object_name;
@@ -385,7 +453,7 @@ pub(crate) fn permitted(state: &CatalogState, caller: &Caller, db: &str, need: &
         .map(String::as_str)
         .chain([PUBLIC_ROLE])
         .flat_map(|r| state.grants_of(r))
-        .any(|g| covers(g, need, db))
+        .any(|g| covers(state, g, need, db))
 }
 
 /// Milvus' refusal of a request the caller has no privilege for.
@@ -444,6 +512,48 @@ mod tests {
         Caller {
             user: "alice".into(),
         }
+    }
+
+    /// A custom group granted on one collection covers its members there, as the group is at
+    /// each check; granted on `*`, everywhere in its database.
+    #[test]
+    fn custom_groups_cover_their_current_privileges_in_their_scope() {
+        let mut s = state(&["r"], vec![grant(GLOBAL, "books", "default", "readers")]);
+        s.privilege_groups.insert(
+            "readers".into(),
+            vec!["CollectionReadOnly".into(), "Insert".into()],
+        );
+        let insert = |c: &str| InsertRequest {
+            collection_name: c.into(),
+            ..Default::default()
+        };
+        assert!(permitted(&s, &alice(), "default", &search("books")));
+        assert!(permitted(
+            &s,
+            &alice(),
+            "default",
+            &insert("books").need().unwrap()
+        ));
+        assert!(!permitted(&s, &alice(), "default", &search("films")));
+        assert!(!permitted(&s, &alice(), "other", &search("books")));
+        let drop = DropCollectionRequest {
+            collection_name: "books".into(),
+            ..Default::default()
+        };
+        assert!(!permitted(&s, &alice(), "default", &drop.need().unwrap()));
+        s.privilege_groups
+            .get_mut("readers")
+            .unwrap()
+            .retain(|p| p != "Insert");
+        assert!(!permitted(
+            &s,
+            &alice(),
+            "default",
+            &insert("books").need().unwrap()
+        ));
+        s.roles.get_mut("r").unwrap().grants = vec![grant(GLOBAL, "*", "default", "readers")];
+        assert!(permitted(&s, &alice(), "default", &search("films")));
+        assert!(!permitted(&s, &alice(), "other", &search("films")));
     }
 
     fn search(c: &str) -> Need {

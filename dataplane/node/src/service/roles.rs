@@ -13,7 +13,7 @@ use quarry_types::limits::MAX_NAME_BYTES;
 
 use super::auth::Caller;
 use super::handle::Handled;
-use super::privileges::{is_group, COLLECTION, GLOBAL, PRIVILEGES, USER};
+use super::privileges::{is_group, level, Level, COLLECTION, GLOBAL, PRIVILEGES, USER};
 use super::Service;
 use crate::convert::shown;
 use crate::status::{invalid, ok, status};
@@ -235,7 +235,7 @@ pub(super) async fn select_grant(
 }
 
 /// Checks a privilege name for an object type: one of the type's privileges, `*`, or a
-/// built-in privilege group (custom groups are not served).
+/// built-in privilege group (custom groups are granted apart, in `operate_privilege_v2`).
 fn check_privilege(object_type: &str, privilege: &str) -> Handled<()> {
     let Some((_, names)) = PRIVILEGES.iter().find(|(t, _)| *t == object_type) else {
         return Err(invalid(format!(
@@ -303,6 +303,18 @@ pub(super) async fn operate_privilege(
         .and_then(|g| g.privilege)
         .map(|p| p.name)
         .unwrap_or_default();
+    if s.engine
+        .meta()
+        .snapshot()
+        .privilege_groups
+        .contains_key(&privilege)
+    {
+        // custom groups are granted with grant_privilege_v2 (OperatePrivilegeV2), as in Milvus
+        return Err(invalid(format!(
+            "can not operate the custom privilege group [{}]",
+            shown(&privilege)
+        )));
+    }
     check_privilege(&object_type, &privilege)?;
     if e.object_name.is_empty() {
         return Err(invalid(
@@ -355,6 +367,29 @@ pub(super) async fn operate_privilege_v2(
         .and_then(|g| g.privilege)
         .map(|p| p.name)
         .unwrap_or_default();
+    let state = s.engine.meta().snapshot();
+    if let Some(members) = state.privilege_groups.get(&privilege) {
+        // a custom group: a Global grant on the collection named (or `*`), in the database
+        // named unless the group holds cluster-level privileges (as Milvus stores it)
+        let cluster = !members.is_empty() && members.iter().all(|m| level(m) == Level::Cluster);
+        let grant = GrantMeta {
+            object_type: GLOBAL.to_string(),
+            object_name: if r.collection_name.is_empty() {
+                "*".to_string()
+            } else {
+                r.collection_name
+            },
+            db: if cluster {
+                "*".to_string()
+            } else {
+                db_or_default(r.db_name)
+            },
+            privilege,
+            grantor: grantor(caller.as_ref()),
+        };
+        let change_ = grant_or_revoke(r.r#type, role, grant)?;
+        return change(s, change_, ErrorCode::OperatePrivilegeFailure).await;
+    }
     let object_type = v2_object_type(&privilege);
     check_privilege(object_type, &privilege)?;
     let db = if privilege.starts_with("Cluster") {

@@ -1257,6 +1257,50 @@ pub struct OperatePrivilegeV2Request {
     #[prost(string, tag = "6")]
     pub collection_name: ::prost::alloc::string::String,
 }
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct CreatePrivilegeGroupRequest {
+    #[prost(message, optional, tag = "1")]
+    pub base: ::core::option::Option<super::common::MsgBase>,
+    #[prost(string, tag = "2")]
+    pub group_name: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct DropPrivilegeGroupRequest {
+    #[prost(message, optional, tag = "1")]
+    pub base: ::core::option::Option<super::common::MsgBase>,
+    #[prost(string, tag = "2")]
+    pub group_name: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ListPrivilegeGroupsRequest {
+    #[prost(message, optional, tag = "1")]
+    pub base: ::core::option::Option<super::common::MsgBase>,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct PrivilegeGroupInfo {
+    #[prost(string, tag = "1")]
+    pub group_name: ::prost::alloc::string::String,
+    #[prost(message, repeated, tag = "2")]
+    pub privileges: ::prost::alloc::vec::Vec<PrivilegeEntity>,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ListPrivilegeGroupsResponse {
+    #[prost(message, optional, tag = "1")]
+    pub status: ::core::option::Option<super::common::Status>,
+    #[prost(message, repeated, tag = "2")]
+    pub privilege_groups: ::prost::alloc::vec::Vec<PrivilegeGroupInfo>,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct OperatePrivilegeGroupRequest {
+    #[prost(message, optional, tag = "1")]
+    pub base: ::core::option::Option<super::common::MsgBase>,
+    #[prost(string, tag = "2")]
+    pub group_name: ::prost::alloc::string::String,
+    #[prost(message, repeated, tag = "3")]
+    pub privileges: ::prost::alloc::vec::Vec<PrivilegeEntity>,
+    #[prost(enumeration = "OperatePrivilegeGroupType", tag = "4")]
+    pub r#type: i32,
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ManualCompactionRequest {
     #[prost(int64, tag = "1")]
@@ -1357,6 +1401,32 @@ impl OperatePrivilegeType {
         match value {
             "Grant" => Some(Self::Grant),
             "Revoke" => Some(Self::Revoke),
+            _ => None,
+        }
+    }
+}
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum OperatePrivilegeGroupType {
+    AddPrivilegesToGroup = 0,
+    RemovePrivilegesFromGroup = 1,
+}
+impl OperatePrivilegeGroupType {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::AddPrivilegesToGroup => "AddPrivilegesToGroup",
+            Self::RemovePrivilegesFromGroup => "RemovePrivilegesFromGroup",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "AddPrivilegesToGroup" => Some(Self::AddPrivilegesToGroup),
+            "RemovePrivilegesFromGroup" => Some(Self::RemovePrivilegesFromGroup),
             _ => None,
         }
     }
@@ -1762,6 +1832,34 @@ pub mod milvus_service_server {
             request: tonic::Request<super::SelectGrantRequest>,
         ) -> std::result::Result<
             tonic::Response<super::SelectGrantResponse>,
+            tonic::Status,
+        >;
+        async fn create_privilege_group(
+            &self,
+            request: tonic::Request<super::CreatePrivilegeGroupRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::super::common::Status>,
+            tonic::Status,
+        >;
+        async fn drop_privilege_group(
+            &self,
+            request: tonic::Request<super::DropPrivilegeGroupRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::super::common::Status>,
+            tonic::Status,
+        >;
+        async fn list_privilege_groups(
+            &self,
+            request: tonic::Request<super::ListPrivilegeGroupsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListPrivilegeGroupsResponse>,
+            tonic::Status,
+        >;
+        async fn operate_privilege_group(
+            &self,
+            request: tonic::Request<super::OperatePrivilegeGroupRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::super::common::Status>,
             tonic::Status,
         >;
         async fn manual_compaction(
@@ -4572,6 +4670,196 @@ pub mod milvus_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = SelectGrantSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/milvus.proto.milvus.MilvusService/CreatePrivilegeGroup" => {
+                    #[allow(non_camel_case_types)]
+                    struct CreatePrivilegeGroupSvc<T: MilvusService>(pub Arc<T>);
+                    impl<
+                        T: MilvusService,
+                    > tonic::server::UnaryService<super::CreatePrivilegeGroupRequest>
+                    for CreatePrivilegeGroupSvc<T> {
+                        type Response = super::super::common::Status;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::CreatePrivilegeGroupRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as MilvusService>::create_privilege_group(
+                                        &inner,
+                                        request,
+                                    )
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = CreatePrivilegeGroupSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/milvus.proto.milvus.MilvusService/DropPrivilegeGroup" => {
+                    #[allow(non_camel_case_types)]
+                    struct DropPrivilegeGroupSvc<T: MilvusService>(pub Arc<T>);
+                    impl<
+                        T: MilvusService,
+                    > tonic::server::UnaryService<super::DropPrivilegeGroupRequest>
+                    for DropPrivilegeGroupSvc<T> {
+                        type Response = super::super::common::Status;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::DropPrivilegeGroupRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as MilvusService>::drop_privilege_group(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = DropPrivilegeGroupSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/milvus.proto.milvus.MilvusService/ListPrivilegeGroups" => {
+                    #[allow(non_camel_case_types)]
+                    struct ListPrivilegeGroupsSvc<T: MilvusService>(pub Arc<T>);
+                    impl<
+                        T: MilvusService,
+                    > tonic::server::UnaryService<super::ListPrivilegeGroupsRequest>
+                    for ListPrivilegeGroupsSvc<T> {
+                        type Response = super::ListPrivilegeGroupsResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::ListPrivilegeGroupsRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as MilvusService>::list_privilege_groups(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ListPrivilegeGroupsSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/milvus.proto.milvus.MilvusService/OperatePrivilegeGroup" => {
+                    #[allow(non_camel_case_types)]
+                    struct OperatePrivilegeGroupSvc<T: MilvusService>(pub Arc<T>);
+                    impl<
+                        T: MilvusService,
+                    > tonic::server::UnaryService<super::OperatePrivilegeGroupRequest>
+                    for OperatePrivilegeGroupSvc<T> {
+                        type Response = super::super::common::Status;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::OperatePrivilegeGroupRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as MilvusService>::operate_privilege_group(
+                                        &inner,
+                                        request,
+                                    )
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = OperatePrivilegeGroupSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

@@ -193,6 +193,9 @@ pub struct CatalogState {
     /// roles by name (RBAC); the built-in admin and public are implied
     #[prost(message, repeated, tag = "8")]
     pub roles: ::prost::alloc::vec::Vec<RoleMeta>,
+    /// custom privilege groups (distinct names)
+    #[prost(message, repeated, tag = "9")]
+    pub privilege_groups: ::prost::alloc::vec::Vec<PrivilegeGroupMeta>,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct DatabaseMeta {
@@ -474,7 +477,8 @@ pub struct SetPartitionLoaded {
     pub replicas: u32,
 }
 /// A change of roles (RBAC): 1 create role, 2 drop role (force: with its grants), 3 add a user
-/// to a role, 4 remove a user from a role, 5 grant, 6 revoke.
+/// to a role, 4 remove a user from a role, 5 grant, 6 revoke, 7 create privilege group, 8 drop
+/// privilege group, 9 add privileges to a group, 10 remove privileges from a group.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RbacChange {
     #[prost(int32, tag = "1")]
@@ -487,6 +491,18 @@ pub struct RbacChange {
     pub force: bool,
     #[prost(message, optional, tag = "5")]
     pub grant: ::core::option::Option<GrantMeta>,
+    #[prost(string, tag = "6")]
+    pub group: ::prost::alloc::string::String,
+    #[prost(string, repeated, tag = "7")]
+    pub privileges: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+}
+/// A custom privilege group: its name and privileges (distinct, sorted).
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct PrivilegeGroupMeta {
+    #[prost(string, tag = "1")]
+    pub name: ::prost::alloc::string::String,
+    #[prost(string, repeated, tag = "2")]
+    pub privileges: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct RoleMeta {
