@@ -112,6 +112,9 @@ struct StandaloneArgs {
     root: config::RootPasswordArgs,
     #[command(flatten)]
     tls: config::TlsArgs,
+    /// Append an audit log (JSON lines: DDL, DCL, logins and refusals) to this file.
+    #[arg(long, env = env::AUDIT_LOG)]
+    audit_log: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -148,6 +151,9 @@ async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
     };
     let root_password = roles::root_password(args.auth, &args.root)?;
     let tls = args.tls.resolve()?;
+    if let Some(path) = &args.audit_log {
+        service::audit::open(path)?;
+    }
     let (log_config, store_config) = args.storage.resolve()?;
     let (store, log) = config::open_backends(&log_config, &store_config, &args.data_dir).await?;
     tracing::info!(log = ?log, store = ?store, "storage backends");

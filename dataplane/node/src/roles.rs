@@ -96,6 +96,9 @@ pub struct NodeArgs {
     /// Proxies: TLS on the Milvus port.
     #[command(flatten)]
     pub tls: config::TlsArgs,
+    /// Proxies: append an audit log (JSON lines: DDL, DCL, logins and refusals) to this file.
+    #[arg(long, env = env::AUDIT_LOG)]
+    pub audit_log: Option<PathBuf>,
     #[command(flatten)]
     pub token: config::InternalTokenArgs,
 }
@@ -197,6 +200,15 @@ pub async fn node(role: Role, args: NodeArgs) -> anyhow::Result<()> {
     let tls = args.tls.resolve()?;
     if tls.is_some() && mode != Mode::Proxy {
         bail!("TLS (--tls-cert) is for the Milvus port of proxies; a {role} serves none");
+    }
+    if let Some(path) = &args.audit_log {
+        if mode != Mode::Proxy {
+            bail!(
+                "the audit log (--audit-log) records the Milvus requests of proxies; a {role} \
+                 serves none"
+            );
+        }
+        crate::service::audit::open(path)?;
     }
     let token = args.token.resolve()?;
     let (log_config, store_config) = args.storage.resolve()?;

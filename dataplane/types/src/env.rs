@@ -40,6 +40,8 @@ pub const TLS_CERT: &str = "QUARRY_TLS_CERT";
 pub const TLS_KEY: &str = "QUARRY_TLS_KEY";
 /// Mutual TLS on the Milvus port: the CA bundle (PEM) client certificates must chain to.
 pub const TLS_CLIENT_CA: &str = "QUARRY_TLS_CLIENT_CA";
+/// A file the audit log is appended to (standalone and proxies; off when unset).
+pub const AUDIT_LOG: &str = "QUARRY_AUDIT_LOG";
 /// The cluster's internal credential (coordinator and nodes).
 pub const INTERNAL_TOKEN: &str = "QUARRY_INTERNAL_TOKEN";
 /// A file holding the cluster's internal credential.
@@ -92,6 +94,7 @@ pub const READ_BY_NODES: &[&str] = &[
     TLS_CERT,
     TLS_KEY,
     TLS_CLIENT_CA,
+    AUDIT_LOG,
     INTERNAL_TOKEN,
     INTERNAL_TOKEN_FILE,
     KAFKA_BROKERS,

@@ -179,6 +179,13 @@ impl Auth {
 }
 
 /// `user` and `password` of a header; Milvus' refusals for what is not `base64(user:pw)`.
+/// The user name a refused `authorization` header claims (for the audit log; never the
+/// password), if it parses.
+pub fn claimed_user(header: Option<&[u8]>) -> Option<String> {
+    let header = header.filter(|h| h.len() <= MAX_HEADER_BYTES)?;
+    parse_token(header).ok().map(|(user, _)| user)
+}
+
 fn parse_token(header: &[u8]) -> Result<(String, String), Denied> {
     let raw = base64::engine::general_purpose::STANDARD
         .decode(header.trim_ascii())

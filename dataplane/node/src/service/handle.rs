@@ -13,6 +13,7 @@ use quarry_types::limits::MAX_NAME_BYTES;
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response};
 
+use super::audit;
 use super::auth::Caller;
 use super::layer::Outcome;
 use super::privileges::{denied, permitted, Guarded};
@@ -36,16 +37,50 @@ where
 {
     let (metadata, extensions, mut body) = req.into_parts();
     let caller = extensions.get::<Caller>();
+    let need = if audit::on() { body.need() } else { None };
+    let (mut db_seen, mut denied) = (String::new(), false);
     let answer = match resolve_db(engine, &metadata, &mut body).await {
-        Ok(db) => match authorize(engine, caller, &db, &body) {
-            Ok(()) => handler(body).await.unwrap_or_else(Resp::refused),
-            Err(refused) => Resp::refused(refused),
-        },
+        Ok(db) => {
+            let verdict = authorize(engine, caller, &db, &body);
+            db_seen = db;
+            match verdict {
+                Ok(()) => handler(body).await.unwrap_or_else(Resp::refused),
+                Err(refused) => {
+                    denied = true;
+                    Resp::refused(refused)
+                }
+            }
+        }
         Err(refused) => Resp::refused(refused),
     };
     let success = answer
         .status()
         .is_none_or(|s| s.code == 0 && s.error_code == 0);
+    if audit::on() {
+        let rpc = audit::rpc_of::<Req>();
+        let kind = if denied {
+            Some("denied")
+        } else {
+            audit::kind_of(rpc)
+        };
+        if let Some(kind) = kind {
+            let status = answer.status();
+            let object = need
+                .as_ref()
+                .map(|n| n.collection.as_deref().unwrap_or(&n.object_name))
+                .unwrap_or("");
+            audit::record(&audit::Event {
+                kind,
+                rpc,
+                user: caller.map_or("", |c| c.user.as_str()),
+                db: &db_seen,
+                object,
+                ok: success,
+                code: status.map_or(0, |s| s.code),
+                reason: status.map_or("", |s| s.reason.as_str()),
+            });
+        }
+    }
     let mut response = Response::new(answer);
     response.extensions_mut().insert(Outcome { success });
     Ok(response)

@@ -195,7 +195,7 @@ where
                 // the ready service goes into the future, a fresh clone stays (tower's pattern)
                 let clone = self.inner.clone();
                 let inner = std::mem::replace(&mut self.inner, clone);
-                Box::pin(authenticated(auth, inner, req))
+                Box::pin(authenticated(auth, inner, req, method))
             }
         };
         Box::pin(
@@ -222,6 +222,7 @@ async fn authenticated<S, B, RB>(
     auth: Arc<Auth>,
     mut inner: S,
     mut req: http::Request<B>,
+    method: &'static str,
 ) -> Result<http::Response<RB>, S::Error>
 where
     S: Service<http::Request<B>, Response = http::Response<RB>>,
@@ -238,6 +239,20 @@ where
                 reason = denied.message(),
                 "request refused: not authenticated"
             );
+            if super::audit::on() {
+                let header = req.headers().get(AUTHORIZATION).map(|v| v.as_bytes());
+                let user = super::auth::claimed_user(header).unwrap_or_default();
+                super::audit::record(&super::audit::Event {
+                    kind: "auth",
+                    rpc: method,
+                    user: &user,
+                    db: "",
+                    object: "",
+                    ok: false,
+                    code: tonic::Code::Unauthenticated as i32,
+                    reason: denied.message(),
+                });
+            }
             Ok(denied.status().into_http())
         }
     }

@@ -7,6 +7,7 @@
 
 mod admin;
 mod aliases;
+pub mod audit;
 pub mod auth;
 #[cfg(test)]
 mod compat;
