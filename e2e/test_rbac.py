@@ -204,3 +204,19 @@ def test_custom_privilege_groups(setup):
     root.drop_privilege_group("readers")
     root.drop_privilege_group("readers")  # gone already: nothing to do, as in Milvus
     assert "readers" not in {g["privilege_group"] for g in root.list_privilege_groups()}
+
+
+def test_list_collections_shows_what_the_roles_name(setup):
+    root, alice = setup
+    assert sorted(root.list_collections()) == ["books", "films"]
+    assert alice.list_collections() == []  # no grant names a collection
+    root.create_role("lister")
+    root.grant_role("alice", "lister")
+    root.grant_privilege("lister", "Collection", "Query", "books")
+    assert alice.list_collections() == ["books"]
+    root.grant_privilege("lister", "Collection", "Insert", "*")
+    assert sorted(alice.list_collections()) == ["books", "films"]
+    root.revoke_privilege("lister", "Collection", "Insert", "*")
+    assert alice.list_collections() == ["books"]
+    root.grant_role("alice", "admin")
+    assert sorted(alice.list_collections()) == ["books", "films"]

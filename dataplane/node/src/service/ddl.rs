@@ -6,7 +6,9 @@ use quarry_proto::common::Status;
 use quarry_proto::service::*;
 use quarry_types::limits::MAX_COLLECTIONS;
 
+use super::auth::Caller;
 use super::handle::Handled;
+use super::privileges::visible;
 use super::Service;
 use crate::convert;
 use crate::status::{engine, invalid, ok};
@@ -54,6 +56,7 @@ pub(super) async fn describe_collection(
 
 pub(super) async fn show_collections(
     s: &Service,
+    caller: Option<Caller>,
     r: ShowCollectionsRequest,
 ) -> Handled<ShowCollectionsResponse> {
     let all = s
@@ -86,6 +89,11 @@ pub(super) async fn show_collections(
                 shown.push((m, progress));
             }
         }
+    }
+    if let Some(caller) = caller {
+        // with authentication on, the collections the caller's roles name (privileges.rs)
+        let state = s.engine.meta().snapshot();
+        shown.retain(|(m, _)| visible(&state, &caller, &r.db_name, &m.name));
     }
     Ok(convert::show_collections(&shown))
 }

@@ -111,7 +111,11 @@ impl MilvusService for Service {
         &self,
         req: Request<ShowCollectionsRequest>,
     ) -> R<ShowCollectionsResponse> {
-        serve(&self.engine, req, |r| ddl::show_collections(self, r)).await
+        let caller = caller(&req);
+        serve(&self.engine, req, |r| {
+            ddl::show_collections(self, caller, r)
+        })
+        .await
     }
 
     async fn get_collection_statistics(

@@ -456,6 +456,37 @@ pub(crate) fn permitted(state: &CatalogState, caller: &Caller, db: &str, need: &
         .any(|g| covers(state, g, need, db))
 }
 
+/// Whether `ShowCollections` lists collection `name` of database `db` to `caller` (as Milvus
+/// filters it): root and `admin` see every collection; others those a grant of one of their
+/// roles (`public`'s own grants included, not its defaults) names — any collection-level
+/// grant on it or `*`, a collection-level or custom group granted on it or `*`, a database
+/// group, or `All`/`*` granted globally — in that database or `*`.
+pub(crate) fn visible(state: &CatalogState, caller: &Caller, db: &str, name: &str) -> bool {
+    if caller.is_root() {
+        return true;
+    }
+    let Some(user) = state.users.get(&caller.user) else {
+        return false;
+    };
+    if user.roles.iter().any(|r| r == ADMIN_ROLE) {
+        return true;
+    }
+    let names = |g: &GrantMeta| g.object_name == "*" || g.object_name == name;
+    user.roles
+        .iter()
+        .map(String::as_str)
+        .chain([PUBLIC_ROLE])
+        .flat_map(|r| state.grants_of(r))
+        .filter(|g| g.db == "*" || g.db == db)
+        .any(|g| match g.object_type.as_str() {
+            COLLECTION => names(g),
+            GLOBAL if g.privilege == "All" || g.privilege == "*" => true,
+            GLOBAL if g.privilege.starts_with("Database") && is_group(&g.privilege) => true,
+            GLOBAL if state.privilege_groups.contains_key(&g.privilege) => names(g),
+            _ => false,
+        })
+}
+
 /// Milvus' refusal of a request the caller has no privilege for.
 pub(crate) fn denied(need: &Need, caller: &Caller, db: &str) -> Status {
     status(
@@ -512,6 +543,41 @@ mod tests {
         Caller {
             user: "alice".into(),
         }
+    }
+
+    #[test]
+    fn show_collections_lists_what_the_roles_name() {
+        let visible_to = |grants: Vec<GrantMeta>| {
+            let s = state(&["r"], grants);
+            ["books", "films"]
+                .into_iter()
+                .filter(|c| visible(&s, &alice(), "default", c))
+                .collect::<Vec<_>>()
+        };
+        assert!(visible_to(vec![]).is_empty());
+        assert_eq!(
+            visible_to(vec![grant(COLLECTION, "books", "default", "Query")]),
+            ["books"]
+        );
+        assert!(visible_to(vec![grant(COLLECTION, "books", "other", "Query")]).is_empty());
+        assert_eq!(
+            visible_to(vec![grant(COLLECTION, "*", "*", "Insert")]),
+            ["books", "films"]
+        );
+        let showing = grant(GLOBAL, "*", "default", "ShowCollections");
+        assert!(visible_to(vec![showing]).is_empty());
+        assert_eq!(visible_to(vec![grant(GLOBAL, "*", "*", "All")]).len(), 2);
+        let db_group = grant(GLOBAL, "*", "default", "DatabaseReadOnly");
+        assert_eq!(visible_to(vec![db_group]).len(), 2);
+        let mut s = state(&["r"], vec![grant(GLOBAL, "films", "default", "readers")]);
+        s.privilege_groups
+            .insert("readers".into(), vec!["Query".into()]);
+        assert!(visible(&s, &alice(), "default", "films"));
+        assert!(!visible(&s, &alice(), "default", "books"));
+        let root = Caller {
+            user: "root".into(),
+        };
+        assert!(visible(&s, &root, "default", "books"));
     }
 
     /// A custom group granted on one collection covers its members there, as the group is at
