@@ -169,3 +169,69 @@ def test_cluster_proxy_serves_tls(certs):
             raise
         finally:
             cl.stop()
+
+
+def start_moto_tls(d, certs):
+    """A moto S3 server speaking HTTPS with the test CA's server certificate."""
+    import socket
+    import time
+    from conftest import free_port, log_tail
+    moto = os.environ.get("MOTO") or os.path.expanduser("~/.cache/quarry/venv-moto/bin/moto_server")
+    port = free_port()
+    log = open(os.path.join(d, "moto-tls.log"), "ab")
+    proc = subprocess.Popen([moto, "-H", "127.0.0.1", "-p", str(port), "-c", certs["server.pem"],
+                             "-k", certs["server.key"]], stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("moto exited early:\n" + log_tail(os.path.join(d, "moto-tls.log")))
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("moto did not listen")
+
+
+@pytest.mark.skipif(STORAGE != "remote", reason="runs with the Kafka + S3 e2e (`make e2e-remote`), where moto is installed")
+def test_s3_over_tls_with_a_private_ca(certs):
+    with tempfile.TemporaryDirectory() as d:
+        moto, port = start_moto_tls(d, certs)
+        try:
+            s3 = {"QUARRY_S3_BUCKET": "tls-bucket", "QUARRY_S3_ENDPOINT": f"https://localhost:{port}",
+                  "QUARRY_S3_PATH_STYLE": "true", "QUARRY_S3_CREATE_BUCKET": "true"}
+            # the store's certificate is not trusted without the CA: the start fails
+            bad = Server(d, env={**s3, "QUARRY_S3_PREFIX": "untrusted"})
+            bad.storage = []
+            with pytest.raises(RuntimeError, match="exited early") as e:
+                bad.start()
+            bad.stop()
+            with open(os.path.join(d, "server.log"), "rb") as f:
+                assert b"UnknownIssuer" in f.read(), str(e.value)
+            env = {**s3, "QUARRY_S3_CA_FILE": certs["ca.pem"], "QUARRY_S3_PREFIX": "trusted"}
+            server = Server(d, env=env)
+            server.storage = []  # the embedded log; objects on the TLS store only
+            server.start()
+            try:
+                c = MilvusClient(server.uri)
+                c.create_collection("s3tls", dimension=DIM)
+                c.insert("s3tls", [{"id": i, "vector": [float(i), 1.0, 0.0, 0.5]} for i in range(20)])
+                c.flush("s3tls")  # a sealed segment written to the TLS store
+                c.close()
+            finally:
+                server.stop()
+            server.start()  # the catalog and the segment read back over TLS
+            try:
+                c = MilvusClient(server.uri)
+                c.load_collection("s3tls")
+                rows = c.query("s3tls", filter="id >= 0", output_fields=["id"], consistency_level="Strong")
+                assert sorted(r["id"] for r in rows) == list(range(20))
+                c.close()
+            finally:
+                server.stop()
+            with open(os.path.join(d, "moto-tls.log"), "rb") as f:
+                assert b"PUT /tls-bucket/trusted" in f.read(), "the objects went to the TLS store"
+        finally:
+            moto.kill()
+            moto.wait()

@@ -66,6 +66,9 @@ pub enum ObjectStoreConfig {
         /// create the bucket at start-up when it is missing (development)
         #[serde(default)]
         create_bucket: bool,
+        /// PEM file of CAs trusted besides the system's (an HTTPS endpoint with a private CA)
+        #[serde(default)]
+        ca_file: Option<PathBuf>,
     },
 }
 
@@ -119,6 +122,10 @@ pub struct StorageArgs {
     /// Create the bucket when it is missing.
     #[arg(long, env = env::S3_CREATE_BUCKET)]
     pub s3_create_bucket: Option<bool>,
+    /// A PEM file of CAs to trust for an HTTPS S3 endpoint, besides the system's (e.g. the
+    /// `ca.crt` of a mounted Secret).
+    #[arg(long, env = env::S3_CA_FILE)]
+    pub s3_ca_file: Option<PathBuf>,
 }
 
 /// Where the initial password of `root` comes from when authentication is on (it seeds `root`
@@ -309,6 +316,7 @@ impl StorageArgs {
                     access_key_id: None,
                     secret_access_key: None,
                     create_bucket: false,
+                    ca_file: None,
                 };
             }
         }
@@ -319,9 +327,13 @@ impl StorageArgs {
             prefix,
             path_style,
             create_bucket,
+            ca_file,
             ..
         } = &mut store
         {
+            if self.s3_ca_file.is_some() {
+                *ca_file = self.s3_ca_file.clone();
+            }
             override_with(bucket, &self.s3_bucket);
             override_with(region, &self.s3_region);
             override_with(prefix, &self.s3_prefix);
@@ -330,8 +342,11 @@ impl StorageArgs {
             if self.s3_endpoint.is_some() {
                 *endpoint = self.s3_endpoint.clone();
             }
-        } else if self.s3_endpoint.is_some() || self.s3_prefix.is_some() {
-            bail!("--s3-endpoint/--s3-prefix need an S3 bucket (--s3-bucket or [object_store] kind = \"s3\")");
+        } else if self.s3_endpoint.is_some()
+            || self.s3_prefix.is_some()
+            || self.s3_ca_file.is_some()
+        {
+            bail!("--s3-endpoint/--s3-prefix/--s3-ca-file need an S3 bucket (--s3-bucket or [object_store] kind = \"s3\")");
         }
         Ok((log, store))
     }
@@ -353,8 +368,8 @@ impl ObjectStoreConfig {
     /// The store to open; a local one lives under `data_dir/objects`. S3 credentials the
     /// configuration leaves out come from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and
     /// `AWS_SESSION_TOKEN`.
-    pub fn backend(&self, data_dir: &Path) -> ObjectBackend {
-        match self {
+    pub fn backend(&self, data_dir: &Path) -> anyhow::Result<ObjectBackend> {
+        Ok(match self {
             ObjectStoreConfig::Local => ObjectBackend::Local(data_dir.join("objects")),
             ObjectStoreConfig::S3 {
                 endpoint,
@@ -365,8 +380,15 @@ impl ObjectStoreConfig {
                 access_key_id,
                 secret_access_key,
                 create_bucket,
+                ca_file,
             } => {
                 let mut o = S3Options::new(bucket.clone());
+                if let Some(path) = ca_file {
+                    o.ca_pem =
+                        Some(std::fs::read(path).with_context(|| {
+                            format!("reading the S3 CA file {}", path.display())
+                        })?);
+                }
                 o.endpoint = endpoint.clone();
                 o.region = region.clone();
                 o.prefix = prefix.trim_matches('/').to_string();
@@ -385,7 +407,7 @@ impl ObjectStoreConfig {
                     create_bucket: *create_bucket,
                 }
             }
-        }
+        })
     }
 }
 
@@ -418,7 +440,7 @@ pub async fn open_store(
     store: &ObjectStoreConfig,
     data_dir: &Path,
 ) -> anyhow::Result<Arc<dyn ObjectStore>> {
-    let backend = store.backend(data_dir);
+    let backend = store.backend(data_dir)?;
     backend.open().await.with_context(|| match backend {
         ObjectBackend::S3 { .. } => "opening the S3 object store",
         ObjectBackend::Local(_) => "opening the local object store",

@@ -80,7 +80,7 @@ impl ObjectBackend {
                 options,
                 create_bucket,
             } => {
-                let s3 = S3ObjectStore::new(options.clone());
+                let s3 = S3ObjectStore::new(options.clone())?;
                 if *create_bucket {
                     s3.ensure_bucket().await?;
                 }

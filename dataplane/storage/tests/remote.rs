@@ -44,7 +44,7 @@ fn s3(endpoint: &str, prefix: String, path_style: bool) -> S3ObjectStore {
     // small parts so that the suite's 11 MiB object goes through a 3-part multipart upload
     o.multipart_threshold = 6 << 20;
     o.part_size = 5 << 20;
-    S3ObjectStore::new(o)
+    S3ObjectStore::new(o).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -69,7 +69,7 @@ async fn s3_object_store_without_prefix() {
     o.access_key_id = "testing".into();
     o.secret_access_key = "testing".into();
     o.path_style = true;
-    let store = S3ObjectStore::new(o);
+    let store = S3ObjectStore::new(o).unwrap();
     store.ensure_bucket().await.unwrap();
     object_store_conformance(&store).await;
 }

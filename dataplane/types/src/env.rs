@@ -63,6 +63,8 @@ pub const S3_REGION: &str = "QUARRY_S3_REGION";
 pub const S3_PREFIX: &str = "QUARRY_S3_PREFIX";
 pub const S3_PATH_STYLE: &str = "QUARRY_S3_PATH_STYLE";
 pub const S3_CREATE_BUCKET: &str = "QUARRY_S3_CREATE_BUCKET";
+/// A PEM file of CAs trusted for an HTTPS S3 endpoint, besides the system's.
+pub const S3_CA_FILE: &str = "QUARRY_S3_CA_FILE";
 
 /// Every variable the flags of the `quarry` binary read (any subcommand).
 /// Seconds between passes of the garbage sweep (0 disables it); environment only, no flag.
@@ -111,6 +113,7 @@ pub const READ_BY_NODES: &[&str] = &[
     S3_PREFIX,
     S3_PATH_STYLE,
     S3_CREATE_BUCKET,
+    S3_CA_FILE,
 ];
 
 /// Every variable quarry-operator may set in a pod it renders (the cluster's ConfigMap and the
@@ -141,6 +144,7 @@ pub const SET_BY_OPERATOR: &[&str] = &[
     S3_REGION,
     S3_PREFIX,
     S3_PATH_STYLE,
+    S3_CA_FILE,
 ];
 
 #[cfg(test)]

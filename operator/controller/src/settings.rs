@@ -27,10 +27,14 @@ pub struct Settings {
     pub tls_secret: Option<String>,
     /// TLS on the proxies' Milvus port: the Secret, and whether clients need certificates
     pub milvus_tls: Option<(String, bool)>,
+    /// the Secret with the `ca.crt` of a private S3 endpoint
+    pub s3_ca_secret: Option<String>,
 }
 
 /// Where pods mount the Kafka TLS secret.
 pub const KAFKA_TLS_DIR: &str = "/etc/quarry/kafka-tls";
+/// Where pods mount the S3 endpoint's CA secret.
+pub const S3_CA_DIR: &str = "/etc/quarry/s3-ca";
 /// Where proxies mount the Milvus port's TLS secret.
 pub const MILVUS_TLS_DIR: &str = "/etc/quarry/tls";
 
@@ -80,6 +84,7 @@ impl Settings {
                 .tls
                 .as_ref()
                 .map(|t| (t.secret.clone(), t.mutual.unwrap_or(false))),
+            s3_ca_secret: spec.s3.ca_secret.clone(),
         }
     }
 
@@ -104,6 +109,7 @@ impl Settings {
             o.access_key_id = id.clone();
             o.secret_access_key = secret.clone();
         }
+        o.ca_pem = creds.s3_ca.clone().map(String::into_bytes);
         (
             LogBackend::Kafka(k),
             ObjectBackend::S3 {
@@ -146,6 +152,9 @@ impl Settings {
         if self.tls_secret.is_some() {
             env.insert(env::KAFKA_TLS_DIR.into(), KAFKA_TLS_DIR.into());
         }
+        if self.s3_ca_secret.is_some() {
+            env.insert(env::S3_CA_FILE.into(), format!("{S3_CA_DIR}/ca.crt"));
+        }
         env
     }
 }
@@ -160,6 +169,8 @@ pub struct Credentials {
     /// Kafka TLS PEMs: CA, and for mutual TLS certificate and key
     pub tls_ca: Option<String>,
     pub tls_cert: Option<(String, String)>,
+    /// the PEM CA of a private S3 endpoint
+    pub s3_ca: Option<String>,
     /// the cluster's internal token: the hosted coordinator serves only calls carrying it
     pub internal_token: Option<quarry_meta::InternalToken>,
 }

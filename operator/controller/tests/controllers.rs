@@ -802,3 +802,32 @@ async fn unflushed_rows_count_in_the_status() {
         "quarry_collection{cluster=\"vectors/prod\",collection=\"docs\",figure=\"rows\"} 200"
     ));
 }
+
+/// A cluster naming an S3 CA Secret waits for it, and for its `ca.crt`, before hosting its
+/// coordinator.
+#[tokio::test]
+async fn a_cluster_waits_for_its_s3_ca_secret() {
+    let w = World::new();
+    let with_ca = CLUSTER.replace(
+        "    credentialsSecret:",
+        "    caSecret: minio-ca\n    credentialsSecret:",
+    );
+    w.apply_yaml(&with_ca).await;
+    w.settle(1).await;
+    let qc = json(&w.get::<QuarryCluster>("prod").await.unwrap());
+    assert_eq!(
+        condition(&qc, "Stalled"),
+        ("True".into(), "SecretNotFound".into())
+    );
+    w.apply_yaml(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: minio-ca\ndata:\n  other: eA==\n",
+    )
+    .await;
+    w.settle(1).await;
+    let qc = json(&w.get::<QuarryCluster>("prod").await.unwrap());
+    assert_eq!(
+        condition(&qc, "Stalled"),
+        ("True".into(), "SecretIncomplete".into())
+    );
+    assert!(w.ctx.coordinators.get(&format!("{NS}/prod")).is_none());
+}

@@ -117,6 +117,10 @@ pub struct S3Spec {
     /// identity (IRSA, instance profile)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_secret: Option<SecretKeyRef>,
+    /// a Secret with `ca.crt`: the CA of an `https://` endpoint with a private certificate,
+    /// trusted besides the system's (pods and the operator)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_secret: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]

@@ -44,6 +44,9 @@ pub struct S3Options {
     pub part_size: usize,
     /// attempts per request, retried with exponential backoff
     pub max_attempts: u32,
+    /// PEM certificates of CAs trusted besides the system's (an HTTPS endpoint with a private
+    /// CA, e.g. MinIO with its own certificates)
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 impl S3Options {
@@ -60,6 +63,7 @@ impl S3Options {
             multipart_threshold: 16 << 20,
             part_size: 8 << 20,
             max_attempts: 5,
+            ca_pem: None,
         }
     }
 }
@@ -89,12 +93,39 @@ fn s3err<E: std::fmt::Debug>(op: &str, key: &str, e: &SdkError<E>) -> StorageErr
     }
 }
 
+/// An HTTPS client trusting the system's CAs and the certificates of `pem`.
+fn https_client_trusting(pem: &[u8]) -> Result<aws_sdk_s3::config::SharedHttpClient> {
+    use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
+    let text = String::from_utf8_lossy(pem);
+    if !text.contains("-----BEGIN CERTIFICATE-----") {
+        return Err(StorageError::Backend {
+            backend: "s3",
+            message: "the S3 CA file holds no PEM certificate".into(),
+        });
+    }
+    let trust = TrustStore::empty()
+        .with_native_roots(true)
+        .with_pem_certificate(pem.to_vec());
+    let context = TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .map_err(|e| StorageError::Backend {
+            backend: "s3",
+            message: format!("the S3 TLS settings: {e}"),
+        })?;
+    Ok(aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+        .tls_context(context)
+        .build_https())
+}
+
 fn status<E>(e: &SdkError<E>) -> Option<u16> {
     e.raw_response().map(|r| r.status().as_u16())
 }
 
 impl S3ObjectStore {
-    pub fn new(options: S3Options) -> Self {
+    /// The store's client; refused when `ca_pem` holds no PEM certificate.
+    pub fn new(options: S3Options) -> Result<Self> {
         let creds = Credentials::new(
             options.access_key_id.clone(),
             options.secret_access_key.clone(),
@@ -121,10 +152,13 @@ impl S3ObjectStore {
         if let Some(endpoint) = &options.endpoint {
             conf = conf.endpoint_url(endpoint);
         }
-        Self {
+        if let Some(pem) = &options.ca_pem {
+            conf = conf.http_client(https_client_trusting(pem)?);
+        }
+        Ok(Self {
             client: Client::from_conf(conf.build()),
             options,
-        }
+        })
     }
 
     /// Creates the bucket when it does not exist (development and tests; production buckets are

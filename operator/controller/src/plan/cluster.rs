@@ -161,6 +161,7 @@ mod tests {
             secret: "kafka-user".into(),
         });
         c.spec.kafka.tls_secret = Some("kafka-ca".into());
+        c.spec.s3.ca_secret = Some("minio-ca".into());
         c.spec.tls = Some(quarry_crd::MilvusTlsSpec {
             secret: "quarry-tls".into(),
             mutual: Some(true),

@@ -20,7 +20,7 @@ use super::cluster::{
     INTERNAL_TOKEN_KEY, ROOT_PASSWORD_KEY,
 };
 use super::{name_of, pool_object, security, HTTP_PORT, MILVUS_PORT, WORKER_PORT};
-use crate::settings::{Settings, KAFKA_TLS_DIR, MILVUS_TLS_DIR};
+use crate::settings::{Settings, KAFKA_TLS_DIR, MILVUS_TLS_DIR, S3_CA_DIR};
 
 fn value_env(name: &str, value: impl Into<String>) -> EnvVar {
     EnvVar {
@@ -142,6 +142,22 @@ pub fn desired_deployment(
         mounts.push(VolumeMount {
             name: "kafka-tls".into(),
             mount_path: KAFKA_TLS_DIR.into(),
+            read_only: Some(true),
+            ..Default::default()
+        });
+    }
+    if let Some(secret) = &settings.s3_ca_secret {
+        volumes.push(Volume {
+            name: "s3-ca".into(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(secret.clone()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        mounts.push(VolumeMount {
+            name: "s3-ca".into(),
+            mount_path: S3_CA_DIR.into(),
             read_only: Some(true),
             ..Default::default()
         });
@@ -516,6 +532,30 @@ mod tests {
         let mounts = pod.containers[0].volume_mounts.as_ref().unwrap();
         let mount = mounts.iter().find(|m| m.name == "kafka-tls").unwrap();
         assert_eq!(mount.mount_path, KAFKA_TLS_DIR);
+    }
+
+    /// Every pod mounts the S3 CA Secret and the shared environment points at its `ca.crt`.
+    #[test]
+    fn pods_trust_the_s3_ca_from_its_secret() {
+        let mut c = cluster();
+        c.spec.s3.ca_secret = Some("minio-ca".into());
+        let shared = desired_config_map(&c, "coord:19531").data.unwrap();
+        assert_eq!(shared["QUARRY_S3_CA_FILE"], format!("{S3_CA_DIR}/ca.crt"));
+        for role in Role::ALL {
+            let d = desired_deployment(&c, &pool("p", role, 1), "coord:19531", "quarry:1");
+            let pod = d.spec.unwrap().template.spec.unwrap();
+            let volume = pod
+                .volumes
+                .iter()
+                .flatten()
+                .find(|v| v.name == "s3-ca")
+                .unwrap();
+            let secret = volume.secret.as_ref().unwrap();
+            assert_eq!(secret.secret_name.as_deref(), Some("minio-ca"));
+            let mounts = pod.containers[0].volume_mounts.as_ref().unwrap();
+            let mount = mounts.iter().find(|m| m.name == "s3-ca").unwrap();
+            assert_eq!(mount.mount_path, S3_CA_DIR);
+        }
     }
 
     /// Proxies, and only proxies, mount the Milvus port's TLS Secret and are told its files;

@@ -32,6 +32,7 @@ pub fn cluster() -> QuarryCluster {
                 credentials_secret: Some(SecretKeyRef {
                     name: "s3-creds".into(),
                 }),
+                ca_secret: None,
             },
             tls: None,
             pool_defaults: Some(PoolDefaults {

@@ -243,5 +243,17 @@ async fn credentials(
             creds.tls_cert = Some((cert, key));
         }
     }
+    if let Some(name) = &qc.spec.s3.ca_secret {
+        let Some(s) = found(secrets.get(name).await)? else {
+            return Ok(Err(missing(name, "the S3 CA")));
+        };
+        let Some(ca) = key_of(&s, "ca.crt") else {
+            return Ok(Err(Verdict::stalled(
+                "SecretIncomplete",
+                format!("Secret {name:?} needs ca.crt"),
+            )));
+        };
+        creds.s3_ca = Some(ca);
+    }
     Ok(Ok(creds))
 }
