@@ -32,7 +32,7 @@ pub use params::{check_pairs, kv, shown, to_kv};
 pub use replicas::get_replicas;
 pub use results::query_results;
 pub use schema::{schema_from_bytes, schema_to_proto};
-pub use search::{query, search};
+pub use search::{query, search, search_with, QueryVectors};
 pub use templates::templates;
 // the parts the fuzz target (fuzz/fuzz_targets/convert.rs) and tests use on their own
 #[allow(unused_imports)]

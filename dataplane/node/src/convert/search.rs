@@ -254,9 +254,13 @@ pub fn sparse_from_placeholder(bytes: &[u8]) -> ConvResult<Option<Vec<Vec<u8>>>>
     Ok(Some(p.values))
 }
 
-/// A search request as the engine's input, and what its answer needs.
+/// The query vectors of a search: their type, dense rows (`f32` form) and sparse rows.
+pub type QueryVectors = (DataType, Vec<Vec<f32>>, Vec<Vec<u8>>);
+
+/// A search request as the engine's input, and what its answer needs. A search by primary
+/// keys (`ids`) needs the keys' vectors first: see [`search_with`].
 pub fn search(r: SearchRequest) -> ConvResult<(SearchInput, SearchAnswer)> {
-    let (vector_type, vectors, sparse) = match &r.search_input {
+    let vectors = match &r.search_input {
         Some(search_request::SearchInput::PlaceholderGroup(b)) => match sparse_from_placeholder(b)?
         {
             Some(rows) => (DataType::SparseFloatVector, vec![], rows),
@@ -266,10 +270,18 @@ pub fn search(r: SearchRequest) -> ConvResult<(SearchInput, SearchAnswer)> {
             }
         },
         Some(search_request::SearchInput::Ids(_)) => {
-            return Err("search by primary keys is not supported by quarry yet".into())
+            return Err("a search by primary keys needs the keys' vectors first".into())
         }
         None => return Err("the search request carries no query vectors".into()),
     };
+    search_with(r, vectors)
+}
+
+/// [`search`] with the query vectors given (those of a search by primary keys).
+pub fn search_with(
+    r: SearchRequest,
+    (vector_type, vectors, sparse): QueryVectors,
+) -> ConvResult<(SearchInput, SearchAnswer)> {
     if !r.function_score.is_empty() {
         return Err("function_score rerankers are not supported by quarry yet".into());
     }
@@ -486,7 +498,7 @@ mod tests {
         };
         assert!(search(by_ids)
             .unwrap_err()
-            .contains("search by primary keys is not supported"));
+            .contains("needs the keys' vectors first"));
     }
 
     #[test]

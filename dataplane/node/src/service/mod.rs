@@ -23,6 +23,7 @@ mod privilege_groups;
 mod privileges;
 mod read;
 mod roles;
+mod search_by_pk;
 #[cfg(test)]
 mod tests;
 mod users;

@@ -1,16 +1,23 @@
-//! Reads: search, hybrid search and query (search by primary keys is refused in conversion).
+//! Reads: search (by vectors or by primary keys, `search_by_pk.rs`), hybrid search and query.
 
 use quarry_engine::Named;
 use quarry_proto::service::*;
 
 use super::handle::Handled;
-use super::Service;
+use super::{search_by_pk, Service};
 use crate::convert;
 use crate::status::{engine, invalid};
 
 pub(super) async fn search(s: &Service, r: SearchRequest) -> Handled<SearchResults> {
     let db = r.db_name.clone();
-    let (input, answer) = convert::search(r).map_err(invalid)?;
+    let (input, answer) = match &r.search_input {
+        Some(search_request::SearchInput::Ids(ids)) => {
+            let vectors = search_by_pk::vectors_of(s, &r, ids).await?;
+            convert::search_with(r, vectors)
+        }
+        _ => convert::search(r),
+    }
+    .map_err(invalid)?;
     let hits = s
         .engine
         .search(Named::new(&db, &answer.collection), input)
