@@ -171,6 +171,17 @@ impl<'a> Walk<'a> {
         }
     }
 
+    /// A list's header byte (size in the high nibble, element type in the low one) and its
+    /// size (from the varint that follows when the nibble is 15).
+    fn list_header(&mut self) -> Result<(u8, u64), Refusal> {
+        let head = self.byte()?;
+        let size = match head >> 4 {
+            15 => self.varint()?,
+            n => u64::from(n),
+        };
+        Ok((head, size))
+    }
+
     /// Walks a struct's fields up to its stop byte, the fields the decoder knows of a `kind`
     /// as it reads them; answers the integer value of field `want` of this struct (not of
     /// nested ones) when asked and present.
@@ -238,14 +249,10 @@ impl<'a> Walk<'a> {
                 self.struct_fields(Some(kind), depth, None)?;
             }
             Ty::List(elem) => {
-                let head = self.byte()?;
+                let (head, size) = self.list_header()?;
                 if head == 0 {
                     return Ok(None); // an empty list, as some writers mark it
                 }
-                let size = match head >> 4 {
-                    15 => self.varint()?,
-                    n => u64::from(n),
-                };
                 let wire = match elem {
                     Elem::I32 => I32,
                     Elem::I64 => I64,
@@ -289,11 +296,7 @@ impl<'a> Walk<'a> {
             }
             STRUCT => self.struct_fields(None, depth, None).map(drop),
             LIST | SET => {
-                let head = self.byte()?;
-                let size = match head >> 4 {
-                    15 => self.varint()?,
-                    n => u64::from(n),
-                };
+                let (head, size) = self.list_header()?;
                 let elem = head & 0x0f;
                 // the decoder reserves room for a list's declared size before reading it;
                 // every element takes at least a byte, booleans included (compact protocol)
@@ -333,44 +336,46 @@ fn zigzag(v: u64) -> i64 {
 mod tests {
     use super::*;
 
-    /// A footer whose unknown field 99 is a list of 2^31 booleans, then the stop byte.
-    fn bool_bomb() -> Vec<u8> {
-        let mut meta = vec![0x09, 0xc6, 0x01]; // field header: type list, id 99 (zigzag 198)
-        meta.push(0xf1); // list header: size follows, element type bool
-        meta.extend([0x80, 0x80, 0x80, 0x80, 0x08]); // 2^31
-        meta.push(0x00); // stop
+    /// A Parquet file of nothing but `meta` as its footer's Thrift metadata.
+    fn with_footer(meta: &[u8]) -> Vec<u8> {
         let mut file = b"PAR1".to_vec();
-        file.extend(&meta);
+        file.extend(meta);
         file.extend((meta.len() as u32).to_le_bytes());
         file.extend(b"PAR1");
         file
     }
 
+    /// Footer and page checks of a whole file, as `decode_parquet` runs them.
+    fn check_file(file: &Bytes) -> Result<(), Refusal> {
+        check_footer(file)?;
+        let meta = parquet::file::metadata::ParquetMetaDataReader::new()
+            .parse_and_finish(file)
+            .unwrap();
+        check_pages(file, &meta)
+    }
+
     #[test]
     fn a_footer_with_a_huge_boolean_list_is_refused() {
-        assert!(check_footer(&bool_bomb()).is_err());
+        // unknown field 99 as a list of 2^31 booleans, then the stop byte
+        let mut meta = vec![0x09, 0xc6, 0x01]; // field header: type list, id 99 (zigzag 198)
+        meta.push(0xf1); // list header: size follows, element type bool
+        meta.extend([0x80, 0x80, 0x80, 0x80, 0x08]); // 2^31
+        meta.push(0x00); // stop
+        assert!(check_footer(&with_footer(&meta)).is_err());
     }
 
     #[test]
     fn a_list_longer_than_its_bytes_is_refused() {
         // field 2 (schema) as a list of 2^31 structs, in a footer of a few bytes
         let meta = [0x29, 0xfc, 0x80, 0x80, 0x80, 0x80, 0x08, 0x00, 0x00];
-        let mut file = b"PAR1".to_vec();
-        file.extend(meta);
-        file.extend((meta.len() as u32).to_le_bytes());
-        file.extend(b"PAR1");
-        assert!(check_footer(&file).is_err());
+        assert!(check_footer(&with_footer(&meta)).is_err());
     }
 
     #[test]
     fn a_known_field_declared_with_another_type_is_refused() {
         // field 2 (schema, a list) declared as an i32: the decoder would read a list header
         let meta = [0x25, 0x02, 0x00];
-        let mut file = b"PAR1".to_vec();
-        file.extend(meta);
-        file.extend((meta.len() as u32).to_le_bytes());
-        file.extend(b"PAR1");
-        assert!(check_footer(&file).is_err());
+        assert!(check_footer(&with_footer(&meta)).is_err());
     }
 
     #[test]
@@ -382,11 +387,7 @@ mod tests {
             meta.extend([0xf1, 0xe8, 0x07]);
         }
         meta.push(0x00);
-        let mut file = b"PAR1".to_vec();
-        file.extend(&meta);
-        file.extend((meta.len() as u32).to_le_bytes());
-        file.extend(b"PAR1");
-        assert!(check_footer(&file).is_err());
+        assert!(check_footer(&with_footer(&meta)).is_err());
     }
 
     #[test]
@@ -430,11 +431,7 @@ mod tests {
         ])
         .unwrap();
         let file = Bytes::from(crate::parquet::encode_parquet(&batch).unwrap());
-        check_footer(&file).unwrap();
-        let meta = parquet::file::metadata::ParquetMetaDataReader::new()
-            .parse_and_finish(&file)
-            .unwrap();
-        check_pages(&file, &meta).unwrap();
+        check_file(&file).unwrap();
     }
 
     /// The fuzzer's seed segment files (every column type of its schema, written by Quarry's
@@ -453,11 +450,7 @@ mod tests {
             let input = std::fs::read(&path).unwrap();
             let dlen = usize::from(u16::from_le_bytes([input[1], input[2]]));
             let file = Bytes::copy_from_slice(&input[3 + dlen..]);
-            check_footer(&file).unwrap_or_else(|e| panic!("{name}: {e}"));
-            let meta = parquet::file::metadata::ParquetMetaDataReader::new()
-                .parse_and_finish(&file)
-                .unwrap();
-            check_pages(&file, &meta).unwrap_or_else(|e| panic!("{name}: {e}"));
+            check_file(&file).unwrap_or_else(|e| panic!("{name}: {e}"));
             seen += 1;
         }
         assert_eq!(seen, 4);

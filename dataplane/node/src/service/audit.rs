@@ -99,7 +99,7 @@ pub fn kind_of(rpc: &str) -> Option<&'static str> {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize)]
 pub struct Event<'a> {
     pub kind: &'a str,
     pub rpc: &'a str,
@@ -112,14 +112,7 @@ pub struct Event<'a> {
 }
 
 fn cut(s: &str) -> &str {
-    if s.len() <= MAX_FIELD {
-        return s;
-    }
-    let mut end = MAX_FIELD;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
+    &s[..s.floor_char_boundary(MAX_FIELD)]
 }
 
 /// The line of an event (JSON, names cut to a bounded length).
@@ -127,30 +120,20 @@ pub fn line(e: &Event<'_>) -> String {
     #[derive(Serialize)]
     struct Line<'a> {
         ts_ms: u128,
-        kind: &'a str,
-        rpc: &'a str,
-        user: &'a str,
-        db: &'a str,
-        object: &'a str,
-        ok: bool,
-        code: i32,
-        reason: &'a str,
+        #[serde(flatten)]
+        event: Event<'a>,
     }
     let ts_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis());
-    serde_json::to_string(&Line {
-        ts_ms,
-        kind: e.kind,
-        rpc: e.rpc,
+    let event = Event {
         user: cut(e.user),
         db: cut(e.db),
         object: cut(e.object),
-        ok: e.ok,
-        code: e.code,
         reason: cut(e.reason),
-    })
-    .unwrap_or_default()
+        ..*e
+    };
+    serde_json::to_string(&Line { ts_ms, event }).unwrap_or_default()
 }
 
 /// Whether events are recorded (saves building them otherwise).

@@ -6,23 +6,20 @@
 //! (`grant_privilege_v2`) has its privileges as the group has them at each check. The catalog
 //! keeps the groups (`quarry_meta` rbac); who may call these is checked by the request layer.
 
-use quarry_meta::{MetaError, RbacChange};
+use quarry_meta::RbacChange;
 use quarry_proto::common::{ErrorCode, Status};
 use quarry_proto::service::*;
 use quarry_types::limits::MAX_NAME_BYTES;
 
 use super::handle::Handled;
 use super::privileges::{group_privileges, is_group, level, GROUPS, PRIVILEGES};
+use super::roles::{self, name_fault, NameFault};
 use super::Service;
 use crate::convert::shown;
-use crate::status::{invalid, ok, status};
+use crate::status::{invalid, ok};
 
 /// Privilege groups Milvus 2.4 had; their names stay taken.
 const OLD_GROUPS: [&str; 3] = ["ReadOnly", "ReadWrite", "Admin"];
-
-fn failure(e: &MetaError) -> Status {
-    status(65535, ErrorCode::UnexpectedError, e.to_string())
-}
 
 /// Whether `name` is a built-in privilege or privilege group.
 fn is_builtin(name: &str) -> bool {
@@ -34,39 +31,28 @@ fn is_builtin(name: &str) -> bool {
 /// Group names follow Milvus' rules (those of role names, up to the name length limit).
 fn check_group_name(name: &str) -> Handled<()> {
     let shown_name = shown(name);
-    let why = if name.trim().is_empty() {
-        "privilege group name should not be empty".to_string()
-    } else if name.len() > MAX_NAME_BYTES {
-        format!(
+    let why = match name_fault(name, MAX_NAME_BYTES) {
+        None => return Ok(()),
+        Some(NameFault::Empty) => "privilege group name should not be empty".to_string(),
+        Some(NameFault::TooLong) => format!(
             "the length of a privilege group name {shown_name} must be less than \
              {MAX_NAME_BYTES} characters"
-        )
-    } else if !name
-        .bytes()
-        .next()
-        .is_some_and(|c| c == b'_' || c.is_ascii_alphabetic())
-    {
-        format!(
+        ),
+        Some(NameFault::BadFirst) => format!(
             "the first character of a privilege group name {shown_name} must be an underscore \
              or letter"
-        )
-    } else if !name.bytes().all(|c| c == b'_' || c.is_ascii_alphanumeric()) {
-        format!(
+        ),
+        Some(NameFault::BadChar) => format!(
             "privilege group name {shown_name} can only contain numbers, letters and underscores"
-        )
-    } else {
-        return Ok(());
+        ),
     };
     Err(invalid(why))
 }
 
+/// A catalog change of groups (refusals with Milvus' generic error code, as its root
+/// coordinator answers them).
 async fn change(s: &Service, c: RbacChange) -> Handled<Status> {
-    s.engine
-        .meta()
-        .change_rbac(c)
-        .await
-        .map_err(|e| failure(&e))?;
-    Ok(ok())
+    roles::change(s, c, ErrorCode::UnexpectedError).await
 }
 
 pub(super) async fn create(s: &Service, r: CreatePrivilegeGroupRequest) -> Handled<Status> {

@@ -251,19 +251,22 @@ pub(crate) const GROUPS: [(&str, &[&str], Option<&str>); 9] = [
     ),
 ];
 
+/// The own privileges of built-in group `group`, then of each group it extends (nothing for a
+/// name that is no built-in group).
+fn group_chain(group: &str) -> impl Iterator<Item = &'static str> + '_ {
+    let mut next = Some(group);
+    std::iter::from_fn(move || {
+        let (_, own, base) = GROUPS.iter().find(|(g, _, _)| Some(*g) == next)?;
+        next = *base;
+        Some(*own)
+    })
+    .flatten()
+    .copied()
+}
+
 /// Whether built-in group `group` has `privilege` (itself or through the group it extends).
 fn group_has(group: &str, privilege: &str) -> bool {
-    let mut next = Some(group);
-    while let Some(name) = next {
-        let Some((_, own, base)) = GROUPS.iter().find(|(g, _, _)| *g == name) else {
-            return false;
-        };
-        if own.contains(&privilege) {
-            return true;
-        }
-        next = *base;
-    }
-    false
+    group_chain(group).any(|p| p == privilege)
 }
 
 /// Every privilege name a grant may carry (besides groups and `*`), by object type.
@@ -350,16 +353,7 @@ fn expands_to(state: &CatalogState, granted: &str, privilege: &str) -> bool {
 
 /// The privileges of a built-in group, its base groups' included.
 pub(crate) fn group_privileges(group: &str) -> Vec<&'static str> {
-    let mut out = vec![];
-    let mut next = Some(group);
-    while let Some(name) = next {
-        let Some((_, own, base)) = GROUPS.iter().find(|(g, _, _)| *g == name) else {
-            break;
-        };
-        out.extend(own.iter().copied());
-        next = *base;
-    }
-    out
+    group_chain(group).collect()
 }
 
 /// Where a privilege (or built-in group) applies, as Milvus sorts privileges into levels: the
@@ -373,13 +367,12 @@ pub(crate) enum Level {
 }
 
 pub(crate) fn level(privilege: &str) -> Level {
-    for (prefix, level) in [
-        ("Collection", Level::Collection),
-        ("Database", Level::Database),
-        ("Cluster", Level::Cluster),
+    for (prefix, top, level) in [
+        ("Collection", "CollectionAdmin", Level::Collection),
+        ("Database", "DatabaseAdmin", Level::Database),
+        ("Cluster", "ClusterAdmin", Level::Cluster),
     ] {
-        let top = format!("{prefix}Admin");
-        if (is_group(privilege) && privilege.starts_with(prefix)) || group_has(&top, privilege) {
+        if (is_group(privilege) && privilege.starts_with(prefix)) || group_has(top, privilege) {
             return level;
         }
     }
@@ -436,32 +429,15 @@ fn public_default(need: &Need) -> bool {
 
 /// Whether `caller` may do what `need` says in database `db`.
 pub(crate) fn permitted(state: &CatalogState, caller: &Caller, db: &str, need: &Need) -> bool {
-    if caller.is_root() || public_default(need) {
+    if public_default(need) || (need.object_type == USER && need.object_name == caller.user) {
         return true;
     }
-    if need.object_type == USER && need.object_name == caller.user {
-        return true;
-    }
-    let Some(user) = state.users.get(&caller.user) else {
-        return false;
-    };
-    if user.roles.iter().any(|r| r == ADMIN_ROLE) {
-        return true;
-    }
-    user.roles
-        .iter()
-        .map(String::as_str)
-        .chain([PUBLIC_ROLE])
-        .flat_map(|r| state.grants_of(r))
-        .any(|g| covers(state, g, need, db))
+    any_grant(state, caller, |g| covers(state, g, need, db))
 }
 
-/// Whether `ShowCollections` lists collection `name` of database `db` to `caller` (as Milvus
-/// filters it): root and `admin` see every collection; others those a grant of one of their
-/// roles (`public`'s own grants included, not its defaults) names — any collection-level
-/// grant on it or `*`, a collection-level or custom group granted on it or `*`, a database
-/// group, or `All`/`*` granted globally — in that database or `*`.
-pub(crate) fn visible(state: &CatalogState, caller: &Caller, db: &str, name: &str) -> bool {
+/// Whether `caller` has everything (root, a member of `admin`) or a grant of one of its roles
+/// (`public`'s own grants included) for which `test` holds. An unknown user has nothing.
+fn any_grant(state: &CatalogState, caller: &Caller, test: impl Fn(&GrantMeta) -> bool) -> bool {
     if caller.is_root() {
         return true;
     }
@@ -471,20 +447,31 @@ pub(crate) fn visible(state: &CatalogState, caller: &Caller, db: &str, name: &st
     if user.roles.iter().any(|r| r == ADMIN_ROLE) {
         return true;
     }
-    let names = |g: &GrantMeta| g.object_name == "*" || g.object_name == name;
     user.roles
         .iter()
         .map(String::as_str)
         .chain([PUBLIC_ROLE])
         .flat_map(|r| state.grants_of(r))
-        .filter(|g| g.db == "*" || g.db == db)
-        .any(|g| match g.object_type.as_str() {
-            COLLECTION => names(g),
-            GLOBAL if g.privilege == "All" || g.privilege == "*" => true,
-            GLOBAL if g.privilege.starts_with("Database") && is_group(&g.privilege) => true,
-            GLOBAL if state.privilege_groups.contains_key(&g.privilege) => names(g),
-            _ => false,
-        })
+        .any(test)
+}
+
+/// Whether `ShowCollections` lists collection `name` of database `db` to `caller` (as Milvus
+/// filters it): root and `admin` see every collection; others those a grant of one of their
+/// roles (`public`'s own grants included, not its defaults) names — any collection-level
+/// grant on it or `*`, a collection-level or custom group granted on it or `*`, a database
+/// group, or `All`/`*` granted globally — in that database or `*`.
+pub(crate) fn visible(state: &CatalogState, caller: &Caller, db: &str, name: &str) -> bool {
+    let names = |g: &GrantMeta| g.object_name == "*" || g.object_name == name;
+    any_grant(state, caller, |g| {
+        (g.db == "*" || g.db == db)
+            && match g.object_type.as_str() {
+                COLLECTION => names(g),
+                GLOBAL if g.privilege == "All" || g.privilege == "*" => true,
+                GLOBAL if g.privilege.starts_with("Database") && is_group(&g.privilege) => true,
+                GLOBAL if state.privilege_groups.contains_key(&g.privilege) => names(g),
+                _ => false,
+            }
+    })
 }
 
 /// Milvus' refusal of a request the caller has no privilege for.

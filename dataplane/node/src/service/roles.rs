@@ -22,27 +22,49 @@ fn failure(error_code: ErrorCode, e: &MetaError) -> Status {
     status(65535, error_code, e.to_string())
 }
 
-/// Role names follow Milvus' rules for them (as user names, at most 32 bytes).
-fn check_role_name(name: &str) -> Handled<()> {
-    let why = if name.trim().is_empty() {
-        "role name should not be empty"
-    } else if name.len() > 32 {
-        "the length of a role name must be less than 32 characters"
+/// Which of Milvus' rules for role and privilege group names a name breaks: not empty, at
+/// most `max` bytes, a letter or underscore first, then letters, digits and underscores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum NameFault {
+    Empty,
+    TooLong,
+    BadFirst,
+    BadChar,
+}
+
+pub(super) fn name_fault(name: &str, max: usize) -> Option<NameFault> {
+    if name.trim().is_empty() {
+        Some(NameFault::Empty)
+    } else if name.len() > max {
+        Some(NameFault::TooLong)
     } else if !name
         .bytes()
         .next()
         .is_some_and(|c| c == b'_' || c.is_ascii_alphabetic())
     {
-        "the first character of a role name must be an underscore or letter"
+        Some(NameFault::BadFirst)
     } else if !name.bytes().all(|c| c == b'_' || c.is_ascii_alphanumeric()) {
-        "role name can only contain numbers, letters and underscores"
+        Some(NameFault::BadChar)
     } else {
-        return Ok(());
+        None
+    }
+}
+
+/// Role names follow Milvus' rules for them (as user names, at most 32 bytes).
+fn check_role_name(name: &str) -> Handled<()> {
+    let why = match name_fault(name, 32) {
+        None => return Ok(()),
+        Some(NameFault::Empty) => "role name should not be empty",
+        Some(NameFault::TooLong) => "the length of a role name must be less than 32 characters",
+        Some(NameFault::BadFirst) => {
+            "the first character of a role name must be an underscore or letter"
+        }
+        Some(NameFault::BadChar) => "role name can only contain numbers, letters and underscores",
     };
     Err(invalid(format!("{why}: invalid role name {}", shown(name))))
 }
 
-async fn change(s: &Service, c: RbacChange, code: ErrorCode) -> Handled<Status> {
+pub(super) async fn change(s: &Service, c: RbacChange, code: ErrorCode) -> Handled<Status> {
     s.engine
         .meta()
         .change_rbac(c)

@@ -130,54 +130,32 @@ pub fn desired_deployment(
     // a read-only root filesystem: /tmp is an emptyDir
     let (tmp, tmp_mount) = security::tmp_volume();
     let (mut volumes, mut mounts) = (vec![tmp], vec![tmp_mount]);
-    if let Some(secret) = &settings.tls_secret {
+    // Secrets mounted read-only: the Kafka TLS files, the S3 CA, the proxies' TLS certificate
+    let mut mount_secret = |name: &str, secret: &str, path: &str| {
         volumes.push(Volume {
-            name: "kafka-tls".into(),
+            name: name.into(),
             secret: Some(SecretVolumeSource {
-                secret_name: Some(secret.clone()),
+                secret_name: Some(secret.to_string()),
                 ..Default::default()
             }),
             ..Default::default()
         });
         mounts.push(VolumeMount {
-            name: "kafka-tls".into(),
-            mount_path: KAFKA_TLS_DIR.into(),
+            name: name.into(),
+            mount_path: path.into(),
             read_only: Some(true),
             ..Default::default()
         });
+    };
+    if let Some(secret) = &settings.tls_secret {
+        mount_secret("kafka-tls", secret, KAFKA_TLS_DIR);
     }
     if let Some(secret) = &settings.s3_ca_secret {
-        volumes.push(Volume {
-            name: "s3-ca".into(),
-            secret: Some(SecretVolumeSource {
-                secret_name: Some(secret.clone()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        });
-        mounts.push(VolumeMount {
-            name: "s3-ca".into(),
-            mount_path: S3_CA_DIR.into(),
-            read_only: Some(true),
-            ..Default::default()
-        });
+        mount_secret("s3-ca", secret, S3_CA_DIR);
     }
     if let (Role::Proxy, Some((secret, mutual))) = (role, &settings.milvus_tls) {
         // the Milvus port speaks TLS with the Secret's certificate (a TLS Secret's key names)
-        volumes.push(Volume {
-            name: "milvus-tls".into(),
-            secret: Some(SecretVolumeSource {
-                secret_name: Some(secret.clone()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        });
-        mounts.push(VolumeMount {
-            name: "milvus-tls".into(),
-            mount_path: MILVUS_TLS_DIR.into(),
-            read_only: Some(true),
-            ..Default::default()
-        });
+        mount_secret("milvus-tls", secret, MILVUS_TLS_DIR);
         let file = |key: &str| format!("{MILVUS_TLS_DIR}/{key}");
         env.push(value_env(env::TLS_CERT, file("tls.crt")));
         env.push(value_env(env::TLS_KEY, file("tls.key")));
