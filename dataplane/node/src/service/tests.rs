@@ -78,6 +78,10 @@ async fn every_rpc_refuses_an_unknown_database() {
         list_databases(ListDatabasesRequest),
         describe_database(DescribeDatabaseRequest),
         alter_database(AlterDatabaseRequest),
+        create_privilege_group(CreatePrivilegeGroupRequest),
+        drop_privilege_group(DropPrivilegeGroupRequest),
+        list_privilege_groups(ListPrivilegeGroupsRequest),
+        operate_privilege_group(OperatePrivilegeGroupRequest),
     );
     in_header!(
         create_collection(CreateCollectionRequest),
@@ -262,6 +266,94 @@ async fn the_database_comes_from_the_body_then_the_header() {
         .unwrap()
         .into_inner();
     assert_eq!(listed.db_names, ["default", "other"]);
+}
+
+/// A search by primary keys refuses the worst inputs with a status, before reading anything:
+/// no keys, more keys than a search has queries, keys of the other type, a field that is no
+/// vector field; and it names the keys it does not find.
+#[tokio::test]
+async fn a_search_by_primary_keys_refuses_bad_keys() {
+    use quarry_proto::common::KeyValuePair;
+    use quarry_proto::schema::i_ds::IdField;
+    use quarry_proto::schema::{IDs, LongArray, StringArray};
+    use quarry_types::limits::MAX_NQ;
+    let dir = tempfile::tempdir().unwrap();
+    let svc = service(dir.path(), &RpcMetrics::new()).await;
+    let made = svc
+        .create_collection(Request::new(CreateCollectionRequest {
+            collection_name: "docs".into(),
+            schema: quick_schema("docs"),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(made.code, 0, "{}", made.reason);
+    let kv = |key: &str, value: &str| KeyValuePair {
+        key: key.into(),
+        value: value.into(),
+    };
+    let indexed = svc
+        .create_index(Request::new(CreateIndexRequest {
+            collection_name: "docs".into(),
+            field_name: "vector".into(),
+            extra_params: vec![kv("index_type", "FLAT"), kv("metric_type", "L2")],
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(indexed.code, 0, "{}", indexed.reason);
+    let loaded = svc
+        .load_collection(Request::new(LoadCollectionRequest {
+            collection_name: "docs".into(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(loaded.code, 0, "{}", loaded.reason);
+    let search = |ids: IdField, anns_field: &str| {
+        let svc = &svc;
+        let req = SearchRequest {
+            collection_name: "docs".into(),
+            search_input: Some(search_request::SearchInput::Ids(IDs {
+                id_field: Some(ids),
+            })),
+            search_params: vec![kv("anns_field", anns_field)],
+            ..Default::default()
+        };
+        async move {
+            let r = svc.search(Request::new(req)).await.unwrap().into_inner();
+            r.status.unwrap_or_default()
+        }
+    };
+    let ints = |data: Vec<i64>| IdField::IntId(LongArray { data });
+    let refused = |s: quarry_proto::common::Status, text: &str| {
+        assert_ne!(s.code, 0);
+        assert!(s.reason.contains(text), "{}", s.reason);
+    };
+    refused(
+        search(ints(vec![]), "").await,
+        "should be in range [1, 16384]",
+    );
+    let too_many = (0..=MAX_NQ as i64).collect();
+    refused(search(ints(too_many), "").await, "but got 16385");
+    let strings = IdField::StrId(StringArray {
+        data: vec!["é".repeat(100)],
+    });
+    refused(
+        search(strings, "").await,
+        "do not match the type of primary key id",
+    );
+    refused(
+        search(ints(vec![1]), "id").await,
+        "failed to get field schema by name",
+    );
+    refused(
+        search(ints(vec![1, 2]), "").await,
+        "primary keys not found in collection docs: [1, 2]",
+    );
 }
 
 /// A collection with an Int64 primary key and a 2-dimensional float vector.
