@@ -96,12 +96,25 @@ fn s3err<E: std::fmt::Debug>(op: &str, key: &str, e: &SdkError<E>) -> StorageErr
 /// An HTTPS client trusting the system's CAs and the certificates of `pem`.
 fn https_client_trusting(pem: &[u8]) -> Result<aws_sdk_s3::config::SharedHttpClient> {
     use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
-    let text = String::from_utf8_lossy(pem);
-    if !text.contains("-----BEGIN CERTIFICATE-----") {
-        return Err(StorageError::Backend {
-            backend: "s3",
-            message: "the S3 CA file holds no PEM certificate".into(),
-        });
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::CertificateDer;
+    // the connector parses these as a root store when it connects, and panics on one it
+    // cannot parse: parse them the same way now, refusing what it would not take
+    let refused = |why: String| StorageError::Backend {
+        backend: "s3",
+        message: format!("the S3 CA file: {why}"),
+    };
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| refused(format!("not PEM: {e}")))?;
+    if certs.is_empty() {
+        return Err(refused("it holds no PEM certificate".into()));
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in certs {
+        roots
+            .add(cert)
+            .map_err(|e| refused(format!("a certificate cannot be used as a CA: {e}")))?;
     }
     let trust = TrustStore::empty()
         .with_native_roots(true)
@@ -396,5 +409,34 @@ impl ObjectStore for S3ObjectStore {
             Err(e) if status(&e) == Some(404) => Ok(()),
             Err(e) => Err(s3err("delete", &full, &e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A CA file without a usable PEM certificate (empty, DER, a key, any text, a broken
+    /// certificate) is refused when the store is made, not by a panic at the first request.
+    #[test]
+    fn a_ca_file_without_a_certificate_is_refused() {
+        for bad in [
+            &b""[..],
+            b"\x30\x82\x01\x0a",
+            b"-----BEGIN PRIVATE KEY-----\nAA==\n",
+            "é".as_bytes(),
+        ] {
+            let mut o = S3Options::new("bucket");
+            o.ca_pem = Some(bad.to_vec());
+            assert!(S3ObjectStore::new(o).is_err());
+        }
+        // a PEM block that is no certificate would make the connector panic: refused here
+        let mut o = S3Options::new("bucket");
+        o.ca_pem = Some(b"-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n".to_vec());
+        assert!(S3ObjectStore::new(o).is_err());
+        // a real CA certificate (a test fixture, made with openssl; its key was not kept)
+        let mut o = S3Options::new("bucket");
+        o.ca_pem = Some(include_bytes!("testdata/ca.pem").to_vec());
+        assert!(S3ObjectStore::new(o).is_ok());
     }
 }
