@@ -2,9 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use quarry_index::{IndexSpec, ScalarKind};
+use quarry_index::text::Analyzer;
+use quarry_index::{IndexSpec, Metric, ScalarKind};
 use quarry_meta::{CollectionMeta, Created, IndexMeta, NewCollection, NewIndex};
+use quarry_types::function::{analyzed, flag};
 use quarry_types::schema::FieldSchema;
+use quarry_types::DataType;
 use quarry_types::{CollectionSchema, ConsistencyLevel};
 
 use crate::error::invalid;
@@ -70,6 +73,7 @@ impl Engine {
         let mut schema = req.schema;
         schema.name = req.name.clone();
         let schema = schema.prepare_new()?;
+        check_analyzers(&schema)?;
         let num_partitions =
             check_num_partitions(req.num_partitions, schema.partition_key().is_some())?;
         let shards = if req.shards <= 0 {
@@ -264,6 +268,7 @@ impl Engine {
         let normalized = if field.data_type.is_vector() {
             let spec = IndexSpec::for_field(&params, field.data_type)?;
             spec.check_dim(field.dim())?;
+            check_function_metric(&meta.schema, field, spec.metric)?;
             let mut normalized = params.clone();
             normalized.insert("metric_type".into(), spec.metric.name().into());
             normalized
@@ -409,4 +414,50 @@ pub(crate) fn scalar_kind(
 ) -> Result<ScalarKind> {
     let asked = params.get("index_type").map(String::as_str).unwrap_or("");
     Ok(ScalarKind::parse(asked, field)?)
+}
+
+/// The analyzer parameters of every analyzed VarChar field, read as the write path will.
+fn check_analyzers(schema: &CollectionSchema) -> Result<()> {
+    for f in &schema.fields {
+        if f.data_type == DataType::VarChar && f.param("multi_analyzer_params").is_some() {
+            return Err(invalid(format!(
+                "field {}: multi_analyzer_params is not supported by quarry yet",
+                f.name
+            )));
+        }
+        if f.data_type == DataType::VarChar && flag(f, "enable_match") {
+            return Err(invalid(format!(
+                "field {}: enable_match (text_match filters) is not supported by quarry yet",
+                f.name
+            )));
+        }
+        if analyzed(f) || f.param("analyzer_params").is_some() {
+            Analyzer::from_params(f.param("analyzer_params"))
+                .map_err(|e| invalid(format!("field {}: {e}", f.name)))?;
+        }
+    }
+    Ok(())
+}
+
+/// A BM25 function's output field is indexed with metric BM25, and only it.
+fn check_function_metric(
+    schema: &CollectionSchema,
+    field: &FieldSchema,
+    metric: Metric,
+) -> Result<()> {
+    let output = schema.function_of_output(&field.name).is_some();
+    if output && metric != Metric::Bm25 {
+        return Err(invalid(format!(
+            "field {} is the output of a BM25 function: its index takes metric_type BM25, not {}",
+            field.name,
+            metric.name()
+        )));
+    }
+    if !output && metric == Metric::Bm25 {
+        return Err(invalid(format!(
+            "metric type BM25 is for the output field of a BM25 function; field {} is not one",
+            field.name
+        )));
+    }
+    Ok(())
 }

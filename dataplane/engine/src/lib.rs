@@ -16,6 +16,7 @@ mod compaction;
 mod databases;
 mod ddl;
 mod error;
+mod functions;
 mod group;
 mod hybrid;
 mod limits;

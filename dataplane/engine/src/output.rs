@@ -42,12 +42,22 @@ pub(crate) fn resolve(
         }
         if name == "*" {
             for (i, f) in schema.fields.iter().enumerate() {
+                // function outputs are not returned (as Milvus)
+                if schema.function_of_output(&f.name).is_some() {
+                    continue;
+                }
                 add(i, &mut fields);
                 if !names.contains(&f.name) {
                     names.push(f.name.clone());
                 }
             }
             continue;
+        }
+        if schema.function_of_output(name).is_some() {
+            return Err(invalid(format!(
+                "not allowed to retrieve raw data of field {name}: it is the output of a \
+                 function"
+            )));
         }
         match pos(name) {
             Some(i) => {

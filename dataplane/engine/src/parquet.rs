@@ -83,6 +83,7 @@ mod tests {
     #[test]
     fn array_columns_round_trip_through_parquet() {
         let schema = CollectionSchema {
+            functions: vec![],
             name: "c".into(),
             description: String::new(),
             auto_id: false,

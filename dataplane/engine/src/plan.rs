@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use quarry_index::text::bm25::Bm25;
 use quarry_index::Metric;
 use quarry_types::{DataType, Pk, Value};
 use serde::{Deserialize, Serialize};
@@ -39,12 +40,16 @@ pub struct SearchInput {
     /// sparse searches: the fraction of each query's smallest values left out, in [0, 1)
     #[serde(default)]
     pub drop_ratio_search: Option<f32>,
+    /// full-text searches: the query texts (`vector_type` VarChar), turned into `sparse` rows
+    /// of token counts by the proxy's analyzer
+    #[serde(default)]
+    pub texts: Vec<String>,
 }
 
 impl SearchInput {
     /// The number of query vectors, dense or sparse.
     pub fn nq(&self) -> usize {
-        self.vectors.len() + self.sparse.len()
+        self.vectors.len() + self.sparse.len() + self.texts.len()
     }
 }
 
@@ -110,6 +115,9 @@ pub struct SearchPlan {
     /// the partitions searched (resolved by the engine; empty: every partition)
     #[serde(default)]
     pub partition_ids: Vec<i64>,
+    /// a full-text search (metric BM25): the index's knobs
+    #[serde(default)]
+    pub bm25: Option<Bm25>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -8,9 +8,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use quarry_expr::Expr;
+use quarry_index::text::bm25::{counts_row, Bm25};
+use quarry_index::text::Analyzer;
 use quarry_index::{check_nprobe, IndexKind, IndexSpec, Metric};
 use quarry_meta::CollectionMeta;
-use quarry_types::{DataType, Pk, Value};
+use quarry_types::limits::MAX_VARCHAR;
+use quarry_types::schema::FunctionKind;
+use quarry_types::{DataType, FieldSchema, Pk, Value};
 
 use crate::collection::{count, merge_search, rows, CollectionRt};
 use crate::error::invalid;
@@ -210,9 +214,68 @@ fn check_sparse_queries(input: &SearchInput) -> Result<()> {
     Ok(())
 }
 
+/// A full-text search of a BM25 function's output field: the query texts analyzed by the
+/// input field's analyzer into rows of token counts, and the index's knobs. Texts for any
+/// other field, or sparse vectors for this one, are refused.
+fn prepare_texts(
+    meta: &CollectionMeta,
+    field: &FieldSchema,
+    spec: &IndexSpec,
+    input: &mut SearchInput,
+) -> Result<Option<Bm25>> {
+    let function = meta
+        .schema
+        .function_of_output(&field.name)
+        .filter(|f| f.kind == FunctionKind::Bm25);
+    let Some(function) = function else {
+        if !input.texts.is_empty() {
+            return Err(invalid(format!(
+                "search with text is for the output field of a BM25 function; field {} is \
+                 searched with vectors",
+                field.name
+            )));
+        }
+        return Ok(None);
+    };
+    let IndexKind::Sparse {
+        bm25: Some(knobs), ..
+    } = spec.kind
+    else {
+        return Err(invalid(format!(
+            "field {} is the output of BM25 function {}: its index takes metric_type BM25",
+            field.name, function.name
+        )));
+    };
+    if !input.sparse.is_empty() || !input.vectors.is_empty() {
+        return Err(invalid(format!(
+            "field {} is the output of BM25 function {}: search it with text",
+            field.name, function.name
+        )));
+    }
+    let source = meta
+        .schema
+        .field(&function.input_fields[0])
+        .ok_or_else(|| EngineError::Internal("a function names a missing field".into()))?;
+    let analyzer = Analyzer::from_params(source.param("analyzer_params")).map_err(invalid)?;
+    let mut rows = Vec::with_capacity(input.texts.len());
+    for t in &input.texts {
+        if t.len() > MAX_VARCHAR {
+            return Err(invalid(format!(
+                "a query text is {} bytes, more than the maximum of {MAX_VARCHAR}",
+                t.len()
+            )));
+        }
+        rows.push(counts_row(&analyzer, t));
+    }
+    input.texts.clear();
+    input.sparse = rows;
+    input.vector_type = Some(DataType::SparseFloatVector);
+    Ok(Some(knobs))
+}
+
 pub(crate) fn prepare_search(
     meta: &CollectionMeta,
-    input: SearchInput,
+    mut input: SearchInput,
     outputs: bool,
 ) -> Result<PreparedSearch> {
     let want = check_search_window(input.topk, input.offset)?;
@@ -234,6 +297,8 @@ pub(crate) fn prepare_search(
         .iter()
         .find(|i| i.field_name == field.name)
         .ok_or_else(|| EngineError::IndexNotFound(format!("field={}", field.name)))?;
+    let spec = IndexSpec::for_field(&index.params, field.data_type)?;
+    let bm25 = prepare_texts(meta, &field, &spec, &mut input)?;
     // float32 query vectors may search the 16-bit float types (widened there anyway)
     let sent = input.vector_type.unwrap_or(DataType::FloatVector);
     let widened = sent == DataType::FloatVector
@@ -249,7 +314,6 @@ pub(crate) fn prepare_search(
             sent.name()
         )));
     }
-    let spec = IndexSpec::for_field(&index.params, field.data_type)?;
     if let Some(m) = input.metric.as_deref().filter(|m| !m.is_empty()) {
         let asked = Metric::parse(m)?;
         if asked != spec.metric {
@@ -347,6 +411,7 @@ pub(crate) fn prepare_search(
             group,
             // set by the caller, which can resolve partitions (`Engine::read_partitions`)
             partition_ids: vec![],
+            bm25,
         },
         filter,
         names,

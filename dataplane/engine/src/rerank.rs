@@ -39,6 +39,8 @@ pub(crate) fn normalize(metric: Metric, s: f32) -> f32 {
     match metric {
         Metric::Cosine => (1.0 + s) * 0.5,
         Metric::Ip => 0.5 + (s as f64).atan() as f32 / PI,
+        // BM25 scores are never negative (as Milvus)
+        Metric::Bm25 => 2.0 * (s as f64).atan() as f32 / PI,
         // distances (as Milvus: every metric but COSINE and IP)
         Metric::L2 | Metric::Hamming | Metric::Jaccard => 1.0 - 2.0 * (s as f64).atan() as f32 / PI,
     }

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 
+use quarry_index::text::bm25::Bm25;
 use quarry_index::Metric;
 use quarry_proto::internal as pb;
 use quarry_proto::{required, DecodeError};
@@ -135,6 +136,7 @@ fn metric_to_pb(m: Metric) -> pb::Metric {
         Metric::Cosine => pb::Metric::Cosine,
         Metric::Hamming => pb::Metric::Hamming,
         Metric::Jaccard => pb::Metric::Jaccard,
+        Metric::Bm25 => pb::Metric::Bm25,
     }
 }
 
@@ -145,6 +147,7 @@ fn metric_from_pb(m: i32) -> Result<Metric, DecodeError> {
         Ok(pb::Metric::Cosine) => Ok(Metric::Cosine),
         Ok(pb::Metric::Hamming) => Ok(Metric::Hamming),
         Ok(pb::Metric::Jaccard) => Ok(Metric::Jaccard),
+        Ok(pb::Metric::Bm25) => Ok(Metric::Bm25),
         Ok(pb::Metric::Unspecified) => Err(DecodeError::missing("SearchPlan.metric")),
         Err(_) => Err(DecodeError::invalid(
             "SearchPlan.metric",
@@ -189,6 +192,7 @@ fn search_input_to_pb(i: SearchInput) -> pb::SearchInput {
         vector_type: i.vector_type.map(DataType::code),
         sparse: i.sparse,
         drop_ratio_search: i.drop_ratio_search,
+        texts: i.texts,
     }
 }
 
@@ -242,12 +246,13 @@ fn search_input_from_pb(i: pb::SearchInput) -> Result<SearchInput, DecodeError> 
             .map(|t| {
                 DataType::from_code(t)
                     .ok()
-                    .filter(|t| t.is_vector())
+                    .filter(|t| t.is_vector() || *t == DataType::VarChar)
                     .ok_or_else(|| DecodeError::invalid("SearchInput.vector_type", t))
             })
             .transpose()?,
         sparse: i.sparse,
         drop_ratio_search: i.drop_ratio_search,
+        texts: i.texts,
     })
 }
 
@@ -284,6 +289,7 @@ pub fn read_to_pb(read: ShardRead) -> pb::ShardRead {
             index: p.index,
             group: p.group.map(group_plan_to_pb),
             partition_ids: p.partition_ids,
+            bm25: p.bm25.map(|b| pb::Bm25 { k1: b.k1, b: b.b }),
         }),
         ShardRead::Query(p) => Read::Query(pb::QueryPlan {
             input: Some(query_input_to_pb(p.input)),
@@ -308,6 +314,7 @@ pub fn read_from_pb(read: pb::ShardRead) -> Result<ShardRead, DecodeError> {
             index: p.index,
             group: p.group.map(group_plan_from_pb).transpose()?,
             partition_ids: p.partition_ids,
+            bm25: p.bm25.map(|b| Bm25 { k1: b.k1, b: b.b }),
         }),
         Read::Query(p) => ShardRead::Query(QueryPlan {
             input: query_input_from_pb(required(p.input, "QueryPlan.input")?)?,

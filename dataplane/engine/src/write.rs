@@ -107,11 +107,12 @@ impl Engine {
         }
         let schema = meta.schema.clone();
         let rows = input.rows;
-        let columns = input.columns;
-        // validation and encoding are CPU work
+        let mut columns = input.columns;
+        // validation, function outputs and encoding are CPU work
         let span = tracing::Span::current();
         let batch = tokio::task::spawn_blocking(move || {
             let _span = span.enter();
+            crate::functions::apply(&schema, &mut columns, rows)?;
             build_batch(&schema, columns, rows)
         })
         .await

@@ -49,6 +49,7 @@ async fn create(e: &Engine) {
         ..FieldSchema::new("id", DataType::Int64)
     };
     let schema = CollectionSchema {
+        functions: vec![],
         name: "c".into(),
         description: String::new(),
         auto_id: false,

@@ -10,6 +10,7 @@ fn schema() -> CollectionSchema {
     let mut pk = FieldSchema::new("id", DataType::Int64);
     pk.is_primary_key = true;
     CollectionSchema {
+        functions: vec![],
         name: "c".into(),
         description: String::new(),
         auto_id: false,

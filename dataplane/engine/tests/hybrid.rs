@@ -93,6 +93,7 @@ async fn engine() -> Arc<Engine> {
         .await
         .unwrap();
     let schema = CollectionSchema {
+        functions: vec![],
         name: "h".into(),
         description: String::new(),
         auto_id: false,

@@ -27,6 +27,7 @@ fn field(name: &str, dt: DataType, params: &[(&str, &str)]) -> FieldSchema {
 
 fn schema(key: bool) -> CollectionSchema {
     CollectionSchema {
+        functions: vec![],
         name: "c".into(),
         description: String::new(),
         auto_id: false,

@@ -76,6 +76,7 @@ async fn reopen_recovers_segments_growing_rows_deletes_and_indexes() {
         .await
         .unwrap();
     let schema = CollectionSchema {
+        functions: vec![],
         name: "c".into(),
         description: String::new(),
         auto_id: false,
@@ -167,6 +168,7 @@ async fn compaction_merges_small_segments_and_purges_deletes() {
         .await
         .unwrap();
     let schema = CollectionSchema {
+        functions: vec![],
         name: "c".into(),
         description: String::new(),
         auto_id: false,

@@ -83,9 +83,28 @@ fn searches_survive_the_round_trip() {
         vector_type: Some(quarry_types::DataType::BinaryVector),
         sparse: vec![],
         drop_ratio_search: None,
+        texts: vec![],
     };
+    // a full-text search as the proxy sends it, and its texts before analysis
+    round_trip_read(ShardRead::Search(SearchPlan {
+        bm25: Some(quarry_index::text::bm25::Bm25 { k1: 1.5, b: 0.5 }),
+        input: SearchInput {
+            vectors: vec![],
+            sparse: vec![quarry_types::sparse::encode(&[(3, 2.0)])],
+            texts: vec!["the query".into(), String::new()],
+            vector_type: Some(quarry_types::DataType::SparseFloatVector),
+            ..full.clone()
+        },
+        field_index: 1,
+        fields: vec![0],
+        metric: Metric::Bm25,
+        index: Some(5),
+        group: None,
+        partition_ids: vec![],
+    }));
     // a sparse search: query rows in their byte form and the drop ratio
     round_trip_read(ShardRead::Search(SearchPlan {
+        bm25: None,
         input: SearchInput {
             vectors: vec![],
             sparse: vec![quarry_types::sparse::encode(&[(1, 0.25), (9, 4.0)]), vec![]],
@@ -106,8 +125,10 @@ fn searches_survive_the_round_trip() {
         Metric::Cosine,
         Metric::Hamming,
         Metric::Jaccard,
+        Metric::Bm25,
     ] {
         round_trip_read(ShardRead::Search(SearchPlan {
+            bm25: None,
             input: full.clone(),
             field_index: 2,
             fields: vec![0, 3, 1],
@@ -124,6 +145,7 @@ fn searches_survive_the_round_trip() {
     }
     // every optional absent
     round_trip_read(ShardRead::Search(SearchPlan {
+        bm25: None,
         input: SearchInput {
             vectors: vec![vec![]],
             topk: 1,
@@ -253,6 +275,7 @@ fn field_positions_are_checked_against_the_schema() {
     let mut pk = FieldSchema::new("id", DataType::Int64);
     pk.is_primary_key = true;
     let schema = CollectionSchema {
+        functions: vec![],
         name: "c".into(),
         description: String::new(),
         auto_id: false,
@@ -262,6 +285,7 @@ fn field_positions_are_checked_against_the_schema() {
     };
     let grouped = |field_index, fields, group| {
         ShardRead::Search(SearchPlan {
+            bm25: None,
             input: SearchInput::default(),
             field_index,
             fields,

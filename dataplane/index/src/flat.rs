@@ -8,7 +8,8 @@ use crate::{kernels, Hit, Metric};
 pub(crate) fn score(metric: Metric, a: &[f32], b: &[f32]) -> f32 {
     match metric {
         Metric::L2 => kernels::l2sq(a, b),
-        Metric::Ip => kernels::dot(a, b),
+        // BM25 is a sparse metric: a dense field never has it (refused at index creation)
+        Metric::Ip | Metric::Bm25 => kernels::dot(a, b),
         Metric::Cosine => kernels::cosine(a, b),
         // binary vectors as 0/1 values: the squared distance counts the differing bits
         Metric::Hamming => kernels::l2sq(a, b),

@@ -39,7 +39,7 @@ fn options(dim: usize, metric: Metric, m: usize, ef_construction: usize) -> Inde
         dimensions: dim,
         metric: match metric {
             Metric::L2 => MetricKind::L2sq,
-            Metric::Ip => MetricKind::IP,
+            Metric::Ip | Metric::Bm25 => MetricKind::IP,
             // unit vectors under inner product: one product a comparison instead of three
             Metric::Cosine => MetricKind::IP,
             // binary vectors are not given to HNSW (refused when the index is created)
@@ -208,7 +208,7 @@ impl HnswIndex {
                 row: *key as u32,
                 score: match self.metric {
                     Metric::L2 | Metric::Hamming | Metric::Jaccard => *d,
-                    Metric::Ip | Metric::Cosine => 1.0 - d,
+                    Metric::Ip | Metric::Cosine | Metric::Bm25 => 1.0 - d,
                 },
             })
             .collect())

@@ -25,6 +25,7 @@ mod segment_index;
 mod sparse;
 mod sparse_spec;
 mod spec;
+pub mod text;
 
 pub use flat::{brute_force, brute_force_packed};
 pub use hnsw::HnswIndex;

@@ -1,6 +1,7 @@
 //! The vector index of one sealed segment, whatever its type: what the engine builds, stores as
 //! bytes, loads and searches.
 
+use crate::text::bm25::{Bm25Query, Bm25Stats};
 use crate::{
     prune_query, Hit, HnswIndex, IndexError, IndexKind, IndexSpec, IvfIndex, ScalarIndex,
     SearchParams, SparseAlgo, SparseEval, SparseIndex,
@@ -68,6 +69,7 @@ impl SegmentIndex {
                 wand,
                 drop_ratio_build,
                 maxscore,
+                ..
             } => Ok(SegmentIndex::Sparse(SparseIndex::build(
                 rows,
                 sparse_algo(wand),
@@ -169,6 +171,29 @@ impl SegmentIndex {
             _ => Err(IndexError::NotForType(
                 "a dense index is searched with a dense query".into(),
             )),
+        }
+    }
+
+    /// Top-`k` of a sparse index by BM25 for a weighted query; adds the segment's statistics
+    /// with [`SegmentIndex::bm25_stats`] first.
+    pub fn search_bm25(
+        &self,
+        query: &Bm25Query,
+        k: usize,
+        keep: &(dyn Fn(u32) -> bool + Sync),
+    ) -> Result<Vec<Hit>, IndexError> {
+        match self {
+            SegmentIndex::Sparse(i) => Ok(i.search_bm25(query, k, keep)),
+            _ => Err(IndexError::NotForType(
+                "a dense index is searched with a dense query".into(),
+            )),
+        }
+    }
+
+    /// Adds a sparse index's rows to BM25 statistics (other indexes add nothing).
+    pub fn bm25_stats(&self, stats: &mut Bm25Stats) {
+        if let SegmentIndex::Sparse(i) = self {
+            i.bm25_stats(stats);
         }
     }
 }

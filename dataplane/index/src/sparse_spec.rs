@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::text::bm25::{Bm25, DEFAULT_B, DEFAULT_K1};
 use crate::{IndexError, IndexKind, IndexSpec, Metric};
 
 /// The algorithms Milvus 2.5 accepts as `inverted_index_algo`.
@@ -37,19 +38,23 @@ pub(crate) fn sparse_spec(params: &BTreeMap<String, String>) -> Result<IndexSpec
         .get("metric_type")
         .map(|m| m.trim().to_ascii_uppercase())
         .unwrap_or_else(|| "IP".into());
-    if metric == "BM25" {
-        return Err(IndexError::NotForType(
-            "metric type BM25 is the metric of full-text search (a BM25 function over a \
-             VarChar field), which quarry does not serve yet; sparse vectors take IP"
-                .into(),
-        ));
-    }
-    if metric != "IP" {
+    if metric != "IP" && metric != "BM25" {
         return Err(IndexError::NotForType(format!(
             "metric type {metric} not found or not supported for SparseFloatVector, \
-             supported: [IP]"
+             supported: [IP BM25]"
         )));
     }
+    let bm25 = match metric.as_str() {
+        "BM25" => Some(bm25_knobs(params)?),
+        _ => {
+            if let Some(key) = BM25_KEYS.iter().find(|k| params.contains_key(**k)) {
+                return Err(IndexError::InvalidParam(format!(
+                    "{key} is a parameter of the BM25 metric, not of {metric}"
+                )));
+            }
+            None
+        }
+    };
     let ty = params
         .get("index_type")
         .map(|s| s.trim().to_ascii_uppercase())
@@ -83,8 +88,53 @@ pub(crate) fn sparse_spec(params: &BTreeMap<String, String>) -> Result<IndexSpec
             wand,
             drop_ratio_build,
             maxscore,
+            bm25,
         },
-        metric: Metric::Ip,
+        metric: if bm25.is_some() {
+            Metric::Bm25
+        } else {
+            Metric::Ip
+        },
+    })
+}
+
+const BM25_KEYS: [&str; 3] = ["bm25_k1", "bm25_b", "bm25_avgdl"];
+
+/// A BM25 knob in its range, with Milvus's text.
+fn knob(
+    params: &BTreeMap<String, String>,
+    key: &str,
+    default: f32,
+    lo: f64,
+    hi: f64,
+) -> Result<f32, IndexError> {
+    let Some(raw) = params.get(key) else {
+        return Ok(default);
+    };
+    match raw.trim().parse::<f64>() {
+        Ok(v) if (lo..=hi).contains(&v) => Ok(v as f32),
+        Ok(v) => Err(IndexError::InvalidParam(format!(
+            "{key} {v} is out of range [{lo}, {hi}]"
+        ))),
+        Err(_) => Err(IndexError::InvalidParam(format!(
+            "{key} {raw:?} should be a number"
+        ))),
+    }
+}
+
+/// `bm25_k1` in [1.2, 2.0] and `bm25_b` in [0, 1] (Milvus's ranges). `bm25_avgdl` is refused:
+/// Quarry scores with the searched rows' own average length, which is what it stands in for.
+fn bm25_knobs(params: &BTreeMap<String, String>) -> Result<Bm25, IndexError> {
+    if params.contains_key("bm25_avgdl") {
+        return Err(IndexError::InvalidParam(
+            "bm25_avgdl is not taken by quarry: searches use the average length of the rows \
+             searched"
+                .into(),
+        ));
+    }
+    Ok(Bm25 {
+        k1: knob(params, "bm25_k1", DEFAULT_K1, 1.2, 2.0)?,
+        b: knob(params, "bm25_b", DEFAULT_B, 0.0, 1.0)?,
     })
 }
 
@@ -111,7 +161,8 @@ mod tests {
             IndexKind::Sparse {
                 wand: false,
                 drop_ratio_build: 0.0,
-                maxscore: false
+                maxscore: false,
+                bm25: None
             }
         );
         let s = spec(&[
@@ -126,7 +177,8 @@ mod tests {
             IndexKind::Sparse {
                 wand: true,
                 drop_ratio_build: 0.2,
-                maxscore: true
+                maxscore: true,
+                bm25: None
             }
         );
         for bad in ["1", "1.5", "-0.1"] {
@@ -139,8 +191,31 @@ mod tests {
             e.contains("metric type L2 not found or not supported"),
             "{e}"
         );
-        let e = spec(&[("metric_type", "BM25")]).unwrap_err().to_string();
-        assert!(e.contains("full-text search"), "{e}");
+        let s = spec(&[("metric_type", "BM25"), ("bm25_k1", "1.5")]).unwrap();
+        assert_eq!(s.metric, Metric::Bm25);
+        assert!(matches!(
+            s.kind,
+            IndexKind::Sparse { bm25: Some(b), .. } if b.k1 == 1.5 && b.b == DEFAULT_B
+        ));
+        for (k, v) in [
+            ("bm25_k1", "1.1"),
+            ("bm25_k1", "2.5"),
+            ("bm25_b", "-0.1"),
+            ("bm25_b", "x"),
+        ] {
+            let e = spec(&[("metric_type", "BM25"), (k, v)])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(k), "{e}");
+        }
+        let e = spec(&[("metric_type", "BM25"), ("bm25_avgdl", "100")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bm25_avgdl"), "{e}");
+        let e = spec(&[("metric_type", "IP"), ("bm25_k1", "1.5")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not of IP"), "{e}");
         let e = spec(&[("index_type", "HNSW")]).unwrap_err().to_string();
         assert!(e.contains("can't build with this index HNSW"), "{e}");
         let s = spec(&[("inverted_index_algo", "DAAT_WAND")]).unwrap();

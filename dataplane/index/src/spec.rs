@@ -15,6 +15,8 @@ pub enum Metric {
     Hamming,
     /// Binary vectors: 1 - |a and b| / |a or b|.
     Jaccard,
+    /// Full-text search: the BM25 score of a row against an analyzed text (larger is better).
+    Bm25,
 }
 
 impl Metric {
@@ -25,6 +27,7 @@ impl Metric {
             "COSINE" => Ok(Metric::Cosine),
             "HAMMING" => Ok(Metric::Hamming),
             "JACCARD" => Ok(Metric::Jaccard),
+            "BM25" => Ok(Metric::Bm25),
             other => Err(IndexError::UnsupportedMetric(other.to_string())),
         }
     }
@@ -36,12 +39,13 @@ impl Metric {
             Metric::Cosine => "COSINE",
             Metric::Hamming => "HAMMING",
             Metric::Jaccard => "JACCARD",
+            Metric::Bm25 => "BM25",
         }
     }
 
     /// Whether larger scores are better (similarities) or smaller (distances).
     pub fn higher_is_better(self) -> bool {
-        matches!(self, Metric::Ip | Metric::Cosine)
+        matches!(self, Metric::Ip | Metric::Cosine | Metric::Bm25)
     }
 
     /// Whether score `a` ranks before score `b`.
@@ -88,10 +92,13 @@ pub enum IndexKind {
     /// SPARSE_INVERTED_INDEX (`wand` false) or SPARSE_WAND over a SparseFloatVector field;
     /// `drop_ratio_build` in [0, 1); `maxscore`: searched document at a time with MaxScore
     /// pruning (else term at a time).
+    /// `bm25`: the knobs of a BM25 index over a BM25 function's output (metric BM25).
     Sparse {
         wand: bool,
         drop_ratio_build: f32,
         maxscore: bool,
+        #[serde(default)]
+        bm25: Option<crate::text::bm25::Bm25>,
     },
 }
 
@@ -207,7 +214,7 @@ impl IndexSpec {
                 .unwrap_or(if binary { "HAMMING" } else { "COSINE" }),
         )?;
         let binary_metric = matches!(metric, Metric::Hamming | Metric::Jaccard);
-        if binary != binary_metric {
+        if binary != binary_metric || metric == Metric::Bm25 {
             let supported = if binary {
                 "[HAMMING JACCARD]"
             } else {

@@ -42,6 +42,7 @@ fn schema() -> CollectionSchema {
         ..FieldSchema::new(name, dt)
     };
     CollectionSchema {
+        functions: vec![],
         name: "docs".into(),
         description: String::new(),
         auto_id: false,

@@ -228,6 +228,7 @@ pub(crate) mod test_support {
                 name: name.into(),
                 db: db.into(),
                 schema: CollectionSchema {
+                    functions: vec![],
                     name: name.into(),
                     description: String::new(),
                     auto_id: false,

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use quarry_proto::internal as pb;
 use quarry_proto::{required, DecodeError};
-use quarry_types::schema::DefaultValue;
+use quarry_types::schema::{DefaultValue, FunctionKind, FunctionSchema};
 use quarry_types::{CollectionSchema, ConsistencyLevel, DataType, FieldSchema};
 
 use crate::{
@@ -117,11 +117,40 @@ pub fn schema_to_pb(s: CollectionSchema) -> pb::CollectionSchema {
         fields: s.fields.into_iter().map(field_to_pb).collect(),
         enable_dynamic_field: s.enable_dynamic_field,
         properties: pairs_to_pb(s.properties),
+        functions: s.functions.into_iter().map(function_to_pb).collect(),
     }
+}
+
+fn function_to_pb(f: FunctionSchema) -> pb::FunctionSchema {
+    pb::FunctionSchema {
+        name: f.name,
+        description: f.description,
+        kind: f.kind.code(),
+        input_fields: f.input_fields,
+        output_fields: f.output_fields,
+        params: pairs_to_pb(f.params),
+    }
+}
+
+fn function_from_pb(f: pb::FunctionSchema) -> Result<FunctionSchema, DecodeError> {
+    Ok(FunctionSchema {
+        kind: FunctionKind::from_code(f.kind)
+            .map_err(|e| DecodeError::invalid("FunctionSchema.kind", e))?,
+        name: f.name,
+        description: f.description,
+        input_fields: f.input_fields,
+        output_fields: f.output_fields,
+        params: pairs_from_pb(f.params),
+    })
 }
 
 pub fn schema_from_pb(s: pb::CollectionSchema) -> Result<CollectionSchema, DecodeError> {
     Ok(CollectionSchema {
+        functions: s
+            .functions
+            .into_iter()
+            .map(function_from_pb)
+            .collect::<Result<_, _>>()?,
         name: s.name,
         description: s.description,
         auto_id: s.auto_id,

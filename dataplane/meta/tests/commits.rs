@@ -148,6 +148,7 @@ async fn compactions_are_fenced_by_the_checkpoint_and_recognised_when_sent_again
     let store: Arc<dyn ObjectStore> = Arc::new(MemoryObjectStore::new());
     let meta = LocalMeta::new(Catalog::open(store).await.unwrap());
     let schema = CollectionSchema {
+        functions: vec![],
         name: "c".into(),
         description: String::new(),
         auto_id: false,

@@ -52,6 +52,7 @@ fn rich_schema() -> CollectionSchema {
         v,
     ];
     CollectionSchema {
+        functions: vec![],
         name: "rich".into(),
         description: "every kind of field".into(),
         auto_id: true,

@@ -7,6 +7,7 @@ pub mod batch;
 mod data_type;
 pub mod env;
 mod error;
+pub mod function;
 pub mod limits;
 pub mod record;
 mod role;

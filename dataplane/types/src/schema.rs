@@ -7,6 +7,7 @@ use std::sync::Arc;
 use arrow_schema::{DataType as ArrowType, Field as ArrowField, Schema as ArrowSchema};
 use serde::{Deserialize, Serialize};
 
+pub use crate::function::{FunctionKind, FunctionSchema};
 use crate::{SchemaError, Value};
 
 /// Name of the hidden JSON field holding dynamic (schema-less) keys.
@@ -197,6 +198,9 @@ pub struct CollectionSchema {
     pub fields: Vec<FieldSchema>,
     pub enable_dynamic_field: bool,
     pub properties: Vec<(String, String)>,
+    /// functions deriving fields from others (BM25), in creation order
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub functions: Vec<FunctionSchema>,
 }
 
 fn valid_name(name: &str) -> bool {
@@ -505,6 +509,7 @@ impl CollectionSchema {
                 "schema does not contain a vector field".into(),
             ));
         }
+        crate::function::check_functions(&self)?;
         self.auto_id = self.primary().auto_id;
         if self.enable_dynamic_field {
             let id = FIRST_FIELD_ID + self.fields.len() as i64;
@@ -536,6 +541,13 @@ impl CollectionSchema {
 
     pub fn field_by_id(&self, id: i64) -> Option<&FieldSchema> {
         self.fields.iter().find(|f| f.id == id)
+    }
+
+    /// The function whose output `field` is, if any.
+    pub fn function_of_output(&self, field: &str) -> Option<&FunctionSchema> {
+        self.functions
+            .iter()
+            .find(|f| f.output_fields.iter().any(|o| o == field))
     }
 
     /// Fields the user declared (without `$meta`).

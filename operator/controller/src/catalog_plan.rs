@@ -104,6 +104,7 @@ pub fn schema_of(name: &str, spec: &SchemaSpec) -> Result<CollectionSchema, Stri
         })
         .collect();
     let schema = CollectionSchema {
+        functions: vec![],
         name: name.to_string(),
         description: spec.description.clone().unwrap_or_default(),
         auto_id: false,

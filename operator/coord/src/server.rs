@@ -436,6 +436,7 @@ mod tests {
         pk.is_primary_key = true;
         let v = FieldSchema::new("v", DataType::FloatVector).with_param("dim", "4");
         CollectionSchema {
+            functions: vec![],
             name: "c".into(),
             description: String::new(),
             auto_id: false,

@@ -20,6 +20,7 @@ fn schema() -> CollectionSchema {
     pk.is_primary_key = true;
     let v = FieldSchema::new("v", DataType::FloatVector).with_param("dim", "4");
     let s = CollectionSchema {
+        functions: vec![],
         name: "c".into(),
         description: String::new(),
         auto_id: false,

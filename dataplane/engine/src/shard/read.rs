@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use quarry_expr::Expr;
+use quarry_index::text::bm25::{brute_force_bm25, Bm25Query, Bm25Stats};
 use quarry_index::{
     brute_force, brute_force_packed, brute_force_sparse, prune_query, Hit, Metric, SearchParams,
     SegmentIndex,
@@ -105,6 +106,18 @@ impl Shard {
         // weighs graph walks against scans)
         let sparse = !input.sparse.is_empty();
         let parts = self.parts(&plan.partition_ids, plan.index);
+        // a full-text search: the queries weighted by the searched rows' statistics
+        let bm25: Vec<Bm25Query> = match plan.bm25 {
+            None => vec![],
+            Some(knobs) => {
+                let stats = crate::pool::run(|| bm25_stats(&parts, plan, &input.sparse));
+                input
+                    .sparse
+                    .iter()
+                    .map(|q| Bm25Query::new(q, &stats, knobs))
+                    .collect()
+            }
+        };
         // one (segment, query vector) pair: its hits, by graph or by scan, counting the nodes
         // a graph search visits in `visits`
         let task =
@@ -115,6 +128,7 @@ impl Shard {
                 let index = part.index.as_deref().filter(|_| !scan);
                 let keep = pass.keep.as_deref();
                 let query = match (input.sparse.get(q), input.vectors.get(q)) {
+                    (Some(_), _) if !bm25.is_empty() => Query::Bm25(&bm25[q]),
                     (Some(row), _) => Query::Sparse(row),
                     (None, Some(v)) => Query::Dense(v),
                     (None, None) => return Ok(Vec::new()),
@@ -320,11 +334,45 @@ struct Rows<'a> {
     visits: Option<&'a AtomicUsize>,
 }
 
-/// One query vector: dense (`f32` form) or sparse (byte form).
+/// One query vector: dense (`f32` form), sparse (byte form) or an analyzed text weighted for
+/// BM25.
 #[derive(Clone, Copy)]
 enum Query<'a> {
     Dense(&'a [f32]),
     Sparse(&'a [u8]),
+    Bm25(&'a Bm25Query),
+}
+
+/// The BM25 statistics of the searched segments for the query rows' tokens: from a sealed
+/// segment's index where loaded, from its rows otherwise. Deleted rows count, as in the
+/// index (they leave with compaction).
+fn bm25_stats(parts: &[Part], plan: &SearchPlan, queries: &[Vec<u8>]) -> Bm25Stats {
+    let per_part: Vec<Bm25Stats> = parts
+        .par_iter()
+        .map(|part| {
+            let mut s = Bm25Stats::for_queries(queries.iter().map(Vec::as_slice));
+            match &part.index {
+                Some(index) => index.bm25_stats(&mut s),
+                None => {
+                    for batch in &part.view.batches {
+                        let reader = ColumnReader::new(
+                            batch.column(plan.field_index),
+                            quarry_types::DataType::SparseFloatVector,
+                        );
+                        for i in 0..batch.num_rows() {
+                            s.add_row(reader.sparse(i));
+                        }
+                    }
+                }
+            }
+            s
+        })
+        .collect();
+    let mut all = Bm25Stats::for_queries(queries.iter().map(Vec::as_slice));
+    for s in &per_part {
+        all.merge(s);
+    }
+    all
 }
 
 /// The best `k` hits of one segment for one query vector, best first: its index when it has
@@ -352,6 +400,29 @@ fn segment_hits(
         keep.is_none_or(|k| k.get(row as usize).copied().unwrap_or(false))
     };
     let query = match query {
+        Query::Bm25(q) => {
+            let mut hits = match index {
+                Some(index) => index.search_bm25(q, k, &keep_row)?,
+                None => {
+                    let mut all = Vec::new();
+                    for (b, batch) in seg.batches.iter().enumerate() {
+                        let start = seg.start(b);
+                        let reader = ColumnReader::new(batch.column(plan.field_index), data_type);
+                        let keep_row = |r: u32| keep.is_none_or(|k| k[(start + r) as usize]);
+                        let n = batch.num_rows();
+                        let hits = brute_force_bm25(n, |i| reader.sparse(i), q, k, &keep_row);
+                        all.extend(hits.into_iter().map(|h| Hit {
+                            row: h.row + start,
+                            score: h.score,
+                        }));
+                    }
+                    all
+                }
+            };
+            hits.sort_by(|a, b| plan.metric.cmp(a.score, b.score).then(a.row.cmp(&b.row)));
+            hits.truncate(k);
+            return Ok(hits);
+        }
         Query::Sparse(q) => {
             let mut hits = match index {
                 Some(index) => index.search_sparse(q, k, &params, &keep_row)?,

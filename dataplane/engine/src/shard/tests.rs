@@ -13,6 +13,7 @@ use super::{ReadApplyError, Shard, ShardSpec};
 
 fn schema() -> CollectionSchema {
     CollectionSchema {
+        functions: vec![],
         name: "c".into(),
         description: String::new(),
         auto_id: false,

@@ -10,6 +10,7 @@ use crate::prepare;
 
 fn schema() -> CollectionSchema {
     CollectionSchema {
+        functions: vec![],
         name: "docs".into(),
         description: String::new(),
         auto_id: false,

@@ -27,6 +27,7 @@ fn f(name: &str, dt: DataType, params: &[(&str, &str)]) -> FieldSchema {
 
 fn schema() -> CollectionSchema {
     CollectionSchema {
+        functions: vec![],
         name: "docs".into(),
         description: String::new(),
         auto_id: false,

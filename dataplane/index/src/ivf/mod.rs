@@ -69,6 +69,7 @@ fn metric_tag(m: Metric) -> u8 {
         Metric::Cosine => 3,
         Metric::Hamming => 4,
         Metric::Jaccard => 5,
+        Metric::Bm25 => 6,
     }
 }
 
@@ -144,7 +145,7 @@ impl IvfIndex {
         match self.metric {
             // binary vectors (one 0/1 value per bit) use Euclidean cells for both metrics
             Metric::L2 | Metric::Cosine | Metric::Hamming | Metric::Jaccard => l2sq(q, c),
-            Metric::Ip => -dot(q, c),
+            Metric::Ip | Metric::Bm25 => -dot(q, c),
         }
     }
 
@@ -229,7 +230,7 @@ impl IvfIndex {
                         sq.decode_into(&list.codes[i * self.dim..(i + 1) * self.dim], &mut decoded);
                         match self.metric {
                             Metric::L2 => l2sq(q, &decoded),
-                            Metric::Ip | Metric::Cosine => dot(q, &decoded),
+                            Metric::Ip | Metric::Cosine | Metric::Bm25 => dot(q, &decoded),
                             Metric::Hamming | Metric::Jaccard => score(self.metric, q, &decoded),
                         }
                     }

@@ -149,7 +149,7 @@ impl Pq {
             for cw in self.book(j).chunks_exact(self.dsub) {
                 t.push(match metric {
                     Metric::L2 | Metric::Hamming | Metric::Jaccard => l2sq(q, cw),
-                    Metric::Ip | Metric::Cosine => dot(q, cw),
+                    Metric::Ip | Metric::Cosine | Metric::Bm25 => dot(q, cw),
                 });
             }
         }

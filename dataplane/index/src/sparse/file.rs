@@ -75,6 +75,7 @@ impl SparseIndex {
         Ok(SparseIndex {
             algo,
             eval,
+            doc_len: super::doc_lens(rows, &post_rows, &post_vals),
             rows,
             max_vals: max_vals(&starts, &post_vals),
             dims,

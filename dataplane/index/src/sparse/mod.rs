@@ -25,6 +25,7 @@ mod tests;
 use quarry_types::sparse::pairs;
 
 use crate::flat::TopK;
+use crate::text::bm25::{Bm25Query, Bm25Stats};
 use crate::{Hit, Metric};
 
 /// The value below which a `ratio` (in [0, 1)) of `values` lie; `None` when nothing is
@@ -126,6 +127,17 @@ pub struct SparseIndex {
     post_vals: Vec<f32>,
     /// the largest absolute value of each posting list
     max_vals: Vec<f32>,
+    /// per row the sum of its kept values (a BM25 row's tokens)
+    doc_len: Vec<f32>,
+}
+
+/// Per row the sum of its values in the posting lists.
+fn doc_lens(rows: usize, post_rows: &[u32], post_vals: &[f32]) -> Vec<f32> {
+    let mut len = vec![0.0f32; rows];
+    for (r, v) in post_rows.iter().zip(post_vals) {
+        len[*r as usize] += v;
+    }
+    len
 }
 
 impl SparseIndex {
@@ -162,6 +174,7 @@ impl SparseIndex {
             post_rows: Vec::with_capacity(entries.len()),
             post_vals: Vec::with_capacity(entries.len()),
             max_vals: Vec::new(),
+            doc_len: Vec::new(),
         };
         for (d, r, v) in entries {
             if index.dims.last() != Some(&d) {
@@ -177,7 +190,43 @@ impl SparseIndex {
             index.starts.push(index.post_rows.len());
         }
         index.max_vals = max_vals(&index.starts, &index.post_vals);
+        index.doc_len = doc_lens(index.rows, &index.post_rows, &index.post_vals);
         index
+    }
+
+    /// Adds this segment's rows to BM25 statistics (rows, tokens, rows per query dimension).
+    pub fn bm25_stats(&self, stats: &mut Bm25Stats) {
+        stats.docs += self.rows as u64;
+        stats.tokens += self.doc_len.iter().map(|l| *l as f64).sum::<f64>();
+        for (d, n) in stats.df.iter_mut() {
+            if let Ok(at) = self.dims.binary_search(d) {
+                *n += (self.starts[at + 1] - self.starts[at]) as u64;
+            }
+        }
+    }
+
+    /// Top-`k` by BM25 among rows for which `keep` is true, best first (term at a time).
+    pub fn search_bm25(&self, query: &Bm25Query, k: usize, keep: &dyn Fn(u32) -> bool) -> Vec<Hit> {
+        if k == 0 || query.terms.is_empty() || self.rows == 0 {
+            return Vec::new();
+        }
+        let mut scores = vec![0.0f32; self.rows];
+        for (d, w) in &query.terms {
+            let Ok(at) = self.dims.binary_search(d) else {
+                continue;
+            };
+            let (s, e) = (self.starts[at], self.starts[at + 1]);
+            for (r, tf) in self.post_rows[s..e].iter().zip(&self.post_vals[s..e]) {
+                scores[*r as usize] += w * query.tf_part(*tf, self.doc_len[*r as usize]);
+            }
+        }
+        let mut top = TopK::new(k, Metric::Ip);
+        for (r, s) in scores.into_iter().enumerate() {
+            if s != 0.0 && keep(r as u32) {
+                top.push(r as u32, s);
+            }
+        }
+        top.into_sorted()
     }
 
     pub fn eval(&self) -> SparseEval {

@@ -3,7 +3,8 @@
 
 use prost::Message;
 use quarry_proto::schema::{self as ps, value_field};
-use quarry_types::schema::DefaultValue;
+use quarry_types::function::MAX_FUNCTIONS;
+use quarry_types::schema::{DefaultValue, FunctionKind, FunctionSchema};
 use quarry_types::{CollectionSchema, DataType, FieldSchema};
 
 use super::{kv, to_kv, ConvResult};
@@ -11,15 +12,24 @@ use super::{kv, to_kv, ConvResult};
 pub fn schema_from_bytes(bytes: &[u8]) -> ConvResult<CollectionSchema> {
     let s = ps::CollectionSchema::decode(bytes)
         .map_err(|e| format!("the schema is not a valid CollectionSchema message: {e}"))?;
-    if !s.functions.is_empty() {
-        return Err("collection functions (e.g. BM25) are not supported by quarry yet".into());
+    if s.functions.len() > MAX_FUNCTIONS {
+        return Err(format!(
+            "a collection takes at most {MAX_FUNCTIONS} functions, got {}",
+            s.functions.len()
+        ));
     }
+    let functions = s
+        .functions
+        .iter()
+        .map(function_from_proto)
+        .collect::<ConvResult<Vec<_>>>()?;
     let fields = s
         .fields
         .iter()
         .map(field_from_proto)
         .collect::<ConvResult<Vec<_>>>()?;
     Ok(CollectionSchema {
+        functions,
         name: s.name,
         description: s.description,
         auto_id: s.auto_id,
@@ -27,6 +37,37 @@ pub fn schema_from_bytes(bytes: &[u8]) -> ConvResult<CollectionSchema> {
         enable_dynamic_field: s.enable_dynamic_field,
         properties: kv(&s.properties),
     })
+}
+
+fn function_from_proto(f: &ps::FunctionSchema) -> ConvResult<FunctionSchema> {
+    Ok(FunctionSchema {
+        name: f.name.clone(),
+        description: f.description.clone(),
+        kind: FunctionKind::from_code(f.r#type).map_err(|e| format!("function {}: {e}", f.name))?,
+        input_fields: f.input_field_names.clone(),
+        output_fields: f.output_field_names.clone(),
+        params: kv(&f.params),
+    })
+}
+
+fn function_to_proto(s: &CollectionSchema, f: &FunctionSchema) -> ps::FunctionSchema {
+    let ids = |names: &[String]| {
+        names
+            .iter()
+            .filter_map(|n| s.field(n).map(|f| f.id))
+            .collect()
+    };
+    ps::FunctionSchema {
+        name: f.name.clone(),
+        id: 0,
+        description: f.description.clone(),
+        r#type: f.kind.code(),
+        input_field_names: f.input_fields.clone(),
+        input_field_ids: ids(&f.input_fields),
+        output_field_names: f.output_fields.clone(),
+        output_field_ids: ids(&f.output_fields),
+        params: to_kv(&f.params),
+    }
 }
 
 fn field_from_proto(f: &ps::FieldSchema) -> ConvResult<FieldSchema> {
@@ -87,10 +128,20 @@ pub fn schema_to_proto(s: &CollectionSchema, db: &str) -> ps::CollectionSchema {
         name: s.name.clone(),
         description: s.description.clone(),
         auto_id: s.auto_id,
-        fields: s.user_fields().map(field_to_proto).collect(),
+        fields: s
+            .user_fields()
+            .map(|f| ps::FieldSchema {
+                is_function_output: s.function_of_output(&f.name).is_some(),
+                ..field_to_proto(f)
+            })
+            .collect(),
         enable_dynamic_field: s.enable_dynamic_field,
         properties: to_kv(&s.properties),
-        functions: vec![],
+        functions: s
+            .functions
+            .iter()
+            .map(|f| function_to_proto(s, f))
+            .collect(),
         db_name: db.to_string(),
     }
 }

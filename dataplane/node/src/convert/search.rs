@@ -233,17 +233,20 @@ pub fn vectors_from_placeholder(bytes: &[u8]) -> ConvResult<(DataType, Vec<Vec<f
     Ok((DataType::FloatVector, vectors))
 }
 
-/// SparseFloatVector query rows (placeholder type 104) from a serialized PlaceholderGroup,
-/// in their byte form (checked by the engine); `None` for the other placeholder types.
-pub fn sparse_from_placeholder(bytes: &[u8]) -> ConvResult<Option<Vec<Vec<u8>>>> {
+/// SparseFloatVector query rows (placeholder type 104, in their byte form, checked by the
+/// engine) or the texts of a full-text search (type 21, VarChar, as UTF-8 bytes) from a
+/// serialized PlaceholderGroup, with their type; `None` for the other placeholder types.
+pub fn sparse_from_placeholder(bytes: &[u8]) -> ConvResult<Option<(DataType, Vec<Vec<u8>>)>> {
     let group =
         PlaceholderGroup::decode(bytes).map_err(|e| format!("invalid placeholder group: {e}"))?;
     let Some(p) = group.placeholders.into_iter().next() else {
         return Ok(None);
     };
-    if p.r#type != PlaceholderType::SparseFloatVector as i32 {
-        return Ok(None);
-    }
+    let data_type = match PlaceholderType::try_from(p.r#type) {
+        Ok(PlaceholderType::SparseFloatVector) => DataType::SparseFloatVector,
+        Ok(PlaceholderType::VarChar) => DataType::VarChar,
+        _ => return Ok(None),
+    };
     let nq = p.values.len();
     if nq == 0 || nq > MAX_NQ {
         return Err(format!(
@@ -251,10 +254,11 @@ pub fn sparse_from_placeholder(bytes: &[u8]) -> ConvResult<Option<Vec<Vec<u8>>>>
              but got {nq}"
         ));
     }
-    Ok(Some(p.values))
+    Ok(Some((data_type, p.values)))
 }
 
-/// The query vectors of a search: their type, dense rows (`f32` form) and sparse rows.
+/// The query vectors of a search: their type, dense rows (`f32` form) and sparse rows (or,
+/// for type VarChar, the UTF-8 texts of a full-text search).
 pub type QueryVectors = (DataType, Vec<Vec<f32>>, Vec<Vec<u8>>);
 
 /// A search request as the engine's input, and what its answer needs. A search by primary
@@ -263,7 +267,7 @@ pub fn search(r: SearchRequest) -> ConvResult<(SearchInput, SearchAnswer)> {
     let vectors = match &r.search_input {
         Some(search_request::SearchInput::PlaceholderGroup(b)) => match sparse_from_placeholder(b)?
         {
-            Some(rows) => (DataType::SparseFloatVector, vec![], rows),
+            Some((t, rows)) => (t, vec![], rows),
             None => {
                 let (t, v) = vectors_from_placeholder(b)?;
                 (t, v, vec![])
@@ -287,9 +291,18 @@ pub fn search_with(
     }
     let o = search_options(&r.search_params)?;
     let templates = templates(&r.expr_template_values)?;
+    let (sparse, texts) = if vector_type == DataType::VarChar {
+        let texts = sparse
+            .into_iter()
+            .map(|t| String::from_utf8(t).map_err(|_| "a query text is not valid UTF-8"))
+            .collect::<Result<Vec<_>, _>>()?;
+        (vec![], texts)
+    } else {
+        (sparse, vec![])
+    };
     let answer = SearchAnswer {
         collection: r.collection_name,
-        nq: vectors.len() + sparse.len(),
+        nq: vectors.len() + sparse.len() + texts.len(),
         topk: o.topk,
         round_decimal: o.round_decimal,
     };
@@ -311,6 +324,7 @@ pub fn search_with(
         vector_type: Some(vector_type),
         sparse,
         drop_ratio_search: o.drop_ratio_search,
+        texts,
     };
     Ok((input, answer))
 }

@@ -279,6 +279,26 @@ pub struct CollectionSchema {
     pub enable_dynamic_field: bool,
     #[prost(message, repeated, tag = "6")]
     pub properties: ::prost::alloc::vec::Vec<KeyValue>,
+    /// functions deriving fields from others, in creation order
+    #[prost(message, repeated, tag = "7")]
+    pub functions: ::prost::alloc::vec::Vec<FunctionSchema>,
+}
+/// A collection function (Milvus 2.5): the server derives `output_fields` from `input_fields`.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct FunctionSchema {
+    #[prost(string, tag = "1")]
+    pub name: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub description: ::prost::alloc::string::String,
+    /// the Milvus FunctionType number (BM25 1)
+    #[prost(int32, tag = "3")]
+    pub kind: i32,
+    #[prost(string, repeated, tag = "4")]
+    pub input_fields: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    #[prost(string, repeated, tag = "5")]
+    pub output_fields: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    #[prost(message, repeated, tag = "6")]
+    pub params: ::prost::alloc::vec::Vec<KeyValue>,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct FieldSchema {
@@ -884,6 +904,9 @@ pub struct SearchInput {
     /// sparse searches: the fraction of each query's smallest values left out
     #[prost(float, optional, tag = "17")]
     pub drop_ratio_search: ::core::option::Option<f32>,
+    /// full-text searches: the query texts (vector_type 21, VarChar), analyzed by the proxy
+    #[prost(string, repeated, tag = "18")]
+    pub texts: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
 /// A grouping search as the client asked for it.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -931,6 +954,16 @@ pub struct SearchPlan {
     /// the partitions searched; empty: every partition
     #[prost(int64, repeated, tag = "7")]
     pub partition_ids: ::prost::alloc::vec::Vec<i64>,
+    /// a full-text search (metric BM25): the index's knobs
+    #[prost(message, optional, tag = "8")]
+    pub bm25: ::core::option::Option<Bm25>,
+}
+#[derive(Clone, Copy, PartialEq, ::prost::Message)]
+pub struct Bm25 {
+    #[prost(float, tag = "1")]
+    pub k1: f32,
+    #[prost(float, tag = "2")]
+    pub b: f32,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct QueryInput {
@@ -1021,6 +1054,7 @@ pub enum Metric {
     Cosine = 3,
     Hamming = 4,
     Jaccard = 5,
+    Bm25 = 6,
 }
 impl Metric {
     /// String value of the enum field names used in the ProtoBuf definition.
@@ -1035,6 +1069,7 @@ impl Metric {
             Self::Cosine => "METRIC_COSINE",
             Self::Hamming => "METRIC_HAMMING",
             Self::Jaccard => "METRIC_JACCARD",
+            Self::Bm25 => "METRIC_BM25",
         }
     }
     /// Creates an enum from field names used in the ProtoBuf definition.
@@ -1046,6 +1081,7 @@ impl Metric {
             "METRIC_COSINE" => Some(Self::Cosine),
             "METRIC_HAMMING" => Some(Self::Hamming),
             "METRIC_JACCARD" => Some(Self::Jaccard),
+            "METRIC_BM25" => Some(Self::Bm25),
             _ => None,
         }
     }

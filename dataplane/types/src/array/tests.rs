@@ -9,6 +9,7 @@ use crate::Value;
 
 fn schema_with(extra: FieldSchema) -> Result<CollectionSchema, crate::SchemaError> {
     CollectionSchema {
+        functions: vec![],
         name: "c".into(),
         description: String::new(),
         auto_id: false,

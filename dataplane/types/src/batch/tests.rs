@@ -18,6 +18,7 @@ mod unit {
 
     fn schema() -> CollectionSchema {
         CollectionSchema {
+            functions: vec![],
             name: "c".into(),
             description: String::new(),
             auto_id: false,
@@ -218,6 +219,7 @@ mod packed {
             ..FieldSchema::new("id", DataType::Int64)
         };
         CollectionSchema {
+            functions: vec![],
             name: "c".into(),
             description: String::new(),
             auto_id: false,
@@ -336,6 +338,7 @@ mod sparse_rows {
 
     fn schema(sp: FieldSchema) -> Result<CollectionSchema, SchemaError> {
         CollectionSchema {
+            functions: vec![],
             name: "c".into(),
             description: String::new(),
             auto_id: false,
