@@ -2,7 +2,7 @@
 BM25 function from an analyzed VarChar field to a SparseFloatVector field, rows inserted
 without it, searched with raw text on growing and indexed data, scores checked against BM25
 computed here with the same statistics; filters, deletes, hybrid search with a dense field,
-the english analyzer's stemming, and Milvus's refusals."""
+`text_match` filters, the english analyzer's stemming, and Milvus's refusals."""
 import math
 import re
 import time
@@ -64,7 +64,8 @@ def schema(client, analyzer=None, bm25_input="text"):
     s = client.create_schema(auto_id=False)
     s.add_field("id", DataType.INT64, is_primary=True)
     params = {"analyzer_params": analyzer} if analyzer else {}
-    s.add_field("text", DataType.VARCHAR, max_length=1000, enable_analyzer=True, **params)
+    s.add_field("text", DataType.VARCHAR, max_length=1000, enable_analyzer=True,
+                enable_match=True, **params)
     s.add_field("tag", DataType.VARCHAR, max_length=8)
     s.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
     s.add_field("dense", DataType.FLOAT_VECTOR, dim=4)
@@ -127,6 +128,18 @@ def test_bm25_search_growing_and_indexed(client):
     assert "sparse" not in got[0] and got[0]["text"] == docs[3]
     with pytest.raises(MilvusException, match="not allowed to retrieve raw data"):
         client.query("fts", filter="id == 3", output_fields=["sparse"])
+    # text_match: rows holding any token of the query, in a query and as a search filter
+    got = client.query("fts", filter="text_match(text, 'rust DISK')", output_fields=["id"],
+                       limit=1000)
+    want = {i for i, t in docs.items() if {"rust", "disk"} & set(tokens(t))}
+    assert want and {g["id"] for g in got} == want
+    res = client.search("fts", data=queries[:1], anns_field="sparse", limit=5,
+                        filter="text_match(text, 'cloud') and tag == 't2'")
+    want = {i: s for i, s in bm25(queries[0], docs).items()
+            if i % 3 == 2 and "cloud" in tokens(docs[i])}
+    check(res[0], want)
+    with pytest.raises(MilvusException, match="does not enable match"):
+        client.query("fts", filter="text_match(tag, 't1')", limit=3)
     # a deleted row is no hit
     best = full[0]["id"]
     client.delete("fts", ids=[best])

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use quarry_index::text::Analyzer;
 use quarry_index::{IndexSpec, Metric, ScalarKind};
 use quarry_meta::{CollectionMeta, Created, IndexMeta, NewCollection, NewIndex};
-use quarry_types::function::{analyzed, flag};
+use quarry_types::function::analyzed;
 use quarry_types::schema::FieldSchema;
 use quarry_types::DataType;
 use quarry_types::{CollectionSchema, ConsistencyLevel};
@@ -422,12 +422,6 @@ fn check_analyzers(schema: &CollectionSchema) -> Result<()> {
         if f.data_type == DataType::VarChar && f.param("multi_analyzer_params").is_some() {
             return Err(invalid(format!(
                 "field {}: multi_analyzer_params is not supported by quarry yet",
-                f.name
-            )));
-        }
-        if f.data_type == DataType::VarChar && flag(f, "enable_match") {
-            return Err(invalid(format!(
-                "field {}: enable_match (text_match filters) is not supported by quarry yet",
                 f.name
             )));
         }

@@ -72,6 +72,13 @@ pub enum Expr {
         mode: ContainsMode,
     },
     Length(Box<Expr>),
+    /// `text_match(field, 'words')`: the field's analyzed value holds one of `tokens` (the
+    /// query analyzed by the same analyzer; sorted, without repeats)
+    TextMatch {
+        expr: Box<Expr>,
+        analyzer: Box<crate::text::Analyzer>,
+        tokens: Vec<String>,
+    },
 }
 
 impl Expr {
@@ -165,7 +172,8 @@ fn is_boolean(e: &Expr) -> bool {
         | Expr::And(..)
         | Expr::Or(..)
         | Expr::Not(..)
-        | Expr::Contains { .. } => true,
+        | Expr::Contains { .. }
+        | Expr::TextMatch { .. } => true,
         Expr::Const(Value::Bool(_)) => true,
         Expr::Field(f) => matches!(f.value_type(), DataType::Bool | DataType::Json),
         _ => false,

@@ -164,6 +164,17 @@ impl Expr {
             Expr::Like { expr, pattern } => like_matches(expr.eval(row), pattern),
             Expr::IsNull { expr, negated } => matches!(expr.eval(row), Value::Null) != *negated,
             Expr::Contains { expr, values, mode } => contains(expr.eval(row), values, *mode),
+            Expr::TextMatch {
+                expr,
+                analyzer,
+                tokens,
+            } => match expr.eval(row) {
+                Value::Str(s) => analyzer
+                    .tokens(&s)
+                    .iter()
+                    .any(|t| tokens.binary_search(t).is_ok()),
+                _ => false,
+            },
             Expr::Const(Value::Bool(b)) => *b,
             other => matches!(other.eval(row), Value::Bool(true)),
         }

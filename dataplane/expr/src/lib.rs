@@ -32,6 +32,7 @@ mod parser;
 mod resolve;
 #[cfg(test)]
 mod tests;
+pub mod text;
 mod tree;
 
 pub use ast::{ArithOp, Ast, CmpOp};

@@ -229,12 +229,49 @@ impl Ctx<'_> {
                 tri!(check_list_operand(name, &expr, &[]));
                 Ok(Box::new(Expr::Length(expr)))
             }
+            (None, [field, query]) if name == "text_match" => self.text_match(field, query),
+            (None, _) if name == "text_match" => fail(format!(
+                "text_match takes 2 arguments (a field and a string), got {}",
+                args.len()
+            )),
             (Some(_), _) => fail(format!("{name} takes 2 arguments, got {}", args.len())),
             (None, _) if name == "array_length" => {
                 fail(format!("array_length takes 1 argument, got {}", args.len()))
             }
             _ => fail(format!("function {name} is not supported")),
         }
+    }
+
+    fn text_match(&self, field: &Ast, query: &Ast) -> Res<Box<Expr>> {
+        let expr = tri!(self.node(field));
+        let schema_field = match &*expr {
+            Expr::Field(f) if f.path.is_empty() && f.data_type == DataType::VarChar => {
+                self.schema.field(&f.field)
+            }
+            _ => None,
+        };
+        let Some(f) = schema_field else {
+            return fail("the first argument of text_match must be a VarChar field");
+        };
+        if !quarry_types::function::flag(f, "enable_match") {
+            return fail(format!("field \"{}\" does not enable match", f.name));
+        }
+        let query = match tri!(self.node(query)).as_ref() {
+            Expr::Const(Value::Str(s)) => s.clone(),
+            _ => return fail("the second argument of text_match must be a string"),
+        };
+        let analyzer = match crate::text::Analyzer::from_params(f.param("analyzer_params")) {
+            Ok(a) => a,
+            Err(e) => return fail(format!("field {}: {e}", f.name)),
+        };
+        let mut tokens = analyzer.tokens(&query);
+        tokens.sort_unstable();
+        tokens.dedup();
+        Ok(Box::new(Expr::TextMatch {
+            expr,
+            analyzer: Box::new(analyzer),
+            tokens,
+        }))
     }
 
     fn contains(&self, name: &str, mode: ContainsMode, field: &Ast, arg: &Ast) -> Res<Box<Expr>> {

@@ -8,6 +8,7 @@ mod hardening;
 mod limits;
 mod parser;
 mod property;
+mod text;
 
 use std::collections::HashMap;
 

@@ -17,7 +17,7 @@ const ENGLISH: [&str; 33] = [
     "they", "this", "to", "was", "will", "with",
 ];
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Filter {
     Lowercase,
     /// tokens of ASCII letters and digits only
