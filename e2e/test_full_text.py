@@ -204,3 +204,29 @@ def test_refusals(client):
     with pytest.raises(MilvusException, match="enable_analyzer"):
         client.create_collection("fts_bad4", schema=s)
     assert not any(client.has_collection(n) for n in ["fts_bad2", "fts_bad4"])
+
+
+def test_run_analyzer(client):
+    if not hasattr(client, "run_analyzer"):
+        pytest.skip("this pymilvus has no run_analyzer")
+    import zlib
+    one = client.run_analyzer("The Runners ran quickly", analyzer_params={"type": "english"})
+    assert list(one.tokens) == ["runner", "ran", "quick"]
+    many = client.run_analyzer(["Hello, world", "x"], analyzer_params={"tokenizer": "whitespace"},
+                               with_detail=True, with_hash=True)
+    assert len(many) == 2
+    keys = ["token", "start_offset", "end_offset", "position", "hash"]
+    first = [{k: t[k] for k in keys} for t in many[0].tokens]
+    assert [t["token"] for t in first] == ["Hello,", "world"]
+    assert [(t["start_offset"], t["end_offset"], t["position"]) for t in first] == [(0, 6, 0), (7, 12, 1)]
+    for t in first:
+        assert t["hash"] == zlib.crc32(t["token"].encode()[:100]) % (2**32 - 1)
+    # a field's analyzer (the collection's english field)
+    client.create_collection("fts_ra", schema=schema(client, {"type": "english"}),
+                             index_params=indexes(client))
+    got = client.run_analyzer(["dogs barking"], collection_name="fts_ra", field_name="text")
+    assert list(got[0].tokens) == ["dog", "bark"]
+    with pytest.raises(MilvusException, match="analyzer runner for field"):
+        client.run_analyzer(["x"], collection_name="fts_ra", field_name="tag")
+    with pytest.raises(MilvusException, match="unsupported analyzer type"):
+        client.run_analyzer("x", analyzer_params={"type": "klingon"})

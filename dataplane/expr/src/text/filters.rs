@@ -170,16 +170,15 @@ fn is_cjk_punct(c: char) -> bool {
     ('\u{3000}'..='\u{303f}').contains(&c) || ('\u{ff00}'..='\u{ff0f}').contains(&c)
 }
 
-/// The words of `text` by jieba's search mode (long words also as their shorter words), the
-/// dictionary loaded once per process; whitespace is not a token.
-pub fn jieba_cut(text: &str) -> Vec<String> {
+/// The words of `text` by jieba's search mode (long words also as their shorter words) with
+/// their byte offsets, the dictionary loaded once per process; whitespace is not a token.
+pub fn jieba_cut(text: &str) -> Vec<(usize, &str)> {
     static JIEBA: OnceLock<jieba_rs::Jieba> = OnceLock::new();
     JIEBA
         .get_or_init(jieba_rs::Jieba::new)
         .cut_for_search(text, true)
         .into_iter()
-        .map(|t| t.word)
-        .filter(|w| !w.trim().is_empty())
-        .map(str::to_string)
+        .filter(|t| !t.word.trim().is_empty())
+        .map(|t| (t.byte_start, t.word))
         .collect()
 }

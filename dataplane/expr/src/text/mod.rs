@@ -29,6 +29,17 @@ enum Tokenizer {
     Jieba,
 }
 
+/// One token of an analyzed text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    pub text: String,
+    /// byte offsets of the word it comes from (end exclusive)
+    pub start: usize,
+    pub end: usize,
+    /// the word's place among the tokenizer's words, from 0
+    pub position: usize,
+}
+
 /// A tokenizer and its filters, ready to analyze text.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Analyzer {
@@ -140,17 +151,37 @@ impl Analyzer {
 
     /// The tokens of `text`, in order, after the filters.
     pub fn tokens(&self, text: &str) -> Vec<String> {
-        let raw: Vec<String> = match self.tokenizer {
+        self.analyze(text).into_iter().map(|t| t.text).collect()
+    }
+
+    /// The tokens of `text` with where they come from: byte offsets of the word in `text` and
+    /// its position among the tokenizer's words (a word a filter drops keeps its position).
+    pub fn analyze(&self, text: &str) -> Vec<Token> {
+        let at = |w: &str| w.as_ptr() as usize - text.as_ptr() as usize;
+        let words: Vec<(usize, &str)> = match self.tokenizer {
             Tokenizer::Standard => text
                 .split(|c: char| !c.is_alphanumeric())
                 .filter(|t| !t.is_empty())
-                .map(str::to_string)
+                .map(|w| (at(w), w))
                 .collect(),
-            Tokenizer::Whitespace => text.split_whitespace().map(str::to_string).collect(),
+            Tokenizer::Whitespace => text.split_whitespace().map(|w| (at(w), w)).collect(),
             Tokenizer::Jieba => filters::jieba_cut(text),
         };
-        raw.into_iter()
-            .filter_map(|t| self.filters.iter().try_fold(t, |t, f| f.apply(t)))
+        words
+            .into_iter()
+            .enumerate()
+            .filter_map(|(position, (start, w))| {
+                let text = self
+                    .filters
+                    .iter()
+                    .try_fold(w.to_string(), |t, f| f.apply(t))?;
+                Some(Token {
+                    text,
+                    start,
+                    end: start + w.len(),
+                    position,
+                })
+            })
             .collect()
     }
 }

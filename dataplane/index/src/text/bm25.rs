@@ -23,15 +23,12 @@ use crate::{Hit, Metric};
 pub const DEFAULT_K1: f32 = 1.2;
 pub const DEFAULT_B: f32 = 0.75;
 
-/// The dimension of a token: FNV-1a over its UTF-8 bytes (never 2^32-1, which sparse rows
-/// may not use).
+/// The dimension of a token, as Milvus computes it: CRC32 (IEEE) of its first 100 UTF-8
+/// bytes, modulo 2^32-1 (which sparse rows may not use). `RunAnalyzer`'s `with_hash` reports
+/// the same number.
 pub fn term_id(token: &str) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
-    for b in token.as_bytes() {
-        h ^= *b as u32;
-        h = h.wrapping_mul(0x0100_0193);
-    }
-    h.min(u32::MAX - 1)
+    let bytes = token.as_bytes();
+    crc32fast::hash(&bytes[..bytes.len().min(100)]) % u32::MAX
 }
 
 /// The sparse row of a text: per token dimension its count, dimensions increasing.

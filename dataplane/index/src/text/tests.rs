@@ -95,6 +95,31 @@ fn refuses_what_it_does_not_serve() {
 }
 
 #[test]
+fn tokens_know_their_offsets_and_positions() {
+    let a = Analyzer::from_params(Some(r#"{"type": "english"}"#)).unwrap();
+    let t = a.analyze("The cats, running");
+    let got: Vec<(&str, usize, usize, usize)> = t
+        .iter()
+        .map(|t| (t.text.as_str(), t.start, t.end, t.position))
+        .collect();
+    // "the" is dropped but keeps its position
+    assert_eq!(got, [("cat", 4, 8, 1), ("run", 10, 17, 2)]);
+    let c = Analyzer::from_params(Some(r#"{"type": "chinese"}"#)).unwrap();
+    let text = "向量数据库";
+    for t in c.analyze(text) {
+        assert_eq!(&text[t.start..t.end], t.text);
+    }
+}
+
+#[test]
+fn token_dimensions_are_milvus_hashes() {
+    // CRC32 (IEEE) of "hello", and of the first 100 bytes of a longer token
+    assert_eq!(term_id("hello"), 0x3610_a686);
+    let long = "x".repeat(150);
+    assert_eq!(term_id(&long), term_id(&long[..100]));
+}
+
+#[test]
 fn a_text_becomes_a_valid_row_of_token_counts() {
     let a = Analyzer::standard();
     let row = counts_row(&a, "b a b c b");

@@ -209,6 +209,7 @@ has_db!(db_name: RenameCollectionRequest, AlterCollectionRequest, AlterCollectio
     GetReplicasRequest);
 has_db!(db_name: ManualCompactionRequest);
 has_db!(none: GetCompactionStateRequest);
+has_db!(db_name: RunAnalyzerRequest);
 has_db!(none: CreateRoleRequest, DropRoleRequest, OperateUserRoleRequest, SelectRoleRequest,
     SelectUserRequest, OperatePrivilegeRequest, OperatePrivilegeV2Request, SelectGrantRequest);
 has_db!(none: CreatePrivilegeGroupRequest, DropPrivilegeGroupRequest, ListPrivilegeGroupsRequest,
@@ -268,7 +269,11 @@ reply!(
     ListAliasesResponse,
     ListCredUsersResponse
 );
-reply!(ManualCompactionResponse, GetCompactionStateResponse);
+reply!(
+    ManualCompactionResponse,
+    GetCompactionStateResponse,
+    RunAnalyzerResponse
+);
 reply!(
     GetReplicasResponse,
     SelectRoleResponse,

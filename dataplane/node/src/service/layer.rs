@@ -34,7 +34,7 @@ const SERVICE_PATH: &str = "/milvus.proto.milvus.MilvusService/";
 /// The RPCs of `MilvusService` (dataplane/proto/proto/milvus.proto; a test keeps the list in
 /// step). Metrics label a request with one of these or `unknown`, so that no client can mint
 /// new series.
-pub const RPCS: [&str; 66] = [
+pub const RPCS: [&str; 67] = [
     "Connect",
     "GetVersion",
     "CheckHealth",
@@ -101,6 +101,7 @@ pub const RPCS: [&str; 66] = [
     "OperatePrivilegeGroup",
     "ManualCompaction",
     "GetCompactionState",
+    "RunAnalyzer",
 ];
 
 /// Request ids are cut to this many bytes (they go into every log line of the request).

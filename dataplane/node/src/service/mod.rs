@@ -7,6 +7,7 @@
 
 mod admin;
 mod aliases;
+mod analyzer;
 pub mod audit;
 pub mod auth;
 #[cfg(test)]
@@ -407,6 +408,10 @@ impl MilvusService for Service {
         req: Request<GetCompactionStateRequest>,
     ) -> R<GetCompactionStateResponse> {
         serve(&self.engine, req, |r| manage::get_compaction_state(self, r)).await
+    }
+
+    async fn run_analyzer(&self, req: Request<RunAnalyzerRequest>) -> R<RunAnalyzerResponse> {
+        serve(&self.engine, req, |r| analyzer::run(self, r)).await
     }
 }
 

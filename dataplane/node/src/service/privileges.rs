@@ -107,7 +107,7 @@ guarded!(global: CreatePrivilegeGroupRequest => "CreatePrivilegeGroup",
     DropPrivilegeGroupRequest => "DropPrivilegeGroup",
     ListPrivilegeGroupsRequest => "ListPrivilegeGroups",
     OperatePrivilegeGroupRequest => "OperatePrivilegeGroup");
-guarded!(open: GetCompactionStateRequest);
+guarded!(open: GetCompactionStateRequest, RunAnalyzerRequest);
 guarded!(collection: ManualCompactionRequest => "Compaction");
 guarded!(collection: CreatePartitionRequest => "CreatePartition",
     DropPartitionRequest => "DropPartition", LoadPartitionsRequest => "Load",

@@ -1353,6 +1353,57 @@ pub struct GetCompactionStateResponse {
     #[prost(int64, tag = "6")]
     pub failed_plan_no: i64,
 }
+/// Runs an analyzer (given by its parameters, or a collection field's) on texts (pymilvus 2.5+
+/// `run_analyzer`).
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct RunAnalyzerRequest {
+    #[prost(message, optional, tag = "1")]
+    pub base: ::core::option::Option<super::common::MsgBase>,
+    #[prost(string, tag = "2")]
+    pub analyzer_params: ::prost::alloc::string::String,
+    /// the texts, UTF-8
+    #[prost(bytes = "vec", repeated, tag = "3")]
+    pub placeholder: ::prost::alloc::vec::Vec<::prost::alloc::vec::Vec<u8>>,
+    #[prost(bool, tag = "4")]
+    pub with_detail: bool,
+    #[prost(bool, tag = "5")]
+    pub with_hash: bool,
+    #[prost(string, tag = "6")]
+    pub db_name: ::prost::alloc::string::String,
+    #[prost(string, tag = "7")]
+    pub collection_name: ::prost::alloc::string::String,
+    #[prost(string, tag = "8")]
+    pub field_name: ::prost::alloc::string::String,
+    #[prost(string, repeated, tag = "9")]
+    pub analyzer_names: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct AnalyzerToken {
+    #[prost(string, tag = "1")]
+    pub token: ::prost::alloc::string::String,
+    #[prost(int64, tag = "2")]
+    pub start_offset: i64,
+    #[prost(int64, tag = "3")]
+    pub end_offset: i64,
+    #[prost(int64, tag = "4")]
+    pub position: i64,
+    #[prost(int64, tag = "5")]
+    pub position_length: i64,
+    #[prost(uint32, tag = "6")]
+    pub hash: u32,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct AnalyzerResult {
+    #[prost(message, repeated, tag = "1")]
+    pub tokens: ::prost::alloc::vec::Vec<AnalyzerToken>,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct RunAnalyzerResponse {
+    #[prost(message, optional, tag = "1")]
+    pub status: ::core::option::Option<super::common::Status>,
+    #[prost(message, repeated, tag = "2")]
+    pub results: ::prost::alloc::vec::Vec<AnalyzerResult>,
+}
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
 #[repr(i32)]
 pub enum OperateUserRoleType {
@@ -1874,6 +1925,13 @@ pub mod milvus_service_server {
             request: tonic::Request<super::GetCompactionStateRequest>,
         ) -> std::result::Result<
             tonic::Response<super::GetCompactionStateResponse>,
+            tonic::Status,
+        >;
+        async fn run_analyzer(
+            &self,
+            request: tonic::Request<super::RunAnalyzerRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::RunAnalyzerResponse>,
             tonic::Status,
         >;
     }
@@ -4952,6 +5010,51 @@ pub mod milvus_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GetCompactionStateSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/milvus.proto.milvus.MilvusService/RunAnalyzer" => {
+                    #[allow(non_camel_case_types)]
+                    struct RunAnalyzerSvc<T: MilvusService>(pub Arc<T>);
+                    impl<
+                        T: MilvusService,
+                    > tonic::server::UnaryService<super::RunAnalyzerRequest>
+                    for RunAnalyzerSvc<T> {
+                        type Response = super::RunAnalyzerResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::RunAnalyzerRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as MilvusService>::run_analyzer(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = RunAnalyzerSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
