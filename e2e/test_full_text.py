@@ -140,6 +140,17 @@ def test_bm25_search_growing_and_indexed(client):
     check(res[0], want)
     with pytest.raises(MilvusException, match="does not enable match"):
         client.query("fts", filter="text_match(tag, 't1')", limit=3)
+    # phrase_match: the words in order, with at most `slop` extra positions between them
+    for phrase, slop in [("rust index", 0), ("vector fast", 3)]:
+        a, b = phrase.split()
+        got = client.query("fts", filter=f"phrase_match(text, '{phrase}', {slop})",
+                           output_fields=["id"], limit=1000)
+        want = set()
+        for i, t in docs.items():
+            w = tokens(t)
+            if any(w[p] == a and b in w[p + 1:p + 2 + slop] for p in range(len(w))):
+                want.add(i)
+        assert {g["id"] for g in got} == want
     # a deleted row is no hit
     best = full[0]["id"]
     client.delete("fts", ids=[best])

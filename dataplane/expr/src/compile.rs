@@ -79,6 +79,15 @@ pub enum Expr {
         analyzer: Box<crate::text::Analyzer>,
         tokens: Vec<String>,
     },
+    /// `phrase_match(field, 'words', slop)`: the field's analyzed value holds the query's
+    /// tokens in order, each at its place relative to the first (`tokens`: token and offset
+    /// from the first's position), with at most `slop` extra positions in all between them
+    PhraseMatch {
+        expr: Box<Expr>,
+        analyzer: Box<crate::text::Analyzer>,
+        tokens: Vec<(String, usize)>,
+        slop: usize,
+    },
 }
 
 impl Expr {
@@ -173,7 +182,8 @@ fn is_boolean(e: &Expr) -> bool {
         | Expr::Or(..)
         | Expr::Not(..)
         | Expr::Contains { .. }
-        | Expr::TextMatch { .. } => true,
+        | Expr::TextMatch { .. }
+        | Expr::PhraseMatch { .. } => true,
         Expr::Const(Value::Bool(_)) => true,
         Expr::Field(f) => matches!(f.value_type(), DataType::Bool | DataType::Json),
         _ => false,

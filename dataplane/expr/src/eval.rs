@@ -175,6 +175,15 @@ impl Expr {
                     .any(|t| tokens.binary_search(t).is_ok()),
                 _ => false,
             },
+            Expr::PhraseMatch {
+                expr,
+                analyzer,
+                tokens,
+                slop,
+            } => match expr.eval(row) {
+                Value::Str(s) => phrase_in(&analyzer.analyze(&s), tokens, *slop),
+                _ => false,
+            },
             Expr::Const(Value::Bool(b)) => *b,
             other => matches!(other.eval(row), Value::Bool(true)),
         }
@@ -262,4 +271,35 @@ fn contains(v: Value, values: &[Value], mode: ContainsMode) -> bool {
         ContainsMode::One | ContainsMode::Any => values.iter().any(has),
         ContainsMode::All => values.iter().all(has),
     }
+}
+
+/// Whether `doc` holds the phrase: its tokens in order, the i-th at least its offset after
+/// the first, the extra positions between them `slop` at most in all. Per start the earliest
+/// fitting place of each next token is taken (the least extra so far, which leaves the most
+/// for the rest). An empty phrase matches nothing.
+fn phrase_in(doc: &[crate::text::Token], phrase: &[(String, usize)], slop: usize) -> bool {
+    let Some((first, _)) = phrase.first() else {
+        return false;
+    };
+    let at = |t: &str, from: usize| {
+        doc.iter()
+            .find(|d| d.position >= from && d.text == t)
+            .map(|d| d.position)
+    };
+    doc.iter().filter(|d| &d.text == first).any(|start| {
+        let mut prev = (start.position, 0usize);
+        let mut extra = 0usize;
+        for (t, off) in &phrase[1..] {
+            let want = prev.0 + (off - prev.1);
+            let Some(p) = at(t, want) else {
+                return false;
+            };
+            extra += p - want;
+            if extra > slop {
+                return false;
+            }
+            prev = (p, *off);
+        }
+        true
+    })
 }

@@ -230,6 +230,16 @@ impl Ctx<'_> {
                 Ok(Box::new(Expr::Length(expr)))
             }
             (None, [field, query]) if name == "text_match" => self.text_match(field, query),
+            (None, [field, query]) if name == "phrase_match" => {
+                self.phrase_match(field, query, None)
+            }
+            (None, [field, query, slop]) if name == "phrase_match" => {
+                self.phrase_match(field, query, Some(slop))
+            }
+            (None, _) if name == "phrase_match" => fail(format!(
+                "phrase_match takes 2 or 3 arguments (a field, a string and a slop), got {}",
+                args.len()
+            )),
             (None, _) if name == "text_match" => fail(format!(
                 "text_match takes 2 arguments (a field and a string), got {}",
                 args.len()
@@ -242,7 +252,13 @@ impl Ctx<'_> {
         }
     }
 
-    fn text_match(&self, field: &Ast, query: &Ast) -> Res<Box<Expr>> {
+    /// The field, its analyzer and the query string of `text_match` / `phrase_match`.
+    fn match_args(
+        &self,
+        name: &str,
+        field: &Ast,
+        query: &Ast,
+    ) -> Res<(Box<Expr>, crate::text::Analyzer, String)> {
         let expr = tri!(self.node(field));
         let schema_field = match &*expr {
             Expr::Field(f) if f.path.is_empty() && f.data_type == DataType::VarChar => {
@@ -251,19 +267,54 @@ impl Ctx<'_> {
             _ => None,
         };
         let Some(f) = schema_field else {
-            return fail("the first argument of text_match must be a VarChar field");
+            return fail(format!(
+                "the first argument of {name} must be a VarChar field"
+            ));
         };
         if !quarry_types::function::flag(f, "enable_match") {
             return fail(format!("field \"{}\" does not enable match", f.name));
         }
         let query = match tri!(self.node(query)).as_ref() {
             Expr::Const(Value::Str(s)) => s.clone(),
-            _ => return fail("the second argument of text_match must be a string"),
+            _ => return fail(format!("the second argument of {name} must be a string")),
         };
-        let analyzer = match crate::text::Analyzer::from_params(f.param("analyzer_params")) {
-            Ok(a) => a,
-            Err(e) => return fail(format!("field {}: {e}", f.name)),
+        match crate::text::Analyzer::from_params(f.param("analyzer_params")) {
+            Ok(a) => Ok((expr, a, query)),
+            Err(e) => fail(format!("field {}: {e}", f.name)),
+        }
+    }
+
+    fn phrase_match(&self, field: &Ast, query: &Ast, slop: Option<&Ast>) -> Res<Box<Expr>> {
+        let (expr, analyzer, query) = tri!(self.match_args("phrase_match", field, query));
+        let slop = match slop.map(|s| self.node(s)).transpose() {
+            Err(e) => return Err(e),
+            Ok(None) => 0,
+            Ok(Some(s)) => match *s {
+                Expr::Const(Value::Int(n)) if (0..=u32::MAX as i64).contains(&n) => n as usize,
+                _ => {
+                    return fail(format!(
+                        "the slop of phrase_match must be an integer in [0, {}]",
+                        u32::MAX
+                    ))
+                }
+            },
         };
+        let analyzed = analyzer.analyze(&query);
+        let first = analyzed.first().map_or(0, |t| t.position);
+        let tokens = analyzed
+            .into_iter()
+            .map(|t| (t.text, t.position - first))
+            .collect();
+        Ok(Box::new(Expr::PhraseMatch {
+            expr,
+            analyzer: Box::new(analyzer),
+            tokens,
+            slop,
+        }))
+    }
+
+    fn text_match(&self, field: &Ast, query: &Ast) -> Res<Box<Expr>> {
+        let (expr, analyzer, query) = tri!(self.match_args("text_match", field, query));
         let mut tokens = analyzer.tokens(&query);
         tokens.sort_unstable();
         tokens.dedup();

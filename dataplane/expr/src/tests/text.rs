@@ -82,3 +82,43 @@ fn refuses_fields_without_match_and_bad_arguments() {
         assert!(e.contains(want), "{filter}: {e}");
     }
 }
+
+#[test]
+fn phrases_match_in_order_within_the_slop() {
+    let s = schema();
+    let m = |filter: &str, text: &str| {
+        prepare(filter, &s, &HashMap::new())
+            .unwrap()
+            .unwrap()
+            .matches(&body(text))
+    };
+    // english: stop words keep their places, stems match
+    assert!(m("phrase_match(body, 'running dogs')", "Two Run dog days"));
+    assert!(!m("phrase_match(body, 'running dogs')", "dogs running"));
+    assert!(!m("phrase_match(body, 'quick fox')", "quick brown fox"));
+    assert!(m("phrase_match(body, 'quick fox', 1)", "quick brown fox"));
+    assert!(!m(
+        "phrase_match(body, 'quick fox jumps', 1)",
+        "quick brown fox lazy jumps"
+    ));
+    assert!(m(
+        "phrase_match(body, 'quick fox jumps', 2)",
+        "quick brown fox lazy jumps"
+    ));
+    // the query's own gaps count: "quick the fox" wants fox two places after quick
+    assert!(m("phrase_match(body, 'quick the fox')", "quick brown fox"));
+    // a later start can fit where the first does not
+    assert!(m("phrase_match(body, 'red car')", "red bus and a red car"));
+    assert!(!m("phrase_match(body, 'the of')", "the end of it"));
+    for (filter, want) in [
+        ("phrase_match(body, 'a', -1)", "slop of phrase_match"),
+        ("phrase_match(body, 'a', 'b')", "slop of phrase_match"),
+        ("phrase_match(plain, 'a')", "does not enable match"),
+        ("phrase_match(body)", "takes 2 or 3 arguments"),
+    ] {
+        let e = prepare(filter, &s, &HashMap::new())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(want), "{filter}: {e}");
+    }
+}
