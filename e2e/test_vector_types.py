@@ -1,4 +1,4 @@
-"""BinaryVector, Float16Vector and BFloat16Vector through the real pymilvus client: inserts,
+"""BinaryVector, Float16Vector, BFloat16Vector and Int8Vector (pymilvus 2.6) through the real pymilvus client: inserts,
 outputs in the byte form pymilvus reads, exact searches checked against a brute-force
 computation (HAMMING, JACCARD, L2, IP, COSINE), several vector fields with one index each, and
 Milvus's errors for type/metric/index mismatches."""
@@ -261,6 +261,53 @@ def test_float16_and_bfloat16_vectors(client):
     _raises(lambda: client.search("halves", data=[h[0]], anns_field="h", limit=1,
                                   search_params={"metric_type": "HAMMING"}), "metric type not match")
     assert client.query("halves", filter="id >= 0", output_fields=["count(*)"])[0]["count(*)"] == n
+
+
+@pytest.mark.skipif(not hasattr(DataType, "INT8_VECTOR"), reason="pymilvus before 2.6 has no Int8Vector")
+def test_int8_vectors(client):
+    dim, n = 16, 300
+    schema = client.create_schema(auto_id=False)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("v", DataType.INT8_VECTOR, dim=dim)
+    schema.add_field("w", DataType.INT8_VECTOR, dim=dim)
+    ip = client.prepare_index_params()
+    ip.add_index("v", index_type="HNSW", metric_type="L2", params={"M": 16, "efConstruction": 200})
+    ip.add_index("w", index_type="AUTOINDEX", metric_type="IP")
+    client.create_collection("int8s", schema=schema, index_params=ip, consistency_level="Strong")
+    rng = np.random.default_rng(5)
+    v = rng.integers(-128, 128, size=(n, dim), dtype=np.int8)
+    rows = [{"id": i, "v": v[i], "w": v[i]} for i in range(n)]
+    client.insert("int8s", rows[:150])
+    client.flush("int8s")
+    wait_indexed(client, "int8s", 150)
+    client.insert("int8s", rows[150:])
+    vw = v.astype(np.float32)
+    q = v[[4, 222]]
+    res = client.search("int8s", data=list(q), anns_field="v", limit=5,
+                        search_params={"metric_type": "L2", "params": {"ef": 128}},
+                        output_fields=["v"])
+    for qi, hits in zip(q.astype(np.float32), res):
+        check_exact(hits, {i: float(((vw[i] - qi) ** 2).sum()) for i in range(n)}, close=True)
+        for x in hits:
+            assert as_bytes(x["entity"]["v"], np.int8) == v[x["id"]].tobytes()
+    assert res[0][0]["id"] == 4 and res[1][0]["id"] == 222
+    res = client.search("int8s", data=list(q), anns_field="w", limit=5,
+                        search_params={"metric_type": "IP", "params": {"ef": 300}})
+    for qi, hits in zip(q.astype(np.float32), res):
+        check_exact([{"id": x["id"], "distance": -x["distance"]} for x in hits],
+                    {i: -float(vw[i] @ qi) for i in range(n)}, close=True)
+    got = client.query("int8s", filter="id in [0, 299]", output_fields=["v"])
+    assert {g["id"]: as_bytes(g["v"], np.int8) for g in got} == {0: v[0].tobytes(), 299: v[299].tobytes()}
+    # Milvus builds Int8Vector fields with HNSW only; the query type must match
+    bad = client.prepare_index_params()
+    bad.add_index("v", index_type="IVF_FLAT", metric_type="L2", params={"nlist": 4})
+    schema2 = client.create_schema(auto_id=False)
+    schema2.add_field("id", DataType.INT64, is_primary=True)
+    schema2.add_field("v", DataType.INT8_VECTOR, dim=dim)
+    _raises(lambda: client.create_collection("int8_bad", schema=schema2, index_params=bad),
+            "can't build with this index IVF_FLAT")
+    _raises(lambda: client.search("int8s", data=[[0.5] * dim], anns_field="v", limit=1),
+            "vector type must be the same")
 
 
 def test_packed_vectors_survive_a_restart(server):

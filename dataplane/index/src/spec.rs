@@ -255,6 +255,13 @@ impl IndexSpec {
                 data_type.name()
             )));
         }
+        // Milvus builds Int8Vector fields with the HNSW family only
+        if data_type == DataType::Int8Vector && !matches!(ty.as_str(), "HNSW" | "AUTOINDEX" | "") {
+            return Err(IndexError::NotForType(format!(
+                "data type Int8Vector can't build with this index {ty} (Int8Vector fields take \
+                 HNSW or AUTOINDEX)"
+            )));
+        }
         let kind = match ty.as_str() {
             "BIN_FLAT" => IndexKind::Flat,
             "BIN_IVF_FLAT" => IndexKind::IvfFlat {
@@ -463,5 +470,21 @@ mod binary_tests {
         );
         assert_eq!(s.unwrap().metric, Metric::Ip);
         assert!(Metric::Hamming.better(1.0, 2.0) && Metric::Jaccard.better(0.1, 0.5));
+    }
+
+    #[test]
+    fn int8_fields_take_the_hnsw_family() {
+        let t = DataType::Int8Vector;
+        let auto = spec(&[("metric_type", "L2")], t).unwrap();
+        assert!(matches!(auto.kind, IndexKind::Hnsw { .. }));
+        assert!(spec(&[("index_type", "HNSW"), ("metric_type", "COSINE")], t).is_ok());
+        for ty in ["FLAT", "IVF_FLAT", "IVF_PQ", "BIN_FLAT"] {
+            let e = spec(&[("index_type", ty)], t).unwrap_err().to_string();
+            assert!(e.contains("can't build with this index"), "{ty}: {e}");
+        }
+        let e = spec(&[("metric_type", "HAMMING")], t)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not supported for Int8Vector"), "{e}");
     }
 }

@@ -21,6 +21,8 @@ pub enum DataType {
     BinaryVector,
     Float16Vector,
     BFloat16Vector,
+    /// 8-bit signed integers, one byte per dimension (Milvus 2.6)
+    Int8Vector,
     /// Sparse rows: sorted (u32 index, f32 value) pairs in their byte form ([`crate::sparse`]).
     SparseFloatVector,
 }
@@ -44,6 +46,7 @@ impl DataType {
             DataType::Float16Vector => 102,
             DataType::BFloat16Vector => 103,
             DataType::SparseFloatVector => 104,
+            DataType::Int8Vector => 105,
         }
     }
 
@@ -64,6 +67,7 @@ impl DataType {
             102 => DataType::Float16Vector,
             103 => DataType::BFloat16Vector,
             104 => DataType::SparseFloatVector,
+            105 => DataType::Int8Vector,
             other => return Err(SchemaError::UnsupportedType(type_name(other).to_string())),
         })
     }
@@ -75,6 +79,7 @@ impl DataType {
                 | DataType::BinaryVector
                 | DataType::Float16Vector
                 | DataType::BFloat16Vector
+                | DataType::Int8Vector
                 | DataType::SparseFloatVector
         )
     }
@@ -107,6 +112,7 @@ impl DataType {
             DataType::Float16Vector => "Float16Vector",
             DataType::BFloat16Vector => "BFloat16Vector",
             DataType::SparseFloatVector => "SparseFloatVector",
+            DataType::Int8Vector => "Int8Vector",
         }
     }
 
@@ -142,7 +148,6 @@ fn type_name(code: i32) -> &'static str {
         20 => "String",
         24 => "Geometry",
         25 => "Text",
-        105 => "Int8Vector",
         _ => "unknown",
     }
 }

@@ -179,11 +179,12 @@ impl FieldSchema {
                 Arc::new(ArrowField::new("item", ArrowType::Float32, false)),
                 self.dim() as i32,
             ),
-            DataType::BinaryVector | DataType::Float16Vector | DataType::BFloat16Vector => {
-                ArrowType::FixedSizeBinary(
-                    crate::vector::row_bytes(self.data_type, self.dim()).unwrap_or(0) as i32,
-                )
-            }
+            DataType::BinaryVector
+            | DataType::Float16Vector
+            | DataType::BFloat16Vector
+            | DataType::Int8Vector => ArrowType::FixedSizeBinary(
+                crate::vector::row_bytes(self.data_type, self.dim()).unwrap_or(0) as i32,
+            ),
             DataType::SparseFloatVector => ArrowType::Binary,
         }
     }
@@ -450,7 +451,10 @@ impl CollectionSchema {
                         )));
                     }
                 }
-                DataType::FloatVector | DataType::Float16Vector | DataType::BFloat16Vector => {
+                DataType::FloatVector
+                | DataType::Float16Vector
+                | DataType::BFloat16Vector
+                | DataType::Int8Vector => {
                     let dim = f.dim();
                     if dim == 0 || dim > MAX_DIM {
                         return Err(SchemaError::Invalid(format!(

@@ -1,4 +1,5 @@
-//! The byte forms of the packed vector types (BinaryVector, Float16Vector, BFloat16Vector) as
+//! The byte forms of the packed vector types (BinaryVector, Float16Vector, BFloat16Vector,
+//! Int8Vector) as
 //! they travel on the Milvus wire and rest in segments (one fixed-size binary value per row),
 //! and their conversion to and from the `f32` form the search kernels and result values use.
 //!
@@ -7,6 +8,7 @@
 //!   value per bit, 0.0 or 1.0.
 //! - Float16Vector: IEEE half precision, 2 little-endian bytes per dimension.
 //! - BFloat16Vector: the upper half of an `f32`, 2 little-endian bytes per dimension.
+//! - Int8Vector: one signed byte per dimension (Milvus 2.6).
 //!
 //! Both 16-bit forms widen to `f32` exactly, and narrowing a widened value gives back the
 //! same bytes, so results carry the values exactly as inserted.
@@ -18,6 +20,7 @@ pub fn row_bytes(data_type: DataType, dim: usize) -> Option<usize> {
     match data_type {
         DataType::BinaryVector => Some(dim / 8),
         DataType::Float16Vector | DataType::BFloat16Vector => dim.checked_mul(2),
+        DataType::Int8Vector => Some(dim),
         _ => None,
     }
 }
@@ -122,6 +125,7 @@ pub fn decode_into(data_type: DataType, bytes: &[u8], out: &mut Vec<f32>) {
                 .chunks_exact(2)
                 .map(|c| bf16_to_f32(u16::from_le_bytes([c[0], c[1]]))),
         ),
+        DataType::Int8Vector => out.extend(bytes.iter().map(|b| *b as i8 as f32)),
         _ => {}
     }
 }
@@ -151,6 +155,11 @@ pub fn encode(data_type: DataType, values: &[f32]) -> Vec<u8> {
         DataType::BFloat16Vector => values
             .iter()
             .flat_map(|v| f32_to_bf16(*v).to_le_bytes())
+            .collect(),
+        // whole numbers in [-128, 127] are exact; others round and saturate
+        DataType::Int8Vector => values
+            .iter()
+            .map(|v| v.round().clamp(-128.0, 127.0) as i8 as u8)
             .collect(),
         _ => Vec::new(),
     }
@@ -209,6 +218,13 @@ mod tests {
         assert_eq!(decode(DataType::Float16Vector, &h), vec![1.0, -2.0]);
         assert_eq!(row_bytes(DataType::BinaryVector, 16), Some(2));
         assert_eq!(row_bytes(DataType::BFloat16Vector, 3), Some(6));
+        let i = encode(DataType::Int8Vector, &[-128.0, 0.0, 127.0, 300.0, -3.4]);
+        assert_eq!(i, [0x80, 0, 0x7f, 0x7f, 0xfd]);
+        assert_eq!(
+            decode(DataType::Int8Vector, &i),
+            [-128.0, 0.0, 127.0, 127.0, -3.0]
+        );
+        assert_eq!(row_bytes(DataType::Int8Vector, 5), Some(5));
         assert_eq!(row_bytes(DataType::FloatVector, 3), None);
     }
 }

@@ -19,6 +19,7 @@ pub(crate) fn data_type(t: FieldType) -> DataType {
         FieldType::BinaryVector => DataType::BinaryVector,
         FieldType::Float16Vector => DataType::Float16Vector,
         FieldType::BFloat16Vector => DataType::BFloat16Vector,
+        FieldType::Int8Vector => DataType::Int8Vector,
         FieldType::SparseFloatVector => DataType::SparseFloatVector,
     }
 }
@@ -39,6 +40,7 @@ pub(crate) fn field_type(t: DataType) -> FieldType {
         DataType::BinaryVector => FieldType::BinaryVector,
         DataType::Float16Vector => FieldType::Float16Vector,
         DataType::BFloat16Vector => FieldType::BFloat16Vector,
+        DataType::Int8Vector => FieldType::Int8Vector,
         DataType::SparseFloatVector => FieldType::SparseFloatVector,
     }
 }

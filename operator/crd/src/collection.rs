@@ -29,6 +29,8 @@ pub enum FieldType {
     BinaryVector,
     Float16Vector,
     BFloat16Vector,
+    /// one signed byte per dimension, searched with L2, IP or COSINE (HNSW)
+    Int8Vector,
     /// sparse rows of (index, value) pairs, searched with IP; no `dim`
     SparseFloatVector,
 }

@@ -98,10 +98,12 @@ pub fn columns_from_proto(
                     vector_field::Data::BinaryVector(b) => (DataType::BinaryVector, b),
                     vector_field::Data::Float16Vector(b) => (DataType::Float16Vector, b),
                     vector_field::Data::Bfloat16Vector(b) => (DataType::BFloat16Vector, b),
+                    vector_field::Data::Int8Vector(b) => (DataType::Int8Vector, b),
                     _ => {
                         return Err(format!(
                             "the vector type of field {name} is not supported by quarry yet \
-                             (FloatVector, BinaryVector, Float16Vector, BFloat16Vector, SparseFloatVector)"
+                             (FloatVector, BinaryVector, Float16Vector, BFloat16Vector, \
+                             Int8Vector, SparseFloatVector)"
                         ))
                     }
                 };
@@ -299,7 +301,10 @@ pub fn column_to_proto(col: &OutputColumn) -> FieldData {
                 element_type: element.code(),
             }))
         }
-        DataType::BinaryVector | DataType::Float16Vector | DataType::BFloat16Vector => {
+        DataType::BinaryVector
+        | DataType::Float16Vector
+        | DataType::BFloat16Vector
+        | DataType::Int8Vector => {
             let bytes: Vec<u8> = vals
                 .iter()
                 .flat_map(|v| match v {
@@ -310,6 +315,7 @@ pub fn column_to_proto(col: &OutputColumn) -> FieldData {
             let data = match f.data_type {
                 DataType::BinaryVector => vector_field::Data::BinaryVector(bytes),
                 DataType::Float16Vector => vector_field::Data::Float16Vector(bytes),
+                DataType::Int8Vector => vector_field::Data::Int8Vector(bytes),
                 _ => vector_field::Data::Bfloat16Vector(bytes),
             };
             Some(field_data::Field::Vectors(VectorField {

@@ -184,7 +184,8 @@ pub fn vectors_from_placeholder(bytes: &[u8]) -> ConvResult<(DataType, Vec<Vec<f
         Ok(PlaceholderType::BinaryVector) => DataType::BinaryVector,
         Ok(PlaceholderType::Float16Vector) => DataType::Float16Vector,
         Ok(PlaceholderType::BFloat16Vector) => DataType::BFloat16Vector,
-        _ => return Err(format!("query vectors of placeholder type {} are not supported by quarry yet (FloatVector, BinaryVector, Float16Vector, BFloat16Vector)", p.r#type)),
+        Ok(PlaceholderType::Int8Vector) => DataType::Int8Vector,
+        _ => return Err(format!("query vectors of placeholder type {} are not supported by quarry yet (FloatVector, BinaryVector, Float16Vector, BFloat16Vector, Int8Vector, SparseFloatVector, VarChar)", p.r#type)),
     };
     let nq = p.values.len();
     if nq == 0 || nq > MAX_NQ {
@@ -194,10 +195,9 @@ pub fn vectors_from_placeholder(bytes: &[u8]) -> ConvResult<(DataType, Vec<Vec<f
         ));
     }
     if data_type != DataType::FloatVector {
-        let unit = if data_type == DataType::BinaryVector {
-            1
-        } else {
-            2
+        let unit = match data_type {
+            DataType::BinaryVector | DataType::Int8Vector => 1,
+            _ => 2,
         };
         let vectors = p
             .values

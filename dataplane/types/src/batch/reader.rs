@@ -68,12 +68,16 @@ impl<'a> ColumnReader<'a> {
                 }
             }
             DataType::SparseFloatVector => ColumnReader::Sparse(array.as_binary::<i32>()),
-            DataType::BinaryVector | DataType::Float16Vector | DataType::BFloat16Vector => {
+            DataType::BinaryVector
+            | DataType::Float16Vector
+            | DataType::BFloat16Vector
+            | DataType::Int8Vector => {
                 let a = array.as_fixed_size_binary();
                 let width = a.value_length().max(0) as usize;
                 let start = a.offset() * width;
                 let dim = match data_type {
                     DataType::BinaryVector => width * 8,
+                    DataType::Int8Vector => width,
                     _ => width / 2,
                 };
                 ColumnReader::Packed {
