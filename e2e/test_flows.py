@@ -149,6 +149,25 @@ def test_varchar_pk_json_and_flat(client):
     assert client.query("kv", filter='json_contains(meta["tags"], "t1")', output_fields=["pk"]) == []
 
 
+def test_varchar_auto_id(client):
+    """A VarChar primary key with auto_id gets the decimal text of generated ids (as Milvus)."""
+    s = MilvusClient.create_schema(auto_id=True)
+    s.add_field("pk", DataType.VARCHAR, is_primary=True, max_length=100)
+    s.add_field("v", DataType.FLOAT_VECTOR, dim=4)
+    ip = client.prepare_index_params()
+    ip.add_index("v", index_type="FLAT", metric_type="L2")
+    client.create_collection("auto_str", schema=s, index_params=ip, consistency_level="Strong")
+    assert client.describe_collection("auto_str")["auto_id"]
+    ids = client.insert("auto_str", [{"v": vec(4, i)} for i in range(10)])["ids"]
+    assert len(set(ids)) == 10 and all(isinstance(i, str) and int(i) > 0 for i in ids)
+    got = client.get("auto_str", ids=ids[3:5])
+    assert sorted(g["pk"] for g in got) == sorted(ids[3:5])
+    hit = client.search("auto_str", [vec(4, 7)], limit=1)[0][0]
+    assert hit["pk"] == ids[7]
+    with pytest.raises(MilvusException):
+        client.insert("auto_str", [{"pk": "mine", "v": vec(4, 0)}])
+
+
 def test_orm_hello_milvus(server):
     from pymilvus import Collection, CollectionSchema, FieldSchema, connections, utility
     connections.connect("default", uri=server.uri)

@@ -58,6 +58,7 @@ pub fn schema(str_pk: bool) -> CollectionSchema {
         ],
         enable_dynamic_field: true,
         properties: vec![],
+        functions: vec![],
     }
     .prepare_new()
     .expect("the fixed schema is valid")

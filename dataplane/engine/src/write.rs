@@ -96,13 +96,15 @@ impl Engine {
             }
             if !input.upsert {
                 let first = self.alloc_row_ids(input.rows).await?;
-                input.columns.insert(
-                    pk_field.name.clone(),
-                    Column {
-                        data: ColumnData::Int((first..first + input.rows as i64).collect()),
-                        valid: None,
-                    },
-                );
+                let ids = first..first + input.rows as i64;
+                // a VarChar key gets the ids' decimal text, as Milvus gives it
+                let data = match pk_field.data_type {
+                    DataType::VarChar => ColumnData::Str(ids.map(|i| i.to_string()).collect()),
+                    _ => ColumnData::Int(ids.collect()),
+                };
+                input
+                    .columns
+                    .insert(pk_field.name.clone(), Column { data, valid: None });
             }
         }
         let schema = meta.schema.clone();

@@ -417,11 +417,6 @@ impl CollectionSchema {
                 if self.auto_id {
                     f.auto_id = true;
                 }
-                if f.auto_id && f.data_type == DataType::VarChar {
-                    return Err(SchemaError::Invalid(
-                        "auto_id is only supported on an Int64 primary key in quarry".into(),
-                    ));
-                }
             } else if f.auto_id {
                 return Err(SchemaError::Invalid(format!(
                     "auto_id can only be set on the primary key, not on {:?}",

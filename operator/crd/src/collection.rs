@@ -47,7 +47,7 @@ pub enum FieldType {
     validation = Rule::new("self.dataType != 'Array' || (has(self.elementType) && has(self.maxCapacity))").message("an Array field needs elementType and maxCapacity"),
     validation = Rule::new("self.dataType != 'Array' || !has(self.elementType) || self.elementType != 'VarChar' || has(self.maxLength)").message("an Array of VarChar needs maxLength"),
     validation = Rule::new("!has(self.elementType) || self.elementType in ['Bool', 'Int8', 'Int16', 'Int32', 'Int64', 'Float', 'Double', 'VarChar']").message("elementType is Bool, Int8, Int16, Int32, Int64, Float, Double or VarChar"),
-    validation = Rule::new("!self.autoId || (self.primaryKey && self.dataType == 'Int64')").message("autoId needs an Int64 primary key")
+    validation = Rule::new("!self.autoId || (self.primaryKey && (self.dataType == 'Int64' || self.dataType == 'VarChar'))").message("autoId needs an Int64 or VarChar primary key")
 )]
 pub struct FieldSpec {
     #[schemars(length(min = 1, max = 255))]

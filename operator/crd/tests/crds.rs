@@ -77,10 +77,13 @@ fn cel_rules_hold_locally() {
         FieldSpec::validate_cel(&json!({"name": "s", "dataType": "VarChar"}), None).is_err(),
         "a VarChar needs maxLength"
     );
-    let auto_varchar = json!({"name": "id", "dataType": "VarChar", "maxLength": 10, "primaryKey": true, "autoId": true});
+    let auto_varchar = json!({"name": "id", "dataType": "VarChar", "maxLength": 20, "primaryKey": true, "autoId": true});
+    assert!(FieldSpec::validate_cel(&auto_varchar, None).is_ok());
+    let auto_double =
+        json!({"name": "id", "dataType": "Double", "primaryKey": true, "autoId": true});
     assert!(
-        FieldSpec::validate_cel(&auto_varchar, None).is_err(),
-        "autoId needs Int64"
+        FieldSpec::validate_cel(&auto_double, None).is_err(),
+        "autoId needs an Int64 or VarChar key"
     );
 
     let pk = json!({"name": "id", "dataType": "Int64", "primaryKey": true, "autoId": false});

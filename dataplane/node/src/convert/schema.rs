@@ -12,6 +12,11 @@ use super::{kv, to_kv, ConvResult};
 pub fn schema_from_bytes(bytes: &[u8]) -> ConvResult<CollectionSchema> {
     let s = ps::CollectionSchema::decode(bytes)
         .map_err(|e| format!("the schema is not a valid CollectionSchema message: {e}"))?;
+    if !s.struct_array_fields.is_empty() {
+        return Err(
+            "struct array fields (arrays of structs) are not supported by quarry yet".into(),
+        );
+    }
     if s.functions.len() > MAX_FUNCTIONS {
         return Err(format!(
             "a collection takes at most {MAX_FUNCTIONS} functions, got {}",
@@ -143,6 +148,7 @@ pub fn schema_to_proto(s: &CollectionSchema, db: &str) -> ps::CollectionSchema {
             .map(|f| function_to_proto(s, f))
             .collect(),
         db_name: db.to_string(),
+        struct_array_fields: vec![],
     }
 }
 
@@ -173,5 +179,39 @@ fn field_to_proto(f: &FieldSchema) -> ps::FieldSchema {
         is_clustering_key: f.is_clustering_key,
         nullable: f.nullable,
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Message;
+    use quarry_proto::schema as ps;
+
+    use super::schema_from_bytes;
+
+    #[test]
+    fn arrays_of_structs_are_refused_not_dropped() {
+        let s = ps::CollectionSchema {
+            name: "c".into(),
+            struct_array_fields: vec![ps::StructArrayFieldSchema {}],
+            ..Default::default()
+        };
+        let e = schema_from_bytes(&s.encode_to_vec()).unwrap_err();
+        assert!(e.contains("struct array fields"), "{e}");
+    }
+
+    #[test]
+    fn functions_of_unserved_types_are_refused_by_name() {
+        let s = ps::CollectionSchema {
+            name: "c".into(),
+            functions: vec![ps::FunctionSchema {
+                name: "embed".into(),
+                r#type: 2,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let e = schema_from_bytes(&s.encode_to_vec()).unwrap_err();
+        assert!(e.contains("TextEmbedding"), "{e}");
     }
 }

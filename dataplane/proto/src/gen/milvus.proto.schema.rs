@@ -73,7 +73,13 @@ pub struct CollectionSchema {
     pub functions: ::prost::alloc::vec::Vec<FunctionSchema>,
     #[prost(string, tag = "8")]
     pub db_name: ::prost::alloc::string::String,
+    /// 2.6 arrays of structs: only their presence is read (Quarry refuses them)
+    #[prost(message, repeated, tag = "9")]
+    pub struct_array_fields: ::prost::alloc::vec::Vec<StructArrayFieldSchema>,
 }
+/// Fields of a 2.6 array of structs; none is read.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct StructArrayFieldSchema {}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ValueField {
     #[prost(oneof = "value_field::Data", tags = "1, 2, 3, 4, 5, 6, 7")]
