@@ -15,7 +15,7 @@ WITH_SERVICES = CACHE_DIR=$(CACHE_DIR) TANSU=$(TANSU) MOTO=$(MOTO) $(CURDIR)/scr
 # the pymilvus line that drives the e2e suite over Kafka + S3
 REMOTE_PYMILVUS ?= 2.6.17
 
-.PHONY: validate clippy fmt-check chart run run-operator build test unit e2e e2e-embedded e2e-remote e2e-cluster e2e-operator services generate bench bench-cluster clean-data
+.PHONY: validate clippy fmt-check chart run run-operator build test unit e2e e2e-embedded e2e-rag e2e-remote e2e-cluster e2e-operator services generate bench bench-cluster clean-data
 .PHONY: fuzz fuzz-ci fuzz-build fuzz-seeds fuzz-regressions
 
 run: ## build and start quarry standalone on :19530 (gRPC) and :9091 (HTTP), data in ./data
@@ -75,7 +75,22 @@ $(CACHE_DIR)/venv-%/.ready:
 	$(CACHE_DIR)/venv-$*/bin/pip install -q "pymilvus==$*" "setuptools<70" pytest numpy
 	touch $@
 
-e2e: e2e-embedded e2e-remote e2e-cluster e2e-operator ## e2e with every pymilvus line, over Kafka + S3, cluster mode, the operator
+# LangChain and LlamaIndex vector stores (pinned releases) beside pymilvus 2.5: these releases
+# fail with pymilvus 2.6 against any server ("should create connection first"), so pymilvus
+# 2.5 is installed after them, over their declared requirement
+RAG_PACKAGES = "langchain-milvus==0.3.3" "llama-index-vector-stores-milvus==0.8.7"
+$(CACHE_DIR)/venv-rag/.ready:
+	$(PYTHON) -m venv $(CACHE_DIR)/venv-rag
+	$(CACHE_DIR)/venv-rag/bin/pip install -q $(RAG_PACKAGES) pytest
+	$(CACHE_DIR)/venv-rag/bin/pip install -q "pymilvus==2.5.18" "setuptools<70"
+	touch $@
+
+e2e: e2e-embedded e2e-rag e2e-remote e2e-cluster e2e-operator ## e2e with every pymilvus line, the RAG integrations, over Kafka + S3, cluster mode, the operator
+
+e2e-rag: $(CACHE_DIR)/venv-rag/.ready ## LangChain and LlamaIndex (dense, BM25, hybrid) against standalone
+	$(E2E_BUILD)
+	@echo "== e2e of the RAG integrations (langchain-milvus, llama-index-vector-stores-milvus)"
+	cd e2e && $(CACHE_DIR)/venv-rag/bin/python -m pytest -q -p no:warnings -p no:cacheprovider test_rag.py
 
 e2e-embedded: $(foreach v,$(PYMILVUS_LINES),$(CACHE_DIR)/venv-$(v)/.ready)
 	$(E2E_BUILD)
