@@ -99,6 +99,13 @@ def test_database_refusals(server, client):
     with pytest.raises(MilvusException, match="database.resource_groups"):
         client.create_database("rg", properties={"database.resource_groups": "rg1"})
     assert "rg" not in client.list_databases()
+    # a client's own keys are stored and returned, as Milvus does (examples/database.py)
+    client.create_database("annotated", properties={"key1": "value1"})
+    assert client.describe_database("annotated")["key1"] == "value1"
+    client.alter_database_properties("annotated", {"key2": "value2"})
+    assert client.describe_database("annotated")["key2"] == "value2"
+    with pytest.raises(MilvusException, match="timezone"):
+        client.alter_database_properties("annotated", {"timezone": "UTC"})
 
 
 def test_orm_database_flow(server):

@@ -93,6 +93,8 @@ def test_roles_and_grants_are_listed(setup):
     root.grant_role("alice", "reader")
     assert "reader" in root.list_roles()
     assert list(root.describe_user("alice")["roles"]) == ["reader"]
+    # an unknown user is an empty answer, as in Milvus (examples/rbac.py relies on it)
+    assert not root.describe_user("nobody")
     privileges = root.describe_role("reader")["privileges"]
     assert len(privileges) == 1
     p = privileges[0]

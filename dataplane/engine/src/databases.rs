@@ -48,7 +48,9 @@ pub fn check_database_name(name: &str) -> Result<()> {
 }
 
 /// Checks database properties: `database.max.collections` (a non-negative integer) takes
-/// effect; the other Milvus database properties are refused with the reason.
+/// effect; the other properties Milvus gives a meaning (`database.*`, `timezone`) are refused
+/// with the reason; any other key is the client's own annotation, stored and returned as
+/// Milvus does.
 fn check_database_properties(properties: &[(String, String)]) -> Result<()> {
     check_properties("database properties", properties)?;
     for (key, value) in properties {
@@ -60,10 +62,14 @@ fn check_database_properties(properties: &[(String, String)]) -> Result<()> {
             }
             continue;
         }
-        let reason = REFUSED_PROPERTIES
-            .iter()
-            .find(|(k, _)| k == key)
-            .map_or("unknown database property", |(_, why)| why);
+        let reason = match REFUSED_PROPERTIES.iter().find(|(k, _)| k == key) {
+            Some((_, why)) => *why,
+            None if key.starts_with("database.") => "a database setting Quarry does not serve",
+            None if key.eq_ignore_ascii_case("timezone") => {
+                "Timestamptz fields, which it sets, are not served"
+            }
+            None => continue,
+        };
         return Err(invalid(format!(
             "database property {key:?} is not supported by Quarry ({reason}); \
              supported: {DB_MAX_COLLECTIONS}"
@@ -312,7 +318,7 @@ mod tests {
     }
 
     #[test]
-    fn only_properties_that_take_effect_are_accepted() {
+    fn properties_quarry_does_not_serve_are_refused() {
         let p = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
         check_database_properties(&p(DB_MAX_COLLECTIONS, "10")).unwrap();
         check_database_properties(&[]).unwrap();
@@ -326,5 +332,9 @@ mod tests {
             let e = check_database_properties(&p(k, v)).unwrap_err().to_string();
             assert!(e.contains(k), "{e}");
         }
+        assert!(check_database_properties(&p("timezone", "UTC")).is_err());
+        // a client's own keys are stored, as Milvus stores them
+        check_database_properties(&p("key1", "value1")).unwrap();
+        check_database_properties(&p("owner", "team-a")).unwrap();
     }
 }

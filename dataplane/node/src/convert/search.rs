@@ -87,7 +87,38 @@ pub fn group_options(pairs: &[KeyValuePair]) -> ConvResult<Option<GroupBy>> {
 /// Parses a search's `search_params`: `topk`, `offset`, `round_decimal`, `metric_type`,
 /// `anns_field` and the `params` JSON (`ef`, `nprobe`, `radius`, `range_filter`). Negative or
 /// non-numeric values are refused.
+/// Search options pymilvus sends for features Quarry does not serve: refused rather than
+/// ignored (an ignored `order_by_fields` would answer in another order than asked).
+const UNSERVED_SEARCH_OPTIONS: [(&str, &str); 5] = [
+    (
+        "order_by_fields",
+        "ordering search results by fields is not supported by quarry yet (they come in score order)",
+    ),
+    (
+        "json_path",
+        "grouping by a JSON path is not supported by quarry yet",
+    ),
+    (
+        "json_type",
+        "grouping by a JSON path is not supported by quarry yet",
+    ),
+    (
+        "strict_cast",
+        "grouping by a JSON path is not supported by quarry yet",
+    ),
+    (
+        "analyzer_name",
+        "analyzer_name picks an analyzer of a multi-analyzer field, which quarry does not serve yet",
+    ),
+];
+
 pub fn search_options(sp: &[KeyValuePair]) -> ConvResult<SearchOptions> {
+    if let Some((_, why)) = UNSERVED_SEARCH_OPTIONS
+        .iter()
+        .find(|(k, _)| param(sp, k).is_some_and(|v| !v.trim().is_empty()))
+    {
+        return Err(why.to_string());
+    }
     let topk = count_param(sp, "topk")?.unwrap_or(10);
     let offset = count_param(sp, "offset")?.unwrap_or(0);
     let extra: serde_json::Value = match param(sp, "params").filter(|p| !p.trim().is_empty()) {
@@ -363,6 +394,15 @@ mod tests {
                 value: v.to_string(),
             })
             .collect()
+    }
+
+    #[test]
+    fn unserved_options_are_refused_not_ignored() {
+        let e = search_options(&kvs(&[("order_by_fields", "price:asc")])).unwrap_err();
+        assert!(e.contains("ordering search results"), "{e}");
+        let e = search_options(&kvs(&[("json_path", "meta[\"a\"]")])).unwrap_err();
+        assert!(e.contains("JSON path"), "{e}");
+        assert!(search_options(&kvs(&[("order_by_fields", "")])).is_ok());
     }
 
     #[test]

@@ -179,12 +179,8 @@ pub(super) async fn select_user(s: &Service, r: SelectUserRequest) -> Handled<Se
     let state = s.engine.meta().snapshot();
     let names: Vec<String> = match r.user.map(|u| u.name).filter(|n| !n.is_empty()) {
         Some(name) if state.users.contains_key(&name) => vec![name],
-        Some(name) => {
-            return Err(failure(
-                ErrorCode::SelectUserFailure,
-                &MetaError::Rejected(format!("user not found: {}", shown(&name))),
-            ))
-        }
+        // as Milvus: an unknown user is an empty answer, not an error
+        Some(_) => vec![],
         None => state.users.keys().cloned().collect(),
     };
     let results = names
