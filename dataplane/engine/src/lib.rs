@@ -25,6 +25,7 @@ mod output;
 mod parquet;
 mod parquet_format;
 mod parquet_guard;
+mod partial;
 mod partitions;
 mod plan;
 mod pool;

@@ -29,6 +29,8 @@ pub struct InsertInput {
     pub upsert: bool,
     /// the schema version the client built the rows for (0 = unknown)
     pub schema_ts: u64,
+    /// an upsert of some fields only (`partial.rs`): the others keep the row's values
+    pub partial: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -85,6 +87,12 @@ impl Engine {
         let partition = self.write_partition(&meta, &input.partition)?;
         if input.rows == 0 {
             return Err(invalid("no rows to insert: the data is empty"));
+        }
+        if input.partial {
+            if !input.upsert {
+                return Err(invalid("a partial update is an upsert"));
+            }
+            self.fill_partial(name, &meta, &mut input).await?;
         }
         let pk_field = meta.schema.primary().clone();
         if pk_field.auto_id {

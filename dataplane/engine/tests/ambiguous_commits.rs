@@ -40,6 +40,7 @@ fn rows(ids: std::ops::Range<i64>) -> InsertInput {
         rows: n,
         upsert: false,
         schema_ts: 0,
+        partial: false,
     }
 }
 

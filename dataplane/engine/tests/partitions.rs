@@ -79,6 +79,7 @@ fn rows(ids: std::ops::Range<i64>, partition: &str, upsert: bool) -> InsertInput
         rows: n,
         upsert,
         schema_ts: 0,
+        partial: false,
     }
 }
 

@@ -334,6 +334,10 @@ struct Rows<'a> {
     visits: Option<&'a AtomicUsize>,
 }
 
+/// An exact search of one batch's sparse rows: its column, its row count and the rows it may
+/// answer, to its hits.
+type BatchScan<'s> = dyn Fn(&ColumnReader<'_>, usize, &dyn Fn(u32) -> bool) -> Vec<Hit> + 's;
+
 /// One query vector: dense (`f32` form), sparse (byte form) or an analyzed text weighted for
 /// BM25.
 #[derive(Clone, Copy)]
@@ -399,85 +403,56 @@ fn segment_hits(
         }
         keep.is_none_or(|k| k.get(row as usize).copied().unwrap_or(false))
     };
-    let query = match query {
-        Query::Bm25(q) => {
-            let mut hits = match index {
-                Some(index) => index.search_bm25(q, k, &keep_row)?,
-                None => {
-                    let mut all = Vec::new();
-                    for (b, batch) in seg.batches.iter().enumerate() {
-                        let start = seg.start(b);
-                        let reader = ColumnReader::new(batch.column(plan.field_index), data_type);
-                        let keep_row = |r: u32| keep.is_none_or(|k| k[(start + r) as usize]);
-                        let n = batch.num_rows();
-                        let hits = brute_force_bm25(n, |i| reader.sparse(i), q, k, &keep_row);
-                        all.extend(hits.into_iter().map(|h| Hit {
-                            row: h.row + start,
-                            score: h.score,
-                        }));
-                    }
-                    all
-                }
-            };
-            hits.sort_by(|a, b| plan.metric.cmp(a.score, b.score).then(a.row.cmp(&b.row)));
-            hits.truncate(k);
-            return Ok(hits);
+    // sparse rows scanned batch by batch: `scan(reader, rows, keep)` gives a batch's hits
+    let scan_sparse = |scan: &BatchScan<'_>| {
+        let mut all = Vec::new();
+        for (b, batch) in seg.batches.iter().enumerate() {
+            let start = seg.start(b);
+            let reader = ColumnReader::new(batch.column(plan.field_index), data_type);
+            let keep_row = |r: u32| keep.is_none_or(|k| k[(start + r) as usize]);
+            let hits = scan(&reader, batch.num_rows(), &keep_row);
+            all.extend(hits.into_iter().map(|h| Hit {
+                row: h.row + start,
+                score: h.score,
+            }));
         }
-        Query::Sparse(q) => {
-            let mut hits = match index {
-                Some(index) => index.search_sparse(q, k, &params, &keep_row)?,
-                None => {
-                    let pruned = prune_query(q, params.drop_ratio_search.unwrap_or(0.0));
-                    let mut all = Vec::new();
-                    for (b, batch) in seg.batches.iter().enumerate() {
-                        let start = seg.start(b);
-                        let reader = ColumnReader::new(batch.column(plan.field_index), data_type);
-                        let keep_row = |r: u32| keep.is_none_or(|k| k[(start + r) as usize]);
-                        let n = batch.num_rows();
-                        let hits =
-                            brute_force_sparse(n, |i| reader.sparse(i), &pruned, k, &keep_row);
-                        all.extend(hits.into_iter().map(|h| Hit {
-                            row: h.row + start,
-                            score: h.score,
-                        }));
-                    }
-                    all
-                }
-            };
-            hits.sort_by(|a, b| plan.metric.cmp(a.score, b.score).then(a.row.cmp(&b.row)));
-            hits.truncate(k);
-            return Ok(hits);
-        }
-        Query::Dense(q) => q,
+        all
     };
-    let mut hits = match index {
-        Some(index) => match keep {
-            Some(_) => index.search(query, k, &params, Some(&keep_row))?,
-            None => index.search(query, k, &params, None)?,
+    let mut hits = match (query, index) {
+        (Query::Bm25(q), Some(index)) => index.search_bm25(q, k, &keep_row)?,
+        (Query::Bm25(q), None) => {
+            scan_sparse(&|r, n, keep| brute_force_bm25(n, |i| r.sparse(i), q, k, keep))
+        }
+        (Query::Sparse(q), Some(index)) => index.search_sparse(q, k, &params, &keep_row)?,
+        (Query::Sparse(q), None) => {
+            let pruned = prune_query(q, params.drop_ratio_search.unwrap_or(0.0));
+            scan_sparse(&|r, n, keep| brute_force_sparse(n, |i| r.sparse(i), &pruned, k, keep))
+        }
+        (Query::Dense(q), Some(index)) => match keep {
+            Some(_) => index.search(q, k, &params, Some(&keep_row))?,
+            None => index.search(q, k, &params, None)?,
         },
-        None => {
+        (Query::Dense(q), None) => {
             let mut all = Vec::new();
             for (b, batch) in seg.batches.iter().enumerate() {
                 let start = seg.start(b);
                 let keep_row = |r: u32| keep.is_none_or(|k| k[(start + r) as usize]);
                 let hits = match ColumnReader::new(batch.column(plan.field_index), data_type) {
                     ColumnReader::Vector { dim, values, .. } => {
-                        brute_force(values, dim, plan.metric, query, k, &keep_row)
+                        brute_force(values, dim, plan.metric, q, k, &keep_row)
                     }
                     ColumnReader::Packed {
                         data_type,
                         dim,
                         values,
                         ..
-                    } => {
-                        brute_force_packed(data_type, values, dim, plan.metric, query, k, &keep_row)
-                    }
+                    } => brute_force_packed(data_type, values, dim, plan.metric, q, k, &keep_row),
                     _ => return Err(EngineError::Internal("not a vector column".into())),
                 };
-                for mut h in hits {
-                    h.row += start;
-                    all.push(h);
-                }
+                all.extend(hits.into_iter().map(|h| Hit {
+                    row: h.row + start,
+                    score: h.score,
+                }));
             }
             all
         }

@@ -21,14 +21,12 @@ pub fn insert(r: InsertRequest) -> ConvResult<Mutation> {
             rows,
             upsert: false,
             schema_ts: r.schema_timestamp,
+            partial: false,
         },
     })
 }
 
 pub fn upsert(r: UpsertRequest) -> ConvResult<Mutation> {
-    if r.partial_update {
-        return Err("partial upsert is not supported by quarry yet".into());
-    }
     let (columns, rows) = columns_from_proto(r.fields_data, r.num_rows)?;
     Ok(Mutation {
         collection: r.collection_name,
@@ -38,6 +36,7 @@ pub fn upsert(r: UpsertRequest) -> ConvResult<Mutation> {
             rows,
             upsert: true,
             schema_ts: r.schema_timestamp,
+            partial: r.partial_update,
         },
     })
 }
