@@ -57,7 +57,23 @@ pub fn brute_force_sparse<'a>(
     k: usize,
     keep: &dyn Fn(u32) -> bool,
 ) -> Vec<Hit> {
-    if k == 0 || query.is_empty() {
+    if query.is_empty() {
+        return Vec::new();
+    }
+    scan_top(count, row, k, keep, |r| dot_pairs(query, r))
+}
+
+/// Exact top-`k` over `count` sparse rows by `score` (larger is better), among rows for which
+/// `keep` is true, best first; rows scoring 0 are not hits. The scan of every exact sparse
+/// search (inner product, BM25).
+pub(crate) fn scan_top<'a>(
+    count: usize,
+    row: impl Fn(usize) -> &'a [u8],
+    k: usize,
+    keep: &dyn Fn(u32) -> bool,
+    score: impl Fn(&[u8]) -> f32,
+) -> Vec<Hit> {
+    if k == 0 {
         return Vec::new();
     }
     let mut top = TopK::new(k, Metric::Ip);
@@ -66,7 +82,7 @@ pub fn brute_force_sparse<'a>(
         if !keep(r) {
             continue;
         }
-        let s = dot_pairs(query, row(i));
+        let s = score(row(i));
         if s != 0.0 {
             top.push(r, s);
         }

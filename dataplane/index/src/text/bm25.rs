@@ -16,8 +16,7 @@ use quarry_types::sparse::pairs;
 use serde::{Deserialize, Serialize};
 
 use super::Analyzer;
-use crate::flat::TopK;
-use crate::{Hit, Metric};
+use crate::Hit;
 
 /// Milvus's defaults and ranges of the BM25 index parameters.
 pub const DEFAULT_K1: f32 = 1.2;
@@ -167,19 +166,8 @@ pub fn brute_force_bm25<'a>(
     k: usize,
     keep: &dyn Fn(u32) -> bool,
 ) -> Vec<Hit> {
-    if k == 0 || query.terms.is_empty() {
+    if query.terms.is_empty() {
         return Vec::new();
     }
-    let mut top = TopK::new(k, Metric::Ip);
-    for i in 0..count {
-        let r = i as u32;
-        if !keep(r) {
-            continue;
-        }
-        let s = query.score(row(i));
-        if s != 0.0 {
-            top.push(r, s);
-        }
-    }
-    top.into_sorted()
+    crate::sparse::scan_top(count, row, k, keep, |r| query.score(r))
 }
