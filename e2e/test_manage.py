@@ -254,3 +254,33 @@ def test_alter_collection_field_max_length_and_capacity(client):
             client.alter_collection_field("af", field, field_params=params)
         assert words in str(e.value), (field, params, str(e.value))
     assert client.describe_collection("af")["fields"] == before
+
+
+def index_params_of(client, name, index):
+    return client.describe_index(name, index_name=index)
+
+
+def test_alter_and_drop_index_properties(client):
+    make(client, "ai")
+    client.release_collection("ai")
+    client.alter_index_properties("ai", index_name="vector", properties={"mmap.enabled": True})
+    assert index_params_of(client, "ai", "vector")["mmap.enabled"] == "true"
+    client.drop_index_properties("ai", index_name="vector", property_keys=["mmap.enabled"])
+    desc = index_params_of(client, "ai", "vector")
+    assert "mmap.enabled" not in desc
+    # refusals change nothing
+    for kwargs, words in [
+        ({"index_name": "vector", "properties": {"M": 8}}, "not configable"),
+        ({"index_name": "vector", "properties": {"mmap.enabled": "maybe"}}, "true or false"),
+        ({"index_name": "nosuch", "properties": {"mmap.enabled": True}}, "index not found"),
+    ]:
+        with pytest.raises(MilvusException) as e:
+            client.alter_index_properties("ai", **kwargs)
+        assert words in str(e.value), (kwargs, str(e.value))
+    assert index_params_of(client, "ai", "vector") == desc
+    # only while released, as in Milvus; the index still serves searches after a change
+    client.load_collection("ai")
+    with pytest.raises(MilvusException, match="release the collection first"):
+        client.alter_index_properties("ai", index_name="vector", properties={"mmap.enabled": True})
+    hits = client.search("ai", [vec(8, 3)], limit=1)
+    assert hits[0][0]["id"] == 3

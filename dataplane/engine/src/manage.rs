@@ -143,6 +143,78 @@ impl Engine {
         tracing::info!(id = meta.id, collection = %name, field, "collection field altered");
         Ok(())
     }
+
+    /// AlterIndex: `mmap.enabled` of one index, set or deleted (stored with no effect, as
+    /// for fields and collections: loaded indexes are in memory); Milvus configures no other
+    /// index parameter after the build, and neither does Quarry. As in Milvus, only while the
+    /// collection is released.
+    pub async fn alter_index_properties(
+        &self,
+        name: Named<'_>,
+        index_name: &str,
+        change: AlterProperties,
+    ) -> Result<()> {
+        match (change.set.is_empty(), change.delete.is_empty()) {
+            (true, true) => {
+                return Err(invalid(
+                    "alter index requires either extra params or delete keys, both cannot be \
+                     empty",
+                ))
+            }
+            (false, false) => {
+                return Err(invalid("cannot provide both DeleteKeys and ExtraParams"));
+            }
+            _ => {}
+        }
+        if index_name.is_empty() {
+            return Err(invalid("index name is empty: name the index to alter"));
+        }
+        for key in change.set.iter().map(|(k, _)| k).chain(&change.delete) {
+            if key != MMAP {
+                return Err(invalid(format!("{key} is not configable index param")));
+            }
+        }
+        for (k, v) in &change.set {
+            check_mmap(k, v)?;
+        }
+        let (meta, _) = self.resolve_fresh(name, |_| false).await?;
+        let index = meta
+            .indexes
+            .iter()
+            .find(|i| i.name == index_name)
+            .ok_or_else(|| {
+                crate::EngineError::IndexNotFound(format!("collection={name}, index={index_name}"))
+            })?;
+        if meta.loaded {
+            return Err(invalid(format!(
+                "can't alter index on loaded collection, please release the collection first: \
+                 collection {name} is loaded"
+            )));
+        }
+        let mut params = index.params.clone();
+        for k in &change.delete {
+            params.remove(k);
+        }
+        for (k, v) in &change.set {
+            params.insert(k.clone(), v.trim().to_ascii_lowercase());
+        }
+        self.io
+            .meta
+            .set_index_params(meta.id, index.id, params)
+            .await?;
+        tracing::info!(id = meta.id, collection = %name, index = index_name, "index altered");
+        Ok(())
+    }
+}
+
+fn check_mmap(key: &str, value: &str) -> Result<()> {
+    if matches!(value.trim().to_ascii_lowercase().as_str(), "true" | "false") {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "invalid {key} value: {value}, expected true or false"
+        )))
+    }
 }
 
 const MMAP: &str = "mmap.enabled";
@@ -188,13 +260,7 @@ fn check_field_param(f: &FieldSchema, key: &str, value: &str) -> Result<()> {
                 )));
             }
         }
-        MMAP => {
-            if !matches!(value.trim().to_ascii_lowercase().as_str(), "true" | "false") {
-                return Err(invalid(format!(
-                    "invalid mmap.enabled value: {value}, expected true or false"
-                )));
-            }
-        }
+        MMAP => check_mmap(key, value)?,
         other => return Err(invalid(format!("{other} does not support update"))),
     }
     Ok(())

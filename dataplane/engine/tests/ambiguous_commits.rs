@@ -193,6 +193,14 @@ impl MetaService for Faulty {
     ) -> Result<(), MetaError> {
         self.inner().set_field_params(id, field, params).await
     }
+    async fn set_index_params(
+        &self,
+        id: i64,
+        index: i64,
+        params: std::collections::BTreeMap<String, String>,
+    ) -> Result<(), MetaError> {
+        self.inner().set_index_params(id, index, params).await
+    }
     async fn create_index(&self, id: i64, index: NewIndex) -> Result<IndexMeta, MetaError> {
         self.inner().create_index(id, index).await
     }

@@ -292,6 +292,26 @@ impl MetaService for LocalMeta {
             .await
     }
 
+    async fn set_index_params(
+        &self,
+        id: i64,
+        index: i64,
+        params: std::collections::BTreeMap<String, String>,
+    ) -> Result<(), MetaError> {
+        self.catalog
+            .commit(|s| {
+                let c = s.collections.get_mut(&id).ok_or_else(|| not_found(id))?;
+                let i = c
+                    .indexes
+                    .iter_mut()
+                    .find(|i| i.id == index)
+                    .ok_or_else(|| MetaError::Rejected(format!("index {index} does not exist")))?;
+                i.params = params.clone();
+                Ok(())
+            })
+            .await
+    }
+
     async fn drop_index(&self, id: i64, index: i64) -> Result<(), MetaError> {
         self.catalog
             .commit(|s| {

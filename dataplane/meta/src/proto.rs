@@ -469,6 +469,13 @@ pub fn op_to_pb(op: MetaOp) -> pb::MetaOp {
             field,
             params: pairs_to_pb(params),
         }),
+        MetaOp::SetIndexParams { id, index, params } => {
+            Op::SetIndexParams(pb::SetIndexParams {
+                id,
+                index,
+                params: params.into_iter().collect(),
+            })
+        }
         MetaOp::SetQueryPool { id, pool } => Op::SetQueryPool(pb::SetQueryPool { id, pool }),
         MetaOp::CreateIndex { id, index } => Op::CreateIndex(pb::CreateIndex {
             id,
@@ -569,6 +576,11 @@ pub fn op_from_pb(op: pb::MetaOp) -> Result<MetaOp, DecodeError> {
             id: s.id,
             field: s.field,
             params: pairs_from_pb(s.params),
+        },
+        Op::SetIndexParams(s) => MetaOp::SetIndexParams {
+            id: s.id,
+            index: s.index,
+            params: s.params.into_iter().collect(),
         },
         Op::SetQueryPool(s) => MetaOp::SetQueryPool {
             id: s.id,

@@ -3,6 +3,7 @@
 //! every answer and heartbeat). Timestamps come from a local hybrid clock that observes every
 //! coordinator timestamp it sees, so they move forward with the cluster's.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -251,6 +252,16 @@ impl MetaService for RemoteMeta {
         params: Vec<(String, String)>,
     ) -> Result<(), MetaError> {
         self.mutate_done(MetaOp::SetFieldParams { id, field, params })
+            .await
+    }
+
+    async fn set_index_params(
+        &self,
+        id: i64,
+        index: i64,
+        params: BTreeMap<String, String>,
+    ) -> Result<(), MetaError> {
+        self.mutate_done(MetaOp::SetIndexParams { id, index, params })
             .await
     }
 

@@ -153,6 +153,13 @@ pub trait MetaService: Send + Sync + std::fmt::Debug {
         field: String,
         params: Vec<(String, String)>,
     ) -> Result<(), MetaError>;
+    /// Replaces the parameters of one index of a collection (AlterIndex).
+    async fn set_index_params(
+        &self,
+        id: i64,
+        index: i64,
+        params: BTreeMap<String, String>,
+    ) -> Result<(), MetaError>;
     async fn create_index(&self, id: i64, index: NewIndex) -> Result<IndexMeta, MetaError>;
     async fn drop_index(&self, id: i64, index: i64) -> Result<(), MetaError>;
     /// Records a flush; returns the delete-file keys it superseded (garbage now).
@@ -227,6 +234,11 @@ pub enum MetaOp {
         id: i64,
         field: String,
         params: Vec<(String, String)>,
+    },
+    SetIndexParams {
+        id: i64,
+        index: i64,
+        params: BTreeMap<String, String>,
     },
     SetQueryPool {
         id: i64,
@@ -325,6 +337,10 @@ pub async fn apply_op(meta: &dyn MetaService, op: MetaOp) -> Result<MetaResult, 
         }
         MetaOp::SetFieldParams { id, field, params } => {
             meta.set_field_params(id, field, params).await?;
+            MetaResult::Done
+        }
+        MetaOp::SetIndexParams { id, index, params } => {
+            meta.set_index_params(id, index, params).await?;
             MetaResult::Done
         }
         MetaOp::CreateIndex { id, index } => MetaResult::Index(meta.create_index(id, index).await?),

@@ -315,6 +315,14 @@ fn every_op() -> Vec<MetaOp> {
             field: "title".into(),
             params: vec![("max_length".into(), "128".into())],
         },
+        MetaOp::SetIndexParams {
+            id: 9,
+            index: 12,
+            params: [("index_type", "HNSW"), ("mmap.enabled", "true")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        },
         MetaOp::SetQueryPool {
             id: 9,
             pool: Some("pool-a".into()),
@@ -398,7 +406,7 @@ fn every_operation_survives_the_round_trip() {
     let ops = every_op();
     // one of each kind at least
     let kinds: std::collections::HashSet<_> = ops.iter().map(std::mem::discriminant).collect();
-    assert_eq!(kinds.len(), 21);
+    assert_eq!(kinds.len(), 22);
     for op in ops {
         let back = op_from_pb(through_bytes(op_to_pb(op.clone()))).unwrap();
         assert_eq!(back, op);

@@ -202,6 +202,7 @@ has_db!(db_name: CreateCollectionRequest, DropCollectionRequest, HasCollectionRe
     CreatePartitionRequest, DropPartitionRequest, LoadPartitionsRequest, ReleasePartitionsRequest,
     GetPartitionStatisticsRequest, InsertRequest, UpsertRequest, DeleteRequest, FlushRequest,
     GetFlushStateRequest, CreateIndexRequest, DescribeIndexRequest, DropIndexRequest,
+    AlterIndexRequest,
     GetIndexStateRequest, GetIndexBuildProgressRequest, SearchRequest, QueryRequest, HybridSearchRequest,
     CreateAliasRequest, DropAliasRequest, AlterAliasRequest, DescribeAliasRequest,
     ListAliasesRequest);

@@ -1,6 +1,6 @@
 //! Indexes: create, describe, drop, state and build progress.
 
-use quarry_engine::Named;
+use quarry_engine::{AlterProperties, Named};
 use quarry_proto::common::Status;
 use quarry_proto::service::*;
 
@@ -45,6 +45,22 @@ pub(super) async fn drop_index(s: &Service, r: DropIndexRequest) -> Handled<Stat
             Named::new(&r.db_name, &r.collection_name),
             &r.field_name,
             &r.index_name,
+        )
+        .await
+        .map_err(engine)?;
+    Ok(ok())
+}
+
+pub(super) async fn alter_index(s: &Service, r: AlterIndexRequest) -> Handled<Status> {
+    let change = AlterProperties {
+        set: convert::kv(&r.extra_params),
+        delete: r.delete_keys,
+    };
+    s.engine
+        .alter_index_properties(
+            Named::new(&r.db_name, &r.collection_name),
+            &r.index_name,
+            change,
         )
         .await
         .map_err(engine)?;

@@ -223,6 +223,9 @@ impl MilvusService for Service {
     async fn drop_index(&self, req: Request<DropIndexRequest>) -> R<Status> {
         serve(&self.engine, req, |r| index::drop_index(self, r)).await
     }
+    async fn alter_index(&self, req: Request<AlterIndexRequest>) -> R<Status> {
+        serve(&self.engine, req, |r| index::alter_index(self, r)).await
+    }
 
     async fn get_index_state(
         &self,

@@ -117,7 +117,7 @@ guarded!(collection: LoadCollectionRequest => "Load", ReleaseCollectionRequest =
     GetPartitionStatisticsRequest => "GetStatistics", ShowPartitionsRequest => "ShowPartitions",
     CreateIndexRequest => "CreateIndex", DescribeIndexRequest => "IndexDetail",
     GetIndexBuildProgressRequest => "IndexDetail", GetIndexStateRequest => "IndexDetail",
-    DropIndexRequest => "DropIndex", InsertRequest => "Insert", UpsertRequest => "Upsert",
+    DropIndexRequest => "DropIndex", AlterIndexRequest => "CreateIndex", InsertRequest => "Insert", UpsertRequest => "Upsert",
     DeleteRequest => "Delete", SearchRequest => "Search", HybridSearchRequest => "Search",
     QueryRequest => "Query",
     GetFlushStateRequest => "GetFlushState", GetLoadingProgressRequest => "GetLoadState",

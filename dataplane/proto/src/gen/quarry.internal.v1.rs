@@ -414,7 +414,7 @@ pub struct SegmentMeta {
 pub struct MetaOp {
     #[prost(
         oneof = "meta_op::Op",
-        tags = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21"
+        tags = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22"
     )]
     pub op: ::core::option::Option<meta_op::Op>,
 }
@@ -464,6 +464,8 @@ pub mod meta_op {
         Rbac(super::RbacChange),
         #[prost(message, tag = "21")]
         SetFieldParams(super::SetFieldParams),
+        #[prost(message, tag = "22")]
+        SetIndexParams(super::SetIndexParams),
     }
 }
 /// A new partition of a collection (an existing name: nothing changes, as in Milvus).
@@ -665,6 +667,20 @@ pub struct SetFieldParams {
     pub field: ::prost::alloc::string::String,
     #[prost(message, repeated, tag = "3")]
     pub params: ::prost::alloc::vec::Vec<KeyValue>,
+}
+/// AlterIndex: the parameters of one index, replaced (only keys that change no built file,
+/// `mmap.enabled`, are ever altered).
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct SetIndexParams {
+    #[prost(int64, tag = "1")]
+    pub id: i64,
+    #[prost(int64, tag = "2")]
+    pub index: i64,
+    #[prost(map = "string, string", tag = "3")]
+    pub params: ::std::collections::HashMap<
+        ::prost::alloc::string::String,
+        ::prost::alloc::string::String,
+    >,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct SetQueryPool {
