@@ -235,9 +235,13 @@ def test_schema_bounds(server, lim):
 
 
 def test_collection_property_quarry_does_not_serve(server, lim):
-    # refused, not stored and ignored: rows would otherwise never expire
-    refused(server, lim, lambda: lim.create_collection("ttl", dimension=DIM, properties={"collection.ttl.seconds": 60}),
-            "collection.ttl.seconds", "not supported")
+    # refused, not stored and ignored: compaction would otherwise run all the same
+    refused(server, lim, lambda: lim.create_collection("noauto", dimension=DIM,
+                                                       properties={"collection.autocompaction.enabled": False}),
+            "collection.autocompaction.enabled", "not supported")
+    # a time to live that is no whole number of seconds
+    refused(server, lim, lambda: lim.create_collection("ttl", dimension=DIM, properties={"collection.ttl.seconds": "soon"}),
+            "collection TTL", "not a valid positive integer")
     assert lim.list_collections() == ["lim"]
     # a client's own annotation is kept
     lim.create_collection("annotated", dimension=DIM, properties={"team": "search"})

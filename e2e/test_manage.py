@@ -90,7 +90,7 @@ def test_alter_and_drop_collection_properties(client):
     client.alter_collection_properties("props", properties={"owner": "team-b"})
     assert client.describe_collection("props")["properties"]["owner"] == "team-b"
     # properties Quarry would store and ignore are refused, and nothing changes
-    for key, value in [("collection.ttl.seconds", "60"), ("collection.replica.number", "2"),
+    for key, value in [("collection.autocompaction.enabled", "false"), ("collection.replica.number", "2"),
                        ("collection.insertRate.max.mb", "5")]:
         with pytest.raises(MilvusException, match="not supported"):
             client.alter_collection_properties("props", properties={key: value})
@@ -115,7 +115,7 @@ def test_orm_set_properties(server):
         col = Collection("orm_props", using=alias)
         col.set_properties({"mmap.enabled": "false"})
         with pytest.raises(MilvusException):
-            col.set_properties({"collection.ttl.seconds": "10"})
+            col.set_properties({"collection.ttl.seconds": "-10"})
     finally:
         connections.disconnect(alias)
 

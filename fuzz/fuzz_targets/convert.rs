@@ -77,6 +77,7 @@ fn mutate(schema: &CollectionSchema, fields: Vec<FieldData>, num_rows: u32, upse
         deletes: if upsert { pks } else { vec![] },
         rows: Some(batch.clone()),
         partition_runs: vec![],
+        written_ms: 1,
     };
     let bytes = record.encode();
     let back = LogRecord::decode(&bytes).expect("an encoded record decodes");

@@ -32,7 +32,11 @@ fn record(bytes: &[u8]) {
     };
     let encoded = rec.encode();
     let again = LogRecord::decode(&encoded).expect("an encoded record decodes");
-    assert_eq!(again.encode(), encoded, "record re-encodes to the same bytes");
+    assert_eq!(
+        again.encode(),
+        encoded,
+        "record re-encodes to the same bytes"
+    );
     let schema = schema();
     if let Some(rows) = &rec.rows {
         if rows.schema() != schema.arrow_schema(false) {
@@ -48,10 +52,15 @@ fn record(bytes: &[u8]) {
             seg.delete(pk, offset);
         }
         if let Some(rows) = &rec.rows {
-            seg.append(with_offset(schema, rows, offset), schema, pk_index);
+            seg.append(
+                with_offset(schema, rows, offset, rec.written_ms),
+                schema,
+                pk_index,
+            );
         }
     }
     let _ = seg.view().matching(schema, None);
+    let _ = seg.view_at(u64::MAX).matching(schema, None);
 }
 
 /// Rewrites the CRC and offset of each whole frame as the log writer would.
@@ -90,7 +99,11 @@ fn log_file(flags: u8, body: &[u8]) {
         };
         let end = log.end_offset("t", 0).await.unwrap();
         let before = log.read("t", 0, 0, 1 << 20).await.unwrap();
-        assert_eq!(before.len() as u64, end, "read gives every frame up to the end");
+        assert_eq!(
+            before.len() as u64,
+            end,
+            "read gives every frame up to the end"
+        );
         for (i, e) in before.iter().enumerate() {
             assert_eq!(e.offset, i as u64);
             // recovery decodes every payload
@@ -105,7 +118,11 @@ fn log_file(flags: u8, body: &[u8]) {
         let log = EmbeddedLog::open(&root, EmbeddedLogOptions::default())
             .expect("a log reopens after an append");
         let after = log.read("t", 0, 0, 1 << 20).await.unwrap();
-        assert_eq!(after.len(), before.len() + 1, "the append survives a reopen");
+        assert_eq!(
+            after.len(),
+            before.len() + 1,
+            "the append survives a reopen"
+        );
         for (a, b) in after.iter().zip(&before) {
             assert_eq!((a.offset, &a.payload), (b.offset, &b.payload));
         }

@@ -16,9 +16,9 @@ use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use quarry_meta::{Catalog, MetaError};
 use quarry_engine::fuzzing::{decode_parquet, ScalarIndex, ScalarKind, SegmentData, SegmentIndex};
 use quarry_expr::Expr;
+use quarry_meta::{Catalog, MetaError};
 use quarry_storage::{MemoryObjectStore, ObjectStore};
 use quarry_types::batch::{offsets, ColumnReader};
 use quarry_types::{CollectionSchema, DataType};
@@ -40,13 +40,9 @@ fn fixtures() -> &'static [Fixture; 2] {
                  or opt is null or color == \"red\"",
                 if str_pk { "\"x\"" } else { "0" }
             );
-            let filter = quarry_expr::prepare(
-                &text,
-                &schema,
-                &Default::default(),
-            )
-            .expect("the fixed filter compiles")
-            .unwrap();
+            let filter = quarry_expr::prepare(&text, &schema, &Default::default())
+                .expect("the fixed filter compiles")
+                .unwrap();
             Fixture { schema, filter }
         })
     })
@@ -92,7 +88,10 @@ fn segment(fixture: &Fixture, body: &[u8]) {
         })
         .collect();
     assert!(!indexes.is_empty());
-    assert_eq!(view.matching_indexed(schema, Some(&fixture.filter), &indexes), plain);
+    assert_eq!(
+        view.matching_indexed(schema, Some(&fixture.filter), &indexes),
+        plain
+    );
     let offs = offsets(&batch);
     assert_eq!(offs.len(), rows);
     for row in 0..rows as u32 {
@@ -144,7 +143,9 @@ fn manifest(body: &[u8]) {
             Err(MetaError::Conflict(_)) => return,
             Err(e) => panic!("a commit on an accepted manifest failed: {e}"),
         }
-        let reopened = Catalog::open(store).await.expect("a committed manifest reopens");
+        let reopened = Catalog::open(store)
+            .await
+            .expect("a committed manifest reopens");
         let after = reopened.snapshot();
         assert_eq!(after.version, state.version + 1);
         assert_eq!(after.collections, state.collections);

@@ -85,12 +85,18 @@ pub fn rows() -> Vec<Row> {
             ("score", Value::Float(0.5)),
             ("ratio", Value::Float(0.25)),
             ("flag", Value::Bool(true)),
-            ("meta", j(r#"{"k": 2, "tags": ["a", "b"], "nested": {"x": "y"}}"#)),
+            (
+                "meta",
+                j(r#"{"k": 2, "tags": ["a", "b"], "nested": {"x": "y"}}"#),
+            ),
             ("tags", j(r#"[1, 2, 3]"#)),
             ("nums", Value::Array(vec![Value::Int(1), Value::Int(-2)])),
             ("opt", Value::Int(1)),
             ("emb", Value::Vector(vec![0.1, 0.2])),
-            ("$meta", j(r#"{"color": "red", "n": 3, "arr": [1, "two", null]}"#)),
+            (
+                "$meta",
+                j(r#"{"color": "red", "n": 3, "arr": [1, "two", null]}"#),
+            ),
         ])),
         Row(HashMap::from([
             ("id", Value::Int(-1)),
@@ -118,10 +124,7 @@ pub fn templates() -> HashMap<String, Value> {
         ("f".to_string(), Value::Float(0.5)),
         ("s".to_string(), Value::Str("Alpha beta".into())),
         ("b".to_string(), Value::Bool(true)),
-        (
-            "arr".to_string(),
-            Value::Json(serde_json::json!([1, 7, 9])),
-        ),
+        ("arr".to_string(), Value::Json(serde_json::json!([1, 7, 9]))),
     ])
 }
 

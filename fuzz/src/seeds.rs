@@ -6,12 +6,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+use crate::convert;
 use arrow_array::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use prost::Message;
-use quarry_meta::{CatalogState, CollectionMeta, IndexMeta, PartitionMeta, SegmentMeta};
 use quarry_engine::OutputColumn;
-use crate::convert;
+use quarry_meta::{CatalogState, CollectionMeta, IndexMeta, PartitionMeta, SegmentMeta};
 use quarry_proto::common::{KeyValuePair, PlaceholderGroup, PlaceholderType, PlaceholderValue};
 use quarry_proto::schema::{
     template_array_value, template_value, FieldData, LongArray, StringArray, TemplateArrayValue,
@@ -54,9 +54,15 @@ fn fields(schema: &CollectionSchema) -> Vec<FieldData> {
                 ("flag", _) => vec![Value::Bool(true), Value::Bool(false)],
                 ("meta", _) => vec![j(r#"{"k": 2, "tags": ["a", "b"]}"#), j("[1, null]")],
                 ("tags", _) => vec![j("[1, 2, 3]"), j("[]")],
-                ("nums", _) => vec![Value::Array(vec![Value::Int(1), Value::Int(-2)]), Value::Array(vec![])],
+                ("nums", _) => vec![
+                    Value::Array(vec![Value::Int(1), Value::Int(-2)]),
+                    Value::Array(vec![]),
+                ],
                 ("opt", _) => vec![Value::Int(1), Value::Int(5)],
-                ("emb", _) => vec![Value::Vector(vec![0.1, 0.2]), Value::Vector(vec![-1.0, 0.0])],
+                ("emb", _) => vec![
+                    Value::Vector(vec![0.1, 0.2]),
+                    Value::Vector(vec![-1.0, 0.0]),
+                ],
                 (_, DataType::Json) => vec![j(r#"{"color": "red", "n": 3}"#), j("{}")],
                 (name, dt) => panic!("no seed values for {name} of {dt:?}"),
             };
@@ -85,7 +91,10 @@ fn templates() -> HashMap<String, TemplateValue> {
     let v = |val| TemplateValue { val: Some(val) };
     HashMap::from([
         ("a".to_string(), v(template_value::Val::Int64Val(7))),
-        ("b".to_string(), v(template_value::Val::StringVal("Alpha beta".into()))),
+        (
+            "b".to_string(),
+            v(template_value::Val::StringVal("Alpha beta".into())),
+        ),
         (
             "c".to_string(),
             v(template_value::Val::ArrayVal(TemplateArrayValue {
@@ -154,14 +163,22 @@ fn convert_seeds(dir: &Path) {
             num_rows: 2,
             ..Default::default()
         };
-        write(dir, &format!("insert-{tag}"), &with_selector(hi, &insert.encode_to_vec()));
+        write(
+            dir,
+            &format!("insert-{tag}"),
+            &with_selector(hi, &insert.encode_to_vec()),
+        );
         let upsert = UpsertRequest {
             collection_name: "docs".into(),
             fields_data: fields(&schema),
             num_rows: 2,
             ..Default::default()
         };
-        write(dir, &format!("upsert-{tag}"), &with_selector(hi + 1, &upsert.encode_to_vec()));
+        write(
+            dir,
+            &format!("upsert-{tag}"),
+            &with_selector(hi + 1, &upsert.encode_to_vec()),
+        );
         let create = CreateCollectionRequest {
             collection_name: "docs".into(),
             schema: convert::schema_to_proto(&schema, "default").encode_to_vec(),
@@ -169,16 +186,17 @@ fn convert_seeds(dir: &Path) {
             properties: kvs(&[("team", "docs")]),
             ..Default::default()
         };
-        write(dir, &format!("create-{tag}"), &with_selector(hi + 5, &create.encode_to_vec()));
+        write(
+            dir,
+            &format!("create-{tag}"),
+            &with_selector(hi + 5, &create.encode_to_vec()),
+        );
     }
     let group = PlaceholderGroup {
         placeholders: vec![PlaceholderValue {
             tag: "$0".into(),
             r#type: PlaceholderType::FloatVector as i32,
-            values: vec![[0.1f32, 0.2]
-                .iter()
-                .flat_map(|x| x.to_le_bytes())
-                .collect()],
+            values: vec![[0.1f32, 0.2].iter().flat_map(|x| x.to_le_bytes()).collect()],
         }],
     };
     let search = SearchRequest {
@@ -223,6 +241,7 @@ fn record_seeds(dir: &Path) {
             deletes: vec![],
             rows: Some(batch(&schema)),
             partition_runs: vec![],
+            written_ms: 1_764_600_000_000,
         },
         LogRecord {
             partition_id: 1,
@@ -230,12 +249,14 @@ fn record_seeds(dir: &Path) {
             rows: Some(batch(&schema)),
             // the rows split between two partitions (a partition-key collection)
             partition_runs: vec![(1, 1), (3, batch(&schema).num_rows() as u32 - 1)],
+            written_ms: 0,
         },
         LogRecord {
             partition_id: 2,
             deletes: vec![Pk::Int(7), Pk::Str("x".into())],
             rows: None,
             partition_runs: vec![],
+            written_ms: 1_764_600_000_000,
         },
     ];
     for (i, r) in records.iter().enumerate() {
@@ -253,7 +274,7 @@ fn record_seeds(dir: &Path) {
 fn segment_seeds(dir: &Path) {
     for (str_pk, selector) in [(false, 0u8), (true, 2)] {
         let schema = crate::schema(str_pk);
-        let file = parquet(&with_offset(&schema, &batch(&schema), 3));
+        let file = parquet(&with_offset(&schema, &batch(&schema), 3, 1));
         let mut plain = vec![selector, 0, 0];
         plain.extend(&file);
         write(dir, &format!("segment-{selector}"), &plain);
@@ -319,8 +340,19 @@ fn segment_seeds(dir: &Path) {
         collections: BTreeMap::from([(meta.id, meta)]),
         ..Default::default()
     };
-    write(dir, "manifest", &with_selector(1, &serde_json::to_vec(&state).unwrap()));
-    write(dir, "manifest-empty", &with_selector(1, br#"{"version":1,"next_id":0,"last_ts":0,"collections":{}}"#));
+    write(
+        dir,
+        "manifest",
+        &with_selector(1, &serde_json::to_vec(&state).unwrap()),
+    );
+    write(
+        dir,
+        "manifest-empty",
+        &with_selector(
+            1,
+            br#"{"version":1,"next_id":0,"last_ts":0,"collections":{}}"#,
+        ),
+    );
 }
 
 /// If `QUARRY_FUZZ_SEEDS` is set, writes the seeds of `target` under it and exits.

@@ -219,7 +219,11 @@ pub(crate) fn spawn_background(engine: &Arc<Engine>) {
                             tracing::error!(error = %e, collection = c.id, shard, "automatic seal failed");
                         }
                     }
-                    match s.compact(&engine.io, engine.options.segment_rows).await {
+                    let expire = crate::collection::expire_before(&c);
+                    match s
+                        .compact(&engine.io, engine.options.segment_rows, expire)
+                        .await
+                    {
                         Ok(true) => engine.index_wakeup.notify_one(),
                         Ok(false) => {}
                         Err(e) => {

@@ -146,6 +146,7 @@ impl CollectionRt {
         filter: Option<Expr>,
         at: &Option<Vec<u64>>,
     ) -> Result<Vec<ShardAnswer>> {
+        let read = with_ttl(meta, read);
         if let (Some(router), Some(min_offsets)) = (router, at) {
             return router.read(meta, read, min_offsets.clone()).await;
         }
@@ -279,4 +280,28 @@ pub(crate) fn merge_search(
         }
     }
     out
+}
+
+/// The cut-off of a collection's time to live (`collection.ttl.seconds`): rows written before
+/// this time (ms since the Unix epoch) are expired; 0 when rows never expire.
+pub(crate) fn expire_before(meta: &CollectionMeta) -> u64 {
+    // stored properties were checked when set: one that does not parse expires nothing
+    let Ok(Some(ttl)) = quarry_types::schema::ttl_seconds(&meta.properties) else {
+        return 0;
+    };
+    // at least 1 (0 is "none"): a time to live longer than the clock's age expires nothing
+    quarry_types::record::now_ms()
+        .saturating_sub(ttl.saturating_mul(1000))
+        .max(1)
+}
+
+/// A read of a collection with a time to live leaves out the rows written longer ago than
+/// that: the cut-off is taken once, here, for every shard of the read.
+fn with_ttl(meta: &CollectionMeta, mut read: ShardRead) -> ShardRead {
+    let cutoff = expire_before(meta);
+    match &mut read {
+        ShardRead::Search(p) => p.expire_before_ms = cutoff,
+        ShardRead::Query(p) => p.expire_before_ms = cutoff,
+    }
+    read
 }

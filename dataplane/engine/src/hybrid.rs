@@ -164,6 +164,8 @@ impl Engine {
                 fields: out_fields.clone(),
                 count_only: false,
                 partition_ids: all_partitions.clone(),
+                // set by `CollectionRt::read_at` from the collection's time to live
+                expire_before_ms: 0,
             };
             let answers = rt
                 .read_at(router, &meta, ShardRead::Query(plan), filter, &at)

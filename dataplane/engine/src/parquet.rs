@@ -47,10 +47,22 @@ pub fn decode_parquet(schema: &CollectionSchema, bytes: Bytes) -> Result<RecordB
     let arrow = schema.arrow_schema(true);
     let batches: Vec<RecordBatch> = batches
         .into_iter()
-        .map(|b| RecordBatch::try_new(arrow.clone(), b.columns().to_vec()))
+        .map(|b| RecordBatch::try_new(arrow.clone(), with_written(&arrow, &b)))
         .collect::<Result<_, _>>()
         .map_err(|e| EngineError::Internal(e.to_string()))?;
     concat_batches(&arrow, &batches).map_err(|e| EngineError::Internal(e.to_string()))
+}
+
+/// The columns of a decoded batch; files of older versions have no write-time column: their
+/// rows count as written at load (a collection's time to live counts from then).
+fn with_written(arrow: &arrow_schema::Schema, b: &RecordBatch) -> Vec<arrow_array::ArrayRef> {
+    let mut columns = b.columns().to_vec();
+    if columns.len() + 1 == arrow.fields().len() && !columns.is_empty() {
+        let now = quarry_types::record::now_ms();
+        let written = arrow_array::UInt64Array::from(vec![now; b.num_rows()]);
+        columns.insert(columns.len() - 1, std::sync::Arc::new(written));
+    }
+    columns
 }
 
 pub(crate) fn live_rows(schema: &CollectionSchema, seg: &SegmentData) -> Result<RecordBatch> {
@@ -131,7 +143,7 @@ mod tests {
                 },
             ),
         ]);
-        let batch = with_offset(&schema, &build_batch(&schema, columns, 3).unwrap(), 9);
+        let batch = with_offset(&schema, &build_batch(&schema, columns, 3).unwrap(), 9, 1);
         let back = decode_parquet(&schema, encode_parquet(&batch).unwrap().into()).unwrap();
         let read = |b: &RecordBatch, i: usize| {
             let r = ColumnReader::new(b.column(i), DataType::Array);

@@ -261,6 +261,8 @@ impl Engine {
             fields: vec![],
             count_only: true,
             partition_ids,
+            // set by `CollectionRt::read_at` from the collection's time to live
+            expire_before_ms: 0,
         };
         let answers = rt
             .read(

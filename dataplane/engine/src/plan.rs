@@ -118,6 +118,10 @@ pub struct SearchPlan {
     /// a full-text search (metric BM25): the index's knobs
     #[serde(default)]
     pub bm25: Option<Bm25>,
+    /// rows written before this time (ms since the Unix epoch) are past the collection's time
+    /// to live and left out; 0: none
+    #[serde(default)]
+    pub expire_before_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -128,6 +132,9 @@ pub struct QueryPlan {
     /// the partitions queried (resolved by the engine; empty: every partition)
     #[serde(default)]
     pub partition_ids: Vec<i64>,
+    /// as [`SearchPlan::expire_before_ms`]
+    #[serde(default)]
+    pub expire_before_ms: u64,
 }
 
 /// A read of some shards of a collection (one per request and shard set: its size is no

@@ -107,6 +107,8 @@ impl Engine {
             fields: vec![],
             count_only: false,
             partition_ids,
+            // set by `CollectionRt::read_at` from the collection's time to live
+            expire_before_ms: 0,
         };
         let mut out = Vec::new();
         for a in self
@@ -155,6 +157,8 @@ impl Engine {
             fields: fields.clone(),
             count_only,
             partition_ids,
+            // set by `CollectionRt::read_at` from the collection's time to live
+            expire_before_ms: 0,
         };
         let answers = self
             .read_shards(&meta, &rt, ShardRead::Query(plan), filter)
@@ -412,6 +416,8 @@ pub(crate) fn prepare_search(
             // set by the caller, which can resolve partitions (`Engine::read_partitions`)
             partition_ids: vec![],
             bm25,
+            // set by `CollectionRt::read_at` from the collection's time to live
+            expire_before_ms: 0,
         },
         filter,
         names,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use arrow_array::RecordBatch;
 use quarry_expr::{Expr, FieldIndexes, Leaf};
 use quarry_index::SegmentIndex;
-use quarry_types::batch::{offsets, ColumnReader};
+use quarry_types::batch::{offsets, written, ColumnReader};
 use quarry_types::{CollectionSchema, Pk, Value};
 
 #[derive(Debug, Default, Clone)]
@@ -19,6 +19,8 @@ pub struct SegmentData {
     pub deleted: Vec<bool>,
     pks: HashMap<Pk, KeyRows>,
     pub live: usize,
+    /// the oldest and newest write time of its rows (ms), `None` while it has none
+    written: Option<(u64, u64)>,
 }
 
 fn pk_at(reader: &ColumnReader<'_>, row: usize) -> Pk {
@@ -44,6 +46,11 @@ impl SegmentData {
                 .entry(pk_at(&reader, r))
                 .and_modify(|rows| rows.push(row))
                 .or_insert(KeyRows::One(row));
+        }
+        let times = written(&batch);
+        if let (Some(lo), Some(hi)) = (times.iter().min(), times.iter().max()) {
+            let (old_lo, old_hi) = self.written.unwrap_or((*lo, *hi));
+            self.written = Some((old_lo.min(*lo), old_hi.max(*hi)));
         }
         self.deleted
             .extend(std::iter::repeat_n(false, batch.num_rows()));
@@ -100,6 +107,62 @@ impl SegmentData {
             rows: self.rows(),
             deleted: (self.live < self.rows()).then(|| self.deleted.clone()),
             live: self.live,
+        }
+    }
+}
+
+impl SegmentData {
+    /// [`SegmentData::view`] with the rows written before `expire_before` (ms since the Unix
+    /// epoch; 0: none) left out as if deleted: a collection's time to live. Nothing
+    /// proportional to the rows is done unless some rows are expired and others not.
+    pub fn view_at(&self, expire_before: u64) -> SegmentView {
+        let mut view = self.view();
+        let Some((oldest, newest)) = self.written else {
+            return view;
+        };
+        if expire_before == 0 || oldest >= expire_before {
+            return view;
+        }
+        if newest < expire_before {
+            view.deleted = Some(vec![true; self.rows()]);
+            view.live = 0;
+            return view;
+        }
+        let mut deleted = view
+            .deleted
+            .take()
+            .unwrap_or_else(|| vec![false; self.rows()]);
+        for (b, batch) in self.batches.iter().enumerate() {
+            let start = self.starts[b] as usize;
+            for (r, w) in written(batch).iter().enumerate() {
+                if *w < expire_before {
+                    deleted[start + r] = true;
+                }
+            }
+        }
+        view.live = deleted.iter().filter(|d| !**d).count();
+        view.deleted = Some(deleted);
+        view
+    }
+
+    /// Marks the rows written before `expire_before` deleted (a compaction's copy of a
+    /// segment: its expired rows are purged).
+    pub fn expire(&mut self, expire_before: u64) {
+        let view = self.view_at(expire_before);
+        if let Some(deleted) = view.deleted {
+            self.deleted = deleted;
+            self.live = view.live;
+        }
+    }
+
+    /// Whether a row is past the time to live (see [`SegmentData::view_at`]).
+    pub fn expired(&self, row: u32, expire_before: u64) -> bool {
+        match self.written {
+            Some((oldest, _)) if expire_before > oldest => {
+                let (b, r) = self.locate(row);
+                written(&self.batches[b])[r] < expire_before
+            }
+            _ => false,
         }
     }
 }

@@ -290,12 +290,14 @@ pub fn read_to_pb(read: ShardRead) -> pb::ShardRead {
             group: p.group.map(group_plan_to_pb),
             partition_ids: p.partition_ids,
             bm25: p.bm25.map(|b| pb::Bm25 { k1: b.k1, b: b.b }),
+            expire_before_ms: p.expire_before_ms,
         }),
         ShardRead::Query(p) => Read::Query(pb::QueryPlan {
             input: Some(query_input_to_pb(p.input)),
             fields: positions_to_pb(p.fields),
             count_only: p.count_only,
             partition_ids: p.partition_ids,
+            expire_before_ms: p.expire_before_ms,
         }),
     };
     pb::ShardRead { read: Some(read) }
@@ -315,12 +317,14 @@ pub fn read_from_pb(read: pb::ShardRead) -> Result<ShardRead, DecodeError> {
             group: p.group.map(group_plan_from_pb).transpose()?,
             partition_ids: p.partition_ids,
             bm25: p.bm25.map(|b| Bm25 { k1: b.k1, b: b.b }),
+            expire_before_ms: p.expire_before_ms,
         }),
         Read::Query(p) => ShardRead::Query(QueryPlan {
             input: query_input_from_pb(required(p.input, "QueryPlan.input")?)?,
             fields: positions_from_pb(p.fields),
             count_only: p.count_only,
             partition_ids: p.partition_ids,
+            expire_before_ms: p.expire_before_ms,
         }),
     })
 }

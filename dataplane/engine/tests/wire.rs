@@ -101,6 +101,7 @@ fn searches_survive_the_round_trip() {
         index: Some(5),
         group: None,
         partition_ids: vec![],
+        expire_before_ms: 0,
     }));
     // a sparse search: query rows in their byte form and the drop ratio
     round_trip_read(ShardRead::Search(SearchPlan {
@@ -118,6 +119,7 @@ fn searches_survive_the_round_trip() {
         index: Some(5),
         group: None,
         partition_ids: vec![],
+        expire_before_ms: 0,
     }));
     for metric in [
         Metric::L2,
@@ -141,6 +143,7 @@ fn searches_survive_the_round_trip() {
                 strict: true,
             }),
             partition_ids: vec![7, 1 << 41],
+            expire_before_ms: 1_764_600_000_000,
         }));
     }
     // every optional absent
@@ -157,6 +160,7 @@ fn searches_survive_the_round_trip() {
         index: None,
         group: None,
         partition_ids: vec![],
+        expire_before_ms: 0,
     }));
 }
 
@@ -174,12 +178,14 @@ fn queries_survive_the_round_trip() {
         fields: vec![4, 0],
         count_only: true,
         partition_ids: vec![3],
+        expire_before_ms: 42,
     }));
     round_trip_read(ShardRead::Query(QueryPlan {
         input: QueryInput::default(),
         fields: vec![],
         count_only: false,
         partition_ids: vec![],
+        expire_before_ms: 0,
     }));
 }
 
@@ -293,6 +299,7 @@ fn field_positions_are_checked_against_the_schema() {
             index: None,
             group,
             partition_ids: vec![],
+            expire_before_ms: 0,
         })
     };
     let search = |field_index, fields| grouped(field_index, fields, None);
@@ -302,6 +309,7 @@ fn field_positions_are_checked_against_the_schema() {
             fields,
             count_only: false,
             partition_ids: vec![],
+            expire_before_ms: 0,
         })
     };
     check_read(&search(1, vec![0, 1]), &schema).unwrap();

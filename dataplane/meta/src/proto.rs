@@ -469,13 +469,11 @@ pub fn op_to_pb(op: MetaOp) -> pb::MetaOp {
             field,
             params: pairs_to_pb(params),
         }),
-        MetaOp::SetIndexParams { id, index, params } => {
-            Op::SetIndexParams(pb::SetIndexParams {
-                id,
-                index,
-                params: params.into_iter().collect(),
-            })
-        }
+        MetaOp::SetIndexParams { id, index, params } => Op::SetIndexParams(pb::SetIndexParams {
+            id,
+            index,
+            params: params.into_iter().collect(),
+        }),
         MetaOp::SetQueryPool { id, pool } => Op::SetQueryPool(pb::SetQueryPool { id, pool }),
         MetaOp::CreateIndex { id, index } => Op::CreateIndex(pb::CreateIndex {
             id,

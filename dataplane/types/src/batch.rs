@@ -504,9 +504,19 @@ pub fn build_batch(
         .map_err(|e| SchemaError::Invalid(e.to_string()))
 }
 
-/// Appends the system offset column (every row of one log record shares the record's offset).
-pub fn with_offset(schema: &CollectionSchema, batch: &RecordBatch, offset: u64) -> RecordBatch {
+/// Appends the system columns: the write time and the offset (every row of one log record
+/// shares the record's write time and offset).
+pub fn with_offset(
+    schema: &CollectionSchema,
+    batch: &RecordBatch,
+    offset: u64,
+    written_ms: u64,
+) -> RecordBatch {
     let mut columns = batch.columns().to_vec();
+    columns.push(Arc::new(UInt64Array::from(vec![
+        written_ms;
+        batch.num_rows()
+    ])));
     columns.push(Arc::new(UInt64Array::from(vec![offset; batch.num_rows()])));
     RecordBatch::try_new(schema.arrow_schema(true), columns).expect("batch matches its schema")
 }
@@ -515,4 +525,4 @@ mod reader;
 #[cfg(test)]
 mod tests;
 
-pub use reader::{offsets, ColumnReader};
+pub use reader::{offsets, written, ColumnReader};

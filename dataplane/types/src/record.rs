@@ -35,6 +35,17 @@ pub struct LogRecord {
     pub rows: Option<RecordBatch>,
     /// (partition, row count) runs covering the rows in order; empty: all in `partition_id`
     pub partition_runs: Vec<(i64, u32)>,
+    /// when the record was made (ms since the Unix epoch): its rows' write time, which a
+    /// collection's time to live counts from; 0 in records of older versions (their rows count
+    /// as written when applied)
+    pub written_ms: u64,
+}
+
+/// The wall clock in ms since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 #[derive(Serialize, Deserialize)]
@@ -44,16 +55,19 @@ struct Header {
     has_rows: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     partition_runs: Vec<(i64, u32)>,
+    #[serde(default)]
+    written_ms: u64,
 }
 
 impl LogRecord {
-    /// A record of rows (and deletes) all in one partition.
+    /// A record of rows (and deletes) all in one partition, written now.
     pub fn new(partition_id: i64, deletes: Vec<Pk>, rows: Option<RecordBatch>) -> Self {
         Self {
             partition_id,
             deletes,
             rows,
             partition_runs: Vec::new(),
+            written_ms: now_ms(),
         }
     }
 
@@ -89,6 +103,7 @@ impl LogRecord {
             deletes: self.deletes.clone(),
             has_rows: self.rows.is_some(),
             partition_runs: self.partition_runs.clone(),
+            written_ms: self.written_ms,
         })
         .expect("header serializes");
         let mut out = Vec::with_capacity(
@@ -144,6 +159,7 @@ impl LogRecord {
             deletes: header.deletes,
             rows,
             partition_runs: header.partition_runs,
+            written_ms: header.written_ms,
         })
     }
 }

@@ -14,6 +14,12 @@ use crate::{SchemaError, Value};
 pub const META_FIELD: &str = "$meta";
 /// Name of the system column holding each row's log offset (its version within the shard).
 pub const OFFSET_FIELD: &str = "$offset";
+/// Name of the system column holding each row's write time (ms since the Unix epoch, the time
+/// its log record was made), which a collection's `collection.ttl.seconds` counts from. It
+/// comes just before `$offset`, which stays the last column.
+pub const WRITTEN_FIELD: &str = "$written_ms";
+/// The collection property giving rows a time to live, in seconds (0: rows never expire).
+pub const TTL_PROPERTY: &str = "collection.ttl.seconds";
 pub const FIRST_FIELD_ID: i64 = 100;
 use crate::limits::{
     MAX_DESCRIPTION_BYTES, MAX_FIELDS, MAX_NAME_BYTES, MAX_PROPERTIES, MAX_PROPERTY_BYTES,
@@ -250,11 +256,10 @@ pub fn check_description(kind: &str, description: &str) -> Result<(), SchemaErro
 /// Checks a list of key-value pairs (collection properties, type and index parameters): at
 /// most [`MAX_PROPERTIES`] pairs, each key and value at most [`MAX_PROPERTY_BYTES`].
 /// Collection properties Milvus gives a meaning that Quarry does not serve yet. They are
-/// refused rather than stored and ignored (a collection with `collection.ttl.seconds` would
-/// otherwise keep every row for ever); docs/compatibility.md lists them. Other keys (a
+/// refused rather than stored and ignored (a collection with `collection.autocompaction.enabled`
+/// would otherwise compact all the same); docs/compatibility.md lists them. Other keys (a
 /// client's own annotations, `mmap.enabled`, whose meaning the same page documents) are stored.
-pub const UNSERVED_COLLECTION_PROPERTIES: [(&str, &str); 7] = [
-    ("collection.ttl.seconds", "rows would never expire"),
+pub const UNSERVED_COLLECTION_PROPERTIES: [(&str, &str); 6] = [
     (
         "partitionkey.isolation",
         "partition-key isolation (one index per key value) is not served",
@@ -287,9 +292,27 @@ const RATE_LIMIT_PREFIXES: [&str; 5] = [
     "collection.searchRate.",
 ];
 
+/// The rows' time to live of a collection with these properties, in seconds: `None` when
+/// rows never expire (no `collection.ttl.seconds`, or 0). A value that is not a whole number
+/// of seconds is an error (properties are checked when set, so stored ones parse).
+pub fn ttl_seconds(pairs: &[(String, String)]) -> Result<Option<u64>, SchemaError> {
+    let Some((_, v)) = pairs.iter().rev().find(|(k, _)| k == TTL_PROPERTY) else {
+        return Ok(None);
+    };
+    match v.trim().parse::<i64>() {
+        Ok(0) => Ok(None),
+        Ok(n) if n > 0 => Ok(Some(n as u64)),
+        _ => Err(SchemaError::Invalid(format!(
+            "collection TTL {v} is not a valid positive integer: {TTL_PROPERTY} takes a whole \
+             number of seconds (0: rows never expire)"
+        ))),
+    }
+}
+
 /// [`check_properties`] for collection properties, refusing those Quarry does not serve.
 pub fn check_collection_properties(pairs: &[(String, String)]) -> Result<(), SchemaError> {
     check_properties("collection properties", pairs)?;
+    ttl_seconds(pairs)?;
     for (key, _) in pairs {
         let why = UNSERVED_COLLECTION_PROPERTIES
             .iter()
@@ -575,6 +598,7 @@ impl CollectionSchema {
             })
             .collect();
         if with_offset {
+            fields.push(ArrowField::new(WRITTEN_FIELD, ArrowType::UInt64, false));
             fields.push(ArrowField::new(OFFSET_FIELD, ArrowType::UInt64, false));
         }
         Arc::new(ArrowSchema::new(fields))

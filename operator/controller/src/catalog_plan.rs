@@ -449,9 +449,13 @@ mod tests {
     fn a_property_quarry_does_not_serve_is_refused_not_stored() {
         let mut s = spec();
         s.properties
-            .insert("collection.ttl.seconds".into(), "60".into());
+            .insert("collection.autocompaction.enabled".into(), "false".into());
         let err = plan_collection("docs", &s, None).unwrap_err();
-        assert!(err.0.contains("collection.ttl.seconds"), "{}", err.0);
+        assert!(
+            err.0.contains("collection.autocompaction.enabled"),
+            "{}",
+            err.0
+        );
         let mut s = spec();
         s.properties.insert("team".into(), "search".into());
         assert!(plan_collection("docs", &s, None).is_ok());

@@ -51,7 +51,9 @@ fn refused(e: &MetaError) -> bool {
 impl Shard {
     /// Compacts the shard if a partition has two or more small segments (under half of
     /// `segment_rows`) or a mostly deleted one; returns whether a compaction was committed.
-    pub async fn compact(&self, io: &Io, segment_rows: usize) -> Result<bool> {
+    /// Rows written before `expire_before` (ms; 0: none), past the collection's time to live,
+    /// count as deleted: they are purged.
+    pub async fn compact(&self, io: &Io, segment_rows: usize, expire_before: u64) -> Result<bool> {
         let (s, shard) = (self, self.index);
         // holding the writer keeps deletes out while we read the sources
         let _writer = s.writer.lock().await;
@@ -72,13 +74,17 @@ impl Shard {
                         .map(|x| Candidate {
                             id: x.meta.id,
                             rows: x.data.rows(),
-                            deleted: x.deleted_count(),
+                            deleted: x.data.rows() - x.data.view_at(expire_before).live,
                         })
                         .collect();
                     let ids = choose(&candidates, segment_rows);
                     ids.iter()
                         .filter_map(|id| of_p.iter().find(|x| x.meta.id == *id))
-                        .map(|x| (x.meta.clone(), x.data.clone()))
+                        .map(|x| {
+                            let mut data = x.data.clone();
+                            data.expire(expire_before);
+                            (x.meta.clone(), data)
+                        })
                         .collect::<Vec<_>>()
                 })
                 .find(|c| !c.is_empty())

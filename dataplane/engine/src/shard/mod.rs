@@ -216,7 +216,12 @@ impl Shard {
             }
         }
         if let Some(rows) = &record.rows {
-            let rows = with_offset(&self.schema, rows, offset);
+            // records of older versions carry no write time: their rows count from now
+            let written = match record.written_ms {
+                0 => quarry_types::record::now_ms(),
+                ms => ms,
+            };
+            let rows = with_offset(&self.schema, rows, offset, written);
             for (partition, start, len) in record.row_partitions() {
                 let part = if start == 0 && len == rows.num_rows() {
                     rows.clone()

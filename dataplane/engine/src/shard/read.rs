@@ -64,19 +64,20 @@ struct Cand {
 impl Shard {
     /// The live segments of `partitions` as views, with their index `index_id` where loaded;
     /// the lock is held for this only.
-    fn parts(&self, partitions: &[i64], index_id: Option<i64>) -> Vec<Part> {
+    fn parts(&self, partitions: &[i64], index_id: Option<i64>, expire_before: u64) -> Vec<Part> {
         let parts: Vec<Part> = {
             let d = self.data.read();
             d.segments(partitions)
                 .into_iter()
                 .filter(|(seg, _)| seg.live > 0)
                 .map(|(seg, sealed)| Part {
-                    view: seg.view(),
+                    view: seg.view_at(expire_before),
                     index: sealed
                         .zip(index_id)
                         .and_then(|(s, id)| s.indexes.get(&id).cloned()),
                     scalars: sealed.map(|s| s.scalar_indexes()).unwrap_or_default(),
                 })
+                .filter(|p| p.view.live > 0)
                 .collect()
         };
         self.segments_read
@@ -105,7 +106,7 @@ impl Shard {
         // sparse queries search their inverted index whatever the filter (the plan below
         // weighs graph walks against scans)
         let sparse = !input.sparse.is_empty();
-        let parts = self.parts(&plan.partition_ids, plan.index);
+        let parts = self.parts(&plan.partition_ids, plan.index, plan.expire_before_ms);
         // a full-text search: the queries weighted by the searched rows' statistics
         let bm25: Vec<Bm25Query> = match plan.bm25 {
             None => vec![],
@@ -248,10 +249,13 @@ impl Shard {
                 .into_iter()
                 .filter(|(seg, _)| seg.live > 0)
                 .map(|(seg, sealed)| {
-                    let rows = lookup.as_ref().map(|values| rows_of_keys(seg, values));
+                    let expire = plan.expire_before_ms;
+                    let rows = lookup
+                        .as_ref()
+                        .map(|values| rows_of_keys(seg, values, expire));
                     (
                         Part {
-                            view: seg.view(),
+                            view: seg.view_at(expire),
                             index: None,
                             scalars: sealed.map(|s| s.scalar_indexes()).unwrap_or_default(),
                         },
@@ -526,7 +530,7 @@ fn values_of(
 }
 
 /// The live rows of `seg` holding one of the keys `values`, in row order.
-fn rows_of_keys(seg: &SegmentData, values: &[Value]) -> Vec<u32> {
+fn rows_of_keys(seg: &SegmentData, values: &[Value], expire_before: u64) -> Vec<u32> {
     let mut rows: Vec<u32> = values
         .iter()
         .filter_map(|v| match v {
@@ -535,7 +539,7 @@ fn rows_of_keys(seg: &SegmentData, values: &[Value]) -> Vec<u32> {
             _ => None,
         })
         .flat_map(|pk| seg.rows_of(&pk).to_vec())
-        .filter(|r| !seg.deleted[*r as usize])
+        .filter(|r| !seg.deleted[*r as usize] && !seg.expired(*r, expire_before))
         .collect();
     rows.sort_unstable();
     rows.dedup();

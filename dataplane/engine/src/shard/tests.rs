@@ -124,3 +124,46 @@ async fn read_apply_stops_before_an_undecodable_record() {
     assert_eq!(*s.applied_tx.borrow(), 1);
     assert_eq!(s.live_rows(&[]), 10);
 }
+
+#[test]
+fn rows_past_the_time_to_live_leave_views_and_compactions() {
+    use crate::segment::SegmentData;
+    use quarry_types::batch::with_offset;
+
+    let schema = schema();
+    let batch = |ids: std::ops::Range<i64>, offset: u64, written: u64| {
+        let rec = LogRecord::decode(&insert(&schema, ids)).unwrap();
+        with_offset(&schema, rec.rows.as_ref().unwrap(), offset, written)
+    };
+    let mut seg = SegmentData::default();
+    seg.append(batch(0..3, 1, 1_000), &schema, 0);
+    seg.append(batch(3..5, 2, 2_000), &schema, 0);
+    seg.delete(&Pk::Int(4), 3);
+    // no time to live, or a cut-off before every row: the plain view, nothing copied
+    for cutoff in [0, 1_000] {
+        let v = seg.view_at(cutoff);
+        assert_eq!(v.live, 4);
+        assert_eq!(
+            v.matching(&schema, None)
+                .unwrap()
+                .iter()
+                .filter(|k| **k)
+                .count(),
+            4
+        );
+    }
+    // rows written before the cut-off are gone, deletes stay applied
+    let v = seg.view_at(1_500);
+    assert_eq!(v.live, 1);
+    assert_eq!(
+        v.matching(&schema, None).unwrap(),
+        [false, false, false, true, false]
+    );
+    assert!(seg.expired(0, 1_500) && !seg.expired(3, 1_500));
+    assert_eq!(seg.view_at(5_000).live, 0);
+    // a compaction's copy purges them
+    let mut copy = seg.clone();
+    copy.expire(1_500);
+    assert_eq!(copy.live, 1);
+    assert_eq!(seg.live, 4);
+}

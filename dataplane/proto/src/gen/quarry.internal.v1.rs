@@ -973,6 +973,10 @@ pub struct SearchPlan {
     /// a full-text search (metric BM25): the index's knobs
     #[prost(message, optional, tag = "8")]
     pub bm25: ::core::option::Option<Bm25>,
+    /// rows written before this time (ms since the Unix epoch) are past the collection's time to
+    /// live; 0: none
+    #[prost(uint64, tag = "9")]
+    pub expire_before_ms: u64,
 }
 #[derive(Clone, Copy, PartialEq, ::prost::Message)]
 pub struct Bm25 {
@@ -1007,6 +1011,9 @@ pub struct QueryPlan {
     /// the partitions queried; empty: every partition
     #[prost(int64, repeated, tag = "4")]
     pub partition_ids: ::prost::alloc::vec::Vec<i64>,
+    /// as SearchPlan.expire_before_ms
+    #[prost(uint64, tag = "5")]
+    pub expire_before_ms: u64,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ShardRead {

@@ -225,7 +225,7 @@ fn arrays_build_read_and_survive_the_log_record() {
         Value::Array(vec![Value::Float(0.5)])
     );
 
-    let record = LogRecord::new(0, vec![], Some(with_offset(&s, &batch, 7)));
+    let record = LogRecord::new(0, vec![], Some(with_offset(&s, &batch, 7, 1)));
     let back = LogRecord::decode(&record.encode()).unwrap();
     let rows = back.rows.unwrap();
     assert_eq!(values(&rows, &s, "i8"), want_i8);

@@ -161,3 +161,12 @@ pub fn offsets(batch: &RecordBatch) -> &[u64] {
         .as_primitive::<UInt64Type>()
         .values()
 }
+
+/// The write times (ms since the Unix epoch) of a batch with system columns: the column just
+/// before `$offset`.
+pub fn written(batch: &RecordBatch) -> &[u64] {
+    batch
+        .column(batch.num_columns() - 2)
+        .as_primitive::<UInt64Type>()
+        .values()
+}

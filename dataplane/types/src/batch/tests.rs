@@ -85,7 +85,7 @@ mod unit {
             ColumnReader::new(b.column(4), DataType::Json).get(0),
             Value::Json(serde_json::json!({}))
         );
-        let b = with_offset(&s, &b, 42);
+        let b = with_offset(&s, &b, 42, 1);
         assert_eq!(offsets(&b), &[42, 42]);
     }
 
@@ -384,7 +384,7 @@ mod sparse_rows {
         let r = ColumnReader::new(batch.column(1), DataType::SparseFloatVector);
         assert_eq!(r.get(0), Value::Sparse(rows[0].clone()));
         assert_eq!(r.sparse(1), &[] as &[u8]);
-        let rec = LogRecord::new(0, vec![], Some(with_offset(&s, &batch, 4)));
+        let rec = LogRecord::new(0, vec![], Some(with_offset(&s, &batch, 4, 1)));
         assert_eq!(LogRecord::decode(&rec.encode()).unwrap(), rec);
         // a bad row refuses the whole batch
         let bad = vec![encode(&[(1, 0.5)]), encode(&[(3, 1.0), (2, 1.0)])];
