@@ -215,6 +215,10 @@ def test_refusals(client):
     with pytest.raises(MilvusException, match="enable_analyzer"):
         client.create_collection("fts_bad4", schema=s)
     assert not any(client.has_collection(n) for n in ["fts_bad2", "fts_bad4"])
+    # a query text longer than a VarChar can be is refused before it is analyzed
+    client.load_collection("fts_bad")
+    with pytest.raises(MilvusException, match="more than the maximum of 65535"):
+        client.search("fts_bad", data=["word " * 14_000], anns_field="sparse", limit=3)
 
 
 def test_run_analyzer(client):
@@ -241,3 +245,8 @@ def test_run_analyzer(client):
         client.run_analyzer(["x"], collection_name="fts_ra", field_name="tag")
     with pytest.raises(MilvusException, match="unsupported analyzer type"):
         client.run_analyzer("x", analyzer_params={"type": "klingon"})
+    # bounded: the number of texts and the size of each
+    with pytest.raises(MilvusException, match="at most 16384 texts"):
+        client.run_analyzer(["a b"] * 16_385)
+    with pytest.raises(MilvusException, match="more than the maximum of 65535"):
+        client.run_analyzer("a " * 40_000)

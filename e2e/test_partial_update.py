@@ -54,3 +54,7 @@ def test_partial_update_keeps_the_other_fields(client):
                   partial_update=True)
     got = client.query("pu", filter="id == 101", output_fields=["title", "score"])
     assert got[0]["title"] == "new" and got[0]["score"] is None
+    # bounded: one request updates at most 16,384 rows (each read back first)
+    with pytest.raises(MilvusException, match="at most 16384 rows"):
+        client.upsert("pu", [{"id": i, "score": 1.0} for i in range(16_385)], partial_update=True)
+    assert client.query("pu", filter="id >= 0", output_fields=["count(*)"])[0]["count(*)"] == 11
