@@ -14,8 +14,9 @@ use crate::group::GroupKey;
 use crate::limits::{check_hybrid_requests, check_nq, check_output_fields, check_search_window};
 use crate::output::{empty_columns, resolve, Outputs};
 use crate::plan::{GroupBy, QueryInput, QueryPlan, SearchHits, SearchInput, ShardRead};
+use crate::ranked::{check_ranker, number};
 use crate::read::prepare_search;
-use crate::rerank::{fuse, top, top_groups};
+use crate::rerank::{decayed, fuse, top, top_groups};
 pub use crate::rerank::{GroupScorer, Ranker};
 use crate::{Engine, Named, Result};
 
@@ -58,19 +59,15 @@ impl Engine {
                 )));
             }
         }
-        if let Ranker::Weighted { weights, .. } = &input.ranker {
-            if weights.len() != input.subs.len() {
-                return Err(invalid(format!(
-                    "the length of weights param mismatch with ann search requests: invalid \
-                     parameter[expected={}][actual={}]",
-                    input.subs.len(),
-                    weights.len()
-                )));
-            }
-        }
         let (meta, rt) = self
             .resolve_fresh(name, |m| !m.loaded || m.indexes.is_empty())
             .await?;
+        check_ranker(&meta.schema, &input.ranker, input.subs.len())?;
+        // a decay ranker reads its field with every ann search's hits
+        let decay_field = input
+            .ranker
+            .input_field()
+            .and_then(|n| meta.schema.fields.iter().position(|f| f.name == n));
         if !meta.loaded {
             return Err(crate::EngineError::NotLoaded(meta.name.clone()));
         }
@@ -84,6 +81,9 @@ impl Engine {
             sub.partitions = input.partitions.clone();
             sub.group = input.group.clone();
             let mut p = prepare_search(&meta, sub, false)?;
+            if let Some(field) = decay_field {
+                p.plan.fields.push(field);
+            }
             p.plan.partition_ids =
                 self.read_partitions(&meta, &p.plan.input.partitions, p.filter.as_ref())?;
             prepared.push(p);
@@ -98,11 +98,18 @@ impl Engine {
         // per ann search, per query vector: the hits
         let mut lists = Vec::with_capacity(prepared.len());
         let mut group_of: HashMap<Pk, (GroupKey, Value)> = HashMap::new();
+        // the decay field's value of every key found (the last output column of each search)
+        let mut decay_of: HashMap<Pk, f64> = HashMap::new();
         for (p, per_query) in prepared.iter().zip(answers) {
             let mut scored = Vec::with_capacity(per_query.len());
             for found in per_query {
                 let mut q = Vec::with_capacity(found.len());
                 for f in found {
+                    if decay_field.is_some() {
+                        if let Some(x) = f.values.last().and_then(number) {
+                            decay_of.entry(f.pk.clone()).or_insert(x);
+                        }
+                    }
                     if let Some(g) = &p.plan.group {
                         let v = f.values.get(g.slot).cloned().unwrap_or(Value::Null);
                         group_of
@@ -125,7 +132,10 @@ impl Engine {
                 .iter()
                 .map(|(scored, metric)| (scored[q].as_slice(), *metric))
                 .collect();
-            let (fused, descending) = fuse(&input.ranker, &views);
+            let (mut fused, descending) = fuse(&input.ranker, &views);
+            if let Ranker::Decay(d) = &input.ranker {
+                fused = decayed(d, fused, |pk| decay_of.get(pk).copied());
+            }
             per_query.push(match &input.group {
                 None => top(fused, descending, input.offset, input.limit),
                 Some(g) => top_groups(

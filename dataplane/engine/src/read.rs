@@ -28,6 +28,7 @@ use crate::plan::{
     Found, QueryAnswer, QueryInput, QueryOutput, QueryPlan, SearchHits, SearchInput, SearchPlan,
     ShardAnswer, ShardRead,
 };
+use crate::rerank::Ranker;
 use crate::Named;
 use crate::{Engine, EngineError, Result};
 
@@ -44,6 +45,17 @@ impl Engine {
         name: impl Into<Named<'_>>,
         input: SearchInput,
     ) -> Result<SearchHits> {
+        self.search_ranked(name, input, None).await
+    }
+
+    /// [`Engine::search`] with a ranker function (pymilvus 2.6 `ranker=`), which rescores and
+    /// reorders each query vector's answer page (`ranked.rs`).
+    pub async fn search_ranked(
+        &self,
+        name: impl Into<Named<'_>>,
+        input: SearchInput,
+        ranker: Option<Ranker>,
+    ) -> Result<SearchHits> {
         let name = name.into();
         // the request's own bounds first: nothing below is sized by them before they pass
         check_nq(input.nq())?;
@@ -54,6 +66,9 @@ impl Engine {
             .await?;
         self.check_loaded(&meta)?;
         let mut prepared = prepare_search(&meta, input, true)?;
+        if let Some(ranker) = ranker {
+            prepared.rank_with(&meta, ranker)?;
+        }
         // the partitions read (with a partition key: those the filter allows)
         prepared.plan.partition_ids = self.read_partitions(
             &meta,
@@ -67,6 +82,7 @@ impl Engine {
         let per_query = self
             .run_search(&meta, &rt, &prepared, &at, offset, topk)
             .await?;
+        let per_query = prepared.rerank(per_query);
         Ok(prepared.hits(&meta, per_query))
     }
 
@@ -191,9 +207,11 @@ pub(crate) struct PreparedSearch {
     pub filter: Option<Expr>,
     /// reported output field names
     names: Vec<String>,
-    /// output columns the client asked for (the plan's first fields; a group field the
-    /// client did not ask for comes after them)
+    /// output columns the client asked for (the plan's first fields; a group field or a
+    /// ranker's field the client did not ask for comes after them)
     asked: usize,
+    /// a plain search's ranker function, with the output slot of the field it reads
+    pub(crate) ranker: Option<(Ranker, Option<usize>)>,
 }
 
 /// Resolves a search: the vector field (`anns_field`, or the only one), its index and metric,
@@ -422,6 +440,7 @@ pub(crate) fn prepare_search(
         filter,
         names,
         asked,
+        ranker: None,
     })
 }
 

@@ -9,6 +9,11 @@
 //!   default when a client does not send it) scores are summed as they are, ordered as their
 //!   metric orders them; only when L2 is mixed with IP/COSINE are the L2 distances mapped
 //!   with `1 − 2·atan(d) / π` and the result ordered high to low.
+//! - Decay (`decay.rs`): each key's relevance, normalised and merged over the ann searches,
+//!   times a factor from a numeric field's value ([`decayed`]); ordered high to low.
+//!
+//! The same rerankers serve a plain search given a `ranker` function (pymilvus 2.6): its one
+//! answer page is rescored as a list of one ann search ([`rerank_page`]).
 
 use std::collections::HashMap;
 use std::f32::consts::PI;
@@ -16,6 +21,7 @@ use std::f32::consts::PI;
 use quarry_index::Metric;
 use quarry_types::Pk;
 
+use crate::decay::Decay;
 use crate::group::{group_by, GroupKey};
 
 /// How a hybrid search fuses the scores of its ann searches.
@@ -23,6 +29,17 @@ use crate::group::{group_by, GroupKey};
 pub enum Ranker {
     Rrf { k: f32 },
     Weighted { weights: Vec<f32>, norm: bool },
+    Decay(Decay),
+}
+
+impl Ranker {
+    /// The field whose values the reranker reads (decay's), if any.
+    pub fn input_field(&self) -> Option<&str> {
+        match self {
+            Ranker::Decay(d) => Some(&d.field),
+            _ => None,
+        }
+    }
 }
 
 /// The score of a group in a grouping hybrid search (`rank_group_scorer`).
@@ -60,6 +77,7 @@ pub(crate) fn fuse(ranker: &Ranker, lists: &[(&[(Pk, f32)], Metric)]) -> (Vec<(P
         }
     };
     let descending = match ranker {
+        Ranker::Decay(d) => return fuse_decay(d, lists),
         Ranker::Rrf { k } => {
             for (hits, _) in lists {
                 for (rank, (pk, _)) in hits.iter().enumerate() {
@@ -92,6 +110,84 @@ pub(crate) fn fuse(ranker: &Ranker, lists: &[(&[(Pk, f32)], Metric)]) -> (Vec<(P
         })
         .collect();
     (fused, descending)
+}
+
+/// [`fuse`] for the decay reranker: each key's normalised relevance, merged by score mode
+/// (the factor applies afterwards, [`decayed`]).
+fn fuse_decay(d: &Decay, lists: &[(&[(Pk, f32)], Metric)]) -> (Vec<(Pk, f32)>, bool) {
+    let mut order: Vec<Pk> = Vec::new();
+    let mut all: HashMap<Pk, Vec<f32>> = HashMap::new();
+    for (hits, metric) in lists {
+        for (pk, s) in hits.iter() {
+            let v = d.relevance(*metric, *s);
+            match all.get_mut(pk) {
+                Some(list) => list.push(v),
+                None => {
+                    order.push(pk.clone());
+                    all.insert(pk.clone(), vec![v]);
+                }
+            }
+        }
+    }
+    let fused = order
+        .into_iter()
+        .map(|pk| {
+            let s = d.merge(&all[&pk]);
+            (pk, s)
+        })
+        .collect();
+    (fused, true)
+}
+
+/// The fused relevance of a decay reranker times each key's factor (`value`: the key's
+/// value of the decay field; a key without one, deleted since it was found, scores 0).
+pub(crate) fn decayed(
+    decay: &Decay,
+    fused: Vec<(Pk, f32)>,
+    value: impl Fn(&Pk) -> Option<f64>,
+) -> Vec<(Pk, f32)> {
+    fused
+        .into_iter()
+        .map(|(pk, s)| {
+            let f = value(&pk).map_or(0.0, |x| decay.factor(x));
+            let scored = (s as f64 * f) as f32;
+            (pk, scored)
+        })
+        .collect()
+}
+
+/// A plain search's answer page rescored by a ranker function, as Milvus 2.6 does: the page
+/// (hits after the offset, at most the limit) is one ann search's list; the new order is
+/// best first, ties by key. `value`: a hit's value of the decay field (by its position in the
+/// page). Returns each hit's position in the page with its new score, in the new order.
+pub(crate) fn rerank_page(
+    ranker: &Ranker,
+    metric: Metric,
+    page: &[(Pk, f32)],
+    value: impl Fn(usize) -> Option<f64>,
+) -> Vec<(usize, f32)> {
+    let (fused, descending) = fuse(ranker, &[(page, metric)]);
+    let fused = match ranker {
+        Ranker::Decay(d) => {
+            let at: HashMap<&Pk, usize> = page
+                .iter()
+                .enumerate()
+                .map(|(i, (pk, _))| (pk, i))
+                .collect();
+            decayed(d, fused, |pk| at.get(pk).and_then(|i| value(*i)))
+        }
+        _ => fused,
+    };
+    let at: HashMap<&Pk, usize> = page
+        .iter()
+        .enumerate()
+        .map(|(i, (pk, _))| (pk, i))
+        .collect();
+    let len = fused.len();
+    top(fused, descending, 0, len)
+        .into_iter()
+        .filter_map(|(pk, s)| at.get(&pk).map(|i| (*i, s)))
+        .collect()
 }
 
 /// Sorts fused scores, best first (ties: the smaller key first).
@@ -254,5 +350,57 @@ mod tests {
         // strict: group 20 has one hit only and is left out
         let strict = top_groups(fused, &g, 2, true, GroupScorer::Max, 0, 3);
         close(&strict, &[(1, 0.9), (2, 0.8), (5, 0.5), (6, 0.4)]);
+    }
+
+    fn decay(mode: crate::decay::ScoreMode) -> Decay {
+        Decay {
+            field: "ts".into(),
+            shape: crate::decay::DecayShape::Linear,
+            origin: 0.0,
+            scale: 10.0,
+            offset: 0.0,
+            decay: 0.5,
+            norm_score: false,
+            score_mode: mode,
+        }
+    }
+
+    #[test]
+    fn decay_rescores_a_page_and_merges_hybrid_hits() {
+        // distances 0 (relevance 1) at ts 10 (factor 0.5), 1 (0.5) at ts 0 (factor 1)
+        let page = hits(&[(7, 0.0), (8, 1.0)]);
+        let ts = [10.0, 0.0];
+        let ranked = rerank_page(
+            &Ranker::Decay(decay(Default::default())),
+            Metric::L2,
+            &page,
+            |i| Some(ts[i]),
+        );
+        assert_eq!(
+            ranked,
+            vec![(0, 0.5), (1, 0.5)],
+            "equal scores: the smaller key first"
+        );
+        let ranked = rerank_page(&Ranker::Rrf { k: 1.0 }, Metric::L2, &page, |_| None);
+        assert_eq!(ranked, vec![(0, 0.5), (1, 1.0 / 3.0)]);
+        // a hybrid search: one key in both lists merges by score mode, then decays
+        let a = hits(&[(1, 0.9), (2, 0.2)]);
+        let b = hits(&[(1, 0.5)]);
+        for (mode, want) in [
+            (crate::decay::ScoreMode::Max, 0.9),
+            (crate::decay::ScoreMode::Sum, 1.4),
+            (crate::decay::ScoreMode::Avg, 0.7),
+        ] {
+            let d = decay(mode);
+            let (fused, desc) = fuse(
+                &Ranker::Decay(d.clone()),
+                &[(&a, Metric::Ip), (&b, Metric::Ip)],
+            );
+            assert!(desc);
+            let scored = decayed(&d, fused, |pk| {
+                Some(if *pk == Pk::Int(1) { 5.0 } else { 0.0 })
+            });
+            close(&top(scored, true, 0, 2), &[(1, want * 0.75), (2, 0.2)]);
+        }
     }
 }

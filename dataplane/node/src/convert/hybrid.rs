@@ -105,9 +105,6 @@ fn group_scorer(rank_params: &[quarry_proto::common::KeyValuePair]) -> ConvResul
 
 /// A hybrid search request as the engine's input, and what its answer needs.
 pub fn hybrid_search(r: HybridSearchRequest) -> ConvResult<(HybridInput, SearchAnswer)> {
-    if !r.function_score.is_empty() {
-        return Err("function_score rerankers are not supported by quarry yet".into());
-    }
     let rp = &r.rank_params;
     let limit = count_param(rp, "limit")?.ok_or("limit not found in rank_params")?;
     let offset = count_param(rp, "offset")?.unwrap_or(0);
@@ -131,7 +128,11 @@ pub fn hybrid_search(r: HybridSearchRequest) -> ConvResult<(HybridInput, SearchA
             }
         },
     };
-    let ranker = ranker(rp)?;
+    // a ranker function (2.6) replaces rank_params' strategy and params
+    let ranker = match super::function_ranker(r.function_score.as_ref())? {
+        Some(f) => f,
+        None => ranker(rp)?,
+    };
     let group_scorer = group_scorer(rp)?;
     let mut group = group_options(rp)?;
     let mut subs = Vec::with_capacity(r.requests.len().min(1025));
@@ -169,6 +170,7 @@ pub fn hybrid_search(r: HybridSearchRequest) -> ConvResult<(HybridInput, SearchA
         nq,
         topk: limit,
         round_decimal,
+        ranker: None,
     };
     let input = HybridInput {
         subs,
@@ -377,8 +379,14 @@ mod tests {
         assert!(e(base(&[("limit", "1"), ("rank_group_scorer", "median")]))
             .contains("input group scorer type: median is not supported"));
         let mut f = base(&[("limit", "1")]);
-        f.function_score = vec![1, 2];
-        assert!(e(f).contains("function_score"));
+        f.function_score = Some(quarry_proto::schema::FunctionScore {
+            functions: vec![],
+            params: vec![quarry_proto::common::KeyValuePair {
+                key: "boost_mode".into(),
+                value: "sum".into(),
+            }],
+        });
+        assert!(e(f).contains("steers boost functions"));
         let mut many = base(&[("limit", "1")]);
         many.requests = vec![SearchRequest::default(); 1025];
         assert!(e(many).contains("maximum of ann search requests is 1024"));

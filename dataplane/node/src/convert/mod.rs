@@ -12,6 +12,7 @@ mod index;
 mod mutation;
 mod params;
 mod replicas;
+mod rerank_fn;
 mod results;
 mod schema;
 mod search;
@@ -30,6 +31,7 @@ pub use index::{describe_index, index_build_progress, index_params, index_state}
 pub use mutation::{delete_result, insert, mutation_result, upsert, Mutation};
 pub use params::{check_pairs, kv, shown, to_kv};
 pub use replicas::get_replicas;
+pub use rerank_fn::function_ranker;
 pub use results::query_results;
 pub use schema::{schema_from_bytes, schema_to_proto};
 pub use search::{query, search, search_with, QueryVectors};

@@ -17,6 +17,8 @@ pub struct SearchAnswer {
     pub topk: usize,
     /// decimals to round scores to; -1: no rounding
     pub round_decimal: i32,
+    /// a plain search's ranker function (`function_score`), for the engine
+    pub ranker: Option<quarry_engine::Ranker>,
 }
 
 impl SearchAnswer {

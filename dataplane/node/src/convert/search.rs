@@ -317,9 +317,7 @@ pub fn search_with(
     r: SearchRequest,
     (vector_type, vectors, sparse): QueryVectors,
 ) -> ConvResult<(SearchInput, SearchAnswer)> {
-    if !r.function_score.is_empty() {
-        return Err("function_score rerankers are not supported by quarry yet".into());
-    }
+    let ranker = super::function_ranker(r.function_score.as_ref())?;
     let o = search_options(&r.search_params)?;
     let templates = templates(&r.expr_template_values)?;
     let (sparse, texts) = if vector_type == DataType::VarChar {
@@ -336,6 +334,7 @@ pub fn search_with(
         nq: vectors.len() + sparse.len() + texts.len(),
         topk: o.topk,
         round_decimal: o.round_decimal,
+        ranker,
     };
     let input = SearchInput {
         anns_field: o.anns_field,

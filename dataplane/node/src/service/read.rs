@@ -10,7 +10,7 @@ use crate::status::{engine, invalid};
 
 pub(super) async fn search(s: &Service, r: SearchRequest) -> Handled<SearchResults> {
     let db = r.db_name.clone();
-    let (input, answer) = match &r.search_input {
+    let (input, mut answer) = match &r.search_input {
         Some(search_request::SearchInput::Ids(ids)) => {
             let vectors = search_by_pk::vectors_of(s, &r, ids).await?;
             convert::search_with(r, vectors)
@@ -20,7 +20,11 @@ pub(super) async fn search(s: &Service, r: SearchRequest) -> Handled<SearchResul
     .map_err(invalid)?;
     let hits = s
         .engine
-        .search(Named::new(&db, &answer.collection), input)
+        .search_ranked(
+            Named::new(&db, &answer.collection),
+            input,
+            answer.ranker.take(),
+        )
         .await
         .map_err(engine)?;
     Ok(answer.results(hits, s.engine.now_ts()))

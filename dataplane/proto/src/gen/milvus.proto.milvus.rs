@@ -720,10 +720,9 @@ pub struct SearchRequest {
         ::prost::alloc::string::String,
         super::schema::TemplateValue,
     >,
-    /// a serialized common.FunctionScore (2.6 rerank functions), kept as bytes: only its
-    /// presence matters (Quarry refuses it)
-    #[prost(bytes = "vec", tag = "19")]
-    pub function_score: ::prost::alloc::vec::Vec<u8>,
+    /// 2.6 rerank functions (decay, rrf, weighted)
+    #[prost(message, optional, tag = "19")]
+    pub function_score: ::core::option::Option<super::schema::FunctionScore>,
     #[prost(oneof = "search_request::SearchInput", tags = "6, 22")]
     pub search_input: ::core::option::Option<search_request::SearchInput>,
 }
@@ -767,9 +766,9 @@ pub struct HybridSearchRequest {
     pub consistency_level: i32,
     #[prost(bool, tag = "12")]
     pub use_default_consistency: bool,
-    /// a serialized common.FunctionScore, as in SearchRequest
-    #[prost(bytes = "vec", tag = "13")]
-    pub function_score: ::prost::alloc::vec::Vec<u8>,
+    /// 2.6 rerank functions, as in SearchRequest (they replace rank_params' strategy)
+    #[prost(message, optional, tag = "13")]
+    pub function_score: ::core::option::Option<super::schema::FunctionScore>,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct SearchResults {

@@ -55,6 +55,14 @@ pub struct FunctionSchema {
     #[prost(message, repeated, tag = "9")]
     pub params: ::prost::alloc::vec::Vec<super::common::KeyValuePair>,
 }
+/// Rerank functions of a search or hybrid search (pymilvus 2.6 `ranker=Function(...)`).
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct FunctionScore {
+    #[prost(message, repeated, tag = "1")]
+    pub functions: ::prost::alloc::vec::Vec<FunctionSchema>,
+    #[prost(message, repeated, tag = "2")]
+    pub params: ::prost::alloc::vec::Vec<super::common::KeyValuePair>,
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CollectionSchema {
     #[prost(string, tag = "1")]
