@@ -121,3 +121,63 @@ def test_ranker_function_refusals(client, col):
         with pytest.raises(MilvusException) as e:
             client.search(col, q, limit=3, ranker=ranker(**params))
         assert words in str(e.value), (params, str(e.value))
+
+
+def test_order_by_fields_sorts_the_similarity_top(client):
+    s = client.create_schema(auto_id=False, enable_dynamic_field=True)
+    s.add_field("id", DataType.INT64, is_primary=True)
+    s.add_field("price", DataType.DOUBLE)
+    s.add_field("meta", DataType.JSON)
+    s.add_field("v", DataType.FLOAT_VECTOR, dim=4)
+    ip = client.prepare_index_params()
+    ip.add_index("v", index_type="FLAT", metric_type="L2")
+    client.create_collection("ob", schema=s, index_params=ip, consistency_level="Strong")
+    rows = []
+    for i in range(N):
+        meta = {"age": i % 7} if i % 5 else {}
+        rows.append({"id": i, "price": float(i % 9), "meta": meta, "v": vec(i), "color": f"c{i % 4}"})
+    client.insert("ob", rows)
+    by_id = {r["id"]: r for r in rows}
+    q = [vec(3000)]
+    top = [h["id"] for h in client.search("ob", q, limit=14)[0]]  # similarity order
+
+    def expect(key, desc, offset, limit, nulls_first=None):
+        present = [i for i in top if key(by_id[i]) is not None]
+        missing = [i for i in top if key(by_id[i]) is None]
+        # stable: equal values keep their similarity order (also descending)
+        present = sorted(present, key=lambda i: key(by_id[i]), reverse=desc)
+        first = desc if nulls_first is None else nulls_first
+        ordered = missing + present if first else present + missing
+        return ordered[offset:offset + limit]
+
+    def ids(**kw):
+        return [h["id"] for h in client.search("ob", q, limit=10, offset=4, **kw)[0]]
+
+    price = lambda r: r["price"]
+    age = lambda r: r["meta"].get("age")
+    assert ids(order_by_fields=[{"field": "price", "order": "asc"}]) == expect(price, False, 4, 10)
+    assert ids(order_by_fields=[{"field": "price", "order": "desc"}]) == expect(price, True, 4, 10)
+    assert ids(order_by_fields=[{"field": 'meta["age"]', "order": "asc"}]) == expect(age, False, 4, 10)
+    assert ids(order_by_fields=[{"field": 'meta["age"]', "order": "desc:nulls_last"}]) == \
+        expect(age, True, 4, 10, nulls_first=False)
+    # a dynamic key; the order fields are not output unless asked for
+    got = client.search("ob", q, limit=10, offset=4, output_fields=["price"],
+                        order_by_fields=[{"field": "color", "order": "asc"}])[0]
+    assert [h["id"] for h in got] == expect(lambda r: r["color"], False, 4, 10)
+    assert all(set(h["entity"]) == {"price"} for h in got)
+    for fields, words in [
+        ([{"field": "v"}], "unsortable type"),
+        ([{"field": "meta"}], "unsortable type"),
+        ([{"field": "price", "order": "up"}], "invalid order direction"),
+        ([{"field": 'price["x"]'}], "not a JSON type"),
+    ]:
+        with pytest.raises(MilvusException) as e:
+            client.search("ob", q, limit=3, order_by_fields=fields)
+        assert words in str(e.value), (fields, str(e.value))
+    # without a dynamic field an unknown name is no dynamic key
+    client.create_collection("ob_plain", dimension=4, enable_dynamic_field=False)
+    with pytest.raises(MilvusException, match="does not exist in collection schema"):
+        client.search("ob_plain", q, limit=3, order_by_fields=[{"field": "nope"}])
+    with pytest.raises(MilvusException, match="cannot be used together"):
+        client.search("ob", q, limit=3, order_by_fields=[{"field": "price"}],
+                      ranker=ranker(reranker="rrf", inputs=[]))

@@ -22,6 +22,7 @@ mod group;
 mod hybrid;
 mod limits;
 mod manage;
+mod order;
 mod output;
 mod parquet;
 mod parquet_format;
@@ -60,6 +61,7 @@ pub use error::{EngineError, Result};
 pub use group::GroupPlan;
 pub use hybrid::{GroupScorer, HybridInput, Ranker};
 pub use manage::AlterProperties;
+pub use order::OrderKey;
 pub use output::{OutputColumn, Outputs};
 pub use partitions::check_partition_name;
 pub use plan::{

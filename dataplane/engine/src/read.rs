@@ -23,6 +23,7 @@ use crate::limits::{
     check_ef, check_group_size, check_nq, check_output_fields, check_query_window,
     check_search_window,
 };
+use crate::order::OrderKey;
 use crate::output::{empty_columns, resolve, Outputs};
 use crate::plan::{
     Found, QueryAnswer, QueryInput, QueryOutput, QueryPlan, SearchHits, SearchInput, SearchPlan,
@@ -45,16 +46,18 @@ impl Engine {
         name: impl Into<Named<'_>>,
         input: SearchInput,
     ) -> Result<SearchHits> {
-        self.search_ranked(name, input, None).await
+        self.search_ranked(name, input, None, &[]).await
     }
 
     /// [`Engine::search`] with a ranker function (pymilvus 2.6 `ranker=`), which rescores and
-    /// reorders each query vector's answer page (`ranked.rs`).
+    /// reorders each query vector's answer page (`ranked.rs`), or with `order_by_fields`,
+    /// which sorts the similarity top by fields (`order.rs`).
     pub async fn search_ranked(
         &self,
         name: impl Into<Named<'_>>,
         input: SearchInput,
         ranker: Option<Ranker>,
+        order_by: &[OrderKey],
     ) -> Result<SearchHits> {
         let name = name.into();
         // the request's own bounds first: nothing below is sized by them before they pass
@@ -69,6 +72,9 @@ impl Engine {
         if let Some(ranker) = ranker {
             prepared.rank_with(&meta, ranker)?;
         }
+        if !order_by.is_empty() {
+            prepared.order_with(&meta, order_by)?;
+        }
         // the partitions read (with a partition key: those the filter allows)
         prepared.plan.partition_ids = self.read_partitions(
             &meta,
@@ -79,10 +85,18 @@ impl Engine {
         let at = rt
             .read_point(&*self.io.log, self.router.as_ref(), &meta)
             .await?;
-        let per_query = self
-            .run_search(&meta, &rt, &prepared, &at, offset, topk)
-            .await?;
-        let per_query = prepared.rerank(per_query);
+        let per_query = if prepared.order.is_empty() {
+            let per_query = self
+                .run_search(&meta, &rt, &prepared, &at, offset, topk)
+                .await?;
+            prepared.rerank(per_query)
+        } else {
+            // the similarity top, then sorted by the fields and cut
+            let top = self
+                .run_search(&meta, &rt, &prepared, &at, 0, offset + topk)
+                .await?;
+            prepared.order(top, offset, topk)
+        };
         Ok(prepared.hits(&meta, per_query))
     }
 
@@ -212,6 +226,8 @@ pub(crate) struct PreparedSearch {
     asked: usize,
     /// a plain search's ranker function, with the output slot of the field it reads
     pub(crate) ranker: Option<(Ranker, Option<usize>)>,
+    /// a plain search's `order_by_fields` (`order.rs`)
+    pub(crate) order: Vec<crate::order::Resolved>,
 }
 
 /// Resolves a search: the vector field (`anns_field`, or the only one), its index and metric,
@@ -441,6 +457,7 @@ pub(crate) fn prepare_search(
         names,
         asked,
         ranker: None,
+        order: vec![],
     })
 }
 

@@ -148,7 +148,10 @@ pub fn hybrid_search(r: HybridSearchRequest) -> ConvResult<(HybridInput, SearchA
         // the collection, partitions and output fields are the hybrid search's; an ann
         // search's offset and round_decimal are too (pymilvus repeats them in each)
         sub.collection_name = r.collection_name.clone();
-        let (input, _) = search(sub).map_err(|e| format!("ann search request {i}: {e}"))?;
+        let (input, answer) = search(sub).map_err(|e| format!("ann search request {i}: {e}"))?;
+        if !answer.order_by.is_empty() {
+            return Err("order_by is not supported for hybrid search: invalid parameter".into());
+        }
         // pymilvus 2.4 sends group_by_field only with the ann searches: it groups all of them
         if i == 0 {
             sub_group = input.group.clone();
@@ -171,6 +174,7 @@ pub fn hybrid_search(r: HybridSearchRequest) -> ConvResult<(HybridInput, SearchA
         topk: limit,
         round_decimal,
         ranker: None,
+        order_by: vec![],
     };
     let input = HybridInput {
         subs,

@@ -10,6 +10,7 @@ mod databases;
 mod hybrid;
 mod index;
 mod mutation;
+mod order_by;
 mod params;
 mod replicas;
 mod rerank_fn;

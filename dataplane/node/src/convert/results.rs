@@ -19,6 +19,8 @@ pub struct SearchAnswer {
     pub round_decimal: i32,
     /// a plain search's ranker function (`function_score`), for the engine
     pub ranker: Option<quarry_engine::Ranker>,
+    /// a plain search's `order_by_fields`, for the engine
+    pub order_by: Vec<quarry_engine::OrderKey>,
 }
 
 impl SearchAnswer {

@@ -30,6 +30,8 @@ pub struct SearchOptions {
     pub group: Option<GroupBy>,
     /// sparse searches (range checked by the engine)
     pub drop_ratio_search: Option<f32>,
+    /// `order_by_fields` (pymilvus 2.6)
+    pub order_by: Vec<quarry_engine::OrderKey>,
 }
 
 /// A boolean parameter as Go's `strconv.ParseBool` reads it (pymilvus sends `True`/`False`).
@@ -88,12 +90,8 @@ pub fn group_options(pairs: &[KeyValuePair]) -> ConvResult<Option<GroupBy>> {
 /// `anns_field` and the `params` JSON (`ef`, `nprobe`, `radius`, `range_filter`). Negative or
 /// non-numeric values are refused.
 /// Search options pymilvus sends for features Quarry does not serve: refused rather than
-/// ignored (an ignored `order_by_fields` would answer in another order than asked).
-const UNSERVED_SEARCH_OPTIONS: [(&str, &str); 5] = [
-    (
-        "order_by_fields",
-        "ordering search results by fields is not supported by quarry yet (they come in score order)",
-    ),
+/// ignored (an ignored grouping by a JSON path would group by something else).
+const UNSERVED_SEARCH_OPTIONS: [(&str, &str); 4] = [
     (
         "json_path",
         "grouping by a JSON path is not supported by quarry yet",
@@ -188,6 +186,7 @@ pub fn search_options(sp: &[KeyValuePair]) -> ConvResult<SearchOptions> {
         round_decimal,
         group,
         drop_ratio_search: number("drop_ratio_search")?.map(|v| v as f32),
+        order_by: super::order_by::order_by_fields(param(sp, "order_by_fields").unwrap_or(""))?,
     })
 }
 
@@ -335,6 +334,7 @@ pub fn search_with(
         topk: o.topk,
         round_decimal: o.round_decimal,
         ranker,
+        order_by: o.order_by,
     };
     let input = SearchInput {
         anns_field: o.anns_field,
@@ -397,8 +397,8 @@ mod tests {
 
     #[test]
     fn unserved_options_are_refused_not_ignored() {
-        let e = search_options(&kvs(&[("order_by_fields", "price:asc")])).unwrap_err();
-        assert!(e.contains("ordering search results"), "{e}");
+        let o = search_options(&kvs(&[("order_by_fields", "price:desc")])).unwrap();
+        assert!(o.order_by[0].desc);
         let e = search_options(&kvs(&[("json_path", "meta[\"a\"]")])).unwrap_err();
         assert!(e.contains("JSON path"), "{e}");
         assert!(search_options(&kvs(&[("order_by_fields", "")])).is_ok());

@@ -24,6 +24,7 @@ pub(super) async fn search(s: &Service, r: SearchRequest) -> Handled<SearchResul
             Named::new(&db, &answer.collection),
             input,
             answer.ranker.take(),
+            &std::mem::take(&mut answer.order_by),
         )
         .await
         .map_err(engine)?;
