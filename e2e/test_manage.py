@@ -265,6 +265,10 @@ def test_alter_and_drop_index_properties(client):
     client.release_collection("ai")
     client.alter_index_properties("ai", index_name="vector", properties={"mmap.enabled": True})
     assert index_params_of(client, "ai", "vector")["mmap.enabled"] == "true"
+    # creating the same index again still succeeds (mmap.enabled is no part of the comparison)
+    same = client.prepare_index_params()
+    same.add_index("vector", index_type="AUTOINDEX", metric_type="COSINE")
+    client.create_index("ai", same)
     client.drop_index_properties("ai", index_name="vector", property_keys=["mmap.enabled"])
     desc = index_params_of(client, "ai", "vector")
     assert "mmap.enabled" not in desc

@@ -296,12 +296,15 @@ pub(crate) fn expire_before(meta: &CollectionMeta) -> u64 {
 }
 
 /// A read of a collection with a time to live leaves out the rows written longer ago than
-/// that: the cut-off is taken once, here, for every shard of the read.
+/// that: the cut-off is taken once for every shard of the read, here unless the request
+/// took it already (a request of several reads takes one for all of them).
 fn with_ttl(meta: &CollectionMeta, mut read: ShardRead) -> ShardRead {
-    let cutoff = expire_before(meta);
-    match &mut read {
-        ShardRead::Search(p) => p.expire_before_ms = cutoff,
-        ShardRead::Query(p) => p.expire_before_ms = cutoff,
+    let at = match &mut read {
+        ShardRead::Search(p) => &mut p.expire_before_ms,
+        ShardRead::Query(p) => &mut p.expire_before_ms,
+    };
+    if *at == 0 {
+        *at = expire_before(meta);
     }
     read
 }

@@ -50,13 +50,21 @@ pub struct Decay {
 
 impl Decay {
     /// The factor a hit whose field holds `x` is multiplied by.
+    /// (Never NaN: a factor that does not come out finite, at extreme scales, is 0.)
     pub fn factor(&self, x: f64) -> f64 {
         let adj = ((x - self.origin).abs() - self.offset).max(0.0);
+        // the distance in scales first: no 0/0 or inf/inf at tiny or huge scales
+        let t = adj / self.scale;
         let ln = self.decay.ln();
-        match self.shape {
-            DecayShape::Gauss => (ln * adj * adj / (self.scale * self.scale)).exp(),
-            DecayShape::Exp => (ln * adj / self.scale).exp(),
-            DecayShape::Linear => (1.0 - (1.0 - self.decay) * adj / self.scale).max(self.decay),
+        let f = match self.shape {
+            DecayShape::Gauss => (ln * t * t).exp(),
+            DecayShape::Exp => (ln * t).exp(),
+            DecayShape::Linear => (1.0 - (1.0 - self.decay) * t).max(self.decay),
+        };
+        if f.is_finite() {
+            f
+        } else {
+            0.0
         }
     }
 

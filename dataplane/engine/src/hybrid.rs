@@ -63,6 +63,8 @@ impl Engine {
             .resolve_fresh(name, |m| !m.loaded || m.indexes.is_empty())
             .await?;
         check_ranker(&meta.schema, &input.ranker, input.subs.len())?;
+        // one time-to-live cut-off for the ann searches and the output fields' query
+        let expire = crate::collection::expire_before(&meta);
         // a decay ranker reads its field with every ann search's hits
         let decay_field = input
             .ranker
@@ -81,6 +83,7 @@ impl Engine {
             sub.partitions = input.partitions.clone();
             sub.group = input.group.clone();
             let mut p = prepare_search(&meta, sub, false)?;
+            p.plan.expire_before_ms = expire;
             if let Some(field) = decay_field {
                 p.plan.fields.push(field);
             }
@@ -174,8 +177,7 @@ impl Engine {
                 fields: out_fields.clone(),
                 count_only: false,
                 partition_ids: all_partitions.clone(),
-                // set by `CollectionRt::read_at` from the collection's time to live
-                expire_before_ms: 0,
+                expire_before_ms: expire,
             };
             let answers = rt
                 .read_at(router, &meta, ShardRead::Query(plan), filter, &at)

@@ -168,57 +168,68 @@ impl PreparedSearch {
     ) -> Vec<Vec<Found>> {
         per_query
             .into_iter()
-            .map(|mut found| {
-                found.sort_by(|a, b| {
+            .map(|found| {
+                // each hit's key values once (the sort compares them many times)
+                let keys: Vec<Vec<Option<Json>>> = found
+                    .iter()
+                    .map(|f| self.order.iter().map(|k| key_value(k, f)).collect())
+                    .collect();
+                let mut order: Vec<usize> = (0..found.len()).collect();
+                order.sort_by(|a, b| {
                     self.order
                         .iter()
-                        .map(|k| compare(k, a, b))
+                        .enumerate()
+                        .map(|(i, k)| compare(k, &keys[*a][i], &keys[*b][i]))
                         .find(|o| *o != Ordering::Equal)
                         .unwrap_or(Ordering::Equal)
                 });
-                found.into_iter().skip(offset).take(limit).collect()
+                let mut found: Vec<Option<Found>> = found.into_iter().map(Some).collect();
+                order
+                    .into_iter()
+                    .skip(offset)
+                    .take(limit)
+                    .filter_map(|i| found[i].take())
+                    .collect()
             })
             .collect()
     }
 }
 
-/// A key's value of a hit as JSON (`None`: null or missing).
+/// A key's value of a hit as JSON (`None`: null or missing); a JSON document is walked by
+/// reference and only the value at the path copied.
 fn key_value(k: &Resolved, f: &Found) -> Option<Json> {
     let v = f.values.get(k.slot)?;
-    let mut j = match v {
+    let j = match v {
         Value::Null => return None,
         Value::Bool(b) => Json::Bool(*b),
         Value::Int(i) => Json::from(*i),
         Value::Float(x) => Json::from(*x),
         Value::Str(s) => Json::String(s.clone()),
-        Value::Json(j) => j.clone(),
+        Value::Json(doc) => {
+            let mut at = doc;
+            for p in &k.path {
+                at = match at {
+                    Json::Object(m) => m.get(p)?,
+                    Json::Array(a) => a.get(p.parse::<usize>().ok()?)?,
+                    _ => return None,
+                };
+            }
+            at.clone()
+        }
         _ => return None,
     };
-    for p in &k.path {
-        j = match j {
-            Json::Object(mut m) => m.remove(p)?,
-            Json::Array(mut a) => {
-                let i: usize = p.parse().ok()?;
-                if i >= a.len() {
-                    return None;
-                }
-                a.swap_remove(i)
-            }
-            _ => return None,
-        };
-    }
     (!j.is_null()).then_some(j)
 }
 
-fn compare(k: &Resolved, a: &Found, b: &Found) -> Ordering {
-    match (key_value(k, a), key_value(k, b)) {
+fn compare(k: &Resolved, a: &Option<Json>, b: &Option<Json>) -> Ordering {
+    match (a, b) {
         (None, None) => Ordering::Equal,
         (None, Some(_)) if k.nulls_first => Ordering::Less,
         (None, Some(_)) => Ordering::Greater,
         (Some(_), None) if k.nulls_first => Ordering::Greater,
         (Some(_), None) => Ordering::Less,
         (Some(x), Some(y)) => {
-            let o = match (&x, &y) {
+            let o = match (x, y) {
                 (Json::Number(p), Json::Number(q)) => {
                     let (p, q) = (p.as_f64().unwrap_or(0.0), q.as_f64().unwrap_or(0.0));
                     p.partial_cmp(&q).unwrap_or(Ordering::Equal)
@@ -270,8 +281,13 @@ mod tests {
             desc: false,
             nulls_first: false,
         };
-        let j = |v: Json| found(vec![Value::Json(serde_json::json!({ "x": v }))]);
-        let none = found(vec![Value::Json(serde_json::json!({}))]);
+        let j = |v: Json| {
+            key_value(
+                &asc,
+                &found(vec![Value::Json(serde_json::json!({ "x": v }))]),
+            )
+        };
+        let none = key_value(&asc, &found(vec![Value::Json(serde_json::json!({}))]));
         assert_eq!(compare(&asc, &j(1.into()), &j(2.5.into())), Ordering::Less);
         assert_eq!(
             compare(&asc, &j("b".into()), &j("a".into())),

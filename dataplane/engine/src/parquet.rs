@@ -54,12 +54,11 @@ pub fn decode_parquet(schema: &CollectionSchema, bytes: Bytes) -> Result<RecordB
 }
 
 /// The columns of a decoded batch; files of older versions have no write-time column: their
-/// rows count as written at load (a collection's time to live counts from then).
+/// rows have no write time and never expire (the same on every node and at every load).
 fn with_written(arrow: &arrow_schema::Schema, b: &RecordBatch) -> Vec<arrow_array::ArrayRef> {
     let mut columns = b.columns().to_vec();
     if columns.len() + 1 == arrow.fields().len() && !columns.is_empty() {
-        let now = quarry_types::record::now_ms();
-        let written = arrow_array::UInt64Array::from(vec![now; b.num_rows()]);
+        let written = arrow_array::UInt64Array::from(vec![u64::MAX; b.num_rows()]);
         columns.insert(columns.len() - 1, std::sync::Arc::new(written));
     }
     columns

@@ -75,6 +75,8 @@ impl Engine {
         if !order_by.is_empty() {
             prepared.order_with(&meta, order_by)?;
         }
+        // one time-to-live cut-off for every round of the search
+        prepared.plan.expire_before_ms = crate::collection::expire_before(&meta);
         // the partitions read (with a partition key: those the filter allows)
         prepared.plan.partition_ids = self.read_partitions(
             &meta,

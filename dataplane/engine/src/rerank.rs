@@ -193,7 +193,7 @@ pub(crate) fn rerank_page(
 /// Sorts fused scores, best first (ties: the smaller key first).
 fn sort(fused: &mut [(Pk, f32)], descending: bool) {
     fused.sort_by(|a, b| {
-        let o = a.1.partial_cmp(&b.1).unwrap_or(std::cmp::Ordering::Equal);
+        let o = a.1.total_cmp(&b.1);
         let o = if descending { o.reverse() } else { o };
         o.then_with(|| a.0.cmp(&b.0))
     });
@@ -241,8 +241,7 @@ pub(crate) fn top_groups(
         })
         .collect();
     scored.sort_by(|a, b| {
-        b.0.partial_cmp(&a.0)
-            .unwrap_or(std::cmp::Ordering::Equal)
+        b.0.total_cmp(&a.0)
             .then_with(|| b.1.len().cmp(&a.1.len()))
             .then_with(|| a.1[0].0.cmp(&b.1[0].0))
     });

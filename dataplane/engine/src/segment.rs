@@ -145,6 +145,26 @@ impl SegmentData {
         view
     }
 
+    /// The rows neither deleted nor written before `expire_before` (0: none), counted
+    /// without a copy; nothing proportional to the rows unless some rows are expired.
+    pub fn live_at(&self, expire_before: u64) -> usize {
+        match self.written {
+            Some((oldest, _)) if expire_before > oldest => {
+                let mut live = 0;
+                for (b, batch) in self.batches.iter().enumerate() {
+                    let start = self.starts[b] as usize;
+                    for (r, w) in written(batch).iter().enumerate() {
+                        if *w >= expire_before && !self.deleted[start + r] {
+                            live += 1;
+                        }
+                    }
+                }
+                live
+            }
+            _ => self.live,
+        }
+    }
+
     /// Marks the rows written before `expire_before` deleted (a compaction's copy of a
     /// segment: its expired rows are purged).
     pub fn expire(&mut self, expire_before: u64) {

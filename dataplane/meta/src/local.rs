@@ -267,7 +267,13 @@ impl MetaService for LocalMeta {
                     .iter()
                     .find(|i| i.field_name == index.field_name || i.name == index.name)
                 {
-                    if existing.params == index.params
+                    // as Milvus: `mmap.enabled` (AlterIndex) is no part of the comparison
+                    let without_mmap = |p: &std::collections::BTreeMap<String, String>| {
+                        let mut p = p.clone();
+                        p.remove("mmap.enabled");
+                        p
+                    };
+                    if without_mmap(&existing.params) == without_mmap(&index.params)
                         && existing.name == index.name
                         && existing.field_name == index.field_name
                     {

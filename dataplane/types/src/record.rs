@@ -36,8 +36,8 @@ pub struct LogRecord {
     /// (partition, row count) runs covering the rows in order; empty: all in `partition_id`
     pub partition_runs: Vec<(i64, u32)>,
     /// when the record was made (ms since the Unix epoch): its rows' write time, which a
-    /// collection's time to live counts from; 0 in records of older versions (their rows count
-    /// as written when applied)
+    /// collection's time to live counts from; 0 in records of older versions (their rows have
+    /// no write time and never expire)
     pub written_ms: u64,
 }
 

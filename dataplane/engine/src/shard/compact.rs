@@ -74,7 +74,7 @@ impl Shard {
                         .map(|x| Candidate {
                             id: x.meta.id,
                             rows: x.data.rows(),
-                            deleted: x.data.rows() - x.data.view_at(expire_before).live,
+                            deleted: x.data.rows() - x.data.live_at(expire_before),
                         })
                         .collect();
                     let ids = choose(&candidates, segment_rows);

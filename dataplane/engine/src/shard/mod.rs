@@ -216,9 +216,9 @@ impl Shard {
             }
         }
         if let Some(rows) = &record.rows {
-            // records of older versions carry no write time: their rows count from now
+            // records of older versions carry no write time: their rows never expire
             let written = match record.written_ms {
-                0 => quarry_types::record::now_ms(),
+                0 => u64::MAX,
                 ms => ms,
             };
             let rows = with_offset(&self.schema, rows, offset, written);

@@ -161,6 +161,9 @@ fn rows_past_the_time_to_live_leave_views_and_compactions() {
     );
     assert!(seg.expired(0, 1_500) && !seg.expired(3, 1_500));
     assert_eq!(seg.view_at(5_000).live, 0);
+    for cutoff in [0, 1_000, 1_500, 2_500, 5_000] {
+        assert_eq!(seg.live_at(cutoff), seg.view_at(cutoff).live, "{cutoff}");
+    }
     // a compaction's copy purges them
     let mut copy = seg.clone();
     copy.expire(1_500);

@@ -152,6 +152,12 @@ pub fn hybrid_search(r: HybridSearchRequest) -> ConvResult<(HybridInput, SearchA
         if !answer.order_by.is_empty() {
             return Err("order_by is not supported for hybrid search: invalid parameter".into());
         }
+        if answer.ranker.is_some() {
+            return Err(
+                "a ranker function goes on the hybrid search, not on its ann search requests"
+                    .into(),
+            );
+        }
         // pymilvus 2.4 sends group_by_field only with the ann searches: it groups all of them
         if i == 0 {
             sub_group = input.group.clone();
