@@ -128,6 +128,7 @@ def test_order_by_fields_sorts_the_similarity_top(client):
     s.add_field("id", DataType.INT64, is_primary=True)
     s.add_field("price", DataType.DOUBLE)
     s.add_field("meta", DataType.JSON)
+    s.add_field("cat", DataType.VARCHAR, max_length=8)
     s.add_field("v", DataType.FLOAT_VECTOR, dim=4)
     ip = client.prepare_index_params()
     ip.add_index("v", index_type="FLAT", metric_type="L2")
@@ -135,7 +136,8 @@ def test_order_by_fields_sorts_the_similarity_top(client):
     rows = []
     for i in range(N):
         meta = {"age": i % 7} if i % 5 else {}
-        rows.append({"id": i, "price": float(i % 9), "meta": meta, "v": vec(i), "color": f"c{i % 4}"})
+        rows.append({"id": i, "price": float(i % 9), "meta": meta, "cat": f"k{i % 5}", "v": vec(i),
+                     "color": f"c{i % 4}"})
     client.insert("ob", rows)
     by_id = {r["id"]: r for r in rows}
     q = [vec(3000)]
@@ -165,6 +167,20 @@ def test_order_by_fields_sorts_the_similarity_top(client):
                         order_by_fields=[{"field": "color", "order": "asc"}])[0]
     assert [h["id"] for h in got] == expect(lambda r: r["color"], False, 4, 10)
     assert all(set(h["entity"]) == {"price"} for h in got)
+    # a grouping search: the similarity top (offset + limit groups) ordered by each group's first
+    # hit, then offset and limit in groups
+    grouped = client.search("ob", q, limit=4, group_by_field="cat", group_size=2,
+                            output_fields=["price", "cat"])[0]
+    groups = []
+    for h in grouped:
+        if groups and groups[-1][0]["entity"]["cat"] == h["entity"]["cat"]:
+            groups[-1].append(h)
+        else:
+            groups.append([h])
+    want = sorted(groups, key=lambda g: g[0]["entity"]["price"])[1:4]
+    got = client.search("ob", q, limit=3, offset=1, group_by_field="cat", group_size=2,
+                        output_fields=["cat"], order_by_fields=[{"field": "price"}])[0]
+    assert [h["id"] for h in got] == [h["id"] for g in want for h in g]
     for fields, words in [
         ([{"field": "v"}], "unsortable type"),
         ([{"field": "meta"}], "unsortable type"),

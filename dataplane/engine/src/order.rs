@@ -8,6 +8,9 @@
 //! first descending unless `nulls_first` / `nulls_last` say otherwise. JSON values compare as
 //! numbers, strings (bytewise) or booleans (false first); values of different JSON types by
 //! their JSON text.
+//!
+//! A grouping search orders its groups by the values of each group's first (best) hit, and
+//! `offset` and `limit` count groups.
 
 use std::cmp::Ordering;
 
@@ -16,6 +19,7 @@ use quarry_types::{DataType, Value};
 use serde_json::Value as Json;
 
 use crate::error::invalid;
+use crate::group::GroupKey;
 use crate::plan::Found;
 use crate::read::PreparedSearch;
 use crate::Result;
@@ -66,17 +70,12 @@ fn split_path(spec: &str) -> Result<(&str, Vec<String>)> {
 
 impl PreparedSearch {
     /// Resolves `keys` and reads their fields with the hits (output columns after those
-    /// asked for). Not with a ranker function or a grouping search.
+    /// asked for). Not with a ranker function.
     pub(crate) fn order_with(&mut self, meta: &CollectionMeta, keys: &[OrderKey]) -> Result<()> {
         if self.ranker.is_some() {
             return Err(invalid(
                 "order_by and function rerank cannot be used together: they specify \
                  conflicting sort criteria",
-            ));
-        }
-        if self.plan.group.is_some() {
-            return Err(invalid(
-                "order_by_fields with group_by_field is not supported by Quarry yet",
             ));
         }
         let schema = &meta.schema;
@@ -158,8 +157,8 @@ impl PreparedSearch {
         Ok(())
     }
 
-    /// Each query vector's similarity top sorted by the keys, then hits `offset + 1 ..=
-    /// offset + limit`.
+    /// Each query vector's similarity top sorted by the keys, then hits (groups, for a
+    /// grouping search) `offset + 1 ..= offset + limit`.
     pub(crate) fn order(
         &self,
         per_query: Vec<Vec<Found>>,
@@ -174,12 +173,30 @@ impl PreparedSearch {
                     .iter()
                     .map(|f| self.order.iter().map(|k| key_value(k, f)).collect())
                     .collect();
-                let mut order: Vec<usize> = (0..found.len()).collect();
+                // the units sorted: hits, or runs of hits of one group (by their first hit)
+                let units: Vec<std::ops::Range<usize>> = match self.plan.group {
+                    None => (0..found.len()).map(|i| i..i + 1).collect(),
+                    Some(g) => {
+                        let key = |f: &Found| f.values.get(g.slot).map(GroupKey::of);
+                        let mut units: Vec<std::ops::Range<usize>> = Vec::new();
+                        for i in 0..found.len() {
+                            match units.last_mut() {
+                                Some(u) if key(&found[u.start]) == key(&found[i]) => u.end = i + 1,
+                                _ => units.push(i..i + 1),
+                            }
+                        }
+                        units
+                    }
+                };
+                let mut order: Vec<usize> = (0..units.len()).collect();
                 order.sort_by(|a, b| {
                     self.order
                         .iter()
                         .enumerate()
-                        .map(|(i, k)| compare(k, &keys[*a][i], &keys[*b][i]))
+                        .map(|(i, k)| {
+                            let (a, b) = (units[*a].start, units[*b].start);
+                            compare(k, &keys[a][i], &keys[b][i])
+                        })
                         .find(|o| *o != Ordering::Equal)
                         .unwrap_or(Ordering::Equal)
                 });
@@ -188,6 +205,7 @@ impl PreparedSearch {
                     .into_iter()
                     .skip(offset)
                     .take(limit)
+                    .flat_map(|u| units[u].clone())
                     .filter_map(|i| found[i].take())
                     .collect()
             })
