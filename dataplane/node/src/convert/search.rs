@@ -168,6 +168,14 @@ pub fn search_options(sp: &[KeyValuePair]) -> ConvResult<SearchOptions> {
             }
         },
     };
+    let order_by = super::order_by::order_by_fields(param(sp, "order_by_fields").unwrap_or(""))?;
+    // an iterator pages by score: pages sorted by fields would break its bounds (as Milvus)
+    if !order_by.is_empty() && bool_param(sp, "iterator")? == Some(true) {
+        return Err(
+            "order_by is not supported when using search iterator: invalid parameter[expected=][actual=]"
+                .into(),
+        );
+    }
     let metric = param(sp, "metric_type").map(str::to_string).or_else(|| {
         extra
             .get("metric_type")
@@ -186,7 +194,7 @@ pub fn search_options(sp: &[KeyValuePair]) -> ConvResult<SearchOptions> {
         round_decimal,
         group,
         drop_ratio_search: number("drop_ratio_search")?.map(|v| v as f32),
-        order_by: super::order_by::order_by_fields(param(sp, "order_by_fields").unwrap_or(""))?,
+        order_by,
     })
 }
 
@@ -399,6 +407,12 @@ mod tests {
     fn unserved_options_are_refused_not_ignored() {
         let o = search_options(&kvs(&[("order_by_fields", "price:desc")])).unwrap();
         assert!(o.order_by[0].desc);
+        let e = search_options(&kvs(&[("order_by_fields", "price"), ("iterator", "True")]))
+            .unwrap_err();
+        assert!(
+            e.contains("not supported when using search iterator"),
+            "{e}"
+        );
         let e = search_options(&kvs(&[("json_path", "meta[\"a\"]")])).unwrap_err();
         assert!(e.contains("JSON path"), "{e}");
         assert!(search_options(&kvs(&[("order_by_fields", "")])).is_ok());
