@@ -14,7 +14,7 @@ use crate::group::GroupKey;
 use crate::limits::{check_hybrid_requests, check_nq, check_output_fields, check_search_window};
 use crate::output::{empty_columns, resolve, Outputs};
 use crate::plan::{GroupBy, QueryInput, QueryPlan, SearchHits, SearchInput, ShardRead};
-use crate::ranked::{check_ranker, number};
+use crate::ranked::check_ranker;
 use crate::read::prepare_search;
 use crate::rerank::{decayed, fuse, top, top_groups};
 pub use crate::rerank::{GroupScorer, Ranker};
@@ -62,14 +62,10 @@ impl Engine {
         let (meta, rt) = self
             .resolve_fresh(name, |m| !m.loaded || m.indexes.is_empty())
             .await?;
-        check_ranker(&meta.schema, &input.ranker, input.subs.len())?;
+        // a decay ranker reads its field with every ann search's hits
+        let decay_field = check_ranker(&meta.schema, &input.ranker, input.subs.len())?;
         // one time-to-live cut-off for the ann searches and the output fields' query
         let expire = crate::collection::expire_before(&meta);
-        // a decay ranker reads its field with every ann search's hits
-        let decay_field = input
-            .ranker
-            .input_field()
-            .and_then(|n| meta.schema.fields.iter().position(|f| f.name == n));
         if !meta.loaded {
             return Err(crate::EngineError::NotLoaded(meta.name.clone()));
         }
@@ -109,7 +105,7 @@ impl Engine {
                 let mut q = Vec::with_capacity(found.len());
                 for f in found {
                     if decay_field.is_some() {
-                        if let Some(x) = f.values.last().and_then(number) {
+                        if let Some(x) = f.values.last().and_then(Value::as_f64) {
                             decay_of.entry(f.pk.clone()).or_insert(x);
                         }
                     }

@@ -20,6 +20,16 @@ pub struct AlterProperties {
 }
 
 impl AlterProperties {
+    /// Refuses a change that sets and deletes at once, or does neither (Milvus's rule; the
+    /// texts are each RPC's own).
+    fn one_kind(&self, neither: &str, both: &str) -> Result<()> {
+        match (self.set.is_empty(), self.delete.is_empty()) {
+            (true, true) => Err(invalid(neither)),
+            (false, false) => Err(invalid(both)),
+            _ => Ok(()),
+        }
+    }
+
     /// The properties after the change.
     fn apply(&self, current: &[(String, String)]) -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = current
@@ -79,20 +89,11 @@ impl Engine {
         name: Named<'_>,
         change: AlterProperties,
     ) -> Result<()> {
-        match (change.set.is_empty(), change.delete.is_empty()) {
-            (true, true) => {
-                return Err(invalid(
-                    "alter collection requires either properties or delete keys to modify or \
-                     delete keys, both cannot be empty",
-                ))
-            }
-            (false, false) => {
-                return Err(invalid(
-                    "can not provide properties and deletekeys at the same time",
-                ))
-            }
-            _ => {}
-        }
+        change.one_kind(
+            "alter collection requires either properties or delete keys to modify or delete \
+             keys, both cannot be empty",
+            "can not provide properties and deletekeys at the same time",
+        )?;
         check_collection_properties(&change.set)?;
         if change.delete.len() > quarry_types::limits::MAX_PROPERTIES {
             return Err(invalid(format!(
@@ -154,18 +155,10 @@ impl Engine {
         index_name: &str,
         change: AlterProperties,
     ) -> Result<()> {
-        match (change.set.is_empty(), change.delete.is_empty()) {
-            (true, true) => {
-                return Err(invalid(
-                    "alter index requires either extra params or delete keys, both cannot be \
-                     empty",
-                ))
-            }
-            (false, false) => {
-                return Err(invalid("cannot provide both DeleteKeys and ExtraParams"));
-            }
-            _ => {}
-        }
+        change.one_kind(
+            "alter index requires either extra params or delete keys, both cannot be empty",
+            "cannot provide both DeleteKeys and ExtraParams",
+        )?;
         if index_name.is_empty() {
             return Err(invalid("index name is empty: name the index to alter"));
         }

@@ -21,7 +21,7 @@ use serde_json::Value as Json;
 use crate::error::invalid;
 use crate::group::GroupKey;
 use crate::plan::Found;
-use crate::read::PreparedSearch;
+use crate::read::{output_slot, PreparedSearch};
 use crate::Result;
 
 /// One `order_by_fields` key as the client gives it.
@@ -120,17 +120,9 @@ impl PreparedSearch {
                     k.field
                 )));
             }
-            let sortable = matches!(
-                f.data_type,
-                DataType::Bool
-                    | DataType::Int8
-                    | DataType::Int16
-                    | DataType::Int32
-                    | DataType::Int64
-                    | DataType::Float
-                    | DataType::Double
-                    | DataType::VarChar
-            ) || (json && !path.is_empty());
+            let sortable = f.data_type.is_numeric()
+                || matches!(f.data_type, DataType::Bool | DataType::VarChar)
+                || (json && !path.is_empty());
             if !sortable {
                 return Err(invalid(format!(
                     "order_by field '{}' has unsortable type {}; supported types: bool, \
@@ -140,13 +132,7 @@ impl PreparedSearch {
                     f.data_type.name()
                 )));
             }
-            let slot = match self.plan.fields.iter().position(|i| *i == index) {
-                Some(slot) => slot,
-                None => {
-                    self.plan.fields.push(index);
-                    self.plan.fields.len() - 1
-                }
-            };
+            let slot = output_slot(&mut self.plan.fields, index);
             self.order.push(Resolved {
                 slot,
                 path,

@@ -4,33 +4,31 @@
 //! the page.
 
 use quarry_meta::CollectionMeta;
-use quarry_types::{CollectionSchema, DataType, Value};
+use quarry_types::{CollectionSchema, Value};
 
 use crate::error::invalid;
 use crate::plan::Found;
-use crate::read::PreparedSearch;
+use crate::read::{output_slot, PreparedSearch};
 use crate::rerank::{rerank_page, Ranker};
 use crate::Result;
 
 /// Checks a ranker against the collection: a decay field must be a numeric, non-nullable
 /// field of the schema; a weighted ranker weighs as many lists as it fuses (`lists`).
-pub(crate) fn check_ranker(schema: &CollectionSchema, ranker: &Ranker, lists: usize) -> Result<()> {
+/// Returns the position in the schema of the field the ranker reads (decay's), if any.
+pub(crate) fn check_ranker(
+    schema: &CollectionSchema,
+    ranker: &Ranker,
+    lists: usize,
+) -> Result<Option<usize>> {
     match ranker {
         Ranker::Decay(d) => {
-            let f = schema
+            let (index, f) = schema
                 .fields
                 .iter()
-                .find(|f| f.name == d.field && !f.is_dynamic)
+                .enumerate()
+                .find(|(_, f)| f.name == d.field && !f.is_dynamic)
                 .ok_or_else(|| invalid(format!("function input field not found: {}", d.field)))?;
-            if !matches!(
-                f.data_type,
-                DataType::Int8
-                    | DataType::Int16
-                    | DataType::Int32
-                    | DataType::Int64
-                    | DataType::Float
-                    | DataType::Double
-            ) {
+            if !f.data_type.is_numeric() {
                 return Err(invalid(format!(
                     "decay rerank: unsupported input field type:{}, only support numeric field",
                     f.data_type.name()
@@ -42,6 +40,7 @@ pub(crate) fn check_ranker(schema: &CollectionSchema, ranker: &Ranker, lists: us
                     f.name
                 )));
             }
+            return Ok(Some(index));
         }
         Ranker::Weighted { weights, .. } if weights.len() != lists => {
             return Err(invalid(format!(
@@ -52,16 +51,7 @@ pub(crate) fn check_ranker(schema: &CollectionSchema, ranker: &Ranker, lists: us
         }
         _ => {}
     }
-    Ok(())
-}
-
-/// A numeric field's value as the decay reads it.
-pub(crate) fn number(v: &Value) -> Option<f64> {
-    match v {
-        Value::Int(i) => Some(*i as f64),
-        Value::Float(f) => Some(*f),
-        _ => None,
-    }
+    Ok(None)
 }
 
 impl PreparedSearch {
@@ -74,25 +64,8 @@ impl PreparedSearch {
                 "a ranker function on a grouping search is not supported by Quarry yet",
             ));
         }
-        check_ranker(&meta.schema, &ranker, 1)?;
-        let slot = match ranker.input_field() {
-            None => None,
-            Some(name) => {
-                let field = meta
-                    .schema
-                    .fields
-                    .iter()
-                    .position(|f| f.name == name)
-                    .expect("checked");
-                Some(match self.plan.fields.iter().position(|i| *i == field) {
-                    Some(slot) => slot,
-                    None => {
-                        self.plan.fields.push(field);
-                        self.plan.fields.len() - 1
-                    }
-                })
-            }
-        };
+        let slot = check_ranker(&meta.schema, &ranker, 1)?
+            .map(|field| output_slot(&mut self.plan.fields, field));
         self.ranker = Some((ranker, slot));
         Ok(())
     }
@@ -106,7 +79,10 @@ impl PreparedSearch {
             .into_iter()
             .map(|found| {
                 let page: Vec<_> = found.iter().map(|f| (f.pk.clone(), f.score)).collect();
-                let value = |i: usize| slot.and_then(|s| found[i].values.get(s)).and_then(number);
+                let value = |i: usize| {
+                    slot.and_then(|s| found[i].values.get(s))
+                        .and_then(Value::as_f64)
+                };
                 let order = rerank_page(ranker, self.plan.metric, &page, value);
                 let mut found: Vec<Option<Found>> = found.into_iter().map(Some).collect();
                 order

@@ -232,6 +232,18 @@ pub(crate) struct PreparedSearch {
     pub(crate) order: Vec<crate::order::Resolved>,
 }
 
+/// The slot of field `field` among a plan's output fields, added after the others when the
+/// client did not ask for it (a group field, a ranker's or an ordering's field).
+pub(crate) fn output_slot(fields: &mut Vec<usize>, field: usize) -> usize {
+    match fields.iter().position(|i| *i == field) {
+        Some(slot) => slot,
+        None => {
+            fields.push(field);
+            fields.len() - 1
+        }
+    }
+}
+
 /// Resolves a search: the vector field (`anns_field`, or the only one), its index and metric,
 /// the search knobs against their bounds, the filter, the output fields (`outputs`: false
 /// for the ann searches of a hybrid search, whose outputs are fetched afterwards) and the
@@ -418,13 +430,7 @@ pub(crate) fn prepare_search(
                 })?;
             check_group_field(&f.name, f.data_type)?;
             check_group_size(g.size)?;
-            let slot = match fields.iter().position(|i| *i == field) {
-                Some(slot) => slot,
-                None => {
-                    fields.push(field);
-                    fields.len() - 1
-                }
-            };
+            let slot = output_slot(&mut fields, field);
             Some(GroupPlan {
                 field,
                 slot,

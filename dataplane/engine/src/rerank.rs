@@ -32,16 +32,6 @@ pub enum Ranker {
     Decay(Decay),
 }
 
-impl Ranker {
-    /// The field whose values the reranker reads (decay's), if any.
-    pub fn input_field(&self) -> Option<&str> {
-        match self {
-            Ranker::Decay(d) => Some(&d.field),
-            _ => None,
-        }
-    }
-}
-
 /// The score of a group in a grouping hybrid search (`rank_group_scorer`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum GroupScorer {
@@ -166,23 +156,16 @@ pub(crate) fn rerank_page(
     page: &[(Pk, f32)],
     value: impl Fn(usize) -> Option<f64>,
 ) -> Vec<(usize, f32)> {
-    let (fused, descending) = fuse(ranker, &[(page, metric)]);
-    let fused = match ranker {
-        Ranker::Decay(d) => {
-            let at: HashMap<&Pk, usize> = page
-                .iter()
-                .enumerate()
-                .map(|(i, (pk, _))| (pk, i))
-                .collect();
-            decayed(d, fused, |pk| at.get(pk).and_then(|i| value(*i)))
-        }
-        _ => fused,
-    };
     let at: HashMap<&Pk, usize> = page
         .iter()
         .enumerate()
         .map(|(i, (pk, _))| (pk, i))
         .collect();
+    let (fused, descending) = fuse(ranker, &[(page, metric)]);
+    let fused = match ranker {
+        Ranker::Decay(d) => decayed(d, fused, |pk| at.get(pk).and_then(|i| value(*i))),
+        _ => fused,
+    };
     let len = fused.len();
     top(fused, descending, 0, len)
         .into_iter()

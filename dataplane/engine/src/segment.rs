@@ -109,9 +109,24 @@ impl SegmentData {
             live: self.live,
         }
     }
-}
 
-impl SegmentData {
+    /// The row numbers written before `expire_before` (deleted ones included); nothing when
+    /// no row is that old (0: none), without looking at the rows.
+    fn expired_rows(&self, expire_before: u64) -> impl Iterator<Item = usize> + '_ {
+        let some = self
+            .written
+            .is_some_and(|(oldest, _)| expire_before > oldest);
+        let batches = if some { &self.batches[..] } else { &[] };
+        batches.iter().enumerate().flat_map(move |(b, batch)| {
+            let start = self.starts[b] as usize;
+            written(batch)
+                .iter()
+                .enumerate()
+                .filter(move |(_, w)| **w < expire_before)
+                .map(move |(r, _)| start + r)
+        })
+    }
+
     /// [`SegmentData::view`] with the rows written before `expire_before` (ms since the Unix
     /// epoch; 0: none) left out as if deleted: a collection's time to live. Nothing
     /// proportional to the rows is done unless some rows are expired and others not.
@@ -132,13 +147,8 @@ impl SegmentData {
             .deleted
             .take()
             .unwrap_or_else(|| vec![false; self.rows()]);
-        for (b, batch) in self.batches.iter().enumerate() {
-            let start = self.starts[b] as usize;
-            for (r, w) in written(batch).iter().enumerate() {
-                if *w < expire_before {
-                    deleted[start + r] = true;
-                }
-            }
+        for row in self.expired_rows(expire_before) {
+            deleted[row] = true;
         }
         view.live = deleted.iter().filter(|d| !**d).count();
         view.deleted = Some(deleted);
@@ -148,21 +158,11 @@ impl SegmentData {
     /// The rows neither deleted nor written before `expire_before` (0: none), counted
     /// without a copy; nothing proportional to the rows unless some rows are expired.
     pub fn live_at(&self, expire_before: u64) -> usize {
-        match self.written {
-            Some((oldest, _)) if expire_before > oldest => {
-                let mut live = 0;
-                for (b, batch) in self.batches.iter().enumerate() {
-                    let start = self.starts[b] as usize;
-                    for (r, w) in written(batch).iter().enumerate() {
-                        if *w >= expire_before && !self.deleted[start + r] {
-                            live += 1;
-                        }
-                    }
-                }
-                live
-            }
-            _ => self.live,
-        }
+        let expired_live = self
+            .expired_rows(expire_before)
+            .filter(|r| !self.deleted[*r])
+            .count();
+        self.live - expired_live
     }
 
     /// Marks the rows written before `expire_before` deleted (a compaction's copy of a

@@ -51,6 +51,16 @@ pub(super) fn param<'a>(pairs: &'a [KeyValuePair], key: &str) -> Option<&'a str>
         .map(|p| p.value.as_str())
 }
 
+/// A boolean as Go's `strconv.ParseBool` reads it (pymilvus sends `True`/`False`); `None`
+/// for anything else.
+pub(super) fn go_bool(s: &str) -> Option<bool> {
+    match s.trim() {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
+    }
+}
+
 /// A value as it goes into an error message: long values cut short.
 pub fn shown(v: &str) -> String {
     const SHOWN: usize = 64;

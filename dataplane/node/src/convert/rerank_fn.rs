@@ -9,7 +9,7 @@ use quarry_proto::common::KeyValuePair;
 use quarry_proto::schema::{FunctionSchema, FunctionScore, FunctionType};
 use quarry_types::limits::MAX_PROPERTIES;
 
-use super::params::shown;
+use super::params::{go_bool, shown};
 use super::ConvResult;
 
 /// RRF's `k` must lie in (0, this) (Milvus).
@@ -189,16 +189,16 @@ fn number(raw: &str) -> Option<f64> {
     raw.trim().parse::<f64>().ok().filter(|x| x.is_finite())
 }
 
-/// A boolean param (`true`/`false` in any case, as Go's ParseBool reads pymilvus's `True`).
+/// A boolean param as Go's ParseBool reads it (pymilvus sends `True`); absent: false.
 fn boolean(params: &[KeyValuePair], key: &str) -> ConvResult<bool> {
-    match get(params, key).map(str::trim) {
+    match get(params, key) {
         None => Ok(false),
-        Some("true" | "True" | "TRUE" | "1" | "t" | "T") => Ok(true),
-        Some("false" | "False" | "FALSE" | "0" | "f" | "F") => Ok(false),
-        Some(s) => Err(format!(
-            "{key} params must be true/false, bug got {}",
-            shown(s)
-        )),
+        Some(raw) => go_bool(raw).ok_or_else(|| {
+            format!(
+                "{key} params must be true/false, bug got {}",
+                shown(raw.trim())
+            )
+        }),
     }
 }
 

@@ -10,7 +10,7 @@ use quarry_proto::service::{search_request, QueryRequest, SearchRequest};
 use quarry_types::limits::{MAX_DIM, MAX_NQ, MAX_ROUND_DECIMAL};
 use quarry_types::{vector, DataType};
 
-use super::params::{count_param, param, shown};
+use super::params::{count_param, go_bool, param, shown};
 use super::results::SearchAnswer;
 use super::{templates, ConvResult};
 
@@ -36,14 +36,14 @@ pub struct SearchOptions {
 
 /// A boolean parameter as Go's `strconv.ParseBool` reads it (pymilvus sends `True`/`False`).
 pub(super) fn bool_param(pairs: &[KeyValuePair], key: &str) -> ConvResult<Option<bool>> {
-    match param(pairs, key).map(str::trim) {
+    match param(pairs, key) {
         None => Ok(None),
-        Some("1" | "t" | "T" | "true" | "TRUE" | "True") => Ok(Some(true)),
-        Some("0" | "f" | "F" | "false" | "FALSE" | "False") => Ok(Some(false)),
-        Some(other) => Err(format!(
-            "{key} [{}] is invalid, it should be true or false",
-            shown(other)
-        )),
+        Some(raw) => go_bool(raw).map(Some).ok_or_else(|| {
+            format!(
+                "{key} [{}] is invalid, it should be true or false",
+                shown(raw.trim())
+            )
+        }),
     }
 }
 
