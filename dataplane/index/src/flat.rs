@@ -163,6 +163,44 @@ pub fn brute_force_packed(
     top.into_sorted()
 }
 
+/// The score of single stored rows for one query, equal to what [`brute_force`] and
+/// [`brute_force_packed`] give them: for checks on one row at a time (a range search's bound
+/// applied while an index is walked).
+pub struct RowScorer {
+    metric: Metric,
+    query: Vec<f32>,
+    /// the query as bits, for binary rows
+    bits: Vec<u8>,
+}
+
+impl RowScorer {
+    pub fn new(metric: Metric, query: &[f32]) -> Self {
+        Self {
+            metric,
+            query: query.to_vec(),
+            bits: vector::encode(DataType::BinaryVector, query),
+        }
+    }
+
+    /// A FloatVector row (`dim` floats).
+    pub fn dense(&self, row: &[f32]) -> f32 {
+        score(self.metric, &self.query, row)
+    }
+
+    /// A BinaryVector, Float16Vector or BFloat16Vector row in its byte form.
+    pub fn packed(&self, data_type: DataType, row: &[u8]) -> f32 {
+        if data_type == DataType::BinaryVector {
+            return match self.metric {
+                Metric::Jaccard => kernels::jaccard_bytes(&self.bits, row),
+                _ => kernels::hamming_bytes(&self.bits, row) as f32,
+            };
+        }
+        let mut wide = Vec::with_capacity(self.query.len());
+        vector::decode_into(data_type, row, &mut wide);
+        score(self.metric, &self.query, &wide)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +246,37 @@ mod tests {
         }
         // both empty: distance 0
         assert_eq!(kernels::jaccard_bytes(&[0, 0], &[0, 0]), 0.0);
+    }
+
+    #[test]
+    fn a_row_scores_as_the_exact_search_scores_it() {
+        let v = [1.0f32, 0.0, 0.0, 2.0, -1.0, 0.5];
+        let q = [0.3, 0.7];
+        for metric in [Metric::L2, Metric::Ip, Metric::Cosine] {
+            let scorer = RowScorer::new(metric, &q);
+            for h in brute_force(&v, 2, metric, &q, 3, &|_| true) {
+                let r = h.row as usize;
+                assert_eq!(scorer.dense(&v[2 * r..2 * r + 2]), h.score, "{metric:?}");
+            }
+            let rows = vector::encode(DataType::Float16Vector, &v);
+            for h in brute_force_packed(DataType::Float16Vector, &rows, 2, metric, &q, 3, &|_| true)
+            {
+                let r = h.row as usize;
+                let got = scorer.packed(DataType::Float16Vector, &rows[4 * r..4 * r + 4]);
+                assert_eq!(got, h.score, "{metric:?}");
+            }
+        }
+        let rows = [0xF0u8, 0x0F, 0xC0, 0x00];
+        let q = vector::decode(DataType::BinaryVector, &[0xF0, 0x00]);
+        for metric in [Metric::Hamming, Metric::Jaccard] {
+            let scorer = RowScorer::new(metric, &q);
+            for h in brute_force_packed(DataType::BinaryVector, &rows, 16, metric, &q, 2, &|_| true)
+            {
+                let r = h.row as usize;
+                let got = scorer.packed(DataType::BinaryVector, &rows[2 * r..2 * r + 2]);
+                assert_eq!(got, h.score, "{metric:?}");
+            }
+        }
     }
 
     #[test]

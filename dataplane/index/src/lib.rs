@@ -27,7 +27,7 @@ mod sparse_spec;
 mod spec;
 pub mod text;
 
-pub use flat::{brute_force, brute_force_packed};
+pub use flat::{brute_force, brute_force_packed, RowScorer};
 pub use hnsw::HnswIndex;
 pub use ivf::IvfIndex;
 pub use scalar::{scalar_index_answers, ScalarIndex, ScalarKind};

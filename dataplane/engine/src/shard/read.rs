@@ -5,8 +5,10 @@
 //! (column by column, `quarry-expr`), once for all query vectors; for every (segment, query
 //! vector) pair its hits — the vector index (HNSW, IVF) with the bitmap as predicate, or exact
 //! search where the segment has no index or where the filter leaves so few rows that scanning
-//! them costs less than walking the graph ([`exact_is_cheaper`]). Output fields are read for
-//! the shard's final top-k only.
+//! them costs less than walking the graph ([`exact_is_cheaper`]). A dense range search's
+//! bounds join the predicate (each visited row scored as the exact search scores it), so the
+//! rows better than `range_filter` (an iterator's earlier pages) are walked past rather than
+//! taking places of the top-k. Output fields are read for the shard's final top-k only.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -14,8 +16,8 @@ use std::sync::Arc;
 use quarry_expr::Expr;
 use quarry_index::text::bm25::{brute_force_bm25, Bm25Query, Bm25Stats};
 use quarry_index::{
-    brute_force, brute_force_packed, brute_force_sparse, prune_query, Hit, Metric, SearchParams,
-    SegmentIndex,
+    brute_force, brute_force_packed, brute_force_sparse, prune_query, Hit, Metric, RowScorer,
+    SearchParams, SegmentIndex,
 };
 use quarry_types::batch::ColumnReader;
 use quarry_types::limits::{MAX_EF, MAX_TOPK};
@@ -93,8 +95,17 @@ impl Shard {
         // a worker gets plans checked by the proxy; saturating all the same
         let want = input.topk.saturating_add(input.offset).min(MAX_TOPK);
         let ranged = input.radius.is_some() || input.range_filter.is_some();
-        // range search looks further and drops hits outside the range
-        let fetch = if ranged {
+        // sparse queries search their inverted index whatever the filter (the plan below
+        // weighs graph walks against scans)
+        let sparse = !input.sparse.is_empty();
+        // a dense range search gives the index its bounds as part of the predicate, so the
+        // rows better than `range_filter` (an iterator's pages so far) are walked past, not
+        // counted; a sparse one looks further and drops hits outside the range
+        let window = (ranged && !sparse).then_some(Window {
+            radius: input.radius,
+            range_filter: input.range_filter,
+        });
+        let fetch = if ranged && sparse {
             want.saturating_mul(4).max(want + 64).min(MAX_TOPK)
         } else {
             want
@@ -103,9 +114,6 @@ impl Shard {
         let pk_dt = schema.fields[self.pk_index].data_type;
         let data_type = schema.fields[plan.field_index].data_type;
         let nq = input.nq();
-        // sparse queries search their inverted index whatever the filter (the plan below
-        // weighs graph walks against scans)
-        let sparse = !input.sparse.is_empty();
         let parts = self.parts(&plan.partition_ids, plan.index, plan.expire_before_ms);
         // a full-text search: the queries weighted by the searched rows' statistics
         let bm25: Vec<Bm25Query> = match plan.bm25 {
@@ -140,7 +148,11 @@ impl Shard {
                         data_type,
                         &part.view,
                         index,
-                        Rows { keep, visits },
+                        Rows {
+                            keep,
+                            visits,
+                            window,
+                        },
                         query,
                         k,
                     )
@@ -330,12 +342,48 @@ const EXACT_FACTOR: f64 = 128.0;
 /// away from the queries (rare words for common ones) makes the graph visit most of itself.
 const VISIT_COST: usize = 4;
 
-/// The rows a segment search may answer (`None`: all), and where a graph search counts the
-/// nodes it visits.
+/// The rows a segment search may answer (`None`: all), where a graph search counts the
+/// nodes it visits, and a dense range search's bounds.
 #[derive(Clone, Copy)]
 struct Rows<'a> {
     keep: Option<&'a [bool]>,
     visits: Option<&'a AtomicUsize>,
+    window: Option<Window>,
+}
+
+/// The bounds of a range search (`radius`, `range_filter`; see [`in_range`]).
+#[derive(Clone, Copy)]
+struct Window {
+    radius: Option<f32>,
+    range_filter: Option<f32>,
+}
+
+/// Whether a segment row's vector scores inside `window` for `query`: its score computed as
+/// the exact search computes it.
+fn in_window(
+    seg: &SegmentView,
+    readers: &[ColumnReader<'_>],
+    scorer: &RowScorer,
+    metric: Metric,
+    window: Window,
+    row: u32,
+) -> bool {
+    let (b, r) = seg.locate(row);
+    let score = match &readers[b] {
+        ColumnReader::Vector { dim, values, .. } => {
+            values.get(r * dim..(r + 1) * dim).map(|v| scorer.dense(v))
+        }
+        ColumnReader::Packed {
+            data_type,
+            width,
+            values,
+            ..
+        } => values
+            .get(r * width..(r + 1) * width)
+            .map(|v| scorer.packed(*data_type, v)),
+        _ => None,
+    };
+    score.is_some_and(|s| in_range(metric, s, window.radius, window.range_filter))
 }
 
 /// An exact search of one batch's sparse rows: its column, its row count and the rows it may
@@ -394,7 +442,11 @@ fn segment_hits(
     query: Query<'_>,
     k: usize,
 ) -> Result<Vec<Hit>> {
-    let Rows { keep, visits } = rows;
+    let Rows {
+        keep,
+        visits,
+        window,
+    } = rows;
     let params = SearchParams {
         ef: plan.input.ef.map(|e| e.clamp(k, MAX_EF.max(k))),
         nprobe: plan.input.nprobe,
@@ -432,15 +484,32 @@ fn segment_hits(
             let pruned = prune_query(q, params.drop_ratio_search.unwrap_or(0.0));
             scan_sparse(&|r, n, keep| brute_force_sparse(n, |i| r.sparse(i), &pruned, k, keep))
         }
-        (Query::Dense(q), Some(index)) => match keep {
-            Some(_) => index.search(q, k, &params, Some(&keep_row))?,
-            None => index.search(q, k, &params, None)?,
+        (Query::Dense(q), Some(index)) => match (keep, window) {
+            (None, None) => index.search(q, k, &params, None)?,
+            (_, None) => index.search(q, k, &params, Some(&keep_row))?,
+            (_, Some(w)) => {
+                let (readers, scorer) = (
+                    column_readers(seg, plan, data_type),
+                    RowScorer::new(plan.metric, q),
+                );
+                let keep_in = |row: u32| {
+                    keep_row(row) && in_window(seg, &readers, &scorer, plan.metric, w, row)
+                };
+                index.search(q, k, &params, Some(&keep_in))?
+            }
         },
         (Query::Dense(q), None) => {
+            let readers = column_readers(seg, plan, data_type);
+            let scorer = RowScorer::new(plan.metric, q);
             let mut all = Vec::new();
             for (b, batch) in seg.batches.iter().enumerate() {
                 let start = seg.start(b);
-                let keep_row = |r: u32| keep.is_none_or(|k| k[(start + r) as usize]);
+                let keep_row = |r: u32| {
+                    let row = start + r;
+                    keep.is_none_or(|k| k[row as usize])
+                        && window
+                            .is_none_or(|w| in_window(seg, &readers, &scorer, plan.metric, w, row))
+                };
                 let hits = match ColumnReader::new(batch.column(plan.field_index), data_type) {
                     ColumnReader::Vector { dim, values, .. } => {
                         brute_force(values, dim, plan.metric, q, k, &keep_row)
@@ -464,6 +533,18 @@ fn segment_hits(
     hits.sort_by(|a, b| plan.metric.cmp(a.score, b.score).then(a.row.cmp(&b.row)));
     hits.truncate(k);
     Ok(hits)
+}
+
+/// A reader of the searched vector column for each batch of `seg`.
+fn column_readers<'s>(
+    seg: &'s SegmentView,
+    plan: &SearchPlan,
+    data_type: quarry_types::DataType,
+) -> Vec<ColumnReader<'s>> {
+    seg.batches
+        .iter()
+        .map(|b| ColumnReader::new(b.column(plan.field_index), data_type))
+        .collect()
 }
 
 /// A segment's hits for a grouping search: candidates asked for in growing windows until
