@@ -1,13 +1,15 @@
 """pymilvus iterators (`query_iterator`, `search_iterator`) over data larger than one batch,
 sealed and growing, with every pymilvus line of the matrix: each row comes once, in the order
 Milvus gives (primary key for queries, score for searches), also while rows are deleted
-between pages. (pymilvus 2.5+ first asks for search iterator v2, which Quarry does not serve,
-and goes on with v1, as it does against Milvus before 2.5.2.)"""
+between pages. pymilvus 2.4 pages searches by range searches (iterator v1); 2.5+ asks for
+search iterator v2 (token and last bound), which Quarry serves for one dense query vector."""
 import random
 import time
 
+import pymilvus
 from pymilvus import DataType
 
+PYMILVUS = tuple(int(x) for x in pymilvus.__version__.split(".")[:2])
 ROWS = 1000
 DIM = 4
 
@@ -115,3 +117,26 @@ def test_search_iterator_walks_a_whole_hnsw_collection(client):
     assert sorted(ids) == list(range(ROWS))
     dists = [hit_distance(h) for h in hits]
     assert all(a <= b + 1e-5 for a, b in zip(dists, dists[1:]))
+
+
+def test_search_iterator_v2_gives_rows_tied_at_a_page_boundary_once(client):
+    """Rows of one score across a page boundary (duplicate vectors): the iterator's cursor
+    remembers the keys given at the bound, so each comes once (pymilvus 2.5+ pages with v2)."""
+    schema = client.create_schema(auto_id=False)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("v", DataType.FLOAT_VECTOR, dim=DIM)
+    ip = client.prepare_index_params()
+    ip.add_index("v", index_type="FLAT", metric_type="COSINE")
+    client.create_collection("sit", schema=schema, index_params=ip, consistency_level="Strong")
+    # 5 directions, 40 rows each: every page boundary falls inside a run of equal scores
+    dirs = [[1, 0, 0, 0], [1, 1, 0, 0], [0, 1, 0, 0], [0, 1, 1, 0], [0, 0, 1, 1]]
+    client.insert("sit", [{"id": i, "v": dirs[i % 5]} for i in range(200)])
+    it = client.search_iterator("sit", data=[[1, 0.2, 0, 0]], batch_size=7, anns_field="v",
+                                search_params={"metric_type": "COSINE", "params": {}})
+    if PYMILVUS >= (2, 5):
+        assert type(it).__name__ == "SearchIteratorV2"  # served, not fallen back to v1
+    hits = drain(it)
+    ids = [hit_id(h) for h in hits]
+    assert sorted(ids) == list(range(200))
+    scores = [hit_distance(h) for h in hits]
+    assert all(a >= b - 1e-6 for a, b in zip(scores, scores[1:]))

@@ -88,6 +88,8 @@ pub mod fuzzing {
 pub use quarry_index::scalar_index_answers;
 /// The BM25 dimension of a token (what `RunAnalyzer` reports as its hash).
 pub use quarry_index::text::bm25::term_id;
+/// The metric of a search's hits ([`SearchHits::metric`]).
+pub use quarry_index::Metric;
 pub use quarry_meta::{DEFAULT_DB, DEFAULT_PARTITION};
 
 /// A collection as a client names it: its database and its name or one of its aliases.

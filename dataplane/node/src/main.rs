@@ -178,6 +178,7 @@ async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
         metrics,
         router: None,
         address: grpc_addr.to_string(),
+        cursors: Default::default(),
     })
     .max_decoding_message_size(MAX_MESSAGE)
     .max_encoding_message_size(MAX_MESSAGE);

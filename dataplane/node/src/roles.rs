@@ -303,6 +303,7 @@ pub async fn node(role: Role, args: NodeArgs) -> anyhow::Result<()> {
                 metrics,
                 router: router.clone(),
                 address: advertise.to_string(),
+                cursors: Default::default(),
             })
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE);

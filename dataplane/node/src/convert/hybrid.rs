@@ -181,6 +181,8 @@ pub fn hybrid_search(r: HybridSearchRequest) -> ConvResult<(HybridInput, SearchA
         round_decimal,
         ranker: None,
         order_by: vec![],
+        iter_v2: None,
+        iterator: None,
     };
     let input = HybridInput {
         subs,

@@ -35,7 +35,7 @@ pub use replicas::get_replicas;
 pub use rerank_fn::function_ranker;
 pub use results::query_results;
 pub use schema::{schema_from_bytes, schema_to_proto};
-pub use search::{query, search, search_with, QueryVectors};
+pub use search::{query, search, search_with, IterV2, QueryVectors};
 pub use templates::templates;
 // the parts the fuzz target (fuzz/fuzz_targets/convert.rs) and tests use on their own
 #[allow(unused_imports)]

@@ -21,6 +21,10 @@ pub struct SearchAnswer {
     pub ranker: Option<quarry_engine::Ranker>,
     /// a plain search's `order_by_fields`, for the engine
     pub order_by: Vec<quarry_engine::OrderKey>,
+    /// a search iterator v2 page, for the handler
+    pub iter_v2: Option<super::IterV2>,
+    /// the served iterator page's token and last score, set by the handler
+    pub iterator: Option<(String, f32)>,
 }
 
 impl SearchAnswer {
@@ -48,6 +52,9 @@ impl SearchAnswer {
                 output_fields: hits.outputs.names,
                 primary_field_name: hits.pk_field,
                 group_by_field_value: hits.group_values.as_ref().map(column_to_proto),
+                search_iterator_v2_results: self
+                    .iterator
+                    .map(|(token, last_bound)| ps::SearchIteratorV2Results { token, last_bound }),
                 ..Default::default()
             }),
             collection_name: self.collection,

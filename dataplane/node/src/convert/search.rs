@@ -32,6 +32,45 @@ pub struct SearchOptions {
     pub drop_ratio_search: Option<f32>,
     /// `order_by_fields` (pymilvus 2.6)
     pub order_by: Vec<quarry_engine::OrderKey>,
+    /// a page of search iterator v2 (`search_iter_v2`)
+    pub iter_v2: Option<IterV2>,
+}
+
+/// A page of a search iterator v2 (pymilvus 2.5+): the iterator's token (none on its first
+/// page), the last score of the page before, and the page's size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IterV2 {
+    pub token: Option<String>,
+    pub last_bound: Option<f32>,
+    pub batch: usize,
+}
+
+/// The search iterator v2 page a search asks for: `search_iter_v2`, `search_iter_id`,
+/// `search_iter_last_bound`, `search_iter_batch_size` (the page size; `topk` otherwise).
+fn iter_v2(sp: &[KeyValuePair], topk: usize) -> ConvResult<Option<IterV2>> {
+    if bool_param(sp, "search_iter_v2")? != Some(true) {
+        return Ok(None);
+    }
+    let last_bound = match param(sp, "search_iter_last_bound") {
+        None => None,
+        Some(raw) => Some(
+            raw.trim()
+                .parse::<f32>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .ok_or_else(|| {
+                    format!(
+                        "search_iter_last_bound [{}] is invalid, it should be a number",
+                        shown(raw)
+                    )
+                })?,
+        ),
+    };
+    Ok(Some(IterV2 {
+        token: param(sp, "search_iter_id").map(|t| t.trim().to_string()),
+        last_bound,
+        batch: count_param(sp, "search_iter_batch_size")?.unwrap_or(topk),
+    }))
 }
 
 /// A boolean parameter as Go's `strconv.ParseBool` reads it (pymilvus sends `True`/`False`).
@@ -195,6 +234,7 @@ pub fn search_options(sp: &[KeyValuePair]) -> ConvResult<SearchOptions> {
         group,
         drop_ratio_search: number("drop_ratio_search")?.map(|v| v as f32),
         order_by,
+        iter_v2: iter_v2(sp, topk)?,
     })
 }
 
@@ -336,13 +376,28 @@ pub fn search_with(
     } else {
         (sparse, vec![])
     };
+    let nq = vectors.len() + sparse.len() + texts.len();
+    // pages of one dense query vector, ranked by similarity alone, are served; any other
+    // iterator is answered without a token, and pymilvus pages it by range searches (v1)
+    let iter_v2 = o.iter_v2.filter(|_| {
+        nq == 1
+            && !vectors.is_empty()
+            && o.group.is_none()
+            && ranker.is_none()
+            && o.order_by.is_empty()
+            && o.radius.is_none()
+            && o.range_filter.is_none()
+            && o.offset == 0
+    });
     let answer = SearchAnswer {
         collection: r.collection_name,
-        nq: vectors.len() + sparse.len() + texts.len(),
+        nq,
         topk: o.topk,
         round_decimal: o.round_decimal,
         ranker,
         order_by: o.order_by,
+        iter_v2,
+        iterator: None,
     };
     let input = SearchInput {
         anns_field: o.anns_field,
@@ -412,6 +467,31 @@ mod tests {
         assert!(
             e.contains("not supported when using search iterator"),
             "{e}"
+        );
+        let o = search_options(&kvs(&[
+            ("search_iter_v2", "True"),
+            ("search_iter_id", "abc"),
+            ("search_iter_last_bound", "0.25"),
+            ("search_iter_batch_size", "7"),
+        ]))
+        .unwrap();
+        let want = IterV2 {
+            token: Some("abc".into()),
+            last_bound: Some(0.25),
+            batch: 7,
+        };
+        assert_eq!(o.iter_v2, Some(want));
+        let e = search_options(&kvs(&[
+            ("search_iter_v2", "True"),
+            ("search_iter_last_bound", "NaN"),
+        ]))
+        .unwrap_err();
+        assert!(e.contains("search_iter_last_bound [NaN] is invalid"), "{e}");
+        assert_eq!(
+            search_options(&kvs(&[("search_iter_last_bound", "x")]))
+                .unwrap()
+                .iter_v2,
+            None
         );
         let e = search_options(&kvs(&[("json_path", "meta[\"a\"]")])).unwrap_err();
         assert!(e.contains("JSON path"), "{e}");

@@ -25,6 +25,7 @@ mod privileges;
 mod read;
 mod roles;
 mod search_by_pk;
+pub mod search_iter;
 #[cfg(test)]
 mod tests;
 mod users;
@@ -50,6 +51,8 @@ pub struct Service {
     pub router: Option<Arc<quarry_engine::GrpcRouter>>,
     /// the address clients reach this server at (reported by GetReplicas in standalone)
     pub address: String,
+    /// the cursors of search iterators (v2) paged here
+    pub cursors: Arc<search_iter::Cursors>,
 }
 
 impl Service {

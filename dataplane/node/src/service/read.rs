@@ -1,4 +1,5 @@
-//! Reads: search (by vectors or by primary keys, `search_by_pk.rs`), hybrid search and query.
+//! Reads: search (by vectors or by primary keys, `search_by_pk.rs`; search iterator v2 pages,
+//! `search_iter.rs`), hybrid search and query.
 
 use quarry_engine::Named;
 use quarry_proto::service::*;
@@ -10,7 +11,7 @@ use crate::status::{engine, invalid};
 
 pub(super) async fn search(s: &Service, r: SearchRequest) -> Handled<SearchResults> {
     let db = r.db_name.clone();
-    let (input, mut answer) = match &r.search_input {
+    let (mut input, mut answer) = match &r.search_input {
         Some(search_request::SearchInput::Ids(ids)) => {
             let vectors = search_by_pk::vectors_of(s, &r, ids).await?;
             convert::search_with(r, vectors)
@@ -18,7 +19,11 @@ pub(super) async fn search(s: &Service, r: SearchRequest) -> Handled<SearchResul
         _ => convert::search(r),
     }
     .map_err(invalid)?;
-    let hits = s
+    let page = answer
+        .iter_v2
+        .take()
+        .map(|it| s.cursors.begin(it, &mut input));
+    let mut hits = s
         .engine
         .search_ranked(
             Named::new(&db, &answer.collection),
@@ -28,6 +33,7 @@ pub(super) async fn search(s: &Service, r: SearchRequest) -> Handled<SearchResul
         )
         .await
         .map_err(engine)?;
+    answer.iterator = page.map(|p| s.cursors.finish(p, &mut hits));
     Ok(answer.results(hits, s.engine.now_ts()))
 }
 

@@ -21,6 +21,7 @@ async fn service(dir: &std::path::Path, rpc: &RpcMetrics) -> Service {
         metrics: Arc::new(Metrics::with_rpc(rpc)),
         router: None,
         address: "127.0.0.1:19530".into(),
+        cursors: Default::default(),
     }
 }
 
