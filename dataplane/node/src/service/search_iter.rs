@@ -82,6 +82,9 @@ impl Cursors {
             let extra = ties.as_ref().map_or(0, Vec::len);
             input.topk = input.topk.saturating_add(extra).min(MAX_TOPK);
         }
+        // an iterator's pages may outnumber its `ef` (Milvus's iterators take any batch size);
+        // a search walks with at least `topk` anyway
+        input.ef = input.ef.map(|ef| ef.max(input.topk));
         Page {
             token,
             bound: iter.last_bound,
@@ -238,8 +241,9 @@ mod tests {
             topk: 2,
             ..Default::default()
         };
+        input.ef = Some(4);
         let page = cursors.begin(iter(Some(&token), Some(0.5), 2), &mut input);
-        assert_eq!(input.topk, 5);
+        assert_eq!((input.topk, input.ef), (5, Some(5)));
         let mut h = hits(&[(2, 0.5), (3, 0.5), (4, 0.5), (5, 0.7), (6, 0.8)]);
         let (_, bound) = cursors.finish(page, &mut h);
         assert_eq!((ids(&h), bound), (vec![5, 6], 0.8));
