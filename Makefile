@@ -131,7 +131,8 @@ BENCH_ARGS ?= --rows 100000
 
 bench: $(CACHE_DIR)/venv-bench-2.4/.ready ## GloVe-6B-50d, Quarry and Milvus 2.3.5 side by side; JSON lines, then ratios
 	cargo build --release -p quarry-node
-	cd bench && $(CACHE_DIR)/venv-bench-2.4/bin/python bench.py --binary $(CARGO_TARGET_DIR)/release/quarry --milvus $(BENCH_ARGS)
+	cargo build --release -p quarry-index --example raw_search
+	cd bench && $(CACHE_DIR)/venv-bench-2.4/bin/python bench.py --binary $(CARGO_TARGET_DIR)/release/quarry --raw $(CARGO_TARGET_DIR)/release/examples/raw_search --milvus $(BENCH_ARGS)
 
 bench-cluster: services $(CACHE_DIR)/venv-bench-2.4/.ready ## search QPS: 2 shards on 1 query node vs on 2 (taskset-pinned)
 	cargo build --release -p quarry-node

@@ -14,6 +14,7 @@ table of ratios (>1: Quarry better) against each other server.
 import argparse
 import json
 import os
+import subprocess
 import tempfile
 import threading
 import time
@@ -180,6 +181,20 @@ def mixed(c, name, base, names, queries, n, seconds):
     return np.percentile(lat, 50) * 1000, np.percentile(lat, 99) * 1000, rate
 
 
+def raw_index(binary, base, queries, truth, ef):
+    """nq=100 QPS of the same HNSW graph searched in process by quarry-index alone (no server),
+    with a pool of as many threads as the server's read pool."""
+    with tempfile.TemporaryDirectory() as d:
+        bp, qp = os.path.join(d, "base.f32"), os.path.join(d, "queries.f32")
+        np.ascontiguousarray(base, dtype="<f4").tofile(bp)
+        np.ascontiguousarray(queries, dtype="<f4").tofile(qp)
+        out = subprocess.run([binary, bp, qp, str(base.shape[1]), "16", "200", str(ef), str(K)],
+                             check=True, capture_output=True, text=True).stdout
+    r = json.loads(out)
+    emit("raw-index", "index_build_s", r["build_s"], threads=r["threads"])
+    return emit("raw-index", "nq100_qps", r["nq100_qps"], ef=ef, recall=round(recall(r["ids"], truth), 4))
+
+
 def phases(server, base, queries, names, truth, seconds):
     s, n = server.name, len(base)
     uri = f"http://127.0.0.1:{server.port}"
@@ -206,6 +221,7 @@ def phases(server, base, queries, names, truth, seconds):
     best = best or 256
     ids, qps = run_nq100(c, "glove", queries, best)
     f["nq100_qps"] = emit(s, "nq100_qps", qps, ef=best, recall=round(recall(ids, truth["all"]), 4))
+    f["_nq100_ef"] = best
     for key, flt in (("filter10", f"rank < {n // 10}"), ("filter50", f"rank >= {n // 2}")):
         ids, qps = run_nq100(c, "glove", queries, 128, flt)
         rec = recall(ids, truth[key])
@@ -240,6 +256,7 @@ def main():
     ap.add_argument("--binary", required=True, help="the Quarry release binary")
     ap.add_argument("--baseline", help="another Quarry binary to run beside it")
     ap.add_argument("--milvus", action="store_true", help="also run Milvus 2.3.5 (the `milvus` package)")
+    ap.add_argument("--raw", help="the index alone (quarry-index's raw_search example), for nq=100 in process")
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--ingest-seconds", type=float, default=10.0)
     args = ap.parse_args()
@@ -260,12 +277,15 @@ def main():
             with server:
                 results[server.name] = phases(server, base, queries, names, truth, args.ingest_seconds)
     ours = results["quarry"]
+    if args.raw:
+        raw = raw_index(args.raw, base, queries, truth["all"], ours["_nq100_ef"])
+        print(f"\nquarry nq=100 at {100 * ours['nq100_qps'] / raw:.0f} % of the index alone in process")
     for other, theirs in results.items():
-        if other == "quarry":
+        if other == "quarry" or other.startswith("_"):
             continue
         print(f"\nquarry vs {other} (ratio > 1: quarry better)")
         for key, mine in ours.items():
-            if key not in theirs or not mine or not theirs[key]:
+            if key.startswith("_") or key not in theirs or not mine or not theirs[key]:
                 continue
             better = mine / theirs[key] if any(h in key for h in HIGHER_IS_BETTER) else theirs[key] / mine
             print(f"  {key:32s} {mine:12.3f} {theirs[key]:12.3f} {better:8.2f}x")
