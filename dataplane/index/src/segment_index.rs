@@ -124,6 +124,16 @@ impl SegmentIndex {
         self.len() == 0
     }
 
+    /// How many candidates to ask for when the best `k` are wanted: a graph holding 16-bit
+    /// vectors gives more than `k` ([`HnswIndex::beam`]), for the caller to re-score from the
+    /// `f32` vectors (`Some`); other indexes score exactly (`None`: ask for `k`).
+    pub fn refine_candidates(&self, k: usize, params: &SearchParams) -> Option<usize> {
+        match self {
+            SegmentIndex::Hnsw(i) if i.refines() => Some(i.beam(k, params)),
+            _ => None,
+        }
+    }
+
     /// The scalar index, when this is one.
     pub fn scalar(&self) -> Option<&ScalarIndex> {
         match self {
@@ -151,6 +161,32 @@ impl SegmentIndex {
             (SegmentIndex::Scalar(_), _) => Err(IndexError::NotForType(
                 "a scalar index answers filters, not vector searches".into(),
             )),
+        }
+    }
+
+    /// [`SegmentIndex::search`] for a search whose predicate holds a lower bound on the score
+    /// (`range_filter`: a search iterator's pages past the first): the rows past it lie in
+    /// ever farther IVF cells, so IVF probes four times more cells while fewer than `k` rows
+    /// pass and cells remain. The other indexes walk on to such rows by themselves.
+    pub fn search_past_bound(
+        &self,
+        query: &[f32],
+        k: usize,
+        params: &SearchParams,
+        keep: &(dyn Fn(u32) -> bool + Sync),
+    ) -> Result<Vec<Hit>, IndexError> {
+        let SegmentIndex::Ivf(ivf) = self else {
+            return self.search(query, k, params, Some(keep));
+        };
+        let mut params = params.clone();
+        let mut nprobe = params.nprobe.unwrap_or(crate::spec::DEFAULT_NPROBE).max(1);
+        loop {
+            let hits = ivf.search(query, k, &params, keep)?;
+            if hits.len() >= k || nprobe >= ivf.nlist() {
+                return Ok(hits);
+            }
+            nprobe = nprobe.saturating_mul(4).min(ivf.nlist());
+            params.nprobe = Some(nprobe);
         }
     }
 

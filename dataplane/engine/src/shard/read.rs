@@ -368,8 +368,19 @@ fn in_window(
     window: Window,
     row: u32,
 ) -> bool {
+    row_score(seg, readers, scorer, row)
+        .is_some_and(|s| in_range(metric, s, window.radius, window.range_filter))
+}
+
+/// A segment row's score for the scorer's query, as the exact search computes it.
+fn row_score(
+    seg: &SegmentView,
+    readers: &[ColumnReader<'_>],
+    scorer: &RowScorer,
+    row: u32,
+) -> Option<f32> {
     let (b, r) = seg.locate(row);
-    let score = match &readers[b] {
+    match &readers[b] {
         ColumnReader::Vector { dim, values, .. } => {
             values.get(r * dim..(r + 1) * dim).map(|v| scorer.dense(v))
         }
@@ -382,8 +393,7 @@ fn in_window(
             .get(r * width..(r + 1) * width)
             .map(|v| scorer.packed(*data_type, v)),
         _ => None,
-    };
-    score.is_some_and(|s| in_range(metric, s, window.radius, window.range_filter))
+    }
 }
 
 /// An exact search of one batch's sparse rows: its column, its row count and the rows it may
@@ -484,20 +494,41 @@ fn segment_hits(
             let pruned = prune_query(q, params.drop_ratio_search.unwrap_or(0.0));
             scan_sparse(&|r, n, keep| brute_force_sparse(n, |i| r.sparse(i), &pruned, k, keep))
         }
-        (Query::Dense(q), Some(index)) => match (keep, window) {
-            (None, None) => index.search(q, k, &params, None)?,
-            (_, None) => index.search(q, k, &params, Some(&keep_row))?,
-            (_, Some(w)) => {
-                let (readers, scorer) = (
+        (Query::Dense(q), Some(index)) => {
+            // a graph of 16-bit vectors gives its beam, re-scored from the f32 vectors below
+            let refine = index.refine_candidates(k, &params);
+            let exact = (refine.is_some() || window.is_some()).then(|| {
+                (
                     column_readers(seg, plan, data_type),
                     RowScorer::new(plan.metric, q),
-                );
-                let keep_in = |row: u32| {
-                    keep_row(row) && in_window(seg, &readers, &scorer, plan.metric, w, row)
-                };
-                index.search(q, k, &params, Some(&keep_in))?
+                )
+            });
+            let n = refine.unwrap_or(k);
+            let mut hits = match (keep, window, &exact) {
+                (None, None, _) => index.search(q, n, &params, None)?,
+                (_, None, _) | (_, Some(_), None) => {
+                    index.search(q, n, &params, Some(&keep_row))?
+                }
+                (_, Some(w), Some((readers, scorer))) => {
+                    let keep_in = |row: u32| {
+                        keep_row(row) && in_window(seg, readers, scorer, plan.metric, w, row)
+                    };
+                    if w.range_filter.is_some() {
+                        index.search_past_bound(q, n, &params, &keep_in)?
+                    } else {
+                        index.search(q, n, &params, Some(&keep_in))?
+                    }
+                }
+            };
+            if let (Some(_), Some((readers, scorer))) = (refine, &exact) {
+                for h in &mut hits {
+                    if let Some(s) = row_score(seg, readers, scorer, h.row) {
+                        h.score = s;
+                    }
+                }
             }
-        },
+            hits
+        }
         (Query::Dense(q), None) => {
             let readers = column_readers(seg, plan, data_type);
             let scorer = RowScorer::new(plan.metric, q);

@@ -215,3 +215,29 @@ fn nlist_is_clamped_to_the_rows_and_filters_apply() {
     )
     .is_err());
 }
+
+#[test]
+fn a_search_past_a_bound_probes_farther_cells_until_it_fills() {
+    let (n, dim) = (1000, 8);
+    let v = data(n, dim, 16, 3);
+    let index = IvfIndex::build(&v, dim, Metric::L2, &IndexKind::IvfFlat { nlist: 16 }).unwrap();
+    let seg = crate::SegmentIndex::Ivf(index);
+    let query = &v[..dim];
+    // the rows of an iterator's later pages: all but the 900 nearest
+    let all = brute_force(&v, dim, Metric::L2, query, n, &|_| true);
+    let bound = all[900].score;
+    let past = |row: u32| {
+        crate::flat::score(Metric::L2, query, &v[row as usize * dim..(row as usize + 1) * dim])
+            >= bound
+    };
+    let params = SearchParams {
+        nprobe: Some(1),
+        ..Default::default()
+    };
+    let near = seg.search(query, 50, &params, Some(&past)).unwrap();
+    let far = seg.search_past_bound(query, 50, &params, &past).unwrap();
+    assert!(near.len() < 50, "the nearest cell holds few of them: {}", near.len());
+    let want: Vec<u32> = all[900..950].iter().map(|h| h.row).collect();
+    let got: Vec<u32> = far.iter().map(|h| h.row).collect();
+    assert_eq!(got, want);
+}
