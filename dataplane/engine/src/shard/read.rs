@@ -530,16 +530,23 @@ fn segment_hits(
             hits
         }
         (Query::Dense(q), None) => {
-            let readers = column_readers(seg, plan, data_type);
-            let scorer = RowScorer::new(plan.metric, q);
+            // a range search's bounds need the rows scored one by one
+            let exact = window.map(|w| {
+                (
+                    w,
+                    column_readers(seg, plan, data_type),
+                    RowScorer::new(plan.metric, q),
+                )
+            });
             let mut all = Vec::new();
             for (b, batch) in seg.batches.iter().enumerate() {
                 let start = seg.start(b);
                 let keep_row = |r: u32| {
                     let row = start + r;
                     keep.is_none_or(|k| k[row as usize])
-                        && window
-                            .is_none_or(|w| in_window(seg, &readers, &scorer, plan.metric, w, row))
+                        && exact.as_ref().is_none_or(|(w, readers, scorer)| {
+                            in_window(seg, readers, scorer, plan.metric, *w, row)
+                        })
                 };
                 let hits = match ColumnReader::new(batch.column(plan.field_index), data_type) {
                     ColumnReader::Vector { dim, values, .. } => {

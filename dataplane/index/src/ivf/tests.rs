@@ -227,8 +227,11 @@ fn a_search_past_a_bound_probes_farther_cells_until_it_fills() {
     let all = brute_force(&v, dim, Metric::L2, query, n, &|_| true);
     let bound = all[900].score;
     let past = |row: u32| {
-        crate::flat::score(Metric::L2, query, &v[row as usize * dim..(row as usize + 1) * dim])
-            >= bound
+        crate::flat::score(
+            Metric::L2,
+            query,
+            &v[row as usize * dim..(row as usize + 1) * dim],
+        ) >= bound
     };
     let params = SearchParams {
         nprobe: Some(1),
@@ -236,7 +239,11 @@ fn a_search_past_a_bound_probes_farther_cells_until_it_fills() {
     };
     let near = seg.search(query, 50, &params, Some(&past)).unwrap();
     let far = seg.search_past_bound(query, 50, &params, &past).unwrap();
-    assert!(near.len() < 50, "the nearest cell holds few of them: {}", near.len());
+    assert!(
+        near.len() < 50,
+        "the nearest cell holds few of them: {}",
+        near.len()
+    );
     let want: Vec<u32> = all[900..950].iter().map(|h| h.row).collect();
     let got: Vec<u32> = far.iter().map(|h| h.row).collect();
     assert_eq!(got, want);
