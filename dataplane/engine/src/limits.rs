@@ -75,6 +75,24 @@ pub fn check_ef(ef: usize, k: usize, ranged: bool) -> Result<()> {
     Ok(())
 }
 
+/// Checks a search's `refine_k`: a finite multiple >= 1, for an index that re-scores its
+/// candidates (HNSW, HNSW_SQ with `refine`).
+pub fn check_refine_k(refine_k: f32, kind: &quarry_index::IndexKind) -> Result<()> {
+    use quarry_index::IndexKind;
+    if !refine_k.is_finite() || refine_k < 1.0 {
+        return Err(invalid(format!(
+            "refine_k [{refine_k}] is invalid, it should be a number >= 1"
+        )));
+    }
+    match kind {
+        IndexKind::Hnsw { .. } | IndexKind::HnswSq { refine: true, .. } => Ok(()),
+        _ => Err(invalid(
+            "refine_k applies to an index that refines its candidates (HNSW_SQ with refine \
+             true, or HNSW)",
+        )),
+    }
+}
+
 /// Checks the number of output fields a search or query names (duplicates and `*` count).
 /// `group_size` of a grouping search (Milvus's texts).
 pub fn check_group_size(size: usize) -> Result<()> {

@@ -44,6 +44,9 @@ pub struct SearchInput {
     /// of token counts by the proxy's analyzer
     #[serde(default)]
     pub texts: Vec<String>,
+    /// a refining graph (HNSW, HNSW_SQ with refine): re-score `topk · refine_k` candidates
+    #[serde(default)]
+    pub refine_k: Option<f32>,
 }
 
 impl SearchInput {

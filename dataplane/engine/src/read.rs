@@ -20,7 +20,7 @@ use crate::collection::{count, merge_search, rows, CollectionRt};
 use crate::error::invalid;
 use crate::group::{check_group_field, GroupPlan};
 use crate::limits::{
-    check_ef, check_group_size, check_nq, check_output_fields, check_query_window,
+    check_ef, check_group_size, check_nq, check_output_fields, check_query_window, check_refine_k,
     check_search_window,
 };
 use crate::order::OrderKey;
@@ -377,8 +377,11 @@ pub(crate) fn prepare_search(
         }
     }
     let ranged = input.radius.is_some() || input.range_filter.is_some();
-    if let (Some(ef), IndexKind::Hnsw { .. }) = (input.ef, &spec.kind) {
+    if let (Some(ef), true) = (input.ef, spec.kind.is_graph()) {
         check_ef(ef, want, ranged)?;
+    }
+    if let Some(r) = input.refine_k {
+        check_refine_k(r, &spec.kind)?;
     }
     if let (Some(nprobe), Some(_)) = (input.nprobe, spec.kind.nlist()) {
         check_nprobe(nprobe)?;

@@ -193,6 +193,7 @@ fn search_input_to_pb(i: SearchInput) -> pb::SearchInput {
         sparse: i.sparse,
         drop_ratio_search: i.drop_ratio_search,
         texts: i.texts,
+        refine_k: i.refine_k,
     }
 }
 
@@ -253,6 +254,7 @@ fn search_input_from_pb(i: pb::SearchInput) -> Result<SearchInput, DecodeError> 
         sparse: i.sparse,
         drop_ratio_search: i.drop_ratio_search,
         texts: i.texts,
+        refine_k: i.refine_k,
     })
 }
 

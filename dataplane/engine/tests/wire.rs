@@ -84,6 +84,7 @@ fn searches_survive_the_round_trip() {
         sparse: vec![],
         drop_ratio_search: None,
         texts: vec![],
+        refine_k: Some(2.5),
     };
     // a full-text search as the proxy sends it, and its texts before analysis
     round_trip_read(ShardRead::Search(SearchPlan {

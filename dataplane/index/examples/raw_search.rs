@@ -43,7 +43,7 @@ fn main() {
         .expect("a pool");
     let t = Instant::now();
     let index = pool
-        .install(|| HnswIndex::build(&base, dim, Metric::Cosine, m, ef_construction))
+        .install(|| HnswIndex::build(&base, dim, Metric::Cosine, m, ef_construction, None))
         .expect("the graph builds");
     let build_s = t.elapsed().as_secs_f64();
     let params = SearchParams {

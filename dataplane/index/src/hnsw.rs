@@ -3,7 +3,7 @@ use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
 use crate::ef_gate::EfGate;
 use crate::kernels;
-use crate::{Hit, IndexError, Metric, SearchParams};
+use crate::{Hit, IndexError, Metric, SearchParams, SqType};
 
 /// An HNSW graph over one sealed segment; keys are row numbers.
 pub struct HnswIndex {
@@ -11,7 +11,13 @@ pub struct HnswIndex {
     metric: Metric,
     /// Searches with different `ef` take turns (see `ef_gate`).
     ef: EfGate,
+    /// whether the engine re-scores the candidates from the `f32` vectors
+    refine: bool,
 }
+
+/// How an HNSW_SQ graph holds its vectors and whether its candidates are re-scored (`None`
+/// for HNSW: 16 bits, always re-scored).
+pub type Quantized = Option<(SqType, bool)>;
 
 /// Graphs of fewer rows are built on one thread: concurrent insertion costs a graph a little
 /// quality (about one row in 200 no longer finds itself at `ef` 64), which a small graph's
@@ -39,10 +45,11 @@ fn native(e: impl std::fmt::Display) -> IndexError {
 /// the walk's candidates from the segment's own `f32` vectors ([`HnswIndex::refines`]), so
 /// scores and the final order are exact. Unit vectors (COSINE) take IEEE half precision (more
 /// mantissa, and their range fits); other metrics bfloat16, which keeps `f32`'s range.
-fn scalar_for(metric: Metric) -> ScalarKind {
-    match metric {
-        Metric::Cosine => ScalarKind::F16,
-        _ => ScalarKind::BF16,
+fn scalar_for(metric: Metric, sq: Quantized) -> ScalarKind {
+    match (sq, metric) {
+        (Some((SqType::Sq8, _)), _) => ScalarKind::I8,
+        (Some((SqType::Fp16, _)), _) | (None, Metric::Cosine) => ScalarKind::F16,
+        (Some((SqType::Bf16, _)), _) | (None, _) => ScalarKind::BF16,
     }
 }
 
@@ -58,6 +65,8 @@ fn options(
         metric: match metric {
             Metric::L2 => MetricKind::L2sq,
             Metric::Ip | Metric::Bm25 => MetricKind::IP,
+            // 8-bit vectors: usearch's own cosine over its unit-length quantisation
+            Metric::Cosine if scalar == ScalarKind::I8 => MetricKind::Cos,
             // unit vectors under inner product: one product a comparison instead of three
             Metric::Cosine => MetricKind::IP,
             // binary vectors are not given to HNSW (refused when the index is created)
@@ -93,8 +102,9 @@ impl HnswIndex {
         metric: Metric,
         m: usize,
         ef_construction: usize,
+        sq: Quantized,
     ) -> Result<Self, IndexError> {
-        let opts = options(dim, metric, m, ef_construction, scalar_for(metric));
+        let opts = options(dim, metric, m, ef_construction, scalar_for(metric, sq));
         let index = Index::new(&opts).map_err(native)?;
         let rows = vectors.len() / dim.max(1);
         let threads = rayon::current_num_threads().max(1);
@@ -125,6 +135,7 @@ impl HnswIndex {
             index,
             metric,
             ef: EfGate::new(DEFAULT_EF),
+            refine: sq.is_none_or(|(_, refine)| refine),
         })
     }
 
@@ -140,6 +151,7 @@ impl HnswIndex {
         metric: Metric,
         m: usize,
         ef_construction: usize,
+        sq: Quantized,
     ) -> Result<Self, IndexError> {
         // graphs of earlier versions hold `f32` vectors: the file says which
         let scalar = Index::metadata_from_buffer(bytes)
@@ -159,6 +171,8 @@ impl HnswIndex {
             index,
             metric,
             ef: EfGate::new(DEFAULT_EF),
+            // HNSW: re-scored unless an earlier version's f32 graph
+            refine: sq.map_or(scalar != ScalarKind::F32, |(_, refine)| refine),
         })
     }
 
@@ -170,13 +184,18 @@ impl HnswIndex {
     /// exact, and a caller holding the `f32` vectors should re-score the candidates (asking for
     /// `ef` of them costs the walk nothing more).
     pub fn refines(&self) -> bool {
-        self.index.scalar_kind() != ScalarKind::F32
+        self.refine
     }
 
     /// The candidates to re-score for the best `k`: the best of the walk's beam (its `ef`)
     /// by 16-bit scores, enough that the exact best `k` are among them (16-bit scores err far
     /// less than the gaps between a few ranks).
+    /// A search's `refine_k` asks for `k · refine_k` instead (the walk widens to them).
     pub fn beam(&self, k: usize, params: &SearchParams) -> usize {
+        if let Some(r) = params.refine_k {
+            let n = (k as f64 * f64::from(r)).ceil();
+            return (n.min(quarry_types::limits::MAX_TOPK as f64) as usize).max(k);
+        }
         let ef = params.ef.unwrap_or(DEFAULT_EF).max(k);
         k.saturating_mul(2).max(k + 16).min(ef)
     }
@@ -257,7 +276,7 @@ impl HnswIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::brute_force;
+    use crate::{brute_force, SqType};
 
     fn data(n: usize, dim: usize) -> Vec<f32> {
         // deterministic pseudo-random vectors
@@ -277,9 +296,9 @@ mod tests {
         let (n, dim) = (2000, 16);
         let v = data(n, dim);
         for metric in [Metric::L2, Metric::Ip, Metric::Cosine] {
-            let idx = HnswIndex::build(&v, dim, metric, 16, 100).unwrap();
-            let idx =
-                HnswIndex::from_bytes(&idx.to_bytes().unwrap(), dim, metric, 16, 100).unwrap();
+            let idx = HnswIndex::build(&v, dim, metric, 16, 100, None).unwrap();
+            let idx = HnswIndex::from_bytes(&idx.to_bytes().unwrap(), dim, metric, 16, 100, None)
+                .unwrap();
             assert_eq!(idx.len(), n);
             let mut found = 0;
             for q in 0..50 {
@@ -332,8 +351,8 @@ mod tests {
         }
         let mut bytes = vec![0u8; old.serialized_length()];
         old.save_to_buffer(&mut bytes).unwrap();
-        let loaded = HnswIndex::from_bytes(&bytes, dim, Metric::Cosine, 8, 32).unwrap();
-        let built = HnswIndex::build(&v, dim, Metric::Cosine, 8, 32).unwrap();
+        let loaded = HnswIndex::from_bytes(&bytes, dim, Metric::Cosine, 8, 32, None).unwrap();
+        let built = HnswIndex::build(&v, dim, Metric::Cosine, 8, 32, None).unwrap();
         // a query that is not of unit length
         let query: Vec<f32> = v[..dim].iter().map(|x| x * 3.0).collect();
         let exact = brute_force(&v, dim, Metric::Cosine, &query, 1, &|_| true);
@@ -348,7 +367,7 @@ mod tests {
             );
         }
         let reloaded =
-            HnswIndex::from_bytes(&built.to_bytes().unwrap(), dim, Metric::Cosine, 8, 32);
+            HnswIndex::from_bytes(&built.to_bytes().unwrap(), dim, Metric::Cosine, 8, 32, None);
         assert!(reloaded.unwrap().refines());
     }
 
@@ -361,7 +380,7 @@ mod tests {
             .build()
             .unwrap();
         for metric in [Metric::L2, Metric::Cosine] {
-            let idx = pool.install(|| HnswIndex::build(&v, dim, metric, 16, 100).unwrap());
+            let idx = pool.install(|| HnswIndex::build(&v, dim, metric, 16, 100, None).unwrap());
             assert_eq!(idx.len(), n);
             let params = SearchParams {
                 ef: Some(64),
@@ -396,9 +415,10 @@ mod tests {
     fn concurrent_searches_on_built_and_loaded_indexes() {
         let (n, dim) = (500, 8);
         let v = data(n, dim);
-        let built = HnswIndex::build(&v, dim, Metric::L2, 8, 32).unwrap();
+        let built = HnswIndex::build(&v, dim, Metric::L2, 8, 32, None).unwrap();
         let loaded =
-            HnswIndex::from_bytes(&built.to_bytes().unwrap(), dim, Metric::L2, 8, 32).unwrap();
+            HnswIndex::from_bytes(&built.to_bytes().unwrap(), dim, Metric::L2, 8, 32, None)
+                .unwrap();
         for index in [&built, &loaded] {
             std::thread::scope(|scope| {
                 for t in 0..16 {
@@ -430,7 +450,7 @@ mod tests {
     fn concurrent_searches_each_use_their_own_ef() {
         let (n, dim) = (3000, 16);
         let v = data(n, dim);
-        let index = HnswIndex::build(&v, dim, Metric::L2, 4, 16).unwrap();
+        let index = HnswIndex::build(&v, dim, Metric::L2, 4, 16, None).unwrap();
         let efs = [10usize, 24, 200];
         let query = |q: usize, ef: usize| {
             index
@@ -467,5 +487,57 @@ mod tests {
                 });
             }
         });
+    }
+
+    #[test]
+    fn hnsw_sq_graphs_hold_what_they_were_asked_for() {
+        let (n, dim) = (1500, 16);
+        let v = data(n, dim);
+        let params = SearchParams {
+            ef: Some(128),
+            ..Default::default()
+        };
+        for (metric, sq) in [
+            (Metric::Cosine, SqType::Sq8),
+            (Metric::L2, SqType::Fp16),
+            (Metric::Ip, SqType::Bf16),
+        ] {
+            for refine in [false, true] {
+                let built = HnswIndex::build(&v, dim, metric, 16, 100, Some((sq, refine))).unwrap();
+                let bytes = built.to_bytes().unwrap();
+                let idx = HnswIndex::from_bytes(&bytes, dim, metric, 16, 100, Some((sq, refine)));
+                let idx = idx.unwrap();
+                assert_eq!(idx.refines(), refine, "{metric:?} {sq:?}");
+                let mut found = 0;
+                for q in 0..40 {
+                    let query = &v[q * 11 * dim..(q * 11 + 1) * dim];
+                    let exact = brute_force(&v, dim, metric, query, 10, &|_| true);
+                    let approx = idx.search_all(query, 10, &params).unwrap();
+                    // close scores from the quantised vectors
+                    let tolerance = if sq == SqType::Sq8 { 0.05 } else { 0.02 };
+                    let gap = (approx[0].score - exact[0].score).abs();
+                    assert!(
+                        gap < tolerance * exact[0].score.abs().max(1.0),
+                        "{metric:?} {sq:?}"
+                    );
+                    found += approx
+                        .iter()
+                        .filter(|h| exact.iter().any(|e| e.row == h.row))
+                        .count();
+                }
+                assert!(
+                    found as f64 / 400.0 > 0.85,
+                    "{metric:?} {sq:?} recall {found}/400"
+                );
+            }
+        }
+        // refine_k widens the candidates re-scored
+        let idx = HnswIndex::build(&v, dim, Metric::L2, 16, 100, None).unwrap();
+        let wide = SearchParams {
+            refine_k: Some(3.5),
+            ..Default::default()
+        };
+        assert_eq!(idx.beam(10, &wide), 35);
+        assert_eq!(idx.beam(10, &SearchParams::default()), 26);
     }
 }

@@ -35,7 +35,7 @@ pub use segment_index::SegmentIndex;
 pub use sparse::{brute_force_sparse, prune_query, SparseAlgo, SparseEval, SparseIndex};
 pub use sparse_spec::{check_drop_ratio, drop_ratio};
 pub use spec::{
-    check_nprobe, IndexKind, IndexSpec, Metric, SearchParams, DEFAULT_NBITS, DEFAULT_NLIST,
+    check_nprobe, IndexKind, IndexSpec, Metric, SearchParams, SqType, DEFAULT_NBITS, DEFAULT_NLIST,
     DEFAULT_NPROBE, MAX_NBITS, MAX_NLIST, MAX_NPROBE,
 };
 

@@ -49,6 +49,20 @@ impl SegmentIndex {
                 spec.metric,
                 m,
                 ef_construction,
+                None,
+            )?)),
+            IndexKind::HnswSq {
+                m,
+                ef_construction,
+                sq,
+                refine,
+            } => Some(SegmentIndex::Hnsw(HnswIndex::build(
+                vectors,
+                dim,
+                spec.metric,
+                m,
+                ef_construction,
+                Some((sq, refine)),
             )?)),
             IndexKind::IvfFlat { .. } | IndexKind::IvfSq8 { .. } | IndexKind::IvfPq { .. } => Some(
                 SegmentIndex::Ivf(IvfIndex::build(vectors, dim, spec.metric, &spec.kind)?),
@@ -91,8 +105,21 @@ impl SegmentIndex {
         Ok(match spec.kind {
             IndexKind::Flat => None,
             IndexKind::Hnsw { m, ef_construction } => Some(SegmentIndex::Hnsw(
-                HnswIndex::from_bytes(bytes, dim, spec.metric, m, ef_construction)?,
+                HnswIndex::from_bytes(bytes, dim, spec.metric, m, ef_construction, None)?,
             )),
+            IndexKind::HnswSq {
+                m,
+                ef_construction,
+                sq,
+                refine,
+            } => Some(SegmentIndex::Hnsw(HnswIndex::from_bytes(
+                bytes,
+                dim,
+                spec.metric,
+                m,
+                ef_construction,
+                Some((sq, refine)),
+            )?)),
             IndexKind::IvfFlat { .. } | IndexKind::IvfSq8 { .. } | IndexKind::IvfPq { .. } => Some(
                 SegmentIndex::Ivf(IvfIndex::from_bytes(bytes, dim, spec.metric, &spec.kind)?),
             ),

@@ -75,6 +75,14 @@ pub enum IndexKind {
         m: usize,
         ef_construction: usize,
     },
+    /// HNSW over scalar-quantised vectors (`sq_type`); with `refine` the engine re-scores the
+    /// candidates from the segment's `f32` vectors.
+    HnswSq {
+        m: usize,
+        ef_construction: usize,
+        sq: SqType,
+        refine: bool,
+    },
     /// Inverted lists over `nlist` k-means cells holding the full vectors.
     IvfFlat {
         nlist: usize,
@@ -102,14 +110,41 @@ pub enum IndexKind {
     },
 }
 
+/// The vectors of an HNSW_SQ graph: 8-bit (COSINE only: usearch scales each vector to unit
+/// length before quantising it), IEEE half precision or bfloat16.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SqType {
+    Sq8,
+    Fp16,
+    Bf16,
+}
+
+impl SqType {
+    pub fn name(self) -> &'static str {
+        match self {
+            SqType::Sq8 => "SQ8",
+            SqType::Fp16 => "FP16",
+            SqType::Bf16 => "BF16",
+        }
+    }
+}
+
 impl IndexKind {
+    /// Whether this is a graph (HNSW, HNSW_SQ), searched with `ef`.
+    pub fn is_graph(&self) -> bool {
+        matches!(self, IndexKind::Hnsw { .. } | IndexKind::HnswSq { .. })
+    }
+
     /// The number of k-means cells of an IVF index.
     pub fn nlist(&self) -> Option<usize> {
         match *self {
             IndexKind::IvfFlat { nlist }
             | IndexKind::IvfSq8 { nlist }
             | IndexKind::IvfPq { nlist, .. } => Some(nlist),
-            IndexKind::Flat | IndexKind::Hnsw { .. } | IndexKind::Sparse { .. } => None,
+            IndexKind::Flat
+            | IndexKind::Hnsw { .. }
+            | IndexKind::HnswSq { .. }
+            | IndexKind::Sparse { .. } => None,
         }
     }
 }
@@ -185,6 +220,63 @@ fn pq_m(params: &BTreeMap<String, String>) -> Result<usize, IndexError> {
     }
 }
 
+/// HNSW_SQ's `sq_type` (default SQ8), `refine` (default false) and `refine_type`, with the
+/// metric they serve. Quarry refines from the segment's `f32` vectors, so `refine_type` may
+/// name FP32 or FLAT only; SQ6 and SQ4U have no kernel here.
+fn hnsw_sq(
+    params: &BTreeMap<String, String>,
+    metric: Metric,
+) -> Result<(SqType, bool), IndexError> {
+    let raw = params.get("sq_type").map(|s| s.trim().to_ascii_uppercase());
+    let sq = match raw.as_deref().unwrap_or("SQ8") {
+        "SQ8" => SqType::Sq8,
+        "FP16" => SqType::Fp16,
+        "BF16" => SqType::Bf16,
+        t @ ("SQ6" | "SQ4U") => {
+            return Err(IndexError::InvalidParam(format!(
+                "sq_type {t} is not served by quarry: SQ8, FP16 and BF16 are"
+            )))
+        }
+        t => {
+            return Err(IndexError::InvalidParam(format!(
+                "invalid sq_type: {t}, it should be one of SQ6, SQ8, BF16, FP16"
+            )))
+        }
+    };
+    if sq == SqType::Sq8 && metric != Metric::Cosine {
+        return Err(IndexError::InvalidParam(format!(
+            "HNSW_SQ with sq_type SQ8 serves COSINE only in quarry (its 8-bit vectors are \
+             scaled to unit length); use sq_type FP16 or BF16 for {}",
+            metric.name()
+        )));
+    }
+    let refine = match params.get("refine").map(|s| s.trim().to_ascii_lowercase()) {
+        None => false,
+        Some(v) if v == "true" => true,
+        Some(v) if v == "false" => false,
+        Some(v) => {
+            return Err(IndexError::InvalidParam(format!(
+                "refine [{v}] is invalid, it should be true or false"
+            )))
+        }
+    };
+    if let Some(t) = params.get("refine_type") {
+        let t = t.trim().to_ascii_uppercase();
+        if !refine {
+            return Err(IndexError::InvalidParam(
+                "refine_type is given but refine is false".into(),
+            ));
+        }
+        if !matches!(t.as_str(), "FP32" | "FLAT") {
+            return Err(IndexError::InvalidParam(format!(
+                "refine_type {t} is not served by quarry: it refines from the segment's float32 \
+                 vectors (refine_type FP32 or FLAT)"
+            )));
+        }
+    }
+    Ok((sq, refine))
+}
+
 pub const AUTOINDEX_M: usize = 16;
 pub const AUTOINDEX_EF_CONSTRUCTION: usize = 200;
 
@@ -240,7 +332,7 @@ impl IndexSpec {
         let known = binary_type
             || matches!(
                 ty.as_str(),
-                "FLAT" | "HNSW" | "IVF_FLAT" | "IVF_SQ8" | "IVF_PQ" | "AUTOINDEX" | ""
+                "FLAT" | "HNSW" | "HNSW_SQ" | "IVF_FLAT" | "IVF_SQ8" | "IVF_PQ" | "AUTOINDEX" | ""
             );
         if known && binary && !binary_type && !matches!(ty.as_str(), "AUTOINDEX" | "") {
             return Err(IndexError::NotForType(format!(
@@ -278,6 +370,20 @@ impl IndexSpec {
                     1..=i32::MAX as usize,
                 )?,
             },
+            "HNSW_SQ" => {
+                let (sq, refine) = hnsw_sq(params, metric)?;
+                IndexKind::HnswSq {
+                    m: param(params, "M", AUTOINDEX_M, 2..=2048)?,
+                    ef_construction: param(
+                        params,
+                        "efConstruction",
+                        AUTOINDEX_EF_CONSTRUCTION,
+                        1..=i32::MAX as usize,
+                    )?,
+                    sq,
+                    refine,
+                }
+            }
             "IVF_FLAT" => IndexKind::IvfFlat {
                 nlist: ivf_param(params, "nlist", DEFAULT_NLIST, MIN_NLIST, MAX_NLIST)?,
             },
@@ -318,6 +424,8 @@ pub struct SearchParams {
     pub nprobe: Option<usize>,
     /// sparse searches: the fraction of the query's smallest values left out, in [0, 1)
     pub drop_ratio_search: Option<f32>,
+    /// a refining graph: re-score `k · refine_k` candidates (>= 1)
+    pub refine_k: Option<f32>,
 }
 
 /// Checks a search's `nprobe` as Milvus does.
@@ -439,6 +547,51 @@ mod binary_tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         IndexSpec::for_field(&p, t)
+    }
+
+    #[test]
+    fn parses_hnsw_sq_with_what_quarry_serves() {
+        let kind = |kv: &[(&str, &str)]| {
+            let params: BTreeMap<String, String> = kv
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            IndexSpec::from_params(&params).map(|s| s.kind)
+        };
+        let sq = kind(&[("index_type", "HNSW_SQ"), ("metric_type", "COSINE")]).unwrap();
+        let want = IndexKind::HnswSq {
+            m: 16,
+            ef_construction: 200,
+            sq: SqType::Sq8,
+            refine: false,
+        };
+        assert_eq!(sq, want);
+        let fp16 = kind(&[
+            ("index_type", "HNSW_SQ"),
+            ("metric_type", "L2"),
+            ("sq_type", "fp16"),
+            ("refine", "true"),
+            ("refine_type", "FP32"),
+            ("M", "8"),
+        ])
+        .unwrap();
+        let want = IndexKind::HnswSq {
+            m: 8,
+            ef_construction: 200,
+            sq: SqType::Fp16,
+            refine: true,
+        };
+        assert_eq!(fp16, want);
+        assert!(fp16.is_graph() && fp16.nlist().is_none());
+        let err = |kv: &[(&str, &str)]| kind(kv).unwrap_err().to_string();
+        let hsq = ("index_type", "HNSW_SQ");
+        assert!(err(&[hsq, ("metric_type", "L2")]).contains("SQ8 serves COSINE only"));
+        assert!(err(&[hsq, ("sq_type", "SQ6")]).contains("SQ6 is not served"));
+        assert!(err(&[hsq, ("sq_type", "SQ9")]).contains("invalid sq_type: SQ9"));
+        assert!(err(&[hsq, ("refine", "yes")]).contains("refine [yes] is invalid"));
+        assert!(err(&[hsq, ("refine_type", "FP32")]).contains("refine is false"));
+        let half = [hsq, ("refine", "true"), ("refine_type", "FP16")];
+        assert!(err(&half).contains("refine_type FP16 is not served"));
     }
 
     #[test]

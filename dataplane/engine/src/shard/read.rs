@@ -461,6 +461,7 @@ fn segment_hits(
         ef: plan.input.ef.map(|e| e.clamp(k, MAX_EF.max(k))),
         nprobe: plan.input.nprobe,
         drop_ratio_search: plan.input.drop_ratio_search,
+        refine_k: plan.input.refine_k,
     };
     // the predicate of a filtered index search (counting the nodes a graph visits)
     let keep_row = |row: u32| {

@@ -1,6 +1,6 @@
 //! Search and query requests: query vectors, `search_params` (`topk`, `offset`,
 //! `round_decimal`, `metric_type`, `anns_field`, the `params` JSON with `ef`, `nprobe`,
-//! `radius`, `range_filter`, `drop_ratio_search`; `group_by_field`, `group_size`, `strict_group_size`),
+//! `radius`, `range_filter`, `drop_ratio_search`, `refine_k`; `group_by_field`, `group_size`, `strict_group_size`),
 //! `query_params` (`limit`, `offset`), into the engine's inputs.
 
 use prost::Message;
@@ -34,6 +34,8 @@ pub struct SearchOptions {
     pub order_by: Vec<quarry_engine::OrderKey>,
     /// a page of search iterator v2 (`search_iter_v2`)
     pub iter_v2: Option<IterV2>,
+    /// candidates re-scored by a refining graph, as a multiple of topk (checked by the engine)
+    pub refine_k: Option<f32>,
 }
 
 /// A page of a search iterator v2 (pymilvus 2.5+): the iterator's token (none on its first
@@ -235,6 +237,7 @@ pub fn search_options(sp: &[KeyValuePair]) -> ConvResult<SearchOptions> {
         drop_ratio_search: number("drop_ratio_search")?.map(|v| v as f32),
         order_by,
         iter_v2: iter_v2(sp, topk)?,
+        refine_k: number("refine_k")?.map(|v| v as f32),
     })
 }
 
@@ -418,6 +421,7 @@ pub fn search_with(
         sparse,
         drop_ratio_search: o.drop_ratio_search,
         texts,
+        refine_k: o.refine_k,
     };
     Ok((input, answer))
 }

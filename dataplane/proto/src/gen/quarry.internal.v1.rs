@@ -923,6 +923,9 @@ pub struct SearchInput {
     /// full-text searches: the query texts (vector_type 21, VarChar), analyzed by the proxy
     #[prost(string, repeated, tag = "18")]
     pub texts: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// a refining graph (HNSW, HNSW_SQ with refine): candidates re-scored, as a multiple of topk
+    #[prost(float, optional, tag = "19")]
+    pub refine_k: ::core::option::Option<f32>,
 }
 /// A grouping search as the client asked for it.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
