@@ -101,20 +101,11 @@ pub fn brute_force(
         return Vec::new();
     }
     let mut top = TopK::new(k, metric);
-    let rows = vectors
-        .chunks_exact(dim)
-        .enumerate()
-        .map(|(r, v)| (r as u32, v));
-    if metric == Metric::Cosine {
-        // the query's norm once; scores equal `score`'s to the bit
-        let nq = kernels::dot(query, query);
-        for (row, v) in rows.filter(|(r, _)| keep(*r)) {
-            let (d, nv) = kernels::dot_and_norm(query, v);
-            top.push(row, kernels::cosine_of(d, nq, nv));
-        }
-    } else {
-        for (row, v) in rows.filter(|(r, _)| keep(*r)) {
-            top.push(row, score(metric, query, v));
+    let scorer = RowScorer::new(metric, query);
+    for (row, v) in vectors.chunks_exact(dim).enumerate() {
+        let row = row as u32;
+        if keep(row) {
+            top.push(row, scorer.dense(v));
         }
     }
     top.into_sorted()
@@ -137,35 +128,20 @@ pub fn brute_force_packed(
         return Vec::new();
     }
     let mut top = TopK::new(k, metric);
-    if data_type == DataType::BinaryVector {
-        let q = vector::encode(DataType::BinaryVector, query);
-        for (row, v) in rows.chunks_exact(width).enumerate() {
-            let row = row as u32;
-            if keep(row) {
-                let s = match metric {
-                    Metric::Jaccard => kernels::jaccard_bytes(&q, v),
-                    _ => kernels::hamming_bytes(&q, v) as f32,
-                };
-                top.push(row, s);
-            }
-        }
-    } else {
-        let mut scratch = Vec::with_capacity(dim);
-        for (row, v) in rows.chunks_exact(width).enumerate() {
-            let row = row as u32;
-            if keep(row) {
-                scratch.clear();
-                vector::decode_into(data_type, v, &mut scratch);
-                top.push(row, score(metric, query, &scratch));
-            }
+    let scorer = RowScorer::new(metric, query);
+    let mut scratch = Vec::with_capacity(dim);
+    for (row, v) in rows.chunks_exact(width).enumerate() {
+        let row = row as u32;
+        if keep(row) {
+            top.push(row, scorer.packed_with(data_type, v, &mut scratch));
         }
     }
     top.into_sorted()
 }
 
-/// The score of single stored rows for one query, equal to what [`brute_force`] and
-/// [`brute_force_packed`] give them: for checks on one row at a time (a range search's bound
-/// applied while an index is walked).
+/// The score of stored rows for one query, row by row: what [`brute_force`] and
+/// [`brute_force_packed`] rank, and what checks one row at a time (a range search's bound
+/// applied while an index is walked, a graph's candidates re-scored) compute.
 pub struct RowScorer {
     metric: Metric,
     query: Vec<f32>,
@@ -187,6 +163,7 @@ impl RowScorer {
 
     /// A FloatVector row (`dim` floats).
     pub fn dense(&self, row: &[f32]) -> f32 {
+        // COSINE: the query's norm once; scores equal `score`'s to the bit
         if self.metric == Metric::Cosine {
             let (d, n) = kernels::dot_and_norm(&self.query, row);
             return kernels::cosine_of(d, self.norm, n);
@@ -196,15 +173,21 @@ impl RowScorer {
 
     /// A BinaryVector, Float16Vector or BFloat16Vector row in its byte form.
     pub fn packed(&self, data_type: DataType, row: &[u8]) -> f32 {
+        self.packed_with(data_type, row, &mut Vec::new())
+    }
+
+    /// [`RowScorer::packed`], widening 16-bit rows into `scratch` (binary rows are compared
+    /// bitwise).
+    fn packed_with(&self, data_type: DataType, row: &[u8], scratch: &mut Vec<f32>) -> f32 {
         if data_type == DataType::BinaryVector {
             return match self.metric {
                 Metric::Jaccard => kernels::jaccard_bytes(&self.bits, row),
                 _ => kernels::hamming_bytes(&self.bits, row) as f32,
             };
         }
-        let mut wide = Vec::with_capacity(self.query.len());
-        vector::decode_into(data_type, row, &mut wide);
-        score(self.metric, &self.query, &wide)
+        scratch.clear();
+        vector::decode_into(data_type, row, scratch);
+        score(self.metric, &self.query, scratch)
     }
 }
 

@@ -3,6 +3,7 @@ use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
 use crate::ef_gate::EfGate;
 use crate::kernels;
+use crate::spec::Quantized;
 use crate::{Hit, IndexError, Metric, SearchParams, SqType};
 
 /// An HNSW graph over one sealed segment; keys are row numbers.
@@ -14,10 +15,6 @@ pub struct HnswIndex {
     /// whether the engine re-scores the candidates from the `f32` vectors
     refine: bool,
 }
-
-/// How an HNSW_SQ graph holds its vectors and whether its candidates are re-scored (`None`
-/// for HNSW: 16 bits, always re-scored).
-pub type Quantized = Option<(SqType, bool)>;
 
 /// Graphs of fewer rows are built on one thread: concurrent insertion costs a graph a little
 /// quality (about one row in 200 no longer finds itself at `ef` 64), which a small graph's

@@ -43,27 +43,12 @@ impl SegmentIndex {
     ) -> Result<Option<Self>, IndexError> {
         Ok(match spec.kind {
             IndexKind::Flat => None,
-            IndexKind::Hnsw { m, ef_construction } => Some(SegmentIndex::Hnsw(HnswIndex::build(
-                vectors,
-                dim,
-                spec.metric,
-                m,
-                ef_construction,
-                None,
-            )?)),
-            IndexKind::HnswSq {
-                m,
-                ef_construction,
-                sq,
-                refine,
-            } => Some(SegmentIndex::Hnsw(HnswIndex::build(
-                vectors,
-                dim,
-                spec.metric,
-                m,
-                ef_construction,
-                Some((sq, refine)),
-            )?)),
+            IndexKind::Hnsw { .. } | IndexKind::HnswSq { .. } => spec
+                .kind
+                .graph()
+                .map(|(m, efc, sq)| HnswIndex::build(vectors, dim, spec.metric, m, efc, sq))
+                .transpose()?
+                .map(SegmentIndex::Hnsw),
             IndexKind::IvfFlat { .. } | IndexKind::IvfSq8 { .. } | IndexKind::IvfPq { .. } => Some(
                 SegmentIndex::Ivf(IvfIndex::build(vectors, dim, spec.metric, &spec.kind)?),
             ),
@@ -104,22 +89,12 @@ impl SegmentIndex {
     ) -> Result<Option<Self>, IndexError> {
         Ok(match spec.kind {
             IndexKind::Flat => None,
-            IndexKind::Hnsw { m, ef_construction } => Some(SegmentIndex::Hnsw(
-                HnswIndex::from_bytes(bytes, dim, spec.metric, m, ef_construction, None)?,
-            )),
-            IndexKind::HnswSq {
-                m,
-                ef_construction,
-                sq,
-                refine,
-            } => Some(SegmentIndex::Hnsw(HnswIndex::from_bytes(
-                bytes,
-                dim,
-                spec.metric,
-                m,
-                ef_construction,
-                Some((sq, refine)),
-            )?)),
+            IndexKind::Hnsw { .. } | IndexKind::HnswSq { .. } => spec
+                .kind
+                .graph()
+                .map(|(m, efc, sq)| HnswIndex::from_bytes(bytes, dim, spec.metric, m, efc, sq))
+                .transpose()?
+                .map(SegmentIndex::Hnsw),
             IndexKind::IvfFlat { .. } | IndexKind::IvfSq8 { .. } | IndexKind::IvfPq { .. } => Some(
                 SegmentIndex::Ivf(IvfIndex::from_bytes(bytes, dim, spec.metric, &spec.kind)?),
             ),

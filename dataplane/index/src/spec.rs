@@ -129,10 +129,29 @@ impl SqType {
     }
 }
 
+/// How an HNSW_SQ graph holds its vectors and whether its candidates are re-scored (`None`
+/// for HNSW: 16 bits, always re-scored).
+pub type Quantized = Option<(SqType, bool)>;
+
 impl IndexKind {
+    /// A graph's (HNSW, HNSW_SQ) `M`, `efConstruction` and, for HNSW_SQ, its scalar type and
+    /// `refine`; `None` for the other kinds.
+    pub fn graph(&self) -> Option<(usize, usize, Quantized)> {
+        match *self {
+            IndexKind::Hnsw { m, ef_construction } => Some((m, ef_construction, None)),
+            IndexKind::HnswSq {
+                m,
+                ef_construction,
+                sq,
+                refine,
+            } => Some((m, ef_construction, Some((sq, refine)))),
+            _ => None,
+        }
+    }
+
     /// Whether this is a graph (HNSW, HNSW_SQ), searched with `ef`.
     pub fn is_graph(&self) -> bool {
-        matches!(self, IndexKind::Hnsw { .. } | IndexKind::HnswSq { .. })
+        self.graph().is_some()
     }
 
     /// The number of k-means cells of an IVF index.
@@ -277,6 +296,19 @@ fn hnsw_sq(
     Ok((sq, refine))
 }
 
+/// A graph's `M` and `efConstruction` (HNSW, HNSW_SQ).
+fn graph_params(params: &BTreeMap<String, String>) -> Result<(usize, usize), IndexError> {
+    Ok((
+        param(params, "M", AUTOINDEX_M, 2..=2048)?,
+        param(
+            params,
+            "efConstruction",
+            AUTOINDEX_EF_CONSTRUCTION,
+            1..=i32::MAX as usize,
+        )?,
+    ))
+}
+
 pub const AUTOINDEX_M: usize = 16;
 pub const AUTOINDEX_EF_CONSTRUCTION: usize = 200;
 
@@ -361,25 +393,16 @@ impl IndexSpec {
             },
             "AUTOINDEX" | "" if binary => IndexKind::Flat,
             "FLAT" => IndexKind::Flat,
-            "HNSW" => IndexKind::Hnsw {
-                m: param(params, "M", AUTOINDEX_M, 2..=2048)?,
-                ef_construction: param(
-                    params,
-                    "efConstruction",
-                    AUTOINDEX_EF_CONSTRUCTION,
-                    1..=i32::MAX as usize,
-                )?,
-            },
+            "HNSW" => {
+                let (m, ef_construction) = graph_params(params)?;
+                IndexKind::Hnsw { m, ef_construction }
+            }
             "HNSW_SQ" => {
                 let (sq, refine) = hnsw_sq(params, metric)?;
+                let (m, ef_construction) = graph_params(params)?;
                 IndexKind::HnswSq {
-                    m: param(params, "M", AUTOINDEX_M, 2..=2048)?,
-                    ef_construction: param(
-                        params,
-                        "efConstruction",
-                        AUTOINDEX_EF_CONSTRUCTION,
-                        1..=i32::MAX as usize,
-                    )?,
+                    m,
+                    ef_construction,
                     sq,
                     refine,
                 }

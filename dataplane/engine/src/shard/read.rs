@@ -505,12 +505,8 @@ fn segment_hits(
                 )
             });
             let n = refine.unwrap_or(k);
-            let mut hits = match (keep, window, &exact) {
-                (None, None, _) => index.search(q, n, &params, None)?,
-                (_, None, _) | (_, Some(_), None) => {
-                    index.search(q, n, &params, Some(&keep_row))?
-                }
-                (_, Some(w), Some((readers, scorer))) => {
+            let mut hits = match (window, &exact) {
+                (Some(w), Some((readers, scorer))) => {
                     let keep_in = |row: u32| {
                         keep_row(row) && in_window(seg, readers, scorer, plan.metric, w, row)
                     };
@@ -520,6 +516,8 @@ fn segment_hits(
                         index.search(q, n, &params, Some(&keep_in))?
                     }
                 }
+                // the bitmap as predicate, when there is one
+                _ => index.search(q, n, &params, keep.map(|_| &keep_row as _))?,
             };
             if let (Some(_), Some((readers, scorer))) = (refine, &exact) {
                 for h in &mut hits {

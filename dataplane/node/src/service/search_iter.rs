@@ -98,7 +98,7 @@ impl Cursors {
     pub(super) fn finish(&self, page: Page, hits: &mut SearchHits) -> (String, f32) {
         let keep = kept(&hits.per_query, &page);
         retain_rows(hits, &keep);
-        let given: Vec<(Pk, f32)> = hits.per_query.first().cloned().unwrap_or_default();
+        let given: &[(Pk, f32)] = hits.per_query.first().map_or(&[], Vec::as_slice);
         let bound = given.last().map(|(_, s)| *s).or(page.bound).unwrap_or(0.0);
         let mut ties: Vec<Pk> = match (&page.ties, page.bound) {
             (Some(before), Some(b)) if b.to_bits() == bound.to_bits() => before.clone(),
