@@ -535,6 +535,12 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(idx.beam(10, &wide), 35);
+        // however large, no more candidates than a search may ask for
+        let huge = SearchParams {
+            refine_k: Some(1e30),
+            ..Default::default()
+        };
+        assert_eq!(idx.beam(10, &huge), quarry_types::limits::MAX_TOPK);
         assert_eq!(idx.beam(10, &SearchParams::default()), 26);
     }
 }

@@ -47,6 +47,9 @@ pub struct IterV2 {
     pub batch: usize,
 }
 
+/// The longest search iterator token taken (the cursors are kept under them).
+const MAX_ITER_TOKEN: usize = 64;
+
 /// The search iterator v2 page a search asks for: `search_iter_v2`, `search_iter_id`,
 /// `search_iter_last_bound`, `search_iter_batch_size` (the page size; `topk` otherwise).
 fn iter_v2(sp: &[KeyValuePair], topk: usize) -> ConvResult<Option<IterV2>> {
@@ -68,8 +71,16 @@ fn iter_v2(sp: &[KeyValuePair], topk: usize) -> ConvResult<Option<IterV2>> {
                 })?,
         ),
     };
+    let token = param(sp, "search_iter_id").map(str::trim);
+    // the server keeps a cursor under the token: tokens it issued are 24 characters
+    if let Some(t) = token.filter(|t| t.len() > MAX_ITER_TOKEN) {
+        return Err(format!(
+            "search_iter_id [{}] is invalid, it should be at most {MAX_ITER_TOKEN} bytes",
+            shown(t)
+        ));
+    }
     Ok(Some(IterV2 {
-        token: param(sp, "search_iter_id").map(|t| t.trim().to_string()),
+        token: token.map(str::to_string),
         last_bound,
         batch: count_param(sp, "search_iter_batch_size")?.unwrap_or(topk),
     }))
@@ -491,6 +502,13 @@ mod tests {
         ]))
         .unwrap_err();
         assert!(e.contains("search_iter_last_bound [NaN] is invalid"), "{e}");
+        let long = "é".repeat(40);
+        let e = search_options(&kvs(&[
+            ("search_iter_v2", "True"),
+            ("search_iter_id", &long),
+        ]))
+        .unwrap_err();
+        assert!(e.contains("at most 64 bytes"), "{e}");
         assert_eq!(
             search_options(&kvs(&[("search_iter_last_bound", "x")]))
                 .unwrap()
